@@ -1,0 +1,148 @@
+"""Mask propagation without model weights: optical flow + GrabCut refinement.
+
+Per frame (at a working resolution, longer side ≤ ``max_side``):
+
+1. Dense optical flow (OpenCV DIS) from the new frame back to the previous one; each
+   object's previous mask is warped along it (backward warping, no holes).
+2. The warped mask is refined by GrabCut in a band around its boundary: the eroded
+   interior stays foreground, far outside stays background, and the band is decided
+   by colour models learnt from this frame, so the outline follows deforming objects.
+3. Guards: if refinement changes the area by more than ``max_area_change`` relative to
+   the warped mask, the warped mask is kept (flow is trusted over a colour leak); only
+   components connected to the warped mask's body are kept; holes are filled.
+
+Objects given a mask on a frame restart from it. Shot cuts are handled by the core
+(it ends objects at a cut). Masks are returned at the source resolution.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..video.frames import Frame, VideoInfo
+from .morphology import bbox, components_touching, disk, fill_holes, resize_mask, working_scale
+
+GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
+
+
+@dataclass
+class FlowTrackerConfig:
+    max_side: int = 480
+    band: float = 0.08
+    """Half-width of the refinement band, as a fraction of the object's size (sqrt of area)."""
+    min_band_px: int = 3
+    iterations: int = 2
+    max_area_change: float = 0.35
+    refine: bool = True
+
+
+@dataclass
+class _Object:
+    mask: np.ndarray  # bool, working resolution
+
+
+@dataclass
+class FlowTrackPass:
+    """One direction of propagation over consecutive frames."""
+
+    video: VideoInfo
+    config: FlowTrackerConfig = field(default_factory=FlowTrackerConfig)
+    _objects: dict[int, _Object] = field(default_factory=dict)
+    _prev_grey: np.ndarray | None = None
+    _scale: float = 1.0
+    _flow: cv2.DISOpticalFlow | None = None
+
+    def __post_init__(self) -> None:
+        self._scale = working_scale(self.video.width, self.video.height, self.config.max_side)
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    def _small(self, image: np.ndarray) -> np.ndarray:
+        if self._scale >= 1.0:
+            return image
+        h, w = image.shape[:2]
+        return cv2.resize(image, (max(1, round(w * self._scale)), max(1, round(h * self._scale))),
+                          interpolation=cv2.INTER_AREA)
+
+    def step(self, frame: Frame, prompts: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        small = self._small(frame.image)
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        sh, sw = grey.shape
+        if self._objects and self._prev_grey is not None:
+            assert self._flow is not None
+            flow = self._flow.calc(grey, self._prev_grey, None)
+            gx, gy = np.meshgrid(np.arange(sw, dtype=np.float32), np.arange(sh, dtype=np.float32))
+            map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
+            for oid, obj in list(self._objects.items()):
+                if oid in prompts:
+                    continue
+                warped = cv2.remap(obj.mask.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 0.5
+                if not warped.any():
+                    del self._objects[oid]  # left the frame
+                    continue
+                obj.mask = self._refine(small, warped) if self.config.refine else warped
+                if not obj.mask.any():
+                    del self._objects[oid]
+        for oid, mask in prompts.items():
+            self._objects[oid] = _Object(resize_mask(mask, (sw, sh)))
+        self._prev_grey = grey
+        size = (frame.width, frame.height)
+        return {oid: resize_mask(o.mask, size) for oid, o in self._objects.items()}
+
+    def _refine(self, img: np.ndarray, warped: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        h, w = warped.shape
+        area = int(warped.sum())
+        band = max(cfg.min_band_px, int(round(cfg.band * np.sqrt(area))))
+        box = bbox(warped)
+        assert box is not None
+        pad = 3 * band
+        x0, y0 = max(0, box[0] - pad), max(0, box[1] - pad)
+        x1, y1 = min(w, box[2] + pad), min(h, box[3] + pad)
+        roi = img[y0:y1, x0:x1]
+        wm = warped[y0:y1, x0:x1].astype(np.uint8)
+        inner = cv2.erode(wm, disk(band)) > 0
+        outer = cv2.dilate(wm, disk(band)) > 0
+        gc = np.full(wm.shape, GC_BGD, np.uint8)
+        gc[outer] = GC_PR_BGD
+        gc[wm > 0] = GC_PR_FGD
+        gc[inner] = GC_FGD
+        if not (gc == GC_BGD).any() or not (gc == GC_FGD).any():
+            return warped
+        bgd = np.zeros((1, 65), np.float64)
+        fgd = np.zeros((1, 65), np.float64)
+        try:
+            cv2.grabCut(np.ascontiguousarray(roi[..., ::-1]), gc, None, bgd, fgd, cfg.iterations,
+                        cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            return warped
+        refined_roi = np.isin(gc, (GC_FGD, GC_PR_FGD))
+        refined_roi = components_touching(refined_roi, inner if inner.any() else wm > 0)
+        refined_roi = cv2.morphologyEx(refined_roi.astype(np.uint8), cv2.MORPH_OPEN, disk(1)) > 0
+        refined = np.zeros_like(warped)
+        refined[y0:y1, x0:x1] = fill_holes(refined_roi)
+        new_area = int(refined.sum())
+        if area and abs(new_area - area) > cfg.max_area_change * area:
+            return warped
+        return refined
+
+    def end_objects(self, ids: Iterable[int]) -> None:
+        for oid in list(ids):
+            self._objects.pop(oid, None)
+
+    def close(self) -> None:
+        self._objects.clear()
+        self._prev_grey = None
+
+
+@dataclass
+class FlowTracker:
+    """Tracker backend: hands out :class:`FlowTrackPass` objects."""
+
+    config: FlowTrackerConfig = field(default_factory=FlowTrackerConfig)
+
+    def new_pass(self, video: VideoInfo, *, reverse: bool) -> FlowTrackPass:
+        return FlowTrackPass(video, self.config)

@@ -1,0 +1,271 @@
+"""The ``trackedit`` command line. Progress bars and printing live here, not in the library."""
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import TrackeditError
+
+log = logging.getLogger("editor")
+
+_DEBUG = False
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return "trackedit: " + " ".join(record.getMessage().split())
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    root = logging.getLogger("editor")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
+    root.propagate = False
+    plugins = logging.getLogger("trackedit_plugins")
+    plugins.handlers[:] = [handler]
+    plugins.setLevel(root.level)
+    plugins.propagate = False
+
+
+def _bar(total: int | None, desc: str, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, file=sys.stderr,
+                disable=quiet or not sys.stderr.isatty(), leave=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="trackedit")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or notices.")
+@click.option("-v", "--verbose", count=True, help="More log lines.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option("--no-external-plugins", is_flag=True, envvar="TRACKEDIT_DISABLE_PLUGINS",
+              help="Load only the built-in plugins.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: int, debug: bool, no_external_plugins: bool) -> None:
+    """Edit videos around objects picked with a few clicks."""
+    global _DEBUG
+    _DEBUG = debug
+    _setup_logging(verbose, quiet)
+    ctx.obj = {"quiet": quiet, "external": not no_external_plugins}
+
+
+def _plugins(ctx: click.Context) -> Any:
+    from .plugin_manager import PluginManager
+
+    if "pm" not in ctx.obj:
+        ctx.obj["pm"] = PluginManager(external=ctx.obj["external"])
+    return ctx.obj["pm"]
+
+
+_backend_options = [
+    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps."),
+    click.option("--segmenter", default="auto", show_default=True, help="auto, sam, classic or a plugin's."),
+    click.option("--tracker", default="auto", show_default=True, help="auto, xmem, classic or a plugin's."),
+    click.option("--sam-checkpoint", type=click.Path(path_type=Path), envvar="TRACKEDIT_SAM_CHECKPOINT",
+                 help="Use this SAM checkpoint (e.g. fine-tuned)."),
+    click.option("--xmem-checkpoint", type=click.Path(path_type=Path), envvar="TRACKEDIT_XMEM_CHECKPOINT",
+                 help="Use this XMem checkpoint."),
+    click.option("--models-dir", type=click.Path(path_type=Path), envvar="TRACKEDIT_MODELS_DIR",
+                 help="Where downloaded models live."),
+    click.option("--no-cuts", is_flag=True, help="Do not end tracks at detected shot cuts."),
+    click.option("--overwrite", is_flag=True, help="Replace an existing output."),
+]
+
+
+def backend_options(func: Any) -> Any:
+    for option in reversed(_backend_options):
+        func = option(func)
+    return func
+
+
+def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra: Any) -> Any:
+    from .pipeline import RunRequest
+    from .prompts import load_prompts
+
+    return RunRequest(
+        input=input_path, prompts=load_prompts(prompts) if prompts else None,
+        device=kw["device"], segmenter=kw["segmenter"], tracker=kw["tracker"],
+        sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
+        models_dir=kw["models_dir"], overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], **extra)
+
+
+class _Progress:
+    """tqdm bars for the tracking phases and the output frames."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.quiet = quiet
+        self.main = _bar(total, "frames", quiet)
+        self.phase_bar: Any = None
+        self.phase = ""
+
+    def phase_update(self, phase: str, done: int, total: int) -> None:
+        if phase == "forward":
+            return
+        if phase != self.phase:
+            if self.phase_bar is not None:
+                self.phase_bar.close()
+            self.phase = phase
+            self.phase_bar = _bar(total, {"cache": "reading", "backward": "tracking back"}.get(phase, phase),
+                                  self.quiet)
+        self.phase_bar.n = done
+        self.phase_bar.refresh()
+
+    def frame(self, n: int) -> None:
+        self.main.n = n
+        self.main.refresh()
+
+    def close(self) -> None:
+        if self.phase_bar is not None:
+            self.phase_bar.close()
+        self.main.close()
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output file.")
+@click.option("--preset", "preset_name", required=True, help="Built-in preset name or a .toml file.")
+@click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
+@click.option("--masks", "masks_dir", type=click.Path(path_type=Path),
+              help="Use masks from `trackedit track` instead of tracking.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE", help="Override a preset option.")
+@click.option("--no-audio", is_flag=True, help="Drop the audio streams.")
+@click.option("--codec", default="auto", show_default=True, help="Video codec: auto (libx264), nvenc, or any FFmpeg encoder.")
+@click.option("--crf", type=int, default=18, show_default=True, help="Quality (lower = better).")
+@click.option("--encoder-preset", default="medium", show_default=True, help="x264/x265/NVENC speed preset.")
+@click.option("--pix-fmt", default="yuv420p", show_default=True)
+@click.option("--container", default=None, help="Container format (default: from the extension).")
+@backend_options
+@click.pass_context
+def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, prompts: Path | None,
+        masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, codec: str, crf: int,
+        encoder_preset: str, pix_fmt: str, container: str | None, **kw: Any) -> None:
+    """Track the prompted objects in INPUT and edit them with a preset."""
+    from .pipeline import Pipeline
+    from .presets import apply_overrides, load_preset, validate_preset
+    from .video.reader import probe
+    from .video.writer import EncodeOptions
+
+    if prompts and masks_dir:
+        raise TrackeditError("give either --prompts or --masks, not both")
+    pm = _plugins(ctx)
+    preset = apply_overrides(load_preset(preset_name), list(overrides))
+    validate_preset(preset, pm)
+    encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
+                                   container=container, audio=not no_audio)
+    req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode)
+    video = probe(input_path)
+    progress = _Progress(video.frame_count_estimate, ctx.obj["quiet"])
+    try:
+        summary = Pipeline(pm).run(req, on_frame=progress.frame, progress=progress.phase_update)
+    finally:
+        progress.close()
+    if not ctx.obj["quiet"]:
+        backends = f" (segmenter: {summary.segmenter}, tracker: {summary.tracker})" if summary.segmenter else ""
+        click.echo(f"trackedit: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
+                   f"({summary.fps:.1f} fps){backends}", err=True)
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--prompts", required=True, type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Masks folder to write.")
+@backend_options
+@click.pass_context
+def track(ctx: click.Context, input_path: Path, prompts: Path, output: Path, **kw: Any) -> None:
+    """Track objects and write per-frame masks (DAVIS layout) for later `run --masks`."""
+    from .pipeline import Pipeline
+    from .video.reader import probe
+
+    req = _request(input_path, prompts, kw)
+    video = probe(input_path)
+    progress = _Progress(video.frame_count_estimate, ctx.obj["quiet"])
+    try:
+        summary = Pipeline(_plugins(ctx)).track(req, output, on_frame=progress.frame,
+                                                progress=progress.phase_update)
+    finally:
+        progress.close()
+    if not ctx.obj["quiet"]:
+        cuts = summary.tracking.cuts if summary.tracking else []
+        click.echo(f"trackedit: wrote {summary.frames} masks to {output} in {summary.seconds:.1f} s "
+                   f"(segmenter: {summary.segmenter}, tracker: {summary.tracker}, shot cuts at {cuts})", err=True)
+
+
+@cli.command()
+@click.pass_context
+def plugins(ctx: click.Context) -> None:
+    """List plugins, where they come from and what they register."""
+    pm = _plugins(ctx)
+    for info in pm.infos.values():
+        status = f"FAILED: {info.error}" if info.error else ", ".join(info.hooks)
+        click.echo(f"{info.name:14} {info.origin:18} {info.module:36} {status}")
+    click.echo("")
+    for kind in ("stages", "segmenters", "trackers"):
+        specs = getattr(pm, kind)
+        for name, spec in sorted(specs.items()):
+            click.echo(f"{kind[:-1]:10} {name:14} [{pm.owner(kind, name)}] {spec.description}")
+    for sink in pm.sinks:
+        click.echo(f"{'sink':10} {sink.name:14} [{pm.owner('sinks', sink.name)}] {sink.description}")
+
+
+@cli.command()
+def presets() -> None:
+    """List the built-in presets."""
+    from .presets import builtin_presets, load_preset
+
+    for name in sorted(builtin_presets()):
+        preset = load_preset(name)
+        chain = " → ".join(s.id if s.id == s.use else f"{s.id}({s.use})" for s in preset.stages)
+        click.echo(f"{name:14} {chain:30} {preset.description}")
+
+
+def _attach_optional_commands() -> None:
+    try:
+        from .models.cli import models_group
+    except ImportError:
+        return
+    cli.add_command(models_group, "models")
+
+
+_attach_optional_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one-line errors, no tracebacks unless --debug."""
+    try:
+        cli.main(args=argv, prog_name="trackedit", standalone_mode=False)
+        return 0
+    except click.exceptions.Abort:
+        click.echo("trackedit: aborted", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("trackedit: interrupted", err=True)
+        return 130
+    except TrackeditError as exc:
+        if _DEBUG:
+            traceback.print_exc()
+        click.echo(f"trackedit: error: {exc}", err=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last resort: still one line
+        if _DEBUG:
+            traceback.print_exc()
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        click.echo(f"trackedit: error: internal error: {message} (run with --debug for the traceback)", err=True)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

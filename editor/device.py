@@ -1,0 +1,33 @@
+"""Pick the compute device: cuda > mps > cpu, overridable."""
+from __future__ import annotations
+
+import importlib.util
+
+from .errors import TrackeditError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def pick_device(requested: str = "auto") -> str:
+    """Resolve ``auto`` to the best available device; check an explicit one exists."""
+    requested = (requested or "auto").lower()
+    base = requested.split(":")[0]
+    if base not in DEVICES:
+        raise TrackeditError(f"unknown device {requested!r} (choose from {', '.join(DEVICES)})")
+    if base == "cpu":
+        return "cpu"
+    if importlib.util.find_spec("torch") is None:
+        if base == "auto":
+            return "cpu"
+        raise TrackeditError(f"device {requested!r} needs PyTorch, which is not installed")
+    import torch
+
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if base == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if base == "cuda" and not cuda:
+        raise TrackeditError("device 'cuda' was requested but no CUDA GPU is available")
+    if base == "mps" and not mps:
+        raise TrackeditError("device 'mps' was requested but Metal (MPS) is not available")
+    return requested

@@ -1,0 +1,261 @@
+"""The streaming pipeline: decode → segment/track → edit stages → sink.
+
+Decode, tracking, edits and encoding run in separate threads joined by bounded
+queues, so the slowest stage sets the pace and memory is bounded by the queue sizes
+(plus the windows stages ask for and the tracker's on-disk frame cache).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backends import BackendOptions, SegmenterSpec, TrackerSpec
+from .device import pick_device
+from .errors import BackendUnavailable, InputError, OutputError, TrackeditError
+from .masks import MaskFolderWriter, MasksManifest, iter_mask_folder
+from .plugin_manager import PluginManager
+from .presets import Preset, build_stages
+from .prompts import PromptSet
+from .stages import FrameItem, Stage, StageContext
+from .threads import threaded
+from .tracking import Progress, TrackingStats, VideoTracking
+from .video.frames import VideoInfo
+from .video.reader import iter_frames, probe
+from .video.writer import EncodeOptions, check_output_path
+
+log = logging.getLogger(__name__)
+
+MODEL_HINTS = {
+    "segmenter": "trackedit models download sam_vit_b",
+    "tracker": "trackedit models download xmem",
+}
+
+
+@dataclass
+class RunRequest:
+    """Everything a run needs; the CLI and the web UI fill this in."""
+
+    input: Path
+    output: Path | None = None
+    preset: Preset | None = None
+    prompts: PromptSet | None = None
+    masks_dir: Path | None = None
+    device: str = "auto"
+    segmenter: str = "auto"
+    tracker: str = "auto"
+    sam_checkpoint: Path | None = None
+    xmem_checkpoint: Path | None = None
+    models_dir: Path | None = None
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    overwrite: bool = False
+    detect_cuts: bool = True
+    queue_size: int = 8
+    backend_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunInfo:
+    """What event hooks see about a run."""
+
+    request: RunRequest
+    video: VideoInfo
+    stages: list[str]
+    segmenter: str | None
+    tracker: str | None
+
+
+@dataclass
+class RunSummary:
+    frames: int
+    seconds: float
+    output: Path | None
+    segmenter: str | None = None
+    tracker: str | None = None
+    tracking: TrackingStats | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def _select(kind: str, specs: dict[str, Any], name: str, options: BackendOptions) -> tuple[Any, str | None]:
+    """Pick a backend spec by name, or the best available for ``auto``.
+
+    Returns the spec and, when ``auto`` fell back to a classical backend, why.
+    """
+    if name != "auto":
+        spec = specs.get(name)
+        if spec is None:
+            raise BackendUnavailable(f"unknown {kind} {name!r} (available: {', '.join(sorted(specs))})")
+        reason = spec.unavailable(options)
+        if reason:
+            raise BackendUnavailable(f"{kind} {name!r} cannot run: {reason}; get it with "
+                                     f"`{MODEL_HINTS[kind]}` or pass a checkpoint")
+        return spec, None
+    ranked = sorted(specs.values(), key=lambda s: (s.kind == "model", s.priority), reverse=True)
+    skipped: list[str] = []
+    for spec in ranked:
+        reason = spec.unavailable(options)
+        if reason is None:
+            fallback = None
+            if spec.kind == "classic":
+                fallback = "; ".join(skipped) if skipped else f"no model-based {kind} installed"
+            return spec, fallback
+        skipped.append(f"{spec.name}: {reason}")
+    raise BackendUnavailable(f"no {kind} can run here ({'; '.join(skipped)})")
+
+
+def select_backends(pm: PluginManager, segmenter: str, tracker: str,
+                    seg_options: BackendOptions, trk_options: BackendOptions) -> tuple[SegmenterSpec, TrackerSpec]:
+    """Choose segmenter and tracker; one log line when ``auto`` falls back to classical ones."""
+    seg, seg_why = _select("segmenter", pm.segmenters, segmenter, seg_options)
+    trk, trk_why = _select("tracker", pm.trackers, tracker, trk_options)
+    fallbacks = [(k, s, why) for k, s, why in (("segmenter", seg, seg_why), ("tracker", trk, trk_why)) if why]
+    if fallbacks:
+        used = " and ".join(f"classical {k} {s.name!r}" for k, s, _ in fallbacks)
+        why = "; ".join(w for _, _, w in fallbacks)
+        hint = " ".join(MODEL_HINTS[k].split()[-1] for k, _, _ in fallbacks)
+        log.warning("using the %s (%s); for model quality run `trackedit models download %s`", used, why, hint)
+    return seg, trk
+
+
+class Pipeline:
+    """Runs requests with the plugins of one :class:`PluginManager`."""
+
+    def __init__(self, plugins: PluginManager | None = None) -> None:
+        self.plugins = plugins or PluginManager()
+
+    # -- shared setup --------------------------------------------------------------------
+    def _items(self, req: RunRequest, video: VideoInfo, work: Path,
+               progress: Progress | None) -> tuple[Iterator[FrameItem], VideoTracking | None, str | None, str | None]:
+        frames = threaded(iter_frames(video.path), req.queue_size, "decode")
+        shape = (video.height, video.width)
+        if req.masks_dir is not None:
+            manifest = MasksManifest.load(req.masks_dir)
+            masks = iter_mask_folder(req.masks_dir, manifest.frame_count, video.size)
+
+            def from_masks() -> Iterator[FrameItem]:
+                n = 0
+                for frame in frames:
+                    labels = next(masks, None)
+                    if labels is None:
+                        raise InputError(f"masks cover {manifest.frame_count} frames but the video has more",
+                                         req.masks_dir)
+                    n += 1
+                    yield FrameItem(frame, labels)
+                if n != manifest.frame_count:
+                    raise InputError(f"masks cover {manifest.frame_count} frames, the video has {n}",
+                                     req.masks_dir)
+            return from_masks(), None, None, None
+        if req.prompts is None:
+            return (FrameItem(f, np.zeros(shape, np.uint8)) for f in frames), None, None, None
+        device = pick_device(req.device)
+        seg_options = BackendOptions(device, req.sam_checkpoint, req.models_dir, req.backend_options)
+        trk_options = BackendOptions(device, req.xmem_checkpoint, req.models_dir, req.backend_options)
+        seg_spec, trk_spec = select_backends(self.plugins, req.segmenter, req.tracker, seg_options, trk_options)
+        segmenter = seg_spec.factory(seg_options)
+        tracker = trk_spec.factory(trk_options)
+        tracking = VideoTracking(video, req.prompts, segmenter, tracker, work,
+                                 detect_cuts=req.detect_cuts, progress=progress)
+        items = threaded(tracking.items(frames), req.queue_size, "track")
+        return items, tracking, seg_spec.name, trk_spec.name
+
+    def _object_names(self, req: RunRequest) -> dict[int, str]:
+        if req.masks_dir is not None:
+            return MasksManifest.load(req.masks_dir).objects
+        return req.prompts.names() if req.prompts else {}
+
+    # -- commands ------------------------------------------------------------------------
+    def run(self, req: RunRequest, *, on_frame: Callable[[int], None] | None = None,
+            progress: Progress | None = None) -> RunSummary:
+        """Edit ``req.input`` with ``req.preset`` into ``req.output``."""
+        if req.output is None or req.preset is None:
+            raise TrackeditError("run needs an output path and a preset")
+        video = probe(req.input)
+        check_output_path(req.output, [req.input], req.overwrite)
+        if req.prompts is not None:
+            req.prompts.validate_for_video(video.width, video.height, video.frame_count)
+        sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
+        if sink_spec is None:
+            raise OutputError("no sink can write this kind of output", req.output)
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="trackedit-") as tmp:
+            work = Path(tmp)
+            context = StageContext(video, self._object_names(req), pick_device(req.device),
+                                   req.output, work)
+            stages = build_stages(req.preset, self.plugins, context)
+            items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
+            info = RunInfo(req, video, [s.id for s in req.preset.stages], seg_name, trk_name)
+            self.plugins.notify("editor_run_started", run=info)
+            sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)
+            edited = _chain(items, stages)
+            n = 0
+            try:
+                for item in threaded(edited, req.queue_size, "edit"):
+                    sink.write(item.frame)
+                    n += 1
+                    if on_frame is not None:
+                        on_frame(n)
+                sink.close()
+            except BaseException:
+                sink.abort()
+                raise
+            finally:
+                for stage in stages:
+                    stage.close()
+        summary = RunSummary(n, time.perf_counter() - start, req.output, seg_name, trk_name,
+                             tracking.stats if tracking else None)
+        self.plugins.notify("editor_run_finished", run=info, summary=summary)
+        return summary
+
+    def track(self, req: RunRequest, masks_out: Path, *, on_frame: Callable[[int], None] | None = None,
+              progress: Progress | None = None) -> RunSummary:
+        """Write the tracked label maps of ``req.input`` as a DAVIS-layout masks folder."""
+        if req.prompts is None:
+            raise TrackeditError("track needs a prompts file")
+        video = probe(req.input)
+        if masks_out.exists() and (masks_out.is_file() or any(masks_out.iterdir())):
+            if not req.overwrite:
+                raise OutputError("already exists (use --overwrite to replace it)", masks_out)
+        if masks_out.resolve() == Path(req.input).resolve():
+            raise OutputError("output is the input file", masks_out)
+        req.prompts.validate_for_video(video.width, video.height, video.frame_count)
+        if not masks_out.parent.exists():
+            raise OutputError(f"folder {masks_out.parent} does not exist", masks_out)
+        start = time.perf_counter()
+        partial = masks_out.with_name(f".{masks_out.name}.{uuid.uuid4().hex[:8]}.partial")
+        n = 0
+        try:
+            with tempfile.TemporaryDirectory(prefix="trackedit-") as tmp:
+                items, tracking, seg_name, trk_name = self._items(req, video, Path(tmp), progress)
+                writer = MaskFolderWriter(partial, req.prompts.names(), str(req.input))
+                for item in items:
+                    writer.write(item.index, item.labels)
+                    n += 1
+                    if on_frame is not None:
+                        on_frame(n)
+                writer.close()
+            if masks_out.exists():
+                shutil.rmtree(masks_out) if masks_out.is_dir() else os.unlink(masks_out)
+            os.replace(partial, masks_out)
+        finally:
+            if partial.exists():
+                shutil.rmtree(partial, ignore_errors=True)
+        return RunSummary(n, time.perf_counter() - start, masks_out, seg_name, trk_name,
+                          tracking.stats if tracking else None)
+
+
+def _chain(items: Iterator[FrameItem], stages: list[Stage]) -> Iterator[FrameItem]:
+    for stage in stages:
+        items = stage.run(items)
+    return items

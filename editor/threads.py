@@ -1,0 +1,66 @@
+"""Run a generator in a background thread behind a bounded queue.
+
+Chaining ``threaded()`` calls lets decode, tracking, edits and encode overlap while
+memory stays bounded by the queue sizes. Exceptions in the producer are re-raised in
+the consumer; closing the consumer stops the producer.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def threaded(source: Iterable[T], maxsize: int = 8, name: str = "producer") -> Iterator[T]:
+    q: queue.Queue[object] = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        it = iter(source)
+        try:
+            for item in it:
+                if not put(item):
+                    break
+        except BaseException as exc:  # noqa: BLE001 - forwarded to the consumer
+            put(_Failure(exc))
+            return
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None and stop.is_set():
+                try:
+                    close()
+                except Exception:  # noqa: BLE001
+                    pass
+        put(_DONE)
+
+    thread = threading.Thread(target=work, name=f"trackedit-{name}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=30)
