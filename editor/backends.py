@@ -133,11 +133,13 @@ class SinkSpec:
     """A registered output sink.
 
     ``accepts(path)`` says whether it writes this kind of output path (by extension or
-    pattern); the first accepting sink in registration order wins, so put specific
-    sinks before general ones. ``factory(path, video, encode_options, overwrite)``.
+    pattern); the first accepting sink in registration order wins, except that
+    ``fallback`` sinks (the built-in video encoder, which accepts every path) are asked
+    last. ``factory(path, video, encode_options, overwrite)``.
     """
 
     name: str
     accepts: Callable[[Path], bool]
     factory: Callable[..., Sink]
     description: str = ""
+    fallback: bool = False

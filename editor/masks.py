@@ -59,7 +59,8 @@ def split_label_map(labels: np.ndarray, ids: list[int] | None = None) -> dict[in
 
 def write_label_png(path: Path, labels: np.ndarray) -> None:
     """Write an indexed PNG with the DAVIS palette (atomic: temp file then rename)."""
-    img = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)), mode="P")
+    img = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)))  # mode L
+    # putpalette turns an L image into a P (indexed) image
     img.putpalette(PALETTE.tobytes())
     tmp = path.with_name(f".{path.name}.partial")
     img.save(tmp, format="PNG", optimize=False, compress_level=1)

@@ -130,7 +130,7 @@ class PluginManager:
         """Call a registration hook plugin by plugin, so failures name the plugin."""
         hook = getattr(self._pm.hook, hook_name)
         found: list[tuple[str, Any]] = []
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order
             plugin_name = impl.plugin_name
             items: list[Any] = []
             try:
@@ -178,19 +178,17 @@ class PluginManager:
 
     @property
     def sinks(self) -> list[SinkSpec]:
-        """Sinks in lookup order: plugins' first, built-in ones last."""
+        """Sinks in lookup order: registration order, fallback sinks (the encoder) last."""
         if self._sinks is None:
-            named = self._named("editor_register_sinks", "sinks", SinkSpec)
-            builtin = [s for s in named.values()
-                       if self.infos.get(self._owners[f"sinks:{s.name}"], PluginInfo("", "", "")).origin == "builtin"]
-            self._sinks = [s for s in named.values() if s not in builtin] + builtin
+            named = list(self._named("editor_register_sinks", "sinks", SinkSpec).values())
+            self._sinks = [s for s in named if not s.fallback] + [s for s in named if s.fallback]
         return self._sinks
 
     # -- events ----------------------------------------------------------------------
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call an event hook; an exception is re-raised naming the plugin."""
         hook = getattr(self._pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:  # noqa: BLE001

@@ -16,4 +16,5 @@ def _video_sink(path: Path, video: VideoInfo, encode: EncodeOptions, overwrite: 
 @hookimpl
 def editor_register_sinks(register):  # noqa: ANN001
     register(SinkSpec("video", lambda path: True, _video_sink,
-                      "any container/codec FFmpeg writes (H.264 in MP4 by default), audio kept"))
+                      "any container/codec FFmpeg writes (H.264 in MP4 by default), audio kept",
+                      fallback=True))

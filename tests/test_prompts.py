@@ -1,0 +1,127 @@
+"""The prompt contract: parsing, validation messages, TOML, round trip."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from editor.errors import PromptError
+from editor.prompts import Prompt, PromptSetBuilder, load_prompts, parse_prompts
+
+GOOD = {"version": 1, "objects": [
+    {"id": 1, "name": "bunny", "prompts": [
+        {"frame": 0, "points": [[320, 150], [300, 40]], "labels": [1, 0]},
+        {"frame": 0, "box": [280, 60, 380, 250]},
+        {"frame": 120, "points": [[400, 160]], "labels": [1]}]},
+    {"id": 7, "prompts": [{"frame": 5, "points": [[10, 10]]}]}]}
+
+
+def test_parse_good_file(tmp_path: Path) -> None:
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps(GOOD))
+    ps = load_prompts(p)
+    assert ps.ids == [1, 7]
+    assert ps.frames() == [0, 5, 120]
+    bunny = ps.objects[0]
+    assert bunny.first_frame == 0
+    assert bunny.prompts[0].positive_points == [(320.0, 150.0)]
+    assert bunny.prompts[0].negative_points == [(300.0, 40.0)]
+    assert ps.objects[1].prompts[0].labels == (1,)  # labels default to include
+    assert set(ps.on_frame(0)) == {1} and len(ps.on_frame(0)[1]) == 2
+    assert ps.resolve(["bunny", 7]) == {1, 7}
+
+
+def test_toml_equivalent(tmp_path: Path) -> None:
+    p = tmp_path / "p.toml"
+    p.write_text("""version = 1
+[[objects]]
+id = 1
+name = "bunny"
+[[objects.prompts]]
+frame = 3
+points = [[10, 20]]
+labels = [1]
+""")
+    ps = load_prompts(p)
+    assert ps.objects[0].prompts[0] == Prompt(3, ((10.0, 20.0),), (1,))
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda d: d.update(extra=1), "unknown key(s) 'extra'"),
+    (lambda d: d["objects"][0].update(colour="red"), "objects[0]: unknown key(s) 'colour'"),
+    (lambda d: d["objects"][0]["prompts"][0].update(pointz=[]), "object 1 ('bunny'), prompt 0: unknown key(s) 'pointz'"),
+    (lambda d: d["objects"][0]["prompts"][0].update(labels=[1]), "labels must be a list of 2 values"),
+    (lambda d: d["objects"][0]["prompts"][0].update(labels=[1, 2]), "labels[1] must be 1 (include) or 0"),
+    (lambda d: d["objects"][0]["prompts"][1].update(box=[380, 60, 280, 250]), "x0 < x1"),
+    (lambda d: d["objects"][0]["prompts"][0].pop("frame"), "prompt 0: missing 'frame'"),
+    (lambda d: d["objects"][0]["prompts"][0].update(frame=-1), "frame must be a non-negative integer"),
+    (lambda d: d["objects"][1].update(id=1), "duplicate id 1"),
+    (lambda d: d["objects"][1].update(id=300), "id must be an integer 1..255"),
+    (lambda d: d.update(version=2), "unsupported version 2"),
+    (lambda d: d.update(objects=[]), "'objects' must be a non-empty list"),
+    (lambda d: d["objects"][0]["prompts"][2].update(mask="nope.png"), "mask file"),
+    (lambda d: d["objects"][0]["prompts"][0].update(points=[[1, "a"]]), "points[0] must be [x, y] numbers"),
+])
+def test_validation_messages_name_the_place(tmp_path: Path, mutate, expected: str) -> None:
+    data = json.loads(json.dumps(GOOD))
+    mutate(data)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(PromptError) as err:
+        load_prompts(p)
+    message = str(err.value)
+    assert expected in message
+    assert str(p) in message and "\n" not in message
+
+
+def test_validate_against_video(tmp_path: Path) -> None:
+    ps = parse_prompts(GOOD, tmp_path / "p.json")
+    ps.validate_for_video(640, 480, 200)
+    with pytest.raises(PromptError, match=r"frame 120 is past the end \(the video has 100 frames\)"):
+        ps.validate_for_video(640, 480, 100)
+    with pytest.raises(PromptError, match=r"object 1 \('bunny'\), prompt 0: points\[0\] \(320, 150\) is outside"):
+        ps.validate_for_video(300, 480, 200)
+    with pytest.raises(PromptError, match="box .* goes outside"):
+        ps.validate_for_video(350, 480, 200)
+
+
+def test_not_json_and_missing_file(tmp_path: Path) -> None:
+    p = tmp_path / "p.json"
+    p.write_text("{not json")
+    with pytest.raises(PromptError, match="not valid JSON"):
+        load_prompts(p)
+    with pytest.raises(PromptError, match="no such prompts file"):
+        load_prompts(tmp_path / "missing.json")
+
+
+def test_mask_prompt_and_round_trip(tmp_path: Path) -> None:
+    (tmp_path / "masks").mkdir()
+    m = np.zeros((48, 64), np.uint8)
+    m[10:20, 30:40] = 255
+    Image.fromarray(m).save(tmp_path / "masks" / "obj.png")
+    data = {"version": 1, "objects": [{"id": 2, "name": "thing", "prompts": [
+        {"frame": 4, "mask": "masks/obj.png"}, {"frame": 9, "points": [[5, 6]], "labels": [1]}]}]}
+    src = tmp_path / "p.json"
+    src.write_text(json.dumps(data))
+    ps = load_prompts(src)
+    assert ps.objects[0].prompts[0].mask == tmp_path / "masks" / "obj.png"
+    ps.validate_for_video(64, 48, 10)
+    with pytest.raises(PromptError, match="mask .* is 64x48, the video is 65x48"):
+        ps.validate_for_video(65, 48, 10)
+    out = ps.save(tmp_path / "again.json")
+    assert json.loads(out.read_text()) == data
+    assert load_prompts(out) == ps.__class__(ps.objects, out)
+
+
+def test_builder() -> None:
+    b = PromptSetBuilder()
+    b.add(3, Prompt(10, ((1.0, 2.0),), (1,)), name="cat")
+    b.add(1, Prompt(0, box=(0, 0, 5, 5)))
+    b.add(3, Prompt(2, ((3.0, 4.0),), (0,)))
+    ps = b.build()
+    assert ps.ids == [1, 3]
+    assert [p.frame for p in ps.objects[1].prompts] == [2, 10]
+    assert ps.objects[1].name == "cat"
