@@ -73,6 +73,13 @@ class GrabCutSegmenter:
                 cx0, cy0, cx1, cy1 = min(xs_p), min(ys_p), max(xs_p), max(ys_p)
             result = self._best_scale(small, (cx0, cy0, cx1, cy1), pos_s, neg_s, given_s, radius)
         mask = resize_mask(result, (w, h))
+        if not mask.any() and boxes and not pos:
+            # GrabCut found no colour difference (e.g. a flat region): the box is the
+            # user's own statement of the object's extent, so fall back to it.
+            mask = np.zeros((h, w), bool)
+            for b in boxes:
+                mask[int(b[1]):int(np.ceil(b[3])), int(b[0]):int(np.ceil(b[2]))] = True
+            return Segmentation(mask, score=0.0)
         if not mask.any():
             raise PromptError(f"frame {frame_index}: the prompts gave an empty mask; "
                               "add include points or a box")

@@ -1,0 +1,181 @@
+"""CLI: bad inputs give one line, a non-zero exit, no traceback and no output file."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from editor.cli import main
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "editor", *args], capture_output=True, text=True, timeout=300)
+
+
+def _clip(path: Path, frames: int = 12, size: tuple[int, int] = (96, 64), audio: bool = False) -> Path:
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
+        a = c.add_stream("aac", rate=48000) if audio else None
+        for i in range(frames):
+            img = np.full((size[1], size[0], 3), 30, np.uint8)
+            x = 10 + 3 * i
+            img[10:40, x:x + 24] = (220, 60, 40)  # a red block moving right
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+        if a is not None:
+            for k in range(10):
+                f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                f.sample_rate, f.pts = 48000, k * 1024
+                for p in a.encode(f):
+                    c.mux(p)
+            for p in a.encode(None):
+                c.mux(p)
+    return path
+
+
+def _audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as c:
+        a = c.add_stream("aac", rate=48000)
+        for k in range(20):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            f.sample_rate, f.pts = 48000, k * 1024
+            for p in a.encode(f):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+    return path
+
+
+@pytest.fixture
+def prompts(tmp_path: Path) -> Path:
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps({"version": 1, "objects": [
+        {"id": 1, "name": "bar", "prompts": [{"frame": 2, "box": [10, 5, 50, 45]}]}]}))
+    return p
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
+    good = _clip(tmp / "good.mp4", frames=40, size=(320, 240))
+    data = good.read_bytes()
+    (tmp / "empty.mp4").write_bytes(b"")
+    (tmp / "text.mp4").write_text("this is not a video\n" * 50)
+    (tmp / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    corrupt = bytearray(data)
+    corrupt[:64] = os.urandom(64)
+    (tmp / "corrupt.mp4").write_bytes(bytes(corrupt))
+    (tmp / "folder.mp4").mkdir()
+    return {
+        "missing": (tmp / "missing.mp4", "no such file"),
+        "empty": (tmp / "empty.mp4", "file is empty"),
+        "text": (tmp / "text.mp4", "not a readable video file"),
+        "truncated": (tmp / "truncated.mp4", ""),
+        "corrupt": (tmp / "corrupt.mp4", ""),
+        "audio-only": (_audio_only(tmp / "audio.m4a"), "has no video stream (audio only)"),
+        "directory": (tmp / "folder.mp4", "is a directory"),
+    }
+
+
+def test_bad_inputs_one_line_no_traceback_no_output(tmp_path: Path, prompts: Path) -> None:
+    for name, (path, expected) in _bad_inputs(tmp_path).items():
+        out = tmp_path / f"out-{name}.mp4"
+        r = _run(["run", str(path), "-o", str(out), "--preset", "blur", "--prompts", str(prompts)])
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode != 0, name
+        assert len(lines) == 1, (name, r.stderr)
+        assert lines[0].startswith(f"trackedit: error: {path}"), (name, lines)
+        assert expected in lines[0], (name, lines)
+        assert "Traceback" not in r.stderr
+        assert not out.exists() and not list(tmp_path.glob(f".out-{name}*")), name
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("prompts-json", "not valid JSON"),
+    ("prompts-frame", "frame 99 is past the end (the video has 12 frames)"),
+    ("prompts-point", "points[0] (500, 5) is outside the 96x64 frame"),
+    ("preset", "unknown preset 'nosuch'"),
+    ("set", "preset 'blur', stage 'blur', key 'sigmaa': unknown option"),
+    ("exists", "already exists (use --overwrite to replace it)"),
+    ("same", "output is the input file"),
+    ("outdir", "does not exist"),
+    ("segmenter", "unknown segmenter 'magic'"),
+])
+def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, capsys) -> None:  # noqa: ANN001
+    clip = _clip(tmp_path / "clip.mp4")
+    out = tmp_path / "out.mp4"
+    args = ["run", str(clip), "-o", str(out), "--preset", "blur", "--prompts", str(prompts)]
+    bad = tmp_path / "bad.json"
+    if case == "prompts-json":
+        bad.write_text("{")
+        args[args.index(str(prompts))] = str(bad)
+    elif case == "prompts-frame":
+        bad.write_text(json.dumps({"objects": [{"id": 1, "prompts": [{"frame": 99, "points": [[5, 5]]}]}]}))
+        args[args.index(str(prompts))] = str(bad)
+    elif case == "prompts-point":
+        bad.write_text(json.dumps({"objects": [{"id": 1, "prompts": [{"frame": 0, "points": [[500, 5]]}]}]}))
+        args[args.index(str(prompts))] = str(bad)
+    elif case == "preset":
+        args[args.index("blur")] = "nosuch"
+    elif case == "set":
+        args += ["--set", "blur.sigmaa=3"]
+    elif case == "exists":
+        out.write_bytes(b"keep me")
+    elif case == "same":
+        args[args.index(str(out))] = str(tmp_path / "." / "clip.mp4")
+    elif case == "outdir":
+        args[args.index(str(out))] = str(tmp_path / "nodir" / "o.mp4")
+    elif case == "segmenter":
+        args += ["--segmenter", "magic"]
+    before = clip.read_bytes()
+    rc = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0
+    assert err[-1].startswith("trackedit: error: ") and expected in err[-1], err
+    assert clip.read_bytes() == before  # the input is never touched
+    if case == "exists":
+        assert out.read_bytes() == b"keep me"
+    elif case != "same":
+        assert not out.exists()
+
+
+def test_overwrite_replaces_and_track_writes_masks(tmp_path: Path, prompts: Path) -> None:
+    clip = _clip(tmp_path / "clip.mp4", audio=True)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"old")
+    assert main(["-q", "run", str(clip), "-o", str(out), "--preset", "overlay", "--prompts", str(prompts),
+                 "--overwrite"]) == 0
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].frames == 12 and len(c.streams.audio) == 1
+    masks = tmp_path / "masks"
+    assert main(["-q", "track", str(clip), "--prompts", str(prompts), "-o", str(masks)]) == 0
+    assert len(list(masks.glob("*.png"))) == 12 and (masks / "objects.json").exists()
+    assert main(["-q", "track", str(clip), "--prompts", str(prompts), "-o", str(masks)]) != 0  # exists
+
+
+def test_listing_commands(capsys) -> None:  # noqa: ANN001
+    assert main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert "redact" in text and "builtin" in text and "blur" in text and "classic" in text
+    assert main(["presets"]) == 0
+    assert "blur" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    r = _run(["run", "--help"])
+    assert r.returncode == 0 and "--prompts" in r.stdout and "--set" in r.stdout
+
+
+def test_fallback_is_one_log_line(tmp_path: Path, prompts: Path) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    r = _run(["run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--prompts", str(prompts)])
+    assert r.returncode == 0, r.stderr
+    notices = [line for line in r.stderr.splitlines() if "classical" in line]
+    assert len(notices) == 1 and "trackedit models download" in notices[0]
