@@ -91,9 +91,13 @@ Kind = Literal["model", "classic"]
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """Settings every backend factory receives."""
+    """Settings every backend factory receives.
 
-    device: str = "cpu"
+    ``device`` is the user's request (``auto``, ``cpu``, ``cuda:1``…); a backend that
+    uses PyTorch resolves it with :func:`editor.device.pick_device`.
+    """
+
+    device: str = "auto"
     checkpoint: Path | None = None
     models_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -8,12 +8,22 @@ from .errors import TrackeditError
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def pick_device(requested: str = "auto") -> str:
-    """Resolve ``auto`` to the best available device; check an explicit one exists."""
+def check_device_name(requested: str) -> str:
+    """Validate a ``--device`` value without importing PyTorch (classical runs never need it)."""
     requested = (requested or "auto").lower()
-    base = requested.split(":")[0]
-    if base not in DEVICES:
+    if requested.split(":")[0] not in DEVICES:
         raise TrackeditError(f"unknown device {requested!r} (choose from {', '.join(DEVICES)})")
+    return requested
+
+
+def pick_device(requested: str = "auto") -> str:
+    """Resolve ``auto`` to the best available device; check an explicit one exists.
+
+    Backends that run models call this when they are created; the core only passes the
+    requested name along, so runs with classical backends never import PyTorch.
+    """
+    requested = check_device_name(requested)
+    base = requested.split(":")[0]
     if base == "cpu":
         return "cpu"
     if importlib.util.find_spec("torch") is None:

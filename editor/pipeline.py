@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .backends import BackendOptions, SegmenterSpec, TrackerSpec
-from .device import pick_device
+from .device import check_device_name
 from .errors import BackendUnavailable, InputError, OutputError, TrackeditError
 from .masks import MaskFolderWriter, MasksManifest, iter_mask_folder
 from .plugin_manager import PluginManager
@@ -159,7 +159,7 @@ class Pipeline:
             return from_masks(), None, None, None
         if req.prompts is None:
             return (FrameItem(f, np.zeros(shape, np.uint8)) for f in frames), None, None, None
-        device = pick_device(req.device)
+        device = check_device_name(req.device)
         seg_options = BackendOptions(device, req.sam_checkpoint, req.models_dir, req.backend_options)
         trk_options = BackendOptions(device, req.xmem_checkpoint, req.models_dir, req.backend_options)
         seg_spec, trk_spec = select_backends(self.plugins, req.segmenter, req.tracker, seg_options, trk_options)
@@ -191,7 +191,7 @@ class Pipeline:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="trackedit-") as tmp:
             work = Path(tmp)
-            context = StageContext(video, self._object_names(req), pick_device(req.device),
+            context = StageContext(video, self._object_names(req), check_device_name(req.device),
                                    req.output, work)
             stages = build_stages(req.preset, self.plugins, context)
             items, tracking, seg_name, trk_name = self._items(req, video, work, progress)

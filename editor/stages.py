@@ -70,7 +70,8 @@ class StageContext:
 
     video: VideoInfo
     object_names: dict[int, str] = field(default_factory=dict)
-    device: str = "cpu"
+    device: str = "auto"
+    """Requested device; stages using PyTorch resolve it with ``editor.device.pick_device``."""
     output: Path | None = None
     work_dir: Path | None = None
     """A scratch folder for this run (deleted afterwards)."""

@@ -1,0 +1,1 @@
+"""Benchmark runner (not part of the test suite): ``python -m benchmarks --help``."""

@@ -1,0 +1,115 @@
+"""Run the benchmarks: ``python -m benchmarks [--heights 480 1080] [--frames 300] [--markdown]``.
+
+Every scenario runs in its own process (peak RSS per scenario) on the same clip, side by
+side in one run, so ratios (pipeline ÷ plain transcode) are meaningful on noisy machines.
+Prints a table, writes ``benchmarks/results/<date>-<host>.json`` and, with
+``--markdown``, rewrites the generated section of BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from .inputs import make_clip
+
+ROOT = Path(__file__).resolve().parent
+ORDER = ["decode", "transcode", "track", "edit_blur", "end_to_end"]
+
+
+def machine() -> dict[str, object]:
+    import av
+    import cv2
+    import numpy
+
+    info: dict[str, object] = {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
+                               "cores": os.cpu_count(), "python": platform.python_version(),
+                               "av": av.__version__, "opencv": cv2.__version__, "numpy": numpy.__version__}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        info["gpu"] = None
+    return info
+
+
+def run_scenario(name: str, clip: Path, prompts: Path, work: Path) -> dict[str, object]:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.scenarios", name, str(clip), str(prompts), str(work)],
+                         capture_output=True, text=True, cwd=ROOT.parent, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    head = "| clip | scenario | frames | seconds | fps | × transcode time | peak RSS MiB |\n|---|---|---|---|---|---|---|"
+    lines = [head]
+    for r in rows:
+        ratio = f"{r['ratio_to_transcode']:.2f}" if r.get("ratio_to_transcode") is not None else ""
+        lines.append(f"| {r['clip']} | {r['scenario']} | {r['frames']} | {r['seconds']:.1f} | {r['fps']:.1f} | "
+                     f"{ratio} | {r['peak_rss_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks")
+    ap.add_argument("--heights", type=int, nargs="+", default=[480, 1080])
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--scenarios", nargs="+", default=ORDER, choices=ORDER)
+    ap.add_argument("--markdown", action="store_true", help="rewrite the generated part of BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    results_dir = ROOT / "results"
+    rows: list[dict[str, object]] = []
+    for height in args.heights:
+        clip, prompts = make_clip(results_dir / "inputs", height, args.frames)
+        work = results_dir / "work" / f"{height}p"
+        base = None
+        for name in [s for s in ORDER if s in args.scenarios]:
+            r = run_scenario(name, clip, prompts, work)
+            r["clip"] = f"bunny {height}p × {args.frames}"
+            if name == "transcode":
+                base = float(r["seconds"])
+            r["ratio_to_transcode"] = (float(r["seconds"]) / base) if base and name != "transcode" else None
+            rows.append(r)
+            print(f"{r['clip']:>22} {name:>11}: {r['fps']:7.1f} fps  {r['peak_rss_mib']:6.0f} MiB", file=sys.stderr)
+    when = dt.datetime.now(dt.timezone.utc)
+    report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "results": rows}
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{when:%Y-%m-%d}-{platform.node()}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    text = table(rows)
+    print(text)
+    print(f"\nwritten {path}", file=sys.stderr)
+    if args.markdown:
+        write_markdown(report, text)
+    return 0
+
+
+BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
+
+
+def write_markdown(report: dict[str, object], text: str) -> None:
+    md = ROOT.parent / "BENCHMARKS.md"
+    m = report["machine"]
+    block = (f"{BEGIN}\nMeasured {report['date']} on {m['cpu']} ({m['cores']} cores), GPU: {m.get('gpu')}, "
+             f"Python {m['python']}, PyAV {m['av']}, OpenCV {m['opencv']}.\n\n{text}\n{END}")
+    old = md.read_text() if md.exists() else ""
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+    else:
+        new = old + "\n" + block + "\n"
+    md.write_text(new)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

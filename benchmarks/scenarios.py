@@ -1,0 +1,99 @@
+"""One benchmark scenario per process, so peak RSS is per scenario.
+
+``python -m benchmarks.scenarios NAME CLIP PROMPTS WORKDIR`` prints one JSON line.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import av
+
+
+def decode(clip: Path, prompts: Path, work: Path) -> int:
+    from editor.video.reader import iter_frames
+
+    return sum(1 for _ in iter_frames(clip))
+
+
+def transcode(clip: Path, prompts: Path, work: Path) -> int:
+    """Plain PyAV transcode (decode → libx264 CRF 18 medium), the floor for the pipeline."""
+    out = work / "transcode.mp4"
+    n = 0
+    with av.open(str(clip)) as src, av.open(str(out), "w") as dst:
+        vin = src.streams.video[0]
+        vin.thread_type = "AUTO"
+        vout = dst.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+        vout.codec_context.options = {"crf": "18", "preset": "medium"}
+        vout.time_base = vout.codec_context.time_base = vin.time_base
+        for frame in src.decode(vin):
+            for p in vout.encode(frame):
+                dst.mux(p)
+            n += 1
+        for p in vout.encode(None):
+            dst.mux(p)
+    return n
+
+
+def track(clip: Path, prompts: Path, work: Path) -> int:
+    from editor.pipeline import Pipeline, RunRequest
+    from editor.prompts import load_prompts
+
+    return Pipeline().track(RunRequest(input=clip, prompts=load_prompts(prompts), overwrite=True),
+                            work / "masks").frames
+
+
+def edit_blur(clip: Path, prompts: Path, work: Path) -> int:
+    """Decode + blur from precomputed masks + encode (needs the ``track`` scenario first)."""
+    from editor.pipeline import Pipeline, RunRequest
+    from editor.presets import load_preset
+
+    req = RunRequest(input=clip, output=work / "blur.mp4", preset=load_preset("blur"),
+                     masks_dir=work / "masks", overwrite=True)
+    return Pipeline().run(req).frames
+
+
+def end_to_end(clip: Path, prompts: Path, work: Path) -> int:
+    """Full ``trackedit run --preset blur --prompts``: track + blur + encode."""
+    from editor.pipeline import Pipeline, RunRequest
+    from editor.presets import load_preset
+    from editor.prompts import load_prompts
+
+    req = RunRequest(input=clip, output=work / "e2e.mp4", preset=load_preset("blur"),
+                     prompts=load_prompts(prompts), overwrite=True)
+    return Pipeline().run(req).frames
+
+
+SCENARIOS = {"decode": decode, "transcode": transcode, "track": track, "edit_blur": edit_blur,
+             "end_to_end": end_to_end}
+
+
+def peak_rss_kib() -> int:
+    """Peak resident set of this process (VmHWM; unlike ru_maxrss it is not inherited across exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def main() -> None:
+    name, clip, prompts, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    frames = SCENARIOS[name](clip, prompts, work)
+    seconds = time.perf_counter() - start
+    peak_kib = peak_rss_kib()
+    print(json.dumps({"scenario": name, "frames": frames, "seconds": seconds,
+                      "fps": frames / seconds, "peak_rss_mib": peak_kib / 1024}))
+
+
+if __name__ == "__main__":
+    main()
