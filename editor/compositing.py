@@ -34,15 +34,6 @@ def feathered_alpha(core: np.ndarray, feather: int) -> np.ndarray:
     return alpha
 
 
-def roi_of(alpha: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) of non-zero alpha, grown by ``margin`` and clipped."""
-    b = bbox(alpha > 0)
-    if b is None:
-        return None
-    h, w = alpha.shape
-    return max(0, b[0] - margin), max(0, b[1] - margin), min(w, b[2] + margin), min(h, b[3] + margin)
-
-
 def blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``alpha*top + (1-alpha)*base`` in uint8; pixels with alpha 0 stay bit-identical."""
     a = alpha[..., None]

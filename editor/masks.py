@@ -51,9 +51,15 @@ def compose_label_map(masks: Mapping[int, np.ndarray], shape: tuple[int, int]) -
     return labels
 
 
+def present_ids(labels: np.ndarray) -> list[int]:
+    """Object ids present in a uint8 label map (fast: a histogram, no sort)."""
+    counts = np.bincount(labels.ravel(), minlength=256)
+    return [int(i) for i in np.flatnonzero(counts[1:]) + 1]
+
+
 def split_label_map(labels: np.ndarray, ids: list[int] | None = None) -> dict[int, np.ndarray]:
     """Per-object bool masks of a label map (only ids present, or the given ids)."""
-    present = ids if ids is not None else [int(v) for v in np.unique(labels) if v]
+    present = ids if ids is not None else present_ids(labels)
     return {i: labels == i for i in present}
 
 

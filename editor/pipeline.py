@@ -59,7 +59,7 @@ class RunRequest:
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     overwrite: bool = False
     detect_cuts: bool = True
-    queue_size: int = 8
+    queue_size: int = 4
     backend_options: dict[str, Any] = field(default_factory=dict)
 
 

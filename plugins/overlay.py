@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from editor import hookimpl
-from editor.masks import PALETTE
+from editor.masks import PALETTE, present_ids
 from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 
 
@@ -30,7 +30,7 @@ class OverlayStage(Stage):
 
     def process(self, item: FrameItem) -> FrameItem:
         labels = item.labels
-        present = [int(v) for v in np.unique(labels) if v and int(v) in self.ids]
+        present = [i for i in present_ids(labels) if i in self.ids]
         if not present:
             return item
         out = item.frame.image.copy()

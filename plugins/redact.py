@@ -16,8 +16,9 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from editor import hookimpl
-from editor.compositing import blend, box_of_each, feathered_alpha, grow, roi_of
+from editor.compositing import blend, box_of_each, feathered_alpha, grow
 from editor.errors import PresetError
+from editor.masks import present_ids
 from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 
 
@@ -63,7 +64,7 @@ class RedactStage(Stage):
 
     def _mask(self, item: FrameItem) -> np.ndarray:
         labels = item.labels
-        present = {int(v) for v in np.unique(labels) if v} & self.ids
+        present = set(present_ids(labels)) & self.ids
         mask = box_of_each(labels, present) if self.options.shape == "box" else item.mask_of(present)
         if self.options.hold:
             for oid in present:
@@ -81,18 +82,20 @@ class RedactStage(Stage):
 
     def process(self, item: FrameItem) -> FrameItem:
         mask = self._mask(item)
-        if not mask.any():
+        x, y, bw, bh = cv2.boundingRect(mask.view(np.uint8))
+        if bw == 0:
             return item
-        core = grow(mask, self.options.dilate)
+        # Work in a region of interest: the mask's box grown by dilation + feather.
+        h, w = mask.shape
+        m = self.options.dilate + 2 * self.options.feather + 2
+        x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(w, x + bw + m), min(h, y + bh + m)
+        core = grow(mask[y0:y1, x0:x1], self.options.dilate)
         alpha = feathered_alpha(core, self.options.feather)
-        roi = roi_of(alpha)
-        assert roi is not None
-        x0, y0, x1, y1 = roi
         base = item.frame.image
         region = base[y0:y1, x0:x1]
-        edited = self.redact(region, core[y0:y1, x0:x1])
+        edited = self.redact(region, core)
         out = base.copy()
-        out[y0:y1, x0:x1] = blend(region, edited, alpha[y0:y1, x0:x1])
+        out[y0:y1, x0:x1] = blend(region, edited, alpha)
         return FrameItem(item.frame.replace(out), item.labels)
 
     def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
