@@ -7,10 +7,11 @@ PySceneDetect's content and histogram detectors:
 * ``d_hist``: 1 - correlation of the 2-D hue/saturation histograms;
 * ``d_pix``: mean absolute difference of the grey thumbnails (0..1).
 
-A frame pair is a cut when the combined score is above ``threshold`` *and* several
-times the running median of recent scores (so fast motion or camera shake in one
-shot does not count), and at least ``min_shot_length`` frames have passed since the
-last cut.
+A frame pair is a cut when the combined score is above ``threshold`` and ``ratio``
+times the running median of recent scores (so fast motion or camera shake in one shot
+does not count) — or, after a calm stretch, above ``low_threshold`` and ``calm_ratio``
+times that median (a cut between similar-looking shots) — and at least
+``min_shot_length`` frames have passed since the last cut.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ import numpy as np
 class ShotDetector:
     threshold: float = 0.35
     ratio: float = 3.0
+    low_threshold: float = 0.2
+    calm_ratio: float = 8.0
     min_shot_length: int = 5
     thumb_width: int = 96
     _prev: tuple[np.ndarray, np.ndarray] | None = None
@@ -59,8 +62,10 @@ class ShotDetector:
         self.scores.append(s)
         baseline = float(np.median(self._recent)) if self._recent else 0.0
         self._since_cut += 1
-        is_cut = (len(self.scores) > 1 and s > self.threshold and s > self.ratio * max(baseline, 0.02)
-                  and self._since_cut >= self.min_shot_length)
+        floor = max(baseline, 0.02)
+        strong = s > self.threshold and s > self.ratio * floor
+        calm = s > self.low_threshold and s > self.calm_ratio * floor
+        is_cut = len(self.scores) > 1 and (strong or calm) and self._since_cut >= self.min_shot_length
         if is_cut:
             self._since_cut = 0
             self._recent.clear()
