@@ -207,6 +207,8 @@ class Pipeline:
                     if on_frame is not None:
                         on_frame(n)
                 sink.close()
+                for stage in stages:
+                    stage.finish()
             except BaseException:
                 sink.abort()
                 raise

@@ -33,6 +33,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("redact", "trackedit_plugins.redact"),
     ("overlay", "trackedit_plugins.overlay"),
     ("png_sequence", "trackedit_plugins.png_sequence"),
+    ("export_masks", "trackedit_plugins.export_masks"),
 )
 DISTRIBUTION = "trackedit"
 

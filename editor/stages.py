@@ -107,8 +107,13 @@ class Stage:
     def process_window(self, window: FrameWindow) -> FrameItem:
         return self.process(window.current)
 
+    def finish(self) -> None:
+        """Commit side outputs (e.g. rename a masks folder into place); called once after the
+        run's output was written successfully, before :meth:`close`."""
+
     def close(self) -> None:
-        """Release resources; called once after the last frame (also on errors)."""
+        """Release resources and drop unfinished side outputs; called once at the end of
+        every run, also after errors."""
 
     def run(self, items: Iterator[FrameItem]) -> Iterator[FrameItem]:
         """Stream ``items`` through the stage with bounded look-behind/look-ahead."""

@@ -1,0 +1,133 @@
+"""``export-masks``: write the tracked masks while the video is rendered.
+
+Formats (option ``formats``, any combination):
+
+* ``davis`` — ``FOLDER/davis/00000.png…``: indexed PNG per frame, DAVIS palette, pixel =
+  object id, plus ``objects.json`` (the same layout ``trackedit track`` writes);
+* ``png`` — ``FOLDER/png/<id>[-<name>]/00000.png…``: one binary (0/255) PNG per object
+  per frame;
+* ``coco`` — ``FOLDER/coco.json``: COCO-style instances with RLE segmentations that
+  ``pycocotools.mask.decode`` reads (image id = frame index, category id = object id);
+* ``matte`` — ``FOLDER/matte.mp4``: black-and-white matte video (white = selected
+  objects) with the source's timing, H.264 lossless luma.
+
+Everything is written into a temporary folder next to ``FOLDER`` and renamed when the
+run succeeds. Frames pass through unchanged.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from editor import hookimpl, rle
+from editor.errors import PresetError
+from editor.masks import MaskFolderWriter, present_ids
+from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+from editor.video.writer import EncodeOptions, VideoWriter
+
+Format = Literal["davis", "png", "coco", "matte"]
+
+
+class ExportMasksOptions(StageOptions):
+    folder: Path = Field(description="folder to create")
+    formats: list[Format] = Field(default_factory=lambda: ["davis"])
+    overwrite: bool = False
+
+
+class ExportMasksStage(Stage):
+    def __init__(self, options: ExportMasksOptions, context: StageContext) -> None:
+        self.options = options
+        self.context = context
+        self.ids = context.resolve_objects(options.objects)
+        self.names = {i: n for i, n in context.object_names.items() if i in self.ids}
+        folder = options.folder
+        if folder.exists() and (folder.is_file() or any(folder.iterdir())) and not options.overwrite:
+            raise PresetError(f"export-masks: {folder} already exists (set export-masks.overwrite=true)")
+        if not folder.parent.exists():
+            raise PresetError(f"export-masks: folder {folder.parent} does not exist")
+        self.tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.partial")
+        self.tmp.mkdir()
+        formats = set(options.formats)
+        self.davis = MaskFolderWriter(self.tmp / "davis", self.names, context.video.path) if "davis" in formats else None
+        self.png = "png" in formats
+        self.coco = (self.tmp / ".coco-annotations.jsonl").open("w") if "coco" in formats else None
+        self.matte: VideoWriter | None = None
+        if "matte" in formats:
+            video = context.video
+            self.matte = VideoWriter(self.tmp / "matte.mp4", video,
+                                     EncodeOptions(crf=0, preset="veryfast", audio=False))
+        self.frames = 0
+        self._ann_id = 0
+
+    def process(self, item: FrameItem) -> FrameItem:
+        labels = item.labels
+        present = [i for i in present_ids(labels) if i in self.ids]
+        selected = np.where(np.isin(labels, present), labels, 0).astype(np.uint8)
+        if self.davis is not None:
+            self.davis.write(item.index, selected)
+        if self.png:
+            for oid in self.ids:
+                name = self.names.get(oid, "")
+                d = self.tmp / "png" / (f"{oid}-{name}" if name else str(oid))
+                d.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(d / f"{item.index:05d}.png"), ((labels == oid) * 255).astype(np.uint8))
+        if self.coco is not None:
+            for oid in present:
+                m = labels == oid
+                self._ann_id += 1
+                self.coco.write(json.dumps({"id": self._ann_id, "image_id": item.index, "category_id": oid,
+                                            "segmentation": rle.encode(m), "area": rle.area(m),
+                                            "bbox": rle.bbox(m), "iscrowd": 0}) + "\n")
+        if self.matte is not None:
+            matte = np.where(selected > 0, 255, 0).astype(np.uint8)
+            self.matte.write(item.frame.replace(np.repeat(matte[..., None], 3, axis=2)))
+        self.frames = item.index + 1
+        return item
+
+    def finish(self) -> None:
+        if self.davis is not None:
+            self.davis.close()
+        if self.matte is not None:
+            self.matte.close()
+            self.matte = None
+        if self.coco is not None:
+            self.coco.close()
+            self.coco = None
+            self._write_coco()
+        folder = self.options.folder
+        if folder.exists():
+            shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+        os.replace(self.tmp, folder)
+
+    def _write_coco(self) -> None:
+        video = self.context.video
+        lines = (self.tmp / ".coco-annotations.jsonl").read_text().splitlines()
+        doc = {"info": {"description": f"trackedit masks of {video.path}"},
+               "images": [{"id": i, "width": video.width, "height": video.height, "file_name": f"{i:05d}.png"}
+                          for i in range(self.frames)],
+               "categories": [{"id": i, "name": self.names.get(i, "") or f"object {i}"}
+                              for i in sorted(self.ids)],
+               "annotations": [json.loads(line) for line in lines]}
+        (self.tmp / "coco.json").write_text(json.dumps(doc))
+        (self.tmp / ".coco-annotations.jsonl").unlink()
+
+    def close(self) -> None:
+        if self.matte is not None:
+            self.matte.abort()
+        if self.coco is not None:
+            self.coco.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@hookimpl
+def editor_register_stages(register):  # noqa: ANN001
+    register(StageSpec("export-masks", ExportMasksOptions, ExportMasksStage,
+                       "write masks as DAVIS PNGs, per-object PNGs, COCO RLE JSON and/or a matte video"))
