@@ -31,7 +31,7 @@ from .threads import threaded
 from .tracking import Progress, TrackingStats, VideoTracking
 from .video.frames import VideoInfo
 from .video.reader import iter_frames, probe
-from .video.writer import EncodeOptions, check_output_path
+from .video.writer import EncodeOptions
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,8 @@ class Pipeline:
         if req.output is None or req.preset is None:
             raise TrackeditError("run needs an output path and a preset")
         video = probe(req.input)
-        check_output_path(req.output, [req.input], req.overwrite)
+        if req.output.resolve() == Path(req.input).resolve():
+            raise OutputError("output is the input file; refusing to overwrite the input", req.output)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)
         sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
@@ -194,24 +195,24 @@ class Pipeline:
             context = StageContext(video, self._object_names(req), check_device_name(req.device),
                                    req.output, work)
             stages = build_stages(req.preset, self.plugins, context)
-            items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
-            info = RunInfo(req, video, [s.id for s in req.preset.stages], seg_name, trk_name)
-            self.plugins.notify("editor_run_started", run=info)
-            sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)
-            edited = _chain(items, stages)
             n = 0
             try:
-                for item in threaded(edited, req.queue_size, "edit"):
-                    sink.write(item.frame)
-                    n += 1
-                    if on_frame is not None:
-                        on_frame(n)
-                sink.close()
-                for stage in stages:
-                    stage.finish()
-            except BaseException:
-                sink.abort()
-                raise
+                sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)  # checks the path
+                try:
+                    items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
+                    info = RunInfo(req, video, [s.id for s in req.preset.stages], seg_name, trk_name)
+                    self.plugins.notify("editor_run_started", run=info)
+                    for item in threaded(_chain(items, stages), req.queue_size, "edit"):
+                        sink.write(item.frame)
+                        n += 1
+                        if on_frame is not None:
+                            on_frame(n)
+                    sink.close()
+                    for stage in stages:
+                        stage.finish()
+                except BaseException:
+                    sink.abort()
+                    raise
             finally:
                 for stage in stages:
                     stage.close()

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("overlay", "trackedit_plugins.overlay"),
     ("png_sequence", "trackedit_plugins.png_sequence"),
     ("export_masks", "trackedit_plugins.export_masks"),
+    ("background", "trackedit_plugins.background"),
 )
 DISTRIBUTION = "trackedit"
 

@@ -1,0 +1,130 @@
+"""``background``: replace everything except the selected objects.
+
+``mode``:
+
+* ``color`` — a solid colour (``color``);
+* ``image`` — a picture (``path``), scaled to cover the frame;
+* ``video`` — another video (``path``), scaled to cover, streamed frame by frame;
+  ``loop = true`` restarts it when it ends, else its last frame is held;
+* ``blur`` — the frame itself, blurred (``sigma``);
+* ``transparent`` — the background becomes transparent: frames carry an alpha plane,
+  written by alpha-capable outputs (ProRes 4444 ``.mov``, VP9 ``.webm``, PNG sequence).
+
+Edges: ``feather`` (px, Gaussian) or ``edge = "guided"`` (a guided filter with the frame
+as guide, so soft edges follow hair and fur), ``dilate`` grows the objects first.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import Field, model_validator
+
+from editor import hookimpl
+from editor.compositing import grow
+from editor.errors import PresetError
+from editor.guided import guided_filter
+from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+
+
+class BackgroundOptions(StageOptions):
+    mode: Literal["color", "image", "video", "blur", "transparent"] = "color"
+    color: tuple[int, int, int] = (0, 177, 64)
+    path: Path | None = None
+    loop: bool = True
+    sigma: float = Field(15.0, gt=0, le=500)
+    dilate: int = Field(0, ge=0, le=500)
+    feather: int = Field(3, ge=0, le=500)
+    edge: Literal["feather", "guided"] = "feather"
+    guided_radius: int = Field(8, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _needs_path(self) -> "BackgroundOptions":
+        if self.mode in ("image", "video") and self.path is None:
+            raise ValueError(f"mode '{self.mode}' needs 'path'")
+        return self
+
+
+def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale to cover ``width``×``height`` (keeping aspect) and centre-crop."""
+    h, w = image.shape[:2]
+    s = max(width / w, height / h)
+    tw, th = max(width, round(w * s)), max(height, round(h * s))
+    scaled = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    x0, y0 = (tw - width) // 2, (th - height) // 2
+    return np.ascontiguousarray(scaled[y0:y0 + height, x0:x0 + width])
+
+
+class BackgroundStage(Stage):
+    def __init__(self, options: BackgroundOptions, context: StageContext) -> None:
+        self.options = options
+        self.ids = context.resolve_objects(options.objects)
+        self.size = context.video.size
+        self._picture: np.ndarray | None = None
+        self._frames: Iterator[np.ndarray] | None = None
+        self._last: np.ndarray | None = None
+        if options.mode == "image":
+            img = cv2.imread(str(options.path), cv2.IMREAD_COLOR)
+            if img is None:
+                raise PresetError(f"background: cannot read image {options.path}")
+            self._picture = cover(img[..., ::-1], *self.size)
+        elif options.mode == "video":
+            from editor.video.reader import probe
+
+            probe(options.path)  # fail early with a clear message
+            self._frames = self._video_frames()
+
+    def _video_frames(self) -> Iterator[np.ndarray]:
+        from editor.video.reader import iter_frames
+
+        while True:
+            for frame in iter_frames(self.options.path):  # type: ignore[arg-type]
+                yield cover(frame.image, *self.size)
+            if not self.options.loop:
+                break
+
+    def _background(self, image: np.ndarray) -> np.ndarray | None:
+        mode = self.options.mode
+        if mode == "color":
+            return np.broadcast_to(np.array(self.options.color, np.uint8), image.shape)
+        if mode == "image":
+            return self._picture
+        if mode == "video":
+            assert self._frames is not None
+            nxt = next(self._frames, None)
+            if nxt is not None:
+                self._last = nxt
+            return self._last
+        if mode == "blur":
+            from trackedit_plugins.redact import strong_blur
+
+            return strong_blur(image, self.options.sigma)
+        return None  # transparent
+
+    def alpha(self, item: FrameItem) -> np.ndarray:
+        """Foreground alpha (float32 0..1) of the selected objects."""
+        mask = grow(item.mask_of(self.ids), self.options.dilate).astype(np.float32)
+        if self.options.edge == "guided":
+            return guided_filter(item.frame.image, mask, self.options.guided_radius)
+        if self.options.feather:
+            mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=self.options.feather / 2.0)
+        return mask
+
+    def process(self, item: FrameItem) -> FrameItem:
+        image = item.frame.image
+        alpha = self.alpha(item)
+        background = self._background(image)
+        if background is None:
+            return FrameItem(item.frame.replace(image, alpha=(alpha * 255 + 0.5).astype(np.uint8)), item.labels)
+        a = alpha[..., None]
+        out = (image.astype(np.float32) * a + background.astype(np.float32) * (1 - a) + 0.5).astype(np.uint8)
+        return FrameItem(item.frame.replace(out), item.labels)
+
+
+@hookimpl
+def editor_register_stages(register):  # noqa: ANN001
+    register(StageSpec("background", BackgroundOptions, BackgroundStage,
+                       "replace the background: colour, image, video, blur or transparent"))

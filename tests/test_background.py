@@ -1,0 +1,126 @@
+"""background: colour/image/video/blur/transparent on real pixels, soft edges, alpha output."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from editor.pipeline import Pipeline, RunRequest
+from editor.masks import MaskFolderWriter
+from editor.presets import apply_overrides, build_stages, load_preset
+from editor.stages import FrameItem, StageContext
+from editor.video.frames import Frame, VideoInfo
+from editor.video.reader import iter_frames
+
+W, H = 176, 144
+
+
+@pytest.fixture(scope="module")
+def frame(footage: Path) -> np.ndarray:
+    return next(iter(iter_frames(footage / "carphone_pristine.mp4"))).image
+
+
+def _labels() -> np.ndarray:
+    lab = np.zeros((H, W), np.uint8)
+    cv2.ellipse(lab, (84, 64), (24, 32), 0, 0, 360, 1, -1)
+    return lab
+
+
+def _stage(overrides: list[str], plugin_manager):  # noqa: ANN001, ANN202
+    video = VideoInfo("x.mp4", W, H, 0, 4, 4, Fraction(25), Fraction(1, 25), 0.16, "h264", "yuv420p")
+    (stage,) = build_stages(apply_overrides(load_preset("background"), overrides), plugin_manager,
+                            StageContext(video, {1: "face"}))
+    return stage
+
+
+def _item(img: np.ndarray, i: int = 0) -> FrameItem:
+    return FrameItem(Frame(i, img, i, Fraction(1, 25), i / 25), _labels())
+
+
+def test_colour_keeps_object_and_replaces_rest(frame, plugin_manager) -> None:  # noqa: ANN001
+    stage = _stage(['background.mode="color"', "background.color=[0, 255, 0]", 'background.edge="feather"',
+                    "background.feather=4"], plugin_manager)
+    out = stage.process(_item(frame)).frame.image
+    lab = _labels()
+    core = cv2.erode(lab, np.ones((9, 9), np.uint8)) > 0
+    far = cv2.dilate(lab, np.ones((21, 21), np.uint8)) == 0
+    assert np.abs(out[core].astype(int) - frame[core]).max() <= 40  # object essentially kept
+    assert (out[far] == [0, 255, 0]).all()
+    ring = (cv2.dilate(lab, np.ones((5, 5), np.uint8)) > 0) & (lab == 0)
+    mixed = (out[ring] != frame[ring]).any(axis=1) & (out[ring] != [0, 255, 0]).any(axis=1)
+    assert mixed.mean() > 0.8  # soft edge: object and background blend in the ring
+
+
+def test_guided_edge_and_blur(frame, plugin_manager) -> None:  # noqa: ANN001
+    stage = _stage([], plugin_manager)  # preset: blur background, guided edges
+    out = stage.process(_item(frame)).frame.image
+    far = cv2.dilate(_labels(), np.ones((31, 31), np.uint8)) == 0
+    lap = lambda img: cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.CV_32F)[far].var()  # noqa: E731
+    assert lap(out) < lap(frame) / 5
+
+
+def test_transparent_sets_alpha(frame, plugin_manager) -> None:  # noqa: ANN001
+    stage = _stage(['background.mode="transparent"', 'background.edge="feather"', "background.feather=0"],
+                   plugin_manager)
+    res = stage.process(_item(frame)).frame
+    assert np.array_equal(res.image, frame)
+    assert np.array_equal(res.alpha > 127, _labels() > 0)
+
+
+def test_image_and_video_cover_and_loop(frame, plugin_manager, tmp_path: Path) -> None:  # noqa: ANN001
+    pic = np.zeros((50, 300, 3), np.uint8)
+    pic[:, :150] = (255, 0, 0)
+    pic[:, 150:] = (0, 0, 255)
+    cv2.imwrite(str(tmp_path / "bg.png"), pic[..., ::-1])
+    stage = _stage(['background.mode="image"', f'background.path="{tmp_path / "bg.png"}"',
+                    "background.feather=0", 'background.edge="feather"'], plugin_manager)
+    out = stage.process(_item(frame)).frame.image
+    assert (out[5, 2] == [255, 0, 0]).all() and (out[5, W - 3] == [0, 0, 255]).all()  # covered, centred
+    bg = tmp_path / "bg.mp4"
+    with av.open(str(bg), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv444p"
+        s.codec_context.options = {"crf": "0"}
+        for t in range(2):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 + 120 * t, np.uint8), format="rgb24")
+            f.pts, f.time_base = t, Fraction(1, 25)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    for loop, expected in ((True, [60, 180, 60, 180]), (False, [60, 180, 180, 180])):
+        stage = _stage(['background.mode="video"', f'background.path="{bg}"', f"background.loop={str(loop).lower()}",
+                        "background.feather=0", 'background.edge="feather"'], plugin_manager)
+        got = [int(stage.process(_item(frame, i)).frame.image[2, 2, 0]) for i in range(4)]
+        assert all(abs(g - e) <= 3 for g, e in zip(got, expected)), (loop, got)
+
+
+def test_png_sequence_with_alpha(frame, tmp_path: Path) -> None:  # noqa: ANN001
+    clip = tmp_path / "c.mp4"
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        for t in range(3):
+            f = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            f.pts, f.time_base = t, Fraction(1, 25)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    masks = MaskFolderWriter(tmp_path / "m", {1: "face"})
+    for t in range(3):
+        masks.write(t, _labels())
+    masks.close()
+    preset = apply_overrides(load_preset("background"), ['background.mode="transparent"', 'background.edge="feather"',
+                                                         "background.feather=0"])
+    out = tmp_path / "seq" / "f_%03d.png"
+    Pipeline().run(RunRequest(input=clip, output=out, preset=preset, masks_dir=tmp_path / "m"))
+    files = sorted((tmp_path / "seq").iterdir())
+    assert [f.name for f in files] == ["f_000.png", "f_001.png", "f_002.png"]
+    rgba = cv2.imread(str(files[1]), cv2.IMREAD_UNCHANGED)
+    assert rgba.shape == (H, W, 4)
+    assert np.array_equal(rgba[..., 3] > 127, _labels() > 0)
