@@ -35,6 +35,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("png_sequence", "trackedit_plugins.png_sequence"),
     ("export_masks", "trackedit_plugins.export_masks"),
     ("background", "trackedit_plugins.background"),
+    ("remove", "trackedit_plugins.remove"),
 )
 DISTRIBUTION = "trackedit"
 
