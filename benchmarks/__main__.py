@@ -19,7 +19,8 @@ from pathlib import Path
 from .inputs import make_clip
 
 ROOT = Path(__file__).resolve().parent
-ORDER = ["decode", "transcode", "track", "edit_blur", "end_to_end"]
+ORDER = ["decode", "transcode", "track", "edit_blur", "edit_pixelate", "edit_overlay", "edit_background",
+         "edit_remove", "end_to_end"]
 
 
 def machine() -> dict[str, object]:
@@ -67,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--scenarios", nargs="+", default=ORDER, choices=ORDER)
     ap.add_argument("--markdown", action="store_true", help="rewrite the generated part of BENCHMARKS.md")
+    ap.add_argument("--no-removal", dest="removal", action="store_false", help="skip the removal-quality table")
     args = ap.parse_args(argv)
     results_dir = ROOT / "results"
     rows: list[dict[str, object]] = []
     for height in args.heights:
         clip, prompts = make_clip(results_dir / "inputs", height, args.frames)
-        work = results_dir / "work" / f"{height}p"
+        work = results_dir / "work" / f"{height}p_{args.frames}"
         base = None
         for name in [s for s in ORDER if s in args.scenarios]:
             r = run_scenario(name, clip, prompts, work)
@@ -83,11 +85,18 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(r)
             print(f"{r['clip']:>22} {name:>11}: {r['fps']:7.1f} fps  {r['peak_rss_mib']:6.0f} MiB", file=sys.stderr)
     when = dt.datetime.now(dt.timezone.utc)
-    report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "results": rows}
+    from .removal import evaluate, table as removal_table
+
+    removal = evaluate() if args.removal else []
+    report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "results": rows,
+              "removal_quality": removal}
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{when:%Y-%m-%d}-{platform.node()}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     text = table(rows)
+    if removal:
+        text += "\n\nObject removal quality (synthetic clips from real footage, true background known):\n\n"
+        text += removal_table(removal)
     print(text)
     print(f"\nwritten {path}", file=sys.stderr)
     if args.markdown:

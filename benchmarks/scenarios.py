@@ -47,14 +47,18 @@ def track(clip: Path, prompts: Path, work: Path) -> int:
                             work / "masks").frames
 
 
-def edit_blur(clip: Path, prompts: Path, work: Path) -> int:
-    """Decode + blur from precomputed masks + encode (needs the ``track`` scenario first)."""
-    from editor.pipeline import Pipeline, RunRequest
-    from editor.presets import load_preset
+def edit(preset_name: str):  # noqa: ANN201
+    """Decode + one preset's stages from precomputed masks + encode (needs ``track`` first)."""
 
-    req = RunRequest(input=clip, output=work / "blur.mp4", preset=load_preset("blur"),
-                     masks_dir=work / "masks", overwrite=True)
-    return Pipeline().run(req).frames
+    def run(clip: Path, prompts: Path, work: Path) -> int:
+        from editor.pipeline import Pipeline, RunRequest
+        from editor.presets import load_preset
+
+        req = RunRequest(input=clip, output=work / f"{preset_name}.mp4", preset=load_preset(preset_name),
+                         masks_dir=work / "masks", overwrite=True)
+        return Pipeline().run(req).frames
+
+    return run
 
 
 def end_to_end(clip: Path, prompts: Path, work: Path) -> int:
@@ -68,8 +72,9 @@ def end_to_end(clip: Path, prompts: Path, work: Path) -> int:
     return Pipeline().run(req).frames
 
 
-SCENARIOS = {"decode": decode, "transcode": transcode, "track": track, "edit_blur": edit_blur,
-             "end_to_end": end_to_end}
+EDIT_PRESETS = ("blur", "pixelate", "overlay", "background", "remove")
+SCENARIOS = {"decode": decode, "transcode": transcode, "track": track,
+             **{f"edit_{p}": edit(p) for p in EDIT_PRESETS}, "end_to_end": end_to_end}
 
 
 def peak_rss_kib() -> int:

@@ -3,7 +3,7 @@
 For each frame, hole pixels are filled from neighbouring frames where that background is
 visible: each neighbour is aligned to the current frame by a homography (camera motion;
 ORB features matched outside the holes, chained frame to frame), optionally refined by
-dense optical flow (local motion / parallax), gain-matched on a ring around the hole,
+the median dense optical flow around the hole (local motion / parallax), gain-matched on a ring around the hole,
 and used for the hole pixels it sees — nearest frames first. Pixels no frame sees are
 filled spatially (OpenCV Telea). Alignment is computed at a reduced resolution; the fill
 is sampled from the full-resolution frames and composited back with a feathered seam, so
@@ -21,17 +21,33 @@ Inpainter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``inpainter(image RGB uint8, hole bool) -> filled image``: the spatial fallback."""
 
 
-def telea(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """OpenCV's Telea inpainting on a region of interest around the hole."""
+def telea(image: np.ndarray, hole: np.ndarray, max_side: int = 320) -> np.ndarray:
+    """OpenCV's Telea inpainting on a region of interest around the hole.
+
+    Large holes are filled at a reduced resolution (Telea's cost grows with the hole's
+    area, and a fill no frame could see is a smooth guess anyway); only hole pixels of
+    the full-resolution image are replaced.
+    """
     x, y, w, h = cv2.boundingRect(hole.view(np.uint8))
     if w == 0:
         return image
     pad = 16
     H, W = hole.shape
     x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(W, x + w + pad), min(H, y + h + pad)
+    roi, roi_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+    s = min(1.0, max_side / float(max(roi.shape[:2])))
+    if s < 1.0:
+        size = (max(1, round(roi.shape[1] * s)), max(1, round(roi.shape[0] * s)))
+        small = cv2.resize(roi, size, interpolation=cv2.INTER_AREA)
+        small_hole = cv2.resize(roi_hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
+        filled = cv2.resize(cv2.inpaint(small, small_hole, 3, cv2.INPAINT_TELEA), (roi.shape[1], roi.shape[0]),
+                            interpolation=cv2.INTER_LINEAR)
+    else:
+        filled = cv2.inpaint(roi, roi_hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
     out = image.copy()
-    out[y0:y1, x0:x1] = cv2.inpaint(image[y0:y1, x0:x1], hole[y0:y1, x0:x1].astype(np.uint8), 5,
-                                    cv2.INPAINT_TELEA)
+    region = out[y0:y1, x0:x1]
+    region[roi_hole] = filled[roi_hole]
     return out
 
 
@@ -118,59 +134,75 @@ class TemporalInpainter:
         scale = np.diag([s_small, s_small, 1.0])
         inv_scale = np.diag([1 / s_small, 1 / s_small, 1.0])
         H, W = hole.shape
-        out = image.copy()
-        remaining = hole.copy()
-        ring = (cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~hole
         order = sorted((k for k in range(len(frames)) if k != center), key=lambda k: abs(indices[k] - t))
+        # Everything happens in a region of interest around the hole (plus margin for the
+        # gain ring and the flow refinement); the warps are computed into that region only.
+        bx, by, bw, bh = cv2.boundingRect(hole.view(np.uint8))
+        margin = max(32, (bw + bh) // 4)
+        x0, y0 = max(0, bx - margin), max(0, by - margin)
+        x1, y1 = min(W, bx + bw + margin), min(H, by + bh + margin)
+        shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+        roi_img, roi_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+        roi_out = roi_img.copy()
+        remaining = roi_hole.copy()
+        ring = (cv2.dilate(roi_hole.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~roi_hole
+        size = (x1 - x0, y1 - y0)
         for k in order:
             if not remaining.any():
                 break
-            h_full = inv_scale @ self._to(indices[k], t) @ scale
-            warped = cv2.warpPerspective(frames[k], h_full, (W, H), flags=cv2.INTER_LINEAR,
+            h_roi = shift @ inv_scale @ self._to(indices[k], t) @ scale
+            warped = cv2.warpPerspective(frames[k], h_roi, size, flags=cv2.INTER_LINEAR,
                                          borderMode=cv2.BORDER_CONSTANT)
-            seen = cv2.warpPerspective((~holes[k]).astype(np.uint8), h_full, (W, H), flags=cv2.INTER_NEAREST,
+            seen = cv2.warpPerspective((~holes[k]).astype(np.uint8), h_roi, size, flags=cv2.INTER_NEAREST,
                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
             seen = cv2.erode(seen.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            if not (remaining & seen).any():
+                continue  # this frame sees none of what is left: skip the costly refinement
             if self.flow_refine:
-                warped, seen = self._refine(image, hole, warped, seen)
+                shift_xy = self._residual_shift(roi_img, roi_hole, warped, seen)
+                if shift_xy is not None and max(abs(shift_xy[0]), abs(shift_xy[1])) > 0.25:
+                    # warped(x + d) ≈ image(x): fold the translation into the homography
+                    fix = np.array([[1, 0, -shift_xy[0]], [0, 1, -shift_xy[1]], [0, 0, 1]], np.float64)
+                    h_roi = fix @ h_roi
+                    warped = cv2.warpPerspective(frames[k], h_roi, size, flags=cv2.INTER_LINEAR,
+                                                 borderMode=cv2.BORDER_CONSTANT)
+                    seen = cv2.warpPerspective((~holes[k]).astype(np.uint8), h_roi, size,
+                                               flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                                               borderValue=0) > 0
+                    seen = cv2.erode(seen.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
             use = remaining & seen
             if not use.any():
                 continue
             ring_ok = ring & seen
             if ring_ok.sum() > 50:  # exposure / gain matching on the hole's surroundings
-                gain = (image[ring_ok].astype(np.float32).mean(0) + 1) / (warped[ring_ok].astype(np.float32).mean(0) + 1)
+                gain = (roi_img[ring_ok].astype(np.float32).mean(0) + 1) / (warped[ring_ok].astype(np.float32).mean(0) + 1)
                 warped = np.clip(warped.astype(np.float32) * np.clip(gain, 0.8, 1.25), 0, 255).astype(np.uint8)
-            out[use] = warped[use]
+            roi_out[use] = warped[use]
             remaining &= ~use
+        out = image.copy()
+        out[y0:y1, x0:x1] = roi_out
         self.last_temporal_fraction = 1.0 - remaining.sum() / max(1, hole.sum())
         if remaining.any():
-            out = self.spatial(out, remaining)
+            full_remaining = np.zeros_like(hole)
+            full_remaining[y0:y1, x0:x1] = remaining
+            out = self.spatial(out, full_remaining)
         return out
 
-    def _refine(self, image: np.ndarray, hole: np.ndarray, warped: np.ndarray,
-                seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Correct residual (parallax/local) motion with dense flow around the hole."""
-        x, y, w, h = cv2.boundingRect(hole.view(np.uint8))
-        pad = max(24, (w + h) // 4)
-        H, W = hole.shape
-        x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(W, x + w + pad), min(H, y + h + pad)
-        a = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-        b = cv2.cvtColor(warped[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-        valid = (~hole[y0:y1, x0:x1]) & seen[y0:y1, x0:x1]
-        if valid.mean() < 0.3:
-            return warped, seen
+    def _residual_shift(self, image: np.ndarray, hole: np.ndarray, warped: np.ndarray,
+                        seen: np.ndarray) -> tuple[float, float] | None:
+        """Residual (parallax / local) motion between the aligned neighbour and the frame,
+        as the median dense-flow vector of the hole's surroundings, measured at ≤ 256 px.
+        Flow inside the hole is unreliable (it sees the object), so a translation is used."""
+        band = (cv2.dilate(hole.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0) & ~hole & seen
+        if band.sum() < 200:
+            return None
+        s = min(1.0, 256.0 / max(hole.shape))
+        size = (max(8, round(hole.shape[1] * s)), max(8, round(hole.shape[0] * s)))
+        a = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+        b = cv2.resize(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
         flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(a, b, None)
-        # Flow inside the hole is unreliable (it sees the object): use the median flow of the
-        # surroundings there, i.e. a local translation.
-        med = np.median(flow[valid], axis=0)
-        flow[~valid] = med
-        gx, gy = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
-        patch = cv2.remap(warped[y0:y1, x0:x1], gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT)
-        patch_seen = cv2.remap(seen[y0:y1, x0:x1].astype(np.uint8), gx + flow[..., 0], gy + flow[..., 1],
-                               cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-        warped = warped.copy()
-        seen = seen.copy()
-        warped[y0:y1, x0:x1] = patch
-        seen[y0:y1, x0:x1] = patch_seen
-        return warped, seen
+        small_band = cv2.resize(band.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        if small_band.sum() < 20:
+            return None
+        dx, dy = np.median(flow[small_band], axis=0) / s
+        return float(dx), float(dy)
