@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenarios", nargs="+", default=ORDER, choices=ORDER)
     ap.add_argument("--markdown", action="store_true", help="rewrite the generated part of BENCHMARKS.md")
     ap.add_argument("--no-removal", dest="removal", action="store_false", help="skip the removal-quality table")
+    ap.add_argument("--no-quality", dest="quality", action="store_false", help="skip the J&F table")
     args = ap.parse_args(argv)
     results_dir = ROOT / "results"
     rows: list[dict[str, object]] = []
@@ -88,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     from .removal import evaluate, table as removal_table
 
     removal = evaluate() if args.removal else []
+    from .quality import evaluate as evaluate_quality, table as quality_table
+
+    quality = evaluate_quality() if args.quality else []
     report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "results": rows,
-              "removal_quality": removal}
+              "removal_quality": removal, "mask_quality": quality}
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{when:%Y-%m-%d}-{platform.node()}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -97,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     if removal:
         text += "\n\nObject removal quality (synthetic clips from real footage, true background known):\n\n"
         text += removal_table(removal)
+    if quality:
+        text += "\n\nMask quality on the generated ground-truth clips (DAVIS J&F, first/last frames excluded):\n\n"
+        text += quality_table(quality)
     print(text)
     print(f"\nwritten {path}", file=sys.stderr)
     if args.markdown:

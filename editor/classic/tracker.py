@@ -99,13 +99,18 @@ class FlowTrackPass:
         band = max(cfg.min_band_px, int(round(cfg.band * np.sqrt(area))))
         box = bbox(warped)
         assert box is not None
-        pad = 3 * band
+        pad = 3 * band + (int(0.35 * np.sqrt(area)) if self._touches_border(warped) else 0)
         x0, y0 = max(0, box[0] - pad), max(0, box[1] - pad)
         x1, y1 = min(w, box[2] + pad), min(h, box[3] + pad)
         roi = img[y0:y1, x0:x1]
         wm = warped[y0:y1, x0:x1].astype(np.uint8)
         inner = cv2.erode(wm, disk(band)) > 0
         outer = cv2.dilate(wm, disk(band)) > 0
+        # An object touching the image border may be entering the frame: newly visible
+        # parts lie beyond the warped mask, so widen the uncertain zone there.
+        entering = self._touches_border(warped)
+        if entering:
+            outer = cv2.dilate(wm, disk(max(band, int(0.35 * np.sqrt(area))))) > 0
         gc = np.full(wm.shape, GC_BGD, np.uint8)
         gc[outer] = GC_PR_BGD
         gc[wm > 0] = GC_PR_FGD
@@ -125,9 +130,16 @@ class FlowTrackPass:
         refined = np.zeros_like(warped)
         refined[y0:y1, x0:x1] = fill_holes(refined_roi)
         new_area = int(refined.sum())
-        if area and abs(new_area - area) > cfg.max_area_change * area:
+        limit = cfg.max_area_change * area
+        if entering:
+            limit = max(limit, 0.8 * area) if new_area > area else limit
+        if area and abs(new_area - area) > limit:
             return warped
         return refined
+
+    @staticmethod
+    def _touches_border(mask: np.ndarray) -> bool:
+        return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
     def end_objects(self, ids: Iterable[int]) -> None:
         for oid in list(ids):
