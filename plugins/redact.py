@@ -7,7 +7,6 @@ after it is lost, so a face never flashes through for a frame).
 """
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 from typing import Literal
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
+from clips import write_clip
 
 from editor.pipeline import Pipeline, RunRequest
 from editor.masks import MaskFolderWriter
@@ -80,18 +80,8 @@ def test_image_and_video_cover_and_loop(frame, plugin_manager, tmp_path: Path) -
                     "background.feather=0", 'background.edge="feather"'], plugin_manager)
     out = stage.process(_item(frame)).frame.image
     assert (out[5, 2] == [255, 0, 0]).all() and (out[5, W - 3] == [0, 0, 255]).all()  # covered, centred
-    bg = tmp_path / "bg.mp4"
-    with av.open(str(bg), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv444p"
-        s.codec_context.options = {"crf": "0"}
-        for t in range(2):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 + 120 * t, np.uint8), format="rgb24")
-            f.pts, f.time_base = t, Fraction(1, 25)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    bg = write_clip(tmp_path / "bg.mp4", [np.full((48, 64, 3), 60 + 120 * t, np.uint8) for t in range(2)],
+                    pix_fmt="yuv444p", options={"crf": "0"})
     for loop, expected in ((True, [60, 180, 60, 180]), (False, [60, 180, 180, 180])):
         stage = _stage(['background.mode="video"', f'background.path="{bg}"', f"background.loop={str(loop).lower()}",
                         "background.feather=0", 'background.edge="feather"'], plugin_manager)
@@ -100,17 +90,7 @@ def test_image_and_video_cover_and_loop(frame, plugin_manager, tmp_path: Path) -
 
 
 def test_png_sequence_with_alpha(frame, tmp_path: Path) -> None:  # noqa: ANN001
-    clip = tmp_path / "c.mp4"
-    with av.open(str(clip), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        for t in range(3):
-            f = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            f.pts, f.time_base = t, Fraction(1, 25)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    clip = write_clip(tmp_path / "c.mp4", [frame] * 3)
     masks = MaskFolderWriter(tmp_path / "m", {1: "face"})
     for t in range(3):
         masks.write(t, _labels())

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from clips import write_audio_only, write_clip
 from editor.cli import main
 
 
@@ -21,40 +20,17 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def _clip(path: Path, frames: int = 12, size: tuple[int, int] = (96, 64), audio: bool = False) -> Path:
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
-        a = c.add_stream("aac", rate=48000) if audio else None
+    def images():  # noqa: ANN202
         for i in range(frames):
             img = np.full((size[1], size[0], 3), 30, np.uint8)
             x = 10 + 3 * i
             img[10:40, x:x + 24] = (220, 60, 40)  # a red block moving right
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-        if a is not None:
-            for k in range(10):
-                f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-                f.sample_rate, f.pts = 48000, k * 1024
-                for p in a.encode(f):
-                    c.mux(p)
-            for p in a.encode(None):
-                c.mux(p)
-    return path
+            yield img
+    return write_clip(path, images(), audio_seconds=0.2 if audio else 0.0)
 
 
 def _audio_only(path: Path) -> Path:
-    with av.open(str(path), "w") as c:
-        a = c.add_stream("aac", rate=48000)
-        for k in range(20):
-            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            f.sample_rate, f.pts = 48000, k * 1024
-            for p in a.encode(f):
-                c.mux(p)
-        for p in a.encode(None):
-            c.mux(p)
-    return path
+    return write_audio_only(path)
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from clips import write_clip
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "samples" / "spotlight-plugin"
@@ -42,20 +42,9 @@ def test_installed_plugin_is_listed_and_can_be_disabled(installed: dict[str, str
 
 
 def test_installed_plugin_runs_from_a_preset(installed: dict[str, str], tmp_path: Path) -> None:
-    clip = tmp_path / "in.mp4"
-    with av.open(str(clip), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv444p"
-        s.codec_context.options = {"crf": "0"}
-        for t in range(5):
-            img = np.full((48, 64, 3), (40, 160, 60), np.uint8)
-            img[10:30, 10:30] = (230, 40, 40)
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts, f.time_base = t, Fraction(1, 25)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    img = np.full((48, 64, 3), (40, 160, 60), np.uint8)
+    img[10:30, 10:30] = (230, 40, 40)
+    clip = write_clip(tmp_path / "in.mp4", [img] * 5, pix_fmt="yuv444p", options={"crf": "0"})
     prompts = tmp_path / "p.json"
     prompts.write_text('{"version": 1, "objects": [{"id": 1, "prompts": [{"frame": 0, "box": [8, 8, 32, 32]}]}]}')
     out = tmp_path / "out.mkv"

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
+from clips import write_clip
 
 from editor.masks import MaskFolderWriter, read_label_png
 from editor.pipeline import Pipeline, RunRequest
@@ -29,17 +28,7 @@ def _labels(t: int) -> np.ndarray:
 
 @pytest.fixture
 def clip_and_masks(tmp_path: Path) -> tuple[Path, Path]:
-    clip = tmp_path / "clip.mp4"
-    with av.open(str(clip), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        for t in range(T):
-            f = av.VideoFrame.from_ndarray(np.full((H, W, 3), 20 * t, np.uint8), format="rgb24")
-            f.pts, f.time_base = t, Fraction(1, 25)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    clip = write_clip(tmp_path / "clip.mp4", (np.full((H, W, 3), 20 * t, np.uint8) for t in range(T)))
     writer = MaskFolderWriter(tmp_path / "masks", {3: "ball", 7: "brick"}, str(clip))
     for t in range(T):
         writer.write(t, _labels(t))
