@@ -4,6 +4,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -104,3 +105,26 @@ def test_png_sequence_with_alpha(frame, tmp_path: Path) -> None:  # noqa: ANN001
     rgba = cv2.imread(str(files[1]), cv2.IMREAD_UNCHANGED)
     assert rgba.shape == (H, W, 4)
     assert np.array_equal(rgba[..., 3] > 127, _labels() > 0)
+
+
+@pytest.mark.parametrize("name, decoder", [("out.mov", None), ("out.webm", "libvpx-vp9")])
+def test_transparent_video_outputs_keep_alpha(frame, tmp_path: Path, name: str, decoder: str | None) -> None:  # noqa: ANN001
+    """ProRes 4444 .mov and VP9 .webm are picked automatically for frames with alpha."""
+    clip = write_clip(tmp_path / "c.mp4", [frame] * 3)
+    masks = MaskFolderWriter(tmp_path / "m", {1: "face"})
+    for t in range(3):
+        masks.write(t, _labels())
+    masks.close()
+    preset = apply_overrides(load_preset("background"), ['background.mode="transparent"', 'background.edge="feather"',
+                                                         "background.feather=0"])
+    Pipeline().run(RunRequest(input=clip, output=tmp_path / name, preset=preset, masks_dir=tmp_path / "m"))
+    with av.open(str(tmp_path / name)) as c:
+        stream = c.streams.video[0]
+        if decoder:  # FFmpeg's native VP9 decoder ignores the alpha channel; libvpx reads it
+            ctx = av.CodecContext.create(decoder, "r")
+            frames = [f for p in c.demux(stream) for f in ctx.decode(p)]
+        else:
+            frames = list(c.decode(stream))
+    assert len(frames) == 3 and "a" in frames[1].format.name
+    alpha = frames[1].to_ndarray(format="rgba")[..., 3]
+    assert np.array_equal(alpha > 127, _labels() > 0)

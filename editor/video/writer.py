@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 _SUBSAMPLED_444 = {"yuv420p": "yuv444p", "yuv422p": "yuv444p", "yuv420p10le": "yuv444p10le",
                    "nv12": "yuv444p", "yuvj420p": "yuvj444p"}
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
+#: Codec and pixel format chosen for frames with alpha when the default codec was asked for.
+_ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9", "yuva420p")}
 #: Audio codec used when a stream must be transcoded, by container format name.
 _AUDIO_FALLBACK = {"mp4": "aac", "mov": "aac", "webm": "libopus", "matroska": "libopus"}
 #: Seconds of audio muxed ahead of the last written video frame.
@@ -204,24 +206,31 @@ class VideoWriter:
             raise OutputError(f"cannot create output ({exc})", self.path) from exc
         container_name = self._container.format.name
         pix_fmt = opts.pix_fmt
+        codec = opts.codec
         wants_alpha = first.alpha is not None
         if wants_alpha and not pix_fmt.startswith(_ALPHA_FORMATS):
-            log.warning("frames carry alpha but pix_fmt %s has none; alpha is dropped", pix_fmt)
+            auto = _ALPHA_DEFAULTS.get(self.path.suffix.lower()) if codec == "libx264" else None
+            if auto is not None:
+                codec, pix_fmt = auto
+                log.info("frames carry alpha: writing %s %s", codec, pix_fmt)
+            else:
+                log.warning("frames carry alpha but %s/%s has none; alpha is dropped (use .mov, .webm "
+                            "or a PNG sequence for transparency)", codec, pix_fmt)
         if (w % 2 or h % 2) and pix_fmt in _SUBSAMPLED_444:
             full = _SUBSAMPLED_444[pix_fmt]
-            if opts.codec in ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1"):
+            if codec in ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1"):
                 log.info("odd frame size %dx%d: encoding %s instead of %s to keep every pixel",
                          w, h, full, pix_fmt)
                 pix_fmt = full
             else:
                 self._pad = (w % 2, h % 2)
                 log.warning("odd frame size %dx%d: padding to %dx%d for %s",
-                            w, h, w + self._pad[0], h + self._pad[1], opts.codec)
+                            w, h, w + self._pad[0], h + self._pad[1], codec)
         rate = self.source.average_rate if self.source.average_rate else Fraction(25)
         try:
-            stream = self._container.add_stream(opts.codec, rate=rate)
+            stream = self._container.add_stream(codec, rate=rate)
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot add a {opts.codec} stream ({exc})", self.path) from exc
+            raise OutputError(f"cannot add a {codec} stream ({exc})", self.path) from exc
         stream.width, stream.height = w + self._pad[0], h + self._pad[1]
         stream.pix_fmt = pix_fmt
         tb = first.time_base if first.pts is not None else Fraction(1, 1) / rate
@@ -236,13 +245,13 @@ class VideoWriter:
                 except Exception:  # noqa: BLE001 - tag only what this PyAV can set
                     pass
         codec_options = dict(opts.options)
-        if opts.crf is not None and opts.codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"):
+        if opts.crf is not None and codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"):
             codec_options.setdefault("crf", str(opts.crf))
-            if opts.codec == "libvpx-vp9":
+            if codec == "libvpx-vp9":
                 codec_options.setdefault("b", "0")
-        elif opts.crf is not None and opts.codec.endswith("_nvenc"):
+        elif opts.crf is not None and codec.endswith("_nvenc"):
             codec_options.setdefault("cq", str(opts.crf))
-        if opts.preset and opts.codec in ("libx264", "libx265") or (opts.preset and opts.codec.endswith("_nvenc")):
+        if opts.preset and codec in ("libx264", "libx265") or (opts.preset and codec.endswith("_nvenc")):
             codec_options.setdefault("preset", opts.preset)
         cc.options = codec_options
         if opts.threads:
@@ -254,7 +263,7 @@ class VideoWriter:
         try:
             self._container.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot start encoding with {opts.codec}/{pix_fmt} ({exc})", self.path) from exc
+            raise OutputError(f"cannot start encoding with {codec}/{pix_fmt} ({exc})", self.path) from exc
 
     # -- writing ---------------------------------------------------------------
     def _to_av(self, frame: Frame) -> av.VideoFrame:
