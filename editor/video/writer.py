@@ -34,6 +34,9 @@ _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
 _ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9", "yuva420p")}
 #: Audio codec used when a stream must be transcoded, by container format name.
 _AUDIO_FALLBACK = {"mp4": "aac", "mov": "aac", "webm": "libopus", "matroska": "libopus"}
+#: Codecs a container can technically hold but most players cannot play from it (FFmpeg 8
+#: writes PCM into MP4 as ISO 23003-5 'ipcm'): transcoded like unsupported ones.
+_AUDIO_POOR_FIT: dict[str, tuple[str, ...]] = {"mp4": ("pcm_",)}
 #: Seconds of audio muxed ahead of the last written video frame.
 _AUDIO_LEAD = 0.5
 
@@ -113,7 +116,8 @@ class _AudioCopier:
         supported = output.supported_codecs or set()
         for in_stream in self._input.streams.audio:
             name = in_stream.codec_context.name
-            if name in supported:
+            base = container_name.split(",")[0]
+            if name in supported and not name.startswith(_AUDIO_POOR_FIT.get(base, ())):
                 out_stream = output.add_stream_from_template(in_stream)
                 self._streams[in_stream.index] = (out_stream, False)
             else:
