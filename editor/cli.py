@@ -156,6 +156,8 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
 
     if prompts and masks_dir:
         raise TrackeditError("give either --prompts or --masks, not both")
+    if not prompts and not masks_dir:
+        log.warning("no --prompts or --masks: no objects are tracked, so the stages have nothing to edit")
     pm = _plugins(ctx)
     preset = apply_overrides(load_preset(preset_name), list(overrides))
     validate_preset(preset, pm)

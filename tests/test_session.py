@@ -1,0 +1,78 @@
+"""Interactive session API (classical backends): prompts, propagation both ways, pause and
+correct, late objects, remove, reset, export; random frame access."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clips import write_clip
+from editor.classic import FlowTracker, GrabCutSegmenter
+from editor.errors import PromptError
+from editor.masks import read_label_png
+from editor.session import TrackingSession
+from editor.video.random_access import FrameSource
+from editor.video.reader import iter_frames
+from test_tracking import T, _iou, _scene
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_clip(tmp_path / "scene.mp4", [_scene(t)[0] for t in range(T)], pix_fmt="yuv444p",
+                      options={"crf": "0"})
+
+
+def test_random_access_matches_sequential_decode(clip: Path) -> None:
+    frames = {f.index: f.image for f in iter_frames(clip)}
+    with FrameSource(clip, cache_size=4) as fs:
+        assert len(fs) == T
+        for i in (17, 3, 29, 0, 18, 16, 5):
+            assert np.array_equal(fs[i].image, frames[i]) and fs[i].index == i
+        with pytest.raises(IndexError):
+            fs[T]
+
+
+def test_propagate_forward_backward_correct_and_export(clip: Path, tmp_path: Path) -> None:
+    with TrackingSession(clip, GrabCutSegmenter(), FlowTracker()) as s:
+        mask = s.add_prompt(10, 1, points=[(30 + 20, 45 + 3)], name="disc")
+        assert _iou(mask, _scene(10)[1] == 1) > 0.8
+        order = []
+        for f, ids, masks in s.propagate():  # forward from frame 10
+            order.append(f)
+            assert ids == [1]
+            assert _iou(masks[0], _scene(f)[1] == 1) > 0.7, f
+            if f == 20:
+                break  # pause
+        assert order == list(range(10, 21))
+        # a late object and a deliberate correction at frame 21, then resume
+        s.add_prompt(21, 2, box=(120 - 42 - 2, 73, 120 - 42 + 28, 107), name="box")
+        resumed = [(f, ids) for f, ids, _ in s.propagate(21)]
+        assert resumed[0] == (21, [1, 2]) and resumed[-1][0] == T - 1
+        back = [f for f, _, _ in s.propagate(10, reverse=True)]
+        assert back == list(range(10, -1, -1))
+        for f in (0, 5, 25):
+            labels = s.label_map(f)
+            assert _iou(labels == 1, _scene(f)[1] == 1) > 0.7, f
+        assert (s.label_map(25) == 2).any() and not (s.label_map(5) == 2).any()
+        ps = s.prompt_set()
+        assert ps.ids == [1, 2] and ps.names() == {1: "disc", 2: "box"}
+        out = s.export_masks(tmp_path / "masks")
+        assert len(list(out.glob("*.png"))) == T
+        s.remove_object(2)
+        assert not (s.label_map(25) == 2).any()
+        assert (read_label_png(out / "00025.png") == 2).any()  # the exported copy is independent
+        assert s.undo(1) is not None and s.prompt_set().objects == ()
+        with pytest.raises(PromptError):
+            list(s.propagate())
+        s.reset()
+        assert s.label_map(5) is None
+
+
+def test_bad_prompts(clip: Path) -> None:
+    with TrackingSession(clip, GrabCutSegmenter(), FlowTracker()) as s:
+        with pytest.raises(PromptError, match="outside"):
+            s.add_prompt(2, 1, points=[(500, 5)])
+        with pytest.raises(PromptError, match="frame 99"):
+            s.add_prompt(99, 1, points=[(5, 5)])
+        assert s.prompt_set().objects == ()
