@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 from pydantic import Field
 
@@ -36,6 +37,9 @@ class RemoveOptions(StageOptions):
     feather: int = Field(6, ge=0, le=200)
     flow: bool = True
     inpainter: str = "telea"
+    fill_max_side: int = Field(1280, ge=64, le=16384,
+                               description="compute the fill at most at this size (longer side); only "
+                                           "the hole is replaced in the full-resolution frame")
 
 
 class RemoveStage(Stage):
@@ -48,6 +52,7 @@ class RemoveStage(Stage):
         self.engine = TemporalInpainter(flow_refine=options.flow,
                                         spatial=INPAINTERS[options.inpainter](context))
         self.temporal_fractions: list[float] = []
+        self._small: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _hole(self, item: FrameItem) -> np.ndarray:
         return grow(item.mask_of(self.ids), self.options.dilate)
@@ -55,15 +60,34 @@ class RemoveStage(Stage):
     def process(self, item: FrameItem) -> FrameItem:  # window = 0: spatial fill only
         return self.process_window(FrameWindow((item,), 0))
 
+    def _scaled(self, item: FrameItem) -> tuple[np.ndarray, np.ndarray]:
+        """(image, hole) at the fill resolution, cached per frame while it is in the window."""
+        cached = self._small.get(item.index)
+        if cached is None:
+            image, hole = item.frame.image, self._hole(item)
+            h, w = hole.shape
+            s = min(1.0, self.options.fill_max_side / float(max(h, w)))
+            if s < 1.0:
+                size = (max(1, round(w * s)), max(1, round(h * s)))
+                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+            cached = self._small[item.index] = (image, hole)
+        return cached
+
     def process_window(self, window: FrameWindow) -> FrameItem:
         current = window.current
-        holes = [self._hole(it) for it in window.items]
-        hole = holes[window.center]
-        self.engine.forget_before(window.items[0].index)
+        first = window.items[0].index
+        for k in [k for k in self._small if k < first]:
+            del self._small[k]
+        self.engine.forget_before(first)
+        hole = self._hole(current)
         if not hole.any():
             return current
-        filled = self.engine.fill([it.frame.image for it in window.items], holes,
+        scaled = [self._scaled(it) for it in window.items]
+        filled = self.engine.fill([im for im, _ in scaled], [hl for _, hl in scaled],
                                   [it.index for it in window.items], window.center)
+        if filled.shape != current.frame.image.shape:
+            filled = cv2.resize(filled, (hole.shape[1], hole.shape[0]), interpolation=cv2.INTER_CUBIC)
         self.temporal_fractions.append(self.engine.last_temporal_fraction)
         alpha = feathered_alpha(hole, self.options.feather)
         image = blend(current.frame.image, filled, alpha)

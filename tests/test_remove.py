@@ -88,3 +88,14 @@ def test_learned_inpainter_hook(clip, plugin_manager) -> None:  # noqa: ANN001
 
     with pytest.raises(PresetError, match="unknown inpainter 'nope'"):
         _run(clip, plugin_manager, ['remove.inpainter="nope"'])
+
+
+def test_fill_at_reduced_resolution_still_composites_at_full(clip, plugin_manager) -> None:  # noqa: ANN001
+    items, _ = _run(clip, plugin_manager, ["remove.fill_max_side=160", "remove.dilate=4", "remove.feather=3"])
+    quality, _ = _quality(clip, items)
+    assert quality > 28, quality  # upscaled fill: softer, still the true background
+    for it in items:
+        img, labels = clip.frame(it.index)
+        assert it.frame.image.shape == img.shape
+        reach = grow(labels > 0, 4 + 3 * 2 + 2)
+        assert np.array_equal(it.frame.image[~reach], img[~reach])
