@@ -36,6 +36,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("export_masks", "trackedit_plugins.export_masks"),
     ("background", "trackedit_plugins.background"),
     ("remove", "trackedit_plugins.remove"),
+    ("xmem", "trackedit_plugins.xmem_backend"),
 )
 DISTRIBUTION = "trackedit"
 

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["similarity", "topk_softmax", "softmax_over_memory"]
+__all__ = ["similarity", "softmax_over_memory", "topk_softmax"]
 
 
 def similarity(mk: Tensor, ms: Tensor | None, qk: Tensor, qe: Tensor | None) -> Tensor:

@@ -58,7 +58,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + residual)
 
 
-def make_layer(block: type[BasicBlock] | type[Bottleneck], inplanes: int, planes: int,
+def make_layer(block: type[BasicBlock | Bottleneck], inplanes: int, planes: int,
                blocks: int, stride: int = 1) -> nn.Sequential:
     """A ResNet stage; the first block gets a 1x1 projection shortcut when shapes change."""
     out_planes = planes * block.expansion

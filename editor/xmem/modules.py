@@ -14,8 +14,17 @@ from torch import Tensor, nn
 from editor.xmem.backbone import BasicBlock, Bottleneck, make_layer, stem
 
 __all__ = [
-    "GroupConv2d", "GroupResBlock", "CBAM", "FeatureFusionBlock", "UpsampleBlock",
-    "HiddenUpdater", "HiddenReinforcer", "KeyEncoder", "ValueEncoder", "KeyProjection", "Decoder",
+    "CBAM",
+    "Decoder",
+    "FeatureFusionBlock",
+    "GroupConv2d",
+    "GroupResBlock",
+    "HiddenReinforcer",
+    "HiddenUpdater",
+    "KeyEncoder",
+    "KeyProjection",
+    "UpsampleBlock",
+    "ValueEncoder",
 ]
 
 
@@ -44,7 +53,7 @@ def _broadcast_objects(x: Tensor, num_objects: int) -> Tensor:
 class GroupConv2d(nn.Conv2d):
     """A 2-D convolution applied to every object of ``B x N x C x H x W`` features."""
 
-    def forward(self, g: Tensor) -> Tensor:  # noqa: D102 - see class docstring
+    def forward(self, g: Tensor) -> Tensor:
         return _unfold(super().forward(_fold(g)), *g.shape[:2])
 
 
@@ -112,8 +121,8 @@ class CBAM(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
-        self.ChannelGate = _ChannelGate(channels, reduction)  # noqa: N815 - checkpoint name
-        self.SpatialGate = _SpatialGate()  # noqa: N815 - checkpoint name
+        self.ChannelGate = _ChannelGate(channels, reduction)  # checkpoint name
+        self.SpatialGate = _SpatialGate()  # checkpoint name
 
     def forward(self, x: Tensor) -> Tensor:
         return self.SpatialGate(self.ChannelGate(x))

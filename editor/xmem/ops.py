@@ -1,14 +1,35 @@
 """Small tensor operations shared by the network and the inference engine."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["aggregate", "pad_to_multiple", "unpad"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "aggregate", "normalize_image", "pad_to_multiple", "unpad"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+"""Mean used to normalise input images (after scaling to [0, 1])."""
+IMAGENET_STD = (0.229, 0.224, 0.225)
+"""Standard deviation used to normalise input images."""
 
 Padding = tuple[int, int, int, int]
 """``(left, right, top, bottom)``, the order of :func:`torch.nn.functional.pad`."""
+
+
+def normalize_image(rgb: Tensor | np.ndarray) -> Tensor:
+    """Model input from an ``H x W x 3`` uint8 RGB frame: ``3 x H x W`` float32.
+
+    The same arithmetic as the original's torchvision ``ToTensor()`` + ``Normalize`` (bit for
+    bit): ``(rgb / 255 - mean) / std`` in float32, ImageNet mean and std.
+    """
+    t = torch.as_tensor(rgb)
+    if t.dim() != 3 or t.shape[-1] != 3 or t.dtype != torch.uint8:
+        raise ValueError(f"expected an H x W x 3 uint8 RGB frame, got {t.dtype} {tuple(t.shape)}")
+    x = t.permute(2, 0, 1).contiguous().to(torch.float32).div(255)
+    mean = torch.as_tensor(IMAGENET_MEAN, dtype=torch.float32, device=x.device)[:, None, None]
+    std = torch.as_tensor(IMAGENET_STD, dtype=torch.float32, device=x.device)[:, None, None]
+    return x.sub_(mean).div_(std)
 
 
 def aggregate(prob: Tensor, dim: int) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,118 @@
+"""XMem as a tracker backend: :class:`~editor.backends.Tracker` on top of :class:`editor.xmem.InferenceCore`.
+
+* Frames are resized so the shorter side is ``internal_size`` (480 by default, like XMem's
+  ``eval.py``; never upscaled; ``None`` = native), normalised with ImageNet statistics;
+  the core pads to multiples of 16. Probabilities are upsampled (bilinear) to the source
+  size and the argmax gives the masks, so masks come back at full resolution.
+* Object ids map to the core's labels 1..N in the order objects appear; an object prompted
+  on a later frame joins as a new object group; a prompt for a known object is a
+  correction (its mask replaces the prediction and the frame enters memory permanently
+  as a memory frame), other objects keep their predictions.
+* ``end_objects`` for every object (a shot cut) clears the memory: nothing learnt before a
+  cut is used after it. Ending only some objects hides them from the output.
+* Runs under ``torch.inference_mode``; memory is bounded by the XMem configuration
+  (working memory ≤ ``max_mid_term_frames`` frames, long-term ≤ ``max_long_term_elements``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .video.frames import Frame, VideoInfo
+from .xmem import IMAGENET_MEAN, IMAGENET_STD, InferenceCore, XMem, XMemConfig
+
+
+def internal_scale(width: int, height: int, internal_size: int | None) -> float:
+    """Scale factor bringing the shorter side to ``internal_size`` (never above 1)."""
+    if not internal_size:
+        return 1.0
+    return min(1.0, internal_size / float(min(width, height)))
+
+
+@dataclass
+class XMemTrackPass:
+    network: XMem
+    config: XMemConfig
+    video: VideoInfo
+    internal_size: int | None = 480
+    _core: InferenceCore = field(init=False)
+    _ids: list[int] = field(default_factory=list)
+    _hidden: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._core = InferenceCore(self.network, self.config)
+        s = internal_scale(self.video.width, self.video.height, self.internal_size)
+        self._size = (max(16, round(self.video.width * s)), max(16, round(self.video.height * s)))
+        self._mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        self._std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+    def _image(self, rgb: np.ndarray) -> torch.Tensor:
+        if rgb.shape[1::-1] != self._size:
+            rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
+        t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
+        return (t - self._mean) / self._std
+
+    def _mask(self, mask: np.ndarray) -> torch.Tensor:
+        m = mask.astype(np.float32)
+        if m.shape[::-1] != self._size:
+            m = cv2.resize(m, self._size, interpolation=cv2.INTER_AREA)
+        return torch.from_numpy((m >= 0.5).astype(np.float32))
+
+    def step(self, frame: Frame, prompts: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        if not self._ids and not prompts:
+            return {}
+        for oid in sorted(prompts):
+            if oid not in self._ids:
+                self._ids.append(oid)
+            self._hidden.discard(oid)
+        self._core.set_all_labels(range(1, len(self._ids) + 1))
+        mask = valid = None
+        if prompts:
+            w, h = self._size
+            mask = torch.zeros((len(self._ids), h, w))
+            for oid, m in prompts.items():
+                mask[self._ids.index(oid)] = self._mask(m)
+            valid = [self._ids.index(oid) + 1 for oid in prompts]
+        prob = self._core.step(self._image(frame.image), mask, valid)
+        with torch.inference_mode():
+            if prob.shape[1:] != (frame.height, frame.width):
+                prob = F.interpolate(prob.unsqueeze(0).float(), size=(frame.height, frame.width),
+                                     mode="bilinear", align_corners=False)[0]
+            labels = prob.argmax(0).to(torch.uint8).cpu().numpy()
+        out = {}
+        for k, oid in enumerate(self._ids, start=1):
+            if oid in self._hidden:
+                continue
+            m = labels == k
+            if m.any():
+                out[oid] = m
+        return out
+
+    def end_objects(self, ids: Iterable[int]) -> None:
+        ids = set(ids)
+        if set(self._ids) <= ids:  # everything ends (a cut): forget the memory entirely
+            self._core = InferenceCore(self.network, self.config)
+            self._ids.clear()
+            self._hidden.clear()
+        else:
+            self._hidden |= ids & set(self._ids)
+
+    def close(self) -> None:
+        self._core.clear_memory()
+
+
+@dataclass
+class XMemTracker:
+    """Tracker backend handing out one :class:`XMemTrackPass` (own memory) per pass."""
+
+    network: XMem
+    config: XMemConfig = field(default_factory=XMemConfig)
+    internal_size: int | None = 480
+
+    def new_pass(self, video: VideoInfo, *, reverse: bool) -> XMemTrackPass:
+        return XMemTrackPass(self.network, self.config, video, self.internal_size)

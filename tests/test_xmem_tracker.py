@@ -1,0 +1,77 @@
+"""XMem as a tracker backend (deterministic synthetic weights, CPU): ids, passes, late objects,
+corrections, cuts clearing memory, masks at source size; selectable from the CLI by checkpoint."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from clips import write_clip
+from editor.cli import main
+from editor.classic import GrabCutSegmenter
+from editor.prompts import parse_prompts
+from editor.tracking import VideoTracking
+from editor.xmem.synthetic import synthetic_network
+from editor.xmem_tracker import XMemTracker, internal_scale
+from test_tracking import T, _frames, _scene, _video
+
+
+@pytest.fixture(scope="module")
+def network():  # noqa: ANN201
+    torch.manual_seed(0)
+    return synthetic_network()
+
+
+def test_internal_scale() -> None:
+    assert internal_scale(1920, 1080, 480) == pytest.approx(480 / 1080)
+    assert internal_scale(320, 240, 480) == 1.0 and internal_scale(1920, 1080, None) == 1.0
+
+
+def test_pass_ids_late_objects_and_cut(network) -> None:  # noqa: ANN001
+    tracker = XMemTracker(network, internal_size=None)
+    p = tracker.new_pass(_video(), reverse=False)
+    frames = list(_frames())
+    gt0 = _scene(0)[1]
+    out = p.step(frames[0], {5: gt0 == 1})
+    assert list(out) == [5] and out[5].shape == (120, 160) and np.array_equal(out[5], gt0 == 1)
+    out = p.step(frames[1], {})
+    assert set(out) <= {5} and out[5].shape == (120, 160)
+    gt2 = _scene(2)[1]
+    out = p.step(frames[2], {9: gt2 == 2})  # a late object joins as a new group
+    assert np.array_equal(out[9], gt2 == 2) and set(out) <= {5, 9}
+    out = p.step(frames[3], {})
+    assert set(out) <= {5, 9}
+    p.end_objects([9])
+    assert 9 not in p.step(frames[4], {})
+    p.end_objects([5, 9])  # a cut: memory cleared, nothing tracked until prompted again
+    assert p.step(frames[5], {}) == {}
+    out = p.step(frames[6], {5: _scene(6)[1] == 1})
+    assert np.array_equal(out[5], _scene(6)[1] == 1)
+
+
+def test_driver_with_xmem_backward_and_forward(network, tmp_path: Path) -> None:  # noqa: ANN001
+    prompts = parse_prompts({"objects": [{"id": 1, "prompts": [{"frame": 8, "box": [20, 25, 90, 75]}]},
+                                         {"id": 2, "prompts": [{"frame": 12, "box": [90, 70, 125, 110]}]}]})
+    vt = VideoTracking(_video(), prompts, GrabCutSegmenter(), XMemTracker(network, internal_size=96), tmp_path)
+    items = list(vt.items(_frames()))
+    assert [it.index for it in items] == list(range(T))
+    assert all(it.labels.shape == (120, 160) for it in items)
+    assert (items[8].labels == 1).any() and (items[12].labels == 2).any()
+
+
+def test_cli_uses_xmem_with_a_checkpoint(network, tmp_path: Path) -> None:  # noqa: ANN001
+    ckpt = tmp_path / "xmem-synthetic.pth"
+    torch.save(network.state_dict(), ckpt)
+    clip = write_clip(tmp_path / "c.mp4", [_scene(t)[0] for t in range(8)])
+    p = tmp_path / "p.json"
+    p.write_text('{"objects": [{"id": 1, "prompts": [{"frame": 0, "box": [10, 25, 50, 65]}]}]}')
+    rc = main(["-q", "track", str(clip), "--prompts", str(p), "-o", str(tmp_path / "m"), "--tracker", "xmem",
+               "--xmem-checkpoint", str(ckpt)])
+    assert rc == 0 and len(list((tmp_path / "m").glob("*.png"))) == 8
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    rc = main(["-q", "track", str(clip), "--prompts", str(p), "-o", str(tmp_path / "m2"), "--tracker", "xmem",
+               "--xmem-checkpoint", str(bad)])
+    assert rc != 0 and not (tmp_path / "m2").exists()
