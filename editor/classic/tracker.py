@@ -11,8 +11,11 @@ Per frame (at a working resolution, longer side ≤ ``max_side``):
    the warped mask, the warped mask is kept (flow is trusted over a colour leak); only
    components connected to the warped mask's body are kept; holes are filled.
 
-Objects given a mask on a frame restart from it. Shot cuts are handled by the core
-(it ends objects at a cut). Masks are returned at the source resolution.
+Objects given a mask on a frame restart from it. An object that leaves the frame is
+looked for in later frames by masked template matching of its last full view (3 scales,
+mean-subtracted normalised correlation ≥ ``reacquire_score``, not on top of another
+tracked object) and re-acquired there. Shot cuts are handled by the core (it ends objects
+at a cut, which also stops the search). Masks are returned at the source resolution.
 """
 from __future__ import annotations
 
@@ -37,11 +40,27 @@ class FlowTrackerConfig:
     iterations: int = 2
     max_area_change: float = 0.35
     refine: bool = True
+    reacquire: bool = True
+    """Look for objects that left the frame (template matching of their last full view)."""
+    reacquire_score: float = 0.85
+    """Minimum normalised correlation (mean-subtracted, masked) to re-acquire an object."""
+    reacquire_frames: int = 250
+    """Give up looking for an object after this many frames."""
+
+
+@dataclass
+class _Appearance:
+    """The last full (not cut by the image border) view of an object, for re-acquisition."""
+
+    patch: np.ndarray  # RGB crop, working resolution
+    mask: np.ndarray  # bool crop
+    lost_for: int = 0
 
 
 @dataclass
 class _Object:
     mask: np.ndarray  # bool, working resolution
+    appearance: _Appearance | None = None
 
 
 @dataclass
@@ -51,6 +70,7 @@ class FlowTrackPass:
     video: VideoInfo
     config: FlowTrackerConfig = field(default_factory=FlowTrackerConfig)
     _objects: dict[int, _Object] = field(default_factory=dict)
+    _lost: dict[int, _Appearance] = field(default_factory=dict)
     _prev_grey: np.ndarray | None = None
     _scale: float = 1.0
     _flow: cv2.DISOpticalFlow | None = None
@@ -81,13 +101,18 @@ class FlowTrackPass:
                 warped = cv2.remap(obj.mask.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 0.5
                 if not warped.any():
-                    del self._objects[oid]  # left the frame
+                    self._lose(oid)  # left the frame
                     continue
                 obj.mask = self._refine(small, warped) if self.config.refine else warped
                 if not obj.mask.any():
-                    del self._objects[oid]
+                    self._lose(oid)
+        if self.config.reacquire and self._lost:
+            self._search(small, skip=set(prompts))
         for oid, mask in prompts.items():
             self._objects[oid] = _Object(resize_mask(mask, (sw, sh)))
+            self._lost.pop(oid, None)
+        for obj in self._objects.values():
+            self._remember(small, obj)
         self._prev_grey = grey
         size = (frame.width, frame.height)
         return {oid: resize_mask(o.mask, size) for oid, o in self._objects.items()}
@@ -141,12 +166,68 @@ class FlowTrackPass:
     def _touches_border(mask: np.ndarray) -> bool:
         return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
+    def _lose(self, oid: int) -> None:
+        obj = self._objects.pop(oid)
+        if obj.appearance is not None:
+            self._lost[oid] = obj.appearance
+
+    def _remember(self, img: np.ndarray, obj: _Object) -> None:
+        """Keep the object's latest view while it is wholly inside the frame."""
+        if not self.config.reacquire or self._touches_border(obj.mask):
+            return
+        box = bbox(obj.mask)
+        if box is None or (box[2] - box[0]) < 8 or (box[3] - box[1]) < 8:
+            return
+        x0, y0, x1, y1 = box
+        obj.appearance = _Appearance(img[y0:y1, x0:x1].copy(), obj.mask[y0:y1, x0:x1].copy())
+
+    def _search(self, img: np.ndarray, skip: set[int]) -> None:
+        """Re-acquire lost objects whose last view matches somewhere in this frame."""
+        h, w = img.shape[:2]
+        occupied = np.zeros((h, w), bool)
+        for obj in self._objects.values():
+            occupied |= obj.mask
+        for oid, app in list(self._lost.items()):
+            app.lost_for += 1
+            if oid in skip or app.lost_for > self.config.reacquire_frames:
+                if app.lost_for > self.config.reacquire_frames:
+                    del self._lost[oid]
+                continue
+            best = (-1.0, (0, 0), app.mask)
+            for s in (0.85, 1.0, 1.18):
+                pw = max(8, round(app.patch.shape[1] * s))
+                ph = max(8, round(app.patch.shape[0] * s))
+                if pw >= w or ph >= h:
+                    continue
+                patch = cv2.resize(app.patch, (pw, ph), interpolation=cv2.INTER_AREA)
+                pmask = cv2.resize(app.mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
+                if pmask.sum() < 30:
+                    continue
+                score = cv2.matchTemplate(img, patch, cv2.TM_CCOEFF_NORMED, mask=np.dstack([pmask] * 3))
+                score = np.nan_to_num(score, nan=-1.0, posinf=-1.0, neginf=-1.0)
+                _, peak, _, loc = cv2.minMaxLoc(score)
+                if peak > best[0]:
+                    best = (float(peak), loc, pmask > 0)
+            peak, (x, y), pmask = best
+            if peak < self.config.reacquire_score:
+                continue
+            mask = np.zeros((h, w), bool)
+            mask[y:y + pmask.shape[0], x:x + pmask.shape[1]] = pmask
+            if (mask & occupied).sum() > 0.3 * mask.sum():
+                continue  # that is another tracked object
+            refined = self._refine(img, mask) if self.config.refine else mask
+            self._objects[oid] = _Object(refined if refined.any() else mask, app)
+            del self._lost[oid]
+            occupied |= self._objects[oid].mask
+
     def end_objects(self, ids: Iterable[int]) -> None:
         for oid in list(ids):
             self._objects.pop(oid, None)
+            self._lost.pop(oid, None)
 
     def close(self) -> None:
         self._objects.clear()
+        self._lost.clear()
         self._prev_grey = None
 
 
