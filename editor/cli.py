@@ -77,6 +77,8 @@ _backend_options = [
     click.option("--models-dir", type=click.Path(path_type=Path), envvar="TRACKEDIT_MODELS_DIR",
                  help="Where downloaded models live."),
     click.option("--no-cuts", is_flag=True, help="Do not end tracks at detected shot cuts."),
+    click.option("--bidirectional", is_flag=True,
+                 help="Also propagate backward from corrections; each frame follows the nearer prompt."),
     click.option("--overwrite", is_flag=True, help="Replace an existing output."),
 ]
 
@@ -95,7 +97,8 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
         input=input_path, prompts=load_prompts(prompts) if prompts else None,
         device=kw["device"], segmenter=kw["segmenter"], tracker=kw["tracker"],
         sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
-        models_dir=kw["models_dir"], overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], **extra)
+        models_dir=kw["models_dir"], overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"],
+        bidirectional=kw["bidirectional"], **extra)
 
 
 class _Progress:
@@ -287,7 +290,7 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
         segmenter, tracker = seg_spec.factory(seg_opt), trk_spec.factory(trk_opt)
         for seq in davis_sequences(dataset, split, year):
             res = evaluate_sequence_with_clicks(seq, segmenter, tracker, clicks=clicks, rounds=rounds,
-                                                detect_cuts=not kw["no_cuts"])
+                                                detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"])
             for score in res.objects:
                 rows.append({"sequence": seq.name, "object": score.object_id, "J": score.j.mean,
                              "F": score.f.mean, "J&F": score.jf, "J_recall": score.j.recall,

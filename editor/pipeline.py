@@ -59,6 +59,7 @@ class RunRequest:
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     overwrite: bool = False
     detect_cuts: bool = True
+    bidirectional: bool = False
     queue_size: int = 4
     backend_options: dict[str, Any] = field(default_factory=dict)
 
@@ -166,7 +167,7 @@ class Pipeline:
         segmenter = seg_spec.factory(seg_options)
         tracker = trk_spec.factory(trk_options)
         tracking = VideoTracking(video, req.prompts, segmenter, tracker, work,
-                                 detect_cuts=req.detect_cuts, progress=progress)
+                                 detect_cuts=req.detect_cuts, progress=progress, bidirectional=req.bidirectional)
         items = threaded(tracking.items(frames), req.queue_size, "track")
         return items, tracking, seg_spec.name, trk_spec.name
 

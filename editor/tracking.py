@@ -11,6 +11,9 @@ label map) in display order:
   not grow with the video.
 * Shot cuts end every track (objects come back only when prompted again in the new
   shot), in both directions.
+* ``bidirectional=True``: the backward pass also starts from every later prompt (the
+  corrections), and each frame between two prompts of an object takes the prediction
+  propagated from the nearer one. The frame cache then reaches the last prompt.
 """
 from __future__ import annotations
 
@@ -80,7 +83,8 @@ class VideoTracking:
     """Segment prompts and propagate them through one video."""
 
     def __init__(self, video: VideoInfo, prompts: PromptSet, segmenter: Segmenter, tracker: Tracker,
-                 work_dir: Path, *, detect_cuts: bool = True, progress: Progress | None = None) -> None:
+                 work_dir: Path, *, detect_cuts: bool = True, progress: Progress | None = None,
+                 bidirectional: bool = False) -> None:
         self.video = video
         self.prompts = prompts
         self.segmenter = segmenter
@@ -89,7 +93,9 @@ class VideoTracking:
         self.detect_cuts = detect_cuts
         self.progress = progress or (lambda phase, done, total: None)
         self.stats = TrackingStats()
+        self.bidirectional = bidirectional
         self._first = {o.id: o.first_frame for o in prompts.objects}
+        self._prompt_frames = {o.id: sorted({p.frame for p in o.prompts}) for o in prompts.objects}
         self._seg_cache: dict[tuple[int, int], np.ndarray] = {}
         self._cut_before: set[int] = set()
         self._detector = ShotDetector()
@@ -127,56 +133,77 @@ class VideoTracking:
         return masks
 
     # -- the passes ---------------------------------------------------------------------
+    def _use_backward(self, oid: int, f: int) -> bool:
+        """Whether frame ``f`` of object ``oid`` comes from the backward pass.
+
+        Before the object's first prompt: always. Otherwise only in bidirectional mode,
+        between two of its prompted frames, when the later prompt is nearer than the
+        earlier one (each frame follows the nearest annotation).
+        """
+        frames = self._prompt_frames[oid]
+        if f < frames[0]:
+            return True
+        if not self.bidirectional or f >= frames[-1]:
+            return False
+        before = max(p for p in frames if p <= f)
+        after = min(p for p in frames if p >= f)
+        return after - f < f - before
+
     def items(self, frames: Iterator[Frame]) -> Iterator[FrameItem]:
         first = self._first
-        f_max = max(first.values())
         f_min = min(first.values())
+        # the backward pass covers frames up to the last first-prompt (or, bidirectional,
+        # the last prompt of any kind); they are cached on disk for it
+        horizon = max(max(fs) if self.bidirectional else fs[0] for fs in self._prompt_frames.values())
         cache = _FrameCache(self.work_dir / "tracking-cache")
         source = iter(frames)
         shape = (self.video.height, self.video.width)
 
-        # 1. cache frames 0..f_max for the backward pass
-        for f in range(f_max + 1):
+        # 1. cache frames 0..horizon for the backward pass
+        pending: Frame | None = None
+        for f in range(horizon + 1):
             frame = next(source, None)
             if frame is None:
-                oid = max(first, key=lambda i: first[i])
-                raise PromptError(f"object {oid}: frame {first[oid]} is past the end "
+                oid, where = max(((o, p) for o, fs in self._prompt_frames.items() for p in fs), key=lambda x: x[1])
+                raise PromptError(f"object {oid}: frame {where} is past the end "
                                   f"(the video has {f} frames)", self.prompts.source)
             self._observe(frame)
-            if f_max > 0:
+            if horizon > 0:
                 cache.put(frame)
                 self.stats.cached_frames += 1
             else:
                 pending = frame
-            self.progress("cache", f + 1, f_max + 1)
+            self.progress("cache", f + 1, horizon + 1)
 
-        # 2. backward from f_max to 0
-        if f_max > 0:
-            self._backward(cache, f_max)
+        # 2. backward from the horizon to 0
+        if horizon > 0:
+            self._backward(cache, horizon)
 
-        # 3. forward from 0 to the end
+        # 3. forward from the first prompt to the end, merged with the backward results
         fwd: TrackPass = self.tracker.new_pass(self.video, reverse=False)
         try:
             f = 0
             while True:
-                if f <= f_max:
-                    frame = cache.get(f) if f_max > 0 else pending
+                if f <= horizon:
+                    frame = cache.get(f) if horizon > 0 else pending
                 else:
                     frame = next(source, None)
                     if frame is None:
                         break
                     self._observe(frame)
+                assert frame is not None
                 masks: dict[int, np.ndarray] = {}
                 if f >= f_min:
                     if f in self._cut_before:
                         fwd.end_objects(list(first))
-                    prompted = [o for o in self.prompts.on_frame(f)]
+                    prompted = list(self.prompts.on_frame(f))
                     out = fwd.step(frame, self._segment(frame, prompted) if prompted else {})
-                    masks.update({oid: m for oid, m in out.items() if first.get(oid, f) <= f})
-                if f < f_max:
+                    masks.update({oid: m for oid, m in out.items()
+                                  if oid in first and not self._use_backward(oid, f)})
+                if f < horizon:
                     back = split_label_map(cache.get_labels(f))
-                    masks.update({oid: m for oid, m in back.items() if first[oid] > f})
-                if f <= f_max and f_max > 0:
+                    masks.update({oid: m for oid, m in back.items() if self._use_backward(oid, f)})
+                if f <= horizon and horizon > 0:
                     cache.drop(f)
                 labels = compose_label_map(masks, shape) if masks else np.zeros(shape, np.uint8)
                 self.progress("forward", f + 1, self.video.frame_count_estimate)
@@ -191,19 +218,21 @@ class VideoTracking:
             raise PromptError(f"{obj.label}: frame {frame_no} is past the end (the video has {f} frames)",
                               self.prompts.source)
 
-    def _backward(self, cache: _FrameCache, f_max: int) -> None:
+    def _backward(self, cache: _FrameCache, horizon: int) -> None:
         first = self._first
         bwd = self.tracker.new_pass(self.video, reverse=True)
         try:
-            for f in range(f_max, -1, -1):
+            for f in range(horizon, -1, -1):
                 frame = cache.get(f)
                 if f + 1 in self._cut_before:
                     bwd.end_objects(list(first))
-                starting = [oid for oid, ff in first.items() if ff == f]
-                out = bwd.step(frame, self._segment(frame, starting) if starting else {})
-                keep = {oid: m for oid, m in out.items() if first[oid] > f}
-                cache.put_labels(f, compose_label_map(keep, frame.image.shape[:2]) if keep
+                if self.bidirectional:  # objects join at their last prompt; earlier ones correct
+                    here = [oid for oid, fs in self._prompt_frames.items() if f in fs]
+                else:
+                    here = [oid for oid, ff in first.items() if ff == f]
+                out = bwd.step(frame, self._segment(frame, here) if here else {})
+                cache.put_labels(f, compose_label_map(out, frame.image.shape[:2]) if out
                                  else np.zeros(frame.image.shape[:2], np.uint8))
-                self.progress("backward", f_max - f + 1, f_max + 1)
+                self.progress("backward", horizon - f + 1, horizon + 1)
         finally:
             bwd.close()

@@ -104,3 +104,43 @@ def test_prompt_past_the_end(tmp_path: Path) -> None:
     prompts = {"objects": [{"id": 1, "prompts": [{"frame": 40, "points": [[40, 46]]}]}]}
     with pytest.raises(PromptError, match="frame 40 is past the end"):
         _track(prompts, tmp_path)
+
+
+class _HoldPass:
+    """A test tracker that keeps each object's last given mask (no motion model)."""
+
+    def __init__(self) -> None:
+        self.masks: dict[int, np.ndarray] = {}
+
+    def step(self, frame, prompts):  # noqa: ANN001, ANN201
+        self.masks.update(prompts)
+        return dict(self.masks)
+
+    def end_objects(self, ids) -> None:  # noqa: ANN001
+        for i in ids:
+            self.masks.pop(i, None)
+
+    def close(self) -> None:
+        pass
+
+
+class _HoldTracker:
+    def new_pass(self, video, *, reverse):  # noqa: ANN001, ANN201
+        return _HoldPass()
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_bidirectional_takes_the_nearer_annotation(tmp_path: Path, bidirectional: bool) -> None:
+    from PIL import Image
+
+    for k in (4, 20):
+        Image.fromarray((_scene(k)[1] == 1).astype(np.uint8) * 255).save(tmp_path / f"m{k}.png")
+    prompts = parse_prompts({"objects": [{"id": 1, "prompts": [{"frame": 4, "mask": str(tmp_path / "m4.png")},
+                                                               {"frame": 20, "mask": str(tmp_path / "m20.png")}]}]})
+    vt = VideoTracking(_video(), prompts, GrabCutSegmenter(), _HoldTracker(), tmp_path / "w",
+                       bidirectional=bidirectional)
+    labels = [it.labels for it in vt.items(_frames())]
+    m4, m20 = _scene(4)[1] == 1, _scene(20)[1] == 1
+    assert np.array_equal(labels[0] == 1, m4) and np.array_equal(labels[12] == 1, m4)  # nearer to 4 (or tie)
+    assert np.array_equal(labels[17] == 1, m20 if bidirectional else m4)  # nearer to 20
+    assert np.array_equal(labels[25] == 1, m20)

@@ -88,7 +88,8 @@ def _click_prompt(frame: int, clicks: list[tuple[int, int, int]]) -> Prompt:
 
 
 def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: Tracker, *, clicks: int = 1,
-                                  rounds: int = 0, detect_cuts: bool = True) -> SequenceResult:
+                                  rounds: int = 0, detect_cuts: bool = True,
+                                  bidirectional: bool = False) -> SequenceResult:
     gt = list(seq.labels())
     first_image = next(seq.frames())
     ids = sorted(int(v) for v in np.unique(gt[0]) if v not in (0, 255))
@@ -112,7 +113,7 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
                             for oid, frames in per_object.items()})
         with tempfile.TemporaryDirectory(prefix="trackedit-eval-") as tmp:
             vt = VideoTracking(_video(seq, gt[0].shape), prompts, segmenter, tracker, Path(tmp),
-                               detect_cuts=detect_cuts)
+                               detect_cuts=detect_cuts, bidirectional=bidirectional)
             pred = [item.labels for item in vt.items(_frames(seq))]
         if round_no == rounds:
             break
