@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -103,33 +103,32 @@ class BackendOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+B = TypeVar("B")
+
+
 @dataclass(frozen=True)
-class SegmenterSpec:
-    """A registered segmenter.
+class BackendSpec(Generic[B]):
+    """A registered backend.
 
     ``unavailable(options)`` returns ``None`` when the backend can run, else a one-line
     reason (e.g. "no SAM checkpoint found"). ``auto`` takes the available spec with the
-    highest ``priority``.
+    highest ``priority``, model backends before classical ones.
     """
 
     name: str
-    factory: Callable[[BackendOptions], Segmenter]
+    factory: Callable[[BackendOptions], B]
     kind: Kind = "model"
     priority: int = 0
     description: str = ""
     unavailable: Callable[[BackendOptions], str | None] = lambda options: None
 
 
-@dataclass(frozen=True)
-class TrackerSpec:
-    """A registered tracker; same selection rules as :class:`SegmenterSpec`."""
+class SegmenterSpec(BackendSpec[Segmenter]):
+    """A registered segmenter (``factory`` returns a :class:`Segmenter`)."""
 
-    name: str
-    factory: Callable[[BackendOptions], Tracker]
-    kind: Kind = "model"
-    priority: int = 0
-    description: str = ""
-    unavailable: Callable[[BackendOptions], str | None] = lambda options: None
+
+class TrackerSpec(BackendSpec[Tracker]):
+    """A registered tracker (``factory`` returns a :class:`Tracker`)."""
 
 
 @dataclass(frozen=True)

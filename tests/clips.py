@@ -30,24 +30,21 @@ def write_clip(path: Path, images: Iterable[np.ndarray], *, rate: int = 25, code
         for p in s.encode(None):
             c.mux(p)
         if a is not None:
-            for k in range(int(audio_seconds * 48000 / 1024)):
-                f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-                f.sample_rate, f.pts = 48000, k * 1024
-                for p in a.encode(f):
-                    c.mux(p)
-            for p in a.encode(None):
-                c.mux(p)
+            _silence(c, a, audio_seconds)
     return path
+
+
+def _silence(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float) -> None:
+    for k in range(int(seconds * 48000 / 1024)):
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        f.sample_rate, f.pts = 48000, k * 1024
+        for p in stream.encode(f):
+            container.mux(p)
+    for p in stream.encode(None):
+        container.mux(p)
 
 
 def write_audio_only(path: Path, seconds: float = 0.4) -> Path:
     with av.open(str(path), "w") as c:
-        a = c.add_stream("aac", rate=48000)
-        for k in range(int(seconds * 48000 / 1024)):
-            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            f.sample_rate, f.pts = 48000, k * 1024
-            for p in a.encode(f):
-                c.mux(p)
-        for p in a.encode(None):
-            c.mux(p)
+        _silence(c, c.add_stream("aac", rate=48000), seconds)
     return path

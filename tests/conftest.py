@@ -28,6 +28,17 @@ def footage() -> Path:
     return d
 
 
+@pytest.fixture(scope="module")
+def torch_single_thread():  # noqa: ANN201
+    """Tiny tensors: intra-op threads only add synchronisation (and stall on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return REPO / "samples"

@@ -31,6 +31,13 @@ def _labels() -> np.ndarray:
     return lab
 
 
+def _write_masks(folder: Path, frames: int) -> None:
+    masks = MaskFolderWriter(folder, {1: "face"})
+    for t in range(frames):
+        masks.write(t, _labels())
+    masks.close()
+
+
 def _stage(overrides: list[str], plugin_manager):  # noqa: ANN001, ANN202
     video = VideoInfo("x.mp4", W, H, 0, 4, 4, Fraction(25), Fraction(1, 25), 0.16, "h264", "yuv420p")
     (stage,) = build_stages(apply_overrides(load_preset("background"), overrides), plugin_manager,
@@ -92,10 +99,7 @@ def test_image_and_video_cover_and_loop(frame, plugin_manager, tmp_path: Path) -
 
 def test_png_sequence_with_alpha(frame, tmp_path: Path) -> None:  # noqa: ANN001
     clip = write_clip(tmp_path / "c.mp4", [frame] * 3)
-    masks = MaskFolderWriter(tmp_path / "m", {1: "face"})
-    for t in range(3):
-        masks.write(t, _labels())
-    masks.close()
+    _write_masks(tmp_path / "m", 3)
     preset = apply_overrides(load_preset("background"), ['background.mode="transparent"', 'background.edge="feather"',
                                                          "background.feather=0"])
     out = tmp_path / "seq" / "f_%03d.png"
@@ -111,10 +115,7 @@ def test_png_sequence_with_alpha(frame, tmp_path: Path) -> None:  # noqa: ANN001
 def test_transparent_video_outputs_keep_alpha(frame, tmp_path: Path, name: str, decoder: str | None) -> None:  # noqa: ANN001
     """ProRes 4444 .mov and VP9 .webm are picked automatically for frames with alpha."""
     clip = write_clip(tmp_path / "c.mp4", [frame] * 3)
-    masks = MaskFolderWriter(tmp_path / "m", {1: "face"})
-    for t in range(3):
-        masks.write(t, _labels())
-    masks.close()
+    _write_masks(tmp_path / "m", 3)
     preset = apply_overrides(load_preset("background"), ['background.mode="transparent"', 'background.edge="feather"',
                                                          "background.feather=0"])
     Pipeline().run(RunRequest(input=clip, output=tmp_path / name, preset=preset, masks_dir=tmp_path / "m"))

@@ -48,6 +48,7 @@ def test_cfr_round_trip(tmp_path: Path) -> None:
     out = _transcode(src, tmp_path / "out.mp4")
     a, b = probe(src), probe(out)
     assert (b.width, b.height, b.frame_count, b.average_rate) == (160, 120, 40, Fraction(25))
+    assert (b.duration, b.time_base) == (a.duration, a.time_base)
     assert _pts_seconds(out) == _pts_seconds(src)
     for fa, fb in zip(iter_frames(src), iter_frames(out)):
         assert psnr(fa.image, fb.image) > 35

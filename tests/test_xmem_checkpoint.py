@@ -4,7 +4,6 @@ from __future__ import annotations
 import pickle
 import socket
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +35,7 @@ def saved(weights: dict[str, torch.Tensor], tmp_path_factory: pytest.TempPathFac
     return path
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 
 def save(tmp_path: Path, obj: Any, name: str = "bad.pth") -> Path:
