@@ -307,6 +307,32 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
         json_out.write_text(json.dumps({"objects": rows}, indent=2) + "\n")
 
 
+@cli.command()
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (other than localhost: a warning).")
+@click.option("--port", default=8765, show_default=True)
+@click.option("--max-upload-mb", default=512, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--segmenter", default="auto", show_default=True)
+@click.option("--tracker", default="auto", show_default=True)
+@click.pass_context
+def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, device: str,
+       segmenter: str, tracker: str) -> None:
+    """Open the web UI: click objects, track, correct, render."""
+    import uvicorn
+
+    from .ui.server import UiConfig, create_app
+    from .video.reader import probe
+
+    if input_path is not None:
+        probe(input_path)  # a clear error now rather than in the page
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("binding %s: anyone who can reach this address can use the UI and read the opened video", host)
+    app = create_app(UiConfig(input_path, segmenter, tracker, device, max_upload_mb * 2 ** 20), _plugins(ctx))
+    click.echo(f"trackedit: UI on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 def _attach_optional_commands() -> None:
     try:
         from .models.cli import models_group

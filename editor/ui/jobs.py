@@ -1,0 +1,55 @@
+"""Long operations (tracking, rendering) off the request thread, with progress and pause."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """A background job; ``work(job)`` reports with ``job.progress(...)`` and checks ``job.stopped``."""
+
+    kind: str
+    state: str = "running"  # running | paused | done | failed
+    done: int = 0
+    total: int = 0
+    frame: int | None = None
+    error: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def progress(self, done: int, total: int, frame: int | None = None) -> None:
+        self.done, self.total, self.frame = done, total, frame
+
+    def pause(self) -> None:
+        self._stop.set()
+
+    def start(self, work: Callable[["Job"], None]) -> "Job":
+        def run() -> None:
+            try:
+                work(self)
+                self.state = "paused" if self.stopped else "done"
+            except Exception as exc:  # noqa: BLE001 - shown in the page as one line
+                self.state = "failed"
+                self.error = " ".join(str(exc).split()) or type(exc).__name__
+                log.exception("%s job failed", self.kind)
+
+        self._thread = threading.Thread(target=run, name=f"trackedit-ui-{self.kind}", daemon=True)
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "state": self.state, "done": self.done, "total": self.total,
+                "frame": self.frame, "error": self.error}

@@ -1,0 +1,405 @@
+"""The web UI's server: a small Starlette app over :class:`editor.session.TrackingSession`.
+
+One tracking session per browser tab; long operations (tracking, rendering) run in
+background jobs and report progress over server-sent events. Only the video given on the
+command line (or an uploaded one) and each session's own outputs are ever served: no
+endpoint takes a file path.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..backends import BackendOptions
+from ..errors import TrackeditError
+from ..masks import PALETTE
+from ..pipeline import Pipeline, RunRequest, select_backends
+from ..plugin_manager import PluginManager
+from ..presets import builtin_presets, load_preset
+from ..session import TrackingSession
+from ..video.reader import probe
+from .jobs import Job
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts"}
+
+
+@dataclass
+class UiConfig:
+    video: Path | None = None
+    segmenter: str = "auto"
+    tracker: str = "auto"
+    device: str = "auto"
+    max_upload_bytes: int = 512 * 2 ** 20
+    work_root: Path | None = None
+
+
+@dataclass
+class UiSession:
+    id: str
+    session: TrackingSession
+    folder: Path
+    job: Job | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def busy(self) -> bool:
+        return self.job is not None and self.job.state == "running"
+
+
+class UiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UiState:
+    def __init__(self, config: UiConfig, plugins: PluginManager) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.root = config.work_root or Path(tempfile.mkdtemp(prefix="trackedit-ui-"))
+        self.sessions: dict[str, UiSession] = {}
+        self.uploads: dict[str, Path] = {}
+        opts = BackendOptions(config.device)
+        self.seg_spec, self.trk_spec = select_backends(plugins, config.segmenter, config.tracker, opts, opts)
+        self._options = opts
+
+    def video_for(self, key: str | None) -> Path:
+        if key and key in self.uploads:
+            return self.uploads[key]
+        if self.config.video is None:
+            raise UiError(400, "no video is open: start with `trackedit ui VIDEO` or upload one")
+        return self.config.video
+
+    def new_session(self, video: Path) -> UiSession:
+        sid = uuid.uuid4().hex
+        folder = self.root / sid
+        folder.mkdir(parents=True)
+        session = TrackingSession(video, self.seg_spec.factory(self._options), self.trk_spec.factory(self._options),
+                                  work_dir=folder / "work")
+        ui = UiSession(sid, session, folder)
+        self.sessions[sid] = ui
+        return ui
+
+    def get(self, sid: str) -> UiSession:
+        ui = self.sessions.get(sid)
+        if ui is None:
+            raise UiError(404, "unknown session")
+        return ui
+
+    def close(self) -> None:
+        for ui in self.sessions.values():
+            if ui.job is not None:
+                ui.job.pause()
+                ui.job.join(5)
+            ui.session.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _error(exc: Exception) -> JSONResponse:
+    status = exc.status if isinstance(exc, UiError) else 400
+    return JSONResponse({"error": " ".join(str(exc).split())}, status_code=status)
+
+
+def _handler(fn):  # noqa: ANN001, ANN202
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except (UiError, TrackeditError, ValueError, KeyError, IndexError) as exc:
+            return _error(exc)
+    return wrapped
+
+
+def _overlay(image: np.ndarray, labels: np.ndarray | None, width: int | None) -> bytes:
+    out = image
+    if labels is not None and labels.any():
+        out = image.copy()
+        for oid in np.unique(labels):
+            if oid == 0:
+                continue
+            m = labels == oid
+            out[m] = (out[m] * 0.5 + PALETTE[oid] * 0.5).astype(np.uint8)
+            contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            cv2.drawContours(out, contours, -1, tuple(int(c) for c in PALETTE[oid]), 2)
+    if width and width < out.shape[1]:
+        out = cv2.resize(out, (width, round(out.shape[0] * width / out.shape[1])), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    return buf.tobytes()
+
+
+def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starlette:
+    state = UiState(config, plugins or PluginManager())
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    @_handler
+    async def info(request: Request) -> Response:
+        return JSONResponse({"video": config.video.name if config.video else None,
+                             "segmenter": state.seg_spec.name, "tracker": state.trk_spec.name,
+                             "classic": state.seg_spec.kind == "classic" or state.trk_spec.kind == "classic",
+                             "presets": sorted(builtin_presets())})
+
+    @_handler
+    async def upload(request: Request) -> Response:
+        size = int(request.headers.get("content-length", "0") or 0)
+        if size > config.max_upload_bytes:
+            raise UiError(413, f"upload too large (limit {config.max_upload_bytes // 2 ** 20} MiB)")
+        name = request.query_params.get("name", "upload.mp4")
+        suffix = Path(name).suffix.lower()
+        if suffix not in VIDEO_SUFFIXES:
+            raise UiError(415, f"not a video file type: {suffix or name!r}")
+        key = uuid.uuid4().hex
+        path = state.root / "uploads" / f"{key}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with path.open("wb") as f:
+            async for chunk in request.stream():
+                written += len(chunk)
+                if written > config.max_upload_bytes:
+                    f.close()
+                    path.unlink(missing_ok=True)
+                    raise UiError(413, f"upload too large (limit {config.max_upload_bytes // 2 ** 20} MiB)")
+                f.write(chunk)
+        try:
+            probe(path)
+        except TrackeditError as exc:
+            path.unlink(missing_ok=True)
+            raise UiError(415, f"{name}: {exc.message}") from exc
+        state.uploads[key] = path
+        return JSONResponse({"upload": key})
+
+    @_handler
+    async def new_session(request: Request) -> Response:
+        body = await request.json() if await request.body() else {}
+        ui = state.new_session(state.video_for(body.get("upload")))
+        i = ui.session.info
+        return JSONResponse({"id": ui.id, "frames": len(ui.session.frames), "width": i.width, "height": i.height,
+                             "fps": float(i.average_rate), "name": Path(i.path).name})
+
+    @_handler
+    async def frame(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        index = int(request.path_params["index"])
+        width = int(request.query_params.get("width", "0") or 0) or None
+        with ui.lock:
+            image = ui.session.frames[index].image
+            labels = ui.session.label_map(index)
+            prompted = {oid: ui.session.mask_from_prompts(index, oid) for oid, o in ui.session.state.objects.items()
+                        if any(p.frame == index for p in o.prompts)}
+        if prompted:
+            from ..masks import compose_label_map
+
+            labels = compose_label_map(prompted, image.shape[:2])
+        data = await asyncio.to_thread(_overlay, image, labels, width)
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    def _idle(ui: UiSession) -> None:
+        if ui.busy():
+            raise UiError(409, "busy: pause the running job first")
+
+    @_handler
+    async def objects(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        _idle(ui)
+        body = await request.json()
+        oid = max(ui.session.state.objects, default=0) + 1
+        from ..session import ObjectState
+
+        ui.session.state.objects[oid] = ObjectState(oid, str(body.get("name", "")))
+        return JSONResponse({"id": oid, "color": [int(c) for c in PALETTE[oid]]})
+
+    @_handler
+    async def object_item(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        _idle(ui)
+        oid = int(request.path_params["oid"])
+        if oid not in ui.session.state.objects:
+            raise UiError(404, f"no object {oid}")
+        if request.method == "DELETE":
+            ui.session.remove_object(oid)
+        else:
+            ui.session.rename(oid, str((await request.json()).get("name", "")))
+        return JSONResponse({"ok": True})
+
+    @_handler
+    async def prompt(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        _idle(ui)
+        body = await request.json()
+        points = [(float(x), float(y)) for x, y in body.get("points", [])]
+        box = tuple(float(v) for v in body["box"]) if body.get("box") else None
+        with ui.lock:
+            mask = await asyncio.to_thread(ui.session.add_prompt, int(body["frame"]), int(body["object"]),
+                                           points=points, labels=body.get("labels"), box=box)
+        return JSONResponse({"area": int(mask.sum())})
+
+    @_handler
+    async def undo(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        _idle(ui)
+        undone = ui.session.undo(int((await request.json())["object"]))
+        return JSONResponse({"undone": undone is not None})
+
+    @_handler
+    async def track(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        _idle(ui)
+        body = await request.json()
+        direction = body.get("direction", "both")
+        if direction not in ("forward", "backward", "both"):
+            raise UiError(400, f"direction must be forward, backward or both, not {direction!r}")
+        start = body.get("start")
+        s = ui.session
+        if not s.prompt_set().objects:
+            raise UiError(400, "add a prompt before tracking")
+
+        def work(job: Job) -> None:
+            first = min(p.frame for o in s.prompt_set().objects for p in o.prompts)
+            begin = first if start is None else int(start)
+            runs = []
+            if direction in ("backward", "both"):
+                runs.append((begin, True, begin + 1))
+            if direction in ("forward", "both"):
+                runs.append((begin, False, len(s.frames) - begin))
+            total = sum(n for _, _, n in runs)
+            done = 0
+            for f0, reverse, _ in runs:
+                for f, _, _ in s.propagate(f0, reverse=reverse):
+                    done += 1
+                    job.progress(done, total, f)
+                    if job.stopped:
+                        return
+
+        ui.job = Job("track").start(work)
+        return JSONResponse(ui.job.to_json())
+
+    @_handler
+    async def pause(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        if ui.job is not None:
+            ui.job.pause()
+            await asyncio.to_thread(ui.job.join, 30)
+        return JSONResponse(ui.job.to_json() if ui.job else {"state": "idle"})
+
+    @_handler
+    async def job(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        return JSONResponse(ui.job.to_json() if ui.job else {"state": "idle"})
+
+    async def events(request: Request) -> Response:
+        try:
+            ui = state.get(request.path_params["sid"])
+        except UiError as exc:
+            return _error(exc)
+
+        async def stream():  # noqa: ANN202
+            last = None
+            while True:
+                payload = json.dumps(ui.job.to_json() if ui.job else {"state": "idle"})
+                if payload != last:
+                    yield f"data: {payload}\n\n"
+                    last = payload
+                if ui.job is None or ui.job.state != "running":
+                    break
+                await asyncio.sleep(0.2)
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    @_handler
+    async def render(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        _idle(ui)
+        name = str((await request.json()).get("preset", "blur"))
+        if name not in builtin_presets():
+            raise UiError(400, f"unknown preset {name!r}")
+        preset = load_preset(name)
+        if any(c.use == "export-masks" for c in preset.stages):
+            raise UiError(400, "use the masks download for exporting masks")
+        out = ui.folder / "render.mp4"
+
+        def work(job: Job) -> None:
+            masks = ui.folder / "masks"
+            if masks.exists():
+                shutil.rmtree(masks)
+            ui.session.export_masks(masks)
+            total = len(ui.session.frames)
+            req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks,
+                             overwrite=True)
+            Pipeline(state.plugins).run(req, on_frame=lambda n: job.progress(n, total, n - 1))
+
+        ui.job = Job("render").start(work)
+        return JSONResponse(ui.job.to_json())
+
+    @_handler
+    async def download(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        what = request.path_params["what"]
+        if what == "render.mp4":
+            path = ui.folder / "render.mp4"
+            if not path.exists():
+                raise UiError(404, "nothing rendered yet")
+            return FileResponse(path, media_type="video/mp4", filename="render.mp4")
+        if what == "prompts.json":
+            return Response(json.dumps(ui.session.prompt_set().to_dict(), indent=2), media_type="application/json",
+                            headers={"Content-Disposition": 'attachment; filename="prompts.json"'})
+        if what == "masks.zip":
+            _idle(ui)
+            folder = ui.folder / "masks-export"
+            if folder.exists():
+                shutil.rmtree(folder)
+            ui.session.export_masks(folder)
+            buf = io.BytesIO()
+            import zipfile
+
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+                for p in sorted(folder.iterdir()):
+                    z.write(p, p.name)
+            return Response(buf.getvalue(), media_type="application/zip",
+                            headers={"Content-Disposition": 'attachment; filename="masks.zip"'})
+        raise UiError(404, "not found")
+
+    routes = [
+        Route("/", index),
+        Route("/api/info", info),
+        Route("/api/upload", upload, methods=["POST"]),
+        Route("/api/sessions", new_session, methods=["POST"]),
+        Route("/api/sessions/{sid}/frames/{index:int}.jpg", frame),
+        Route("/api/sessions/{sid}/objects", objects, methods=["POST"]),
+        Route("/api/sessions/{sid}/objects/{oid:int}", object_item, methods=["PATCH", "DELETE"]),
+        Route("/api/sessions/{sid}/prompts", prompt, methods=["POST"]),
+        Route("/api/sessions/{sid}/undo", undo, methods=["POST"]),
+        Route("/api/sessions/{sid}/track", track, methods=["POST"]),
+        Route("/api/sessions/{sid}/pause", pause, methods=["POST"]),
+        Route("/api/sessions/{sid}/job", job),
+        Route("/api/sessions/{sid}/events", events),
+        Route("/api/sessions/{sid}/render", render, methods=["POST"]),
+        Route("/api/sessions/{sid}/download/{what}", download),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # noqa: ANN202
+        yield
+        state.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.ui = state
+    return app

@@ -1,0 +1,142 @@
+// trackedit web UI: one tracking session per tab, driven through /api.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const state = { sid: null, frames: 0, width: 0, height: 0, fps: 25, frame: 0, objects: [], selected: null };
+
+async function api(path, body, method) {
+  const res = await fetch(path, {
+    method: method || (body === undefined ? "GET" : "POST"),
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = res.headers.get("content-type")?.includes("json") ? await res.json() : null;
+  if (!res.ok) { showError(data?.error || res.statusText); throw new Error(data?.error); }
+  $("error").hidden = true;
+  return data;
+}
+function showError(msg) { $("error").textContent = msg; $("error").hidden = false; }
+const base = () => `/api/sessions/${state.sid}`;
+
+function showFrame(i) {
+  state.frame = Math.max(0, Math.min(state.frames - 1, i));
+  $("scrubber").value = state.frame;
+  const t = (state.frame / state.fps).toFixed(2);
+  $("frame-label").textContent = `frame ${state.frame} / ${state.frames - 1} · ${t} s`;
+  const w = Math.min(state.width, $("stage").parentElement.clientWidth || state.width);
+  $("frame").src = `${base()}/frames/${state.frame}.jpg?width=${w}&t=${Date.now()}`;
+}
+
+function renderObjects() {
+  const ul = $("objects"); ul.innerHTML = "";
+  for (const o of state.objects) {
+    const li = document.createElement("li");
+    li.dataset.id = o.id; li.className = o.id === state.selected ? "selected" : "";
+    li.innerHTML = `<span class="swatch" style="background:rgb(${o.color.join(",")})"></span>`;
+    const name = document.createElement("input"); name.value = o.name; name.title = "name";
+    name.onchange = () => api(`${base()}/objects/${o.id}`, { name: name.value }, "PATCH").then(() => { o.name = name.value; });
+    const del = document.createElement("button"); del.textContent = "✕"; del.title = "delete";
+    del.onclick = async (e) => { e.stopPropagation(); await api(`${base()}/objects/${o.id}`, undefined, "DELETE");
+      state.objects = state.objects.filter((x) => x.id !== o.id); if (state.selected === o.id) state.selected = null;
+      renderObjects(); showFrame(state.frame); };
+    li.append(name, del); li.onclick = () => { state.selected = o.id; renderObjects(); };
+    ul.append(li);
+  }
+}
+
+async function addObject() {
+  const o = await api(`${base()}/objects`, { name: `object ${state.objects.length + 1}` });
+  state.objects.push({ id: o.id, name: `object ${state.objects.length + 1}`, color: o.color });
+  state.selected = o.id; renderObjects();
+}
+
+function toVideo(ev) {
+  const r = $("frame").getBoundingClientRect();
+  return [(ev.clientX - r.left) * state.width / r.width, (ev.clientY - r.top) * state.height / r.height];
+}
+
+async function click(points, labels, box) {
+  if (state.selected === null) await addObject();
+  await api(`${base()}/prompts`, { frame: state.frame, object: state.selected, points, labels, box });
+  showFrame(state.frame);
+}
+
+let drag = null;
+function setupStage() {
+  const stage = $("stage");
+  stage.addEventListener("contextmenu", (e) => e.preventDefault());
+  stage.addEventListener("mousedown", (e) => {
+    if (e.shiftKey && e.button === 0) { drag = { start: toVideo(e), x: e.offsetX, y: e.offsetY }; }
+  });
+  stage.addEventListener("mousemove", (e) => {
+    if (!drag) return; const rb = $("rubber"); rb.hidden = false;
+    Object.assign(rb.style, { left: `${Math.min(drag.x, e.offsetX)}px`, top: `${Math.min(drag.y, e.offsetY)}px`,
+      width: `${Math.abs(e.offsetX - drag.x)}px`, height: `${Math.abs(e.offsetY - drag.y)}px` });
+  });
+  stage.addEventListener("mouseup", (e) => {
+    if (drag) {
+      const [x0, y0] = drag.start, [x1, y1] = toVideo(e); drag = null; $("rubber").hidden = true;
+      if (Math.abs(x1 - x0) > 4 && Math.abs(y1 - y0) > 4)
+        click([], [], [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)]).catch(() => {});
+      return;
+    }
+    const label = e.button === 2 ? 0 : 1;
+    click([toVideo(e)], [label]).catch(() => {});
+  });
+}
+
+function watchJob() {
+  $("pause").disabled = false;
+  const es = new EventSource(`${base()}/events`);
+  es.onmessage = (m) => {
+    const j = JSON.parse(m.data);
+    $("progress").max = j.total || 1; $("progress").value = j.done || 0;
+    $("job-status").textContent = `${j.kind || ""} ${j.state} ${j.done || 0}/${j.total || 0}`;
+    if (j.frame !== null && j.frame !== undefined && j.kind === "track") showFrame(j.frame);
+    if (j.state !== "running") {
+      es.close(); $("pause").disabled = true;
+      if (j.state === "failed") showError(j.error);
+      if (j.kind === "render" && j.state === "done") {
+        const a = $("download-video"); a.href = `${base()}/download/render.mp4`; a.hidden = false;
+        a.download = "render.mp4";
+      }
+    }
+  };
+}
+
+async function track(direction) {
+  await api(`${base()}/track`, { direction, start: state.frame }); watchJob();
+}
+
+async function start() {
+  const info = await api("/api/info");
+  $("video-name").textContent = info.video || "";
+  if (info.classic) {
+    $("banner").hidden = false;
+    $("banner").textContent = `Classical backends (${info.segmenter} / ${info.tracker}). For SAM and XMem: ` +
+      "trackedit models download sam_vit_b xmem";
+  }
+  for (const p of info.presets) { const o = document.createElement("option"); o.value = o.textContent = p; $("preset").append(o); }
+  $("preset").value = "blur";
+  const s = await api("/api/sessions", {});
+  Object.assign(state, { sid: s.id, frames: s.frames, width: s.width, height: s.height, fps: s.fps });
+  $("scrubber").max = s.frames - 1;
+  $("download-prompts").href = `${base()}/download/prompts.json`;
+  $("download-masks").href = `${base()}/download/masks.zip`;
+  setupStage(); showFrame(0);
+}
+
+$("scrubber").oninput = (e) => showFrame(Number(e.target.value));
+$("add-object").onclick = () => addObject().catch(() => {});
+$("undo").onclick = () => state.selected !== null && api(`${base()}/undo`, { object: state.selected }).then(() => showFrame(state.frame));
+$("track-forward").onclick = () => track("forward").catch(() => {});
+$("track-backward").onclick = () => track("backward").catch(() => {});
+$("track-both").onclick = () => track("both").catch(() => {});
+$("pause").onclick = () => api(`${base()}/pause`, {}).catch(() => {});
+$("render").onclick = () => api(`${base()}/render`, { preset: $("preset").value }).then(watchJob).catch(() => {});
+document.addEventListener("keydown", (e) => {
+  if (e.target.tagName === "INPUT" && e.target.type !== "range") return;
+  const step = e.shiftKey ? 10 : 1;
+  if (e.key === "ArrowRight") { showFrame(state.frame + step); e.preventDefault(); }
+  if (e.key === "ArrowLeft") { showFrame(state.frame - step); e.preventDefault(); }
+});
+start().catch((e) => showError(String(e)));

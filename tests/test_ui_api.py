@@ -1,0 +1,135 @@
+"""Web UI API: every endpoint, the full click → track → correct → render loop on a clip, replay
+of the saved prompts through the CLI, security (traversal, uploads), errors as JSON lines."""
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from clips import write_clip
+from editor.cli import main
+from editor.masks import read_label_png
+from editor.ui.server import UiConfig, create_app
+from editor.video.reader import probe
+from test_tracking import T, _iou, _scene
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_clip(tmp_path / "scene.mp4", [_scene(t)[0] for t in range(T)], pix_fmt="yuv444p",
+                      options={"crf": "0"})
+
+
+@pytest.fixture
+def client(clip: Path, tmp_path: Path, plugin_manager):  # noqa: ANN001, ANN201
+    app = create_app(UiConfig(clip, max_upload_bytes=200_000, work_root=tmp_path / "ui"), plugin_manager)
+    with TestClient(app) as c:
+        yield c
+
+
+def _wait(client: TestClient, sid: str) -> dict:
+    for _ in range(600):
+        job = client.get(f"/api/sessions/{sid}/job").json()
+        if job["state"] != "running":
+            return job
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def test_full_loop_and_replay(client: TestClient, clip: Path, tmp_path: Path) -> None:
+    assert "trackedit" in client.get("/").text
+    info = client.get("/api/info").json()
+    assert info["classic"] is True and "blur" in info["presets"]
+    s = client.post("/api/sessions", json={}).json()
+    sid = s["id"]
+    assert (s["frames"], s["width"], s["height"]) == (T, 160, 120)
+    frame = client.get(f"/api/sessions/{sid}/frames/3.jpg?width=80")
+    assert frame.headers["content-type"] == "image/jpeg" and frame.content[:2] == b"\xff\xd8"
+    obj = client.post(f"/api/sessions/{sid}/objects", json={"name": "disc"}).json()
+    assert obj["id"] == 1
+    r = client.post(f"/api/sessions/{sid}/prompts", json={"frame": 10, "object": 1, "points": [[50, 48]],
+                                                          "labels": [1]})
+    assert r.status_code == 200 and r.json()["area"] > 300
+    assert client.post(f"/api/sessions/{sid}/track", json={"direction": "both", "start": 10}).status_code == 200
+    events = client.get(f"/api/sessions/{sid}/events")
+    assert events.headers["content-type"].startswith("text/event-stream") and "data:" in events.text
+    job = _wait(client, sid)
+    assert job["state"] == "done" and job["done"] == job["total"] == T + 1  # frame 10 starts both directions
+    # correction on a later frame, resume forward from there
+    client.post(f"/api/sessions/{sid}/prompts", json={"frame": 22, "object": 1, "points": [[30 + 44, 45 + 7]]})
+    client.post(f"/api/sessions/{sid}/track", json={"direction": "forward", "start": 22})
+    assert _wait(client, sid)["state"] == "done"
+    client.patch(f"/api/sessions/{sid}/objects/1", json={"name": "ball"})
+    prompts = client.get(f"/api/sessions/{sid}/download/prompts.json").json()
+    assert prompts["objects"][0]["name"] == "ball" and len(prompts["objects"][0]["prompts"]) == 2
+    masks = zipfile.ZipFile(io.BytesIO(client.get(f"/api/sessions/{sid}/download/masks.zip").content))
+    assert len([n for n in masks.namelist() if n.endswith(".png")]) == T
+    labels_ui = {n: np.array(Image.open(io.BytesIO(masks.read(n)))) for n in masks.namelist() if n.endswith(".png")}
+    for t in (0, 5, 15):
+        assert _iou(labels_ui[f"{t:05d}.png"] == 1, _scene(t)[1] == 1) > 0.7
+    # render with a preset and download the video
+    assert client.post(f"/api/sessions/{sid}/render", json={"preset": "blur"}).status_code == 200
+    assert _wait(client, sid)["state"] == "done"
+    video = client.get(f"/api/sessions/{sid}/download/render.mp4")
+    out = tmp_path / "render.mp4"
+    out.write_bytes(video.content)
+    assert probe(out).frame_count == T
+    # the saved prompts replay headless through the CLI; a single prompt frame gives identical masks
+    first_only = {"version": 1, "objects": [dict(prompts["objects"][0], prompts=prompts["objects"][0]["prompts"][:1])]}
+    pfile = tmp_path / "prompts.json"
+    pfile.write_text(json.dumps(first_only))
+    s2 = client.post("/api/sessions", json={}).json()["id"]
+    client.post(f"/api/sessions/{s2}/prompts", json={"frame": 10, "object": 1, "points": [[50, 48]], "labels": [1]})
+    client.post(f"/api/sessions/{s2}/track", json={"direction": "both", "start": 10})
+    _wait(client, s2)
+    ui_masks = zipfile.ZipFile(io.BytesIO(client.get(f"/api/sessions/{s2}/download/masks.zip").content))
+    assert main(["-q", "track", str(clip), "--prompts", str(pfile), "-o", str(tmp_path / "cli")]) == 0
+    for t in range(T):
+        ui = np.array(Image.open(io.BytesIO(ui_masks.read(f"{t:05d}.png"))))
+        assert np.array_equal(ui, read_label_png(tmp_path / "cli" / f"{t:05d}.png")), t
+
+
+def test_pause_undo_delete_and_errors(client: TestClient) -> None:
+    sid = client.post("/api/sessions", json={}).json()["id"]
+    r = client.post(f"/api/sessions/{sid}/track", json={"direction": "forward"})
+    assert r.status_code == 400 and "add a prompt" in r.json()["error"]
+    client.post(f"/api/sessions/{sid}/prompts", json={"frame": 0, "object": 1, "points": [[30, 45]]})
+    r = client.post(f"/api/sessions/{sid}/prompts", json={"frame": 0, "object": 1, "points": [[500, 45]]})
+    assert r.status_code == 400 and "outside" in r.json()["error"]
+    client.post(f"/api/sessions/{sid}/track", json={"direction": "forward"})
+    paused = client.post(f"/api/sessions/{sid}/pause", json={}).json()
+    assert paused["state"] in ("paused", "done")
+    assert client.post(f"/api/sessions/{sid}/undo", json={"object": 1}).json()["undone"] is True
+    assert client.delete(f"/api/sessions/{sid}/objects/1").status_code == 200  # created by its first click
+    assert client.delete(f"/api/sessions/{sid}/objects/1").status_code == 404
+    assert client.get("/api/sessions/nope/job").status_code == 404
+    assert client.post(f"/api/sessions/{sid}/render", json={"preset": "../../etc/passwd"}).status_code == 400
+    assert client.post(f"/api/sessions/{sid}/track", json={"direction": "sideways"}).status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/static/../pyproject.toml", "/static/%2e%2e/%2e%2e/pyproject.toml",
+                                  "/static//etc/passwd", "/api/sessions/x/download/..%2f..%2fpyproject.toml",
+                                  "/api/sessions/x/download/%2Fetc%2Fpasswd", "/../../etc/passwd"])
+def test_no_path_traversal(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code in (400, 404) and "root:" not in r.text and "[build-system]" not in r.text
+
+
+def test_uploads_are_checked(client: TestClient, clip: Path) -> None:
+    r = client.post("/api/upload?name=evil.sh", content=b"#!/bin/sh\n")
+    assert r.status_code == 415
+    r = client.post("/api/upload?name=fake.mp4", content=b"not a video at all" * 10)
+    assert r.status_code == 415 and "fake.mp4" in r.json()["error"]
+    r = client.post("/api/upload?name=big.mp4", content=b"0" * 300_000)
+    assert r.status_code == 413
+    r = client.post("/api/upload?name=clip.mp4", content=clip.read_bytes())
+    assert r.status_code == 200
+    s = client.post("/api/sessions", json={"upload": r.json()["upload"]}).json()
+    assert s["frames"] == T
