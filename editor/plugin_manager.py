@@ -37,6 +37,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("background", "trackedit_plugins.background"),
     ("remove", "trackedit_plugins.remove"),
     ("xmem", "trackedit_plugins.xmem_backend"),
+    ("sam", "trackedit_plugins.sam_segmenter"),
 )
 DISTRIBUTION = "trackedit"
 

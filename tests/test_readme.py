@@ -10,7 +10,7 @@ def test_ci_runs_the_readme_commands() -> None:
     readme = (REPO / "README.md").read_text().splitlines()
     start = readme.index("```bash")
     install, test = readme[start + 1], readme[start + 2]
-    assert install.startswith("pip install") and "trackedit run" in install
+    assert install.startswith("./setup.sh") and "trackedit run" in install
     assert test == "python -m pytest -q"
     ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines()
           if line and not line.startswith(("#", "set ", "cd "))]

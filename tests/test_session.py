@@ -33,6 +33,36 @@ def test_random_access_matches_sequential_decode(clip: Path) -> None:
             fs[T]
 
 
+def test_random_access_walks_both_ways_and_is_thread_safe(tmp_path: Path) -> None:
+    """Short GOPs with B-frames: forward and backward walks and random jumps all give the
+    frames of a sequential decode, also while another thread reads the same source (a
+    tracking job and the web page share one)."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    images = [np.clip(rng.normal(128, 40, (64, 96, 3)) + t * 3, 0, 255).astype(np.uint8) for t in range(60)]
+    clip = write_clip(tmp_path / "gop.mp4", images, options={"g": "7", "bf": "2", "crf": "20"})
+    frames = {f.index: f.image for f in iter_frames(clip)}
+    with FrameSource(clip, cache_size=3) as fs:
+        assert [i for i in range(60) if not np.array_equal(fs[i].image, frames[i])] == []
+        assert [i for i in range(59, -1, -1) if not np.array_equal(fs[i].image, frames[i])] == []
+        bad: list[int] = []
+
+        def reader(order: list[int]) -> None:
+            for i in order:
+                if not np.array_equal(fs[i].image, frames[i]):
+                    bad.append(i)
+
+        threads = [threading.Thread(target=reader, args=(list(range(60)),)),
+                   threading.Thread(target=reader, args=(list(rng.permutation(60)),)),
+                   threading.Thread(target=reader, args=(list(range(59, -1, -1)),))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert bad == []
+
+
 def test_propagate_forward_backward_correct_and_export(clip: Path, tmp_path: Path) -> None:
     with TrackingSession(clip, GrabCutSegmenter(), FlowTracker()) as s:
         mask = s.add_prompt(10, 1, points=[(30 + 20, 45 + 3)], name="disc")

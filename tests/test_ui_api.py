@@ -133,3 +133,30 @@ def test_uploads_are_checked(client: TestClient, clip: Path) -> None:
     assert r.status_code == 200
     s = client.post("/api/sessions", json={"upload": r.json()["upload"]}).json()
     assert s["frames"] == T
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_requests_do_not_block_the_event_loop(clip: Path, tmp_path: Path, plugin_manager) -> None:  # noqa: ANN001
+    """A click being segmented while the page asks for frames and sends another click (what a
+    browser does): every request must finish. Holding the session's thread lock on the event
+    loop used to deadlock the server here."""
+    import asyncio
+
+    import httpx
+
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui"), plugin_manager)
+
+    async def scenario() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ui") as c:
+            sid = (await c.post("/api/sessions", json={})).json()["id"]
+            await c.post(f"/api/sessions/{sid}/objects", json={"name": "disc"})
+            click = {"frame": 10, "object": 1, "points": [[50, 48]], "labels": [1]}
+            calls = [c.post(f"/api/sessions/{sid}/prompts", json=click),
+                     c.get(f"/api/sessions/{sid}/frames/10.jpg"),
+                     c.post(f"/api/sessions/{sid}/prompts", json={**click, "points": [[52, 50]]}),
+                     c.get(f"/api/sessions/{sid}/frames/11.jpg")]
+            responses = await asyncio.wait_for(asyncio.gather(*calls), timeout=60)
+            return [r.status_code for r in responses]
+
+    assert asyncio.run(scenario()) == [200, 200, 200, 200]

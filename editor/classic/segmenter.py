@@ -20,7 +20,15 @@ import numpy as np
 from ..backends import Segmentation
 from ..errors import PromptError
 from ..prompts import Prompt
-from .morphology import components_touching, disk, fill_holes, largest_component, resize_mask, working_scale
+from .grabcut import grab_cut
+from .morphology import (
+    components_touching,
+    disk,
+    fill_holes,
+    largest_component,
+    resize_mask,
+    working_scale,
+)
 
 GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
 
@@ -155,12 +163,8 @@ class GrabCutSegmenter:
         if not (gc == GC_BGD).any() or not np.isin(gc, (GC_FGD, GC_PR_FGD)).any():
             fg = np.isin(gc, (GC_FGD, GC_PR_FGD))
         else:
-            bgd = np.zeros((1, 65), np.float64)
-            fgd = np.zeros((1, 65), np.float64)
-            try:
-                cv2.grabCut(img[..., ::-1].copy(), gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
-            except cv2.error:
-                pass  # degenerate colour model (e.g. flat image): keep the initial labelling
+            # A degenerate colour model (e.g. flat image) keeps the initial labelling.
+            grab_cut(img[..., ::-1], gc, self.iterations)
             fg = np.isin(gc, (GC_FGD, GC_PR_FGD))
         if pos:
             keep = components_touching(fg, seeds > 0)

@@ -26,7 +26,15 @@ import cv2
 import numpy as np
 
 from ..video.frames import Frame, VideoInfo
-from .morphology import bbox, components_touching, disk, fill_holes, resize_mask, working_scale
+from .grabcut import grab_cut
+from .morphology import (
+    bbox,
+    components_touching,
+    disk,
+    fill_holes,
+    resize_mask,
+    working_scale,
+)
 
 GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
 
@@ -142,12 +150,7 @@ class FlowTrackPass:
         gc[inner] = GC_FGD
         if not (gc == GC_BGD).any() or not (gc == GC_FGD).any():
             return warped
-        bgd = np.zeros((1, 65), np.float64)
-        fgd = np.zeros((1, 65), np.float64)
-        try:
-            cv2.grabCut(np.ascontiguousarray(roi[..., ::-1]), gc, None, bgd, fgd, cfg.iterations,
-                        cv2.GC_INIT_WITH_MASK)
-        except cv2.error:
+        if not grab_cut(roi[..., ::-1], gc, cfg.iterations):
             return warped
         refined_roi = np.isin(gc, (GC_FGD, GC_PR_FGD))
         refined_roi = components_touching(refined_roi, inner if inner.any() else wm > 0)

@@ -200,16 +200,21 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         ui = state.get(request.path_params["sid"])
         index = int(request.path_params["index"])
         width = int(request.query_params.get("width", "0") or 0) or None
-        with ui.lock:
-            image = ui.session.frames[index].image
-            labels = ui.session.label_map(index)
-            prompted = {oid: ui.session.mask_from_prompts(index, oid) for oid, o in ui.session.state.objects.items()
-                        if any(p.frame == index for p in o.prompts)}
-        if prompted:
-            from ..masks import compose_label_map
+        def render() -> bytes:
+            with ui.lock:
+                image = ui.session.frames[index].image
+                labels = ui.session.label_map(index)
+                prompted = {oid: ui.session.mask_from_prompts(index, oid)
+                            for oid, o in ui.session.state.objects.items() if any(p.frame == index for p in o.prompts)}
+            if prompted:
+                from ..masks import compose_label_map
 
-            labels = compose_label_map(prompted, image.shape[:2])
-        data = await asyncio.to_thread(_overlay, image, labels, width)
+                labels = compose_label_map(prompted, image.shape[:2])
+            return _overlay(image, labels, width)
+
+        # The session lock is a thread lock: only ever take it off the event loop, or a
+        # request waiting for it would block the loop that the holder needs to finish.
+        data = await asyncio.to_thread(render)
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     def _idle(ui: UiSession) -> None:
@@ -247,9 +252,12 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         body = await request.json()
         points = [(float(x), float(y)) for x, y in body.get("points", [])]
         box = tuple(float(v) for v in body["box"]) if body.get("box") else None
-        with ui.lock:
-            mask = await asyncio.to_thread(ui.session.add_prompt, int(body["frame"]), int(body["object"]),
-                                           points=points, labels=body.get("labels"), box=box)
+        def add() -> np.ndarray:
+            with ui.lock:
+                return ui.session.add_prompt(int(body["frame"]), int(body["object"]),
+                                             points=points, labels=body.get("labels"), box=box)
+
+        mask = await asyncio.to_thread(add)
         return JSONResponse({"area": int(mask.sum())})
 
     @_handler
@@ -283,10 +291,16 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
             total = sum(n for _, _, n in runs)
             done = 0
             for f0, reverse, _ in runs:
-                for f, _, _ in s.propagate(f0, reverse=reverse):
+                steps = s.propagate(f0, reverse=reverse)
+                while True:
+                    with ui.lock:  # each step sees whole prompts, never one half-added
+                        f = next(steps, None)
+                    if f is None:
+                        break
                     done += 1
-                    job.progress(done, total, f)
+                    job.progress(done, total, f[0])
                     if job.stopped:
+                        steps.close()
                         return
 
         ui.job = Job("track").start(work)

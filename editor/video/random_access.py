@@ -3,11 +3,17 @@
 A demux-only scan records each frame's presentation timestamp (display order); a frame
 is then fetched by seeking to the keyframe before it and decoding forward. Recently
 decoded frames are kept in a small LRU cache, so stepping and scrubbing nearby is cheap
-and memory stays bounded.
+and memory stays bounded. Reading forward (frame i, then i+1, …) continues the open
+decoder instead of seeking again, so a sequential pass costs one decode per frame.
+
+A :class:`FrameSource` may be shared between threads (a tracking job and a page asking
+for frames): every access takes its lock, since a PyAV container is not thread-safe.
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,6 +47,9 @@ class FrameSource:
         self._container = open_container(self.path)
         self._stream = _video_stream(self._container, self.path)
         self._stream.thread_type = "AUTO"
+        self._lock = threading.RLock()
+        self._decoder: Iterator[Frame] | None = None  # continues after self._position
+        self._position = -1
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -48,30 +57,38 @@ class FrameSource:
     def __getitem__(self, index: int) -> Frame:
         if not 0 <= index < len(self.pts):
             raise IndexError(f"frame {index} is outside 0..{len(self.pts) - 1}")
-        if index in self._cache:
-            self._cache.move_to_end(index)
-            return self._cache[index]
-        target = self.pts[index]
-        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
-        found = None
+        with self._lock:
+            if index in self._cache:
+                self._cache.move_to_end(index)
+                return self._cache[index]
+            if not (self._decoder is not None and self._position < index <= self._position + self.READ_AHEAD):
+                self._container.seek(self.pts[index], stream=self._stream, backward=True, any_frame=False)
+                self._decoder = self._decode()
+                self._position = -1
+            for frame in self._decoder:
+                self._position = frame.index
+                self._remember(frame)
+                if frame.index >= index:
+                    break
+            else:
+                self._decoder, self._position = None, -1
+            if index in self._cache:
+                return self._cache[index]
+            raise InputError(f"cannot decode frame {index}", self.path)
+
+    #: Frames ahead of the decoder's position reached by decoding on rather than seeking.
+    READ_AHEAD = 48
+
+    def _decode(self) -> Iterator[Frame]:
         for av_frame in self._container.decode(self._stream):
             if av_frame.pts is None:
                 continue
             i = self._index.get(int(av_frame.pts))
             if i is None:
                 continue
-            frame = Frame(i, upright(av_frame.to_ndarray(format="rgb24"), rotation_of(av_frame)), int(av_frame.pts),
-                          self.time_base, float(av_frame.pts * self.time_base),
-                          duration=int(av_frame.duration) if av_frame.duration else None)
-            self._remember(frame)
-            if i >= index:
-                found = frame if i == index else found
-                break
-        if found is None:
-            if index in self._cache:
-                return self._cache[index]
-            raise InputError(f"cannot decode frame {index}", self.path)
-        return found
+            yield Frame(i, upright(av_frame.to_ndarray(format="rgb24"), rotation_of(av_frame)), int(av_frame.pts),
+                        self.time_base, float(av_frame.pts * self.time_base),
+                        duration=int(av_frame.duration) if av_frame.duration else None)
 
     def _remember(self, frame: Frame) -> None:
         self._cache[frame.index] = frame
@@ -80,8 +97,10 @@ class FrameSource:
             self._cache.popitem(last=False)
 
     def close(self) -> None:
-        self._container.close()
-        self._cache.clear()
+        with self._lock:
+            self._decoder = None
+            self._container.close()
+            self._cache.clear()
 
     def __enter__(self) -> "FrameSource":
         return self

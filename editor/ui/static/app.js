@@ -17,6 +17,15 @@ async function api(path, body, method) {
 function showError(msg) { $("error").textContent = msg; $("error").hidden = false; }
 const base = () => `/api/sessions/${state.sid}`;
 
+// Requests that change the session run one after another, in the order the user acted:
+// "track" right after a click must see that click.
+let queue = Promise.resolve();
+function serial(fn) {
+  const p = queue.then(fn, fn);
+  queue = p.catch(() => {});
+  return p;
+}
+
 function showFrame(i) {
   state.frame = Math.max(0, Math.min(state.frames - 1, i));
   $("scrubber").value = state.frame;
@@ -35,9 +44,10 @@ function renderObjects() {
     const name = document.createElement("input"); name.value = o.name; name.title = "name";
     name.onchange = () => api(`${base()}/objects/${o.id}`, { name: name.value }, "PATCH").then(() => { o.name = name.value; });
     const del = document.createElement("button"); del.textContent = "✕"; del.title = "delete";
-    del.onclick = async (e) => { e.stopPropagation(); await api(`${base()}/objects/${o.id}`, undefined, "DELETE");
+    del.onclick = (e) => { e.stopPropagation(); serial(async () => {
+      await api(`${base()}/objects/${o.id}`, undefined, "DELETE");
       state.objects = state.objects.filter((x) => x.id !== o.id); if (state.selected === o.id) state.selected = null;
-      renderObjects(); showFrame(state.frame); };
+      renderObjects(); showFrame(state.frame); }).catch(() => {}); };
     li.append(name, del); li.onclick = () => { state.selected = o.id; renderObjects(); };
     ul.append(li);
   }
@@ -54,10 +64,13 @@ function toVideo(ev) {
   return [(ev.clientX - r.left) * state.width / r.width, (ev.clientY - r.top) * state.height / r.height];
 }
 
-async function click(points, labels, box) {
-  if (state.selected === null) await addObject();
-  await api(`${base()}/prompts`, { frame: state.frame, object: state.selected, points, labels, box });
-  showFrame(state.frame);
+function click(points, labels, box) {
+  const frame = state.frame;
+  return serial(async () => {
+    if (state.selected === null) await addObject();
+    await api(`${base()}/prompts`, { frame, object: state.selected, points, labels, box });
+    showFrame(state.frame);
+  });
 }
 
 let drag = null;
@@ -103,8 +116,32 @@ function watchJob() {
   };
 }
 
-async function track(direction) {
-  await api(`${base()}/track`, { direction, start: state.frame }); watchJob();
+function jobStarting(kind) {
+  // Replace the last job's "done" line at once, before the request returns.
+  $("job-status").textContent = `${kind} starting`;
+}
+
+function track(direction) {
+  jobStarting("track");
+  const start = state.frame;
+  return serial(() => startTrack(direction, start));
+}
+
+async function startTrack(direction, start) {
+  try { await api(`${base()}/track`, { direction, start }); }
+  catch (e) { $("job-status").textContent = "track not started"; throw e; }
+  watchJob();
+}
+
+function render() {
+  jobStarting("render");
+  return serial(startRender);
+}
+
+async function startRender() {
+  try { await api(`${base()}/render`, { preset: $("preset").value }); }
+  catch (e) { $("job-status").textContent = "render not started"; throw e; }
+  watchJob();
 }
 
 async function start() {
@@ -126,13 +163,14 @@ async function start() {
 }
 
 $("scrubber").oninput = (e) => showFrame(Number(e.target.value));
-$("add-object").onclick = () => addObject().catch(() => {});
-$("undo").onclick = () => state.selected !== null && api(`${base()}/undo`, { object: state.selected }).then(() => showFrame(state.frame));
+$("add-object").onclick = () => serial(addObject).catch(() => {});
+$("undo").onclick = () => state.selected !== null &&
+  serial(() => api(`${base()}/undo`, { object: state.selected })).then(() => showFrame(state.frame)).catch(() => {});
 $("track-forward").onclick = () => track("forward").catch(() => {});
 $("track-backward").onclick = () => track("backward").catch(() => {});
 $("track-both").onclick = () => track("both").catch(() => {});
 $("pause").onclick = () => api(`${base()}/pause`, {}).catch(() => {});
-$("render").onclick = () => api(`${base()}/render`, { preset: $("preset").value }).then(watchJob).catch(() => {});
+$("render").onclick = () => render().catch(() => {});
 document.addEventListener("keydown", (e) => {
   if (e.target.tagName === "INPUT" && e.target.type !== "range") return;
   const step = e.shiftKey ? 10 : 1;

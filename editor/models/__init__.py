@@ -1,0 +1,57 @@
+"""Model checkpoints: where they live, downloading them, checking them.
+
+::
+
+    from editor.models import download, find_checkpoint, verify
+
+    path = find_checkpoint("sam_vit_b")          # fast: present with the right size, or None
+    path = download("xmem", progress=callback)   # resumable, verified, atomic
+    result = verify("xmem")                      # hashes the file
+
+Checkpoints live in :func:`models_dir` (``$TRACKEDIT_MODELS_DIR``, ``$TRACKEDIT_HOME/models``
+or the user cache directory). SAM's sizes and SHA-256 hashes are published; XMem publishes
+none, so its hash is recorded on the first complete download (``trusted.json`` in the models
+directory) and later downloads and checks are compared with that record — it proves the file
+is unchanged since then, not that it matches a published value.
+
+The library never prints; ``trackedit models`` (:mod:`editor.models.cli`) shows progress.
+"""
+from __future__ import annotations
+
+from .download import (
+    ProgressCallback,
+    VerifyResult,
+    download,
+    find_checkpoint,
+    sha256_file,
+    verify,
+)
+from .registry import (
+    DEFAULT_MODELS,
+    REGISTRY,
+    ModelError,
+    ModelSpec,
+    TrustedRecord,
+    get_spec,
+    load_trusted,
+    models_dir,
+    trusted_record,
+)
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "REGISTRY",
+    "ModelError",
+    "ModelSpec",
+    "ProgressCallback",
+    "TrustedRecord",
+    "VerifyResult",
+    "download",
+    "find_checkpoint",
+    "get_spec",
+    "load_trusted",
+    "models_dir",
+    "sha256_file",
+    "trusted_record",
+    "verify",
+]

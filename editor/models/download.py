@@ -1,0 +1,336 @@
+"""Downloading, resuming and verifying checkpoints (stdlib ``urllib`` only; never prints).
+
+A download goes to ``<dir>/<filename>.part``; when complete it is checked (size, then
+SHA-256) and only then renamed to ``<dir>/<filename>`` with :func:`os.replace`, so the final
+name never holds a partial or corrupt file. An interrupted download keeps its ``.part`` and
+the next call resumes it with an HTTP ``Range`` request.
+
+Progress is reported through an optional ``progress(done_bytes, total_bytes_or_None)``
+callback; retries and deletions are logged on the ``editor.models`` logger.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .registry import ModelError, ModelSpec, get_spec, record_trusted, reference
+from .registry import models_dir as resolve_models_dir
+
+log = logging.getLogger("editor.models")
+
+ProgressCallback = Callable[[int, int | None], None]
+"""``progress(done_bytes, total_bytes)``; ``total_bytes`` is ``None`` when unknown."""
+
+MIRROR_ENV = "TRACKEDIT_MODELS_MIRROR"
+RETRY_DELAY_S = 1.0
+"""Pause before an automatic resume, multiplied by the attempt number."""
+
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
+
+
+def user_agent() -> str:
+    """``trackedit/<installed version>`` (``trackedit/0`` when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"trackedit/{version('trackedit')}"
+    except PackageNotFoundError:
+        return "trackedit/0"
+
+
+def resolve_url(spec: ModelSpec, url: str | None = None, mirror: str | None = None) -> str:
+    """Where to fetch ``spec``: ``url``, else ``mirror``/filename, else ``$TRACKEDIT_MODELS_MIRROR``/filename,
+    else the registry URL."""
+    if url:
+        return url
+    base = mirror or os.environ.get(MIRROR_ENV)
+    if base:
+        return base.rstrip("/") + "/" + spec.filename
+    return spec.url
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of :func:`verify`.
+
+    ``size_ok`` / ``sha256_ok`` are ``None`` when there was nothing to check against (no known
+    size or hash) or the file is missing. ``trusted_on_first_use`` says the reference hash is
+    the one recorded on the first download, not a published one.
+    """
+
+    name: str
+    path: Path
+    present: bool
+    size_ok: bool | None
+    sha256_ok: bool | None
+    trusted_on_first_use: bool
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        """Present and no check failed."""
+        return self.present and self.size_ok is not False and self.sha256_ok is not False
+
+
+def verify(name: str | ModelSpec, models_dir: Path | None = None) -> VerifyResult:
+    """Check the downloaded file of ``name`` against its size and SHA-256 (hashes the file)."""
+    spec = get_spec(name)
+    directory = resolve_models_dir(models_dir)
+    path = directory / spec.filename
+    size, sha, record = reference(spec, directory)
+    tofu = spec.trust_on_first_use
+    if not path.is_file():
+        return VerifyResult(spec.name, path, False, None, None, tofu, f"{spec.filename}: missing")
+    actual_size = path.stat().st_size
+    size_ok = None if size is None else actual_size == size
+    if size_ok is False:
+        return VerifyResult(spec.name, path, True, False, None, tofu,
+                            f"{spec.filename}: size mismatch (expected {size} bytes, got {actual_size})")
+    if sha is None:
+        note = " (XMem publishes no hashes and none was recorded: not downloaded by trackedit)" if tofu else ""
+        return VerifyResult(spec.name, path, True, size_ok, None, tofu,
+                            f"{spec.filename}: present, no SHA-256 to check against{note}")
+    actual = sha256_file(path)
+    origin = f"recorded on first download {record.recorded}, not published" if record else "published"
+    if actual != sha:
+        return VerifyResult(spec.name, path, True, size_ok, False, tofu,
+                            f"{spec.filename}: SHA-256 mismatch (expected {sha} ({origin}), got {actual})")
+    return VerifyResult(spec.name, path, True, size_ok, True, tofu, f"{spec.filename}: SHA-256 ok ({origin})")
+
+
+def find_checkpoint(name: str | ModelSpec, models_dir: Path | None = None) -> Path | None:
+    """The downloaded file of ``name`` if present with the expected size, else ``None``.
+
+    Fast (no hashing). The expected size is the published one, or for XMem the one recorded on
+    first download; with no known size the file's existence suffices. Unknown names raise
+    :class:`ModelError`.
+    """
+    spec = get_spec(name)
+    directory = resolve_models_dir(models_dir)
+    path = directory / spec.filename
+    if not path.is_file():
+        return None
+    try:
+        size, _, _ = reference(spec, directory)
+    except ModelError:  # unreadable trusted.json: fall back to the published size
+        size = spec.size
+    if size is not None and path.stat().st_size != size:
+        return None
+    return path
+
+
+def _part_path(final: Path) -> Path:
+    return final.with_name(final.name + ".part")
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("cannot delete %s: %s", path, exc)
+
+
+class _Interrupted(Exception):
+    """A transfer stopped early; the ``.part`` holds ``done`` bytes."""
+
+    def __init__(self, done: int, total: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.done, self.total, self.reason = done, total, reason
+
+
+def _http_error(spec: ModelSpec, url: str, exc: urllib.error.HTTPError) -> ModelError:
+    return ModelError(f"download failed: HTTP {exc.code} {exc.reason} from {url}", source=spec.filename)
+
+
+def _transfer(spec: ModelSpec, url: str, part: Path, expected_size: int | None,
+              progress: ProgressCallback | None, chunk_size: int, timeout: float) -> None:
+    """One HTTP request that fills ``part`` (resuming what is there). Raises :class:`_Interrupted`
+    for errors worth retrying, :class:`ModelError` for the others. Returns when ``part`` is complete."""
+    have = part.stat().st_size if part.exists() else 0
+    if expected_size is not None and have > expected_size:
+        log.info("%s: partial download is larger than expected; starting again", part.name)
+        part.unlink()
+        have = 0
+    if expected_size is not None and have == expected_size:
+        return  # complete already; verification decides
+
+    headers = {"User-Agent": user_agent(), "Accept-Encoding": "identity"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            if exc.code == 416 and have:
+                match = _UNSATISFIED_RANGE.match(exc.headers.get("Content-Range", "") or "")
+                if match and int(match.group(1)) == have:
+                    return  # the .part already holds the whole file
+                log.info("%s: server refused to resume; starting again", part.name)
+                part.unlink()
+                raise _Interrupted(0, expected_size, "server refused to resume") from exc
+            if exc.code >= 500 or exc.code in (408, 429):
+                raise _Interrupted(have, expected_size, f"HTTP {exc.code} {exc.reason} from {url}") from exc
+            raise _http_error(spec, url, exc) from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise _Interrupted(have, expected_size, f"cannot reach {url}: {reason}") from exc
+
+    with response:
+        status = response.status
+        if status == 206 and have:
+            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", "") or "")
+            if not match or int(match.group(1)) != have:
+                log.info("%s: server sent an unexpected range; starting again", part.name)
+                part.unlink()
+                raise _Interrupted(0, expected_size, "server sent an unexpected range")
+            total = int(match.group(2)) + 1 if match.group(3) == "*" else int(match.group(3))
+            mode = "ab"
+        elif status == 200:
+            if have:
+                log.info("%s: server does not resume downloads; starting again", part.name)
+            have = 0
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            mode = "wb"
+        else:
+            raise ModelError(f"download failed: unexpected HTTP {status} from {url}", source=spec.filename)
+        if total is not None and expected_size is not None and total != expected_size:
+            raise ModelError(f"the server at {url} offers {total} bytes but {spec.filename} should be "
+                             f"{expected_size} bytes", source=spec.filename)
+        if total is None:
+            total = expected_size
+
+        done = have
+        if progress is not None:
+            progress(done, total)
+        try:
+            fh = open(part, mode)  # noqa: SIM115 - closed below, errors told apart from network ones
+        except OSError as exc:
+            raise ModelError(f"cannot write the download: {exc.strerror or exc}", source=part) from exc
+        with fh:
+            while True:
+                try:
+                    block = response.read(chunk_size)
+                except (OSError, http.client.HTTPException, ValueError) as exc:
+                    raise _Interrupted(done, total, f"connection lost ({exc or type(exc).__name__})") from exc
+                if not block:
+                    break
+                try:
+                    fh.write(block)
+                except OSError as exc:
+                    raise ModelError(f"cannot write the download: {exc.strerror or exc}", source=part) from exc
+                done += len(block)
+                if progress is not None:
+                    progress(done, total)
+        if total is not None and done < total:
+            raise _Interrupted(done, total, "connection closed early")
+        if total is not None and done > total:
+            part.unlink()
+            raise _Interrupted(0, total, "server sent more bytes than announced")
+
+
+def _check_part(spec: ModelSpec, part: Path, size: int | None, sha: str | None,
+                from_record: bool) -> tuple[int, str]:
+    """Size and hash of a complete ``.part``; deletes it and raises on a mismatch."""
+    actual_size = part.stat().st_size
+    if size is not None and actual_size != size:
+        _discard(part)
+        raise ModelError(f"size mismatch (expected {size} bytes, got {actual_size}); the file was deleted",
+                         source=spec.filename)
+    actual = sha256_file(part)
+    if sha is not None and actual != sha:
+        _discard(part)
+        note = (" — the expected hash was recorded on the first download, XMem publishes none; if upstream "
+                "replaced the file, delete its entry in trusted.json") if from_record else ""
+        raise ModelError(f"SHA-256 mismatch (expected {sha}, got {actual}); the file was deleted{note}",
+                         source=spec.filename)
+    return actual_size, actual
+
+
+def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, url: str | None = None,
+             mirror: str | None = None, progress: ProgressCallback | None = None, chunk_size: int = 1 << 20,
+             timeout: float = 30.0, force: bool = False, attempts: int = 3) -> Path:
+    """Download, verify and install a checkpoint; return its path.
+
+    * An existing final file that verifies is returned without touching the network (unless
+      ``force``); one that fails verification is deleted and downloaded again.
+    * An existing ``.part`` is resumed (``Range``); a server that ignores ``Range`` restarts it.
+    * Up to ``attempts`` requests are made, each resuming the last; if all stop early, the
+      ``.part`` is kept and :class:`ModelError` says how far it got.
+    * Size and SHA-256 are checked against the published values or, for XMem, the values
+      recorded on the first complete download (recorded by this call when there are none).
+    * ``url`` overrides the source; else ``mirror`` or ``$TRACKEDIT_MODELS_MIRROR`` (a base URL
+      to which the file name is appended); else the registry URL.
+    * ``force`` discards any ``.part`` and downloads again even when the file is present; the
+      present file is only replaced once the new one verifies.
+    """
+    spec = get_spec(name_or_spec)
+    directory = resolve_models_dir(models_dir)
+    final = directory / spec.filename
+    part = _part_path(final)
+    size, sha, record = reference(spec, directory)
+
+    if final.is_file() and not force:
+        result = verify(spec, directory)
+        if result.ok:
+            return final
+        log.warning("%s; deleting it and downloading again", result.message)
+        _discard(final)
+
+    source = resolve_url(spec, url, mirror)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"cannot create the models directory: {exc}", source=directory) from exc
+    if force:
+        _discard(part)
+
+    last: _Interrupted | None = None
+    for attempt in range(1, max(1, attempts) + 1):
+        if last is not None:
+            log.info("%s: %s at %s bytes; resuming (attempt %d of %d)", spec.filename, last.reason,
+                     last.done, attempt, attempts)
+            time.sleep(RETRY_DELAY_S * (attempt - 1))
+        try:
+            _transfer(spec, source, part, size, progress, chunk_size, timeout)
+        except _Interrupted as exc:
+            last = exc
+            continue
+        last = None
+        break
+    if last is not None:
+        if part.exists() and part.stat().st_size > 0:
+            of = f" of {last.total}" if last.total is not None else ""
+            raise ModelError(f"download interrupted at {last.done}{of} bytes; run the command again to resume "
+                             f"({last.reason})", source=spec.filename)
+        raise ModelError(f"download failed: {last.reason}", source=spec.filename)
+
+    actual_size, actual_sha = _check_part(spec, part, size, sha, record is not None)
+    try:
+        os.replace(part, final)
+    except OSError as exc:
+        raise ModelError(f"cannot install the download: {exc}", source=final) from exc
+    if spec.trust_on_first_use and record is None:
+        record_trusted(spec, directory, actual_size, actual_sha, source)
+        log.info("%s: recorded SHA-256 %s on first download (XMem publishes no hashes)", spec.filename, actual_sha)
+    return final

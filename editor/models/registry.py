@@ -1,0 +1,191 @@
+"""Which checkpoints trackedit knows, where they live, and what is known about their bytes.
+
+``REGISTRY`` lists the downloadable checkpoints. SAM's checkpoints have published sizes and
+SHA-256 hashes. XMem publishes neither, so its checkpoints are *trusted on first use*: after
+the first complete download, the size and SHA-256 of what was received are recorded in
+``<models_dir>/trusted.json`` and every later download or verification is checked against
+that record. Such a hash only proves the file is the one downloaded the first time; it was
+never published upstream.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import TrackeditError
+
+TRUSTED_FILE = "trusted.json"
+"""Name, inside the models directory, of the trust-on-first-use record."""
+
+
+class ModelError(TrackeditError):
+    """A checkpoint cannot be found, downloaded or verified. ``str()`` is one line."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One downloadable checkpoint.
+
+    ``size`` and ``sha256`` are the published values, or ``None`` where upstream publishes
+    none (then the values recorded on first download are used, see :func:`trusted_record`).
+    """
+
+    name: str
+    filename: str
+    url: str
+    size: int | None
+    sha256: str | None
+    kind: str  # "sam" or "xmem"
+    variant: str | None = None
+    description: str = ""
+
+    @property
+    def trust_on_first_use(self) -> bool:
+        """True when no hash is published, so the reference hash is the first download's."""
+        return self.sha256 is None
+
+
+_SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
+_XMEM_BASE = "https://github.com/hkchengrex/XMem/releases/download/v1.0/"
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("sam_vit_b", "sam_vit_b_01ec64.pth", _SAM_BASE + "sam_vit_b_01ec64.pth", 375042383,
+                  "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", "sam", "vit_b",
+                  "Segment Anything, ViT-B image encoder (smallest, fastest)"),
+        ModelSpec("sam_vit_l", "sam_vit_l_0b3195.pth", _SAM_BASE + "sam_vit_l_0b3195.pth", 1249524607,
+                  "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", "sam", "vit_l",
+                  "Segment Anything, ViT-L image encoder"),
+        ModelSpec("sam_vit_h", "sam_vit_h_4b8939.pth", _SAM_BASE + "sam_vit_h_4b8939.pth", 2564550879,
+                  "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", "sam", "vit_h",
+                  "Segment Anything, ViT-H image encoder (largest, most accurate)"),
+        ModelSpec("xmem", "XMem.pth", _XMEM_BASE + "XMem.pth", None, None, "xmem", None,
+                  "XMem video object segmentation (main training schedule)"),
+        ModelSpec("xmem_s012", "XMem-s012.pth", _XMEM_BASE + "XMem-s012.pth", None, None, "xmem", None,
+                  "XMem trained with BL30K synthetic pre-training (s012)"),
+    )
+}
+"""Downloadable checkpoints by name."""
+
+DEFAULT_MODELS = ("sam_vit_b", "xmem")
+"""What ``trackedit models download`` fetches when no name is given."""
+
+
+def get_spec(name_or_spec: str | ModelSpec) -> ModelSpec:
+    """The spec of a registered name (a :class:`ModelSpec` is returned as is)."""
+    if isinstance(name_or_spec, ModelSpec):
+        return name_or_spec
+    spec = REGISTRY.get(name_or_spec)
+    if spec is None:
+        known = ", ".join(REGISTRY)
+        raise ModelError(f"unknown model {name_or_spec!r} (known: {known})")
+    return spec
+
+
+def models_dir(override: str | Path | None = None) -> Path:
+    """Where checkpoints live; not created here.
+
+    Precedence: ``override``, ``$TRACKEDIT_MODELS_DIR``, ``$TRACKEDIT_HOME/models``, then
+    ``<user cache dir>/trackedit/models`` (platformdirs). Empty variables count as unset.
+    """
+    if override is not None and str(override) != "":
+        return Path(override).expanduser()
+    env = os.environ.get("TRACKEDIT_MODELS_DIR")
+    if env:
+        return Path(env).expanduser()
+    home = os.environ.get("TRACKEDIT_HOME")
+    if home:
+        return Path(home).expanduser() / "models"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("trackedit")) / "models"
+
+
+@dataclass(frozen=True)
+class TrustedRecord:
+    """Size and SHA-256 recorded on a checkpoint's first complete download (not published)."""
+
+    filename: str
+    size: int
+    sha256: str
+    url: str
+    recorded: str  # ISO 8601, UTC
+
+
+def _trusted_path(directory: Path) -> Path:
+    return directory / TRUSTED_FILE
+
+
+def load_trusted(directory: Path) -> dict[str, TrustedRecord]:
+    """All records in ``<directory>/trusted.json`` ({} when the file does not exist)."""
+    path = _trusted_path(directory)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read the first-download hash record ({exc}); "
+                         "delete it to record hashes again on the next download", source=path) from exc
+    if not isinstance(raw, dict):
+        raise ModelError("not a JSON object; delete it to record hashes again on the next download",
+                         source=path)
+    records: dict[str, TrustedRecord] = {}
+    for name, entry in raw.items():
+        try:
+            records[name] = TrustedRecord(str(entry["filename"]), int(entry["size"]), str(entry["sha256"]).lower(),
+                                          str(entry.get("url", "")), str(entry.get("recorded", "")))
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ModelError(f"entry {name!r} is malformed ({exc!r}); delete it to record the hash again",
+                             source=path) from exc
+    return records
+
+
+def trusted_record(spec: ModelSpec, directory: Path) -> TrustedRecord | None:
+    """The first-download record of ``spec`` in ``directory``, if any and for the same file name."""
+    record = load_trusted(directory).get(spec.name)
+    if record is None or record.filename != spec.filename:
+        return None
+    return record
+
+
+def record_trusted(spec: ModelSpec, directory: Path, size: int, sha256: str, url: str) -> TrustedRecord:
+    """Record the size and hash of a first download (atomic rewrite of ``trusted.json``)."""
+    record = TrustedRecord(spec.filename, size, sha256.lower(), url,
+                           datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    try:
+        existing = load_trusted(directory)
+    except ModelError:
+        existing = {}  # unreadable record: replace it rather than stay stuck
+    existing[spec.name] = record
+    data: dict[str, Any] = {
+        name: {"filename": r.filename, "size": r.size, "sha256": r.sha256, "url": r.url, "recorded": r.recorded}
+        for name, r in existing.items()
+    }
+    path = _trusted_path(directory)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"cannot write the first-download hash record: {exc}", source=path) from exc
+    return record
+
+
+def reference(spec: ModelSpec, directory: Path) -> tuple[int | None, str | None, TrustedRecord | None]:
+    """Expected (size, sha256) of ``spec``'s file: published, else recorded on first download.
+
+    The third item is the first-download record the values came from (``None`` when published
+    or unknown).
+    """
+    if not spec.trust_on_first_use:
+        return spec.size, (spec.sha256 or "").lower() or None, None
+    record = trusted_record(spec, directory)
+    if record is None:
+        return spec.size, None, None
+    return record.size, record.sha256, record

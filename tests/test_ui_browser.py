@@ -1,0 +1,126 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright): open the bunny clip,
+pick the bunny with two clicks, track both ways, correct one frame, render with blur and
+download; the saved prompts replay through the CLI to the same masks. A screenshot of the
+page after tracking is written to test-artifacts/."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from editor.cli import main
+from editor.masks import read_label_png
+from editor.ui.server import UiConfig, create_app
+from editor.video.reader import probe
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def server(footage: Path, tmp_path_factory):  # noqa: ANN001, ANN201
+    import uvicorn
+
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: setup.sh installs it")
+        pytest.skip("Chromium is not installed (setup.sh installs it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(UiConfig(footage / "bigbuckbunny.mp4", work_root=tmp_path_factory.mktemp("ui")))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def _wait_job(page, kind: str, timeout_s: float = 120) -> None:  # noqa: ANN001
+    try:
+        page.wait_for_function(f"document.getElementById('job-status').textContent.startsWith('{kind} done')",
+                               timeout=timeout_s * 1000)
+    except Exception:
+        status = page.inner_text("#job-status")
+        error = page.inner_text("#error") if page.locator("#error").is_visible() else ""
+        raise AssertionError(f"{kind} job did not finish: status {status!r}, error {error!r}") from None
+
+
+def _click_video(page, x: float, y: float, button: str = "left") -> None:  # noqa: ANN001
+    box = page.locator("#frame").bounding_box()
+    page.mouse.click(box["x"] + x * box["width"] / 1280, box["y"] + y * box["height"] / 720, button=button)
+    page.wait_for_timeout(300)
+
+
+def _goto_frame(page, index: int) -> None:  # noqa: ANN001
+    page.eval_on_selector("#scrubber", f"(e) => {{ e.value = {index}; e.dispatchEvent(new Event('input')); }}")
+    page.wait_for_function(f"document.getElementById('frame-label').textContent.startsWith('frame {index} ')")
+
+
+def test_full_loop_in_chromium(server: str, footage: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1500, "height": 950}, accept_downloads=True)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server)
+        page.wait_for_function("document.getElementById('frame').naturalWidth > 0")
+        assert "Classical backends" in page.inner_text("#banner")
+        _goto_frame(page, 40)
+        _click_video(page, 480, 380)  # two include clicks on the bunny
+        _click_video(page, 470, 500)
+        page.click("#track-both")
+        _wait_job(page, "track")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-after-tracking.png"))
+        _goto_frame(page, 100)  # correct one frame, resume forward from it
+        _click_video(page, 430, 420)
+        page.click("#track-forward")
+        _wait_job(page, "track")
+        page.select_option("#preset", "blur")
+        page.click("#render")
+        _wait_job(page, "render")
+        with page.expect_download() as dl:
+            page.click("#download-video")
+        video = tmp_path / "render.mp4"
+        dl.value.save_as(video)
+        with page.expect_download() as dl:
+            page.click("#download-prompts")
+        prompts = tmp_path / "prompts.json"
+        dl.value.save_as(prompts)
+        with page.expect_download() as dl:
+            page.click("#download-masks")
+        masks_zip = tmp_path / "masks.zip"
+        dl.value.save_as(masks_zip)
+        assert not errors and page.locator("#error").is_hidden()
+        browser.close()
+    assert probe(video).frame_count == 132
+    assert main(["-q", "track", str(footage / "bigbuckbunny.mp4"), "--prompts", str(prompts),
+                 "-o", str(tmp_path / "cli")]) == 0
+    z = zipfile.ZipFile(masks_zip)
+    same = 0
+    for t in range(132):
+        ui = np.array(Image.open(io.BytesIO(z.read(f"{t:05d}.png"))))
+        cli = read_label_png(tmp_path / "cli" / f"{t:05d}.png")
+        assert (ui > 0).any(), t  # the bunny is masked on every frame
+        same += int(np.array_equal(ui, cli))
+    assert same == 132
