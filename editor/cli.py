@@ -66,7 +66,7 @@ def _plugins(ctx: click.Context) -> Any:
     return ctx.obj["pm"]
 
 
-_backend_options = [
+_model_options = [
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps."),
     click.option("--segmenter", default="auto", show_default=True, help="auto, sam, classic or a plugin's."),
     click.option("--tracker", default="auto", show_default=True, help="auto, xmem, classic or a plugin's."),
@@ -76,6 +76,12 @@ _backend_options = [
                  help="Use this XMem checkpoint."),
     click.option("--models-dir", type=click.Path(path_type=Path), envvar="TRACKEDIT_MODELS_DIR",
                  help="Where downloaded models live."),
+    click.option("--backend-set", "backend_sets", multiple=True, metavar="BACKEND.OPTION=VALUE",
+                 help="Backend option, e.g. sam.precision=bf16, sam.fill_holes=500, xmem.mem_every=3."),
+
+]
+_backend_options = [
+    *_model_options,
     click.option("--no-cuts", is_flag=True, help="Do not end tracks at detected shot cuts."),
     click.option("--bidirectional", is_flag=True,
                  help="Also propagate backward from corrections; each frame follows the nearer prompt."),
@@ -89,6 +95,26 @@ def backend_options(func: Any) -> Any:
     return func
 
 
+def model_options(func: Any) -> Any:
+    for option in reversed(_model_options):
+        func = option(func)
+    return func
+
+
+def _backend_sets(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``("sam.precision=bf16", …)`` → ``{"sam": {"precision": "bf16"}}`` (values parsed as TOML)."""
+    from .presets import parse_value
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        backend, dot, option = key.strip().partition(".")
+        if not sep or not dot or not backend or not option:
+            raise TrackeditError(f"--backend-set {item!r}: expected backend.option=value")
+        out.setdefault(backend, {})[option] = parse_value(value.strip())
+    return out
+
+
 def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra: Any) -> Any:
     from .pipeline import RunRequest
     from .prompts import load_prompts
@@ -98,7 +124,7 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
         device=kw["device"], segmenter=kw["segmenter"], tracker=kw["tracker"],
         sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
         models_dir=kw["models_dir"], overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"],
-        bidirectional=kw["bidirectional"], **extra)
+        bidirectional=kw["bidirectional"], backend_options=_backend_sets(kw["backend_sets"]), **extra)
 
 
 class _Progress:
@@ -284,8 +310,9 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
 
         pm = _plugins(ctx)
         device = check_device_name(kw["device"])
-        seg_opt = BackendOptions(device, kw["sam_checkpoint"], kw["models_dir"])
-        trk_opt = BackendOptions(device, kw["xmem_checkpoint"], kw["models_dir"])
+        sets = _backend_sets(kw["backend_sets"])
+        seg_opt = BackendOptions(device, kw["sam_checkpoint"], kw["models_dir"], sets)
+        trk_opt = BackendOptions(device, kw["xmem_checkpoint"], kw["models_dir"], sets)
         seg_spec, trk_spec = select_backends(pm, kw["segmenter"], kw["tracker"], seg_opt, trk_opt)
         segmenter, tracker = seg_spec.factory(seg_opt), trk_spec.factory(trk_opt)
         for seq in davis_sequences(dataset, split, year):
@@ -312,12 +339,9 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (other than localhost: a warning).")
 @click.option("--port", default=8765, show_default=True)
 @click.option("--max-upload-mb", default=512, show_default=True)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--segmenter", default="auto", show_default=True)
-@click.option("--tracker", default="auto", show_default=True)
+@model_options
 @click.pass_context
-def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, device: str,
-       segmenter: str, tracker: str) -> None:
+def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, **kw: Any) -> None:
     """Open the web UI: click objects, track, correct, render."""
     import uvicorn
 
@@ -328,7 +352,10 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
         probe(input_path)  # a clear error now rather than in the page
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("binding %s: anyone who can reach this address can use the UI and read the opened video", host)
-    app = create_app(UiConfig(input_path, segmenter, tracker, device, max_upload_mb * 2 ** 20), _plugins(ctx))
+    config = UiConfig(input_path, kw["segmenter"], kw["tracker"], kw["device"], max_upload_mb * 2 ** 20,
+                      sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
+                      models_dir=kw["models_dir"], backend_options=_backend_sets(kw["backend_sets"]))
+    app = create_app(config, _plugins(ctx))
     click.echo(f"trackedit: UI on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -100,7 +100,8 @@ def load_preset(name_or_path: str | Path) -> Preset:
     return parse_preset(data, name, str(path))
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML literal (number, bool, string, array) or else plain text."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -118,7 +119,7 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
         if sid not in stages:
             raise PresetError(f"--set {item!r}: preset {preset.name!r} has no stage {sid!r} "
                               f"(stages: {', '.join(stages)})")
-        stages[sid].options[option] = _parse_value(value.strip())
+        stages[sid].options[option] = parse_value(value.strip())
     return Preset(preset.name, preset.description, tuple(stages[s.id] for s in preset.stages), preset.source)
 
 

@@ -42,3 +42,17 @@ def torch_single_thread():  # noqa: ANN201
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return REPO / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _restore_cli_logging():  # noqa: ANN202
+    """`editor.cli.main` configures the `editor` loggers for a terminal (own handler, no
+    propagation); undo that after each in-process call so caplog sees later records."""
+    import logging
+
+    saved = {name: (lg.handlers[:], lg.level, lg.propagate)
+             for name in ("editor", "trackedit_plugins") for lg in [logging.getLogger(name)]}
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        lg = logging.getLogger(name)
+        lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate

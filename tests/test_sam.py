@@ -267,3 +267,73 @@ def test_real_sized_vit_b_with_random_weights(tmp_path: Path, torch_single_threa
     assert tuple(emb.features.shape) == (1, 256, 64, 64) and emb.input_size == (576, 1024)
     pred = engine.predict(emb, np.array([[640.0, 360.0]]), np.array([1]))
     assert pred.masks[pred.best].shape == (720, 1280) and pred.scores.shape == (3,)
+
+
+def test_plugin_runs_sam_for_every_prompt_in_the_pipeline(tiny_model: torch.nn.Module, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`trackedit track --segmenter sam --sam-checkpoint FILE` (and `auto` with a checkpoint)
+    segments each prompt with SAM: the masks on the prompted frames are SAM's masks."""
+    import json
+
+    from clips import write_clip
+    from editor.cli import main
+    from editor.masks import read_label_png
+    from editor.video.reader import iter_frames
+    from test_tracking import T, _scene
+
+    clip = write_clip(tmp_path / "scene.mp4", [_scene(t)[0] for t in range(T)], pix_fmt="yuv444p",
+                      options={"crf": "0"})
+    ckpt = tmp_path / "tiny_sam.pth"
+    torch.save(tiny_model.state_dict(), ckpt)
+    monkeypatch.setenv("TRACKEDIT_MODELS_DIR", str(tmp_path / "no-models"))  # no XMem: classical tracker
+    prompts = {"version": 1, "objects": [
+        {"id": 1, "prompts": [{"frame": 2, "points": [[50, 48], [10, 10]], "labels": [1, 0]}]},
+        {"id": 2, "prompts": [{"frame": 2, "box": [70, 60, 118, 110]},
+                              {"frame": 12, "points": [[90, 80]], "labels": [1]}]}]}
+    pfile = tmp_path / "prompts.json"
+    pfile.write_text(json.dumps(prompts))
+    frames = {f.index: f.image for f in iter_frames(clip) if f.index in (2, 12)}
+    direct = SamSegmenter(SamEngine(copy.deepcopy(tiny_model)))
+    # random weights: logits sit just below 0; cut masks at a level inside their range instead
+    from segment_anything.modeling import Sam
+
+    direct.predict(frames[2], 2, [(50, 48)], [1])
+    low = direct.last_prediction.low_res
+    monkeypatch.setattr(Sam, "mask_threshold", float(low[direct.last_prediction.best].quantile(0.7)))
+    expect = {(2, 1): direct.predict(frames[2], 2, [(50, 48), (10, 10)], [1, 0]).mask,
+              (2, 2): direct.predict(frames[2], 2, [], [], (70, 60, 118, 110)).mask,
+              (12, 2): direct.predict(frames[12], 12, [(90, 80)], [1]).mask}
+    assert all(0 < m.sum() < m.size for m in expect.values()), [int(m.sum()) for m in expect.values()]
+    for segmenter in ("sam", "auto"):
+        out = tmp_path / f"masks-{segmenter}"
+        capsys.readouterr()
+        assert main(["track", str(clip), "--prompts", str(pfile), "-o", str(out), "--segmenter",
+                     segmenter, "--tracker", "auto", "--sam-checkpoint", str(ckpt)]) == 0
+        notices = [line for line in capsys.readouterr().err.splitlines() if "classical" in line]
+        assert len(notices) == 1 and "classical tracker" in notices[0] and "segmenter" not in notices[0]
+        for (f, oid), mask in expect.items():
+            labels = read_label_png(out / f"{f:05d}.png")
+            others = (labels != oid) & (labels != 0)
+            assert np.array_equal((labels == oid) | (mask & others), mask), (segmenter, f, oid)
+
+
+def test_auto_without_checkpoint_falls_back_with_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                          monkeypatch: pytest.MonkeyPatch, plugin_manager) -> None:  # noqa: ANN001
+    import logging
+
+    from editor.backends import BackendOptions
+    from editor.pipeline import select_backends
+
+    monkeypatch.setenv("TRACKEDIT_MODELS_DIR", str(tmp_path / "empty"))
+    opts = BackendOptions("cpu", None, tmp_path / "empty")
+    with caplog.at_level(logging.WARNING):
+        seg, _ = select_backends(plugin_manager, "auto", "auto", opts, opts)
+    assert seg.name == "classic"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "sam: no SAM checkpoint found" in lines[0]
+    assert "trackedit models download sam_vit_b" in lines[0]
+    from editor.errors import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="segmenter 'sam' cannot run: no SAM checkpoint found"):
+        select_backends(plugin_manager, "sam", "classic", opts, opts)

@@ -50,6 +50,10 @@ class UiConfig:
     device: str = "auto"
     max_upload_bytes: int = 512 * 2 ** 20
     work_root: Path | None = None
+    sam_checkpoint: Path | None = None
+    xmem_checkpoint: Path | None = None
+    models_dir: Path | None = None
+    backend_options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -77,9 +81,10 @@ class UiState:
         self.root = config.work_root or Path(tempfile.mkdtemp(prefix="trackedit-ui-"))
         self.sessions: dict[str, UiSession] = {}
         self.uploads: dict[str, Path] = {}
-        opts = BackendOptions(config.device)
-        self.seg_spec, self.trk_spec = select_backends(plugins, config.segmenter, config.tracker, opts, opts)
-        self._options = opts
+        seg = BackendOptions(config.device, config.sam_checkpoint, config.models_dir, config.backend_options)
+        trk = BackendOptions(config.device, config.xmem_checkpoint, config.models_dir, config.backend_options)
+        self.seg_spec, self.trk_spec = select_backends(plugins, config.segmenter, config.tracker, seg, trk)
+        self._seg_options, self._trk_options = seg, trk
 
     def video_for(self, key: str | None) -> Path:
         if key and key in self.uploads:
@@ -92,7 +97,8 @@ class UiState:
         sid = uuid.uuid4().hex
         folder = self.root / sid
         folder.mkdir(parents=True)
-        session = TrackingSession(video, self.seg_spec.factory(self._options), self.trk_spec.factory(self._options),
+        session = TrackingSession(video, self.seg_spec.factory(self._seg_options),
+                                  self.trk_spec.factory(self._trk_options),
                                   work_dir=folder / "work")
         ui = UiSession(sid, session, folder)
         self.sessions[sid] = ui
