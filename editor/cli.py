@@ -82,6 +82,9 @@ _model_options = [
 ]
 _backend_options = [
     *_model_options,
+    click.option("--refine", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                 help="Re-segment weak tracked masks with the segmenter (SAM + XMem); thresholds: "
+                      "--backend-set refine.min_confidence=0.75 …"),
     click.option("--no-cuts", is_flag=True, help="Do not end tracks at detected shot cuts."),
     click.option("--bidirectional", is_flag=True,
                  help="Also propagate backward from corrections; each frame follows the nearer prompt."),
@@ -115,6 +118,11 @@ def _backend_sets(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _refined(summary: Any) -> str:
+    r = summary.tracking.refinement if summary.tracking else None
+    return f", weak masks {r.weak}: {r.refined} refined by the segmenter, {r.rejected} kept" if r and r.weak else ""
+
+
 def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra: Any) -> Any:
     from .pipeline import RunRequest
     from .prompts import load_prompts
@@ -124,7 +132,8 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
         device=kw["device"], segmenter=kw["segmenter"], tracker=kw["tracker"],
         sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
         models_dir=kw["models_dir"], overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"],
-        bidirectional=kw["bidirectional"], backend_options=_backend_sets(kw["backend_sets"]), **extra)
+        bidirectional=kw["bidirectional"], backend_options=_backend_sets(kw["backend_sets"]), refine=kw["refine"],
+        **extra)
 
 
 class _Progress:
@@ -200,7 +209,8 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
     finally:
         progress.close()
     if not ctx.obj["quiet"]:
-        backends = f" (segmenter: {summary.segmenter}, tracker: {summary.tracker})" if summary.segmenter else ""
+        backends = f" (segmenter: {summary.segmenter}, tracker: {summary.tracker}{_refined(summary)})" \
+            if summary.segmenter else ""
         click.echo(f"trackedit: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
                    f"({summary.fps:.1f} fps){backends}", err=True)
 
@@ -227,7 +237,8 @@ def track(ctx: click.Context, input_path: Path, prompts: Path, output: Path, **k
     if not ctx.obj["quiet"]:
         cuts = summary.tracking.cuts if summary.tracking else []
         click.echo(f"trackedit: wrote {summary.frames} masks to {output} in {summary.seconds:.1f} s "
-                   f"(segmenter: {summary.segmenter}, tracker: {summary.tracker}, shot cuts at {cuts})", err=True)
+                   f"(segmenter: {summary.segmenter}, tracker: {summary.tracker}, shot cuts at {cuts}{_refined(summary)})",
+                   err=True)
 
 
 @cli.command()

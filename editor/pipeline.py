@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .backends import BackendOptions, SegmenterSpec, TrackerSpec
+from .refinement import RefineOptions, resolve_refinement
 from .device import check_device_name
 from .errors import BackendUnavailable, InputError, OutputError, TrackeditError
 from .masks import MaskFolderWriter, MasksManifest, iter_mask_folder
@@ -62,6 +63,9 @@ class RunRequest:
     bidirectional: bool = False
     queue_size: int = 4
     backend_options: dict[str, Any] = field(default_factory=dict)
+    refine: str = "auto"
+    """Weak-mask refinement: ``auto``, ``on`` or ``off`` (see :mod:`editor.refinement`);
+    thresholds from ``backend_options["refine"]``."""
 
 
 @dataclass
@@ -166,8 +170,11 @@ class Pipeline:
         seg_spec, trk_spec = select_backends(self.plugins, req.segmenter, req.tracker, seg_options, trk_options)
         segmenter = seg_spec.factory(seg_options)
         tracker = trk_spec.factory(trk_options)
+        refine = RefineOptions.from_dict({"mode": req.refine, **req.backend_options.get("refine", {})})
+        refiner = segmenter if resolve_refinement(refine, segmenter, tracker) else None
         tracking = VideoTracking(video, req.prompts, segmenter, tracker, work,
-                                 detect_cuts=req.detect_cuts, progress=progress, bidirectional=req.bidirectional)
+                                 detect_cuts=req.detect_cuts, progress=progress, bidirectional=req.bidirectional,
+                                 refiner=refiner, refine_options=refine)
         items = threaded(tracking.items(frames), req.queue_size, "track")
         return items, tracking, seg_spec.name, trk_spec.name
 

@@ -21,6 +21,7 @@ from .backends import Segmenter, Tracker, TrackPass
 from .errors import PromptError
 from .masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, write_label_png
 from .prompts import ObjectPrompts, Prompt, PromptSet
+from .refinement import Refinement, RefineCounts, RefineOptions, resolve_refinement
 from .shots import ShotDetector
 from .video.random_access import FrameSource
 from .video.reader import probe
@@ -52,8 +53,13 @@ class TrackingSession:
     """Prompts, propagation and corrections on one video with one segmenter and tracker."""
 
     def __init__(self, video: str | Path, segmenter: Segmenter, tracker: Tracker, *,
-                 work_dir: Path | None = None, detect_cuts: bool = True) -> None:
+                 work_dir: Path | None = None, detect_cuts: bool = True,
+                 refine: RefineOptions | None = None) -> None:
+        """``refine``: weak-mask refinement (:mod:`editor.refinement`; default ``auto``: on
+        when the segmenter can refine and the tracker can take masks back)."""
         self.video_path = Path(video)
+        self.refine_options = refine or RefineOptions()
+        self.refine_counts = RefineCounts()
         self.info = probe(self.video_path)
         self.frames = FrameSource(self.video_path)
         self.segmenter = segmenter
@@ -173,7 +179,11 @@ class TrackingSession:
             stop = max(-1, start_frame - max_frames) if reverse else min(len(self.frames), start_frame + max_frames)
         state = self._passes.get(reverse)
         if state is None:
-            state = _PassState(self.tracker.new_pass(self.info, reverse=reverse), start_frame - step, ShotDetector())
+            track = self.tracker.new_pass(self.info, reverse=reverse)
+            if resolve_refinement(self.refine_options, self.segmenter, self.tracker) and hasattr(track, "set_review"):
+                track.set_review(Refinement(self.segmenter, self.refine_options,  # type: ignore[arg-type]
+                                            self.refine_counts))
+            state = _PassState(track, start_frame - step, ShotDetector())
             self._passes[reverse] = state
         for f in range(start_frame, stop, step):
             frame = self.frames[f]

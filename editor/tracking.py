@@ -29,6 +29,7 @@ from .backends import Segmenter, Tracker, TrackPass
 from .errors import PromptError
 from .masks import compose_label_map, read_label_png, split_label_map, write_label_png
 from .prompts import PromptSet, load_mask_file
+from .refinement import MaskRefiner, RefineCounts, Refinement, RefineOptions
 from .shots import ShotDetector
 from .stages import FrameItem
 from .video.frames import Frame, VideoInfo
@@ -47,6 +48,8 @@ class TrackingStats:
     segmented: int = 0
     """Number of (frame, object) segmentations from prompts."""
     cached_frames: int = 0
+    refinement: RefineCounts = field(default_factory=RefineCounts)
+    """Weak masks seen, refined (accepted) and rejected by the segmenter's refinement."""
 
 
 class _FrameCache:
@@ -84,8 +87,11 @@ class VideoTracking:
 
     def __init__(self, video: VideoInfo, prompts: PromptSet, segmenter: Segmenter, tracker: Tracker,
                  work_dir: Path, *, detect_cuts: bool = True, progress: Progress | None = None,
-                 bidirectional: bool = False) -> None:
+                 bidirectional: bool = False, refiner: MaskRefiner | None = None,
+                 refine_options: RefineOptions | None = None) -> None:
         self.video = video
+        self.refiner = refiner
+        self.refine_options = refine_options or RefineOptions()
         self.prompts = prompts
         self.segmenter = segmenter
         self.tracker = tracker
@@ -180,7 +186,7 @@ class VideoTracking:
             self._backward(cache, horizon)
 
         # 3. forward from the first prompt to the end, merged with the backward results
-        fwd: TrackPass = self.tracker.new_pass(self.video, reverse=False)
+        fwd: TrackPass = self._new_pass(reverse=False)
         try:
             f = 0
             while True:
@@ -218,9 +224,15 @@ class VideoTracking:
             raise PromptError(f"{obj.label}: frame {frame_no} is past the end (the video has {f} frames)",
                               self.prompts.source)
 
+    def _new_pass(self, *, reverse: bool) -> TrackPass:
+        track = self.tracker.new_pass(self.video, reverse=reverse)
+        if self.refiner is not None and hasattr(track, "set_review"):
+            track.set_review(Refinement(self.refiner, self.refine_options, self.stats.refinement))
+        return track
+
     def _backward(self, cache: _FrameCache, horizon: int) -> None:
         first = self._first
-        bwd = self.tracker.new_pass(self.video, reverse=True)
+        bwd = self._new_pass(reverse=True)
         try:
             for f in range(horizon, -1, -1):
                 frame = cache.get(f)

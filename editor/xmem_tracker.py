@@ -10,6 +10,9 @@
   as a memory frame), other objects keep their predictions.
 * ``end_objects`` for every object (a shot cut) clears the memory: nothing learnt before a
   cut is used after it. Ending only some objects hides them from the output.
+* ``set_review`` (weak-mask refinement, :mod:`editor.refinement`): each segmented frame's
+  masks and probabilities are reviewed before XMem memorises the frame; replaced masks
+  are memorised as corrections.
 * Runs under ``torch.inference_mode``; memory is bounded by the XMem configuration
   (working memory ≤ ``max_mid_term_frames`` frames, long-term ≤ ``max_long_term_elements``).
 """
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .refinement import Review
 from .video.frames import Frame, VideoInfo
 from .xmem import IMAGENET_MEAN, IMAGENET_STD, InferenceCore, XMem, XMemConfig
 
@@ -43,6 +47,7 @@ class XMemTrackPass:
     _core: InferenceCore = field(init=False)
     _ids: list[int] = field(default_factory=list)
     _hidden: set[int] = field(default_factory=set)
+    review: Review | None = None
 
     def __post_init__(self) -> None:
         self._core = InferenceCore(self.network, self.config)
@@ -78,12 +83,38 @@ class XMemTrackPass:
             for oid, m in prompts.items():
                 mask[self._ids.index(oid)] = self._mask(m)
             valid = [self._ids.index(oid) + 1 for oid in prompts]
-        prob = self._core.step(self._image(frame.image), mask, valid)
+        kept: list[np.ndarray] = []  # label map of a prediction the review kept
+
+        def review(prob: torch.Tensor) -> tuple[torch.Tensor, list[int]] | None:
+            assert self.review is not None
+            full, labels = self._full(prob, frame)
+            masks = self._masks(labels)
+            probs = {oid: full[self._ids.index(oid) + 1].cpu().numpy() for oid in masks}
+            accepted = self.review(frame, masks, probs)
+            if not accepted:
+                kept.append(labels)
+                return None
+            w, h = self._size
+            given = torch.zeros((len(self._ids), h, w))
+            for oid, m in accepted.items():
+                given[self._ids.index(oid)] = self._mask(m)
+            return given, [self._ids.index(oid) + 1 for oid in accepted]
+
+        prob = self._core.step(self._image(frame.image), mask, valid,
+                               review=review if self.review is not None else None)
+        if kept:  # the review kept the prediction: reuse its upsampling
+            return self._masks(kept[0])
+        return self._masks(self._full(prob, frame)[1])
+
+    def _full(self, prob: torch.Tensor, frame: Frame) -> tuple[torch.Tensor, np.ndarray]:
+        """Probabilities at the frame's size and their argmax label map."""
         with torch.inference_mode():
             if prob.shape[1:] != (frame.height, frame.width):
                 prob = F.interpolate(prob.unsqueeze(0).float(), size=(frame.height, frame.width),
                                      mode="bilinear", align_corners=False)[0]
-            labels = prob.argmax(0).to(torch.uint8).cpu().numpy()
+            return prob, prob.argmax(0).to(torch.uint8).cpu().numpy()
+
+    def _masks(self, labels: np.ndarray) -> dict[int, np.ndarray]:
         out = {}
         for k, oid in enumerate(self._ids, start=1):
             if oid in self._hidden:
@@ -93,8 +124,15 @@ class XMemTrackPass:
                 out[oid] = m
         return out
 
+    def set_review(self, review: Review | None) -> None:
+        """Check each segmented frame's masks; replacements enter memory (see :mod:`editor.refinement`)."""
+        self.review = review
+
     def end_objects(self, ids: Iterable[int]) -> None:
         ids = set(ids)
+        forget = getattr(self.review, "forget", None)
+        if forget is not None:
+            forget(sorted(ids))
         if set(self._ids) <= ids:  # everything ends (a cut): forget the memory entirely
             self._core = InferenceCore(self.network, self.config)
             self._ids.clear()
@@ -113,6 +151,8 @@ class XMemTracker:
     network: XMem
     config: XMemConfig = field(default_factory=XMemConfig)
     internal_size: int | None = 480
+    supports_review = True
+    """Its passes take refined masks back into memory (``set_review``)."""
 
     def new_pass(self, video: VideoInfo, *, reverse: bool) -> XMemTrackPass:
         return XMemTrackPass(self.network, self.config, video, self.internal_size)

@@ -337,3 +337,23 @@ def test_auto_without_checkpoint_falls_back_with_one_line(tmp_path: Path, caplog
 
     with pytest.raises(BackendUnavailable, match="segmenter 'sam' cannot run: no SAM checkpoint found"):
         select_backends(plugin_manager, "sam", "classic", opts, opts)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fast_path_agrees_with_fp32() -> None:
+    """Real vit_b shape with random weights on the GPU: bf16 autocast + fused attention (and
+    torch.compile) against the stock fp32 encoder: embedding and logits within 1e-2."""
+    torch.manual_seed(0)
+    model = build_sam(VARIANTS["vit_b"]).cuda().eval()
+    image = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
+    ref = SamEngine(copy.deepcopy(model), "cuda", precision="fp32", fused_attention=False)
+    for kw in ({"precision": "bf16"}, {"precision": "bf16", "compile": True}):
+        fast = SamEngine(copy.deepcopy(model), "cuda", **kw)
+        a, b = ref.embed(image), fast.embed(image)
+        rel = ((a.features - b.features).norm() / a.features.norm()).item()
+        assert rel <= 1e-2, (kw, rel)
+        pa = ref.predict(a, np.array([[960.0, 540.0]]), np.array([1]))
+        pb = fast.predict(b, np.array([[960.0, 540.0]]), np.array([1]))
+        rel = ((pa.low_res - pb.low_res).norm() / pa.low_res.norm()).item()
+        assert rel <= 1e-2, (kw, rel)

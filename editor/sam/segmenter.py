@@ -15,6 +15,10 @@ Rules (the paper's interactive tool, made explicit):
   decodes it together with its bounding box.
 * Optional clean-up at the source resolution: holes smaller than ``fill_holes`` pixels are
   filled and islands smaller than ``min_island`` pixels removed (0 = off).
+* :meth:`SamSegmenter.refine` (weak-mask refinement while tracking, see
+  :mod:`editor.refinement`) prompts SAM with the tracked mask's box, its most interior
+  point (the maximum of the distance transform, weighted by the tracker's probability
+  when given) and the mask itself as low-resolution logits; one output.
 * One SAM call segments one object. Several objects on one frame are combined by the core
   (:func:`editor.masks.compose_label_map`: where masks overlap, the smaller object wins,
   the same rule for every segmenter), giving one label map.
@@ -96,6 +100,24 @@ class SamSegmenter:
             ys, xs = np.nonzero(given)
             boxes = [(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))]
         return self.predict(image, frame_index, points, labels, boxes[0] if boxes else None, given)
+
+    def refine(self, image: np.ndarray, frame_index: int, mask: np.ndarray,
+               probability: np.ndarray | None = None) -> Segmentation | None:
+        """Re-segment the object a tracked ``mask`` covers (``None`` for an empty mask)."""
+        if not mask.any():
+            return None
+        ys, xs = np.nonzero(mask)
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        inside = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        if probability is not None:
+            inside = inside * np.clip(probability, 0.0, 1.0)
+        y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)
+        key = (frame_index, image_key(image))
+        emb = self.engine.embed(image, key)
+        logits = mask_to_prompt_logits(mask, self.engine.image_size)
+        pred = self.engine.predict(emb, np.array([[x, y]], np.float32), np.array([1]),
+                                   np.asarray(box, np.float32), logits, multimask=False)
+        return Segmentation(pred.masks[pred.best], float(np.clip(pred.scores[pred.best], 0.0, 1.0)))
 
     def predict(self, image: np.ndarray, frame_index: int | None, points: Sequence[tuple[float, float]],
                 labels: Sequence[int], box: tuple[float, float, float, float] | None = None,

@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..backends import BackendOptions
+from ..refinement import RefineOptions
 from ..errors import TrackeditError
 from ..masks import PALETTE
 from ..pipeline import Pipeline, RunRequest, select_backends
@@ -99,6 +100,7 @@ class UiState:
         folder.mkdir(parents=True)
         session = TrackingSession(video, self.seg_spec.factory(self._seg_options),
                                   self.trk_spec.factory(self._trk_options),
+                                  refine=RefineOptions.from_dict(self.config.backend_options.get("refine", {})),
                                   work_dir=folder / "work")
         ui = UiSession(sid, session, folder)
         self.sessions[sid] = ui

@@ -13,7 +13,7 @@ Images are ``3 x H x W`` float tensors normalised with the ImageNet mean/std; ma
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -23,7 +23,10 @@ from editor.xmem.memory_manager import MemoryManager
 from editor.xmem.network import XMem
 from editor.xmem.ops import Padding, aggregate, pad_to_multiple, unpad
 
-__all__ = ["InferenceCore"]
+__all__ = ["InferenceCore", "Review"]
+
+Review = Callable[[Tensor], "tuple[Tensor, Sequence[int] | None] | None"]
+"""``review(prob)`` → ``None`` or ``(mask N x H x W, valid_labels)``; see :meth:`InferenceCore.step`."""
 
 
 class InferenceCore:
@@ -77,7 +80,8 @@ class InferenceCore:
     # -- inference -----------------------------------------------------------------------
     @torch.no_grad()
     def step(self, image: Tensor, mask: Tensor | None = None,
-             valid_labels: Sequence[int] | None = None, end: bool = False) -> Tensor:
+             valid_labels: Sequence[int] | None = None, end: bool = False,
+             review: Review | None = None) -> Tensor:
         """Process the next frame and return ``(N+1) x H x W`` probabilities (background first).
 
         Args:
@@ -89,6 +93,11 @@ class InferenceCore:
                 keep their predicted masks.
             end: the last frame of the video: it is not memorised and the sensory memory is
                 not updated.
+            review: not in the original: called with the segmented ``(N+1) x H x W``
+                probabilities (unpadded) of a frame without ``mask``, before anything is
+                memorised. It returns ``None`` (keep the prediction) or ``(mask,
+                valid_labels)`` as for the arguments above: those objects are then replaced
+                and the frame is memorised exactly as if the mask had been given.
         """
         cfg = self.config
         net = self.network
@@ -123,17 +132,38 @@ class InferenceCore:
             is_deep_update = self.curr_ti - self.last_deep_update_ti >= cfg.deep_update_every and not end
         is_normal_update = (not deep_sync or not is_deep_update) and not end
 
+        reviewing = review is not None and mask is None and need_segment and not end
         key, shrinkage, selection, f16, f8, f4 = net.encode_key(
-            image, need_ek=cfg.enable_long_term or need_segment, need_sk=is_mem_frame)
+            image, need_ek=cfg.enable_long_term or need_segment, need_sk=is_mem_frame or reviewing)
 
         prob: Tensor | None = None
+        pending_hidden: Tensor | None = None
         if need_segment:
             readout = self.memory.match_memory(key, selection).unsqueeze(0)
             hidden, _, prob_b = net.segment((f16, f8, f4), readout, self.memory.hidden,
                                             h_out=is_normal_update, strip_bg=False)
             prob = prob_b[0]
             if is_normal_update and net.hidden_dim > 0:
-                self.memory.hidden = hidden
+                if reviewing:
+                    pending_hidden = hidden  # applied once the review keeps the prediction
+                else:
+                    self.memory.hidden = hidden
+
+        if reviewing:
+            assert review is not None and prob is not None
+            verdict = review(unpad(prob, self.pad))
+            if verdict is None:
+                if pending_hidden is not None:
+                    self.memory.hidden = pending_hidden
+            else:  # from here on exactly as if the mask had been given (a correction)
+                mask, valid_labels = verdict
+                mask = mask.to(device=self.device, dtype=self.dtype)
+                is_mem_frame = True
+                if deep_sync:
+                    is_deep_update = True
+                    is_normal_update = False
+                if pending_hidden is not None and is_normal_update:
+                    self.memory.hidden = pending_hidden
 
         if mask is not None:
             mask, _ = pad_to_multiple(mask, 16)
