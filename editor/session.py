@@ -32,6 +32,8 @@ class ObjectState:
     id: int
     name: str = ""
     prompts: list[Prompt] = field(default_factory=list)
+    undone: list[Prompt] = field(default_factory=list)
+    """Prompts taken back with :meth:`TrackingSession.undo`, latest last (for redo)."""
 
 
 @dataclass
@@ -93,14 +95,19 @@ class TrackingSession:
         obj = self.state.objects.setdefault(object_id, ObjectState(object_id, name))
         if name:
             obj.name = name
+        mask = self._append(obj, prompt, is_new)
+        obj.undone.clear()  # a new prompt ends the redo history
+        return mask
+
+    def _append(self, obj: ObjectState, prompt: Prompt, is_new: bool = False) -> np.ndarray:
         obj.prompts.append(prompt)
-        self.state.prompt_masks.pop((frame, object_id), None)
+        self.state.prompt_masks.pop((prompt.frame, obj.id), None)
         try:
-            return self.mask_from_prompts(frame, object_id)
+            return self.mask_from_prompts(prompt.frame, obj.id)
         except Exception:
             obj.prompts.pop()
             if is_new:
-                del self.state.objects[object_id]
+                del self.state.objects[obj.id]
             raise
 
     def undo(self, object_id: int) -> Prompt | None:
@@ -109,7 +116,17 @@ class TrackingSession:
         if obj is None or not obj.prompts:
             return None
         prompt = obj.prompts.pop()
+        obj.undone.append(prompt)
         self.state.prompt_masks.pop((prompt.frame, object_id), None)
+        return prompt
+
+    def redo(self, object_id: int) -> Prompt | None:
+        """Put back the object's latest undone prompt (returns it; ``None`` if nothing to redo)."""
+        obj = self.state.objects.get(object_id)
+        if obj is None or not obj.undone:
+            return None
+        prompt = obj.undone.pop()
+        self._append(obj, prompt)
         return prompt
 
     def rename(self, object_id: int, name: str) -> None:

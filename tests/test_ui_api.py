@@ -160,3 +160,42 @@ def test_concurrent_requests_do_not_block_the_event_loop(clip: Path, tmp_path: P
             return [r.status_code for r in responses]
 
     assert asyncio.run(scenario()) == [200, 200, 200, 200]
+
+
+def test_undo_redo_and_preset_preview(client: TestClient) -> None:
+    sid = client.post("/api/sessions", json={}).json()["id"]
+    client.post(f"/api/sessions/{sid}/objects", json={"name": "disc"})
+    first = client.post(f"/api/sessions/{sid}/prompts", json={"frame": 10, "object": 1, "points": [[50, 48]],
+                                                              "labels": [1]}).json()["area"]
+    second = client.post(f"/api/sessions/{sid}/prompts", json={"frame": 10, "object": 1, "points": [[5, 5]],
+                                                               "labels": [0]}).json()
+    assert client.post(f"/api/sessions/{sid}/undo", json={"object": 1}).json() == {"undone": True}
+    assert client.post(f"/api/sessions/{sid}/redo", json={"object": 1}).json() == {"redone": True}
+    assert client.post(f"/api/sessions/{sid}/redo", json={"object": 1}).json() == {"redone": False}
+    saved = client.get(f"/api/sessions/{sid}/download/prompts.json").json()
+    assert [p["labels"] for p in saved["objects"][0]["prompts"]] == [[1], [0]]  # redo restored the exclude click
+    assert second["area"] > 0 and first > 0
+
+    def jpeg(path: str) -> np.ndarray:
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+        return np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")).astype(int)
+
+    raw = jpeg(f"/api/sessions/{sid}/frames/10.jpg")
+    solid = jpeg(f"/api/sessions/{sid}/preview/10.jpg?preset=solid")
+    mask = _scene(10)[1] == 1
+    inner = mask.copy()
+    for shift in (-4, 4):
+        inner &= np.roll(mask, shift, 0) & np.roll(mask, shift, 1)
+    outside = ~mask
+    for shift in (-6, 6):
+        outside &= ~np.roll(mask, shift, 0) & ~np.roll(mask, shift, 1)
+    # the preview paints the object (solid black) and leaves the rest alone; the plain view
+    # only tints it
+    assert solid[inner].mean() < 30 and raw[inner].mean() > 60
+    assert np.abs(solid[outside] - raw[outside]).mean() < 4
+    remove = jpeg(f"/api/sessions/{sid}/preview/10.jpg?preset=remove&width=80")
+    assert remove.shape[:2] == (60, 80)
+    assert client.get(f"/api/sessions/{sid}/preview/10.jpg?preset=nope").status_code == 400
+    assert client.get(f"/api/sessions/{sid}/preview/10.jpg?preset=export-masks").status_code == 400
+    assert client.get(f"/api/sessions/{sid}/preview/999.jpg?preset=blur").status_code == 404

@@ -94,9 +94,19 @@ def test_full_loop_in_chromium(server: str, footage: Path, tmp_path: Path) -> No
         page.screenshot(path=str(ARTIFACTS / "ui-after-tracking.png"))
         _goto_frame(page, 100)  # correct one frame, resume forward from it
         _click_video(page, 430, 420)
+        page.keyboard.press("Control+z")  # undo the correction and redo it from the keyboard
+        page.keyboard.press("Control+Shift+z")
+        page.wait_for_timeout(500)
         page.click("#track-forward")
         _wait_job(page, "track")
         page.select_option("#preset", "blur")
+        _goto_frame(page, 100)
+        page.check("#preview")  # the preset previewed on the current frame
+        page.wait_for_function("document.getElementById('frame').src.includes('/preview/100.jpg?preset=blur')"
+                               " && document.getElementById('frame').complete"
+                               " && document.getElementById('frame').naturalWidth > 0", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "ui-preview-blur.png"))
+        page.uncheck("#preview")
         page.click("#render")
         _wait_job(page, "render")
         with page.expect_download() as dl:

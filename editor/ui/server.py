@@ -135,6 +135,22 @@ def _handler(fn):  # noqa: ANN001, ANN202
     return wrapped
 
 
+def _labels(ui: UiSession, index: int) -> np.ndarray | None:
+    """What the page shows on a frame: masks from its prompts where it has some, else the
+    last propagated label map (``None`` if never tracked). Call with ``ui.lock`` held."""
+    s = ui.session
+    labels = s.label_map(index)
+    prompted = {oid: s.mask_from_prompts(index, oid)
+                for oid, o in s.state.objects.items() if any(p.frame == index for p in o.prompts)}
+    if prompted:
+        from ..masks import compose_label_map, split_label_map
+
+        masks = split_label_map(labels) if labels is not None else {}
+        masks.update(prompted)  # this frame's prompts replace those objects' tracked masks
+        labels = compose_label_map(masks, (s.info.height, s.info.width))
+    return labels
+
+
 def _overlay(image: np.ndarray, labels: np.ndarray | None, width: int | None) -> bytes:
     out = image
     if labels is not None and labels.any():
@@ -211,19 +227,59 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         def render() -> bytes:
             with ui.lock:
                 image = ui.session.frames[index].image
-                labels = ui.session.label_map(index)
-                prompted = {oid: ui.session.mask_from_prompts(index, oid)
-                            for oid, o in ui.session.state.objects.items() if any(p.frame == index for p in o.prompts)}
-            if prompted:
-                from ..masks import compose_label_map
-
-                labels = compose_label_map(prompted, image.shape[:2])
+                labels = _labels(ui, index)
             return _overlay(image, labels, width)
 
         # The session lock is a thread lock: only ever take it off the event loop, or a
         # request waiting for it would block the loop that the holder needs to finish.
         data = await asyncio.to_thread(render)
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @_handler
+    async def preview(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        index = int(request.path_params["index"])
+        width = int(request.query_params.get("width", "0") or 0) or None
+        name = request.query_params.get("preset", "blur")
+        if name not in builtin_presets():
+            raise UiError(400, f"unknown preset {name!r}")
+        preset = load_preset(name)
+        if any(c.use == "export-masks" for c in preset.stages):
+            raise UiError(400, "export-masks has no picture to preview")
+        s = ui.session
+        if not 0 <= index < len(s.frames):
+            raise UiError(404, f"frame {index} is outside 0..{len(s.frames) - 1}")
+
+        def labels_at(i: int) -> np.ndarray:
+            with ui.lock:
+                labels = _labels(ui, i)
+            return labels if labels is not None else np.zeros((s.info.height, s.info.width), np.uint8)
+
+        def make() -> bytes:
+            from ..preview import preview_frame
+            from ..stages import StageContext
+
+            with tempfile.TemporaryDirectory(prefix="trackedit-preview-") as tmp:
+                context = StageContext(s.info, {o.id: o.name for o in s.state.objects.values()}, state.config.device,
+                                       None, Path(tmp))
+                frame = preview_frame(preset, state.plugins, context, index, len(s.frames),
+                                      lambda i: s.frames[i], labels_at)
+            return _overlay(frame.image[..., :3], None, width)
+
+        data = await asyncio.to_thread(make)
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @_handler
+    async def redo(request: Request) -> Response:
+        ui = state.get(request.path_params["sid"])
+        _idle(ui)
+        oid = int((await request.json())["object"])
+
+        def again() -> bool:
+            with ui.lock:
+                return ui.session.redo(oid) is not None
+
+        return JSONResponse({"redone": await asyncio.to_thread(again)})
 
     def _idle(ui: UiSession) -> None:
         if ui.busy():
@@ -272,8 +328,13 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
     async def undo(request: Request) -> Response:
         ui = state.get(request.path_params["sid"])
         _idle(ui)
-        undone = ui.session.undo(int((await request.json())["object"]))
-        return JSONResponse({"undone": undone is not None})
+        oid = int((await request.json())["object"])
+
+        def back() -> bool:
+            with ui.lock:
+                return ui.session.undo(oid) is not None
+
+        return JSONResponse({"undone": await asyncio.to_thread(back)})
 
     @_handler
     async def track(request: Request) -> Response:
@@ -409,6 +470,8 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         Route("/api/sessions/{sid}/objects/{oid:int}", object_item, methods=["PATCH", "DELETE"]),
         Route("/api/sessions/{sid}/prompts", prompt, methods=["POST"]),
         Route("/api/sessions/{sid}/undo", undo, methods=["POST"]),
+        Route("/api/sessions/{sid}/redo", redo, methods=["POST"]),
+        Route("/api/sessions/{sid}/preview/{index:int}.jpg", preview),
         Route("/api/sessions/{sid}/track", track, methods=["POST"]),
         Route("/api/sessions/{sid}/pause", pause, methods=["POST"]),
         Route("/api/sessions/{sid}/job", job),

@@ -32,7 +32,10 @@ function showFrame(i) {
   const t = (state.frame / state.fps).toFixed(2);
   $("frame-label").textContent = `frame ${state.frame} / ${state.frames - 1} · ${t} s`;
   const w = Math.min(state.width, $("stage").parentElement.clientWidth || state.width);
-  $("frame").src = `${base()}/frames/${state.frame}.jpg?width=${w}&t=${Date.now()}`;
+  const preview = $("preview").checked;
+  const what = preview ? `preview/${state.frame}.jpg?preset=${encodeURIComponent($("preset").value)}&`
+    : `frames/${state.frame}.jpg?`;
+  $("frame").src = `${base()}/${what}width=${w}&t=${Date.now()}`;
 }
 
 function renderObjects() {
@@ -75,19 +78,25 @@ function click(points, labels, box) {
 
 let drag = null;
 function setupStage() {
+  // left click: include point · right click: exclude point · left drag: box
   const stage = $("stage");
   stage.addEventListener("contextmenu", (e) => e.preventDefault());
+  stage.addEventListener("dragstart", (e) => e.preventDefault());
   stage.addEventListener("mousedown", (e) => {
-    if (e.shiftKey && e.button === 0) { drag = { start: toVideo(e), x: e.offsetX, y: e.offsetY }; }
+    if (e.button === 0) drag = { start: toVideo(e), x: e.offsetX, y: e.offsetY, moved: false };
   });
   stage.addEventListener("mousemove", (e) => {
-    if (!drag) return; const rb = $("rubber"); rb.hidden = false;
+    if (!drag) return;
+    if (Math.abs(e.offsetX - drag.x) + Math.abs(e.offsetY - drag.y) > 6) drag.moved = true;
+    if (!drag.moved) return;
+    const rb = $("rubber"); rb.hidden = false;
     Object.assign(rb.style, { left: `${Math.min(drag.x, e.offsetX)}px`, top: `${Math.min(drag.y, e.offsetY)}px`,
       width: `${Math.abs(e.offsetX - drag.x)}px`, height: `${Math.abs(e.offsetY - drag.y)}px` });
   });
   stage.addEventListener("mouseup", (e) => {
-    if (drag) {
-      const [x0, y0] = drag.start, [x1, y1] = toVideo(e); drag = null; $("rubber").hidden = true;
+    const d = drag; drag = null; $("rubber").hidden = true;
+    if (d && d.moved) {
+      const [x0, y0] = d.start, [x1, y1] = toVideo(e);
       if (Math.abs(x1 - x0) > 4 && Math.abs(y1 - y0) > 4)
         click([], [], [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)]).catch(() => {});
       return;
@@ -164,8 +173,14 @@ async function start() {
 
 $("scrubber").oninput = (e) => showFrame(Number(e.target.value));
 $("add-object").onclick = () => serial(addObject).catch(() => {});
-$("undo").onclick = () => state.selected !== null &&
-  serial(() => api(`${base()}/undo`, { object: state.selected })).then(() => showFrame(state.frame)).catch(() => {});
+function history(what) {
+  if (state.selected === null) return;
+  serial(() => api(`${base()}/${what}`, { object: state.selected })).then(() => showFrame(state.frame)).catch(() => {});
+}
+$("undo").onclick = () => history("undo");
+$("redo").onclick = () => history("redo");
+$("preview").onchange = () => showFrame(state.frame);
+$("preset").onchange = () => { if ($("preview").checked) showFrame(state.frame); };
 $("track-forward").onclick = () => track("forward").catch(() => {});
 $("track-backward").onclick = () => track("backward").catch(() => {});
 $("track-both").onclick = () => track("both").catch(() => {});
@@ -176,5 +191,8 @@ document.addEventListener("keydown", (e) => {
   const step = e.shiftKey ? 10 : 1;
   if (e.key === "ArrowRight") { showFrame(state.frame + step); e.preventDefault(); }
   if (e.key === "ArrowLeft") { showFrame(state.frame - step); e.preventDefault(); }
+  const mod = e.ctrlKey || e.metaKey;
+  if (mod && e.key.toLowerCase() === "z") { history(e.shiftKey ? "redo" : "undo"); e.preventDefault(); }
+  if (mod && e.key.toLowerCase() === "y") { history("redo"); e.preventDefault(); }
 });
 start().catch((e) => showError(String(e)));
