@@ -61,14 +61,56 @@ def run(objects: int, frames: int, height: int, device: str) -> dict[str, object
             "peak_vram_mib": torch.cuda.max_memory_allocated() / 2 ** 20 if device.startswith("cuda") else None}
 
 
+def long_run(checkpoints: list[int], height: int, device: str) -> list[dict[str, object]]:
+    """One object tracked over ``max(checkpoints)`` frames of a looped low-resolution clip;
+    RSS / VRAM and memory-store sizes recorded at each checkpoint (flat = bounded memory)."""
+    clip, _ = make_clip(ROOT / "results" / "inputs", height, 300)
+    net = synthetic_network().to(device)
+    tracker = XMemTracker(net, internal_size=height)
+    info = probe(clip)
+    p = tracker.new_pass(info, reverse=False)
+    frames = list(iter_frames(clip))  # 300 small frames, looped
+    p.step(frames[0], _objects(frames[0].height, frames[0].width, 1))
+    rows = []
+    start = time.perf_counter()
+    for n in range(1, max(checkpoints) + 1):
+        p.step(frames[n % len(frames)], {})
+        if n in checkpoints:
+            mem = p._core.memory
+            rows.append({"frames": n, "height": height, "device": device,
+                         "fps": n / (time.perf_counter() - start), "rss_mib": current_rss_kib() / 1024,
+                         "peak_rss_mib": peak_rss_kib() / 1024,
+                         "vram_mib": torch.cuda.memory_allocated() / 2 ** 20 if device.startswith("cuda") else None,
+                         "working_memory_elements": mem.work_mem.size, "long_term_elements": mem.long_mem.size})
+    return rows
+
+
+def current_rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.xmem_speed")
     ap.add_argument("--objects", type=int, nargs="+", default=[1, 3, 8])
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--long", type=int, nargs="+", default=None, metavar="N",
+                    help="instead: one object over max(N) frames, memory recorded after each N frames")
+    ap.add_argument("--long-height", type=int, default=96)
     args = ap.parse_args(argv)
     device = pick_device(args.device)
+    if args.long:
+        rows = long_run(sorted(args.long), args.long_height, device)
+        print("| device | height | frames | fps so far | RSS MiB | VRAM MiB | working-memory elements | "
+              "long-term elements |\n|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            vram = f"{r['vram_mib']:.0f}" if r["vram_mib"] is not None else "-"
+            print(f"| {r['device']} | {r['height']} | {r['frames']} | {r['fps']:.1f} | {r['rss_mib']:.0f} | {vram} | "
+                  f"{r['working_memory_elements']} | {r['long_term_elements']} |")
+        print(json.dumps(rows), file=sys.stderr)
+        return 0
     rows = [run(k, args.frames, args.height, device) for k in args.objects]
     print("| device | objects | frames | fps | peak RSS MiB | peak VRAM MiB |\n|---|---|---|---|---|---|")
     for r in rows:

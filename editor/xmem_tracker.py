@@ -13,11 +13,15 @@
 * ``set_review`` (weak-mask refinement, :mod:`editor.refinement`): each segmented frame's
   masks and probabilities are reviewed before XMem memorises the frame; replaced masks
   are memorised as corrections.
+* ``precision``: on CUDA the network runs under bf16 autocast by default (XMem's own eval
+  used fp16 AMP); memory similarities are always computed in float32 (the expanded
+  squared distance cancels badly in 16-bit) and the top-k softmax subtracts the maximum.
 * Runs under ``torch.inference_mode``; memory is bounded by the XMem configuration
   (working memory ≤ ``max_mid_term_frames`` frames, long-term ≤ ``max_long_term_elements``).
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +33,16 @@ import torch.nn.functional as F
 from .refinement import Review
 from .video.frames import Frame, VideoInfo
 from .xmem import IMAGENET_MEAN, IMAGENET_STD, InferenceCore, XMem, XMemConfig
+
+
+def reduced_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` (``auto``: bf16 on CUDA when supported; ``fp32``,
+    ``bf16``, ``fp16``), or ``None`` for plain float32."""
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def internal_scale(width: int, height: int, internal_size: int | None) -> float:
@@ -48,6 +62,7 @@ class XMemTrackPass:
     _ids: list[int] = field(default_factory=list)
     _hidden: set[int] = field(default_factory=set)
     review: Review | None = None
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         self._core = InferenceCore(self.network, self.config)
@@ -100,15 +115,23 @@ class XMemTrackPass:
                 given[self._ids.index(oid)] = self._mask(m)
             return given, [self._ids.index(oid) + 1 for oid in accepted]
 
-        prob = self._core.step(self._image(frame.image), mask, valid,
-                               review=review if self.review is not None else None)
+        with self._autocast():
+            prob = self._core.step(self._image(frame.image), mask, valid,
+                                   review=review if self.review is not None else None)
         if kept:  # the review kept the prediction: reuse its upsampling
             return self._masks(kept[0])
         return self._masks(self._full(prob, frame)[1])
 
+    def _autocast(self) -> contextlib.AbstractContextManager[object]:
+        dtype = reduced_precision(self.precision, self._core.device)
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self._core.device.type, dtype=dtype)
+
     def _full(self, prob: torch.Tensor, frame: Frame) -> tuple[torch.Tensor, np.ndarray]:
         """Probabilities at the frame's size and their argmax label map."""
         with torch.inference_mode():
+            prob = prob.float()
             if prob.shape[1:] != (frame.height, frame.width):
                 prob = F.interpolate(prob.unsqueeze(0).float(), size=(frame.height, frame.width),
                                      mode="bilinear", align_corners=False)[0]
@@ -151,8 +174,10 @@ class XMemTracker:
     network: XMem
     config: XMemConfig = field(default_factory=XMemConfig)
     internal_size: int | None = 480
+    precision: str = "auto"
+    """``auto`` (bf16 autocast on CUDA, float32 elsewhere), ``fp32``, ``bf16`` or ``fp16``."""
     supports_review = True
     """Its passes take refined masks back into memory (``set_review``)."""
 
     def new_pass(self, video: VideoInfo, *, reverse: bool) -> XMemTrackPass:
-        return XMemTrackPass(self.network, self.config, video, self.internal_size)
+        return XMemTrackPass(self.network, self.config, video, self.internal_size, precision=self.precision)

@@ -40,7 +40,8 @@ def _factory(options: BackendOptions):  # noqa: ANN202
     network = load_checkpoint(path, map_location=device)
     extra = dict(options.extra.get("xmem", {}))
     internal = extra.pop("internal_size", 480)
-    return XMemTracker(network.to(device).eval(), XMemConfig(**extra), internal)
+    precision = extra.pop("precision", "auto")
+    return XMemTracker(network.to(device).eval(), XMemConfig(**extra), internal, precision=precision)
 
 
 @hookimpl

@@ -21,6 +21,11 @@ def similarity(mk: Tensor, ms: Tensor | None, qk: Tensor, qe: Tensor | None) -> 
     ``-mk²·qe + 2·mk·(qk*qe) - sum(qe*qk²)``. Without a selection the plain L2 form
     ``-|mk|² + 2·mk·qk`` is used (the query norm does not change a softmax over memory).
     """
+    if torch.is_autocast_enabled(mk.device.type) or mk.dtype != torch.float32:
+        # -|a|² + 2ab - |b|² cancels catastrophically in bf16/fp16: always float32 here
+        with torch.autocast(mk.device.type, enabled=False):
+            return similarity(mk.float(), None if ms is None else ms.float(), qk.float(),
+                              None if qe is None else qe.float())
     ck = mk.shape[1]
     mk = mk.flatten(start_dim=2)
     qk = qk.flatten(start_dim=2)
