@@ -20,7 +20,7 @@ from .inputs import make_clip
 
 ROOT = Path(__file__).resolve().parent
 ORDER = ["decode", "transcode", "track", "edit_blur", "edit_pixelate", "edit_overlay", "edit_background",
-         "edit_remove", "end_to_end"]
+         "edit_remove", "end_to_end", "transcode_nvenc", "end_to_end_nvenc"]
 
 
 def machine() -> dict[str, object]:
@@ -52,6 +52,23 @@ def run_scenario(name: str, clip: Path, prompts: Path, work: Path) -> dict[str, 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def run_models(frames: int) -> dict[str, object]:
+    """SAM and XMem speed, each in its own process (its own peak RSS)."""
+    import tempfile
+
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, module, extra in (("sam", "benchmarks.sam_speed", ["--repeat", "2"]),
+                                   ("xmem", "benchmarks.xmem_speed", ["--frames", str(frames)])):
+            path = Path(tmp) / f"{key}.json"
+            subprocess.run([sys.executable, "-m", module, *extra, "--json", str(path)], cwd=ROOT.parent,
+                           check=True, stdout=subprocess.DEVNULL)
+            data = json.loads(path.read_text())
+            out[key] = data["rows"] if isinstance(data, dict) else data
+            print(f"{key:>22} speed: done", file=sys.stderr)
+    return out
+
+
 def table(rows: list[dict[str, object]]) -> str:
     head = "| clip | scenario | frames | seconds | fps | × transcode time | peak RSS MiB |\n|---|---|---|---|---|---|---|"
     lines = [head]
@@ -70,19 +87,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="rewrite the generated part of BENCHMARKS.md")
     ap.add_argument("--no-removal", dest="removal", action="store_false", help="skip the removal-quality table")
     ap.add_argument("--no-quality", dest="quality", action="store_false", help="skip the J&F table")
+    ap.add_argument("--no-models", dest="models", action="store_false",
+                    help="skip the SAM (stock vs ours) and XMem speed tables")
+    ap.add_argument("--model-frames", type=int, default=10, help="frames per XMem speed row")
     args = ap.parse_args(argv)
     results_dir = ROOT / "results"
     rows: list[dict[str, object]] = []
     for height in args.heights:
         clip, prompts = make_clip(results_dir / "inputs", height, args.frames)
         work = results_dir / "work" / f"{height}p_{args.frames}"
-        base = None
+        base = gpu_base = None
+        from editor.video.writer import nvenc_available
+
+        from .scenarios import GPU_SCENARIOS
+
         for name in [s for s in ORDER if s in args.scenarios]:
+            if name in GPU_SCENARIOS and not nvenc_available():
+                continue
             r = run_scenario(name, clip, prompts, work)
             r["clip"] = f"bunny {height}p × {args.frames}"
             if name == "transcode":
                 base = float(r["seconds"])
-            r["ratio_to_transcode"] = (float(r["seconds"]) / base) if base and name != "transcode" else None
+            if name == "transcode_nvenc":
+                gpu_base = float(r["seconds"])
+            ref = gpu_base if name == "end_to_end_nvenc" else base
+            r["ratio_to_transcode"] = (float(r["seconds"]) / ref) if ref and not name.startswith("transcode") else None
             rows.append(r)
             print(f"{r['clip']:>22} {name:>11}: {r['fps']:7.1f} fps  {r['peak_rss_mib']:6.0f} MiB", file=sys.stderr)
     when = dt.datetime.now(dt.timezone.utc)
@@ -92,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     from .quality import evaluate as evaluate_quality, table as quality_table
 
     quality = evaluate_quality() if args.quality else []
+    models = run_models(args.model_frames) if args.models else {}
     report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "results": rows,
-              "removal_quality": removal, "mask_quality": quality}
+              "removal_quality": removal, "mask_quality": quality, **models}
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{when:%Y-%m-%d}-{platform.node()}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -104,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     if quality:
         text += "\n\nMask quality on the generated ground-truth clips (DAVIS J&F, first/last frames excluded):\n\n"
         text += quality_table(quality)
+    if models:
+        from . import sam_speed, xmem_speed
+
+        text += ("\n\nSAM, stock `SamPredictor` vs trackedit on the same 1920x1080 frame (random weights of the "
+                 "official shapes; click → mask includes upsampling to 1080p):\n\n" + sam_speed.table(models["sam"]))
+        text += (f"\n\nXMem tracker at 854x480 (internal shorter side 480), synthetic weights, "
+                 f"{args.model_frames} frames per row:\n\n" + xmem_speed.table(models["xmem"]))
     print(text)
     print(f"\nwritten {path}", file=sys.stderr)
     if args.markdown:

@@ -81,11 +81,18 @@ def bench_variant(name: str, device: torch.device, repeat: int, modes: list[str]
     return rows
 
 
+def table(rows: list[dict[str, object]]) -> str:
+    lines = ["| variant | implementation | embedding ms | click→mask ms |", "|---|---|---|---|"]
+    lines += [f"| {r['variant']} | {r['impl']} | {r['embed_ms']:.1f} | {r['click_ms']:.1f} |" for r in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.sam_speed")
     ap.add_argument("--variants", nargs="+", default=None, help="default: vit_b on CPU, all three on CUDA")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", type=str, default=None, help="also write the rows here (the main runner uses it)")
     args = ap.parse_args(argv)
     device = torch.device(pick_device(args.device))
     cuda = device.type == "cuda"
@@ -98,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         f"({torch.get_num_threads()} threads)"
     when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     print(f"SAM speed, {when}, {machine}, torch {torch.__version__}; 1920x1080 frame, click → mask at 1080p\n")
-    print("| variant | implementation | embedding ms | click→mask ms |\n|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['variant']} | {r['impl']} | {r['embed_ms']:.1f} | {r['click_ms']:.1f} |")
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"measured": when, "machine": machine, "rows": rows}, f)
     out = ROOT / "results" / f"sam-{when[:10]}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"measured": when, "machine": machine, "rows": rows}, indent=2) + "\n")

@@ -19,16 +19,17 @@ def decode(clip: Path, prompts: Path, work: Path) -> int:
     return sum(1 for _ in iter_frames(clip))
 
 
-def transcode(clip: Path, prompts: Path, work: Path) -> int:
+def transcode(clip: Path, prompts: Path, work: Path, codec: str = "libx264") -> int:
     """Plain PyAV transcode (decode → libx264 CRF 18 medium), the floor for the pipeline."""
-    out = work / "transcode.mp4"
+    out = work / f"transcode-{codec}.mp4"
     n = 0
     with av.open(str(clip)) as src, av.open(str(out), "w") as dst:
         vin = src.streams.video[0]
         vin.thread_type = "AUTO"
-        vout = dst.add_stream("libx264", rate=vin.average_rate)
+        vout = dst.add_stream(codec, rate=vin.average_rate)
         vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
-        vout.codec_context.options = {"crf": "18", "preset": "medium"}
+        vout.codec_context.options = {"crf": "18", "preset": "medium"} if codec == "libx264" else \
+            {"cq": "18", "preset": "p4"}
         vout.time_base = vout.codec_context.time_base = vin.time_base
         for frame in src.decode(vin):
             for p in vout.encode(frame):
@@ -61,20 +62,33 @@ def edit(preset_name: str):  # noqa: ANN201
     return run
 
 
-def end_to_end(clip: Path, prompts: Path, work: Path) -> int:
+def end_to_end(clip: Path, prompts: Path, work: Path, codec: str = "auto") -> int:
     """Full ``trackedit run --preset blur --prompts``: track + blur + encode."""
     from editor.pipeline import Pipeline, RunRequest
     from editor.presets import load_preset
     from editor.prompts import load_prompts
+    from editor.video.writer import EncodeOptions
 
-    req = RunRequest(input=clip, output=work / "e2e.mp4", preset=load_preset("blur"),
-                     prompts=load_prompts(prompts), overwrite=True)
+    req = RunRequest(input=clip, output=work / f"e2e-{codec}.mp4", preset=load_preset("blur"),
+                     prompts=load_prompts(prompts), overwrite=True, encode=EncodeOptions.resolve(codec))
     return Pipeline().run(req).frames
+
+
+def transcode_nvenc(clip: Path, prompts: Path, work: Path) -> int:
+    """The GPU floor: the same transcode with h264_nvenc."""
+    return transcode(clip, prompts, work, "h264_nvenc")
+
+
+def end_to_end_nvenc(clip: Path, prompts: Path, work: Path) -> int:
+    return end_to_end(clip, prompts, work, "nvenc")
 
 
 EDIT_PRESETS = ("blur", "pixelate", "overlay", "background", "remove")
 SCENARIOS = {"decode": decode, "transcode": transcode, "track": track,
-             **{f"edit_{p}": edit(p) for p in EDIT_PRESETS}, "end_to_end": end_to_end}
+             **{f"edit_{p}": edit(p) for p in EDIT_PRESETS}, "end_to_end": end_to_end,
+             "transcode_nvenc": transcode_nvenc, "end_to_end_nvenc": end_to_end_nvenc}
+GPU_SCENARIOS = ("transcode_nvenc", "end_to_end_nvenc")
+"""Run only where an NVENC encoder opens; ratios against ``transcode_nvenc``."""
 
 
 def peak_rss_kib() -> int:

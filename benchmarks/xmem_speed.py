@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--long", type=int, nargs="+", default=None, metavar="N",
                     help="instead: one object over max(N) frames, memory recorded after each N frames")
     ap.add_argument("--long-height", type=int, default=96)
+    ap.add_argument("--json", type=str, default=None, help="also write the rows here (the main runner uses it)")
     args = ap.parse_args(argv)
     device = pick_device(args.device)
     if args.long:
@@ -112,12 +113,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows), file=sys.stderr)
         return 0
     rows = [run(k, args.frames, args.height, device) for k in args.objects]
-    print("| device | objects | frames | fps | peak RSS MiB | peak VRAM MiB |\n|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['device']} | {r['objects']} | {r['frames']} | {r['fps']:.2f} | {r['peak_rss_mib']:.0f} | "
-              f"{r['peak_vram_mib'] if r['peak_vram_mib'] is not None else '-'} |")
+    print(table(rows))
     print(json.dumps(rows), file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f)
     return 0
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    lines = ["| device | objects | frames | fps | peak RSS MiB | peak VRAM MiB |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        vram = f"{r['peak_vram_mib']:.0f}" if r["peak_vram_mib"] is not None else "-"
+        lines.append(f"| {r['device']} | {r['objects']} | {r['frames']} | {r['fps']:.2f} | "
+                     f"{r['peak_rss_mib']:.0f} | {vram} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -37,17 +37,12 @@ def find_sam_checkpoint(options: BackendOptions) -> Path | None:
         return options.checkpoint
     from editor.models import find_checkpoint
 
-    names = ["sam_vit_h", "sam_vit_l", "sam_vit_b"]
-    if not _gpu_first(options.device):
-        names.reverse()
     wanted = options.extra.get("sam", {}).get("variant")
-    if wanted:
-        names = [f"sam_{wanted}"]
-    for name in names:
-        path = find_checkpoint(name, options.models_dir)
-        if path is not None:
-            return path
-    return None
+    names = [f"sam_{wanted}"] if wanted else ["sam_vit_h", "sam_vit_l", "sam_vit_b"]
+    found = [p for p in (find_checkpoint(n, options.models_dir) for n in names) if p is not None]
+    if len(found) > 1 and not _gpu_first(options.device):  # torch is imported only to choose
+        found.reverse()
+    return found[0] if found else None
 
 
 def _unavailable(options: BackendOptions) -> str | None:

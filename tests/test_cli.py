@@ -155,3 +155,15 @@ def test_fallback_is_one_log_line(tmp_path: Path, prompts: Path) -> None:
     assert r.returncode == 0, r.stderr
     notices = [line for line in r.stderr.splitlines() if "classical" in line]
     assert len(notices) == 1 and "trackedit models download" in notices[0]
+
+
+def test_classical_run_does_not_import_torch(tmp_path: Path, prompts: Path) -> None:
+    """Without checkpoints, choosing backends and running stays torch-free (torch costs
+    seconds and ~400 MB on import)."""
+    clip = _clip(tmp_path / "clip.mp4")
+    code = ("import sys; from editor.cli import main; "
+            f"rc = main(['-q', 'run', {str(clip)!r}, '-o', {str(tmp_path / 'o.mp4')!r}, '--preset', 'blur', "
+            f"'--prompts', {str(prompts)!r}]); print(rc, 'torch' in sys.modules)")
+    env = {**os.environ, "TRACKEDIT_MODELS_DIR": str(tmp_path / "no-models")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.stdout.split() == ["0", "False"], r.stdout + r.stderr
