@@ -52,21 +52,24 @@ def run_scenario(name: str, clip: Path, prompts: Path, work: Path) -> dict[str, 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_models(frames: int) -> dict[str, object]:
-    """SAM and XMem speed, each in its own process (its own peak RSS)."""
+def run_json(module: str, args: list[str]) -> object:
+    """Run a benchmark module in its own process and return what it wrote with ``--json``."""
     import tempfile
 
-    out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for key, module, extra in (("sam", "benchmarks.sam_speed", ["--repeat", "2"]),
-                                   ("xmem", "benchmarks.xmem_speed", ["--frames", str(frames)])):
-            path = Path(tmp) / f"{key}.json"
-            subprocess.run([sys.executable, "-m", module, *extra, "--json", str(path)], cwd=ROOT.parent,
-                           check=True, stdout=subprocess.DEVNULL)
-            data = json.loads(path.read_text())
-            out[key] = data["rows"] if isinstance(data, dict) else data
-            print(f"{key:>22} speed: done", file=sys.stderr)
-    return out
+        path = Path(tmp) / "rows.json"
+        subprocess.run([sys.executable, "-m", module, *args, "--json", str(path)], cwd=ROOT.parent, check=True,
+                       stdout=subprocess.DEVNULL)
+        return json.loads(path.read_text())
+
+
+def run_models(frames: int) -> dict[str, object]:
+    """SAM and XMem speed, each in its own process (its own peak RSS)."""
+    sam = run_json("benchmarks.sam_speed", ["--repeat", "2"])
+    print(f"{'SAM speed':>22}: done", file=sys.stderr)
+    xmem = run_json("benchmarks.xmem_speed", ["--frames", str(frames)])
+    print(f"{'XMem speed':>22}: done", file=sys.stderr)
+    return {"sam": sam["rows"], "xmem": xmem}
 
 
 def table(rows: list[dict[str, object]]) -> str:
@@ -90,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-models", dest="models", action="store_false",
                     help="skip the SAM (stock vs ours) and XMem speed tables")
     ap.add_argument("--model-frames", type=int, default=10, help="frames per XMem speed row")
+    ap.add_argument("--scaling", action="store_true",
+                    help="also 1k vs 10k frames: pipeline at 480p and XMem memory at 96p (long: ~30 min on 2 cores)")
     args = ap.parse_args(argv)
     results_dir = ROOT / "results"
     rows: list[dict[str, object]] = []
@@ -122,8 +127,14 @@ def main(argv: list[str] | None = None) -> int:
 
     quality = evaluate_quality() if args.quality else []
     models = run_models(args.model_frames) if args.models else {}
+    scaling: dict[str, object] = {}
+    if args.scaling:
+        from . import scaling as scaling_mod
+
+        scaling["scaling"] = scaling_mod.collect([1000, 10000], 480, ["decode", "transcode", "edit_blur"])
+        scaling["xmem_long"] = run_json("benchmarks.xmem_speed", ["--long", "1000", "10000"])
     report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "results": rows,
-              "removal_quality": removal, "mask_quality": quality, **models}
+              "removal_quality": removal, "mask_quality": quality, **models, **scaling}
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{when:%Y-%m-%d}-{platform.node()}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -141,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
                  "official shapes; click → mask includes upsampling to 1080p):\n\n" + sam_speed.table(models["sam"]))
         text += (f"\n\nXMem tracker at 854x480 (internal shorter side 480), synthetic weights, "
                  f"{args.model_frames} frames per row:\n\n" + xmem_speed.table(models["xmem"]))
+    if scaling:
+        from . import scaling as scaling_mod, xmem_speed
+
+        text += ("\n\nLength scaling, looped bunny at 480p, 1k vs 10k frames, each scenario in its own process "
+                 "(edit_blur uses the tracked masks of one loop period, repeated):\n\n"
+                 + scaling_mod.table(scaling["scaling"]))
+        text += ("\n\nXMem memory over length (one object, 96p so 10k frames fit in minutes on a CPU; memory "
+                 "stores capped by the configuration):\n\n" + xmem_speed.long_table(scaling["xmem_long"]))
     print(text)
     print(f"\nwritten {path}", file=sys.stderr)
     if args.markdown:

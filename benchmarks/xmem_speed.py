@@ -104,13 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     if args.long:
         rows = long_run(sorted(args.long), args.long_height, device)
-        print("| device | height | frames | fps so far | RSS MiB | VRAM MiB | working-memory elements | "
-              "long-term elements |\n|---|---|---|---|---|---|---|---|")
-        for r in rows:
-            vram = f"{r['vram_mib']:.0f}" if r["vram_mib"] is not None else "-"
-            print(f"| {r['device']} | {r['height']} | {r['frames']} | {r['fps']:.1f} | {r['rss_mib']:.0f} | {vram} | "
-                  f"{r['working_memory_elements']} | {r['long_term_elements']} |")
+        print(long_table(rows))
         print(json.dumps(rows), file=sys.stderr)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f)
         return 0
     rows = [run(k, args.frames, args.height, device) for k in args.objects]
     print(table(rows))
@@ -119,6 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(rows, f)
     return 0
+
+
+def long_table(rows: list[dict[str, object]]) -> str:
+    lines = ["| device | height | frames | fps so far | RSS MiB | VRAM MiB | working-memory elements | "
+             "long-term elements |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        vram = f"{r['vram_mib']:.0f}" if r["vram_mib"] is not None else "-"
+        lines.append(f"| {r['device']} | {r['height']} | {r['frames']:,} | {r['fps']:.1f} | {r['rss_mib']:.0f} | {vram} | "
+                     f"{r['working_memory_elements']} | {r['long_term_elements']} |")
+    return "\n".join(lines)
 
 
 def table(rows: list[dict[str, object]]) -> str:
