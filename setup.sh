@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else SUDO=none; fi
     if [ "$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then
-        $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+        { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; } ||
+            echo "setup: could not install Chromium with apt; the web-UI browser test needs it" >&2
     else
         echo "setup: install Chromium yourself to run the web-UI browser tests" >&2
     fi
