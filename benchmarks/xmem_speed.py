@@ -105,13 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.long:
         rows = long_run(sorted(args.long), args.long_height, device)
         print(long_table(rows))
-        print(json.dumps(rows), file=sys.stderr)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(rows, f)
-        return 0
-    rows = [run(k, args.frames, args.height, device) for k in args.objects]
-    print(table(rows))
+    else:
+        rows = [run(k, args.frames, args.height, device) for k in args.objects]
+        print(table(rows))
     print(json.dumps(rows), file=sys.stderr)
     if args.json:
         with open(args.json, "w") as f:

@@ -11,22 +11,12 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..torch_files import load_tensor_file
 from .errors import SamCheckpointError
 from .variants import VARIANTS, SamVariant, build_sam, detect_variant
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if text.startswith("Weights only load failed"):
-        return "not a tensors-only PyTorch file (unreadable, or it holds pickled objects)"
-    if isinstance(exc, EOFError):
-        return "unexpected end of file"
-    text = text or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def read_sam_state_dict(path: str | os.PathLike[str], map_location: object = "cpu") -> dict:
@@ -34,17 +24,7 @@ def read_sam_state_dict(path: str | os.PathLike[str], map_location: object = "cp
     import torch
 
     p = Path(path)
-    if not p.is_file():
-        raise SamCheckpointError("checkpoint file not found" if not p.exists() else "not a file", p)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            obj = torch.load(p, map_location=map_location, weights_only=True)
-    except MemoryError:
-        raise
-    except Exception as exc:  # torch.load raises many types on bad input
-        raise SamCheckpointError(f"cannot read checkpoint (truncated or not a PyTorch file?): {_describe(exc)}",
-                                 p) from exc
+    obj = load_tensor_file(p, map_location, SamCheckpointError)
     if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
         obj = obj["model"]  # training checkpoints of fine-tuning scripts
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

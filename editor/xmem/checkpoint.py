@@ -7,12 +7,12 @@ are accepted, never arbitrary pickled objects. Every problem is reported as one
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from editor.torch_files import load_tensor_file
 from editor.xmem.errors import CheckpointError
 from editor.xmem.network import XMem
 from editor.xmem.state_dict import normalize_state_dict
@@ -20,17 +20,6 @@ from editor.xmem.state_dict import normalize_state_dict
 __all__ = ["load_checkpoint", "read_state_dict"]
 
 MapLocation = str | torch.device | None
-
-
-def _describe(exc: BaseException) -> str:
-    """A short one-line reason for a failed ``torch.load``."""
-    text = " ".join(str(exc).split())
-    if text.startswith("Weights only load failed"):
-        return "not a tensors-only PyTorch file (unreadable, or it holds pickled objects)"
-    if isinstance(exc, EOFError):
-        return "unexpected end of file"
-    text = text or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def read_state_dict(path: str | os.PathLike[str], map_location: MapLocation = "cpu") -> dict[str, Tensor]:
@@ -43,20 +32,7 @@ def read_state_dict(path: str | os.PathLike[str], map_location: MapLocation = "c
         CheckpointError: the file is missing, unreadable, truncated or not a state dict.
     """
     p = Path(path)
-    if not p.exists():
-        raise CheckpointError("checkpoint file not found", source=p)
-    if not p.is_file():
-        raise CheckpointError("not a file", source=p)
-    try:
-        with warnings.catch_warnings():
-            # Raised for files that are then refused anyway (plain pickles of other protocols).
-            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            obj = torch.load(p, map_location=map_location, weights_only=True)
-    except MemoryError:
-        raise
-    except Exception as exc:  # torch.load raises many types on bad input
-        raise CheckpointError(f"cannot read checkpoint (truncated or not a PyTorch file?): "
-                              f"{_describe(exc)}", source=p) from exc
+    obj = load_tensor_file(p, map_location, CheckpointError)
     try:
         return normalize_state_dict(obj)
     except CheckpointError as exc:
