@@ -147,6 +147,14 @@ class Refinement:
             self._areas.pop(oid, None)
 
 
+def attach_refinement(track: object, refiner: MaskRefiner | None, options: RefineOptions,
+                      counts: RefineCounts) -> None:
+    """Give a new tracking pass the review step, when there is a refiner and the pass takes one."""
+    set_review = getattr(track, "set_review", None)
+    if refiner is not None and set_review is not None:
+        set_review(Refinement(refiner, options, counts))
+
+
 def resolve_refinement(options: RefineOptions, segmenter: object, tracker: object) -> bool:
     """Whether to refine in this run; ``on`` with backends that cannot → one-line error."""
     if options.mode == "off":

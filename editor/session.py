@@ -21,7 +21,7 @@ from .backends import Segmenter, Tracker, TrackPass
 from .errors import PromptError
 from .masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, write_label_png
 from .prompts import ObjectPrompts, Prompt, PromptSet
-from .refinement import Refinement, RefineCounts, RefineOptions, resolve_refinement
+from .refinement import MaskRefiner, RefineCounts, RefineOptions, attach_refinement, resolve_refinement
 from .shots import ShotDetector
 from .video.random_access import FrameSource
 from .video.reader import probe
@@ -62,6 +62,8 @@ class TrackingSession:
         self.video_path = Path(video)
         self.refine_options = refine or RefineOptions()
         self.refine_counts = RefineCounts()
+        refines = resolve_refinement(self.refine_options, segmenter, tracker)  # before opening anything
+        self._refiner: MaskRefiner | None = segmenter if refines else None  # type: ignore[assignment]
         self.info = probe(self.video_path)
         self.frames = FrameSource(self.video_path)
         self.segmenter = segmenter
@@ -197,9 +199,7 @@ class TrackingSession:
         state = self._passes.get(reverse)
         if state is None:
             track = self.tracker.new_pass(self.info, reverse=reverse)
-            if resolve_refinement(self.refine_options, self.segmenter, self.tracker) and hasattr(track, "set_review"):
-                track.set_review(Refinement(self.segmenter, self.refine_options,  # type: ignore[arg-type]
-                                            self.refine_counts))
+            attach_refinement(track, self._refiner, self.refine_options, self.refine_counts)
             state = _PassState(track, start_frame - step, ShotDetector())
             self._passes[reverse] = state
         for f in range(start_frame, stop, step):

@@ -29,7 +29,7 @@ from .backends import Segmenter, Tracker, TrackPass
 from .errors import PromptError
 from .masks import compose_label_map, read_label_png, split_label_map, write_label_png
 from .prompts import PromptSet, load_mask_file
-from .refinement import MaskRefiner, RefineCounts, Refinement, RefineOptions
+from .refinement import MaskRefiner, RefineCounts, RefineOptions, attach_refinement
 from .shots import ShotDetector
 from .stages import FrameItem
 from .video.frames import Frame, VideoInfo
@@ -226,8 +226,7 @@ class VideoTracking:
 
     def _new_pass(self, *, reverse: bool) -> TrackPass:
         track = self.tracker.new_pass(self.video, reverse=reverse)
-        if self.refiner is not None and hasattr(track, "set_review"):
-            track.set_review(Refinement(self.refiner, self.refine_options, self.stats.refinement))
+        attach_refinement(track, self.refiner, self.refine_options, self.stats.refinement)
         return track
 
     def _backward(self, cache: _FrameCache, horizon: int) -> None:

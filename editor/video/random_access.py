@@ -28,6 +28,9 @@ from .reader import _video_stream, open_container, rotation_of, upright
 class FrameSource:
     """``source[i]`` → :class:`Frame` ``i`` (upright RGB); ``len(source)`` frames."""
 
+    READ_AHEAD = 48
+    """Frames ahead of the decoder's position reached by decoding on rather than seeking."""
+
     def __init__(self, path: str | Path, cache_size: int = 32) -> None:
         self.path = Path(path)
         self.cache_size = cache_size
@@ -75,9 +78,6 @@ class FrameSource:
             if index in self._cache:
                 return self._cache[index]
             raise InputError(f"cannot decode frame {index}", self.path)
-
-    #: Frames ahead of the decoder's position reached by decoding on rather than seeking.
-    READ_AHEAD = 48
 
     def _decode(self) -> Iterator[Frame]:
         for av_frame in self._container.decode(self._stream):
