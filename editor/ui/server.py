@@ -16,8 +16,10 @@ import shutil
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -28,12 +30,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..backends import BackendOptions
-from ..refinement import RefineOptions
 from ..errors import TrackeditError
 from ..masks import PALETTE
 from ..pipeline import Pipeline, RunRequest, select_backends
 from ..plugin_manager import PluginManager
 from ..presets import builtin_presets, load_preset
+from ..refinement import RefineOptions
 from ..session import TrackingSession
 from ..video.reader import probe
 from .jobs import Job
@@ -41,6 +43,8 @@ from .jobs import Job
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts"}
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,6 +71,15 @@ class UiSession:
 
     def busy(self) -> bool:
         return self.job is not None and self.job.state == "running"
+
+    async def locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` under the session lock in a worker thread. The lock is a thread lock:
+        waiting for it on the event loop would block the loop its holder needs."""
+        def run() -> T:
+            with self.lock:
+                return fn(*args, **kwargs)
+
+        return await asyncio.to_thread(run)
 
 
 class UiError(Exception):
@@ -274,12 +287,7 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         ui = state.get(request.path_params["sid"])
         _idle(ui)
         oid = int((await request.json())["object"])
-
-        def again() -> bool:
-            with ui.lock:
-                return ui.session.redo(oid) is not None
-
-        return JSONResponse({"redone": await asyncio.to_thread(again)})
+        return JSONResponse({"redone": await ui.locked(ui.session.redo, oid) is not None})
 
     def _idle(ui: UiSession) -> None:
         if ui.busy():
@@ -316,12 +324,8 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         body = await request.json()
         points = [(float(x), float(y)) for x, y in body.get("points", [])]
         box = tuple(float(v) for v in body["box"]) if body.get("box") else None
-        def add() -> np.ndarray:
-            with ui.lock:
-                return ui.session.add_prompt(int(body["frame"]), int(body["object"]),
-                                             points=points, labels=body.get("labels"), box=box)
-
-        mask = await asyncio.to_thread(add)
+        mask = await ui.locked(ui.session.add_prompt, int(body["frame"]), int(body["object"]),
+                               points=points, labels=body.get("labels"), box=box)
         return JSONResponse({"area": int(mask.sum())})
 
     @_handler
@@ -329,12 +333,7 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         ui = state.get(request.path_params["sid"])
         _idle(ui)
         oid = int((await request.json())["object"])
-
-        def back() -> bool:
-            with ui.lock:
-                return ui.session.undo(oid) is not None
-
-        return JSONResponse({"undone": await asyncio.to_thread(back)})
+        return JSONResponse({"undone": await ui.locked(ui.session.undo, oid) is not None})
 
     @_handler
     async def track(request: Request) -> Response:
