@@ -1,16 +1,41 @@
 #!/usr/bin/env bash
-# Install everything trackedit and its tests need, then materialise the sample clips.
-# System packages (Debian/Ubuntu): Chromium for the browser tests of the web UI.
+# Install trackedit and everything its tests need into the project's virtual environment
+# ./.venv (created when absent), then materialise the sample clips.
+#
+#   ./setup.sh                  # then: . .venv/bin/activate
+#
+# System packages (Debian/Ubuntu, with root or sudo): python3-venv when the system python3
+# cannot create a virtual environment, Chromium for the browser test of the web UI.
+# Environment: PYTHON (the interpreter that creates .venv, default python3), TRACKEDIT_VENV
+# (the environment's folder, default .venv), TRACKEDIT_EXTRAS (default "all").
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v chromium >/dev/null 2>&1; then
+PYTHON=${PYTHON:-python3}
+VENV=${TRACKEDIT_VENV:-.venv}
+EXTRAS=${TRACKEDIT_EXTRAS:-all}
+
+say() { echo "setup: $*" >&2; }
+
+command -v "$PYTHON" >/dev/null 2>&1 || { say "no $PYTHON on PATH: install Python 3.10 or newer"; exit 1; }
+
+packages=()
+[ -x "$VENV/bin/python" ] || "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || packages+=(chromium)
+if [ ${#packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else SUDO=none; fi
     if [ "$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then
-        { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; } ||
-            echo "setup: could not install Chromium with apt; the web-UI browser test needs it" >&2
+        say "installing ${packages[*]} with apt-get"
+        { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${packages[@]}" >/dev/null; } ||
+            say "could not install ${packages[*]} with apt-get"
     else
-        echo "setup: install Chromium yourself to run the web-UI browser tests" >&2
+        say "please install ${packages[*]} with your system's package manager"
     fi
 fi
-python -m pip install -q -e ".[all]"
-python samples/make_samples.py
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the virtual environment $VENV"
+    "$PYTHON" -m venv "$VENV" || { say "$PYTHON cannot create a virtual environment (install python3-venv)"; exit 1; }
+fi
+say "installing trackedit[$EXTRAS] into $VENV (with PyTorch: several GB, see README 'Install size')"
+"$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+"$VENV/bin/python" samples/make_samples.py

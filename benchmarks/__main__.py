@@ -82,7 +82,8 @@ def table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also parsed by the README test)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     ap.add_argument("--heights", type=int, nargs="+", default=[480, 1080])
     ap.add_argument("--frames", type=int, default=300)
@@ -95,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-frames", type=int, default=10, help="frames per XMem speed row")
     ap.add_argument("--scaling", action="store_true",
                     help="also 1k vs 10k frames: pipeline at 480p and XMem memory at 96p (long: ~30 min on 2 cores)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     results_dir = ROOT / "results"
     rows: list[dict[str, object]] = []
     for height in args.heights:

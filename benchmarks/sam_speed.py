@@ -87,13 +87,18 @@ def table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also parsed by the README test)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.sam_speed")
     ap.add_argument("--variants", nargs="+", default=None, help="default: vit_b on CPU, all three on CUDA")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", type=str, default=None, help="also write the rows here (the main runner uses it)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     device = torch.device(pick_device(args.device))
     cuda = device.type == "cuda"
     variants = args.variants or (["vit_b", "vit_l", "vit_h"] if cuda else ["vit_b"])

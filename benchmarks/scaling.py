@@ -75,12 +75,17 @@ def table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also parsed by the README test)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.scaling")
     ap.add_argument("--lengths", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--scenarios", nargs="+", default=["decode", "transcode", "edit_blur"])
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     rows = collect(args.lengths, args.height, args.scenarios)
     print(table(rows))
     (ROOT / "results" / "scaling.json").write_text(json.dumps(rows, indent=2))

@@ -90,7 +90,8 @@ def current_rss_kib() -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also parsed by the README test)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.xmem_speed")
     ap.add_argument("--objects", type=int, nargs="+", default=[1, 3, 8])
     ap.add_argument("--frames", type=int, default=30)
@@ -100,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="instead: one object over max(N) frames, memory recorded after each N frames")
     ap.add_argument("--long-height", type=int, default=96)
     ap.add_argument("--json", type=str, default=None, help="also write the rows here (the main runner uses it)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     device = pick_device(args.device)
     if args.long:
         rows = long_run(sorted(args.long), args.long_height, device)

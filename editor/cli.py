@@ -2,19 +2,34 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import TrackeditError
+from .errors import Interrupted, TrackeditError
 
 log = logging.getLogger("editor")
 
-_DEBUG = False
+
+@dataclass
+class CliState:
+    """What the group options and the per-command copies of ``-q/-v/--debug`` set."""
+
+    quiet: bool = False
+    verbose: int = 0
+    debug: bool = False
+    external: bool = True
+    pm: Any = None
+
+
+_STATE = CliState()
 
 
 class _OneLine(logging.Formatter):
@@ -22,17 +37,27 @@ class _OneLine(logging.Formatter):
         return "trackedit: " + " ".join(record.getMessage().split())
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class _BarSafeHandler(logging.Handler):
+    """Writes log lines through tqdm, which clears and redraws any progress bar around them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+def _setup_logging() -> None:
+    handler = _BarSafeHandler()
     handler.setFormatter(_OneLine())
-    root = logging.getLogger("editor")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
-    root.propagate = False
-    plugins = logging.getLogger("trackedit_plugins")
-    plugins.handlers[:] = [handler]
-    plugins.setLevel(root.level)
-    plugins.propagate = False
+    level = logging.ERROR if _STATE.quiet else logging.INFO if _STATE.verbose else logging.WARNING
+    for name in ("editor", "trackedit_plugins"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 def _bar(total: int | None, desc: str, quiet: bool) -> Any:
@@ -42,28 +67,55 @@ def _bar(total: int | None, desc: str, quiet: bool) -> Any:
                 disable=quiet or not sys.stderr.isatty(), leave=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _flag(attr: str) -> Any:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value:  # given after the subcommand too: the later one adds to the earlier
+            setattr(_STATE, attr, getattr(_STATE, attr) + value if attr == "verbose" else True)
+            _setup_logging()
+    return callback
+
+
+def common_options(func: Any) -> Any:
+    """``-q/-v/--debug``, accepted before and after the subcommand."""
+    for option in reversed([
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_flag("quiet"),
+                     help="No progress bars or notices."),
+        click.option("-v", "--verbose", count=True, expose_value=False, callback=_flag("verbose"),
+                     help="More log lines."),
+        click.option("--debug", is_flag=True, expose_value=False, callback=_flag("debug"),
+                     help="Show tracebacks on errors."),
+    ]):
+        func = option(func)
+    return func
+
+
+class _Group(click.Group):
+    """Adds the common options to every subcommand."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if isinstance(cmd, click.Group):
+            for sub in cmd.commands.values():
+                common_options(sub)
+        common_options(cmd)
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="trackedit")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or notices.")
-@click.option("-v", "--verbose", count=True, help="More log lines.")
-@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@common_options
 @click.option("--no-external-plugins", is_flag=True, envvar="TRACKEDIT_DISABLE_PLUGINS",
               help="Load only the built-in plugins.")
-@click.pass_context
-def cli(ctx: click.Context, quiet: bool, verbose: int, debug: bool, no_external_plugins: bool) -> None:
+def cli(no_external_plugins: bool) -> None:
     """Edit videos around objects picked with a few clicks."""
-    global _DEBUG
-    _DEBUG = debug
-    _setup_logging(verbose, quiet)
-    ctx.obj = {"quiet": quiet, "external": not no_external_plugins}
+    _STATE.external = not no_external_plugins
 
 
-def _plugins(ctx: click.Context) -> Any:
+def _plugins() -> Any:
     from .plugin_manager import PluginManager
 
-    if "pm" not in ctx.obj:
-        ctx.obj["pm"] = PluginManager(external=ctx.obj["external"])
-    return ctx.obj["pm"]
+    if _STATE.pm is None:
+        _STATE.pm = PluginManager(external=_STATE.external)
+    return _STATE.pm
 
 
 _model_options = [
@@ -195,20 +247,21 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
     if prompts and masks_dir:
         raise TrackeditError("give either --prompts or --masks, not both")
     if not prompts and not masks_dir:
-        log.warning("no --prompts or --masks: no objects are tracked, so the stages have nothing to edit")
-    pm = _plugins(ctx)
+        raise click.UsageError("nothing to edit: give the objects with --prompts FILE (clicks, boxes or masks; "
+                               "`trackedit ui` writes one) or --masks DIR (from `trackedit track`)")
+    pm = _plugins()
     preset = apply_overrides(load_preset(preset_name), list(overrides))
     validate_preset(preset, pm)
     encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
                                    container=container, audio=not no_audio)
     req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode)
     video = probe(input_path)
-    progress = _Progress(video.frame_count_estimate, ctx.obj["quiet"])
+    progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
         summary = Pipeline(pm).run(req, on_frame=progress.frame, progress=progress.phase_update)
     finally:
         progress.close()
-    if not ctx.obj["quiet"]:
+    if not _STATE.quiet:
         backends = f" (segmenter: {summary.segmenter}, tracker: {summary.tracker}{_refined(summary)})" \
             if summary.segmenter else ""
         click.echo(f"trackedit: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
@@ -228,13 +281,13 @@ def track(ctx: click.Context, input_path: Path, prompts: Path, output: Path, **k
 
     req = _request(input_path, prompts, kw)
     video = probe(input_path)
-    progress = _Progress(video.frame_count_estimate, ctx.obj["quiet"])
+    progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
-        summary = Pipeline(_plugins(ctx)).track(req, output, on_frame=progress.frame,
+        summary = Pipeline(_plugins()).track(req, output, on_frame=progress.frame,
                                                 progress=progress.phase_update)
     finally:
         progress.close()
-    if not ctx.obj["quiet"]:
+    if not _STATE.quiet:
         cuts = summary.tracking.cuts if summary.tracking else []
         click.echo(f"trackedit: wrote {summary.frames} masks to {output} in {summary.seconds:.1f} s "
                    f"(segmenter: {summary.segmenter}, tracker: {summary.tracker}, shot cuts at {cuts}{_refined(summary)})",
@@ -245,7 +298,7 @@ def track(ctx: click.Context, input_path: Path, prompts: Path, output: Path, **k
 @click.pass_context
 def plugins(ctx: click.Context) -> None:
     """List plugins, where they come from and what they register."""
-    pm = _plugins(ctx)
+    pm = _plugins()
     for info in pm.infos.values():
         status = f"FAILED: {info.error}" if info.error else ", ".join(info.hooks)
         click.echo(f"{info.name:14} {info.origin:18} {info.module:36} {status}")
@@ -266,7 +319,8 @@ def presets() -> None:
     for name in sorted(builtin_presets()):
         preset = load_preset(name)
         chain = " → ".join(s.id if s.id == s.use else f"{s.id}({s.use})" for s in preset.stages)
-        click.echo(f"{name:14} {chain:30} {preset.description}")
+        stages = "" if chain == name else f" (stages: {chain})"
+        click.echo(f"{name:14} {preset.description}{stages}")
 
 
 @cli.command(name="eval")
@@ -319,7 +373,7 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
         from .evaluation.runner import evaluate_sequence_with_clicks
         from .pipeline import select_backends
 
-        pm = _plugins(ctx)
+        pm = _plugins()
         device = check_device_name(kw["device"])
         sets = _backend_sets(kw["backend_sets"])
         seg_opt = BackendOptions(device, kw["sam_checkpoint"], kw["models_dir"], sets)
@@ -347,28 +401,50 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
 
 @cli.command()
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (other than localhost: a warning).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. The UI answers to 127.0.0.1, localhost, [::1] and this name (0.0.0.0: also "
+                   "the machine's own names); other than loopback: a warning, and the token stays on.")
 @click.option("--port", default=8765, show_default=True)
 @click.option("--max-upload-mb", default=512, show_default=True)
+@click.option("--no-token", is_flag=True,
+              help="No secret in the URL (kiosk use; loopback --host only): anyone on this machine can use the UI.")
 @model_options
 @click.pass_context
-def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, **kw: Any) -> None:
+def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, no_token: bool,
+       **kw: Any) -> None:
     """Open the web UI: click objects, track, correct, render."""
+    import socket
+
     import uvicorn
 
+    from .ui.security import WILDCARD_BINDS, host_allow_list, is_loopback, new_token, ui_url
     from .ui.server import UiConfig, create_app
     from .video.reader import probe
 
+    if no_token and not is_loopback(host):
+        raise TrackeditError(f"--no-token needs a loopback --host (127.0.0.1, localhost, ::1), not {host}: "
+                             "on a network the token is what keeps others out")
     if input_path is not None:
         probe(input_path)  # a clear error now rather than in the page
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("binding %s: anyone who can reach this address can use the UI and read the opened video", host)
+    if not is_loopback(host):
+        log.warning("binding %s: anyone who can reach this address and has the printed URL can use the UI and "
+                    "read the opened video (an SSH tunnel is safer)", host)
+    if no_token:
+        log.warning("--no-token: any user or program on this machine can use the UI and read the opened video")
+    token = None if no_token else new_token()
     config = UiConfig(input_path, kw["segmenter"], kw["tracker"], kw["device"], max_upload_mb * 2 ** 20,
                       sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
-                      models_dir=kw["models_dir"], backend_options=_backend_sets(kw["backend_sets"]))
-    app = create_app(config, _plugins(ctx))
-    click.echo(f"trackedit: UI on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+                      models_dir=kw["models_dir"], backend_options=_backend_sets(kw["backend_sets"]),
+                      token=token, allowed_hosts=host_allow_list(host, port))
+    app = create_app(config, _plugins())
+    shown = "127.0.0.1" if host in WILDCARD_BINDS else host
+    click.echo(f"trackedit: UI on {ui_url(shown, port, token)} (open this URL; Ctrl+C to stop)", err=True)
+    if host in WILDCARD_BINDS:
+        click.echo(f"trackedit: from other machines: {ui_url(socket.gethostname(), port, token)}", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:  # also when a signal uvicorn does not handle (SIGHUP) ends the loop
+        app.state.ui.close()
 
 
 def _attach_optional_commands() -> None:
@@ -382,33 +458,62 @@ def _attach_optional_commands() -> None:
 _attach_optional_commands()
 
 
+#: Exit status for each stop signal: 128 + the signal number, as shells report it.
+STOP_SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+
+
+def _on_stop_signal(signum: int, frame: Any) -> None:
+    for sig in STOP_SIGNALS:  # one stop: the cleanup that follows is not interrupted again
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: one-line errors, no tracebacks unless --debug."""
+    """Entry point: one-line errors, no tracebacks unless --debug; exit status 0 (done),
+    1 (error), 2 (bad command line), 128 + N after stop signal N (SIGINT 130, SIGTERM 143,
+    SIGHUP 129) with partial outputs and scratch folders removed."""
+    global _STATE
+    _STATE = CliState()
+    _setup_logging()
+    previous = _install_signal_handlers()
     try:
         cli.main(args=argv, prog_name="trackedit", standalone_mode=False)
         return 0
-    except click.exceptions.Abort:
-        click.echo("trackedit: aborted", err=True)
+    except Interrupted as exc:
+        click.echo(f"trackedit: stopped by {signal.Signals(exc.signum).name}; partial outputs removed", err=True)
+        return STOP_SIGNALS.get(exc.signum, 128 + exc.signum)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("trackedit: stopped by SIGINT; partial outputs removed", err=True)
         return 130
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show()
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "trackedit"
+        click.echo(f"trackedit: error: {' '.join(exc.format_message().split())} (see `{where} --help`)", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("trackedit: interrupted", err=True)
-        return 130
+    except click.ClickException as exc:
+        click.echo(f"trackedit: error: {' '.join(exc.format_message().split())}", err=True)
+        return exc.exit_code
     except TrackeditError as exc:
-        if _DEBUG:
+        if _STATE.debug:
             traceback.print_exc()
         click.echo(f"trackedit: error: {exc}", err=True)
         return 1
     except Exception as exc:  # noqa: BLE001 - last resort: still one line
-        if _DEBUG:
+        if _STATE.debug:
             traceback.print_exc()
         message = " ".join(str(exc).split()) or type(exc).__name__
         click.echo(f"trackedit: error: internal error: {message} (run with --debug for the traceback)", err=True)
         return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,3 +41,14 @@ class PluginError(TrackeditError):
 
 class BackendUnavailable(TrackeditError):
     """A requested segmenter/tracker backend cannot run here (missing weights or packages)."""
+
+
+class Interrupted(BaseException):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) turned into an exception by the CLI, so that
+    every ``finally`` and context manager on the way out removes partial outputs and
+    scratch folders. A ``BaseException``, like ``KeyboardInterrupt``: ``except Exception``
+    does not swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

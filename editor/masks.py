@@ -7,7 +7,6 @@ palette (pixel value = object id) at the upright source size, plus ``objects.jso
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import InputError
+from .files import AtomicOutput, write_text
 
 OBJECTS_FILE = "objects.json"
 
@@ -68,9 +68,8 @@ def write_label_png(path: Path, labels: np.ndarray) -> None:
     img = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)))  # mode L
     # putpalette turns an L image into a P (indexed) image
     img.putpalette(PALETTE.tobytes())
-    tmp = path.with_name(f".{path.name}.partial")
-    img.save(tmp, format="PNG", optimize=False, compress_level=1)
-    os.replace(tmp, path)
+    with AtomicOutput(path, clean_stale=False) as out:
+        img.save(out.path, format="PNG", optimize=False, compress_level=1)
 
 
 def read_label_png(path: Path) -> np.ndarray:
@@ -154,9 +153,7 @@ class MaskFolderWriter:
 
     def close(self) -> Path:
         manifest = MasksManifest(self.objects, self.count, self.size[0], self.size[1], self.source)
-        tmp = self.folder / f".{OBJECTS_FILE}.partial"
-        tmp.write_text(manifest.to_json())
-        os.replace(tmp, self.folder / OBJECTS_FILE)
+        write_text(self.folder / OBJECTS_FILE, manifest.to_json())
         return self.folder
 
 

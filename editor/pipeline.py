@@ -7,11 +7,7 @@ queues, so the slowest stage sets the pace and memory is bounded by the queue si
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +19,7 @@ from .backends import BackendOptions, SegmenterSpec, TrackerSpec
 from .refinement import RefineOptions, resolve_refinement
 from .device import check_device_name
 from .errors import BackendUnavailable, InputError, OutputError, TrackeditError
+from .files import AtomicOutput, check_output, scratch_dir
 from .masks import MaskFolderWriter, MasksManifest, iter_mask_folder
 from .plugin_manager import PluginManager
 from .presets import Preset, build_stages
@@ -190,16 +187,13 @@ class Pipeline:
         if req.output is None or req.preset is None:
             raise TrackeditError("run needs an output path and a preset")
         video = probe(req.input)
-        if req.output.resolve() == Path(req.input).resolve():
-            raise OutputError("output is the input file; refusing to overwrite the input", req.output)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)
         sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
         if sink_spec is None:
             raise OutputError("no sink can write this kind of output", req.output)
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="trackedit-") as tmp:
-            work = Path(tmp)
+        with scratch_dir("run") as work:
             context = StageContext(video, self._object_names(req), check_device_name(req.device),
                                    req.output, work)
             stages = build_stages(req.preset, self.plugins, context)
@@ -235,33 +229,19 @@ class Pipeline:
         if req.prompts is None:
             raise TrackeditError("track needs a prompts file")
         video = probe(req.input)
-        if masks_out.exists() and (masks_out.is_file() or any(masks_out.iterdir())):
-            if not req.overwrite:
-                raise OutputError("already exists (use --overwrite to replace it)", masks_out)
-        if masks_out.resolve() == Path(req.input).resolve():
-            raise OutputError("output is the input file", masks_out)
+        check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
         req.prompts.validate_for_video(video.width, video.height, video.frame_count)
-        if not masks_out.parent.exists():
-            raise OutputError(f"folder {masks_out.parent} does not exist", masks_out)
         start = time.perf_counter()
-        partial = masks_out.with_name(f".{masks_out.name}.{uuid.uuid4().hex[:8]}.partial")
         n = 0
-        try:
-            with tempfile.TemporaryDirectory(prefix="trackedit-") as tmp:
-                items, tracking, seg_name, trk_name = self._items(req, video, Path(tmp), progress)
-                writer = MaskFolderWriter(partial, req.prompts.names(), str(req.input))
-                for item in items:
-                    writer.write(item.index, item.labels)
-                    n += 1
-                    if on_frame is not None:
-                        on_frame(n)
-                writer.close()
-            if masks_out.exists():
-                shutil.rmtree(masks_out) if masks_out.is_dir() else os.unlink(masks_out)
-            os.replace(partial, masks_out)
-        finally:
-            if partial.exists():
-                shutil.rmtree(partial, ignore_errors=True)
+        with AtomicOutput(masks_out, directory=True) as out, scratch_dir("track") as work:
+            items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
+            writer = MaskFolderWriter(out.path, req.prompts.names(), str(req.input))
+            for item in items:
+                writer.write(item.index, item.labels)
+                n += 1
+                if on_frame is not None:
+                    on_frame(n)
+            writer.close()
         return RunSummary(n, time.perf_counter() - start, masks_out, seg_name, trk_name,
                           tracking.stats if tracking else None)
 

@@ -17,7 +17,7 @@ Errors name the preset, the stage and the key.
 from __future__ import annotations
 
 import importlib.resources
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ class StageConfig:
     id: str
     use: str
     options: dict[str, Any]
+    overrides: dict[str, str] = field(default_factory=dict)
+    """Option → the ``--set`` item that set it (errors then name the flag, not the file)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def parse_value(text: str) -> Any:
 
 def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
     """Apply ``stage.option=value`` overrides (values parsed as TOML, else taken as text)."""
-    stages = {s.id: StageConfig(s.id, s.use, dict(s.options)) for s in preset.stages}
+    stages = {s.id: StageConfig(s.id, s.use, dict(s.options), dict(s.overrides)) for s in preset.stages}
     for item in overrides:
         key, sep, value = item.partition("=")
         sid, dot, option = key.strip().partition(".")
@@ -120,6 +122,7 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
             raise PresetError(f"--set {item!r}: preset {preset.name!r} has no stage {sid!r} "
                               f"(stages: {', '.join(stages)})")
         stages[sid].options[option] = parse_value(value.strip())
+        stages[sid].overrides[option] = item
     return Preset(preset.name, preset.description, tuple(stages[s.id] for s in preset.stages), preset.source)
 
 
@@ -137,10 +140,16 @@ def validate_preset(preset: Preset, pm: PluginManager) -> list[tuple[StageConfig
             options = spec.options_model(**cfg.options)
         except ValidationError as exc:
             err = exc.errors()[0]
-            key = ".".join(str(p) for p in err.get("loc", ())) or "?"
+            loc = [str(p) for p in err.get("loc", ())]
+            key = ".".join(loc) or "?"
             msg = err.get("msg", "invalid")
-            if err.get("type") == "extra_forbidden":
-                allowed = ", ".join(sorted(spec.options_model.model_fields))
+            allowed = ", ".join(sorted(spec.options_model.model_fields))
+            unknown = err.get("type") == "extra_forbidden"
+            item = cfg.overrides.get(loc[0]) if loc else None
+            if item is not None:  # the value came from the command line: blame the flag
+                what = f"stage {cfg.id} has no option {key!r} (options: {allowed})" if unknown else f"{key}: {msg}"
+                raise PresetError(f"--set {item}: {what}") from exc
+            if unknown:
                 msg = f"unknown option (options: {allowed})"
             raise PresetError(f"{where}, key {key!r}: {msg}", preset.source or None) from exc
         out.append((cfg, options))

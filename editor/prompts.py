@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .errors import PromptError
+from .files import write_text
 
 try:  # Python 3.11+
     import tomllib
@@ -173,10 +174,7 @@ class PromptSet:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         data = PromptSet(self.objects, path, self.version).to_dict()
-        tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(path)
-        return path
+        return write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def load_mask_file(path: Path, object_id: int, source: Path | None = None) -> np.ndarray:

@@ -10,7 +10,6 @@ a generator that can be stopped (paused) after any frame.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from .backends import Segmenter, Tracker, TrackPass
 from .errors import PromptError
+from .files import make_scratch_dir
 from .masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, write_label_png
 from .prompts import ObjectPrompts, Prompt, PromptSet
 from .refinement import MaskRefiner, RefineCounts, RefineOptions, attach_refinement, resolve_refinement
@@ -70,7 +70,7 @@ class TrackingSession:
         self.tracker = tracker
         self.detect_cuts = detect_cuts
         self._own_dir = work_dir is None
-        self.work_dir = Path(tempfile.mkdtemp(prefix="trackedit-session-")) if work_dir is None else work_dir
+        self.work_dir = make_scratch_dir("session") if work_dir is None else work_dir
         self.masks_dir = self.work_dir / "masks"
         self.masks_dir.mkdir(parents=True, exist_ok=True)
         self.state = SessionState()

@@ -17,9 +17,6 @@ run succeeds. Frames pass through unchanged.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +26,7 @@ from pydantic import Field
 
 from editor import hookimpl, rle
 from editor.errors import PresetError
+from editor.files import AtomicOutput
 from editor.masks import MaskFolderWriter, present_ids
 from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 from editor.video.writer import EncodeOptions, VideoWriter
@@ -53,8 +51,8 @@ class ExportMasksStage(Stage):
             raise PresetError(f"export-masks: {folder} already exists (set export-masks.overwrite=true)")
         if not folder.parent.exists():
             raise PresetError(f"export-masks: folder {folder.parent} does not exist")
-        self.tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.partial")
-        self.tmp.mkdir()
+        self._out = AtomicOutput(folder, directory=True)
+        self.tmp = self._out.path
         formats = set(options.formats)
         self.davis = MaskFolderWriter(self.tmp / "davis", self.names, context.video.path) if "davis" in formats else None
         self.png = "png" in formats
@@ -102,10 +100,7 @@ class ExportMasksStage(Stage):
             self.coco.close()
             self.coco = None
             self._write_coco()
-        folder = self.options.folder
-        if folder.exists():
-            shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
-        os.replace(self.tmp, folder)
+        self._out.commit()
 
     def _write_coco(self) -> None:
         video = self.context.video
@@ -124,7 +119,7 @@ class ExportMasksStage(Stage):
             self.matte.abort()
         if self.coco is not None:
             self.coco.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._out.discard()
 
 
 @hookimpl

@@ -4,9 +4,6 @@ The folder is written under a temporary name and renamed when complete.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from pathlib import Path
 
 import cv2
@@ -15,6 +12,7 @@ import numpy as np
 from editor import hookimpl
 from editor.backends import SinkSpec
 from editor.errors import OutputError
+from editor.files import AtomicOutput
 from editor.video.frames import Frame, VideoInfo
 from editor.video.writer import EncodeOptions
 
@@ -35,8 +33,8 @@ class PngSequenceSink:
             raise OutputError("folder already exists and is not empty (use --overwrite)", self.folder)
         if not self.folder.parent.exists():
             raise OutputError(f"folder {self.folder.parent} does not exist", path)
-        self._tmp = self.folder.with_name(f".{self.folder.name}.{uuid.uuid4().hex[:8]}.partial")
-        self._tmp.mkdir()
+        self._out = AtomicOutput(self.folder, directory=True)
+        self._tmp = self._out.path
         self.count = 0
 
     def write(self, frame: Frame) -> None:
@@ -47,13 +45,10 @@ class PngSequenceSink:
         self.count += 1
 
     def close(self) -> Path:
-        if self.folder.exists():
-            shutil.rmtree(self.folder)
-        os.replace(self._tmp, self.folder)
-        return self.folder
+        return self._out.commit()
 
     def abort(self) -> None:
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._out.discard()
 
 
 @hookimpl

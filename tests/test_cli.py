@@ -80,7 +80,10 @@ def test_bad_inputs_one_line_no_traceback_no_output(tmp_path: Path, prompts: Pat
     ("prompts-frame", "frame 99 is past the end (the video has 12 frames)"),
     ("prompts-point", "points[0] (500, 5) is outside the 96x64 frame"),
     ("preset", "unknown preset 'nosuch'"),
-    ("set", "preset 'blur', stage 'blur', key 'sigmaa': unknown option"),
+    ("set", "--set blur.sigmaa=3: stage blur has no option 'sigmaa' (options: dilate, feather, hold, objects, "
+            "shape, sigma)"),
+    ("set-value", "--set blur.sigma=lots: sigma: Input should be a valid number"),
+    ("set-stage", "--set 'pixelate.block=3': preset 'blur' has no stage 'pixelate' (stages: blur)"),
     ("exists", "already exists (use --overwrite to replace it)"),
     ("same", "output is the input file"),
     ("outdir", "does not exist"),
@@ -104,6 +107,10 @@ def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, 
         args[args.index("blur")] = "nosuch"
     elif case == "set":
         args += ["--set", "blur.sigmaa=3"]
+    elif case == "set-value":
+        args += ["--set", "blur.sigma=lots"]
+    elif case == "set-stage":
+        args += ["--set", "pixelate.block=3"]
     elif case == "exists":
         out.write_bytes(b"keep me")
     elif case == "same":
@@ -117,6 +124,8 @@ def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, 
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0
     assert err[-1].startswith("trackedit: error: ") and expected in err[-1], err
+    if case.startswith("set"):
+        assert "blur.toml" not in err[-1]  # the flag is to blame, not the preset file
     assert clip.read_bytes() == before  # the input is never touched
     if case == "exists":
         assert out.read_bytes() == b"keep me"
@@ -143,7 +152,10 @@ def test_listing_commands(capsys) -> None:  # noqa: ANN001
     text = capsys.readouterr().out
     assert "redact" in text and "builtin" in text and "blur" in text and "classic" in text
     assert main(["presets"]) == 0
-    assert "blur" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names == sorted(set(names)) and {"blur", "pixelate", "remove"} <= set(names)  # one line per preset
+    assert all(line.split()[1] != line.split()[0] for line in lines)  # the name is not repeated
     assert main(["--version"]) == 0
     r = _run(["run", "--help"])
     assert r.returncode == 0 and "--prompts" in r.stdout and "--set" in r.stdout
@@ -167,3 +179,73 @@ def test_classical_run_does_not_import_torch(tmp_path: Path, prompts: Path) -> N
     env = {**os.environ, "TRACKEDIT_MODELS_DIR": str(tmp_path / "no-models")}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.stdout.split() == ["0", "False"], r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_verbose_debug_before_and_after_the_subcommand(tmp_path: Path, prompts: Path, where: str) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    run = ["run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--prompts", str(prompts)]
+
+    def call(flag: str, extra: list[str] = ()) -> subprocess.CompletedProcess[str]:  # type: ignore[assignment]
+        args = [flag, *run, *extra] if where == "before" else [*run, *extra, flag]
+        (tmp_path / "o.mp4").unlink(missing_ok=True)
+        return _run(args)
+
+    quiet = call("-q")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = call("-v")
+    assert loud.returncode == 0 and "wrote" in loud.stderr and "classical" in loud.stderr
+    debug = call("--debug", ["--segmenter", "magic"])
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1].startswith("trackedit: error: unknown segmenter 'magic'")
+
+
+def test_run_with_nothing_to_edit_is_an_error(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    out = tmp_path / "o.mp4"
+    r = _run(["run", str(clip), "-o", str(out), "--preset", "blur"])
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trackedit: error: nothing to edit")
+    assert "--prompts" in lines[0] and "--masks" in lines[0]
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_unknown_option_is_one_line(tmp_path: Path) -> None:
+    r = _run(["run", "x.mp4", "--bogus"])
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "trackedit: error: No such option '--bogus'. (Did you mean one of: '--no-cuts', '--verbose'?) "
+        "(see `trackedit run --help`)"] or r.stderr.count("\n") == 1
+
+
+def test_notices_do_not_break_the_progress_bar(tmp_path: Path, prompts: Path) -> None:
+    """On a terminal, a log line written while a bar is drawn goes through tqdm: the bar is
+    cleared first, so the notice starts its own line instead of continuing the bar's."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    clip = _clip(tmp_path / "clip.mp4", frames=60, size=(320, 240))
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a 120-column terminal
+    proc = subprocess.Popen([sys.executable, "-m", "editor", "run", str(clip), "-o", str(tmp_path / "o.mp4"),
+                             "--preset", "blur", "--prompts", str(prompts)], stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.wait(60) == 0, text
+    assert "frames:" in text  # a bar was drawn
+    pieces = [p.strip(" ") for p in text.replace("\r", "\n").split("\n")]
+    notices = [p for p in pieces if "classical segmenter" in p]
+    assert notices and all(p.startswith("trackedit: using the classical") for p in notices), pieces

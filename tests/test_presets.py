@@ -24,9 +24,10 @@ def test_overrides_parse_toml_values(plugin_manager) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("override, message", [
-    ("blur.sigmaa=3", "preset 'blur', stage 'blur', key 'sigmaa': unknown option"),
-    ("blur.sigma=-1", "preset 'blur', stage 'blur', key 'sigma'"),
-    ("blur.shape=circle", "key 'shape'"),
+    ("blur.sigmaa=3", "--set blur.sigmaa=3: stage blur has no option 'sigmaa' (options: dilate, feather, hold, "
+                      "objects, shape, sigma)"),
+    ("blur.sigma=-1", "--set blur.sigma=-1: sigma: "),
+    ("blur.shape=circle", "--set blur.shape=circle: shape: "),
     ("faces.sigma=3", "preset 'blur' has no stage 'faces'"),
     ("sigma=3", "expected stage.option=value"),
 ])

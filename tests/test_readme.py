@@ -1,17 +1,200 @@
-"""The README's first two commands are exactly what CI runs."""
+"""README.md cannot go stale: CI runs its first two lines, and every other example in it is
+run where that is cheap and safe here, and otherwise parsed by the same code that would run
+it (the CLI's own parser, the benchmarks' argument parsers, pyproject's extras, the preset
+and prompt parsers), so a renamed option, module or name fails a test."""
 from __future__ import annotations
 
+import ast
+import builtins
+import importlib
+import json
+import re
+import shlex
+import subprocess
+import warnings
 from pathlib import Path
 
+import click
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[no-redef]
+
 REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(lang: str) -> list[tuple[int, str]]:
+    """(first line number, text) of each fenced block of ``lang`` (indented ones too)."""
+    out, current, start, indent = [], None, 0, 0
+    for no, line in enumerate(README.splitlines(), 1):
+        stripped = line.strip()
+        if current is None and stripped == f"```{lang}":
+            current, start, indent = [], no + 1, len(line) - len(line.lstrip())
+        elif current is not None and stripped == "```":
+            out.append((start, "\n".join(current)))
+            current = None
+        elif current is not None:
+            current.append(line[indent:])
+    return out
+
+
+def _shell_commands() -> list[tuple[int, list[str]]]:
+    """Every simple command of every bash block, split like the shell splits it."""
+    out = []
+    for start, text in _blocks("bash"):
+        for offset, line in enumerate(text.splitlines()):
+            words = shlex.split(line, comments=True)
+            command: list[str] = []
+            for word in [*words, "&&"]:
+                if word == "&&":
+                    if command:
+                        out.append((start + offset, command))
+                    command = []
+                else:
+                    command.append(word)
+    return out
 
 
 def test_ci_runs_the_readme_commands() -> None:
-    readme = (REPO / "README.md").read_text().splitlines()
-    start = readme.index("```bash")
-    install, test = readme[start + 1], readme[start + 2]
-    assert install.startswith("./setup.sh") and "trackedit run" in install
+    start, text = _blocks("bash")[0]
+    install, test = text.splitlines()
+    assert install.startswith("./setup.sh && . .venv/bin/activate && trackedit run ")
     assert test == "python -m pytest -q"
     ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines()
           if line and not line.startswith(("#", "set ", "cd "))]
     assert ci == [install, test]
+
+
+def test_shell_blocks_are_valid_bash() -> None:
+    for start, text in _blocks("bash"):
+        r = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True)
+        assert r.returncode == 0, f"README.md:{start}: {r.stderr}"
+
+
+def _unparsed(ctx: click.Context) -> list[str]:
+    with warnings.catch_warnings():  # Click 8.2 deprecates protected_args; 8.1 needs it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return [*ctx.protected_args, *ctx.args]
+
+
+def _parse_trackedit(args: list[str]) -> None:
+    """Parse a command line exactly as `trackedit` would, without running the command."""
+    from editor.cli import cli
+
+    ctx = cli.make_context("trackedit", list(args))
+    group: click.Group = cli
+    rest = _unparsed(ctx)
+    while rest:
+        name, cmd, rest = group.resolve_command(ctx, rest)
+        assert cmd is not None, f"unknown command {name!r}"
+        ctx = cmd.make_context(name, rest, parent=ctx)
+        if not isinstance(cmd, click.Group):
+            break
+        group, rest = cmd, _unparsed(ctx)
+
+
+#: Commands that are cheap and harmless here: they are run, not only parsed.
+RUNNABLE = {("trackedit", "presets"), ("trackedit", "plugins"), ("trackedit", "--version")}
+
+
+def _check_command(words: list[str]) -> None:
+    from editor.cli import main
+
+    head = words[0]
+    if head == "trackedit":
+        if tuple(words) in RUNNABLE:
+            assert main(words[1:]) == 0
+        else:
+            try:
+                _parse_trackedit(words[1:])
+            except click.exceptions.Exit as exc:  # --version / --help
+                assert exc.exit_code == 0
+    elif words[:3] in (["python", "-m", "pytest"],):
+        if "-m" in words[3:]:
+            expr = words[words.index("-m", 3) + 1]
+            declared = {m.split(":")[0] for m in tomllib.loads((REPO / "pyproject.toml").read_text())
+                        ["tool"]["pytest"]["ini_options"]["markers"]}
+            used = set(re.findall(r"[A-Za-z_]\w*", expr)) - {"not", "and", "or"}
+            assert used <= declared, f"unknown pytest markers {used - declared}"
+    elif words[:2] == ["python", "-m"] and words[2].split(".")[0] == "benchmarks":
+        module = importlib.import_module(words[2] if "." in words[2] else "benchmarks.__main__")
+        module.build_parser().parse_args(words[3:])
+    elif head in ("pip", ".venv/bin/pip") and words[1] == "install":
+        extras_declared = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+                              ["optional-dependencies"])
+        for word in words[2:]:
+            m = re.fullmatch(r"\.\[([\w,-]+)\]", word)
+            if m:
+                assert set(m[1].split(",")) <= extras_declared, word
+    elif head == "./setup.sh":
+        assert (REPO / "setup.sh").stat().st_mode & 0o111
+    elif words in (["python3", "-m", "venv", ".venv"], [".", ".venv/bin/activate"]):
+        pass
+    else:
+        raise AssertionError(f"the README test does not know how to check {shlex.join(words)!r}: teach it")
+
+
+@pytest.mark.parametrize("line, words", _shell_commands(), ids=lambda v: str(v) if isinstance(v, int) else None)
+def test_shell_command(line: int, words: list[str]) -> None:
+    try:
+        _check_command(words)
+    except (AssertionError, click.ClickException, SystemExit) as exc:
+        raise AssertionError(f"README.md:{line}: {shlex.join(words)}: {exc}") from exc
+
+
+def _undefined_names(tree: ast.AST) -> set[str]:
+    bound, loaded = set(dir(builtins)), set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+    return loaded - bound
+
+
+@pytest.mark.parametrize("line, code", _blocks("python"), ids=lambda v: str(v) if isinstance(v, int) else None)
+def test_python_example(line: int, code: str) -> None:
+    """Each example compiles, uses no name it does not define or import, and imports names
+    that exist."""
+    tree = ast.parse(code, f"README.md:{line}")
+    assert not _undefined_names(tree), f"README.md:{line}: undefined names {_undefined_names(tree)}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                assert hasattr(module, alias.name), f"README.md:{line}: {node.module} has no {alias.name}"
+
+
+def test_toml_examples() -> None:
+    from editor.plugin_manager import PluginManager
+    from editor.presets import parse_preset, validate_preset
+
+    blocks = _blocks("toml")
+    assert blocks
+    for line, text in blocks:
+        data = tomllib.loads(text)
+        if "stages" in data:  # a preset: every stage and option must exist
+            validate_preset(parse_preset(data, "readme"), PluginManager(external=False))
+
+
+def test_prompt_contract_example(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from editor.prompts import parse_prompts
+
+    (line, text), = _blocks("json")
+    (tmp_path / "masks").mkdir()
+    mask = np.zeros((720, 1280), np.uint8)
+    mask[60:250, 280:380] = 255
+    Image.fromarray(mask).save(tmp_path / "masks" / "bunny_0000.png")  # the file the example names
+    prompts = parse_prompts(json.loads(text), tmp_path / "prompts.json")
+    prompts.validate_for_video(1280, 720, 132)
+    assert [o.name for o in prompts.objects] == ["bunny"] and len(prompts.objects[0].prompts) == 4

@@ -1,5 +1,7 @@
 """Web UI API: every endpoint, the full click → track → correct → render loop on a clip, replay
-of the saved prompts through the CLI, security (traversal, uploads), errors as JSON lines."""
+of the saved prompts through the CLI, security (traversal, uploads), errors as JSON lines.
+The client here is a browser's: it opened the tokenised URL (cookie) and sends its Origin;
+forged requests are in test_ui_security.py."""
 from __future__ import annotations
 
 import io
@@ -27,10 +29,17 @@ def clip(tmp_path: Path) -> Path:
                       options={"crf": "0"})
 
 
+TOKEN = "test-token"
+ORIGIN = "http://127.0.0.1:8765"  # UiConfig's default allow-list: loopback names, port 8765
+
+
 @pytest.fixture
 def client(clip: Path, tmp_path: Path, plugin_manager):  # noqa: ANN001, ANN201
-    app = create_app(UiConfig(clip, max_upload_bytes=200_000, work_root=tmp_path / "ui"), plugin_manager)
-    with TestClient(app) as c:
+    app = create_app(UiConfig(clip, max_upload_bytes=200_000, work_root=tmp_path / "ui", token=TOKEN),
+                     plugin_manager)
+    with TestClient(app, base_url=ORIGIN, headers={"Origin": ORIGIN}) as c:
+        assert c.get(f"/?token={TOKEN}").status_code == 200  # the cookie, then the page
+        assert c.cookies.get("trackedit_token_8765") == TOKEN
         yield c
 
 
@@ -115,21 +124,28 @@ def test_pause_undo_delete_and_errors(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("path", ["/static/../pyproject.toml", "/static/%2e%2e/%2e%2e/pyproject.toml",
-                                  "/static//etc/passwd", "/api/sessions/x/download/..%2f..%2fpyproject.toml",
-                                  "/api/sessions/x/download/%2Fetc%2Fpasswd", "/../../etc/passwd"])
+                                  "/static//etc/passwd", "/api/sessions/{sid}/download/..%2f..%2fpyproject.toml",
+                                  "/api/sessions/{sid}/download/%2Fetc%2Fpasswd",
+                                  "/api/sessions/{sid}/download/..%5C..%5Cpyproject.toml",
+                                  "/api/sessions/{sid}/download/pyproject.toml", "/../../etc/passwd"])
 def test_no_path_traversal(client: TestClient, path: str) -> None:
-    r = client.get(path)
+    sid = client.post("/api/sessions", json={}).json()["id"]  # a real session: the session lookup passes
+    assert client.get(f"/api/sessions/{sid}/download/prompts.json").status_code == 200
+    r = client.get(path.format(sid=sid))
     assert r.status_code in (400, 404) and "root:" not in r.text and "[build-system]" not in r.text
+    assert "unknown session" not in r.text
 
 
 def test_uploads_are_checked(client: TestClient, clip: Path) -> None:
-    r = client.post("/api/upload?name=evil.sh", content=b"#!/bin/sh\n")
-    assert r.status_code == 415
-    r = client.post("/api/upload?name=fake.mp4", content=b"not a video at all" * 10)
+    video = {"Content-Type": "video/mp4"}
+    r = client.post("/api/upload?name=evil.sh", content=b"#!/bin/sh\n", headers=video)
+    assert r.status_code == 415 and "not a video file type" in r.json()["error"]
+    r = client.post("/api/upload?name=fake.mp4", content=b"not a video at all" * 10, headers=video)
     assert r.status_code == 415 and "fake.mp4" in r.json()["error"]
-    r = client.post("/api/upload?name=big.mp4", content=b"0" * 300_000)
+    r = client.post("/api/upload?name=big.mp4", content=b"0" * 300_000, headers=video)
     assert r.status_code == 413
-    r = client.post("/api/upload?name=clip.mp4", content=clip.read_bytes())
+    r = client.post("/api/upload?name=clip.mp4", content=clip.read_bytes(),
+                    headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 200
     s = client.post("/api/sessions", json={"upload": r.json()["upload"]}).json()
     assert s["frames"] == T
@@ -144,11 +160,13 @@ def test_concurrent_requests_do_not_block_the_event_loop(clip: Path, tmp_path: P
 
     import httpx
 
-    app = create_app(UiConfig(clip, work_root=tmp_path / "ui"), plugin_manager)
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=TOKEN), plugin_manager)
 
     async def scenario() -> list[int]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ui") as c:
+        # a script's client: the token header, no cookie and no Origin
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN,
+                                     headers={"X-Trackedit-Token": TOKEN}) as c:
             sid = (await c.post("/api/sessions", json={})).json()["id"]
             await c.post(f"/api/sessions/{sid}/objects", json={"name": "disc"})
             click = {"frame": 10, "object": 1, "points": [[50, 48]], "labels": [1]}

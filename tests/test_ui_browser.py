@@ -1,7 +1,9 @@
-"""The web UI in a real browser (Debian's Chromium driven by Playwright): open the bunny clip,
-pick the bunny with two clicks, track both ways, correct one frame, render with blur and
-download; the saved prompts replay through the CLI to the same masks. A screenshot of the
-page after tracking is written to test-artifacts/."""
+"""The web UI in a real browser (Debian's Chromium driven by Playwright): open the tokenised
+URL like a person would, pick the bunny with two clicks, track both ways, correct one frame,
+render with blur and download; the saved prompts replay through the CLI to the same masks.
+A screenshot of the page after tracking is written to test-artifacts/. Without the token the
+browser gets one line saying what to open; the tokenised URL also works when clicked on a
+page of another site."""
 from __future__ import annotations
 
 import io
@@ -19,12 +21,15 @@ from PIL import Image
 
 from editor.cli import main
 from editor.masks import read_label_png
+from editor.ui.security import host_allow_list, new_token
 from editor.ui.server import UiConfig, create_app
 from editor.video.reader import probe
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +43,9 @@ def server(footage: Path, tmp_path_factory):  # noqa: ANN001, ANN201
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(UiConfig(footage / "bigbuckbunny.mp4", work_root=tmp_path_factory.mktemp("ui")))
+    token = new_token()
+    app = create_app(UiConfig(footage / "bigbuckbunny.mp4", work_root=tmp_path_factory.mktemp("ui"), token=token,
+                              allowed_hosts=host_allow_list("127.0.0.1", port)))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -46,7 +53,8 @@ def server(footage: Path, tmp_path_factory):  # noqa: ANN001, ANN201
         if srv.started:
             break
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
+    assert srv.started
+    yield f"http://127.0.0.1:{port}/?token={token}"  # what `trackedit ui` prints
     srv.should_exit = True
     thread.join(10)
 
@@ -72,17 +80,44 @@ def _goto_frame(page, index: int) -> None:  # noqa: ANN001
     page.wait_for_function(f"document.getElementById('frame-label').textContent.startsWith('frame {index} ')")
 
 
+def test_token_flow_in_chromium(server: str) -> None:
+    """No token: one line saying what to open, and no API. The printed URL clicked on a page of
+    another site (a chat, a notebook) still opens the UI, at the clean address."""
+    from playwright.sync_api import sync_playwright
+
+    clean = server.split("?")[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        response = page.goto(clean)
+        assert response is not None and response.status == 401
+        assert page.inner_text("body").strip() == ("Open the URL that trackedit ui printed (it ends in ?token=…) "
+                                                    "to use this page.")
+        assert page.goto(clean + "api/info").status == 401
+        assert page.goto(clean + "?token=wrong").status == 403 and "not this server's" in page.inner_text("body")
+        assert page.context.cookies() == []
+        page.context.route("http://elsewhere.test/**", lambda route: route.fulfill(
+            content_type="text/html", body=f'<a id="open" href="{server}">trackedit</a>'))
+        page.goto("http://elsewhere.test/")
+        page.click("#open")
+        page.wait_for_url(clean)
+        page.wait_for_function("document.getElementById('frame').naturalWidth > 0")
+        assert page.locator("#error").is_hidden()
+        browser.close()
+
+
 def test_full_loop_in_chromium(server: str, footage: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 950}, accept_downloads=True)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server)
+        page.goto(server)  # the tokenised URL: the cookie, then the clean address
+        assert page.url == server.split("?")[0]
+        [cookie] = page.context.cookies()
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["value"] == server.split("=")[1]
         page.wait_for_function("document.getElementById('frame').naturalWidth > 0")
         assert "Classical backends" in page.inner_text("#banner")
         _goto_frame(page, 40)

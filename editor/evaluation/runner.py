@@ -9,7 +9,7 @@ excluded).
 """
 from __future__ import annotations
 
-import tempfile
+
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backends import Segmenter, Tracker
+from ..files import scratch_dir
 from ..prompts import ObjectPrompts, Prompt, PromptSet
 from ..tracking import VideoTracking
 from ..video.frames import Frame, VideoInfo
@@ -111,8 +112,8 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
     for round_no in range(rounds + 1):
         prompts = _prompts({oid: [_click_prompt(f, c) for f, c in frames.items()]
                             for oid, frames in per_object.items()})
-        with tempfile.TemporaryDirectory(prefix="trackedit-eval-") as tmp:
-            vt = VideoTracking(_video(seq, gt[0].shape), prompts, segmenter, tracker, Path(tmp),
+        with scratch_dir("eval") as tmp:
+            vt = VideoTracking(_video(seq, gt[0].shape), prompts, segmenter, tracker, tmp,
                                detect_cuts=detect_cuts, bidirectional=bidirectional)
             pred = [item.labels for item in vt.items(_frames(seq))]
         if round_no == rounds:

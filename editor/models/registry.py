@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrackeditError
+from ..files import write_text
 
 TRUSTED_FILE = "trusted.json"
 """Name, inside the models directory, of the trust-on-first-use record."""
@@ -167,12 +168,9 @@ def record_trusted(spec: ModelSpec, directory: Path, size: int, sha256: str, url
         for name, r in existing.items()
     }
     path = _trusted_path(directory)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ModelError(f"cannot write the first-download hash record: {exc}", source=path) from exc
     return record
 

@@ -3,7 +3,8 @@
 One tracking session per browser tab; long operations (tracking, rendering) run in
 background jobs and report progress over server-sent events. Only the video given on the
 command line (or an uploaded one) and each session's own outputs are ever served: no
-endpoint takes a file path.
+endpoint takes a file path. Every request first passes :class:`editor.ui.security.UiGuard`
+(Host allow-list, origin checks, the per-launch token, content types).
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import io
 import json
 import logging
 import shutil
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable
@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -31,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..backends import BackendOptions
 from ..errors import TrackeditError
+from ..files import make_scratch_dir, scratch_dir
 from ..masks import PALETTE
 from ..pipeline import Pipeline, RunRequest, select_backends
 from ..plugin_manager import PluginManager
@@ -39,6 +41,7 @@ from ..refinement import RefineOptions
 from ..session import TrackingSession
 from ..video.reader import probe
 from .jobs import Job
+from .security import UiGuard, host_allow_list, new_token
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -59,6 +62,11 @@ class UiConfig:
     xmem_checkpoint: Path | None = None
     models_dir: Path | None = None
     backend_options: dict = field(default_factory=dict)
+    #: The secret every API request must present (cookie or header); ``None`` only for
+    #: ``trackedit ui --no-token``. A fresh one by default.
+    token: str | None = field(default_factory=new_token)
+    #: The ``(name, port)`` pairs a request's Host header may name (see ``host_allow_list``).
+    allowed_hosts: frozenset[tuple[str, int]] = field(default_factory=lambda: host_allow_list("127.0.0.1", 8765))
 
 
 @dataclass
@@ -92,7 +100,7 @@ class UiState:
     def __init__(self, config: UiConfig, plugins: PluginManager) -> None:
         self.config = config
         self.plugins = plugins
-        self.root = config.work_root or Path(tempfile.mkdtemp(prefix="trackedit-ui-"))
+        self.root = config.work_root or make_scratch_dir("ui")
         self.sessions: dict[str, UiSession] = {}
         self.uploads: dict[str, Path] = {}
         seg = BackendOptions(config.device, config.sam_checkpoint, config.models_dir, config.backend_options)
@@ -126,7 +134,9 @@ class UiState:
         return ui
 
     def close(self) -> None:
-        for ui in self.sessions.values():
+        """Stop jobs, close sessions and remove the scratch folder (safe to call twice)."""
+        sessions, self.sessions = list(self.sessions.values()), {}
+        for ui in sessions:
             if ui.job is not None:
                 ui.job.pause()
                 ui.job.join(5)
@@ -272,7 +282,7 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
             from ..preview import preview_frame
             from ..stages import StageContext
 
-            with tempfile.TemporaryDirectory(prefix="trackedit-preview-") as tmp:
+            with scratch_dir("preview") as tmp:
                 context = StageContext(s.info, {o.id: o.name for o in s.state.objects.values()}, state.config.device,
                                        None, Path(tmp))
                 frame = preview_frame(preset, state.plugins, context, index, len(s.frames),
@@ -484,6 +494,7 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         yield
         state.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(UiGuard, hosts=config.allowed_hosts, token=config.token)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
     app.state.ui = state
     return app

@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +19,7 @@ import av.error
 import numpy as np
 
 from ..errors import OutputError
+from ..files import AtomicOutput, check_output
 from .frames import Frame, VideoInfo
 from .reader import open_container
 
@@ -86,25 +85,6 @@ def nvenc_available() -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not usable"
         return False
-
-
-def check_output_path(output: Path, inputs: list[Path], overwrite: bool) -> None:
-    """Refuse to overwrite an input, or an existing output without ``overwrite``."""
-    for src in inputs:
-        if output.resolve() == src.resolve() or (output.exists() and src.exists()
-                                                  and os.path.samefile(output, src)):
-            raise OutputError("output is the input file; refusing to overwrite the input", output)
-    if output.is_dir():
-        raise OutputError("is a directory; give a file name", output)
-    if output.exists() and not overwrite:
-        raise OutputError("already exists (use --overwrite to replace it)", output)
-    if not output.parent.exists():
-        raise OutputError(f"folder {output.parent} does not exist", output)
-
-
-def temporary_sibling(path: Path) -> Path:
-    """A hidden, unique name next to ``path`` with the same extension."""
-    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
 
 
 class _AudioCopier:
@@ -191,8 +171,9 @@ class VideoWriter:
         self.path = Path(path)
         self.source = source
         self.options = options or EncodeOptions()
-        check_output_path(self.path, [Path(source.path)], overwrite)
-        self._tmp = temporary_sibling(self.path)
+        check_output(self.path, [Path(source.path)], overwrite)
+        self._out = AtomicOutput(self.path)
+        self._tmp = self._out.path
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self._audio: _AudioCopier | None = None
@@ -322,8 +303,7 @@ class VideoWriter:
             self._audio.close()
         self._container.close()
         self._container = None
-        os.replace(self._tmp, self.path)
-        return self.path
+        return self._out.commit()
 
     def abort(self) -> None:
         """Drop the partial output."""
@@ -333,7 +313,7 @@ class VideoWriter:
         except Exception:  # noqa: BLE001 - we are discarding this file anyway
             pass
         self._container = None
-        self._tmp.unlink(missing_ok=True)
+        self._out.discard()
 
     def __enter__(self) -> "VideoWriter":
         return self
