@@ -6,12 +6,12 @@ import sys
 import time
 from pathlib import Path
 
-from editor.backends import BackendOptions
+from editor.api.backends import BackendOptions
 from editor.evaluation.datasets import davis_sequences
 from editor.evaluation.groundtruth import write_dataset
 from editor.evaluation.runner import DatasetResult, evaluate_sequence_with_clicks
-from editor.plugin_manager import PluginManager
-from editor.pipeline import select_backends
+from editor.pipeline.plugin_manager import PluginManager
+from editor.pipeline.orchestrator import select_backends
 
 from .inputs import footage
 

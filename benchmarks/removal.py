@@ -14,12 +14,12 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from editor.metrics import psnr, ssim
-from editor.plugin_manager import PluginManager
-from editor.presets import apply_overrides, build_stages, load_preset
-from editor.stages import StageContext
-from editor.synthetic import PastedObjectClip, face_sprite
-from editor.video.frames import VideoInfo
+from editor.evaluation.metrics import psnr, ssim
+from editor.pipeline.plugin_manager import PluginManager
+from editor.pipeline.presets import apply_overrides, build_stages, load_preset
+from editor.api.stages import StageContext
+from editor.evaluation.synthetic import PastedObjectClip, face_sprite
+from editor.api.frames import VideoInfo
 from editor.video.reader import iter_frames
 
 from .inputs import footage

@@ -22,8 +22,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from editor.device import pick_device
-from editor.sam import VARIANTS, SamEngine, build_sam
+from editor.backends.device import pick_device
+from editor.backends.sam import VARIANTS, SamEngine, build_sam
 
 from .__main__ import ROOT
 

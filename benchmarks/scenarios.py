@@ -41,8 +41,8 @@ def transcode(clip: Path, prompts: Path, work: Path, codec: str = "libx264") -> 
 
 
 def track(clip: Path, prompts: Path, work: Path) -> int:
-    from editor.pipeline import Pipeline, RunRequest
-    from editor.prompts import load_prompts
+    from editor.pipeline.orchestrator import Pipeline, RunRequest
+    from editor.api.prompts import load_prompts
 
     return Pipeline().track(RunRequest(input=clip, prompts=load_prompts(prompts), overwrite=True),
                             work / "masks").frames
@@ -52,8 +52,8 @@ def edit(preset_name: str):  # noqa: ANN201
     """Decode + one preset's stages from precomputed masks + encode (needs ``track`` first)."""
 
     def run(clip: Path, prompts: Path, work: Path) -> int:
-        from editor.pipeline import Pipeline, RunRequest
-        from editor.presets import load_preset
+        from editor.pipeline.orchestrator import Pipeline, RunRequest
+        from editor.pipeline.presets import load_preset
 
         req = RunRequest(input=clip, output=work / f"{preset_name}.mp4", preset=load_preset(preset_name),
                          masks_dir=work / "masks", overwrite=True)
@@ -64,9 +64,9 @@ def edit(preset_name: str):  # noqa: ANN201
 
 def end_to_end(clip: Path, prompts: Path, work: Path, codec: str = "auto") -> int:
     """Full ``trackedit run --preset blur --prompts``: track + blur + encode."""
-    from editor.pipeline import Pipeline, RunRequest
-    from editor.presets import load_preset
-    from editor.prompts import load_prompts
+    from editor.pipeline.orchestrator import Pipeline, RunRequest
+    from editor.pipeline.presets import load_preset
+    from editor.api.prompts import load_prompts
     from editor.video.writer import EncodeOptions
 
     req = RunRequest(input=clip, output=work / f"e2e-{codec}.mp4", preset=load_preset("blur"),

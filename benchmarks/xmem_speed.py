@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import torch
 
-from editor.device import pick_device
+from editor.backends.device import pick_device
 from editor.video.reader import iter_frames, probe
-from editor.xmem.synthetic import synthetic_network
-from editor.xmem_tracker import XMemTracker
+from editor.backends.xmem.synthetic import synthetic_network
+from editor.backends.xmem.tracker import XMemTracker
 
 from .inputs import make_clip
 from .scenarios import peak_rss_kib

@@ -4,7 +4,7 @@ Plugin authors need only::
 
     from editor import hookimpl
 
-and the types they receive (``editor.stages``, ``editor.video.frames``).
+and the types they receive (``editor.api.stages``, ``editor.api.frames``).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Use them from your plugin's ``conftest.py``::
 
     from editor.testing import plugin_manager, registered_plugin  # noqa: F401
 
-* ``plugin_manager`` — a fresh :class:`~editor.plugin_manager.PluginManager` with the
+* ``plugin_manager`` — a fresh :class:`~editor.pipeline.plugin_manager.PluginManager` with the
   built-in plugins only (no other installed plugins interfere).
 * ``registered_plugin`` — a function ``registered_plugin(obj, name)`` that registers a
   throwaway plugin object/module on that manager and unregisters it after the test.
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .plugin_manager import PluginManager
+from editor.pipeline.plugin_manager import PluginManager
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from editor import hookimpl
-from editor.compositing import grow
-from editor.errors import PresetError
-from editor.guided import guided_filter
-from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+from editor.imaging.compositing import grow
+from editor.api.errors import PresetError
+from editor.imaging.guided import guided_filter
+from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 
 
 class BackgroundOptions(StageOptions):

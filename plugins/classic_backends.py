@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from editor import hookimpl
-from editor.backends import BackendOptions, SegmenterSpec, TrackerSpec
-from editor.classic import FlowTracker, GrabCutSegmenter
+from editor.api.backends import BackendOptions, SegmenterSpec, TrackerSpec
+from editor.backends.classic import FlowTracker, GrabCutSegmenter
 
 
 def _segmenter(options: BackendOptions) -> GrabCutSegmenter:

@@ -24,11 +24,12 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from editor import hookimpl, rle
-from editor.errors import PresetError
-from editor.files import AtomicOutput
-from editor.masks import MaskFolderWriter, present_ids
-from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+from editor import hookimpl
+from editor.imaging import rle
+from editor.api.errors import PresetError
+from editor.api.files import AtomicOutput
+from editor.api.masks import MaskFolderWriter, present_ids
+from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 from editor.video.writer import EncodeOptions, VideoWriter
 
 Format = Literal["davis", "png", "coco", "matte"]

@@ -6,8 +6,8 @@ import numpy as np
 from pydantic import Field
 
 from editor import hookimpl
-from editor.masks import PALETTE, present_ids
-from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+from editor.api.masks import PALETTE, present_ids
+from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 
 
 class OverlayOptions(StageOptions):

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 
 from editor import hookimpl
-from editor.backends import SinkSpec
-from editor.errors import OutputError
-from editor.files import AtomicOutput
-from editor.video.frames import Frame, VideoInfo
+from editor.api.backends import SinkSpec
+from editor.api.errors import OutputError
+from editor.api.files import AtomicOutput
+from editor.api.frames import Frame, VideoInfo
 from editor.video.writer import EncodeOptions
 
 

@@ -15,10 +15,10 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from editor import hookimpl
-from editor.compositing import blend, box_of_each, feathered_alpha, grow
-from editor.errors import PresetError
-from editor.masks import present_ids
-from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+from editor.imaging.compositing import blend, box_of_each, feathered_alpha, grow
+from editor.api.errors import PresetError
+from editor.api.masks import present_ids
+from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 
 
 class RedactOptions(StageOptions):
@@ -151,7 +151,7 @@ class ImageStage(RedactStage):
         self.picture = img[..., ::-1].copy()
 
     def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
-        from editor.classic.morphology import bbox
+        from editor.backends.classic.morphology import bbox
 
         out = region.copy()
         b = bbox(core)

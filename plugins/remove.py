@@ -1,4 +1,4 @@
-"""``remove``: erase the selected objects by video inpainting (see :mod:`editor.inpaint`).
+"""``remove``: erase the selected objects by video inpainting (see :mod:`editor.imaging.inpaint`).
 
 Options: ``window`` (frames before and after used as sources), ``dilate`` (grow the hole,
 px, to cover edges and shadows), ``feather`` (seam width, px), ``flow`` (refine alignment
@@ -16,10 +16,10 @@ import numpy as np
 from pydantic import Field
 
 from editor import hookimpl
-from editor.compositing import blend, feathered_alpha, grow
-from editor.errors import PresetError
-from editor.inpaint import Inpainter, TemporalInpainter, telea
-from editor.stages import FrameItem, FrameWindow, Stage, StageContext, StageOptions, StageSpec
+from editor.imaging.compositing import blend, feathered_alpha, grow
+from editor.api.errors import PresetError
+from editor.imaging.inpaint import Inpainter, TemporalInpainter, telea
+from editor.api.stages import FrameItem, FrameWindow, Stage, StageContext, StageOptions, StageSpec
 
 #: Spatial inpainters by name. Plugins bringing learned inpainters (LaMa, ProPainter-style
 #: models with a user-supplied checkpoint) add theirs with ``register_inpainter``.

@@ -14,7 +14,7 @@ import importlib.util
 from pathlib import Path
 
 from editor import hookimpl
-from editor.backends import BackendOptions, SegmenterSpec
+from editor.api.backends import BackendOptions, SegmenterSpec
 
 ENGINE_KEYS = ("precision", "cache_size", "compile", "fused_attention")
 SEGMENTER_KEYS = ("multimask", "refine_masks", "fill_holes", "min_island")
@@ -54,13 +54,13 @@ def _unavailable(options: BackendOptions) -> str | None:
 
 
 def _factory(options: BackendOptions):  # noqa: ANN202
-    from editor.device import pick_device
-    from editor.sam import SamEngine, SamSegmenter, SamSegmenterOptions, load_sam
+    from editor.backends.device import pick_device
+    from editor.backends.sam import SamEngine, SamSegmenter, SamSegmenterOptions, load_sam
 
     extra = dict(options.extra.get("sam", {}))
     unknown = set(extra) - {"variant", *ENGINE_KEYS, *SEGMENTER_KEYS}
     if unknown:
-        from editor.errors import BackendUnavailable
+        from editor.api.errors import BackendUnavailable
 
         raise BackendUnavailable(f"unknown SAM option(s): {', '.join(sorted(unknown))}")
     device = pick_device(options.device)

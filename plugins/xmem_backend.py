@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from editor import hookimpl
-from editor.backends import BackendOptions, TrackerSpec
+from editor.api.backends import BackendOptions, TrackerSpec
 
 CHECKPOINT_NAMES = ("xmem", "xmem_s012")
 
@@ -30,9 +30,9 @@ def _unavailable(options: BackendOptions) -> str | None:
 
 
 def _factory(options: BackendOptions):  # noqa: ANN202
-    from editor.device import pick_device
-    from editor.xmem import XMemConfig, load_checkpoint
-    from editor.xmem_tracker import XMemTracker
+    from editor.backends.device import pick_device
+    from editor.backends.xmem import XMemConfig, load_checkpoint
+    from editor.backends.xmem.tracker import XMemTracker
 
     device = pick_device(options.device)
     path = find_xmem_checkpoint(options)

@@ -46,7 +46,7 @@ def samples_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _restore_cli_logging():  # noqa: ANN202
-    """`editor.cli.main` configures the `editor` loggers for a terminal (own handler, no
+    """`editor.cli.main.main` configures the `editor` loggers for a terminal (own handler, no
     propagation); undo that after each in-process call so caplog sees later records."""
     import logging
 

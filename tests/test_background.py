@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from clips import write_clip
 
-from editor.pipeline import Pipeline, RunRequest
-from editor.masks import MaskFolderWriter
-from editor.presets import apply_overrides, build_stages, load_preset
-from editor.stages import FrameItem, StageContext
-from editor.video.frames import Frame, VideoInfo
+from editor.pipeline.orchestrator import Pipeline, RunRequest
+from editor.api.masks import MaskFolderWriter
+from editor.pipeline.presets import apply_overrides, build_stages, load_preset
+from editor.api.stages import FrameItem, StageContext
+from editor.api.frames import Frame, VideoInfo
 from editor.video.reader import iter_frames
 
 W, H = 176, 144

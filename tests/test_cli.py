@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from clips import write_audio_only, write_clip
-from editor.cli import main
+from editor.cli.main import main
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -173,7 +173,7 @@ def test_classical_run_does_not_import_torch(tmp_path: Path, prompts: Path) -> N
     """Without checkpoints, choosing backends and running stays torch-free (torch costs
     seconds and ~400 MB on import)."""
     clip = _clip(tmp_path / "clip.mp4")
-    code = ("import sys; from editor.cli import main; "
+    code = ("import sys; from editor.cli.main import main; "
             f"rc = main(['-q', 'run', {str(clip)!r}, '-o', {str(tmp_path / 'o.mp4')!r}, '--preset', 'blur', "
             f"'--prompts', {str(prompts)!r}]); print(rc, 'torch' in sys.modules)")
     env = {**os.environ, "TRACKEDIT_MODELS_DIR": str(tmp_path / "no-models")}

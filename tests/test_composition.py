@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 
 from clips import write_clip
-from editor.masks import MaskFolderWriter
-from editor.pipeline import Pipeline, RunRequest
-from editor.presets import load_preset
+from editor.api.masks import MaskFolderWriter
+from editor.pipeline.orchestrator import Pipeline, RunRequest
+from editor.pipeline.presets import load_preset
 from editor.video.reader import iter_frames
 from editor.video.writer import EncodeOptions
 

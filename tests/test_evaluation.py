@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from editor.cli import main
+from editor.cli.main import main
 from editor.evaluation import boundary_f, db_statistics, evaluate_sequence, region_j, seg2bmap
 from editor.evaluation.clicks import first_click, next_click
 from editor.evaluation.datasets import davis_sequences
-from editor.masks import MaskFolderWriter
+from editor.api.masks import MaskFolderWriter
 
 
 def _square(n: int, y0: int, x0: int, size: int) -> np.ndarray:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from clips import write_clip
 
-from editor.masks import MaskFolderWriter, read_label_png
-from editor.pipeline import Pipeline, RunRequest
-from editor.presets import apply_overrides, load_preset
+from editor.api.masks import MaskFolderWriter, read_label_png
+from editor.pipeline.orchestrator import Pipeline, RunRequest
+from editor.pipeline.presets import apply_overrides, load_preset
 from editor.video.reader import iter_frames
 
 W, H, T = 96, 64, 10
@@ -68,7 +68,7 @@ def test_all_formats_round_trip(clip_and_masks: tuple[Path, Path], tmp_path: Pat
 
 
 def test_selected_objects_only_and_existing_folder(clip_and_masks: tuple[Path, Path], tmp_path: Path) -> None:
-    from editor.errors import PresetError
+    from editor.api.errors import PresetError
 
     clip, masks = clip_and_masks
     out_dir = tmp_path / "only7"

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from editor.cli import cli, main
-from editor.errors import TrackeditError
+from editor.cli.main import cli, main
+from editor.api.errors import TrackeditError
 from editor.models import (
     REGISTRY,
     ModelError,

@@ -9,10 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from editor import hookimpl, hookspecs
-from editor.errors import PluginError
-from editor.plugin_manager import BUILTIN_PLUGINS, PluginManager, hook_names
-from editor.stages import FrameItem, Stage, StageOptions, StageSpec
+from editor import hookimpl
+from editor.api import hookspecs
+from editor.api.errors import PluginError
+from editor.pipeline.plugin_manager import BUILTIN_PLUGINS, PluginManager, hook_names
+from editor.api.stages import FrameItem, Stage, StageOptions, StageSpec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -156,8 +157,8 @@ def test_window_stage_buffering_is_bounded() -> None:
     """A stage asking for (2, 3) neighbours sees correct windows and holds ≤ 6 items."""
     from fractions import Fraction
 
-    from editor.stages import FrameWindow
-    from editor.video.frames import Frame
+    from editor.api.stages import FrameWindow
+    from editor.api.frames import Frame
 
     seen: list[tuple[int, list[int]]] = []
     live = {"max": 0}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from editor.errors import PresetError
-from editor.presets import apply_overrides, builtin_presets, load_preset, validate_preset
+from editor.api.errors import PresetError
+from editor.pipeline.presets import apply_overrides, builtin_presets, load_preset, validate_preset
 
 
 def test_builtin_presets_validate(plugin_manager) -> None:  # noqa: ANN001

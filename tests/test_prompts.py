@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editor.errors import PromptError
-from editor.prompts import Prompt, PromptSetBuilder, load_prompts, parse_prompts
+from editor.api.errors import PromptError
+from editor.api.prompts import Prompt, PromptSetBuilder, load_prompts, parse_prompts
 
 GOOD = {"version": 1, "objects": [
     {"id": 1, "name": "bunny", "prompts": [

@@ -82,7 +82,7 @@ def _unparsed(ctx: click.Context) -> list[str]:
 
 def _parse_trackedit(args: list[str]) -> None:
     """Parse a command line exactly as `trackedit` would, without running the command."""
-    from editor.cli import cli
+    from editor.cli.main import cli
 
     ctx = cli.make_context("trackedit", list(args))
     group: click.Group = cli
@@ -101,7 +101,7 @@ RUNNABLE = {("trackedit", "presets"), ("trackedit", "plugins"), ("trackedit", "-
 
 
 def _check_command(words: list[str]) -> None:
-    from editor.cli import main
+    from editor.cli.main import main
 
     head = words[0]
     if head == "trackedit":
@@ -173,8 +173,8 @@ def test_python_example(line: int, code: str) -> None:
 
 
 def test_toml_examples() -> None:
-    from editor.plugin_manager import PluginManager
-    from editor.presets import parse_preset, validate_preset
+    from editor.pipeline.plugin_manager import PluginManager
+    from editor.pipeline.presets import parse_preset, validate_preset
 
     blocks = _blocks("toml")
     assert blocks
@@ -188,7 +188,7 @@ def test_prompt_contract_example(tmp_path: Path) -> None:
     import numpy as np
     from PIL import Image
 
-    from editor.prompts import parse_prompts
+    from editor.api.prompts import parse_prompts
 
     (line, text), = _blocks("json")
     (tmp_path / "masks").mkdir()

@@ -14,10 +14,10 @@ import av
 import numpy as np
 import pytest
 
-from editor.cli import main
-from editor.masks import MasksManifest, read_label_png
-from editor.pipeline import Pipeline, RunRequest
-from editor.prompts import load_prompts
+from editor.cli.main import main
+from editor.api.masks import MasksManifest, read_label_png
+from editor.pipeline.orchestrator import Pipeline, RunRequest
+from editor.api.prompts import load_prompts
 from editor.video.reader import iter_frames, probe
 
 pytestmark = pytest.mark.slow

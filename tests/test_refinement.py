@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from editor.backends import Segmentation
-from editor.errors import BackendUnavailable
-from editor.refinement import RefineCounts, Refinement, RefineOptions, fragments, resolve_refinement, weakness
-from editor.video.frames import Frame
-from editor.xmem import InferenceCore, XMemConfig
-from editor.xmem.synthetic import synthetic_clip, synthetic_network
+from editor.api.backends import Segmentation
+from editor.api.errors import BackendUnavailable
+from editor.api.run import RefineCounts
+from editor.tracking.refinement import Refinement, RefineOptions, fragments, resolve_refinement, weakness
+from editor.api.frames import Frame
+from editor.backends.xmem import InferenceCore, XMemConfig
+from editor.backends.xmem.synthetic import synthetic_clip, synthetic_network
 
 OPTS = RefineOptions()
 
@@ -142,8 +143,8 @@ def test_core_review_equals_giving_the_mask(network, deep_update_every: int) -> 
 
 
 def test_tracker_pass_memorises_refined_masks(network) -> None:  # noqa: ANN001
-    from editor.video.frames import VideoInfo  # noqa: F401
-    from editor.xmem_tracker import XMemTracker
+    from editor.api.frames import VideoInfo  # noqa: F401
+    from editor.backends.xmem.tracker import XMemTracker
     from test_tracking import _frames, _scene, _video
 
     frames = list(_frames())[:6]
@@ -175,7 +176,7 @@ def test_tracker_pass_memorises_refined_masks(network) -> None:  # noqa: ANN001
 
 
 def test_sam_refine_prompts_from_the_mask(monkeypatch: pytest.MonkeyPatch) -> None:
-    from editor.sam import SamEngine, SamSegmenter, build_sam
+    from editor.backends.sam import SamEngine, SamSegmenter, build_sam
     from test_sam import TINY, _randomise
 
     engine = SamEngine(_randomise(build_sam(TINY), 0))
@@ -200,8 +201,8 @@ def test_sam_refine_prompts_from_the_mask(monkeypatch: pytest.MonkeyPatch) -> No
 def test_cli_refine_with_sam_and_xmem(network, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                       monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     from clips import write_clip
-    from editor.cli import main
-    from editor.sam import build_sam
+    from editor.cli.main import main
+    from editor.backends.sam import build_sam
     from test_sam import TINY, _randomise
     from test_tracking import _scene
 
@@ -213,7 +214,7 @@ def test_cli_refine_with_sam_and_xmem(network, tmp_path: Path, capsys: pytest.Ca
     clip = write_clip(tmp_path / "c.mp4", [_scene(t)[0] for t in range(8)])
     p = tmp_path / "p.json"
     p.write_text('{"objects": [{"id": 1, "prompts": [{"frame": 0, "mask": "m.png"}]}]}')
-    from editor.masks import write_label_png
+    from editor.api.masks import write_label_png
 
     write_label_png(tmp_path / "m.png", (_scene(0)[1] == 1).astype(np.uint8))
     args = ["track", str(clip), "--prompts", str(p), "--sam-checkpoint", str(sam), "--xmem-checkpoint", str(xmem)]
@@ -230,7 +231,7 @@ def test_cli_refine_with_sam_and_xmem(network, tmp_path: Path, capsys: pytest.Ca
     assert "weak masks 7: 7 refined by the segmenter, 0 kept" in err, err
     assert main([*args, "-o", str(tmp_path / "m2"), "--refine", "off", *always]) == 0
     assert "weak masks" not in capsys.readouterr().err
-    from editor.masks import read_label_png
+    from editor.api.masks import read_label_png
 
     for t in range(1, 8):  # SAM's (full-frame) answers replaced XMem's masks
         assert (read_label_png(tmp_path / "m1" / f"{t:05d}.png") == 1).all()

@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from editor.compositing import grow
-from editor.metrics import psnr, ssim
-from editor.presets import apply_overrides, build_stages, load_preset
-from editor.stages import StageContext
-from editor.synthetic import PastedObjectClip, face_sprite
-from editor.video.frames import VideoInfo
+from editor.imaging.compositing import grow
+from editor.evaluation.metrics import psnr, ssim
+from editor.pipeline.presets import apply_overrides, build_stages, load_preset
+from editor.api.stages import StageContext
+from editor.evaluation.synthetic import PastedObjectClip, face_sprite
+from editor.api.frames import VideoInfo
 from editor.video.reader import iter_frames
 
 
@@ -84,7 +84,7 @@ def test_learned_inpainter_hook(clip, plugin_manager) -> None:  # noqa: ANN001
     finally:
         remove.INPAINTERS.pop("magenta")
     assert calls and (items[5].frame.image[clip.frame(5)[1] > 0] == (255, 0, 255)).all()
-    from editor.errors import PresetError
+    from editor.api.errors import PresetError
 
     with pytest.raises(PresetError, match="unknown inpainter 'nope'"):
         _run(clip, plugin_manager, ['remove.inpainter="nope"'])

@@ -12,9 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("segment_anything")
 
-from editor.errors import PromptError  # noqa: E402
-from editor.prompts import Prompt  # noqa: E402
-from editor.sam import (  # noqa: E402
+from editor.api.errors import PromptError  # noqa: E402
+from editor.api.prompts import Prompt  # noqa: E402
+from editor.backends.sam import (  # noqa: E402
     VARIANTS,
     SamCheckpointError,
     SamEngine,
@@ -28,7 +28,7 @@ from editor.sam import (  # noqa: E402
     model_from_state_dict,
     remove_small_regions,
 )
-from editor.sam.attention import enable_fused_attention  # noqa: E402
+from editor.backends.sam.attention import enable_fused_attention  # noqa: E402
 
 TINY = SamVariant("custom", embed_dim=32, depth=2, num_heads=2, global_attn_indexes=(1,), image_size=256,
                   window_size=6)
@@ -277,8 +277,8 @@ def test_plugin_runs_sam_for_every_prompt_in_the_pipeline(tiny_model: torch.nn.M
     import json
 
     from clips import write_clip
-    from editor.cli import main
-    from editor.masks import read_label_png
+    from editor.cli.main import main
+    from editor.api.masks import read_label_png
     from editor.video.reader import iter_frames
     from test_tracking import T, _scene
 
@@ -322,8 +322,8 @@ def test_auto_without_checkpoint_falls_back_with_one_line(tmp_path: Path, caplog
                                                           monkeypatch: pytest.MonkeyPatch, plugin_manager) -> None:  # noqa: ANN001
     import logging
 
-    from editor.backends import BackendOptions
-    from editor.pipeline import select_backends
+    from editor.api.backends import BackendOptions
+    from editor.pipeline.orchestrator import select_backends
 
     monkeypatch.setenv("TRACKEDIT_MODELS_DIR", str(tmp_path / "empty"))
     opts = BackendOptions("cpu", None, tmp_path / "empty")
@@ -333,7 +333,7 @@ def test_auto_without_checkpoint_falls_back_with_one_line(tmp_path: Path, caplog
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "sam: no SAM checkpoint found" in lines[0]
     assert "trackedit models download sam_vit_b" in lines[0]
-    from editor.errors import BackendUnavailable
+    from editor.api.errors import BackendUnavailable
 
     with pytest.raises(BackendUnavailable, match="segmenter 'sam' cannot run: no SAM checkpoint found"):
         select_backends(plugin_manager, "sam", "classic", opts, opts)

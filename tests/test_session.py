@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from clips import write_clip
-from editor.classic import FlowTracker, GrabCutSegmenter
-from editor.errors import PromptError
-from editor.masks import read_label_png
-from editor.session import TrackingSession
+from editor.backends.classic import FlowTracker, GrabCutSegmenter
+from editor.api.errors import PromptError
+from editor.api.masks import read_label_png
+from editor.tracking.session import TrackingSession
 from editor.video.random_access import FrameSource
 from editor.video.reader import iter_frames
 from test_tracking import T, _iou, _scene

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editor.shots import ShotDetector
+from editor.tracking.shots import ShotDetector
 
 
 def _texture(seed: int, w: int = 640, h: int = 360) -> np.ndarray:

@@ -119,7 +119,7 @@ def test_after_sigkill_only_a_hidden_partial_remains_and_the_next_run_removes_it
 
 def _masks(clip: Path, prompts: Path, folder: Path) -> Path:
     """A masks folder for ``clip`` (a box on every frame), so the rerun needs no tracking."""
-    from editor.masks import MaskFolderWriter
+    from editor.api.masks import MaskFolderWriter
 
     if (folder / "objects.json").exists():
         return folder

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from editor.presets import apply_overrides, build_stages, load_preset
-from editor.stages import FrameItem, StageContext
-from editor.video.frames import Frame, VideoInfo
+from editor.pipeline.presets import apply_overrides, build_stages, load_preset
+from editor.api.stages import FrameItem, StageContext
+from editor.api.frames import Frame, VideoInfo
 from editor.video.reader import iter_frames
 
 

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from editor.classic import FlowTracker, GrabCutSegmenter
-from editor.prompts import parse_prompts
-from editor.tracking import VideoTracking
-from editor.video.frames import Frame, VideoInfo
+from editor.backends.classic import FlowTracker, GrabCutSegmenter
+from editor.api.prompts import parse_prompts
+from editor.tracking.video import VideoTracking
+from editor.api.frames import Frame, VideoInfo
 
 W, H, T = 160, 120, 30
 
@@ -99,7 +99,7 @@ def test_tracks_end_at_a_cut(tmp_path: Path) -> None:
 
 
 def test_prompt_past_the_end(tmp_path: Path) -> None:
-    from editor.errors import PromptError
+    from editor.api.errors import PromptError
 
     prompts = {"objects": [{"id": 1, "prompts": [{"frame": 40, "points": [[40, 46]]}]}]}
     with pytest.raises(PromptError, match="frame 40 is past the end"):

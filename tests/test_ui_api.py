@@ -16,8 +16,8 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from clips import write_clip
-from editor.cli import main
-from editor.masks import read_label_png
+from editor.cli.main import main
+from editor.api.masks import read_label_png
 from editor.ui.server import UiConfig, create_app
 from editor.video.reader import probe
 from test_tracking import T, _iou, _scene

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editor.cli import main
-from editor.masks import read_label_png
+from editor.cli.main import main
+from editor.api.masks import read_label_png
 from editor.ui.security import host_allow_list, new_token
 from editor.ui.server import UiConfig, create_app
 from editor.video.reader import probe

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from editor.cli import main
+from editor.cli.main import main
 from editor.ui.security import cookie_name, host_allow_list, is_loopback, ui_url
 from editor.ui.server import UiConfig, UiState, create_app
 
@@ -220,7 +220,7 @@ class Cli:
 
     def __init__(self, *args: str) -> None:
         exe = Path(sys.executable).with_name("trackedit")
-        command = [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from editor.cli import main; "
+        command = [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from editor.cli.main import main; "
                                                                           "sys.exit(main())"]
         self.proc = subprocess.Popen([*command, "ui", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)

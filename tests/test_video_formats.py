@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from clips import write_clip
-from editor.errors import OutputError
-from editor.metrics import psnr
-from editor.video.frames import Frame
+from editor.api.errors import OutputError
+from editor.evaluation.metrics import psnr
+from editor.api.frames import Frame
 from editor.video.reader import count_frames, iter_frames, probe
 from editor.video.writer import EncodeOptions, VideoWriter
 

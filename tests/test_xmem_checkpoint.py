@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import torch
 
-from editor.errors import TrackeditError
-from editor.xmem import CheckpointError, XMem, load_checkpoint, read_state_dict
-from editor.xmem.synthetic import synthetic_state_dict
+from editor.api.errors import TrackeditError
+from editor.backends.xmem import CheckpointError, XMem, load_checkpoint, read_state_dict
+from editor.backends.xmem.synthetic import synthetic_state_dict
 
 DIMS = (16, 64, 16)
 

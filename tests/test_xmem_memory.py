@@ -1,4 +1,4 @@
-"""Memory behaviour of editor.xmem.InferenceCore with small configurations and tiny frames.
+"""Memory behaviour of editor.backends.xmem.InferenceCore with small configurations and tiny frames.
 
 Two kinds of checks:
 
@@ -20,15 +20,15 @@ import numpy as np
 import pytest
 import torch
 
-from editor.xmem import (
+from editor.backends.xmem import (
     InferenceCore,
     XMem,
     XMemConfig,
     normalize_image,
     pad_to_multiple,
 )
-from editor.xmem.memory_store import MemoryStore
-from editor.xmem.synthetic import Disc, synthetic_clip, synthetic_network
+from editor.backends.xmem.memory_store import MemoryStore
+from editor.backends.xmem.synthetic import Disc, synthetic_clip, synthetic_network
 
 DATA = Path(__file__).parent / "data" / "xmem"
 SMALL_DIMS = (16, 64, 16)

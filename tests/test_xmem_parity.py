@@ -1,4 +1,4 @@
-"""Golden parity of editor.xmem with the original XMem (tests/data/xmem/README.md).
+"""Golden parity of editor.backends.xmem with the original XMem (tests/data/xmem/README.md).
 
 The reference was produced by the original code with deterministic synthetic weights. Here the
 same weights are regenerated from the documented formula, loaded strictly, and the documented
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from editor.xmem import InferenceCore, XMem, XMemConfig, normalize_image
-from editor.xmem.synthetic import SYNTHETIC_GAINS, synthetic_clip, synthetic_state_dict
+from editor.backends.xmem import InferenceCore, XMem, XMemConfig, normalize_image
+from editor.backends.xmem.synthetic import SYNTHETIC_GAINS, synthetic_clip, synthetic_state_dict
 
 DATA = Path(__file__).parent / "data" / "xmem"
 RTOL = ATOL = 1e-4

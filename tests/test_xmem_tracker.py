@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from clips import write_clip
-from editor.cli import main
-from editor.classic import GrabCutSegmenter
-from editor.prompts import parse_prompts
-from editor.tracking import VideoTracking
-from editor.xmem.synthetic import synthetic_network
-from editor.xmem_tracker import XMemTracker, internal_scale
+from editor.cli.main import main
+from editor.backends.classic import GrabCutSegmenter
+from editor.api.prompts import parse_prompts
+from editor.tracking.video import VideoTracking
+from editor.backends.xmem.synthetic import synthetic_network
+from editor.backends.xmem.tracker import XMemTracker, internal_scale
 from test_tracking import T, _frames, _scene, _video
 
 
@@ -81,8 +81,8 @@ def test_bf16_autocast_stays_close_to_fp32(network) -> None:  # noqa: ANN001
     """The reduced-precision path (bf16 autocast, the CUDA default) on CPU: probabilities
     within ~1 % of float32 on every frame of the golden clip, no drift over frames, and the
     similarity kept in float32 (16-bit would cancel)."""
-    from editor.xmem import InferenceCore, XMemConfig
-    from editor.xmem_tracker import reduced_precision
+    from editor.backends.xmem import InferenceCore, XMemConfig
+    from editor.backends.xmem.tracker import reduced_precision
     from test_refinement import _clip, _onehot
 
     assert reduced_precision("auto", torch.device("cpu")) is None  # CPU default: float32, parity path

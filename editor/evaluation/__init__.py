@@ -1,4 +1,4 @@
 """Mask-quality evaluation: DAVIS J&F, simulated clicks, dataset readers."""
-from .jf import boundary_f, db_statistics, evaluate_sequence, region_j, seg2bmap
+from editor.evaluation.jf import boundary_f, db_statistics, evaluate_sequence, region_j, seg2bmap
 
 __all__ = ["boundary_f", "db_statistics", "evaluate_sequence", "region_j", "seg2bmap"]

@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import InputError
-from ..masks import read_label_png
+from editor.api.errors import InputError
+from editor.api.masks import read_label_png
 
 
 @dataclass(frozen=True)

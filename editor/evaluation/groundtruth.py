@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..masks import write_label_png
-from ..video.reader import iter_frames
+from editor.api.masks import write_label_png
+from editor.video.reader import iter_frames
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends import Segmenter, Tracker
-from ..files import scratch_dir
-from ..prompts import ObjectPrompts, Prompt, PromptSet
-from ..tracking import VideoTracking
-from ..video.frames import Frame, VideoInfo
-from .clicks import first_click, next_click
-from .datasets import Sequence
-from .jf import ObjectScore, evaluate_sequence
+from editor.api.backends import Segmenter, Tracker
+from editor.api.files import scratch_dir
+from editor.api.prompts import ObjectPrompts, Prompt, PromptSet
+from editor.tracking.video import VideoTracking
+from editor.api.frames import Frame, VideoInfo
+from editor.evaluation.clicks import first_click, next_click
+from editor.evaluation.datasets import Sequence
+from editor.evaluation.jf import ObjectScore, evaluate_sequence
 
 
 @dataclass

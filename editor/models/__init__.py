@@ -14,11 +14,11 @@ none, so its hash is recorded on the first complete download (``trusted.json`` i
 directory) and later downloads and checks are compared with that record — it proves the file
 is unchanged since then, not that it matches a published value.
 
-The library never prints; ``trackedit models`` (:mod:`editor.models.cli`) shows progress.
+The library never prints; ``trackedit models`` (:mod:`editor.cli.models`) shows progress.
 """
 from __future__ import annotations
 
-from .download import (
+from editor.models.download import (
     ProgressCallback,
     VerifyResult,
     download,
@@ -26,7 +26,7 @@ from .download import (
     sha256_file,
     verify,
 )
-from .registry import (
+from editor.models.registry import (
     DEFAULT_MODELS,
     REGISTRY,
     ModelError,

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .registry import ModelError, ModelSpec, get_spec, record_trusted, reference
-from .registry import models_dir as resolve_models_dir
+from editor.models.registry import ModelError, ModelSpec, get_spec, record_trusted, reference
+from editor.models.registry import models_dir as resolve_models_dir
 
 log = logging.getLogger("editor.models")
 

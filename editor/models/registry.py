@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import TrackeditError
-from ..files import write_text
+from editor.api.errors import TrackeditError
+from editor.api.files import write_text
 
 TRUSTED_FILE = "trusted.json"
 """Name, inside the models directory, of the trust-on-first-use record."""

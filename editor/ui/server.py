@@ -1,4 +1,4 @@
-"""The web UI's server: a small Starlette app over :class:`editor.session.TrackingSession`.
+"""The web UI's server: a small Starlette app over :class:`editor.tracking.session.TrackingSession`.
 
 One tracking session per browser tab; long operations (tracking, rendering) run in
 background jobs and report progress over server-sent events. Only the video given on the
@@ -30,18 +30,18 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..backends import BackendOptions
-from ..errors import TrackeditError
-from ..files import make_scratch_dir, scratch_dir
-from ..masks import PALETTE
-from ..pipeline import Pipeline, RunRequest, select_backends
-from ..plugin_manager import PluginManager
-from ..presets import builtin_presets, load_preset
-from ..refinement import RefineOptions
-from ..session import TrackingSession
-from ..video.reader import probe
-from .jobs import Job
-from .security import UiGuard, host_allow_list, new_token
+from editor.api.backends import BackendOptions
+from editor.api.errors import TrackeditError
+from editor.api.files import make_scratch_dir, scratch_dir
+from editor.api.masks import PALETTE
+from editor.pipeline.orchestrator import Pipeline, RunRequest, select_backends
+from editor.pipeline.plugin_manager import PluginManager
+from editor.pipeline.presets import builtin_presets, load_preset
+from editor.tracking.refinement import RefineOptions
+from editor.tracking.session import TrackingSession
+from editor.video.reader import probe
+from editor.ui.jobs import Job
+from editor.ui.security import UiGuard, host_allow_list, new_token
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -166,7 +166,7 @@ def _labels(ui: UiSession, index: int) -> np.ndarray | None:
     prompted = {oid: s.mask_from_prompts(index, oid)
                 for oid, o in s.state.objects.items() if any(p.frame == index for p in o.prompts)}
     if prompted:
-        from ..masks import compose_label_map, split_label_map
+        from editor.api.masks import compose_label_map, split_label_map
 
         masks = split_label_map(labels) if labels is not None else {}
         masks.update(prompted)  # this frame's prompts replace those objects' tracked masks
@@ -279,8 +279,8 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
             return labels if labels is not None else np.zeros((s.info.height, s.info.width), np.uint8)
 
         def make() -> bytes:
-            from ..preview import preview_frame
-            from ..stages import StageContext
+            from editor.pipeline.preview import preview_frame
+            from editor.api.stages import StageContext
 
             with scratch_dir("preview") as tmp:
                 context = StageContext(s.info, {o.id: o.name for o in s.state.objects.values()}, state.config.device,
@@ -309,7 +309,7 @@ def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starle
         _idle(ui)
         body = await request.json()
         oid = max(ui.session.state.objects, default=0) + 1
-        from ..session import ObjectState
+        from editor.tracking.session import ObjectState
 
         ui.session.state.objects[oid] = ObjectState(oid, str(body.get("name", "")))
         return JSONResponse({"id": oid, "color": [int(c) for c in PALETTE[oid]]})

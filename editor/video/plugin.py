@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import hookimpl
-from ..backends import SinkSpec
-from .frames import VideoInfo
-from .writer import EncodeOptions, VideoWriter
+from editor import hookimpl
+from editor.api.backends import SinkSpec
+from editor.api.frames import VideoInfo
+from editor.video.writer import EncodeOptions, VideoWriter
 
 
 def _video_sink(path: Path, video: VideoInfo, encode: EncodeOptions, overwrite: bool) -> VideoWriter:

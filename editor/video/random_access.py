@@ -20,9 +20,9 @@ from pathlib import Path
 import av
 import av.error
 
-from ..errors import InputError
-from .frames import Frame
-from .reader import _video_stream, open_container, rotation_of, upright
+from editor.api.errors import InputError
+from editor.api.frames import Frame
+from editor.video.reader import _video_stream, open_container, rotation_of, upright
 
 
 class FrameSource:

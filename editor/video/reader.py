@@ -15,8 +15,8 @@ import av
 import av.error
 import numpy as np
 
-from ..errors import InputError
-from .frames import AudioStreamInfo, ColorInfo, Frame, VideoInfo
+from editor.api.errors import InputError
+from editor.api.frames import AudioStreamInfo, ColorInfo, Frame, VideoInfo
 
 #: decoded frames may fall short of the container's frame count by this many frames
 #: (edit lists can hide a frame or two) before the file is called truncated.

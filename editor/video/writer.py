@@ -18,10 +18,10 @@ import av
 import av.error
 import numpy as np
 
-from ..errors import OutputError
-from ..files import AtomicOutput, check_output
-from .frames import Frame, VideoInfo
-from .reader import open_container
+from editor.api.errors import OutputError
+from editor.api.files import AtomicOutput, check_output
+from editor.api.frames import Frame, VideoInfo
+from editor.video.reader import open_container
 
 log = logging.getLogger(__name__)
 

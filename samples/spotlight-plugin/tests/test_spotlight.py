@@ -6,9 +6,9 @@ from fractions import Fraction
 import numpy as np
 
 import trackedit_spotlight
-from editor.presets import parse_preset, build_stages
-from editor.stages import FrameItem, StageContext
-from editor.video.frames import Frame, VideoInfo
+from editor.pipeline.presets import parse_preset, build_stages
+from editor.api.stages import FrameItem, StageContext
+from editor.api.frames import Frame, VideoInfo
 
 
 def test_spotlight_dims_outside_only(registered_plugin) -> None:  # noqa: ANN001

@@ -6,7 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from editor import hookimpl
-from editor.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 
 
 class SpotlightOptions(StageOptions):

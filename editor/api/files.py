@@ -1,0 +1,168 @@
+"""Writing outputs safely: the one atomic-write helper, output checks and scratch folders.
+
+Every file or folder trackedit produces (videos, mask folders, PNG sequences, prompts,
+model records) is written under a hidden temporary name beside its destination —
+``.<stem>.<pid>-<random>.partial<suffix>`` — and moved into place with :func:`os.replace`
+only when complete, so the destination never holds a half-written result. An exception or
+a signal (the CLI turns SIGTERM/SIGHUP into an exception) removes the temporary. After
+SIGKILL only that dot-prefixed temporary can remain; the next output to the same
+destination removes it, because the process id in its name is no longer running.
+
+Scratch folders (frame caches, working copies) live in the system's temporary folder under
+``trackedit-<pid>-…`` and are removed the same way.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from editor.api.errors import OutputError
+
+_PARTIAL = re.compile(r"^\.(?P<stem>.*)\.(?P<pid>\d+)-[0-9a-f]{8}\.partial(?P<suffix>.*)$")
+_SCRATCH = re.compile(r"^trackedit-(?P<pid>\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def partial_path(final: Path) -> Path:
+    """The hidden temporary name for ``final``: same folder, same suffix (so a muxer that
+    guesses the format from the extension still can), this process's id inside."""
+    return final.with_name(f".{final.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial{final.suffix}")
+
+
+def remove_stale_partials(final: Path) -> list[Path]:
+    """Delete temporaries of ``final`` left by processes that no longer run (SIGKILL,
+    power loss); returns what was removed. Temporaries of running processes are kept."""
+    removed = []
+    folder = final.parent
+    if not folder.is_dir():
+        return removed
+    for entry in folder.glob(f".{glob_escape(final.stem)}.*.partial*"):
+        m = _PARTIAL.match(entry.name)
+        if m and m["stem"] == final.stem and m["suffix"] == final.suffix and not _alive(int(m["pid"])):
+            _remove(entry)
+            removed.append(entry)
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+class AtomicOutput:
+    """A file or folder that appears at ``final`` only when :meth:`commit` is called.
+
+    Write to :attr:`path` (a file path, or an existing empty folder with
+    ``directory=True``); :meth:`commit` replaces whatever is at ``final`` (a file, or a
+    folder with ``directory=True``); :meth:`discard` removes the temporary. As a context
+    manager it commits on success and discards on any exception, ``KeyboardInterrupt``
+    and signals included. ``clean_stale=False`` skips looking for temporaries of dead
+    processes (for many small files inside a folder that is itself a temporary).
+    """
+
+    def __init__(self, final: Path, *, directory: bool = False, clean_stale: bool = True) -> None:
+        self.final = Path(final)
+        self.directory = directory
+        if clean_stale:
+            remove_stale_partials(self.final)
+        self.path = partial_path(self.final)
+        if directory:
+            self.path.mkdir()
+        self.done = False
+
+    def commit(self) -> Path:
+        if self.directory and self.final.exists():
+            _remove(self.final)
+        os.replace(self.path, self.final)
+        self.done = True
+        return self.final
+
+    def discard(self) -> None:
+        if not self.done:
+            _remove(self.path)
+            self.done = True
+
+    def __enter__(self) -> "AtomicOutput":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        if exc_type is None and not self.done:
+            self.commit()
+        else:
+            self.discard()
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a text file (UTF-8) atomically."""
+    with AtomicOutput(Path(path)) as out:
+        out.path.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def check_output(output: Path, inputs: list[Path], overwrite: bool, *, directory: bool = False) -> None:
+    """Refuse to write over an input, over an existing output without ``overwrite``, or
+    into a folder that does not exist.
+
+    Raises :class:`~editor.api.errors.OutputError` naming ``output``.
+    """
+    output = Path(output)
+    for src in inputs:
+        src = Path(src)
+        if output.resolve() == src.resolve() or (output.exists() and src.exists() and os.path.samefile(output, src)):
+            raise OutputError("output is the input file; refusing to overwrite the input", output)
+    if directory:
+        if output.exists() and (output.is_file() or any(output.iterdir())) and not overwrite:
+            raise OutputError("already exists and is not empty (use --overwrite to replace it)", output)
+    else:
+        if output.is_dir():
+            raise OutputError("is a directory; give a file name", output)
+        if output.exists() and not overwrite:
+            raise OutputError("already exists (use --overwrite to replace it)", output)
+    if not output.parent.exists():
+        raise OutputError(f"folder {output.parent} does not exist", output)
+
+
+def make_scratch_dir(kind: str = "work") -> Path:
+    """A new private scratch folder ``trackedit-<pid>-<kind>-…`` in the system's temporary
+    folder, for an owner that removes it (see :func:`scratch_dir`). Folders that trackedit
+    processes which no longer run left behind are removed first."""
+    root = Path(tempfile.gettempdir())
+    for entry in root.glob("trackedit-*"):
+        m = _SCRATCH.match(entry.name)
+        if m and not _alive(int(m["pid"])):
+            _remove(entry)
+    return Path(tempfile.mkdtemp(prefix=f"trackedit-{os.getpid()}-{kind}-"))
+
+
+@contextmanager
+def scratch_dir(kind: str = "work") -> Iterator[Path]:
+    """:func:`make_scratch_dir` as a context manager: removed on exit, also on exceptions
+    and signals."""
+    path = make_scratch_dir(kind)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

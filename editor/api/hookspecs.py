@@ -1,0 +1,103 @@
+"""Every hook trackedit calls, in one place. This file is the plugin author's reference.
+
+Write a plugin as a module (or object) with functions decorated by
+``editor.hookimpl`` whose names and argument names match the specs below, and expose
+it through the ``trackedit`` entry-point group in your package metadata::
+
+    [project.entry-points.trackedit]
+    spotlight = "my_package.spotlight"
+
+Registration hooks receive a ``register`` callback and are called once, when the
+plugin manager loads. Frame edits are done by the stages a plugin registers
+(:class:`editor.api.stages.Stage`): the pipeline calls ``Stage.process`` (or
+``process_window``) for every frame, in the order the preset lists the stages.
+Event hooks (``editor_run_*``) observe a run and must not modify it.
+
+All hooks are optional; a plugin implements the ones it needs. Hook names start
+with ``editor_``; a misspelled hook name is an error when the plugin loads.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from editor import PROJECT_NAME
+
+if TYPE_CHECKING:
+    from editor.api.backends import SegmenterSpec, SinkSpec, TrackerSpec
+    from editor.api.run import RunInfo, RunSummary
+    from editor.api.stages import StageSpec
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+@hookspec
+def editor_register_stages(register: Callable[[StageSpec], None]) -> None:
+    """Register edit stages.
+
+    Call ``register(StageSpec(name, options_model, factory, description))`` once per
+    stage. ``name`` is what presets refer to (``use = "blur"``); it must be unique
+    across all plugins (a clash is reported naming both plugins). ``options_model``
+    is a subclass of :class:`editor.api.stages.StageOptions` (pydantic; unknown keys are
+    rejected, so presets are validated before any frame is decoded).
+    ``factory(options, context)`` returns a :class:`editor.api.stages.Stage` for one run.
+
+    Return value: ignored.
+    """
+
+
+@hookspec
+def editor_register_segmenters(register: Callable[[SegmenterSpec], None]) -> None:
+    """Register segmenter backends (prompts on one frame → object mask).
+
+    Call ``register(SegmenterSpec(...))``. ``--segmenter NAME`` picks one by name;
+    ``auto`` picks the available spec with the highest priority, model backends
+    (``kind="model"``) before classical ones.
+
+    Return value: ignored.
+    """
+
+
+@hookspec
+def editor_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
+    """Register tracker backends (masks propagated through the video).
+
+    Call ``register(TrackerSpec(...))``. The factory returns an
+    :class:`editor.api.backends.Tracker` whose ``new_pass(video, reverse=...)`` gives a
+    :class:`editor.api.backends.TrackPass`; the core drives it frame by frame, forward
+    and backward, handing it prompt masks and shot cuts.
+
+    Return value: ignored.
+    """
+
+
+@hookspec
+def editor_register_sinks(register: Callable[[SinkSpec], None]) -> None:
+    """Register output sinks (where edited frames go: a video file, an image sequence…).
+
+    Call ``register(SinkSpec(name, accepts, factory))``. For an output path the first
+    registered sink whose ``accepts(path)`` is true is used; plugin sinks are asked
+    before the built-in video encoder, which accepts everything else.
+
+    Return value: ignored.
+    """
+
+
+@hookspec
+def editor_run_started(run: RunInfo) -> None:
+    """Called once before the first frame is decoded; ``run`` describes input, output,
+    stages and backends. Observers only: raising aborts the run with the plugin named.
+
+    Return value: ignored.
+    """
+
+
+@hookspec
+def editor_run_finished(run: RunInfo, summary: RunSummary) -> None:
+    """Called once after the output file is complete with the run's summary
+    (frames, timings, backends used). Not called when the run fails.
+
+    Return value: ignored.
+    """

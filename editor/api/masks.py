@@ -1,0 +1,175 @@
+"""Label maps and the DAVIS-style mask folder.
+
+A label map is H×W uint8: 0 = background, otherwise the object id. A masks folder holds
+one indexed PNG per frame named by 0-based frame index (``00000.png``, …) with the DAVIS
+palette (pixel value = object id) at the upright source size, plus ``objects.json``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from editor.api.errors import InputError
+from editor.api.files import AtomicOutput, write_text
+
+OBJECTS_FILE = "objects.json"
+
+
+def davis_palette() -> np.ndarray:
+    """The 256×3 uint8 palette of DAVIS / PASCAL VOC annotations (bit-interleaved)."""
+    pal = np.zeros((256, 3), np.uint8)
+    for i in range(256):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal[i] = (r, g, b)
+    return pal
+
+
+PALETTE = davis_palette()
+
+
+def compose_label_map(masks: Mapping[int, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Merge per-object bool masks into one label map.
+
+    Overlaps are resolved deterministically: a pixel claimed by several objects goes
+    to the object with the **smaller** mask (a face stays separate from the person it
+    is on), ties to the lower id.
+    """
+    labels = np.zeros(shape, np.uint8)
+    order = sorted(masks, key=lambda i: (-int(np.count_nonzero(masks[i])), -i))
+    for oid in order:  # largest first, so smaller objects are painted on top
+        labels[masks[oid]] = oid
+    return labels
+
+
+def present_ids(labels: np.ndarray) -> list[int]:
+    """Object ids present in a uint8 label map (fast: a histogram, no sort)."""
+    counts = np.bincount(labels.ravel(), minlength=256)
+    return [int(i) for i in np.flatnonzero(counts[1:]) + 1]
+
+
+def split_label_map(labels: np.ndarray, ids: list[int] | None = None) -> dict[int, np.ndarray]:
+    """Per-object bool masks of a label map (only ids present, or the given ids)."""
+    present = ids if ids is not None else present_ids(labels)
+    return {i: labels == i for i in present}
+
+
+def write_label_png(path: Path, labels: np.ndarray) -> None:
+    """Write an indexed PNG with the DAVIS palette (atomic: temp file then rename)."""
+    img = Image.fromarray(np.ascontiguousarray(labels.astype(np.uint8)))  # mode L
+    # putpalette turns an L image into a P (indexed) image
+    img.putpalette(PALETTE.tobytes())
+    with AtomicOutput(path, clean_stale=False) as out:
+        img.save(out.path, format="PNG", optimize=False, compress_level=1)
+
+
+def read_label_png(path: Path) -> np.ndarray:
+    """Read a label PNG: palette images give their indices; others: gray value = id."""
+    try:
+        with Image.open(path) as img:
+            if img.mode == "P":
+                return np.array(img, dtype=np.uint8)
+            if img.mode in ("L", "I", "I;16", "1"):
+                return np.array(img.convert("L"), dtype=np.uint8)
+            # An RGB annotation: map known palette colours back to ids.
+            rgb = np.array(img.convert("RGB"))
+    except FileNotFoundError as exc:
+        raise InputError("mask file missing", path) from exc
+    except OSError as exc:
+        raise InputError(f"not a readable mask image ({exc})", path) from exc
+    key = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+    pal_key = (PALETTE[:, 0].astype(np.int32) << 16) | (PALETTE[:, 1].astype(np.int32) << 8) | PALETTE[:, 2]
+    lut = {int(k): i for i, k in reversed(list(enumerate(pal_key)))}
+    out = np.zeros(key.shape, np.uint8)
+    for k in np.unique(key):
+        if int(k) not in lut:
+            raise InputError(f"colour #{int(k):06x} is not in the DAVIS palette", path)
+        out[key == k] = lut[int(k)]
+    return out
+
+
+@dataclass
+class MasksManifest:
+    """``objects.json`` of a masks folder."""
+
+    objects: dict[int, str]
+    frame_count: int
+    width: int
+    height: int
+    source: str = ""
+    version: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps({"version": self.version, "source": self.source,
+                           "frame_count": self.frame_count, "width": self.width, "height": self.height,
+                           "objects": [{"id": i, "name": n} for i, n in sorted(self.objects.items())]},
+                          indent=2) + "\n"
+
+    @classmethod
+    def load(cls, folder: Path) -> "MasksManifest":
+        path = folder / OBJECTS_FILE
+        try:
+            data = json.loads(path.read_text())
+            return cls({int(o["id"]): str(o.get("name", "")) for o in data["objects"]},
+                       int(data["frame_count"]), int(data["width"]), int(data["height"]),
+                       str(data.get("source", "")), int(data.get("version", 1)))
+        except FileNotFoundError as exc:
+            raise InputError(f"no {OBJECTS_FILE} (not a trackedit masks folder)", folder) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{OBJECTS_FILE} is invalid ({exc})", folder) from exc
+
+
+def frame_png(folder: Path, index: int) -> Path:
+    return folder / f"{index:05d}.png"
+
+
+@dataclass
+class MaskFolderWriter:
+    """Writes label maps into a DAVIS-layout folder, then ``objects.json`` on close."""
+
+    folder: Path
+    objects: dict[int, str]
+    source: str = ""
+    count: int = 0
+    size: tuple[int, int] = (0, 0)
+    _written: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, index: int, labels: np.ndarray) -> None:
+        write_label_png(frame_png(self.folder, index), labels)
+        self.count = max(self.count, index + 1)
+        self.size = (labels.shape[1], labels.shape[0])
+
+    def close(self) -> Path:
+        manifest = MasksManifest(self.objects, self.count, self.size[0], self.size[1], self.source)
+        write_text(self.folder / OBJECTS_FILE, manifest.to_json())
+        return self.folder
+
+
+def iter_mask_folder(folder: Path, frame_count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Label maps 0..frame_count-1 from a masks folder, checked against the video size."""
+    manifest = MasksManifest.load(folder)
+    if (manifest.width, manifest.height) != size:
+        raise InputError(f"masks are {manifest.width}x{manifest.height}, the video is {size[0]}x{size[1]}",
+                         folder)
+    for i in range(frame_count):
+        path = frame_png(folder, i)
+        if not path.exists():
+            raise InputError(f"no mask for frame {i} ({path.name}); the masks cover "
+                             f"{manifest.frame_count} frames", folder)
+        labels = read_label_png(path)
+        if labels.shape != (size[1], size[0]):
+            raise InputError(f"{path.name} is {labels.shape[1]}x{labels.shape[0]}, expected "
+                             f"{size[0]}x{size[1]}", folder)
+        yield labels

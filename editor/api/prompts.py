@@ -1,0 +1,334 @@
+"""The prompt contract: which objects to track and the clicks/boxes/masks that define them.
+
+The same file is read by ``trackedit run/track``, written by the web UI and used by the
+benchmarks. JSON (or TOML with the same structure)::
+
+    {"version": 1,
+     "objects": [
+       {"id": 1, "name": "bunny",
+        "prompts": [
+          {"frame": 0, "points": [[320, 150], [300, 40]], "labels": [1, 0]},
+          {"frame": 0, "box": [280, 60, 380, 250]},
+          {"frame": 0, "mask": "masks/bunny_0000.png"},
+          {"frame": 120, "points": [[400, 160]], "labels": [1]}]}]}
+
+Pixel coordinates are (x, y) in the upright frame; ``frame`` is the 0-based index in
+display order; label 1 = include, 0 = exclude (labels default to all 1). Several prompts
+on one frame combine; prompts on later frames are corrections. ``mask`` paths are
+relative to the prompts file. Object ids are 1…255 (they are pixel values in the
+DAVIS-style mask PNGs).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from editor.api.errors import PromptError
+from editor.api.files import write_text
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+CONTRACT_VERSION = 1
+MAX_OBJECT_ID = 255
+_TOP_KEYS = {"version", "objects"}
+_OBJECT_KEYS = {"id", "name", "prompts"}
+_PROMPT_KEYS = {"frame", "points", "labels", "box", "mask"}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt for one object on one frame."""
+
+    frame: int
+    points: tuple[tuple[float, float], ...] = ()
+    labels: tuple[int, ...] = ()
+    box: tuple[float, float, float, float] | None = None
+    mask: Path | None = None
+
+    @property
+    def positive_points(self) -> list[tuple[float, float]]:
+        return [p for p, lab in zip(self.points, self.labels) if lab == 1]
+
+    @property
+    def negative_points(self) -> list[tuple[float, float]]:
+        return [p for p, lab in zip(self.points, self.labels) if lab == 0]
+
+    def to_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"frame": self.frame}
+        if self.points:
+            out["points"] = [list(p) for p in self.points]
+            out["labels"] = list(self.labels)
+        if self.box is not None:
+            out["box"] = list(self.box)
+        if self.mask is not None:
+            mask = self.mask
+            if relative_to is not None:
+                try:
+                    mask = mask.resolve().relative_to(relative_to.resolve())
+                except ValueError:
+                    pass
+            out["mask"] = mask.as_posix()
+        return out
+
+
+@dataclass(frozen=True)
+class ObjectPrompts:
+    """An object to track: stable id, display name and its prompts (any frames)."""
+
+    id: int
+    name: str
+    prompts: tuple[Prompt, ...]
+
+    @property
+    def first_frame(self) -> int:
+        return min(p.frame for p in self.prompts)
+
+    @property
+    def label(self) -> str:
+        return f"object {self.id} ({self.name!r})" if self.name else f"object {self.id}"
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """All objects of a prompts file."""
+
+    objects: tuple[ObjectPrompts, ...]
+    source: Path | None = None
+    version: int = CONTRACT_VERSION
+
+    # -- queries -----------------------------------------------------------------
+    @property
+    def ids(self) -> list[int]:
+        return [o.id for o in self.objects]
+
+    def names(self) -> dict[int, str]:
+        return {o.id: o.name for o in self.objects}
+
+    def frames(self) -> list[int]:
+        """Sorted frame indices carrying at least one prompt."""
+        return sorted({p.frame for o in self.objects for p in o.prompts})
+
+    def on_frame(self, frame: int) -> dict[int, list[Prompt]]:
+        """Prompts on ``frame`` grouped by object id (objects without prompts omitted)."""
+        out: dict[int, list[Prompt]] = {}
+        for obj in self.objects:
+            here = [p for p in obj.prompts if p.frame == frame]
+            if here:
+                out[obj.id] = here
+        return out
+
+    def resolve(self, selector: Iterable[int | str] | str) -> set[int]:
+        """Object ids selected by ``"all"`` or a list of ids and/or names."""
+        if selector == "all":
+            return set(self.ids)
+        by_name = {o.name: o.id for o in self.objects if o.name}
+        chosen: set[int] = set()
+        for item in selector:  # type: ignore[union-attr]
+            if isinstance(item, int) or (isinstance(item, str) and item.isdigit()):
+                chosen.add(int(item))
+            elif item in by_name:
+                chosen.add(by_name[item])
+            else:
+                raise PromptError(f"no object named {item!r} (known: {sorted(by_name)})", self.source)
+        return chosen
+
+    # -- checks against the video ----------------------------------------------
+    def validate_for_video(self, width: int, height: int, frame_count: int | None) -> None:
+        """Check coordinates fit the upright frame and frames exist; errors name object/prompt/field."""
+        for obj in self.objects:
+            for i, p in enumerate(obj.prompts):
+                where = f"{obj.label}, prompt {i}"
+                if frame_count is not None and p.frame >= frame_count:
+                    raise PromptError(f"{where}: frame {p.frame} is past the end "
+                                      f"(the video has {frame_count} frames)", self.source)
+                for j, (x, y) in enumerate(p.points):
+                    if not (0 <= x < width and 0 <= y < height):
+                        raise PromptError(f"{where}: points[{j}] ({x:g}, {y:g}) is outside the "
+                                          f"{width}x{height} frame", self.source)
+                if p.box is not None:
+                    x0, y0, x1, y1 = p.box
+                    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+                        raise PromptError(f"{where}: box {list(p.box)} goes outside the "
+                                          f"{width}x{height} frame", self.source)
+                if p.mask is not None:
+                    m = load_mask_file(p.mask, obj.id, self.source)
+                    if m.shape != (height, width):
+                        raise PromptError(f"{where}: mask {p.mask} is {m.shape[1]}x{m.shape[0]}, "
+                                          f"the video is {width}x{height}", self.source)
+
+    # -- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        base = self.source.parent if self.source else None
+        return {"version": self.version,
+                "objects": [{"id": o.id, "name": o.name,
+                             "prompts": [p.to_dict(base) for p in o.prompts]} for o in self.objects]}
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        data = PromptSet(self.objects, path, self.version).to_dict()
+        return write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def load_mask_file(path: Path, object_id: int, source: Path | None = None) -> np.ndarray:
+    """Read a mask image as bool H×W.
+
+    Non-zero pixels are the object; for a palette (indexed) PNG that contains the
+    object's id, only pixels equal to the id are.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if img.mode == "P":
+                arr = np.asarray(img)
+                return arr == object_id if (arr == object_id).any() else arr > 0
+            arr = np.asarray(img.convert("L"))
+    except FileNotFoundError as exc:
+        raise PromptError(f"mask file {path} does not exist", source) from exc
+    except (UnidentifiedImageError, OSError) as exc:
+        raise PromptError(f"mask file {path} is not a readable image", source) from exc
+    return arr > 0
+
+
+# -- parsing ---------------------------------------------------------------------------
+def _fail(source: Path | None, where: str, what: str) -> PromptError:
+    return PromptError(f"{where}: {what}" if where else what, source)
+
+
+def _check_keys(obj: Any, allowed: set[str], source: Path | None, where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise _fail(source, where, f"expected a table/object, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise _fail(source, where, f"unknown key(s) {', '.join(map(repr, unknown))} "
+                                   f"(allowed: {', '.join(sorted(allowed))})")
+    return obj
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
+    raw = _check_keys(raw, _PROMPT_KEYS, source, where)
+    if "frame" not in raw:
+        raise _fail(source, where, "missing 'frame'")
+    frame = raw["frame"]
+    if not isinstance(frame, int) or isinstance(frame, bool) or frame < 0:
+        raise _fail(source, where, f"frame must be a non-negative integer, got {frame!r}")
+    if not ({"points", "box", "mask"} & set(raw)):
+        raise _fail(source, where, "needs at least one of 'points', 'box', 'mask'")
+    points: list[tuple[float, float]] = []
+    labels: list[int] = []
+    if "points" in raw:
+        pts = raw["points"]
+        if not isinstance(pts, list) or not pts:
+            raise _fail(source, where, "points must be a non-empty list of [x, y]")
+        for j, pt in enumerate(pts):
+            if not (isinstance(pt, list) and len(pt) == 2 and all(_number(c) for c in pt)):
+                raise _fail(source, where, f"points[{j}] must be [x, y] numbers, got {pt!r}")
+            points.append((float(pt[0]), float(pt[1])))
+        labs = raw.get("labels", [1] * len(points))
+        if not isinstance(labs, list) or len(labs) != len(points):
+            raise _fail(source, where, f"labels must be a list of {len(points)} values (one per point)")
+        for j, lab in enumerate(labs):
+            if lab not in (0, 1) or isinstance(lab, bool):
+                raise _fail(source, where, f"labels[{j}] must be 1 (include) or 0 (exclude), got {lab!r}")
+            labels.append(int(lab))
+    elif "labels" in raw:
+        raise _fail(source, where, "labels given without points")
+    box = None
+    if "box" in raw:
+        b = raw["box"]
+        if not (isinstance(b, list) and len(b) == 4 and all(_number(c) for c in b)):
+            raise _fail(source, where, f"box must be [x0, y0, x1, y1], got {b!r}")
+        if not (b[0] < b[2] and b[1] < b[3]):
+            raise _fail(source, where, f"box {b} must have x0 < x1 and y0 < y1")
+        box = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+    mask = None
+    if "mask" in raw:
+        m = raw["mask"]
+        if not isinstance(m, str) or not m:
+            raise _fail(source, where, f"mask must be a file path, got {m!r}")
+        mask = Path(m)
+        if not mask.is_absolute() and source is not None:
+            mask = source.parent / mask
+        if not mask.is_file():
+            raise _fail(source, where, f"mask file {mask} does not exist")
+    return Prompt(frame, tuple(points), tuple(labels), box, mask)
+
+
+def parse_prompts(data: Any, source: Path | None = None) -> PromptSet:
+    """Validate a decoded JSON/TOML document; errors name the object, prompt and field."""
+    data = _check_keys(data, _TOP_KEYS, source, "")
+    version = data.get("version", CONTRACT_VERSION)
+    if version != CONTRACT_VERSION:
+        raise _fail(source, "", f"unsupported version {version!r} (this trackedit reads version 1)")
+    objects_raw = data.get("objects")
+    if not isinstance(objects_raw, list) or not objects_raw:
+        raise _fail(source, "", "'objects' must be a non-empty list")
+    objects: list[ObjectPrompts] = []
+    seen_ids: set[int] = set()
+    seen_names: set[str] = set()
+    for i, raw_obj in enumerate(objects_raw):
+        where = f"objects[{i}]"
+        raw_obj = _check_keys(raw_obj, _OBJECT_KEYS, source, where)
+        oid = raw_obj.get("id", i + 1)
+        if not isinstance(oid, int) or isinstance(oid, bool) or not 1 <= oid <= MAX_OBJECT_ID:
+            raise _fail(source, where, f"id must be an integer 1..{MAX_OBJECT_ID}, got {oid!r}")
+        if oid in seen_ids:
+            raise _fail(source, where, f"duplicate id {oid}")
+        seen_ids.add(oid)
+        name = raw_obj.get("name", "")
+        if not isinstance(name, str):
+            raise _fail(source, where, f"name must be a string, got {name!r}")
+        if name and name in seen_names:
+            raise _fail(source, where, f"duplicate name {name!r}")
+        seen_names.add(name)
+        label = f"object {oid}" + (f" ({name!r})" if name else "")
+        prompts_raw = raw_obj.get("prompts")
+        if not isinstance(prompts_raw, list) or not prompts_raw:
+            raise _fail(source, label, "'prompts' must be a non-empty list")
+        prompts = tuple(_parse_prompt(p, source, f"{label}, prompt {j}") for j, p in enumerate(prompts_raw))
+        objects.append(ObjectPrompts(oid, name, tuple(sorted(prompts, key=lambda p: p.frame))))
+    return PromptSet(tuple(objects), source, version)
+
+
+def load_prompts(path: str | Path) -> PromptSet:
+    """Read and validate a prompts file (``.json`` or ``.toml``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PromptError("no such prompts file", path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PromptError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'} ({exc})",
+                          path) from exc
+    return parse_prompts(data, path)
+
+
+@dataclass
+class PromptSetBuilder:
+    """Incrementally build a ``PromptSet`` (used by the web UI and tests)."""
+
+    objects: dict[int, tuple[str, list[Prompt]]] = field(default_factory=dict)
+
+    def add(self, object_id: int, prompt: Prompt, name: str = "") -> None:
+        current = self.objects.setdefault(object_id, (name, []))
+        self.objects[object_id] = (name or current[0], current[1] + [prompt])
+
+    def build(self, source: Path | None = None) -> PromptSet:
+        return PromptSet(tuple(ObjectPrompts(i, n, tuple(sorted(ps, key=lambda p: p.frame)))
+                               for i, (n, ps) in sorted(self.objects.items())), source)

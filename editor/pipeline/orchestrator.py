@@ -1,0 +1,228 @@
+"""The streaming pipeline: decode → segment/track → edit stages → sink.
+
+Decode, tracking, edits and encoding run in separate threads joined by bounded
+queues, so the slowest stage sets the pace and memory is bounded by the queue sizes
+(plus the windows stages ask for and the tracker's on-disk frame cache).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from editor.api.backends import BackendOptions, SegmenterSpec, TrackerSpec
+from editor.tracking.refinement import RefineOptions, resolve_refinement
+from editor.backends.device import check_device_name
+from editor.api.errors import BackendUnavailable, InputError, OutputError, TrackeditError
+from editor.api.files import AtomicOutput, check_output, scratch_dir
+from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder
+from editor.pipeline.plugin_manager import PluginManager
+from editor.pipeline.presets import Preset, build_stages
+from editor.api.prompts import PromptSet
+from editor.api.stages import FrameItem, Stage, StageContext
+from editor.pipeline.threads import threaded
+from editor.api.run import RunInfo, RunSummary
+from editor.tracking.video import Progress, VideoTracking
+from editor.api.frames import VideoInfo
+from editor.video.reader import iter_frames, probe
+from editor.video.writer import EncodeOptions
+
+log = logging.getLogger(__name__)
+
+MODEL_HINTS = {
+    "segmenter": "trackedit models download sam_vit_b",
+    "tracker": "trackedit models download xmem",
+}
+
+
+@dataclass
+class RunRequest:
+    """Everything a run needs; the CLI and the web UI fill this in."""
+
+    input: Path
+    output: Path | None = None
+    preset: Preset | None = None
+    prompts: PromptSet | None = None
+    masks_dir: Path | None = None
+    device: str = "auto"
+    segmenter: str = "auto"
+    tracker: str = "auto"
+    sam_checkpoint: Path | None = None
+    xmem_checkpoint: Path | None = None
+    models_dir: Path | None = None
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    overwrite: bool = False
+    detect_cuts: bool = True
+    bidirectional: bool = False
+    queue_size: int = 4
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    refine: str = "auto"
+    """Weak-mask refinement: ``auto``, ``on`` or ``off`` (see :mod:`editor.tracking.refinement`);
+    thresholds from ``backend_options["refine"]``."""
+
+
+def _select(kind: str, specs: dict[str, Any], name: str, options: BackendOptions) -> tuple[Any, str | None]:
+    """Pick a backend spec by name, or the best available for ``auto``.
+
+    Returns the spec and, when ``auto`` fell back to a classical backend, why.
+    """
+    if name != "auto":
+        spec = specs.get(name)
+        if spec is None:
+            raise BackendUnavailable(f"unknown {kind} {name!r} (available: {', '.join(sorted(specs))})")
+        reason = spec.unavailable(options)
+        if reason:
+            raise BackendUnavailable(f"{kind} {name!r} cannot run: {reason}; get it with "
+                                     f"`{MODEL_HINTS[kind]}` or pass a checkpoint")
+        return spec, None
+    ranked = sorted(specs.values(), key=lambda s: (s.kind == "model", s.priority), reverse=True)
+    skipped: list[str] = []
+    for spec in ranked:
+        reason = spec.unavailable(options)
+        if reason is None:
+            fallback = None
+            if spec.kind == "classic":
+                fallback = "; ".join(skipped) if skipped else f"no model-based {kind} installed"
+            return spec, fallback
+        skipped.append(f"{spec.name}: {reason}")
+    raise BackendUnavailable(f"no {kind} can run here ({'; '.join(skipped)})")
+
+
+def select_backends(pm: PluginManager, segmenter: str, tracker: str,
+                    seg_options: BackendOptions, trk_options: BackendOptions) -> tuple[SegmenterSpec, TrackerSpec]:
+    """Choose segmenter and tracker; one log line when ``auto`` falls back to classical ones."""
+    seg, seg_why = _select("segmenter", pm.segmenters, segmenter, seg_options)
+    trk, trk_why = _select("tracker", pm.trackers, tracker, trk_options)
+    fallbacks = [(k, s, why) for k, s, why in (("segmenter", seg, seg_why), ("tracker", trk, trk_why)) if why]
+    if fallbacks:
+        used = " and ".join(f"classical {k} {s.name!r}" for k, s, _ in fallbacks)
+        why = "; ".join(w for _, _, w in fallbacks)
+        hint = " ".join(MODEL_HINTS[k].split()[-1] for k, _, _ in fallbacks)
+        log.warning("using the %s (%s); for model quality run `trackedit models download %s`", used, why, hint)
+    return seg, trk
+
+
+class Pipeline:
+    """Runs requests with the plugins of one :class:`PluginManager`."""
+
+    def __init__(self, plugins: PluginManager | None = None) -> None:
+        self.plugins = plugins or PluginManager()
+
+    # -- shared setup --------------------------------------------------------------------
+    def _items(self, req: RunRequest, video: VideoInfo, work: Path,
+               progress: Progress | None) -> tuple[Iterator[FrameItem], VideoTracking | None, str | None, str | None]:
+        frames = threaded(iter_frames(video.path), req.queue_size, "decode")
+        shape = (video.height, video.width)
+        if req.masks_dir is not None:
+            manifest = MasksManifest.load(req.masks_dir)
+            masks = iter_mask_folder(req.masks_dir, manifest.frame_count, video.size)
+
+            def from_masks() -> Iterator[FrameItem]:
+                n = 0
+                for frame in frames:
+                    labels = next(masks, None)
+                    if labels is None:
+                        raise InputError(f"masks cover {manifest.frame_count} frames but the video has more",
+                                         req.masks_dir)
+                    n += 1
+                    yield FrameItem(frame, labels)
+                if n != manifest.frame_count:
+                    raise InputError(f"masks cover {manifest.frame_count} frames, the video has {n}",
+                                     req.masks_dir)
+            return from_masks(), None, None, None
+        if req.prompts is None:
+            return (FrameItem(f, np.zeros(shape, np.uint8)) for f in frames), None, None, None
+        device = check_device_name(req.device)
+        seg_options = BackendOptions(device, req.sam_checkpoint, req.models_dir, req.backend_options)
+        trk_options = BackendOptions(device, req.xmem_checkpoint, req.models_dir, req.backend_options)
+        seg_spec, trk_spec = select_backends(self.plugins, req.segmenter, req.tracker, seg_options, trk_options)
+        segmenter = seg_spec.factory(seg_options)
+        tracker = trk_spec.factory(trk_options)
+        refine = RefineOptions.from_dict({"mode": req.refine, **req.backend_options.get("refine", {})})
+        refiner = segmenter if resolve_refinement(refine, segmenter, tracker) else None
+        tracking = VideoTracking(video, req.prompts, segmenter, tracker, work,
+                                 detect_cuts=req.detect_cuts, progress=progress, bidirectional=req.bidirectional,
+                                 refiner=refiner, refine_options=refine)
+        items = threaded(tracking.items(frames), req.queue_size, "track")
+        return items, tracking, seg_spec.name, trk_spec.name
+
+    def _object_names(self, req: RunRequest) -> dict[int, str]:
+        if req.masks_dir is not None:
+            return MasksManifest.load(req.masks_dir).objects
+        return req.prompts.names() if req.prompts else {}
+
+    # -- commands ------------------------------------------------------------------------
+    def run(self, req: RunRequest, *, on_frame: Callable[[int], None] | None = None,
+            progress: Progress | None = None) -> RunSummary:
+        """Edit ``req.input`` with ``req.preset`` into ``req.output``."""
+        if req.output is None or req.preset is None:
+            raise TrackeditError("run needs an output path and a preset")
+        video = probe(req.input)
+        if req.prompts is not None:
+            req.prompts.validate_for_video(video.width, video.height, video.frame_count)
+        sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
+        if sink_spec is None:
+            raise OutputError("no sink can write this kind of output", req.output)
+        start = time.perf_counter()
+        with scratch_dir("run") as work:
+            context = StageContext(video, self._object_names(req), check_device_name(req.device),
+                                   req.output, work)
+            stages = build_stages(req.preset, self.plugins, context)
+            n = 0
+            try:
+                sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)  # checks the path
+                try:
+                    items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
+                    info = RunInfo(req.input, req.output, video, [s.id for s in req.preset.stages], seg_name, trk_name)
+                    self.plugins.notify("editor_run_started", run=info)
+                    for item in threaded(_chain(items, stages), req.queue_size, "edit"):
+                        sink.write(item.frame)
+                        n += 1
+                        if on_frame is not None:
+                            on_frame(n)
+                    sink.close()
+                    for stage in stages:
+                        stage.finish()
+                except BaseException:
+                    sink.abort()
+                    raise
+            finally:
+                for stage in stages:
+                    stage.close()
+        summary = RunSummary(n, time.perf_counter() - start, req.output, seg_name, trk_name,
+                             tracking.stats if tracking else None)
+        self.plugins.notify("editor_run_finished", run=info, summary=summary)
+        return summary
+
+    def track(self, req: RunRequest, masks_out: Path, *, on_frame: Callable[[int], None] | None = None,
+              progress: Progress | None = None) -> RunSummary:
+        """Write the tracked label maps of ``req.input`` as a DAVIS-layout masks folder."""
+        if req.prompts is None:
+            raise TrackeditError("track needs a prompts file")
+        video = probe(req.input)
+        check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
+        req.prompts.validate_for_video(video.width, video.height, video.frame_count)
+        start = time.perf_counter()
+        n = 0
+        with AtomicOutput(masks_out, directory=True) as out, scratch_dir("track") as work:
+            items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
+            writer = MaskFolderWriter(out.path, req.prompts.names(), str(req.input))
+            for item in items:
+                writer.write(item.index, item.labels)
+                n += 1
+                if on_frame is not None:
+                    on_frame(n)
+            writer.close()
+        return RunSummary(n, time.perf_counter() - start, masks_out, seg_name, trk_name,
+                          tracking.stats if tracking else None)
+
+
+def _chain(items: Iterator[FrameItem], stages: list[Stage]) -> Iterator[FrameItem]:
+    for stage in stages:
+        items = stage.run(items)
+    return items

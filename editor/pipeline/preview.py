@@ -1,0 +1,36 @@
+"""Preview of an edit preset on one frame (what the web UI shows before rendering).
+
+The preset's stages run on a short stretch of frames around the wanted one, long enough
+for every stage's look-behind/look-ahead window, so temporal stages (object removal) see
+the neighbours they would see in a full render; only that stretch is decoded and edited.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from editor.pipeline.plugin_manager import PluginManager
+from editor.pipeline.presets import Preset, build_stages
+from editor.api.stages import FrameItem, StageContext
+from editor.api.frames import Frame
+
+
+def preview_frame(preset: Preset, plugins: PluginManager, context: StageContext, index: int, count: int,
+                  frame_at: Callable[[int], Frame], labels_at: Callable[[int], np.ndarray]) -> Frame:
+    """Frame ``index`` (of ``count``) as ``preset`` renders it, from ``frame_at``/``labels_at``."""
+    stages = build_stages(preset, plugins, context)
+    try:
+        before = sum(s.window[0] for s in stages)
+        after = sum(s.window[1] for s in stages)
+        lo, hi = max(0, index - before), min(count - 1, index + after)
+        items = (FrameItem(frame_at(i), labels_at(i)) for i in range(lo, hi + 1))
+        for stage in stages:
+            items = stage.run(items)
+        for item in items:
+            if item.index == index:
+                return item.frame
+        raise LookupError(f"frame {index} did not come out of the preset's stages")
+    finally:
+        for stage in stages:
+            stage.close()
