@@ -5,7 +5,8 @@
 #   ./setup.sh                  # then: . .venv/bin/activate
 #
 # System packages (Debian/Ubuntu, with root or sudo): python3-venv when the system python3
-# cannot create a virtual environment, Chromium for the browser test of the web UI.
+# cannot create a virtual environment, Chromium for the browser test of the web UI, ffmpeg
+# (ffprobe) with which the video tests verify outputs.
 # Environment: PYTHON (the interpreter that creates .venv, default python3), TRACKEDIT_VENV
 # (the environment's folder, default .venv), TRACKEDIT_EXTRAS (default "all").
 set -euo pipefail
@@ -21,6 +22,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || { say "no $PYTHON on PATH: install Pytho
 packages=()
 [ -x "$VENV/bin/python" ] || "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || packages+=(chromium)
+command -v ffprobe >/dev/null 2>&1 || packages+=(ffmpeg)
 if [ ${#packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else SUDO=none; fi
     if [ "$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then

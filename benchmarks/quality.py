@@ -6,12 +6,11 @@ import sys
 import time
 from pathlib import Path
 
-from editor.api.backends import BackendOptions
+from editor.backends.assembly import BackendChoice, select_backends
 from editor.evaluation.datasets import davis_sequences
 from editor.evaluation.groundtruth import write_dataset
 from editor.evaluation.runner import DatasetResult, evaluate_sequence_with_clicks
 from editor.pipeline.plugin_manager import PluginManager
-from editor.pipeline.orchestrator import select_backends
 
 from .inputs import footage
 
@@ -21,17 +20,17 @@ ROOT = Path(__file__).resolve().parent / "results" / "gtset"
 def evaluate(segmenter: str = "auto", tracker: str = "auto") -> list[dict[str, object]]:
     if not (ROOT / "ImageSets").exists():
         write_dataset(ROOT, footage().parent)
-    pm = PluginManager(external=False)
-    opts = BackendOptions()
-    seg_spec, trk_spec = select_backends(pm, segmenter, tracker, opts, opts)
+    selection = select_backends(PluginManager(external=False), BackendChoice(segmenter, tracker))
     rows = []
     for clicks in (1, 3):
         result = DatasetResult()
         start = time.perf_counter()
         for seq in davis_sequences(ROOT, "val"):
-            result.sequences.append(evaluate_sequence_with_clicks(seq, seg_spec.factory(opts), trk_spec.factory(opts),
-                                                                  clicks=clicks))
-        rows.append({"segmenter": seg_spec.name, "tracker": trk_spec.name, "clicks": clicks,
+            backends = selection.build()
+            result.sequences.append(evaluate_sequence_with_clicks(seq, backends.segmenter, backends.tracker,
+                                                                  clicks=clicks, refine=backends.refine_options))
+        rows.append({"segmenter": selection.segmenter_spec.name, "tracker": selection.tracker_spec.name,
+                     "clicks": clicks,
                      "J": result.j, "F": result.f, "J&F": result.jf,
                      "per_sequence": {s.name: round(s.jf, 4) for s in result.sequences},
                      "seconds": time.perf_counter() - start})

@@ -2,14 +2,13 @@
 
 Options: ``window`` (frames before and after used as sources), ``dilate`` (grow the hole,
 px, to cover edges and shadows), ``feather`` (seam width, px), ``flow`` (refine alignment
-with optical flow), ``inpainter`` (the spatial fallback for pixels never seen: ``telea``
-or a learned inpainter a plugin registers with ``register_inpainter``).
+with optical flow), ``inpainter`` (the spatial fallback for pixels never seen: ``telea``,
+registered here, or a learned inpainter another plugin registers through the
+``editor_register_inpainters`` hook).
 Memory is bounded by the window; output is full resolution and pixels outside the
 dilated, feathered hole are bit-identical to the input.
 """
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -18,17 +17,9 @@ from pydantic import Field
 from editor import hookimpl
 from editor.imaging.compositing import blend, feathered_alpha, grow
 from editor.api.errors import PresetError
-from editor.imaging.inpaint import Inpainter, TemporalInpainter, telea
-from editor.api.stages import FrameItem, FrameWindow, Stage, StageContext, StageOptions, StageSpec
-
-#: Spatial inpainters by name. Plugins bringing learned inpainters (LaMa, ProPainter-style
-#: models with a user-supplied checkpoint) add theirs with ``register_inpainter``.
-INPAINTERS: dict[str, Callable[[StageContext], Inpainter]] = {"telea": lambda context: telea}
-
-
-def register_inpainter(name: str, factory: Callable[[StageContext], Inpainter]) -> None:
-    """Make ``inpainter = "<name>"`` available to the remove stage."""
-    INPAINTERS[name] = factory
+from editor.imaging.inpaint import TemporalInpainter, telea
+from editor.api.stages import (FrameItem, FrameWindow, Inpainter, InpainterSpec, Stage, StageContext, StageOptions,
+                               StageSpec)
 
 
 class RemoveOptions(StageOptions):
@@ -44,13 +35,15 @@ class RemoveOptions(StageOptions):
 
 class RemoveStage(Stage):
     def __init__(self, options: RemoveOptions, context: StageContext) -> None:
-        if options.inpainter not in INPAINTERS:
-            raise PresetError(f"remove: unknown inpainter {options.inpainter!r} (available: {sorted(INPAINTERS)})")
+        spec = context.inpainters.get(options.inpainter)
+        if spec is None:
+            raise PresetError(f"remove: unknown inpainter {options.inpainter!r} "
+                              f"(available: {', '.join(sorted(context.inpainters))})")
         self.options = options
         self.ids = context.resolve_objects(options.objects)
         self.window = (options.window, options.window)
         self.engine = TemporalInpainter(flow_refine=options.flow,
-                                        spatial=INPAINTERS[options.inpainter](context))
+                                        spatial=spec.factory(context))
         self.temporal_fractions: list[float] = []
         self._small: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -92,6 +85,15 @@ class RemoveStage(Stage):
         alpha = feathered_alpha(hole, self.options.feather)
         image = blend(current.frame.image, filled, alpha)
         return FrameItem(current.frame.replace(image), current.labels)
+
+
+def _telea(context: StageContext) -> Inpainter:
+    return telea
+
+
+@hookimpl
+def editor_register_inpainters(register):  # noqa: ANN001
+    register(InpainterSpec("telea", _telea, "OpenCV Telea (fast marching), at reduced resolution for large holes"))
 
 
 @hookimpl

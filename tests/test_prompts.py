@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from editor.api.errors import PromptError
-from editor.api.prompts import Prompt, PromptSetBuilder, load_prompts, parse_prompts
+from editor.api.errors import PresetError
+from editor.api.prompts import Prompt, load_prompts, parse_prompts
+from editor.api.stages import select_objects
 
 GOOD = {"version": 1, "objects": [
     {"id": 1, "name": "bunny", "prompts": [
@@ -31,7 +33,10 @@ def test_parse_good_file(tmp_path: Path) -> None:
     assert bunny.prompts[0].negative_points == [(300.0, 40.0)]
     assert ps.objects[1].prompts[0].labels == (1,)  # labels default to include
     assert set(ps.on_frame(0)) == {1} and len(ps.on_frame(0)[1]) == 2
-    assert ps.resolve(["bunny", 7]) == {1, 7}
+    assert select_objects(["bunny", 7, "9"], ps.names()) == {1, 7, 9}
+    assert select_objects("all", ps.names()) == {1, 7}
+    with pytest.raises(PresetError, match="no object named 'cat'"):
+        select_objects(["cat"], ps.names())
 
 
 def test_toml_equivalent(tmp_path: Path) -> None:
@@ -114,14 +119,3 @@ def test_mask_prompt_and_round_trip(tmp_path: Path) -> None:
     out = ps.save(tmp_path / "again.json")
     assert json.loads(out.read_text()) == data
     assert load_prompts(out) == ps.__class__(ps.objects, out)
-
-
-def test_builder() -> None:
-    b = PromptSetBuilder()
-    b.add(3, Prompt(10, ((1.0, 2.0),), (1,)), name="cat")
-    b.add(1, Prompt(0, box=(0, 0, 5, 5)))
-    b.add(3, Prompt(2, ((3.0, 4.0),), (0,)))
-    ps = b.build()
-    assert ps.ids == [1, 3]
-    assert [p.frame for p in ps.objects[1].prompts] == [2, 10]
-    assert ps.objects[1].name == "cat"

@@ -69,19 +69,29 @@ def test_refinement_accepts_only_confident_overlapping_answers() -> None:
 
 
 def test_mode_resolution(plugin_manager) -> None:  # noqa: ANN001
+    from pydantic import ValidationError
+
+    from editor.api.backends import ReviewableTracker
+    from editor.backends.classic import FlowTracker
+
     class CanReview:
         supports_review = True
 
+        def new_pass(self, video, *, reverse):  # noqa: ANN001, ANN201
+            raise NotImplementedError
+
+    assert isinstance(CanReview(), ReviewableTracker) and not isinstance(FlowTracker(), ReviewableTracker)
     refiner = _Refiner(None, 0)
-    assert resolve_refinement(RefineOptions("auto"), refiner, CanReview()) is True
-    assert resolve_refinement(RefineOptions("auto"), object(), CanReview()) is False
-    assert resolve_refinement(RefineOptions("off"), refiner, CanReview()) is False
+    assert resolve_refinement(RefineOptions(mode="auto"), refiner, CanReview()) is True
+    assert resolve_refinement(RefineOptions(mode="auto"), object(), CanReview()) is False
+    assert resolve_refinement(RefineOptions(mode="auto"), refiner, FlowTracker()) is False
+    assert resolve_refinement(RefineOptions(mode="off"), refiner, CanReview()) is False
     with pytest.raises(BackendUnavailable, match="segmenter cannot refine"):
-        resolve_refinement(RefineOptions("on"), object(), CanReview())
+        resolve_refinement(RefineOptions(mode="on"), object(), CanReview())
     with pytest.raises(BackendUnavailable, match="tracker cannot take refined masks"):
-        resolve_refinement(RefineOptions("on"), refiner, object())
-    with pytest.raises(BackendUnavailable, match="unknown refine option"):
-        RefineOptions.from_dict({"min_confidense": 0.5})
+        resolve_refinement(RefineOptions(mode="on"), refiner, FlowTracker())
+    with pytest.raises(ValidationError, match="min_confidense"):
+        RefineOptions(min_confidense=0.5)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="module")
@@ -149,19 +159,26 @@ def test_tracker_pass_memorises_refined_masks(network) -> None:  # noqa: ANN001
 
     frames = list(_frames())[:6]
     gt = [_scene(t)[1] == 1 for t in range(6)]
+    from editor.api.backends import ReviewableTracker, ReviewableTrackPass
+
     tracker = XMemTracker(network, internal_size=None)
-    assert tracker.supports_review
+    assert isinstance(tracker, ReviewableTracker)
 
     def run(refine_at: int | None) -> list[dict[int, np.ndarray]]:
         p = tracker.new_pass(_video(), reverse=False)
+        assert isinstance(p, ReviewableTrackPass)
         calls = []
         if refine_at is not None:
-            def review(frame, masks, probs):  # noqa: ANN001, ANN202
-                calls.append(frame.index)
-                assert set(masks) == set(probs) and all(m.shape == (120, 160) for m in masks.values())
-                assert all(0 <= p.min() and p.max() <= 1 for p in probs.values())
-                return {1: gt[frame.index]} if frame.index == refine_at else {}
-            p.set_review(review)
+            class Review:
+                def __call__(self, frame, masks, probs):  # noqa: ANN001, ANN204
+                    calls.append(frame.index)
+                    assert set(masks) == set(probs) and all(m.shape == (120, 160) for m in masks.values())
+                    assert all(0 <= p.min() and p.max() <= 1 for p in probs.values())
+                    return {1: gt[frame.index]} if frame.index == refine_at else {}
+
+                def forget(self, ids: list[int]) -> None:
+                    raise AssertionError("no object ends in this pass")
+            p.set_review(Review())
         out = [p.step(frames[0], {1: gt[0]})]
         for t in range(1, 6):
             out.append(p.step(frames[t], {1: gt[t]} if refine_at is None and t == 3 else {}))

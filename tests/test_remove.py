@@ -1,5 +1,5 @@
 """remove: temporal fill beats spatial fill on a panning shot with known background; pixels
-outside the hole are bit-identical; learned inpainters can plug in."""
+outside the hole are bit-identical. (Inpainters registered by plugins: test_plugins.py.)"""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -63,31 +63,6 @@ def test_outside_the_hole_is_bit_identical_and_full_resolution(clip, plugin_mana
         assert it.frame.image.shape == img.shape
         reach = grow(labels > 0, 4 + 3 * 2 + 2)
         assert np.array_equal(it.frame.image[~reach], img[~reach])
-
-
-def test_learned_inpainter_hook(clip, plugin_manager) -> None:  # noqa: ANN001
-    import trackedit_plugins.remove as remove
-
-    calls = []
-
-    def fake(context):  # noqa: ANN001, ANN202
-        def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-            calls.append(int(hole.sum()))
-            out = image.copy()
-            out[hole] = (255, 0, 255)
-            return out
-        return fill
-
-    remove.register_inpainter("magenta", fake)
-    try:
-        items, _ = _run(clip, plugin_manager, ["remove.window=0", 'remove.inpainter="magenta"', "remove.feather=0"])
-    finally:
-        remove.INPAINTERS.pop("magenta")
-    assert calls and (items[5].frame.image[clip.frame(5)[1] > 0] == (255, 0, 255)).all()
-    from editor.api.errors import PresetError
-
-    with pytest.raises(PresetError, match="unknown inpainter 'nope'"):
-        _run(clip, plugin_manager, ['remove.inpainter="nope"'])
 
 
 def test_fill_at_reduced_resolution_still_composites_at_full(clip, plugin_manager) -> None:  # noqa: ANN001

@@ -318,27 +318,6 @@ def test_plugin_runs_sam_for_every_prompt_in_the_pipeline(tiny_model: torch.nn.M
             assert np.array_equal((labels == oid) | (mask & others), mask), (segmenter, f, oid)
 
 
-def test_auto_without_checkpoint_falls_back_with_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                          monkeypatch: pytest.MonkeyPatch, plugin_manager) -> None:  # noqa: ANN001
-    import logging
-
-    from editor.api.backends import BackendOptions
-    from editor.pipeline.orchestrator import select_backends
-
-    monkeypatch.setenv("TRACKEDIT_MODELS_DIR", str(tmp_path / "empty"))
-    opts = BackendOptions("cpu", None, tmp_path / "empty")
-    with caplog.at_level(logging.WARNING):
-        seg, _ = select_backends(plugin_manager, "auto", "auto", opts, opts)
-    assert seg.name == "classic"
-    lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 1 and "sam: no SAM checkpoint found" in lines[0]
-    assert "trackedit models download sam_vit_b" in lines[0]
-    from editor.api.errors import BackendUnavailable
-
-    with pytest.raises(BackendUnavailable, match="segmenter 'sam' cannot run: no SAM checkpoint found"):
-        select_backends(plugin_manager, "sam", "classic", opts, opts)
-
-
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_fast_path_agrees_with_fp32() -> None:

@@ -11,7 +11,7 @@ from clips import write_clip
 from editor.backends.classic import FlowTracker, GrabCutSegmenter
 from editor.api.errors import PromptError
 from editor.api.masks import read_label_png
-from editor.tracking.session import TrackingSession
+from editor.tracking.engine import TrackingSession
 from editor.video.random_access import FrameSource
 from editor.video.reader import iter_frames
 from test_tracking import T, _iou, _scene
@@ -106,3 +106,34 @@ def test_bad_prompts(clip: Path) -> None:
         with pytest.raises(PromptError, match="frame 99"):
             s.add_prompt(99, 1, points=[(5, 5)])
         assert s.prompt_set().objects == ()
+
+
+def test_read_only_views_of_objects_and_prompts(clip: Path) -> None:
+    """What the web UI reads: object snapshots, the prompts on a frame and the label map of
+    a frame's prompts (overlaps: the smaller object wins)."""
+    from editor.api.masks import compose_label_map
+    from editor.tracking.engine import ObjectInfo
+
+    with TrackingSession(clip, GrabCutSegmenter(), FlowTracker()) as s:
+        assert s.objects() == [] and s.prompts_on(10) == {} and s.prompt_label_map(10) is None
+        assert s.add_object("disc") == 1
+        assert s.objects() == [ObjectInfo(1, "disc", (), 0, 0)]
+        s.add_prompt(10, 1, points=[(50, 48)])
+        s.add_prompt(10, 1, points=[(5, 5)], labels=[0])
+        s.add_prompt(3, 1, points=[(40, 46)])
+        s.add_prompt(10, 2, box=(20, 20, 90, 80), name="box")  # overlaps the disc and is larger
+        s.undo(1)
+        [disc, box] = s.objects()
+        assert disc == ObjectInfo(1, "disc", (10,), 2, 1) and box == ObjectInfo(2, "box", (10,), 1, 0)
+        with pytest.raises(AttributeError):
+            disc.name = "changed"  # type: ignore[misc]  # a snapshot, not the session's state
+        on10 = s.prompts_on(10)
+        assert list(on10) == [1, 2] and [p.labels for p in on10[1]] == [(1,), (0,)]
+        assert s.prompts_on(3) == {}
+        labels = s.prompt_label_map(10)
+        masks = {1: s.mask_from_prompts(10, 1), 2: s.mask_from_prompts(10, 2)}
+        assert (masks[1] & masks[2]).any()
+        assert labels is not None and labels.dtype == np.uint8
+        assert np.array_equal(labels, compose_label_map(masks, labels.shape))
+        assert (labels[masks[1]] == 1).all()  # the smaller disc stays in front of the box
+        assert s.objects()[0].undone == 1 and s.redo(1) is not None and s.objects()[0].prompt_frames == (3, 10)

@@ -24,7 +24,14 @@ def test_fast_pan_and_fade_are_not_cuts_but_a_cut_is() -> None:
 
 
 def test_min_shot_length() -> None:
-    sd = ShotDetector(min_shot_length=5)
-    frames = [_texture(k % 2)[:, :640] for k in range(12)]  # flickering between two scenes
-    cuts = [i for i, f in enumerate(frames) if sd.update(f)]
-    assert all(b - a >= 5 for a, b in zip(cuts, cuts[1:]))
+    """Scenes alternating every 3 frames: every change is a cut when shots may be 1 frame
+    long; with ``min_shot_length=5`` cuts are at least 5 frames apart, and still found."""
+    frames = [_texture((k // 3) % 2)[:, :640] for k in range(40)]
+
+    def cuts(min_shot_length: int) -> list[int]:
+        sd = ShotDetector(min_shot_length=min_shot_length)
+        return [i for i, f in enumerate(frames) if sd.update(f)]
+
+    assert cuts(1) == list(range(3, 40, 3))
+    five = cuts(5)
+    assert len(five) >= 5 and all(b - a >= 5 for a, b in zip(five, five[1:]))

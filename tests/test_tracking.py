@@ -11,7 +11,7 @@ import pytest
 
 from editor.backends.classic import FlowTracker, GrabCutSegmenter
 from editor.api.prompts import parse_prompts
-from editor.tracking.video import VideoTracking
+from editor.tracking.engine import TrackingSession
 from editor.api.frames import Frame, VideoInfo
 
 W, H, T = 160, 120, 30
@@ -57,9 +57,10 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-def _track(prompts: dict, tmp_path: Path, cut_at: int | None = None) -> tuple[list[np.ndarray], VideoTracking]:
-    vt = VideoTracking(_video(), parse_prompts(prompts), GrabCutSegmenter(), FlowTracker(), tmp_path)
-    return [item.labels for item in vt.items(_frames(cut_at))], vt
+def _track(prompts: dict, tmp_path: Path, cut_at: int | None = None) -> tuple[list[np.ndarray], TrackingSession]:
+    vt = TrackingSession(_video(), GrabCutSegmenter(), FlowTracker(), work_dir=tmp_path)
+    vt.add_prompts(parse_prompts(prompts))
+    return [item.labels for item in vt.stream(_frames(cut_at))], vt
 
 
 def test_backward_forward_and_late_object(tmp_path: Path) -> None:
@@ -137,9 +138,9 @@ def test_bidirectional_takes_the_nearer_annotation(tmp_path: Path, bidirectional
         Image.fromarray((_scene(k)[1] == 1).astype(np.uint8) * 255).save(tmp_path / f"m{k}.png")
     prompts = parse_prompts({"objects": [{"id": 1, "prompts": [{"frame": 4, "mask": str(tmp_path / "m4.png")},
                                                                {"frame": 20, "mask": str(tmp_path / "m20.png")}]}]})
-    vt = VideoTracking(_video(), prompts, GrabCutSegmenter(), _HoldTracker(), tmp_path / "w",
-                       bidirectional=bidirectional)
-    labels = [it.labels for it in vt.items(_frames())]
+    vt = TrackingSession(_video(), GrabCutSegmenter(), _HoldTracker(), work_dir=tmp_path / "w")
+    vt.add_prompts(prompts)
+    labels = [it.labels for it in vt.stream(_frames(), bidirectional=bidirectional)]
     m4, m20 = _scene(4)[1] == 1, _scene(20)[1] == 1
     assert np.array_equal(labels[0] == 1, m4) and np.array_equal(labels[12] == 1, m4)  # nearer to 4 (or tie)
     assert np.array_equal(labels[17] == 1, m20 if bidirectional else m4)  # nearer to 20

@@ -217,3 +217,226 @@ def test_undo_redo_and_preset_preview(client: TestClient) -> None:
     assert client.get(f"/api/sessions/{sid}/preview/10.jpg?preset=nope").status_code == 400
     assert client.get(f"/api/sessions/{sid}/preview/10.jpg?preset=export-masks").status_code == 400
     assert client.get(f"/api/sessions/{sid}/preview/999.jpg?preset=blur").status_code == 404
+
+
+INTERNAL = {"error": "internal error (see the server log)"}
+
+
+def _session_with_prompt(client: TestClient) -> str:
+    sid = client.post("/api/sessions", json={}).json()["id"]
+    assert client.post(f"/api/sessions/{sid}/objects", json={"name": "disc"}).json()["id"] == 1
+    r = client.post(f"/api/sessions/{sid}/prompts", json={"frame": 10, "object": 1, "points": [[50, 48]]})
+    assert r.status_code == 200, r.text
+    return sid
+
+
+def _server_errors(caplog: pytest.LogCaptureFixture) -> list:
+    return [r for r in caplog.records if r.name.startswith("editor.ui") and r.levelno >= 40]
+
+
+@pytest.mark.parametrize("patch, method, path", [
+    ("label_map", "GET", "/frames/10.jpg"),
+    ("label_map", "GET", "/preview/10.jpg?preset=solid"),
+    ("prompt_set", "GET", "/download/prompts.json"),
+    ("objects", "POST", "/track"),
+    ("undo", "POST", "/undo"),
+    ("add_prompt", "POST", "/prompts"),
+])
+def test_a_bug_is_a_500_and_one_log_record(client: TestClient, caplog: pytest.LogCaptureFixture,
+                                           monkeypatch: pytest.MonkeyPatch, patch: str, method: str,
+                                           path: str) -> None:
+    """A programming error (here a KeyError/ValueError/IndexError the engine should never
+    raise) is not the user's to fix: 500, one generic line, the traceback in the server log."""
+    from editor.tracking.engine import TrackingSession
+
+    sid = _session_with_prompt(client)
+    bug = {"label_map": KeyError(7), "prompt_set": IndexError("list index out of range"),
+           "objects": AttributeError("'NoneType' object has no attribute 'id'"),
+           "undo": ValueError("too many values to unpack"), "add_prompt": ValueError("bad shape")}[patch]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise bug
+
+    monkeypatch.setattr(TrackingSession, patch, broken)
+    body = {"object": 1, "frame": 10, "points": [[50, 48]]} if method == "POST" else None
+    caplog.clear()
+    r = client.request(method, f"/api/sessions/{sid}{path}", json=body)
+    assert r.status_code == 500 and r.json() == INTERNAL and len(r.text.splitlines()) == 1
+    [record] = _server_errors(caplog)
+    assert record.exc_info is not None and record.exc_info[1] is bug
+    assert path.split("?")[0] in record.getMessage()
+
+
+def test_a_bug_in_a_job_fails_it_with_the_generic_line(client: TestClient, caplog: pytest.LogCaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from editor.tracking.engine import TrackingSession
+
+    sid = _session_with_prompt(client)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(TrackingSession, "export_masks", broken)
+    caplog.clear()
+    assert client.post(f"/api/sessions/{sid}/render", json={"preset": "blur"}).status_code == 200
+    job = _wait(client, sid)
+    assert job["state"] == "failed" and job["error"] == INTERNAL["error"]
+    [record] = _server_errors(caplog)
+    assert isinstance(record.exc_info[1], KeyError)
+
+
+BAD_REQUESTS = [  # (method, path, JSON body or raw bytes, status, part of the message)
+    ("POST", "/prompts", {"frame": 10, "object": 0, "points": [[50, 48]]}, 400, "object: input should be greater"),
+    ("POST", "/prompts", {"frame": 10, "object": 256, "points": [[50, 48]]}, 400, "object: input should be less"),
+    ("POST", "/prompts", {"frame": 999, "object": 1, "points": [[50, 48]]}, 400, "frame 999 is outside 0..29"),
+    ("POST", "/prompts", {"object": 1, "points": [[50, 48]]}, 400, "frame: field required"),
+    ("POST", "/prompts", {"frame": "ten", "object": 1, "points": [[50, 48]]}, 400, "frame: input should be a valid"),
+    ("POST", "/prompts", {"frame": 10, "object": 1, "points": [[50]]}, 400, "points.0"),
+    ("POST", "/prompts", {"frame": 10, "object": 1, "points": [[50, 48]], "labels": [1, 0]}, 400,
+     "labels: 2 labels for 1 points"),
+    ("POST", "/prompts", {"frame": 10, "object": 1, "points": [[50, 48]], "labels": [2]}, 400, "labels.0"),
+    ("POST", "/prompts", {"frame": 10, "object": 1, "box": [90, 20, 10, 80]}, 400, "box: must be"),
+    ("POST", "/prompts", {"frame": 10, "object": 1}, 400, "give points or a box"),
+    ("POST", "/prompts", b'{"frame": 10, "object": ', 400, "not valid JSON"),
+    ("POST", "/prompts", b"[10, 1]", 400, "must be a JSON object"),
+    ("POST", "/undo", {}, 400, "object: field required"),
+    ("POST", "/redo", {"object": "first"}, 400, "object: input should be a valid integer"),
+    ("POST", "/objects", {"name": 5}, 400, "name: input should be a valid string"),
+    ("PATCH", "/objects/1", {"name": ["a"]}, 400, "name: input should be a valid string"),
+    ("PATCH", "/objects/7", {"name": "ghost"}, 404, "no object 7"),
+    ("DELETE", "/objects/7", None, 404, "no object 7"),
+    ("POST", "/track", {"direction": "sideways"}, 400, "direction: input should be 'forward', 'backward' or 'both'"),
+    ("POST", "/track", {"direction": "forward", "start": 999}, 400, "start: frame 999 is outside 0..29"),
+    ("POST", "/render", {"preset": 3}, 400, "preset: input should be a valid string"),
+    ("POST", "/render", {"preset": "nope"}, 400, "unknown preset 'nope'"),
+    ("GET", "/frames/999.jpg", None, 400, "frame 999 is outside 0..29"),
+    ("GET", "/frames/3.jpg?width=wide", None, 400, "width must be a whole number of pixels"),
+    ("GET", "/preview/3.jpg?preset=blur&width=-5", None, 400, "width must be a whole number of pixels"),
+    ("GET", "/download/nothing.txt", None, 404, "not found"),
+]
+
+
+@pytest.mark.parametrize("method, path, body, status, message", BAD_REQUESTS,
+                         ids=[f"{m} {p} {i}" for i, (m, p, *_) in enumerate(BAD_REQUESTS)])
+def test_a_bad_request_is_a_4xx_naming_the_problem(client: TestClient, caplog: pytest.LogCaptureFixture,
+                                                   method: str, path: str, body: object, status: int,
+                                                   message: str) -> None:
+    sid = _session_with_prompt(client)
+    before = client.get(f"/api/sessions/{sid}/download/prompts.json").json()
+    caplog.clear()
+    if isinstance(body, bytes):
+        r = client.request(method, f"/api/sessions/{sid}{path}", content=body,
+                           headers={"Content-Type": "application/json"})
+    else:
+        r = client.request(method, f"/api/sessions/{sid}{path}", json=body)
+    assert r.status_code == status and set(r.json()) == {"error"}, r.text
+    assert message in r.json()["error"] and len(r.text.splitlines()) == 1
+    assert _server_errors(caplog) == []  # the user's mistake, not a bug: no traceback in the log
+    assert client.get(f"/api/sessions/{sid}/download/prompts.json").json() == before  # nothing changed
+
+
+LOCKED = [  # every request that reads or changes the session waits for the session lock
+    ("PATCH", "/objects/1", {"name": "ball"}),
+    ("DELETE", "/objects/1", None),
+    ("POST", "/objects", {"name": "another"}),
+    ("POST", "/prompts", {"frame": 10, "object": 1, "points": [[52, 50]]}),
+    ("POST", "/undo", {"object": 1}),
+    ("POST", "/redo", {"object": 1}),
+    ("POST", "/track", {"direction": "forward", "start": 27}),
+    ("GET", "/frames/10.jpg", None),
+    ("GET", "/preview/10.jpg?preset=solid", None),
+    ("GET", "/download/prompts.json", None),
+    ("GET", "/download/masks.zip", None),
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("method, path, body", LOCKED, ids=[f"{m} {p}" for m, p, _ in LOCKED])
+def test_session_calls_wait_for_the_session_lock(clip: Path, tmp_path: Path, plugin_manager,  # noqa: ANN001
+                                                 method: str, path: str, body: object) -> None:
+    """While the lock is held (a tracking step, another click), the request waits for it,
+    off the event loop: other requests are still answered meanwhile."""
+    import asyncio
+    import threading
+
+    import httpx
+
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=TOKEN), plugin_manager)
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN,
+                                     headers={"X-Trackedit-Token": TOKEN}, timeout=60) as c:
+            sid = (await c.post("/api/sessions", json={})).json()["id"]
+            await c.post(f"/api/sessions/{sid}/objects", json={"name": "disc"})
+            click = {"frame": 10, "object": 1, "points": [[50, 48]]}
+            assert (await c.post(f"/api/sessions/{sid}/prompts", json=click)).status_code == 200
+            lock: threading.Lock = app.state.ui.get(sid).lock
+            assert lock.acquire(blocking=False)
+            try:
+                call = asyncio.ensure_future(c.request(method, f"/api/sessions/{sid}{path}", json=body))
+                await asyncio.sleep(0.5)
+                assert not call.done(), "answered without waiting for the session lock"
+                job = await asyncio.wait_for(c.get(f"/api/sessions/{sid}/job"), 10)  # the loop is free
+                assert job.status_code == 200
+            finally:
+                lock.release()
+            r = await asyncio.wait_for(call, 60)
+            assert r.status_code == 200, r.text
+            ui = app.state.ui.get(sid)
+            if ui.job is not None:
+                await asyncio.to_thread(ui.job.join, 60)
+                assert ui.job.state == "done", ui.job.error
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        app.state.ui.close()
+
+
+def test_frame_view_draws_masks_as_the_overlay_stage_does(client: TestClient) -> None:
+    """The page's frame and a review copy (``overlay`` stage, ids off) colour and outline an
+    object identically: the same drawing code on the same label map."""
+    from fractions import Fraction
+
+    import cv2
+
+    from editor.api.frames import Frame
+    from editor.api.stages import FrameItem, StageContext
+    from trackedit_plugins.overlay import OverlayOptions, OverlayStage
+
+    sid = _session_with_prompt(client)
+    session = client.app.state.ui.get(sid).session
+    labels = session.prompt_label_map(10)
+    assert labels is not None and (labels == 1).sum() > 300
+    image = session.frames[10].image
+    stage = OverlayStage(OverlayOptions(labels=False), StageContext(session.info, {1: "disc"}))
+    drawn = stage.process(FrameItem(Frame(10, image, 10, Fraction(1, 25), 0.4), labels)).frame.image
+    ok, expected = cv2.imencode(".jpg", np.ascontiguousarray(drawn[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    r = client.get(f"/api/sessions/{sid}/frames/10.jpg")
+    assert r.status_code == 200 and r.content == expected.tobytes()
+
+
+def test_a_frame_shows_its_prompts_over_the_tracked_masks(client: TestClient) -> None:
+    """After tracking, a correction on a frame replaces that object's tracked mask there (in
+    the label map directly), other objects keep theirs; the smaller object stays in front."""
+    from editor.api.masks import compose_label_map, split_label_map
+    from editor.ui.server import page_labels
+
+    sid = _session_with_prompt(client)
+    client.post(f"/api/sessions/{sid}/prompts", json={"frame": 10, "object": 2, "box": [76, 73, 106, 107]})
+    assert client.post(f"/api/sessions/{sid}/track", json={"direction": "forward", "start": 10}).status_code == 200
+    assert _wait(client, sid)["state"] == "done"
+    session = client.app.state.ui.get(sid).session
+    tracked = session.label_map(22)
+    assert tracked is not None and set(np.unique(tracked)) == {0, 1, 2}
+    r = client.post(f"/api/sessions/{sid}/prompts", json={"frame": 22, "object": 1, "box": [2, 2, 40, 30]})
+    assert r.status_code == 200  # a deliberately different mask for the disc
+    shown = page_labels(session, 22)
+    masks = split_label_map(tracked)
+    masks[1] = session.mask_from_prompts(22, 1)
+    assert np.array_equal(shown, compose_label_map(masks, tracked.shape))
+    assert not np.array_equal(shown, tracked)
+    assert page_labels(session, 23) is not None and np.array_equal(page_labels(session, 23), session.label_map(23))
+    assert page_labels(session, 5) is None  # neither tracked nor prompted

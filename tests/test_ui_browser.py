@@ -9,9 +9,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
-import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from editor.api.masks import read_label_png
 from editor.ui.security import host_allow_list, new_token
 from editor.ui.server import UiConfig, create_app
 from editor.video.reader import probe
+from live_server import free_port, serving
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -34,29 +32,16 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 @pytest.fixture(scope="module")
 def server(footage: Path, tmp_path_factory):  # noqa: ANN001, ANN201
-    import uvicorn
-
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("Chromium is missing: setup.sh installs it")
         pytest.skip("Chromium is not installed (setup.sh installs it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     token = new_token()
     app = create_app(UiConfig(footage / "bigbuckbunny.mp4", work_root=tmp_path_factory.mktemp("ui"), token=token,
                               allowed_hosts=host_allow_list("127.0.0.1", port)))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.1)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}/?token={token}"  # what `trackedit ui` prints
-    srv.should_exit = True
-    thread.join(10)
+    with serving(app, port) as base:
+        yield f"{base}/?token={token}"  # what `trackedit ui` prints
 
 
 def _wait_job(page, kind: str, timeout_s: float = 120) -> None:  # noqa: ANN001

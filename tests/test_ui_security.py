@@ -20,9 +20,13 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from editor.backends.assembly import BackendChoice
 from editor.cli.main import main
 from editor.ui.security import cookie_name, host_allow_list, is_loopback, ui_url
 from editor.ui.server import UiConfig, UiState, create_app
+from live_server import free_port, serving
+
+CLASSIC = BackendChoice(segmenter="classic", tracker="classic")
 
 TOKEN = "issue-12-token"
 VIDEO_NAME = "carphone_pristine.mp4"
@@ -117,45 +121,24 @@ class Ui:
                                    headers={k: v.format(**fill) for k, v in headers.items()})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module", params=["asgi", "uvicorn"])
 def ui(request: pytest.FixtureRequest, footage: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
-    import uvicorn
-
     video = footage / VIDEO_NAME
     work = tmp_path_factory.mktemp("ui")
     if request.param == "asgi":
-        app = create_app(UiConfig(video, segmenter="classic", tracker="classic", work_root=work, token=TOKEN))
+        app = create_app(UiConfig(video, CLASSIC, work_root=work, token=TOKEN))
         with TestClient(app, base_url="http://127.0.0.1:8765", follow_redirects=False) as client:
             ui = Ui(client, app.state.ui, 8765, video)
             ui.open_session()
             yield ui
         return
-    port = _free_port()
-    app = create_app(UiConfig(video, segmenter="classic", tracker="classic", work_root=work, token=TOKEN,
+    port = free_port()
+    app = create_app(UiConfig(video, CLASSIC, work_root=work, token=TOKEN,
                               allowed_hosts=host_allow_list("127.0.0.1", port)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False, timeout=30) as client:
-            ui = Ui(client, app.state.ui, port, video)
-            ui.open_session()
-            yield ui
-    finally:
-        server.should_exit = True
-        thread.join(10)
-    assert not thread.is_alive()
+    with serving(app, port) as base, httpx.Client(base_url=base, follow_redirects=False, timeout=30) as client:
+        ui = Ui(client, app.state.ui, port, video)
+        ui.open_session()
+        yield ui
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[c[0] for c in REFUSED])
@@ -264,7 +247,7 @@ class Cli:
 
 @pytest.mark.timeout(180)
 def test_cli_prints_a_tokenised_url_that_opens_the_ui(footage: Path) -> None:
-    port = _free_port()
+    port = free_port()
     cli = Cli(str(footage / VIDEO_NAME), "--port", str(port), "--segmenter", "classic", "--tracker", "classic")
     try:
         url = cli.url()
@@ -304,7 +287,7 @@ def test_cli_prints_a_tokenised_url_that_opens_the_ui(footage: Path) -> None:
 
 @pytest.mark.timeout(180)
 def test_cli_no_token_warns_and_keeps_the_other_checks(footage: Path) -> None:
-    port = _free_port()
+    port = free_port()
     cli = Cli(str(footage / VIDEO_NAME), "--port", str(port), "--segmenter", "classic", "--tracker", "classic",
               "--no-token")
     try:

@@ -169,12 +169,24 @@ def test_error_class() -> None:
 
 
 def test_nothing_is_downloaded(monkeypatch: pytest.MonkeyPatch, weights: dict[str, torch.Tensor]) -> None:
+    """Building XMem (from a state dict, or empty) never reaches for the network: the
+    original constructs its ResNet encoders with ImageNet weights from a URL."""
+    attempts: list[str] = []
+
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("network access attempted")
+        attempts.append(str(args[:1]))
+        raise ConnectionError("network access attempted")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    XMem.from_state_dict(weights)
-    XMem(*DIMS)
+    net = XMem.from_state_dict(weights)
+    empty = XMem(*DIMS)
+    assert attempts == []
+    loaded = net.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in weights.items())  # the given weights, nothing else
+    assert sum(p.numel() for p in empty.parameters()) == sum(p.numel() for p in net.parameters())
+    with pytest.raises(ConnectionError):  # the trap is live: a download would have been seen
+        torch.hub.load_state_dict_from_url("https://example.invalid/resnet.pth")
+    assert len(attempts) == 1

@@ -79,6 +79,10 @@ class Recorder:
 
     def __init__(self, net: XMem) -> None:
         self.data: dict[str, list[torch.Tensor]] = {}
+        self.t = 0
+        """The frame being stepped (set by the caller)."""
+        self.mem_frames: list[int] = []
+        self.seg_frames: list[int] = []
         self._net = net
         self._orig = {n: getattr(net, n) for n in ("encode_key", "encode_value", "segment")}
         net.encode_key = self._wrap(self._orig["encode_key"], self._on_key)  # type: ignore[method-assign]
@@ -109,12 +113,14 @@ class Recorder:
 
     def _on_value(self, out: tuple[torch.Tensor, torch.Tensor], frame: torch.Tensor,
                   f16: torch.Tensor, hidden: torch.Tensor, masks: torch.Tensor, **kwargs: Any) -> None:
+        self.mem_frames.append(self.t)
         self._push("value_masks_in", masks)
         self._push("value", out[0])
         self._push("hidden_out", out[1])
 
     def _on_segment(self, out: Any, features: Any, readout: torch.Tensor, hidden: torch.Tensor,
                     **kwargs: Any) -> None:
+        self.seg_frames.append(self.t)
         self._push("readout", readout[0])
         self._push("seg_hidden_in", hidden)
 
@@ -132,6 +138,7 @@ def golden_run(ref: Any, weights: dict[str, torch.Tensor]) -> Iterator[tuple[dic
     core.set_all_labels([1, 2])
     probs = []
     for t in range(6):
+        rec.t = t
         probs.append(core.step(torch.from_numpy(ref["image"][t]),
                                torch.from_numpy(ref["mask0"]) if t == 0 else None,
                                [1, 2] if t == 0 else None,
@@ -150,6 +157,7 @@ def golden_run(ref: Any, weights: dict[str, torch.Tensor]) -> Iterator[tuple[dic
         "mem_value": rec.stacked("value"), "mem_hidden_out": rec.stacked("hidden_out"),
         "seg_hidden_in": rec.stacked("seg_hidden_in"), "readout": rec.stacked("readout"),
         "decoder_logits": rec.stacked("decoder_logits"),
+        "mem_frames": np.array(rec.mem_frames), "seg_frames": np.array(rec.seg_frames),
     }
     yield mine, torch.stack(probs).numpy()
 
@@ -167,9 +175,12 @@ def test_intermediate(field: str, golden_run: tuple[dict[str, np.ndarray], np.nd
     assert np.allclose(mine, expected, rtol=RTOL, atol=ATOL), f"{field}: max abs error {err:.3g}"
 
 
-def test_frame_schedule(ref: Any) -> None:
-    # Memory frames 0, 2, 4 (mem_every=2); 5 is the end frame; 1..5 are segmented.
-    assert ref["mem_frames"].tolist() == [0, 2, 4] and ref["seg_frames"].tolist() == [1, 2, 3, 4, 5]
+def test_frame_schedule(golden_run: tuple[dict[str, np.ndarray], np.ndarray], ref: Any) -> None:
+    """Our engine memorises and segments the same frames as the original: memory frames 0,
+    2, 4 (mem_every=2; 5 is the end frame, not memorised), frames 1..5 segmented."""
+    mine = golden_run[0]
+    assert mine["mem_frames"].tolist() == ref["mem_frames"].tolist() == [0, 2, 4]
+    assert mine["seg_frames"].tolist() == ref["seg_frames"].tolist() == [1, 2, 3, 4, 5]
 
 
 def test_probabilities(golden_run: tuple[dict[str, np.ndarray], np.ndarray], ref: Any) -> None:

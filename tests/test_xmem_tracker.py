@@ -12,7 +12,7 @@ from clips import write_clip
 from editor.cli.main import main
 from editor.backends.classic import GrabCutSegmenter
 from editor.api.prompts import parse_prompts
-from editor.tracking.video import VideoTracking
+from editor.tracking.engine import TrackingSession
 from editor.backends.xmem.synthetic import synthetic_network
 from editor.backends.xmem.tracker import XMemTracker, internal_scale
 from test_tracking import T, _frames, _scene, _video
@@ -54,8 +54,9 @@ def test_pass_ids_late_objects_and_cut(network) -> None:  # noqa: ANN001
 def test_driver_with_xmem_backward_and_forward(network, tmp_path: Path) -> None:  # noqa: ANN001
     prompts = parse_prompts({"objects": [{"id": 1, "prompts": [{"frame": 8, "box": [20, 25, 90, 75]}]},
                                          {"id": 2, "prompts": [{"frame": 12, "box": [90, 70, 125, 110]}]}]})
-    vt = VideoTracking(_video(), prompts, GrabCutSegmenter(), XMemTracker(network, internal_size=96), tmp_path)
-    items = list(vt.items(_frames()))
+    vt = TrackingSession(_video(), GrabCutSegmenter(), XMemTracker(network, internal_size=96), work_dir=tmp_path)
+    vt.add_prompts(prompts)
+    items = list(vt.stream(_frames()))
     assert [it.index for it in items] == list(range(T))
     assert all(it.labels.shape == (120, 160) for it in items)
     assert (items[8].labels == 1).any() and (items[12].labels == 2).any()

@@ -8,20 +8,24 @@ backends, UI and CLI all build on it), so a plugin that imports only ``editor`` 
     from editor import hookimpl
     from editor.api import FrameItem, Stage, StageOptions, StageSpec
 """
-from editor.api.backends import (BackendOptions, BackendSpec, Segmentation, Segmenter, SegmenterSpec, Sink,
-                                 SinkSpec, Tracker, TrackerSpec, TrackPass)
-from editor.api.errors import (BackendUnavailable, InputError, Interrupted, OutputError, PluginError, PresetError,
-                               PromptError, TrackeditError)
+from editor.api.backends import (BackendContext, BackendOptions, BackendSpec, Review, ReviewableTracker,
+                                 ReviewableTrackPass, Segmentation, Segmenter, SegmenterSpec, Sink, SinkSpec, Tracker,
+                                 TrackerSpec, TrackPass)
+from editor.api.errors import (BackendOptionError, BackendUnavailable, InputError, Interrupted, OutputError,
+                               PluginError, PresetError, PromptError, TrackeditError)
 from editor.api.files import AtomicOutput, check_output, scratch_dir
 from editor.api.frames import AudioStreamInfo, ColorInfo, Frame, VideoInfo
 from editor.api.prompts import ObjectPrompts, Prompt, PromptSet, load_prompts
 from editor.api.run import RefineCounts, RunInfo, RunSummary, TrackingStats
-from editor.api.stages import FrameItem, FrameWindow, Stage, StageContext, StageOptions, StageSpec
+from editor.api.stages import (FrameItem, FrameWindow, Inpainter, InpainterSpec, Stage, StageContext, StageOptions,
+                               StageSpec)
 
 __all__ = [
-    "AtomicOutput", "AudioStreamInfo", "BackendOptions", "BackendSpec", "BackendUnavailable", "ColorInfo", "Frame",
-    "FrameItem", "FrameWindow", "InputError", "Interrupted", "ObjectPrompts", "OutputError", "PluginError",
-    "PresetError", "Prompt", "PromptError", "PromptSet", "RefineCounts", "RunInfo", "RunSummary", "TrackingStats", "Segmentation", "Segmenter", "SegmenterSpec", "Sink",
-    "SinkSpec", "Stage", "StageContext", "StageOptions", "StageSpec", "TrackPass", "TrackeditError", "Tracker",
-    "TrackerSpec", "VideoInfo", "check_output", "load_prompts", "scratch_dir",
+    "AtomicOutput", "AudioStreamInfo", "BackendContext", "BackendOptionError", "BackendOptions", "BackendSpec",
+    "BackendUnavailable", "ColorInfo", "Frame", "FrameItem", "FrameWindow", "Inpainter", "InpainterSpec",
+    "InputError", "Interrupted", "ObjectPrompts", "OutputError", "PluginError", "PresetError", "Prompt",
+    "PromptError", "PromptSet", "RefineCounts", "Review", "ReviewableTrackPass", "ReviewableTracker", "RunInfo",
+    "RunSummary", "Segmentation", "Segmenter", "SegmenterSpec", "Sink", "SinkSpec", "Stage", "StageContext",
+    "StageOptions", "StageSpec", "TrackPass", "TrackeditError", "Tracker", "TrackerSpec", "TrackingStats",
+    "VideoInfo", "check_output", "load_prompts", "scratch_dir",
 ]

@@ -6,15 +6,22 @@
 
 Backends are registered through the hooks in :mod:`editor.api.hookspecs`; the core picks
 one by name or, for ``auto``, the best available (model backends before classical ones).
+Each backend declares typed options (a :class:`BackendOptions` subclass), set on the command
+line with ``--backend-set NAME.OPTION=VALUE``.
+
+Optional capabilities are protocols too, checked with ``isinstance``: a tracker that is a
+:class:`ReviewableTracker` hands out :class:`ReviewableTrackPass` passes, which take a
+:class:`Review` (weak-mask refinement, :mod:`editor.tracking.refinement`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from editor.api.prompts import Prompt
 from editor.api.frames import Frame, VideoInfo
@@ -76,6 +83,51 @@ class Tracker(Protocol):
 
 
 @runtime_checkable
+class Review(Protocol):
+    """The check a :class:`ReviewableTrackPass` runs on each frame it segmented, before the
+    tracker memorises the frame (:class:`editor.tracking.refinement.Refinement` is the one
+    trackedit uses)."""
+
+    def __call__(self, frame: Frame, masks: dict[int, np.ndarray],
+                 probabilities: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """Review the predicted ``masks`` (object id → bool H×W at the frame's size) of ``frame``,
+        with the tracker's foreground ``probabilities`` (object id → float H×W in [0, 1]).
+
+        Returns replacement masks (object id → bool H×W, maybe empty); the pass memorises
+        them exactly like prompt masks given on this frame and returns them as its result.
+        """
+        ...
+
+    def forget(self, ids: list[int]) -> None:
+        """The pass stopped tracking ``ids`` (:meth:`TrackPass.end_objects`): drop what the
+        review remembers about them."""
+        ...
+
+
+@runtime_checkable
+class ReviewableTrackPass(TrackPass, Protocol):
+    """A pass that lets a :class:`Review` check (and replace) its predictions before they
+    enter the tracker's memory."""
+
+    def set_review(self, review: Review | None) -> None:
+        """Review every frame this pass segments from now on (``None``: stop reviewing)."""
+        ...
+
+
+@runtime_checkable
+class ReviewableTracker(Tracker, Protocol):
+    """A tracker whose passes are :class:`ReviewableTrackPass` (XMem): refined masks can
+    enter its memory. Weak-mask refinement needs this; it is checked before a video is
+    opened, so the capability is declared on the tracker itself."""
+
+    supports_review: ClassVar[Literal[True]]
+    """Declares the capability (a class attribute); trackers without it do not have it."""
+
+    def new_pass(self, video: VideoInfo, *, reverse: bool) -> ReviewableTrackPass:
+        ...
+
+
+@runtime_checkable
 class Sink(Protocol):
     """Receives the edited frames in display order."""
 
@@ -90,44 +142,61 @@ Kind = Literal["model", "classic"]
 
 
 @dataclass(frozen=True)
-class BackendOptions:
-    """Settings every backend factory receives.
+class BackendContext:
+    """What every backend factory receives besides its own options.
 
-    ``device`` is the user's request (``auto``, ``cpu``, ``cuda:1``…); a backend that
-    uses PyTorch resolves it with :func:`editor.backends.device.pick_device`.
+    ``device`` is the user's request (``auto``, ``cpu``, ``cuda:1``…); a backend that uses
+    PyTorch resolves it with :func:`editor.backends.device.pick_device`. ``checkpoint`` is a
+    weights file the user named (``--sam-checkpoint`` for segmenters, ``--xmem-checkpoint``
+    for trackers), else ``None``; ``models_dir`` is where downloaded models live (``None``:
+    the default folder).
     """
 
     device: str = "auto"
     checkpoint: Path | None = None
     models_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BackendOptions(BaseModel):
+    """Base class of every backend's typed options (``--backend-set NAME.OPTION=VALUE``).
+
+    Subclasses declare fields with types, defaults and docstrings; unknown keys are
+    rejected, and values are validated before any backend is built. A backend without
+    options uses this class itself.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 B = TypeVar("B")
+O = TypeVar("O", bound=BackendOptions)
 
 
 @dataclass(frozen=True)
-class BackendSpec(Generic[B]):
+class BackendSpec(Generic[B, O]):
     """A registered backend.
 
-    ``unavailable(options)`` returns ``None`` when the backend can run, else a one-line
-    reason (e.g. "no SAM checkpoint found"). ``auto`` takes the available spec with the
-    highest ``priority``, model backends before classical ones.
+    ``options_model`` is its :class:`BackendOptions` subclass. ``factory(context, options)``
+    builds the backend from a :class:`BackendContext` and an ``options_model`` instance.
+    ``unavailable(context, options)`` returns ``None`` when the backend can run, else a
+    one-line reason (e.g. "no SAM checkpoint found"). ``auto`` takes the available spec with
+    the highest ``priority``, model backends before classical ones.
     """
 
     name: str
-    factory: Callable[[BackendOptions], B]
+    options_model: type[O]
+    factory: Callable[[BackendContext, O], B]
     kind: Kind = "model"
     priority: int = 0
     description: str = ""
-    unavailable: Callable[[BackendOptions], str | None] = lambda options: None
+    unavailable: Callable[[BackendContext, O], str | None] = lambda context, options: None
 
 
-class SegmenterSpec(BackendSpec[Segmenter]):
+class SegmenterSpec(BackendSpec[Segmenter, O]):
     """A registered segmenter (``factory`` returns a :class:`Segmenter`)."""
 
 
-class TrackerSpec(BackendSpec[Tracker]):
+class TrackerSpec(BackendSpec[Tracker, O]):
     """A registered tracker (``factory`` returns a :class:`Tracker`)."""
 
 
@@ -136,9 +205,10 @@ class SinkSpec:
     """A registered output sink.
 
     ``accepts(path)`` says whether it writes this kind of output path (by extension or
-    pattern); the first accepting sink in registration order wins, except that
-    ``fallback`` sinks (the built-in video encoder, which accepts every path) are asked
-    last. ``factory(path, video, encode_options, overwrite)``.
+    pattern); the first accepting sink in hook-call order wins (see
+    :func:`editor.api.hookspecs.editor_register_sinks`), except that ``fallback`` sinks (the
+    built-in video encoder, which accepts every path) are asked last.
+    ``factory(path, video, encode_options, overwrite)``.
     """
 
     name: str

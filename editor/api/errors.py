@@ -43,6 +43,11 @@ class BackendUnavailable(TrackeditError):
     """A requested segmenter/tracker backend cannot run here (missing weights or packages)."""
 
 
+class BackendOptionError(TrackeditError):
+    """A backend option (``--backend-set NAME.OPTION=VALUE``) names no backend or option, or
+    has an invalid value; the message quotes the flag."""
+
+
 class Interrupted(BaseException):
     """A stop signal (SIGINT, SIGTERM, SIGHUP) turned into an exception by the CLI, so that
     every ``finally`` and context manager on the way out removes partial outputs and

@@ -29,6 +29,67 @@ class ColorInfo:
     def is_set(self) -> bool:
         return any(v not in (0, 2) for v in (self.colorspace, self.color_primaries, self.color_trc))
 
+    @property
+    def is_hdr(self) -> bool:
+        """PQ (SMPTE 2084, HDR10) or HLG (ARIB STD-B67) transfer."""
+        return self.color_trc in (16, 18)
+
+
+@dataclass(frozen=True)
+class MasteringDisplay:
+    """HDR10 mastering-display colour volume (SMPTE ST 2086): CIE 1931 xy chromaticities of
+    the red, green and blue primaries and the white point, and the luminance range in cd/m²."""
+
+    red: tuple[Fraction, Fraction]
+    green: tuple[Fraction, Fraction]
+    blue: tuple[Fraction, Fraction]
+    white_point: tuple[Fraction, Fraction]
+    min_luminance: Fraction
+    max_luminance: Fraction
+
+    def x265(self) -> str:
+        """The ``master-display`` string of x265 and x264 (xy in 0.00002 units, luminance in
+        0.0001 cd/m²): ``G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)``."""
+        def xy(p: tuple[Fraction, Fraction]) -> str:
+            return f"({round(p[0] * 50000)},{round(p[1] * 50000)})"
+        return (f"G{xy(self.green)}B{xy(self.blue)}R{xy(self.red)}WP{xy(self.white_point)}"
+                f"L({round(self.max_luminance * 10000)},{round(self.min_luminance * 10000)})")
+
+
+@dataclass(frozen=True)
+class ContentLight:
+    """HDR10 content light level (CTA-861.3): MaxCLL and MaxFALL in cd/m²."""
+
+    max_cll: int
+    max_fall: int
+
+
+@dataclass(frozen=True)
+class DecodedPlanes:
+    """A frame's pixels exactly as the decoder gave them, kept so that the writer can
+    put untouched pixels back bit for bit (stages never need this).
+
+    ``data`` holds one 2-D array per plane of the FFmpeg pixel format ``format`` (uint8
+    for 8-bit formats, native-endian uint16 with the format's 9–16 bits otherwise), in
+    the stored orientation: ``rotation`` is the clockwise turn that makes them upright,
+    as applied to :attr:`Frame.image`. ``color`` is the frame's own colour description.
+    """
+
+    format: str
+    data: tuple[np.ndarray, ...]
+    color: ColorInfo
+    rotation: int = 0
+
+    @property
+    def width(self) -> int:
+        """Stored (not rotated) width."""
+        return int(self.data[0].shape[1])
+
+    @property
+    def height(self) -> int:
+        """Stored (not rotated) height."""
+        return int(self.data[0].shape[0])
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -40,7 +101,10 @@ class VideoInfo:
     rotation: int
     """Clockwise display rotation applied to decoded frames (0, 90, 180, 270)."""
     frame_count: int | None
-    """Exact count when the container records it, else ``None``."""
+    """Frames that decode, in display order: packets an edit list hides and frames shown
+    before the first frame the decoder outputs (a cut mid-GOP, open-GOP leading pictures)
+    are not counted, so the container's own count may be larger. ``None`` only when the
+    stream has no packets."""
     frame_count_estimate: int
     average_rate: Fraction
     time_base: Fraction
@@ -50,6 +114,14 @@ class VideoInfo:
     color: ColorInfo = field(default_factory=ColorInfo)
     audio: tuple[AudioStreamInfo, ...] = ()
     container_format: str = ""
+    bit_depth: int = 8
+    """Bits per component of the decoded pixel format (8, 10, 12, 16)."""
+    mastering_display: MasteringDisplay | None = None
+    """HDR10 mastering-display metadata of the first frame, when present."""
+    content_light: ContentLight | None = None
+    """HDR10 content light level of the first frame, when present."""
+    index: int = 0
+    """Index of the edited video stream in the container."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -59,11 +131,18 @@ class VideoInfo:
 
 @dataclass
 class Frame:
-    """One decoded frame, upright, RGB uint8 H×W×3.
+    """One decoded frame, upright, RGB H×W×3.
 
+    ``image`` is uint8 (0–255) as the pipeline hands frames to tracking and stages; a
+    reader asked for deep frames (``iter_frames(..., deep=True)``) gives uint16 (``rgb48``,
+    0–65535, white = 65535) for sources with more than 8 bits per component. RGB is full
+    range, converted with the source's own matrix and range (see :mod:`editor.video.pixels`).
     ``pts`` is in ``time_base`` units as decoded (``None`` if the source had none).
-    ``alpha`` is an optional H×W uint8 alpha plane that stages may set
-    (background replacement with transparency).
+    ``alpha`` is an optional H×W alpha plane of the image's dtype: the source's alpha when
+    it has one, or set by a stage (background replacement with transparency).
+    ``planes`` are the decoded source pixels (:class:`DecodedPlanes`), carried along by
+    :meth:`replace` so the writer keeps every pixel a stage did not change bit-identical;
+    stages neither read nor set them.
     """
 
     index: int
@@ -74,6 +153,7 @@ class Frame:
     alpha: np.ndarray | None = None
     duration: int | None = None
     """Display duration in ``time_base`` units when the source says (keeps the last frame's length)."""
+    planes: DecodedPlanes | None = field(default=None, repr=False, compare=False)
 
     @property
     def height(self) -> int:
@@ -86,4 +166,4 @@ class Frame:
     def replace(self, image: np.ndarray, alpha: np.ndarray | None = None) -> "Frame":
         """A copy of this frame's timing with another image (and optionally alpha)."""
         return Frame(self.index, image, self.pts, self.time_base, self.time,
-                     alpha if alpha is not None else self.alpha, self.duration)
+                     alpha if alpha is not None else self.alpha, self.duration, self.planes)

@@ -7,14 +7,18 @@ it through the ``trackedit`` entry-point group in your package metadata::
     [project.entry-points.trackedit]
     spotlight = "my_package.spotlight"
 
-Registration hooks receive a ``register`` callback and are called once, when the
-plugin manager loads. Frame edits are done by the stages a plugin registers
+Registration hooks receive a ``register`` callback and are called once, the first time
+the plugin manager is asked for that kind of item; the manager remembers which plugin
+called ``register`` for each item (``trackedit plugins`` shows it). Frame edits are done by the stages a plugin registers
 (:class:`editor.api.stages.Stage`): the pipeline calls ``Stage.process`` (or
 ``process_window``) for every frame, in the order the preset lists the stages.
 Event hooks (``editor_run_*``) observe a run and must not modify it.
 
 All hooks are optional; a plugin implements the ones it needs. Hook names start
-with ``editor_``; a misspelled hook name is an error when the plugin loads.
+with ``editor_``; a misspelled hook name is an error when the plugin loads. Hooks are
+called through pluggy, so ``@hookimpl(wrapper=True)`` (or ``hookwrapper=True``),
+``tryfirst``/``trylast`` and pluggy's tracing work as pluggy documents them; an exception
+raised by an implementation stops the run with a one-line error naming its plugin.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from editor import PROJECT_NAME
 if TYPE_CHECKING:
     from editor.api.backends import SegmenterSpec, SinkSpec, TrackerSpec
     from editor.api.run import RunInfo, RunSummary
-    from editor.api.stages import StageSpec
+    from editor.api.stages import InpainterSpec, StageSpec
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -52,9 +56,13 @@ def editor_register_stages(register: Callable[[StageSpec], None]) -> None:
 def editor_register_segmenters(register: Callable[[SegmenterSpec], None]) -> None:
     """Register segmenter backends (prompts on one frame → object mask).
 
-    Call ``register(SegmenterSpec(...))``. ``--segmenter NAME`` picks one by name;
-    ``auto`` picks the available spec with the highest priority, model backends
-    (``kind="model"``) before classical ones.
+    Call ``register(SegmenterSpec(name, options_model, factory, ...))``. ``options_model``
+    is a subclass of :class:`editor.api.backends.BackendOptions` (pydantic; ``--backend-set
+    NAME.OPTION=VALUE`` values are validated against it, unknown keys rejected);
+    ``factory(context, options)`` gets a :class:`editor.api.backends.BackendContext` and an
+    ``options_model`` instance and returns a :class:`editor.api.backends.Segmenter`.
+    ``--segmenter NAME`` picks one by name; ``auto`` picks the available spec with the
+    highest priority, model backends (``kind="model"``) before classical ones.
 
     Return value: ignored.
     """
@@ -64,10 +72,12 @@ def editor_register_segmenters(register: Callable[[SegmenterSpec], None]) -> Non
 def editor_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
     """Register tracker backends (masks propagated through the video).
 
-    Call ``register(TrackerSpec(...))``. The factory returns an
-    :class:`editor.api.backends.Tracker` whose ``new_pass(video, reverse=...)`` gives a
-    :class:`editor.api.backends.TrackPass`; the core drives it frame by frame, forward
-    and backward, handing it prompt masks and shot cuts.
+    Call ``register(TrackerSpec(name, options_model, factory, ...))`` (options and factory
+    as for segmenters). The factory returns an :class:`editor.api.backends.Tracker` whose
+    ``new_pass(video, reverse=...)`` gives a :class:`editor.api.backends.TrackPass`; the
+    core drives it frame by frame, forward and backward, handing it prompt masks and shot
+    cuts. A :class:`editor.api.backends.ReviewableTracker` also takes refined masks back
+    (weak-mask refinement).
 
     Return value: ignored.
     """
@@ -77,9 +87,27 @@ def editor_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
 def editor_register_sinks(register: Callable[[SinkSpec], None]) -> None:
     """Register output sinks (where edited frames go: a video file, an image sequence…).
 
-    Call ``register(SinkSpec(name, accepts, factory))``. For an output path the first
-    registered sink whose ``accepts(path)`` is true is used; plugin sinks are asked
-    before the built-in video encoder, which accepts everything else.
+    Call ``register(SinkSpec(name, accepts, factory))``. For an output path the first sink
+    whose ``accepts(path)`` is true is used, asking sinks in the order pluggy calls this
+    hook's implementations (the plugin registered last first, so a third-party plugin is
+    asked before the built-in ones; ``tryfirst``/``trylast`` adjust it) and ``fallback``
+    sinks last: the built-in video encoder accepts everything else.
+
+    Return value: ignored.
+    """
+
+
+@hookspec
+def editor_register_inpainters(register: Callable[[InpainterSpec], None]) -> None:
+    """Register spatial inpainters for the ``remove`` stage (learned ones: LaMa,
+    ProPainter-style models with a user-supplied checkpoint).
+
+    Call ``register(InpainterSpec(name, factory, description))``; a preset selects one with
+    ``inpainter = "<name>"`` in the ``remove`` stage's options. ``factory(context)`` gets the
+    run's :class:`editor.api.stages.StageContext` and returns the
+    :data:`editor.api.stages.Inpainter` (``inpainter(image, hole) -> filled image``) that
+    fills what no neighbouring frame shows. Names are unique across plugins (a clash is
+    reported naming both); the built-in ``telea`` is registered the same way.
 
     Return value: ignored.
     """

@@ -7,8 +7,8 @@ palette (pixel value = object id) at the upright source size, plus ``objects.jso
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,19 @@ def compose_label_map(masks: Mapping[int, np.ndarray], shape: tuple[int, int]) -
     for oid in order:  # largest first, so smaller objects are painted on top
         labels[masks[oid]] = oid
     return labels
+
+
+def replace_objects(labels: np.ndarray, update: np.ndarray, ids: Iterable[int]) -> np.ndarray:
+    """``labels`` with the objects ``ids`` taken from the label map ``update`` instead (an id
+    of ``ids`` absent from ``update`` disappears). Where an updated object overlaps another
+    one, the rule of :func:`compose_label_map` decides: the smaller object wins, ties go to
+    the lower id. Works on the label maps directly; returns a new array."""
+    base = np.where(np.isin(labels, list(ids)), 0, labels).astype(np.uint8)
+    size = np.bincount(base.ravel(), minlength=256)
+    size_new = np.bincount(update.ravel(), minlength=256)
+    here, there = size_new[update], size[base]
+    take = (update > 0) & ((base == 0) | (here < there) | ((here == there) & (update < base)))
+    return np.where(take, update, base).astype(np.uint8)
 
 
 def present_ids(labels: np.ndarray) -> list[int]:
@@ -141,7 +154,6 @@ class MaskFolderWriter:
     source: str = ""
     count: int = 0
     size: tuple[int, int] = (0, 0)
-    _written: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

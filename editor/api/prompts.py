@@ -125,21 +125,6 @@ class PromptSet:
                 out[obj.id] = here
         return out
 
-    def resolve(self, selector: Iterable[int | str] | str) -> set[int]:
-        """Object ids selected by ``"all"`` or a list of ids and/or names."""
-        if selector == "all":
-            return set(self.ids)
-        by_name = {o.name: o.id for o in self.objects if o.name}
-        chosen: set[int] = set()
-        for item in selector:  # type: ignore[union-attr]
-            if isinstance(item, int) or (isinstance(item, str) and item.isdigit()):
-                chosen.add(int(item))
-            elif item in by_name:
-                chosen.add(by_name[item])
-            else:
-                raise PromptError(f"no object named {item!r} (known: {sorted(by_name)})", self.source)
-        return chosen
-
     # -- checks against the video ----------------------------------------------
     def validate_for_video(self, width: int, height: int, frame_count: int | None) -> None:
         """Check coordinates fit the upright frame and frames exist; errors name object/prompt/field."""
@@ -317,18 +302,3 @@ def load_prompts(path: str | Path) -> PromptSet:
         raise PromptError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'} ({exc})",
                           path) from exc
     return parse_prompts(data, path)
-
-
-@dataclass
-class PromptSetBuilder:
-    """Incrementally build a ``PromptSet`` (used by the web UI and tests)."""
-
-    objects: dict[int, tuple[str, list[Prompt]]] = field(default_factory=dict)
-
-    def add(self, object_id: int, prompt: Prompt, name: str = "") -> None:
-        current = self.objects.setdefault(object_id, (name, []))
-        self.objects[object_id] = (name or current[0], current[1] + [prompt])
-
-    def build(self, source: Path | None = None) -> PromptSet:
-        return PromptSet(tuple(ObjectPrompts(i, n, tuple(sorted(ps, key=lambda p: p.frame)))
-                               for i, (n, ps) in sorted(self.objects.items())), source)

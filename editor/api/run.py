@@ -31,6 +31,25 @@ class TrackingStats:
     cached_frames: int = 0
     """Frames kept on disk for the backward pass."""
     refinement: RefineCounts = field(default_factory=RefineCounts)
+    confidence: dict[int, dict[int, float]] = field(default_factory=dict)
+    """Frame → object id → confidence in [0, 1] of what tracking output there (1 for
+    prompts; see :mod:`editor.tracking.evidence`)."""
+    states: dict[int, dict[int, str]] = field(default_factory=dict)
+    """Frame → object id → ``prompt``, ``tracked``, ``found`` (re-acquired), ``held`` or
+    ``lost`` (nothing output)."""
+    review_below: float = 0.5
+    """Frames with a confidence below this are weak: the ones to review."""
+
+    def weak_frames(self, below: float | None = None) -> dict[int, list[int]]:
+        """Object id → frames (ascending) with a confidence below ``below`` (default
+        :attr:`review_below`); objects without weak frames are left out."""
+        limit = self.review_below if below is None else below
+        out: dict[int, list[int]] = {}
+        for frame in sorted(self.confidence):
+            for oid, c in self.confidence[frame].items():
+                if c < limit:
+                    out.setdefault(oid, []).append(frame)
+        return dict(sorted(out.items()))
 
 
 @dataclass

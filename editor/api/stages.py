@@ -10,7 +10,7 @@ with the video's length.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from editor.api.errors import PresetError
 from editor.api.frames import Frame, VideoInfo
 
 
@@ -30,15 +31,37 @@ class StageOptions(BaseModel):
     """Which tracked objects the stage acts on: ``"all"`` or ids / names."""
 
 
+def select_objects(selector: Literal["all"] | list[int | str], names: Mapping[int, str]) -> set[int]:
+    """The one rule for choosing objects (a stage's ``objects`` option, ``--set
+    blur.objects=[…]``): ``"all"`` is every object of the run (every id 1…255 when the run
+    has no object table); a list takes ids (ints or digit strings) and names from ``names``
+    (id → name). Raises :class:`~editor.api.errors.PresetError` for an unknown name."""
+    if selector == "all":
+        return set(names) if names else set(range(1, 256))
+    by_name = {n: i for i, n in names.items() if n}
+    out: set[int] = set()
+    for item in selector:
+        if isinstance(item, int) or item.isdigit():
+            out.add(int(item))
+        elif item in by_name:
+            out.add(by_name[item])
+        else:
+            raise PresetError(f"objects: no object named {item!r} (known: {sorted(by_name)})")
+    return out
+
+
 @dataclass
 class FrameItem:
     """A frame travelling through the edit stages with its object label map.
 
     ``labels`` is H×W uint8 at the frame's size: 0 = background, else the object id.
+    ``confidence``: object id → the tracker's confidence in [0, 1] on this frame, when the
+    labels come from tracking (see :mod:`editor.tracking.evidence`); empty otherwise.
     """
 
     frame: Frame
     labels: np.ndarray
+    confidence: dict[int, float] = field(default_factory=dict)
 
     @property
     def index(self) -> int:
@@ -75,24 +98,13 @@ class StageContext:
     output: Path | None = None
     work_dir: Path | None = None
     """A scratch folder for this run (deleted afterwards)."""
+    inpainters: Mapping[str, InpainterSpec] = field(default_factory=dict)
+    """Inpainters registered through ``editor_register_inpainters``, by name (filled in by
+    :func:`editor.pipeline.presets.build_stages` from the plugin manager)."""
 
     def resolve_objects(self, selector: Literal["all"] | list[int | str]) -> set[int]:
-        """Ids selected by a stage's ``objects`` option."""
-        if selector == "all":
-            return set(self.object_names) if self.object_names else set(range(1, 256))
-        by_name = {n: i for i, n in self.object_names.items() if n}
-        out: set[int] = set()
-        for item in selector:
-            if isinstance(item, int):
-                out.add(item)
-            elif item.isdigit():
-                out.add(int(item))
-            elif item in by_name:
-                out.add(by_name[item])
-            else:
-                from editor.api.errors import PresetError
-                raise PresetError(f"objects: no object named {item!r} (known: {sorted(by_name)})")
-        return out
+        """Ids selected by a stage's ``objects`` option (:func:`select_objects`)."""
+        return select_objects(selector, self.object_names)
 
 
 class Stage:
@@ -141,6 +153,25 @@ class Stage:
 
 
 StageFactory = Callable[[Any, StageContext], Stage]
+
+Inpainter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``inpainter(image, hole)`` → ``image`` with the ``hole`` pixels filled: ``image`` is RGB
+uint8 H×W×3, ``hole`` bool H×W; the result has ``image``'s shape and dtype (pixels outside
+the hole may be returned unchanged or not; the caller composites only the hole back)."""
+
+
+@dataclass(frozen=True)
+class InpainterSpec:
+    """A registered spatial inpainter (``inpainter = "<name>"`` in the ``remove`` stage's options).
+
+    ``factory(context)`` returns the :data:`Inpainter` for one run (load a model here; use
+    ``context.device``). The ``remove`` stage fills from neighbouring frames first and asks
+    the inpainter for what no frame shows.
+    """
+
+    name: str
+    factory: Callable[[StageContext], Inpainter]
+    description: str = ""
 
 
 @dataclass(frozen=True)

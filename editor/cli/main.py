@@ -130,13 +130,12 @@ _model_options = [
                  help="Where downloaded models live."),
     click.option("--backend-set", "backend_sets", multiple=True, metavar="BACKEND.OPTION=VALUE",
                  help="Backend option, e.g. sam.precision=bf16, sam.fill_holes=500, xmem.mem_every=3."),
-
-]
-_backend_options = [
-    *_model_options,
     click.option("--refine", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
                  help="Re-segment weak tracked masks with the segmenter (SAM + XMem); thresholds: "
                       "--backend-set refine.min_confidence=0.75 …"),
+]
+_backend_options = [
+    *_model_options,
     click.option("--no-cuts", is_flag=True, help="Do not end tracks at detected shot cuts."),
     click.option("--bidirectional", is_flag=True,
                  help="Also propagate backward from corrections; each frame follows the nearer prompt."),
@@ -156,18 +155,22 @@ def model_options(func: Any) -> Any:
     return func
 
 
-def _backend_sets(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """``("sam.precision=bf16", …)`` → ``{"sam": {"precision": "bf16"}}`` (values parsed as TOML)."""
+def _backend_choice(kw: dict[str, Any]) -> Any:
+    """The :class:`~editor.backends.assembly.BackendChoice` of the model options (``--device``,
+    ``--segmenter``, ``--tracker``, checkpoints, ``--models-dir``, ``--backend-set`` values
+    parsed as TOML literals or else text, ``--refine``) of any command."""
+    from editor.backends.assembly import BackendChoice, BackendSetting
     from editor.pipeline.presets import parse_value
 
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
+    settings = []
+    for item in kw["backend_sets"]:
         key, sep, value = item.partition("=")
         backend, dot, option = key.strip().partition(".")
         if not sep or not dot or not backend or not option:
-            raise TrackeditError(f"--backend-set {item!r}: expected backend.option=value")
-        out.setdefault(backend, {})[option] = parse_value(value.strip())
-    return out
+            raise click.BadParameter(f"{item!r}: expected backend.option=value", param_hint="--backend-set")
+        settings.append(BackendSetting(backend, option, parse_value(value.strip())))
+    return BackendChoice(kw["segmenter"], kw["tracker"], kw["device"], kw["sam_checkpoint"], kw["xmem_checkpoint"],
+                         kw["models_dir"], tuple(settings), kw["refine"])
 
 
 def _refined(summary: Any) -> str:
@@ -180,12 +183,8 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
     from editor.api.prompts import load_prompts
 
     return RunRequest(
-        input=input_path, prompts=load_prompts(prompts) if prompts else None,
-        device=kw["device"], segmenter=kw["segmenter"], tracker=kw["tracker"],
-        sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
-        models_dir=kw["models_dir"], overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"],
-        bidirectional=kw["bidirectional"], backend_options=_backend_sets(kw["backend_sets"]), refine=kw["refine"],
-        **extra)
+        input=input_path, prompts=load_prompts(prompts) if prompts else None, backends=_backend_choice(kw),
+        overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"], **extra)
 
 
 class _Progress:
@@ -228,16 +227,21 @@ class _Progress:
               help="Use masks from `trackedit track` instead of tracking.")
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE", help="Override a preset option.")
 @click.option("--no-audio", is_flag=True, help="Drop the audio streams.")
-@click.option("--codec", default="auto", show_default=True, help="Video codec: auto (libx264), nvenc, or any FFmpeg encoder.")
+@click.option("--no-subtitles", is_flag=True, help="Drop the subtitle streams.")
+@click.option("--codec", default="auto", show_default=True,
+              help="Video codec: auto (libx264; libx265 for HDR and 12-bit sources, VP9 for .webm), nvenc, "
+                   "or any FFmpeg encoder.")
 @click.option("--crf", type=int, default=18, show_default=True, help="Quality (lower = better).")
 @click.option("--encoder-preset", default="medium", show_default=True, help="x264/x265/NVENC speed preset.")
-@click.option("--pix-fmt", default="yuv420p", show_default=True)
+@click.option("--pix-fmt", default="auto", show_default=True,
+              help="Output pixel format; auto: the source's (depth, chroma subsampling, alpha) or the nearest "
+                   "the codec supports.")
 @click.option("--container", default=None, help="Container format (default: from the extension).")
 @backend_options
 @click.pass_context
 def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, prompts: Path | None,
-        masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, codec: str, crf: int,
-        encoder_preset: str, pix_fmt: str, container: str | None, **kw: Any) -> None:
+        masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, no_subtitles: bool, codec: str,
+        crf: int, encoder_preset: str, pix_fmt: str, container: str | None, **kw: Any) -> None:
     """Track the prompted objects in INPUT and edit them with a preset."""
     from editor.pipeline.orchestrator import Pipeline
     from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
@@ -253,7 +257,7 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
     preset = apply_overrides(load_preset(preset_name), list(overrides))
     validate_preset(preset, pm)
     encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
-                                   container=container, audio=not no_audio)
+                                   container=container, audio=not no_audio, subtitles=not no_subtitles)
     req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode)
     video = probe(input_path)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
@@ -303,7 +307,7 @@ def plugins(ctx: click.Context) -> None:
         status = f"FAILED: {info.error}" if info.error else ", ".join(info.hooks)
         click.echo(f"{info.name:14} {info.origin:18} {info.module:36} {status}")
     click.echo("")
-    for kind in ("stages", "segmenters", "trackers"):
+    for kind in ("stages", "segmenters", "trackers", "inpainters"):
         specs = getattr(pm, kind)
         for name, spec in sorted(specs.items()):
             click.echo(f"{kind[:-1]:10} {name:14} [{pm.owner(kind, name)}] {spec.description}")
@@ -368,21 +372,14 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
             rows.append({"sequence": gt.name, "object": score.object_id, "J": score.j.mean, "F": score.f.mean,
                          "J&F": score.jf, "J_recall": score.j.recall, "J_decay": score.j.decay})
     elif dataset is not None:
-        from editor.backends.device import check_device_name
-        from editor.api.backends import BackendOptions
+        from editor.backends.assembly import select_backends
         from editor.evaluation.runner import evaluate_sequence_with_clicks
-        from editor.pipeline.orchestrator import select_backends
 
-        pm = _plugins()
-        device = check_device_name(kw["device"])
-        sets = _backend_sets(kw["backend_sets"])
-        seg_opt = BackendOptions(device, kw["sam_checkpoint"], kw["models_dir"], sets)
-        trk_opt = BackendOptions(device, kw["xmem_checkpoint"], kw["models_dir"], sets)
-        seg_spec, trk_spec = select_backends(pm, kw["segmenter"], kw["tracker"], seg_opt, trk_opt)
-        segmenter, tracker = seg_spec.factory(seg_opt), trk_spec.factory(trk_opt)
+        backends = select_backends(_plugins(), _backend_choice(kw)).build()
         for seq in davis_sequences(dataset, split, year):
-            res = evaluate_sequence_with_clicks(seq, segmenter, tracker, clicks=clicks, rounds=rounds,
-                                                detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"])
+            res = evaluate_sequence_with_clicks(seq, backends.segmenter, backends.tracker, clicks=clicks,
+                                                rounds=rounds, detect_cuts=not kw["no_cuts"],
+                                                bidirectional=kw["bidirectional"], refine=backends.refine_options)
             for score in res.objects:
                 rows.append({"sequence": seq.name, "object": score.object_id, "J": score.j.mean,
                              "F": score.f.mean, "J&F": score.jf, "J_recall": score.j.recall,
@@ -432,10 +429,8 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
     if no_token:
         log.warning("--no-token: any user or program on this machine can use the UI and read the opened video")
     token = None if no_token else new_token()
-    config = UiConfig(input_path, kw["segmenter"], kw["tracker"], kw["device"], max_upload_mb * 2 ** 20,
-                      sam_checkpoint=kw["sam_checkpoint"], xmem_checkpoint=kw["xmem_checkpoint"],
-                      models_dir=kw["models_dir"], backend_options=_backend_sets(kw["backend_sets"]),
-                      token=token, allowed_hosts=host_allow_list(host, port))
+    config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, token=token,
+                      allowed_hosts=host_allow_list(host, port))
     app = create_app(config, _plugins())
     shown = "127.0.0.1" if host in WILDCARD_BINDS else host
     click.echo(f"trackedit: UI on {ui_url(shown, port, token)} (open this URL; Ctrl+C to stop)", err=True)

@@ -20,7 +20,8 @@ import numpy as np
 from editor.api.backends import Segmenter, Tracker
 from editor.api.files import scratch_dir
 from editor.api.prompts import ObjectPrompts, Prompt, PromptSet
-from editor.tracking.video import VideoTracking
+from editor.tracking.engine import TrackingSession
+from editor.tracking.refinement import RefineOptions
 from editor.api.frames import Frame, VideoInfo
 from editor.evaluation.clicks import first_click, next_click
 from editor.evaluation.datasets import Sequence
@@ -89,8 +90,11 @@ def _click_prompt(frame: int, clicks: list[tuple[int, int, int]]) -> Prompt:
 
 
 def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: Tracker, *, clicks: int = 1,
-                                  rounds: int = 0, detect_cuts: bool = True,
-                                  bidirectional: bool = False) -> SequenceResult:
+                                  rounds: int = 0, detect_cuts: bool = True, bidirectional: bool = False,
+                                  refine: RefineOptions | None = None) -> SequenceResult:
+    """Simulate ``clicks`` clicks per object on the first frame, track, then ``rounds``
+    correction rounds (one click on the worst frame each); returns J&F per object.
+    ``refine``: weak-mask refinement of the tracking (default ``auto``)."""
     gt = list(seq.labels())
     first_image = next(seq.frames())
     ids = sorted(int(v) for v in np.unique(gt[0]) if v not in (0, 255))
@@ -113,9 +117,10 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
         prompts = _prompts({oid: [_click_prompt(f, c) for f, c in frames.items()]
                             for oid, frames in per_object.items()})
         with scratch_dir("eval") as tmp:
-            vt = VideoTracking(_video(seq, gt[0].shape), prompts, segmenter, tracker, tmp,
-                               detect_cuts=detect_cuts, bidirectional=bidirectional)
-            pred = [item.labels for item in vt.items(_frames(seq))]
+            session = TrackingSession(_video(seq, gt[0].shape), segmenter, tracker, work_dir=tmp,
+                                      detect_cuts=detect_cuts, refine=refine)
+            session.add_prompts(prompts)
+            pred = [item.labels for item in session.stream(_frames(seq), bidirectional=bidirectional)]
         if round_no == rounds:
             break
         scores = evaluate_sequence(pred, gt, ids)

@@ -11,14 +11,13 @@ pixels outside the dilated hole stay bit-identical.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-Inpainter = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""``inpainter(image RGB uint8, hole bool) -> filled image``: the spatial fallback."""
+from editor.api.stages import Inpainter
 
 
 def telea(image: np.ndarray, hole: np.ndarray, max_side: int = 320) -> np.ndarray:

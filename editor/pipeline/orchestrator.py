@@ -6,19 +6,16 @@ queues, so the slowest stage sets the pace and memory is bounded by the queue si
 """
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from editor.api.backends import BackendOptions, SegmenterSpec, TrackerSpec
-from editor.tracking.refinement import RefineOptions, resolve_refinement
+from editor.backends.assembly import BackendChoice, select_backends
 from editor.backends.device import check_device_name
-from editor.api.errors import BackendUnavailable, InputError, OutputError, TrackeditError
+from editor.api.errors import InputError, OutputError, TrackeditError
 from editor.api.files import AtomicOutput, check_output, scratch_dir
 from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder
 from editor.pipeline.plugin_manager import PluginManager
@@ -27,17 +24,10 @@ from editor.api.prompts import PromptSet
 from editor.api.stages import FrameItem, Stage, StageContext
 from editor.pipeline.threads import threaded
 from editor.api.run import RunInfo, RunSummary
-from editor.tracking.video import Progress, VideoTracking
+from editor.tracking.engine import Progress, TrackingSession
 from editor.api.frames import VideoInfo
 from editor.video.reader import iter_frames, probe
 from editor.video.writer import EncodeOptions
-
-log = logging.getLogger(__name__)
-
-MODEL_HINTS = {
-    "segmenter": "trackedit models download sam_vit_b",
-    "tracker": "trackedit models download xmem",
-}
 
 
 @dataclass
@@ -49,62 +39,14 @@ class RunRequest:
     preset: Preset | None = None
     prompts: PromptSet | None = None
     masks_dir: Path | None = None
-    device: str = "auto"
-    segmenter: str = "auto"
-    tracker: str = "auto"
-    sam_checkpoint: Path | None = None
-    xmem_checkpoint: Path | None = None
-    models_dir: Path | None = None
+    backends: BackendChoice = field(default_factory=BackendChoice)
+    """Segmenter, tracker, device, checkpoints, backend options and weak-mask refinement
+    (see :mod:`editor.backends.assembly`); the device is also the stages' device."""
     encode: EncodeOptions = field(default_factory=EncodeOptions)
     overwrite: bool = False
     detect_cuts: bool = True
     bidirectional: bool = False
     queue_size: int = 4
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    refine: str = "auto"
-    """Weak-mask refinement: ``auto``, ``on`` or ``off`` (see :mod:`editor.tracking.refinement`);
-    thresholds from ``backend_options["refine"]``."""
-
-
-def _select(kind: str, specs: dict[str, Any], name: str, options: BackendOptions) -> tuple[Any, str | None]:
-    """Pick a backend spec by name, or the best available for ``auto``.
-
-    Returns the spec and, when ``auto`` fell back to a classical backend, why.
-    """
-    if name != "auto":
-        spec = specs.get(name)
-        if spec is None:
-            raise BackendUnavailable(f"unknown {kind} {name!r} (available: {', '.join(sorted(specs))})")
-        reason = spec.unavailable(options)
-        if reason:
-            raise BackendUnavailable(f"{kind} {name!r} cannot run: {reason}; get it with "
-                                     f"`{MODEL_HINTS[kind]}` or pass a checkpoint")
-        return spec, None
-    ranked = sorted(specs.values(), key=lambda s: (s.kind == "model", s.priority), reverse=True)
-    skipped: list[str] = []
-    for spec in ranked:
-        reason = spec.unavailable(options)
-        if reason is None:
-            fallback = None
-            if spec.kind == "classic":
-                fallback = "; ".join(skipped) if skipped else f"no model-based {kind} installed"
-            return spec, fallback
-        skipped.append(f"{spec.name}: {reason}")
-    raise BackendUnavailable(f"no {kind} can run here ({'; '.join(skipped)})")
-
-
-def select_backends(pm: PluginManager, segmenter: str, tracker: str,
-                    seg_options: BackendOptions, trk_options: BackendOptions) -> tuple[SegmenterSpec, TrackerSpec]:
-    """Choose segmenter and tracker; one log line when ``auto`` falls back to classical ones."""
-    seg, seg_why = _select("segmenter", pm.segmenters, segmenter, seg_options)
-    trk, trk_why = _select("tracker", pm.trackers, tracker, trk_options)
-    fallbacks = [(k, s, why) for k, s, why in (("segmenter", seg, seg_why), ("tracker", trk, trk_why)) if why]
-    if fallbacks:
-        used = " and ".join(f"classical {k} {s.name!r}" for k, s, _ in fallbacks)
-        why = "; ".join(w for _, _, w in fallbacks)
-        hint = " ".join(MODEL_HINTS[k].split()[-1] for k, _, _ in fallbacks)
-        log.warning("using the %s (%s); for model quality run `trackedit models download %s`", used, why, hint)
-    return seg, trk
 
 
 class Pipeline:
@@ -115,7 +57,7 @@ class Pipeline:
 
     # -- shared setup --------------------------------------------------------------------
     def _items(self, req: RunRequest, video: VideoInfo, work: Path,
-               progress: Progress | None) -> tuple[Iterator[FrameItem], VideoTracking | None, str | None, str | None]:
+               progress: Progress | None) -> tuple[Iterator[FrameItem], TrackingSession | None, str | None, str | None]:
         frames = threaded(iter_frames(video.path), req.queue_size, "decode")
         shape = (video.height, video.width)
         if req.masks_dir is not None:
@@ -137,18 +79,15 @@ class Pipeline:
             return from_masks(), None, None, None
         if req.prompts is None:
             return (FrameItem(f, np.zeros(shape, np.uint8)) for f in frames), None, None, None
-        device = check_device_name(req.device)
-        seg_options = BackendOptions(device, req.sam_checkpoint, req.models_dir, req.backend_options)
-        trk_options = BackendOptions(device, req.xmem_checkpoint, req.models_dir, req.backend_options)
-        seg_spec, trk_spec = select_backends(self.plugins, req.segmenter, req.tracker, seg_options, trk_options)
-        segmenter = seg_spec.factory(seg_options)
-        tracker = trk_spec.factory(trk_options)
-        refine = RefineOptions.from_dict({"mode": req.refine, **req.backend_options.get("refine", {})})
-        refiner = segmenter if resolve_refinement(refine, segmenter, tracker) else None
-        tracking = VideoTracking(video, req.prompts, segmenter, tracker, work,
-                                 detect_cuts=req.detect_cuts, progress=progress, bidirectional=req.bidirectional,
-                                 refiner=refiner, refine_options=refine)
-        items = threaded(tracking.items(frames), req.queue_size, "track")
+        selection = select_backends(self.plugins, req.backends)
+        seg_spec, trk_spec = selection.segmenter_spec, selection.tracker_spec
+        backends = selection.build()
+        segmenter, tracker, refine = backends.segmenter, backends.tracker, backends.refine_options
+        tracking = TrackingSession(video, segmenter, tracker, work_dir=work, detect_cuts=req.detect_cuts,
+                                   refine=refine)
+        tracking.add_prompts(req.prompts)
+        items = threaded(tracking.stream(frames, bidirectional=req.bidirectional, progress=progress),
+                         req.queue_size, "track")
         return items, tracking, seg_spec.name, trk_spec.name
 
     def _object_names(self, req: RunRequest) -> dict[int, str]:
@@ -170,7 +109,7 @@ class Pipeline:
             raise OutputError("no sink can write this kind of output", req.output)
         start = time.perf_counter()
         with scratch_dir("run") as work:
-            context = StageContext(video, self._object_names(req), check_device_name(req.device),
+            context = StageContext(video, self._object_names(req), check_device_name(req.backends.device),
                                    req.output, work)
             stages = build_stages(req.preset, self.plugins, context)
             n = 0
@@ -179,7 +118,7 @@ class Pipeline:
                 try:
                     items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
                     info = RunInfo(req.input, req.output, video, [s.id for s in req.preset.stages], seg_name, trk_name)
-                    self.plugins.notify("editor_run_started", run=info)
+                    self.plugins.run_started(info)
                     for item in threaded(_chain(items, stages), req.queue_size, "edit"):
                         sink.write(item.frame)
                         n += 1
@@ -196,7 +135,7 @@ class Pipeline:
                     stage.close()
         summary = RunSummary(n, time.perf_counter() - start, req.output, seg_name, trk_name,
                              tracking.stats if tracking else None)
-        self.plugins.notify("editor_run_finished", run=info, summary=summary)
+        self.plugins.run_finished(info, summary)
         return summary
 
     def track(self, req: RunRequest, masks_out: Path, *, on_frame: Callable[[int], None] | None = None,

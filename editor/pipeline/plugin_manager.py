@@ -1,20 +1,27 @@
-"""A typed facade over pluggy: loads plugins, collects what they register.
+"""A typed facade over pluggy: loads plugins, calls their hooks, collects what they register.
 
-Built-in stages and backends are ordinary plugins in the ``trackedit`` entry-point
-group of this distribution; third-party plugins use the same group. Set
-``TRACKEDIT_DISABLE_PLUGINS=1`` (or pass ``external=False``) to load only the built-in
-ones, or ``TRACKEDIT_PLUGINS=name1,name2`` to load only those external plugins.
+Built-in stages and backends are ordinary plugins, declared once: as the ``trackedit``
+entry points of the ``trackedit`` distribution (pyproject.toml). Third-party plugins use
+the same entry-point group. Set ``TRACKEDIT_DISABLE_PLUGINS=1`` (or pass
+``external=False``) to load only the built-in ones, or ``TRACKEDIT_PLUGINS=name1,name2``
+to load only those external plugins.
+
+Hooks are called through ``pluggy`` (``pm.hook.editor_register_stages(register=...)``), so
+hook wrappers, ``tryfirst``/``trylast`` and tracing (:attr:`PluginManager.pluggy`) behave
+as pluggy documents. Which plugin registered an item, or raised an exception, is read from
+the call stack: the code objects of the hook's implementations map to plugin names.
 """
 from __future__ import annotations
 
-import importlib
 import importlib.metadata as md
+import inspect
 import logging
 import os
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any, TypeVar
+from types import CodeType, FrameType, ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pluggy
 
@@ -22,25 +29,17 @@ from editor import PROJECT_NAME
 from editor.api import hookspecs
 from editor.api.backends import SegmenterSpec, SinkSpec, TrackerSpec
 from editor.api.errors import PluginError
-from editor.api.stages import StageSpec
+from editor.api.stages import InpainterSpec, StageSpec
+
+if TYPE_CHECKING:
+    from pluggy import HookCaller, HookImpl
+
+    from editor.api.run import RunInfo, RunSummary
 
 log = logging.getLogger(__name__)
 
-#: Built-in plugins (entry-point name → module). Mirrors pyproject's entry points so a
-#: source checkout without installed metadata still works.
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
-    ("video", "editor.video.plugin"),  # essential: the encoder sink
-    ("classic", "trackedit_plugins.classic_backends"),
-    ("redact", "trackedit_plugins.redact"),
-    ("overlay", "trackedit_plugins.overlay"),
-    ("png_sequence", "trackedit_plugins.png_sequence"),
-    ("export_masks", "trackedit_plugins.export_masks"),
-    ("background", "trackedit_plugins.background"),
-    ("remove", "trackedit_plugins.remove"),
-    ("xmem", "trackedit_plugins.xmem_backend"),
-    ("sam", "trackedit_plugins.sam_segmenter"),
-)
 DISTRIBUTION = "trackedit"
+"""The distribution whose ``trackedit`` entry points are the built-in plugins."""
 
 T = TypeVar("T")
 
@@ -57,11 +56,69 @@ class PluginInfo:
     error: str | None = None
 
 
-class PluginManager:
-    """Load plugins and give typed access to what they registered."""
+def _distribution(ep: md.EntryPoint) -> tuple[str | None, str]:
+    """(normalised distribution name or ``None``, ``"name version"``) of an entry point."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, "entry point"
+    name = dist.metadata["Name"] or "?"
+    return name.lower().replace("_", "-"), f"{name} {dist.version}"
 
-    def __init__(self, *, external: bool | None = None, only: Iterable[str] | None = None,
-                 builtins: bool = True) -> None:
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class _Owners:
+    """Which plugin a running hook implementation belongs to, from its code object."""
+
+    def __init__(self, hook: HookCaller) -> None:
+        self._impls: dict[CodeType, list[HookImpl]] = {}
+        for impl in hook.get_hookimpls():
+            fn = impl.function
+            for f in {fn, inspect.unwrap(fn)}:  # a decorated impl: the wrapper's and the wrapped code
+                code = getattr(getattr(f, "__func__", f), "__code__", None)
+                if code is not None:
+                    self._impls.setdefault(code, []).append(impl)
+
+    def of_frame(self, frame: FrameType) -> str | None:
+        """The plugin whose hook implementation ``frame`` runs, or ``None``."""
+        impls = self._impls.get(frame.f_code)
+        if not impls:
+            return None
+        if len(impls) > 1:  # one class's method registered for two plugin objects
+            me = frame.f_locals.get("self")
+            impls = [i for i in impls if getattr(i.function, "__self__", None) is me] or impls
+        return impls[0].plugin_name
+
+    def caller(self, frame: FrameType | None) -> str | None:
+        """The innermost hook implementation on the stack from ``frame`` outwards."""
+        while frame is not None:
+            name = self.of_frame(frame)
+            if name is not None:
+                return name
+            frame = frame.f_back
+        return None
+
+    def raiser(self, tb: TracebackType | None) -> str | None:
+        """The innermost hook implementation in a traceback (where an exception came from)."""
+        found = None
+        while tb is not None:
+            found = self.of_frame(tb.tb_frame) or found
+            tb = tb.tb_next
+        return found
+
+
+class PluginManager:
+    """Load plugins and give typed access to what they registered.
+
+    ``external``: also load third-party plugins (default: unless
+    ``TRACKEDIT_DISABLE_PLUGINS`` is set); ``only``: load only these external plugins
+    (default: ``TRACKEDIT_PLUGINS``, comma-separated; all when unset). The built-in
+    plugins are always loaded; one that fails to import raises :class:`PluginError`.
+    """
+
+    def __init__(self, *, external: bool | None = None, only: Iterable[str] | None = None) -> None:
         self._pm = pluggy.PluginManager(PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
@@ -74,35 +131,42 @@ class PluginManager:
         self._segmenters: dict[str, SegmenterSpec] | None = None
         self._trackers: dict[str, TrackerSpec] | None = None
         self._sinks: list[SinkSpec] | None = None
+        self._inpainters: dict[str, InpainterSpec] | None = None
         self._owners: dict[str, str] = {}
-        if builtins:
-            self._load_builtins()
-        if external:
-            self._load_external()
+        self._load(external)
+
+    @property
+    def pluggy(self) -> pluggy.PluginManager:
+        """The underlying pluggy manager, e.g. for tracing: ``pm.pluggy.trace.root.setwriter(print)``
+        then ``pm.pluggy.enable_tracing()``, or ``pm.pluggy.add_hookcall_monitoring(...)``."""
+        return self._pm
 
     # -- loading -------------------------------------------------------------------
-    def _load_builtins(self) -> None:
-        for name, module in BUILTIN_PLUGINS:
-            try:
-                mod = importlib.import_module(module)
-            except Exception as exc:  # a broken built-in is a bug: fail loudly, by name
-                raise PluginError(f"built-in plugin {name!r} ({module}) failed to import: {exc}") from exc
-            self.register(mod, name, origin="builtin")
-
-    def _load_external(self) -> None:
+    def _load(self, external: bool) -> None:
+        """Register the built-ins (entry points of this distribution), then external plugins."""
+        builtin, other = [], []
         for ep in md.entry_points(group=PROJECT_NAME):
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else "?"
-            if dist_name and dist_name.lower() == DISTRIBUTION:
-                continue  # built-ins were loaded above
-            if self._only is not None and ep.name not in self._only:
-                continue
-            origin = f"{dist_name} {dist.version}" if dist is not None else "entry point"
+            (builtin if _distribution(ep)[0] == DISTRIBUTION else other).append(ep)
+        if not builtin:
+            raise PluginError(f"the built-in plugins are not installed: no {PROJECT_NAME!r} entry points of the "
+                              f"{DISTRIBUTION!r} distribution (install trackedit: pip install -e .)")
+        for ep in builtin:  # a broken built-in is a bug: fail loudly, by name
             try:
                 plugin = ep.load()
-                self.register(plugin, ep.name, origin=origin)
+            except Exception as exc:
+                raise PluginError(f"built-in plugin {ep.name!r} ({ep.value}) failed to import: "
+                                  f"{_one_line(exc)}") from exc
+            self.register(plugin, ep.name, origin="builtin")
+        if not external:
+            return
+        for ep in other:
+            if self._only is not None and ep.name not in self._only:
+                continue
+            origin = _distribution(ep)[1]
+            try:
+                self.register(ep.load(), ep.name, origin=origin)
             except Exception as exc:  # noqa: BLE001 - report by name, keep going
-                message = " ".join(str(exc).split()) or type(exc).__name__
+                message = _one_line(exc)
                 log.warning("plugin %r (%s) failed to load and is skipped: %s", ep.name, origin, message)
                 self.infos[ep.name] = PluginInfo(ep.name, ep.value, origin, error=message)
 
@@ -123,6 +187,7 @@ class PluginManager:
         self._invalidate()
 
     def unregister(self, name: str) -> None:
+        """Remove a plugin registered under ``name``; what it registered is forgotten."""
         self._pm.unregister(name=name)
         self.infos.pop(name, None)
         self._invalidate()
@@ -130,83 +195,110 @@ class PluginManager:
     def _invalidate(self) -> None:
         self._stages = self._segmenters = self._trackers = None
         self._sinks = None
+        self._inpainters = None
 
-    # -- registries ------------------------------------------------------------------
-    def _collect(self, hook_name: str, kind: str) -> list[tuple[str, Any]]:
-        """Call a registration hook plugin by plugin, so failures name the plugin."""
-        hook = getattr(self._pm.hook, hook_name)
+    # -- calling hooks ---------------------------------------------------------------
+    def _call(self, hook: HookCaller, doing: str, owners: _Owners | None = None, **kwargs: Any) -> Any:
+        """``hook(**kwargs)`` through pluggy; an exception from a plugin becomes a one-line
+        :class:`PluginError` naming it (``plugin 'x' failed <doing>: <message>``)."""
+        owners = owners or _Owners(hook)
+        try:
+            return hook(**kwargs)
+        except PluginError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - name the plugin
+            name = owners.raiser(exc.__traceback__)
+            who = f"plugin {name!r}" if name else "a plugin"
+            raise PluginError(f"{who} failed {doing}: {_one_line(exc)}") from exc
+
+    def _collect(self, hook: HookCaller, kind: str) -> list[tuple[str, Any]]:
+        """Call a registration hook; returns (plugin name, item) for each ``register(item)``."""
+        owners = _Owners(hook)
         found: list[tuple[str, Any]] = []
-        for impl in hook.get_hookimpls():  # registration order
-            plugin_name = impl.plugin_name
-            items: list[Any] = []
-            try:
-                impl.function(register=items.append)
-            except Exception as exc:  # noqa: BLE001
-                raise PluginError(f"plugin {plugin_name!r} failed while registering {kind}: {exc}") from exc
-            found.extend((plugin_name, item) for item in items)
+        open_ = True
+
+        def register(item: Any) -> None:
+            name = owners.caller(sys._getframe(1)) if open_ else None
+            if name is None:
+                raise PluginError(f"register({type(item).__name__}) for {kind} was called outside a "
+                                  f"{hook.name} implementation")
+            found.append((name, item))
+
+        self._call(hook, f"while registering {kind}", owners, register=register)
+        open_ = False
         return found
 
-    def _named(self, hook_name: str, kind: str, cls: type[T]) -> dict[str, T]:
+    def _named(self, hook: HookCaller, kind: str, cls: type[T]) -> dict[str, T]:
         out: dict[str, T] = {}
-        for plugin_name, spec in self._collect(hook_name, kind):
+        for plugin_name, spec in self._collect(hook, kind):
             if not isinstance(spec, cls):
                 raise PluginError(f"plugin {plugin_name!r} registered a {type(spec).__name__} "
                                   f"as {kind}; expected {cls.__name__}")
             key = f"{kind}:{spec.name}"  # type: ignore[attr-defined]
             if spec.name in out:  # type: ignore[attr-defined]
+                first, second = sorted((self._owners[key], plugin_name), key=list(self.infos).index)
                 raise PluginError(f"{kind[:-1]} {spec.name!r} is registered by both "  # type: ignore[attr-defined]
-                                  f"{self._owners[key]!r} and {plugin_name!r}")
+                                  f"{first!r} and {second!r}")
             self._owners[key] = plugin_name
             out[spec.name] = spec  # type: ignore[attr-defined]
         return out
 
-    def owner(self, kind: str, name: str) -> str | None:
-        """Plugin that registered ``name`` of ``kind`` (``stages``, ``segmenters``…)."""
+    def owner(self, kind: Literal["stages", "segmenters", "trackers", "sinks", "inpainters"],
+              name: str) -> str | None:
+        """Plugin that registered ``name`` of ``kind``, or ``None`` when nothing of that name was."""
+        getattr(self, kind)  # collect that registry first
         return self._owners.get(f"{kind}:{name}")
 
+    # -- registries ------------------------------------------------------------------
     @property
     def stages(self) -> dict[str, StageSpec]:
+        """Edit stages by name (``editor_register_stages``)."""
         if self._stages is None:
-            self._stages = self._named("editor_register_stages", "stages", StageSpec)
+            self._stages = self._named(self._pm.hook.editor_register_stages, "stages", StageSpec)
         return self._stages
 
     @property
     def segmenters(self) -> dict[str, SegmenterSpec]:
+        """Segmenter backends by name (``editor_register_segmenters``)."""
         if self._segmenters is None:
-            self._segmenters = self._named("editor_register_segmenters", "segmenters", SegmenterSpec)
+            self._segmenters = self._named(self._pm.hook.editor_register_segmenters, "segmenters", SegmenterSpec)
         return self._segmenters
 
     @property
     def trackers(self) -> dict[str, TrackerSpec]:
+        """Tracker backends by name (``editor_register_trackers``)."""
         if self._trackers is None:
-            self._trackers = self._named("editor_register_trackers", "trackers", TrackerSpec)
+            self._trackers = self._named(self._pm.hook.editor_register_trackers, "trackers", TrackerSpec)
         return self._trackers
 
     @property
     def sinks(self) -> list[SinkSpec]:
-        """Sinks in lookup order: registration order, fallback sinks (the encoder) last."""
+        """Sinks in lookup order: the order pluggy calls ``editor_register_sinks`` (the plugin
+        registered last first), fallback sinks (the encoder) last."""
         if self._sinks is None:
-            named = list(self._named("editor_register_sinks", "sinks", SinkSpec).values())
+            named = list(self._named(self._pm.hook.editor_register_sinks, "sinks", SinkSpec).values())
             self._sinks = [s for s in named if not s.fallback] + [s for s in named if s.fallback]
         return self._sinks
 
-    # -- events ----------------------------------------------------------------------
-    def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call an event hook; an exception is re-raised naming the plugin."""
-        hook = getattr(self._pm.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            try:
-                impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except Exception as exc:  # noqa: BLE001
-                raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
+    @property
+    def inpainters(self) -> dict[str, InpainterSpec]:
+        """Spatial inpainters of the ``remove`` stage by name (``editor_register_inpainters``)."""
+        if self._inpainters is None:
+            self._inpainters = self._named(self._pm.hook.editor_register_inpainters, "inpainters", InpainterSpec)
+        return self._inpainters
 
-    def plugin_names(self) -> list[str]:
-        return list(self.infos)
+    # -- events ----------------------------------------------------------------------
+    def run_started(self, run: RunInfo) -> None:
+        """Call ``editor_run_started(run)``; a plugin's exception becomes a :class:`PluginError` naming it."""
+        hook = self._pm.hook.editor_run_started
+        self._call(hook, f"in {hook.name}", run=run)
+
+    def run_finished(self, run: RunInfo, summary: RunSummary) -> None:
+        """Call ``editor_run_finished(run, summary)``; a plugin's exception becomes a :class:`PluginError`."""
+        hook = self._pm.hook.editor_run_finished
+        self._call(hook, f"in {hook.name}", run=run, summary=summary)
 
 
 def hook_names() -> list[str]:
     """Names of all hooks declared in :mod:`editor.api.hookspecs`."""
     return sorted(n for n in dir(hookspecs) if n.startswith("editor_"))
-
-
-Register = Callable[[Any], None]

@@ -16,6 +16,7 @@ Errors name the preset, the stage and the key.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,10 @@ def validate_preset(preset: Preset, pm: PluginManager) -> list[tuple[StageConfig
 
 
 def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> list[Stage]:
-    """Validate and instantiate the preset's stages for one run."""
+    """Validate and instantiate the preset's stages for one run.
+
+    Each stage factory gets ``context`` with ``inpainters`` set to the plugin manager's."""
+    context = dataclasses.replace(context, inpainters=pm.inpainters)
     stages = []
     for cfg, options in validate_preset(preset, pm):
         spec = pm.stages[cfg.use]

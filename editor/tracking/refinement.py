@@ -20,19 +20,21 @@ at least ``min_score`` (0.8) and it overlaps the tracked mask with IoU at least
 ``min_overlap`` (0.6): refinement sharpens a mask, it never swaps the object for another.
 
 ``mode``: ``off``; ``on`` (error if the segmenter cannot refine or the tracker cannot take
-refined masks back); ``auto`` (default: on exactly when both can, i.e. SAM + XMem).
+refined masks back); ``auto`` (default: on exactly when both can, i.e. SAM + XMem). The
+segmenter's capability is :class:`MaskRefiner`, the tracker's
+:class:`~editor.api.backends.ReviewableTracker` (its passes are
+:class:`~editor.api.backends.ReviewableTrackPass`).
 Counts go to :class:`~editor.api.run.TrackingStats` (``weak``, ``refined``, ``rejected``).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from editor.api.backends import Segmentation
+from editor.api.backends import BackendOptions, ReviewableTracker, ReviewableTrackPass, Segmentation, TrackPass
 from editor.api.run import RefineCounts
 from editor.api.errors import BackendUnavailable
 from editor.api.frames import Frame
@@ -40,27 +42,24 @@ from editor.api.frames import Frame
 Mode = Literal["off", "on", "auto"]
 
 
-@dataclass(frozen=True)
-class RefineOptions:
-    mode: Mode = "auto"
-    min_confidence: float = 0.75
-    max_area_change: float = 0.5
-    max_fragments: int = 2
-    min_fragment: float = 0.05
-    min_score: float = 0.8
-    min_overlap: float = 0.6
+class RefineOptions(BackendOptions):
+    """Weak-mask refinement settings: ``mode`` from ``--refine``, the thresholds from
+    ``--backend-set refine.OPTION=VALUE``."""
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RefineOptions":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise BackendUnavailable(f"unknown refine option(s): {', '.join(sorted(unknown))} "
-                                     f"(known: {', '.join(sorted(known))})")
-        opts = cls(**data)
-        if opts.mode not in ("off", "on", "auto"):
-            raise BackendUnavailable(f"refine mode must be off, on or auto, not {opts.mode!r}")
-        return opts
+    mode: Mode = "auto"
+    """``off``, ``on`` (an error when the backends cannot refine) or ``auto`` (when they can)."""
+    min_confidence: float = Field(0.75, ge=0)
+    """A mask is weak when the tracker's mean foreground probability inside it is below this."""
+    max_area_change: float = Field(0.5, ge=0)
+    """… or its area changed by more than this fraction since the object's previous frame."""
+    max_fragments: int = Field(2, ge=1)
+    """… or it has more than this many pieces of at least ``min_fragment`` of its area."""
+    min_fragment: float = Field(0.05, ge=0, le=1)
+    """Share of the mask's area a piece needs to count as a fragment."""
+    min_score: float = Field(0.8, ge=0, le=1)
+    """Accept the segmenter's answer only when its own quality estimate is at least this."""
+    min_overlap: float = Field(0.6, ge=0, le=1)
+    """… and it overlaps the tracked mask with at least this IoU."""
 
 
 @runtime_checkable
@@ -75,10 +74,6 @@ class MaskRefiner(Protocol):
         it has one. ``Segmentation.score`` is the segmenter's own quality estimate.
         """
         ...
-
-
-Review = Callable[[Frame, dict[int, np.ndarray], dict[int, np.ndarray]], dict[int, np.ndarray]]
-"""``review(frame, masks, probabilities)`` → replacement masks to memorise (maybe empty)."""
 
 
 def fragments(mask: np.ndarray, min_share: float) -> int:
@@ -109,7 +104,8 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class Refinement:
-    """The review step of one propagation pass (remembers each object's previous area)."""
+    """The :class:`~editor.api.backends.Review` of one propagation pass (remembers each
+    object's previous area)."""
 
     def __init__(self, refiner: MaskRefiner, options: RefineOptions, counts: RefineCounts) -> None:
         self.refiner = refiner
@@ -137,24 +133,27 @@ class Refinement:
         return accepted
 
     def forget(self, ids: list[int]) -> None:
+        """Drop the previous areas of objects the pass stopped tracking."""
         for oid in ids:
             self._areas.pop(oid, None)
 
 
-def attach_refinement(track: object, refiner: MaskRefiner | None, options: RefineOptions,
+def attach_refinement(track: TrackPass, refiner: MaskRefiner | None, options: RefineOptions,
                       counts: RefineCounts) -> None:
-    """Give a new tracking pass the review step, when there is a refiner and the pass takes one."""
-    set_review = getattr(track, "set_review", None)
-    if refiner is not None and set_review is not None:
-        set_review(Refinement(refiner, options, counts))
+    """Give a new tracking pass the review step, when there is a refiner and the pass is a
+    :class:`~editor.api.backends.ReviewableTrackPass`; ``counts`` receives the tallies."""
+    if refiner is not None and isinstance(track, ReviewableTrackPass):
+        track.set_review(Refinement(refiner, options, counts))
 
 
 def resolve_refinement(options: RefineOptions, segmenter: object, tracker: object) -> bool:
-    """Whether to refine in this run; ``on`` with backends that cannot → one-line error."""
+    """Whether to refine with these backends: the segmenter is a :class:`MaskRefiner` and the
+    tracker a :class:`~editor.api.backends.ReviewableTracker`. ``mode="on"`` with backends
+    that cannot → one-line :class:`BackendUnavailable`; ``off`` → ``False``."""
     if options.mode == "off":
         return False
     can_refine = isinstance(segmenter, MaskRefiner)
-    can_review = bool(getattr(tracker, "supports_review", False))
+    can_review = isinstance(tracker, ReviewableTracker)
     if options.mode == "on" and not (can_refine and can_review):
         missing = "the segmenter cannot refine masks (use sam)" if not can_refine else \
             "the tracker cannot take refined masks back (use xmem)"

@@ -33,7 +33,7 @@ class ShotDetector:
     _prev: tuple[np.ndarray, np.ndarray] | None = None
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=15))
     _since_cut: int = 0
-    scores: list[float] = field(default_factory=list)
+    _frames: int = 0
 
     def _features(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
@@ -59,13 +59,13 @@ class ShotDetector:
     def update(self, image: np.ndarray) -> bool:
         """Feed the next frame; True when a cut lies between the previous frame and this one."""
         s = self.score(image)
-        self.scores.append(s)
+        self._frames += 1
         baseline = float(np.median(self._recent)) if self._recent else 0.0
         self._since_cut += 1
         floor = max(baseline, 0.02)
         strong = s > self.threshold and s > self.ratio * floor
         calm = s > self.low_threshold and s > self.calm_ratio * floor
-        is_cut = len(self.scores) > 1 and (strong or calm) and self._since_cut >= self.min_shot_length
+        is_cut = self._frames > 1 and (strong or calm) and self._since_cut >= self.min_shot_length
         if is_cut:
             self._since_cut = 0
             self._recent.clear()

@@ -6,7 +6,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from editor.api.errors import TrackeditError
+
 log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "internal error (see the server log)"
+"""What the page is told of a failure that is a bug, not something the user can act on."""
 
 
 @dataclass
@@ -37,9 +42,13 @@ class Job:
             try:
                 work(self)
                 self.state = "paused" if self.stopped else "done"
-            except Exception as exc:  # noqa: BLE001 - shown in the page as one line
+            except TrackeditError as exc:  # the user can act on it: shown in the page as one line
+                self.error = str(exc)
                 self.state = "failed"
-                self.error = " ".join(str(exc).split()) or type(exc).__name__
+                log.warning("%s job failed: %s", self.kind, exc)
+            except Exception:  # a bug: the traceback goes to the server log
+                self.error = INTERNAL_ERROR
+                self.state = "failed"
                 log.exception("%s job failed", self.kind)
 
         self._thread = threading.Thread(target=run, name=f"trackedit-ui-{self.kind}", daemon=True)

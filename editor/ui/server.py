@@ -1,46 +1,60 @@
-"""The web UI's server: a small Starlette app over :class:`editor.tracking.session.TrackingSession`.
+"""The web UI's server: a small Starlette app over :class:`editor.tracking.engine.TrackingSession`.
 
 One tracking session per browser tab; long operations (tracking, rendering) run in
 background jobs and report progress over server-sent events. Only the video given on the
 command line (or an uploaded one) and each session's own outputs are ever served: no
 endpoint takes a file path. Every request first passes :class:`editor.ui.security.UiGuard`
 (Host allow-list, origin checks, the per-launch token, content types).
+
+Endpoints are plain functions, grouped below by concern (sessions, objects and prompts;
+frames and previews; jobs and their events; files), that reach the :class:`UiState` through
+``request.app.state.ui`` and the tracking session only through its public methods, each
+call under the session's lock (:meth:`UiSession.locked`). Request bodies are checked by
+small models (:func:`read_body`); :func:`api` turns what the user can act on into a 4xx
+line and anything else into a logged 500. :func:`_routes` is the table of every URL.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import json
 import logging
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+import zipfile
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from editor.api.backends import BackendOptions
 from editor.api.errors import TrackeditError
 from editor.api.files import make_scratch_dir, scratch_dir
-from editor.api.masks import PALETTE
-from editor.pipeline.orchestrator import Pipeline, RunRequest, select_backends
+from editor.api.masks import replace_objects
+from editor.api.prompts import MAX_OBJECT_ID
+from editor.api.stages import StageContext
+from editor.backends.assembly import BackendChoice, select_backends
+from editor.imaging.overlay import draw_overlay, object_color
+from editor.pipeline.orchestrator import Pipeline, RunRequest
 from editor.pipeline.plugin_manager import PluginManager
-from editor.pipeline.presets import builtin_presets, load_preset
-from editor.tracking.refinement import RefineOptions
-from editor.tracking.session import TrackingSession
+from editor.pipeline.presets import Preset, builtin_presets, load_preset
+from editor.pipeline.preview import preview_frame
+from editor.tracking.engine import TrackingSession
 from editor.video.reader import probe
-from editor.ui.jobs import Job
+from editor.ui.jobs import INTERNAL_ERROR, Job
 from editor.ui.security import UiGuard, host_allow_list, new_token
 
 log = logging.getLogger(__name__)
@@ -53,15 +67,10 @@ T = TypeVar("T")
 @dataclass
 class UiConfig:
     video: Path | None = None
-    segmenter: str = "auto"
-    tracker: str = "auto"
-    device: str = "auto"
+    backends: BackendChoice = field(default_factory=BackendChoice)
+    """Segmenter, tracker, device and their options; every session gets freshly built backends."""
     max_upload_bytes: int = 512 * 2 ** 20
     work_root: Path | None = None
-    sam_checkpoint: Path | None = None
-    xmem_checkpoint: Path | None = None
-    models_dir: Path | None = None
-    backend_options: dict = field(default_factory=dict)
     #: The secret every API request must present (cookie or header); ``None`` only for
     #: ``trackedit ui --no-token``. A fresh one by default.
     token: str | None = field(default_factory=new_token)
@@ -80,14 +89,17 @@ class UiSession:
     def busy(self) -> bool:
         return self.job is not None and self.job.state == "running"
 
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` under the session lock, in this thread (a worker thread: a job, a
+        preview). Every call that reads or changes the session goes through here or
+        :meth:`locked`."""
+        with self.lock:
+            return fn(*args, **kwargs)
+
     async def locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` under the session lock in a worker thread. The lock is a thread lock:
         waiting for it on the event loop would block the loop its holder needs."""
-        def run() -> T:
-            with self.lock:
-                return fn(*args, **kwargs)
-
-        return await asyncio.to_thread(run)
+        return await asyncio.to_thread(self.call, fn, *args, **kwargs)
 
 
 class UiError(Exception):
@@ -103,10 +115,7 @@ class UiState:
         self.root = config.work_root or make_scratch_dir("ui")
         self.sessions: dict[str, UiSession] = {}
         self.uploads: dict[str, Path] = {}
-        seg = BackendOptions(config.device, config.sam_checkpoint, config.models_dir, config.backend_options)
-        trk = BackendOptions(config.device, config.xmem_checkpoint, config.models_dir, config.backend_options)
-        self.seg_spec, self.trk_spec = select_backends(plugins, config.segmenter, config.tracker, seg, trk)
-        self._seg_options, self._trk_options = seg, trk
+        self.selection = select_backends(plugins, config.backends)
 
     def video_for(self, key: str | None) -> Path:
         if key and key in self.uploads:
@@ -119,9 +128,8 @@ class UiState:
         sid = uuid.uuid4().hex
         folder = self.root / sid
         folder.mkdir(parents=True)
-        session = TrackingSession(video, self.seg_spec.factory(self._seg_options),
-                                  self.trk_spec.factory(self._trk_options),
-                                  refine=RefineOptions.from_dict(self.config.backend_options.get("refine", {})),
+        backends = self.selection.build()
+        session = TrackingSession(video, backends.segmenter, backends.tracker, refine=backends.refine_options,
                                   work_dir=folder / "work")
         ui = UiSession(sid, session, folder)
         self.sessions[sid] = ui
@@ -140,361 +148,522 @@ class UiState:
             if ui.job is not None:
                 ui.job.pause()
                 ui.job.join(5)
-            ui.session.close()
+            held = ui.lock.acquire(timeout=30)  # a job still in one step finishes it first
+            try:
+                ui.session.close()
+            finally:
+                if held:
+                    ui.lock.release()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _error(exc: Exception) -> JSONResponse:
-    status = exc.status if isinstance(exc, UiError) else 400
-    return JSONResponse({"error": " ".join(str(exc).split())}, status_code=status)
+# -- request helpers ------------------------------------------------------------------
+def _state(request: Request) -> UiState:
+    return request.app.state.ui
 
 
-def _handler(fn):  # noqa: ANN001, ANN202
-    async def wrapped(request: Request) -> Response:
+def _session(request: Request) -> UiSession:
+    return _state(request).get(request.path_params["sid"])
+
+
+def _idle(ui: UiSession) -> None:
+    if ui.busy():
+        raise UiError(409, "busy: pause the running job first")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": " ".join(message.split())}, status_code=status)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def api(fn: Endpoint) -> Endpoint:
+    """Answer errors as one JSON line. Only errors the user can act on are 4xx: a
+    :class:`UiError` (its status) and a :class:`TrackeditError` (400, its message); request
+    bodies and query values are checked explicitly and fail as ``UiError``. Anything else
+    is a bug: 500 with :data:`INTERNAL_ERROR`, and the traceback in the server log."""
+    @functools.wraps(fn)
+    async def endpoint(request: Request) -> Response:
         try:
             return await fn(request)
-        except (UiError, TrackeditError, ValueError, KeyError, IndexError) as exc:
-            return _error(exc)
-    return wrapped
+        except UiError as exc:
+            return _error(exc.status, str(exc))
+        except TrackeditError as exc:
+            return _error(400, str(exc))
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return JSONResponse({"error": INTERNAL_ERROR}, status_code=500)
+    return endpoint
 
 
-def _labels(ui: UiSession, index: int) -> np.ndarray | None:
-    """What the page shows on a frame: masks from its prompts where it has some, else the
-    last propagated label map (``None`` if never tracked). Call with ``ui.lock`` held."""
+class Body(BaseModel):
+    """A JSON request body; fields the page does not send take their defaults."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+B = TypeVar("B", bound=Body)
+
+
+async def read_body(request: Request, model: type[B]) -> B:
+    """The request's JSON object checked against ``model`` (an empty body is ``{}``); a
+    400 naming the field otherwise."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UiError(400, f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UiError(400, "the request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            where = ".".join(str(part) for part in e["loc"])
+            message = e["msg"][:1].lower() + e["msg"][1:]
+            problems.append(f"{where}: {message}" if where else message)
+        raise UiError(400, "; ".join(problems)) from None
+
+
+def _width(request: Request) -> int | None:
+    """The ``width`` query value: a whole number of pixels (``None``/0: the video's width)."""
+    raw = request.query_params.get("width", "") or "0"
+    if not (raw.isascii() and raw.isdigit()):
+        raise UiError(400, f"width must be a whole number of pixels, not {raw!r}")
+    return int(raw) or None
+
+
+def _preset(name: str, exporting: str) -> Preset:
+    """A built-in preset that paints frames; ``exporting``: what to say for export-masks."""
+    if name not in builtin_presets():
+        raise UiError(400, f"unknown preset {name!r}")
+    preset = load_preset(name)
+    if any(c.use == "export-masks" for c in preset.stages):
+        raise UiError(400, exporting)
+    return preset
+
+
+# -- sessions, objects and prompts ----------------------------------------------------
+class NewSessionBody(Body):
+    upload: str | None = None
+    """An upload's key (``POST /api/upload``); none: the video given on the command line."""
+
+
+class ObjectBody(Body):
+    name: str = ""
+
+
+class PromptBody(Body):
+    frame: int
+    object: int = Field(ge=1, le=MAX_OBJECT_ID)
+    points: list[tuple[float, float]] = []
+    labels: list[Literal[0, 1]] | None = None
+    """One per point: 1 include, 0 exclude (default: all include)."""
+    box: tuple[float, float, float, float] | None = None
+
+    @field_validator("box", mode="before")
+    @classmethod
+    def _empty_box(cls, value: Any) -> Any:
+        return value or None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PromptBody":
+        if self.labels is not None and len(self.labels) != len(self.points):
+            raise PydanticCustomError("prompt", f"labels: {len(self.labels)} labels for {len(self.points)} points")
+        if self.box is not None and not (self.box[0] < self.box[2] and self.box[1] < self.box[3]):
+            raise PydanticCustomError("prompt", "box: must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1")
+        if not self.points and self.box is None:
+            raise PydanticCustomError("prompt", "points: give points or a box")
+        return self
+
+
+class ObjectRef(Body):
+    object: int
+
+
+async def new_session(request: Request) -> Response:
+    state = _state(request)
+    body = await read_body(request, NewSessionBody)
+    ui = await asyncio.to_thread(state.new_session, state.video_for(body.upload))
     s = ui.session
-    labels = s.label_map(index)
-    prompted = {oid: s.mask_from_prompts(index, oid)
-                for oid, o in s.state.objects.items() if any(p.frame == index for p in o.prompts)}
-    if prompted:
-        from editor.api.masks import compose_label_map, split_label_map
-
-        masks = split_label_map(labels) if labels is not None else {}
-        masks.update(prompted)  # this frame's prompts replace those objects' tracked masks
-        labels = compose_label_map(masks, (s.info.height, s.info.width))
-    return labels
+    return JSONResponse({"id": ui.id, "frames": s.frame_count, "width": s.info.width, "height": s.info.height,
+                         "fps": float(s.info.average_rate), "name": Path(s.info.path).name})
 
 
-def _overlay(image: np.ndarray, labels: np.ndarray | None, width: int | None) -> bytes:
-    out = image
-    if labels is not None and labels.any():
-        out = image.copy()
-        for oid in np.unique(labels):
-            if oid == 0:
-                continue
-            m = labels == oid
-            out[m] = (out[m] * 0.5 + PALETTE[oid] * 0.5).astype(np.uint8)
-            contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(out, contours, -1, tuple(int(c) for c in PALETTE[oid]), 2)
-    if width and width < out.shape[1]:
-        out = cv2.resize(out, (width, round(out.shape[0] * width / out.shape[1])), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-    assert ok
-    return buf.tobytes()
+async def add_object(request: Request) -> Response:
+    ui = _session(request)
+    _idle(ui)
+    body = await read_body(request, ObjectBody)
+    oid = await ui.locked(ui.session.add_object, body.name)
+    return JSONResponse({"id": oid, "color": list(object_color(oid))})
+
+
+def _known_object(session: TrackingSession, oid: int) -> None:
+    if all(o.id != oid for o in session.objects()):
+        raise UiError(404, f"no object {oid}")
+
+
+async def rename_object(request: Request) -> Response:
+    ui = _session(request)
+    _idle(ui)
+    oid = request.path_params["oid"]
+    body = await read_body(request, ObjectBody)
+
+    def rename() -> None:
+        _known_object(ui.session, oid)
+        ui.session.rename(oid, body.name)
+
+    await ui.locked(rename)
+    return JSONResponse({"ok": True})
+
+
+async def delete_object(request: Request) -> Response:
+    ui = _session(request)
+    _idle(ui)
+    oid = request.path_params["oid"]
+
+    def remove() -> None:
+        _known_object(ui.session, oid)
+        ui.session.remove_object(oid)
+
+    await ui.locked(remove)
+    return JSONResponse({"ok": True})
+
+
+async def add_prompt(request: Request) -> Response:
+    ui = _session(request)
+    _idle(ui)
+    body = await read_body(request, PromptBody)
+    mask = await ui.locked(ui.session.add_prompt, body.frame, body.object, points=body.points, labels=body.labels,
+                           box=body.box)
+    return JSONResponse({"area": int(mask.sum())})
+
+
+async def undo(request: Request) -> Response:
+    ui = _session(request)
+    _idle(ui)
+    body = await read_body(request, ObjectRef)
+    return JSONResponse({"undone": await ui.locked(ui.session.undo, body.object) is not None})
+
+
+async def redo(request: Request) -> Response:
+    ui = _session(request)
+    _idle(ui)
+    body = await read_body(request, ObjectRef)
+    return JSONResponse({"redone": await ui.locked(ui.session.redo, body.object) is not None})
+
+
+# -- frames and previews --------------------------------------------------------------
+def page_labels(session: TrackingSession, index: int) -> np.ndarray | None:
+    """What the page shows on a frame: the last propagated label map, where the objects
+    prompted on this frame take their masks from those prompts (``None``: neither).
+    Call with the session lock held."""
+    labels = session.label_map(index)
+    prompted = session.prompt_label_map(index)
+    if prompted is None or labels is None:
+        return prompted if labels is None else labels
+    return replace_objects(labels, prompted, session.prompts_on(index))
+
+
+def _jpeg(image: np.ndarray, width: int | None) -> Response:
+    if width and width < image.shape[1]:
+        size = (width, round(image.shape[0] * width / image.shape[1]))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return Response(buf.tobytes(), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _frame_index(ui: UiSession, index: int, status: int) -> int:
+    count = ui.session.frame_count or 0
+    if not 0 <= index < count:
+        raise UiError(status, f"frame {index} is outside 0..{count - 1}")
+    return index
+
+
+async def frame(request: Request) -> Response:
+    """A frame with the masks the page shows, drawn as the ``overlay`` stage draws them
+    (without ids: the page lists the objects beside the frame)."""
+    ui = _session(request)
+    width = _width(request)
+    index = _frame_index(ui, request.path_params["index"], 400)
+    labels = await ui.locked(page_labels, ui.session, index)
+
+    def draw() -> Response:
+        image = ui.session.frames[index].image
+        return _jpeg(image if labels is None else draw_overlay(image, labels, text=False), width)
+
+    return await asyncio.to_thread(draw)
+
+
+async def preview(request: Request) -> Response:
+    """A frame as a preset renders it, from the labels the page shows."""
+    state, ui = _state(request), _session(request)
+    width = _width(request)
+    preset = _preset(request.query_params.get("preset", "blur"), "export-masks has no picture to preview")
+    s = ui.session
+    index = _frame_index(ui, request.path_params["index"], 404)
+    names = {o.id: o.name for o in await ui.locked(s.objects)}
+    empty = np.zeros((s.info.height, s.info.width), np.uint8)
+
+    def labels_at(i: int) -> np.ndarray:
+        labels = ui.call(page_labels, s, i)
+        return labels if labels is not None else empty
+
+    def make() -> Response:
+        with scratch_dir("preview") as tmp:
+            context = StageContext(s.info, names, state.selection.device, None, Path(tmp))
+            out = preview_frame(preset, state.plugins, context, index, s.frame_count or 0,
+                                lambda i: s.frames[i], labels_at)
+        return _jpeg(out.image[..., :3], width)
+
+    return await asyncio.to_thread(make)
+
+
+# -- jobs (tracking, rendering) and their events --------------------------------------
+class TrackBody(Body):
+    direction: Literal["forward", "backward", "both"] = "both"
+    start: int | None = None
+    """The frame to start from (default: the first prompted frame)."""
+
+
+class RenderBody(Body):
+    preset: str = "blur"
+
+
+def _job_json(ui: UiSession) -> dict[str, object]:
+    return ui.job.to_json() if ui.job else {"state": "idle"}
+
+
+async def track(request: Request) -> Response:
+    ui = _session(request)
+    _idle(ui)
+    body = await read_body(request, TrackBody)
+    s = ui.session
+    prompted = [f for o in await ui.locked(s.objects) for f in o.prompt_frames]
+    if not prompted:
+        raise UiError(400, "add a prompt before tracking")
+    count = s.frame_count or 0
+    begin = min(prompted) if body.start is None else body.start
+    if not 0 <= begin < count:
+        raise UiError(400, f"start: frame {begin} is outside 0..{count - 1}")
+    runs = []  # (first frame, backward?, frames)
+    if body.direction in ("backward", "both"):
+        runs.append((begin, True, begin + 1))
+    if body.direction in ("forward", "both"):
+        runs.append((begin, False, count - begin))
+    total = sum(n for _, _, n in runs)
+
+    def work(job: Job) -> None:
+        """Every step runs under the session lock, one frame at a time: each sees whole
+        prompts (never one half-added), and clicks and frame views get in between steps."""
+        done = 0
+        for first, reverse, _ in runs:
+            steps = s.propagate(first, reverse=reverse)  # a generator: nothing runs until next()
+            try:
+                while (step := ui.call(next, steps, None)) is not None:
+                    done += 1
+                    job.progress(done, total, step[0])
+                    if job.stopped:
+                        return
+            finally:
+                ui.call(steps.close)
+
+    ui.job = Job("track").start(work)
+    return JSONResponse(ui.job.to_json())
+
+
+async def render(request: Request) -> Response:
+    state, ui = _state(request), _session(request)
+    _idle(ui)
+    body = await read_body(request, RenderBody)
+    preset = _preset(body.preset, "use the masks download for exporting masks")
+    out = ui.folder / "render.mp4"
+    total = ui.session.frame_count or 0
+
+    def work(job: Job) -> None:
+        masks = ui.folder / "masks"
+        if masks.exists():
+            shutil.rmtree(masks)
+        ui.call(ui.session.export_masks, masks)
+        req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks, overwrite=True)
+        Pipeline(state.plugins).run(req, on_frame=lambda n: job.progress(n, total, n - 1))
+
+    ui.job = Job("render").start(work)
+    return JSONResponse(ui.job.to_json())
+
+
+async def pause(request: Request) -> Response:
+    ui = _session(request)
+    if ui.job is not None:
+        ui.job.pause()
+        await asyncio.to_thread(ui.job.join, 30)
+    return JSONResponse(_job_json(ui))
+
+
+async def job(request: Request) -> Response:
+    return JSONResponse(_job_json(_session(request)))
+
+
+async def events(request: Request) -> Response:
+    """The job's state as server-sent events, each change once, until it stops running."""
+    ui = _session(request)
+
+    async def stream() -> AsyncIterator[str]:
+        last = None
+        while True:
+            payload = json.dumps(_job_json(ui))
+            if payload != last:
+                yield f"data: {payload}\n\n"
+                last = payload
+            if ui.job is None or ui.job.state != "running":
+                break
+            await asyncio.sleep(0.2)
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+# -- files: the page, info, uploads, downloads ----------------------------------------
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html")
+
+
+async def info(request: Request) -> Response:
+    state = _state(request)
+    video = state.config.video
+    seg, trk = state.selection.segmenter_spec, state.selection.tracker_spec
+    return JSONResponse({"video": video.name if video else None, "segmenter": seg.name, "tracker": trk.name,
+                         "classic": seg.kind == "classic" or trk.kind == "classic",
+                         "presets": sorted(builtin_presets())})
+
+
+async def upload(request: Request) -> Response:
+    state = _state(request)
+    limit = state.config.max_upload_bytes
+    too_large = UiError(413, f"upload too large (limit {limit // 2 ** 20} MiB)")
+    declared = request.headers.get("content-length", "") or "0"
+    if not (declared.isascii() and declared.isdigit()):
+        raise UiError(400, "invalid Content-Length header")
+    if int(declared) > limit:
+        raise too_large
+    name = request.query_params.get("name", "upload.mp4")
+    suffix = Path(name).suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise UiError(415, f"not a video file type: {suffix or name!r}")
+    key = uuid.uuid4().hex
+    path = state.root / "uploads" / f"{key}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with path.open("wb") as f:
+        async for chunk in request.stream():
+            written += len(chunk)
+            if written > limit:
+                f.close()
+                path.unlink(missing_ok=True)
+                raise too_large
+            f.write(chunk)
+    try:
+        await asyncio.to_thread(probe, path)
+    except TrackeditError as exc:
+        path.unlink(missing_ok=True)
+        raise UiError(415, f"{name}: {exc.message}") from exc
+    state.uploads[key] = path
+    return JSONResponse({"upload": key})
+
+
+async def _download_render(ui: UiSession) -> Response:
+    path = ui.folder / "render.mp4"
+    if not path.exists():
+        raise UiError(404, "nothing rendered yet")
+    return FileResponse(path, media_type="video/mp4", filename="render.mp4")
+
+
+async def _download_prompts(ui: UiSession) -> Response:
+    prompts = await ui.locked(ui.session.prompt_set)
+    return Response(json.dumps(prompts.to_dict(), indent=2), media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="prompts.json"'})
+
+
+async def _download_masks(ui: UiSession) -> Response:
+    _idle(ui)
+    folder = ui.folder / "masks-export"
+
+    def export() -> bytes:  # under the lock: two downloads never share the folder
+        if folder.exists():
+            shutil.rmtree(folder)
+        ui.session.export_masks(folder)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            for p in sorted(folder.iterdir()):
+                z.write(p, p.name)
+        return buf.getvalue()
+
+    return Response(await ui.locked(export), media_type="application/zip",
+                    headers={"Content-Disposition": 'attachment; filename="masks.zip"'})
+
+
+DOWNLOADS: dict[str, Callable[[UiSession], Awaitable[Response]]] = {
+    "render.mp4": _download_render, "prompts.json": _download_prompts, "masks.zip": _download_masks}
+"""What a session offers for download, by name; nothing else is ever served from its folder."""
+
+
+async def download(request: Request) -> Response:
+    ui = _session(request)
+    fetch = DOWNLOADS.get(request.path_params["what"])
+    if fetch is None:
+        raise UiError(404, "not found")
+    return await fetch(ui)
+
+
+# -- the app --------------------------------------------------------------------------
+def _routes() -> list[BaseRoute]:
+    """Every URL of the UI, in one table."""
+    def get(path: str, fn: Endpoint) -> Route:
+        return Route(path, api(fn), methods=["GET"])
+
+    def post(path: str, fn: Endpoint) -> Route:
+        return Route(path, api(fn), methods=["POST"])
+
+    s = "/api/sessions/{sid}"
+    return [
+        get("/", page),
+        get("/api/info", info),
+        post("/api/upload", upload),
+        # sessions, objects, prompts
+        post("/api/sessions", new_session),
+        post(f"{s}/objects", add_object),
+        Route(f"{s}/objects/{{oid:int}}", api(rename_object), methods=["PATCH"]),
+        Route(f"{s}/objects/{{oid:int}}", api(delete_object), methods=["DELETE"]),
+        post(f"{s}/prompts", add_prompt),
+        post(f"{s}/undo", undo),
+        post(f"{s}/redo", redo),
+        # frames and previews
+        get(f"{s}/frames/{{index:int}}.jpg", frame),
+        get(f"{s}/preview/{{index:int}}.jpg", preview),
+        # jobs
+        post(f"{s}/track", track),
+        post(f"{s}/render", render),
+        post(f"{s}/pause", pause),
+        get(f"{s}/job", job),
+        get(f"{s}/events", events),
+        # files
+        get(f"{s}/download/{{what}}", download),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    app.state.ui.close()
 
 
 def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starlette:
     state = UiState(config, plugins or PluginManager())
-
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html")
-
-    @_handler
-    async def info(request: Request) -> Response:
-        return JSONResponse({"video": config.video.name if config.video else None,
-                             "segmenter": state.seg_spec.name, "tracker": state.trk_spec.name,
-                             "classic": state.seg_spec.kind == "classic" or state.trk_spec.kind == "classic",
-                             "presets": sorted(builtin_presets())})
-
-    @_handler
-    async def upload(request: Request) -> Response:
-        size = int(request.headers.get("content-length", "0") or 0)
-        if size > config.max_upload_bytes:
-            raise UiError(413, f"upload too large (limit {config.max_upload_bytes // 2 ** 20} MiB)")
-        name = request.query_params.get("name", "upload.mp4")
-        suffix = Path(name).suffix.lower()
-        if suffix not in VIDEO_SUFFIXES:
-            raise UiError(415, f"not a video file type: {suffix or name!r}")
-        key = uuid.uuid4().hex
-        path = state.root / "uploads" / f"{key}{suffix}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        written = 0
-        with path.open("wb") as f:
-            async for chunk in request.stream():
-                written += len(chunk)
-                if written > config.max_upload_bytes:
-                    f.close()
-                    path.unlink(missing_ok=True)
-                    raise UiError(413, f"upload too large (limit {config.max_upload_bytes // 2 ** 20} MiB)")
-                f.write(chunk)
-        try:
-            probe(path)
-        except TrackeditError as exc:
-            path.unlink(missing_ok=True)
-            raise UiError(415, f"{name}: {exc.message}") from exc
-        state.uploads[key] = path
-        return JSONResponse({"upload": key})
-
-    @_handler
-    async def new_session(request: Request) -> Response:
-        body = await request.json() if await request.body() else {}
-        ui = state.new_session(state.video_for(body.get("upload")))
-        i = ui.session.info
-        return JSONResponse({"id": ui.id, "frames": len(ui.session.frames), "width": i.width, "height": i.height,
-                             "fps": float(i.average_rate), "name": Path(i.path).name})
-
-    @_handler
-    async def frame(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        index = int(request.path_params["index"])
-        width = int(request.query_params.get("width", "0") or 0) or None
-        def render() -> bytes:
-            with ui.lock:
-                image = ui.session.frames[index].image
-                labels = _labels(ui, index)
-            return _overlay(image, labels, width)
-
-        # The session lock is a thread lock: only ever take it off the event loop, or a
-        # request waiting for it would block the loop that the holder needs to finish.
-        data = await asyncio.to_thread(render)
-        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
-
-    @_handler
-    async def preview(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        index = int(request.path_params["index"])
-        width = int(request.query_params.get("width", "0") or 0) or None
-        name = request.query_params.get("preset", "blur")
-        if name not in builtin_presets():
-            raise UiError(400, f"unknown preset {name!r}")
-        preset = load_preset(name)
-        if any(c.use == "export-masks" for c in preset.stages):
-            raise UiError(400, "export-masks has no picture to preview")
-        s = ui.session
-        if not 0 <= index < len(s.frames):
-            raise UiError(404, f"frame {index} is outside 0..{len(s.frames) - 1}")
-
-        def labels_at(i: int) -> np.ndarray:
-            with ui.lock:
-                labels = _labels(ui, i)
-            return labels if labels is not None else np.zeros((s.info.height, s.info.width), np.uint8)
-
-        def make() -> bytes:
-            from editor.pipeline.preview import preview_frame
-            from editor.api.stages import StageContext
-
-            with scratch_dir("preview") as tmp:
-                context = StageContext(s.info, {o.id: o.name for o in s.state.objects.values()}, state.config.device,
-                                       None, Path(tmp))
-                frame = preview_frame(preset, state.plugins, context, index, len(s.frames),
-                                      lambda i: s.frames[i], labels_at)
-            return _overlay(frame.image[..., :3], None, width)
-
-        data = await asyncio.to_thread(make)
-        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
-
-    @_handler
-    async def redo(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        _idle(ui)
-        oid = int((await request.json())["object"])
-        return JSONResponse({"redone": await ui.locked(ui.session.redo, oid) is not None})
-
-    def _idle(ui: UiSession) -> None:
-        if ui.busy():
-            raise UiError(409, "busy: pause the running job first")
-
-    @_handler
-    async def objects(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        _idle(ui)
-        body = await request.json()
-        oid = max(ui.session.state.objects, default=0) + 1
-        from editor.tracking.session import ObjectState
-
-        ui.session.state.objects[oid] = ObjectState(oid, str(body.get("name", "")))
-        return JSONResponse({"id": oid, "color": [int(c) for c in PALETTE[oid]]})
-
-    @_handler
-    async def object_item(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        _idle(ui)
-        oid = int(request.path_params["oid"])
-        if oid not in ui.session.state.objects:
-            raise UiError(404, f"no object {oid}")
-        if request.method == "DELETE":
-            ui.session.remove_object(oid)
-        else:
-            ui.session.rename(oid, str((await request.json()).get("name", "")))
-        return JSONResponse({"ok": True})
-
-    @_handler
-    async def prompt(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        _idle(ui)
-        body = await request.json()
-        points = [(float(x), float(y)) for x, y in body.get("points", [])]
-        box = tuple(float(v) for v in body["box"]) if body.get("box") else None
-        mask = await ui.locked(ui.session.add_prompt, int(body["frame"]), int(body["object"]),
-                               points=points, labels=body.get("labels"), box=box)
-        return JSONResponse({"area": int(mask.sum())})
-
-    @_handler
-    async def undo(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        _idle(ui)
-        oid = int((await request.json())["object"])
-        return JSONResponse({"undone": await ui.locked(ui.session.undo, oid) is not None})
-
-    @_handler
-    async def track(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        _idle(ui)
-        body = await request.json()
-        direction = body.get("direction", "both")
-        if direction not in ("forward", "backward", "both"):
-            raise UiError(400, f"direction must be forward, backward or both, not {direction!r}")
-        start = body.get("start")
-        s = ui.session
-        if not s.prompt_set().objects:
-            raise UiError(400, "add a prompt before tracking")
-
-        def work(job: Job) -> None:
-            first = min(p.frame for o in s.prompt_set().objects for p in o.prompts)
-            begin = first if start is None else int(start)
-            runs = []
-            if direction in ("backward", "both"):
-                runs.append((begin, True, begin + 1))
-            if direction in ("forward", "both"):
-                runs.append((begin, False, len(s.frames) - begin))
-            total = sum(n for _, _, n in runs)
-            done = 0
-            for f0, reverse, _ in runs:
-                steps = s.propagate(f0, reverse=reverse)
-                while True:
-                    with ui.lock:  # each step sees whole prompts, never one half-added
-                        f = next(steps, None)
-                    if f is None:
-                        break
-                    done += 1
-                    job.progress(done, total, f[0])
-                    if job.stopped:
-                        steps.close()
-                        return
-
-        ui.job = Job("track").start(work)
-        return JSONResponse(ui.job.to_json())
-
-    @_handler
-    async def pause(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        if ui.job is not None:
-            ui.job.pause()
-            await asyncio.to_thread(ui.job.join, 30)
-        return JSONResponse(ui.job.to_json() if ui.job else {"state": "idle"})
-
-    @_handler
-    async def job(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        return JSONResponse(ui.job.to_json() if ui.job else {"state": "idle"})
-
-    async def events(request: Request) -> Response:
-        try:
-            ui = state.get(request.path_params["sid"])
-        except UiError as exc:
-            return _error(exc)
-
-        async def stream():  # noqa: ANN202
-            last = None
-            while True:
-                payload = json.dumps(ui.job.to_json() if ui.job else {"state": "idle"})
-                if payload != last:
-                    yield f"data: {payload}\n\n"
-                    last = payload
-                if ui.job is None or ui.job.state != "running":
-                    break
-                await asyncio.sleep(0.2)
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
-
-    @_handler
-    async def render(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        _idle(ui)
-        name = str((await request.json()).get("preset", "blur"))
-        if name not in builtin_presets():
-            raise UiError(400, f"unknown preset {name!r}")
-        preset = load_preset(name)
-        if any(c.use == "export-masks" for c in preset.stages):
-            raise UiError(400, "use the masks download for exporting masks")
-        out = ui.folder / "render.mp4"
-
-        def work(job: Job) -> None:
-            masks = ui.folder / "masks"
-            if masks.exists():
-                shutil.rmtree(masks)
-            ui.session.export_masks(masks)
-            total = len(ui.session.frames)
-            req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks,
-                             overwrite=True)
-            Pipeline(state.plugins).run(req, on_frame=lambda n: job.progress(n, total, n - 1))
-
-        ui.job = Job("render").start(work)
-        return JSONResponse(ui.job.to_json())
-
-    @_handler
-    async def download(request: Request) -> Response:
-        ui = state.get(request.path_params["sid"])
-        what = request.path_params["what"]
-        if what == "render.mp4":
-            path = ui.folder / "render.mp4"
-            if not path.exists():
-                raise UiError(404, "nothing rendered yet")
-            return FileResponse(path, media_type="video/mp4", filename="render.mp4")
-        if what == "prompts.json":
-            return Response(json.dumps(ui.session.prompt_set().to_dict(), indent=2), media_type="application/json",
-                            headers={"Content-Disposition": 'attachment; filename="prompts.json"'})
-        if what == "masks.zip":
-            _idle(ui)
-            folder = ui.folder / "masks-export"
-            if folder.exists():
-                shutil.rmtree(folder)
-            ui.session.export_masks(folder)
-            buf = io.BytesIO()
-            import zipfile
-
-            with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-                for p in sorted(folder.iterdir()):
-                    z.write(p, p.name)
-            return Response(buf.getvalue(), media_type="application/zip",
-                            headers={"Content-Disposition": 'attachment; filename="masks.zip"'})
-        raise UiError(404, "not found")
-
-    routes = [
-        Route("/", index),
-        Route("/api/info", info),
-        Route("/api/upload", upload, methods=["POST"]),
-        Route("/api/sessions", new_session, methods=["POST"]),
-        Route("/api/sessions/{sid}/frames/{index:int}.jpg", frame),
-        Route("/api/sessions/{sid}/objects", objects, methods=["POST"]),
-        Route("/api/sessions/{sid}/objects/{oid:int}", object_item, methods=["PATCH", "DELETE"]),
-        Route("/api/sessions/{sid}/prompts", prompt, methods=["POST"]),
-        Route("/api/sessions/{sid}/undo", undo, methods=["POST"]),
-        Route("/api/sessions/{sid}/redo", redo, methods=["POST"]),
-        Route("/api/sessions/{sid}/preview/{index:int}.jpg", preview),
-        Route("/api/sessions/{sid}/track", track, methods=["POST"]),
-        Route("/api/sessions/{sid}/pause", pause, methods=["POST"]),
-        Route("/api/sessions/{sid}/job", job),
-        Route("/api/sessions/{sid}/events", events),
-        Route("/api/sessions/{sid}/render", render, methods=["POST"]),
-        Route("/api/sessions/{sid}/download/{what}", download),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ]
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):  # noqa: ANN202
-        yield
-        state.close()
-
     guard = Middleware(UiGuard, hosts=config.allowed_hosts, token=config.token)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
+    app = Starlette(routes=_routes(), lifespan=_lifespan, middleware=[guard])
     app.state.ui = state
     return app

@@ -1,7 +1,8 @@
 """Video input/output on PyAV."""
-from editor.api.frames import AudioStreamInfo, ColorInfo, Frame, VideoInfo
+from editor.api.frames import (AudioStreamInfo, ColorInfo, ContentLight, DecodedPlanes, Frame, MasteringDisplay,
+                               VideoInfo)
 from editor.video.reader import count_frames, iter_frames, probe
 from editor.video.writer import EncodeOptions, VideoWriter
 
-__all__ = ["AudioStreamInfo", "ColorInfo", "EncodeOptions", "Frame", "VideoInfo", "VideoWriter",
-           "count_frames", "iter_frames", "probe"]
+__all__ = ["AudioStreamInfo", "ColorInfo", "ContentLight", "DecodedPlanes", "EncodeOptions", "Frame",
+           "MasteringDisplay", "VideoInfo", "VideoWriter", "count_frames", "iter_frames", "probe"]

@@ -1,6 +1,7 @@
 """Random access to frames by index (for interactive sessions), without decoding everything.
 
-A demux-only scan records each frame's presentation timestamp (display order); a frame
+A demux-only scan records the presentation timestamp of each frame that decodes (display
+order; packets an edit list hides or the decoder drops are not frames); a frame
 is then fetched by seeking to the keyframe before it and decoding forward. Recently
 decoded frames are kept in a small LRU cache, so stepping and scrubbing nearby is cheap
 and memory stays bounded. Reading forward (frame i, then i+1, …) continues the open
@@ -22,33 +23,42 @@ import av.error
 
 from editor.api.errors import InputError
 from editor.api.frames import Frame
-from editor.video.reader import _video_stream, open_container, rotation_of, upright
+from editor.video.reader import decodable_pts, decode_frames, open_container, to_frame, video_stream
 
 
 class FrameSource:
-    """``source[i]`` → :class:`Frame` ``i`` (upright RGB); ``len(source)`` frames."""
+    """``source[i]`` → :class:`Frame` ``i`` (upright RGB, with its decoded planes, made by
+    :func:`editor.video.reader.to_frame` like every decoded frame); ``len(source)`` frames."""
 
     READ_AHEAD = 48
     """Frames ahead of the decoder's position reached by decoding on rather than seeking."""
 
-    def __init__(self, path: str | Path, cache_size: int = 32) -> None:
+    def __init__(self, path: str | Path, cache_size: int = 32, *, deep: bool = False) -> None:
         self.path = Path(path)
         self.cache_size = cache_size
+        self.deep = deep
         self._cache: OrderedDict[int, Frame] = OrderedDict()
+        first_pts = None
         with open_container(self.path) as c:
-            stream = _video_stream(c, self.path)
+            stream = video_stream(c, self.path)
             self.time_base = Fraction(stream.time_base or Fraction(1, 90000))
-            pts = []
+            self.rate = Fraction(stream.average_rate or stream.guessed_rate or Fraction(25))
             try:
-                for packet in c.demux(stream):
-                    if packet.size and packet.pts is not None:
-                        pts.append(int(packet.pts))
+                for av_frame in decode_frames(c, stream):
+                    first_pts = av_frame.pts
+                    break
+            except av.error.FFmpegError as exc:
+                raise InputError(f"cannot decode video ({exc})", self.path) from exc
+        with open_container(self.path) as c:
+            stream = video_stream(c, self.path)
+            try:
+                pts, _ = decodable_pts(c, stream, first_pts)
             except av.error.FFmpegError as exc:
                 raise InputError(f"corrupt container ({exc})", self.path) from exc
-        self.pts = sorted(pts)
+        self.pts = pts
         self._index = {p: i for i, p in enumerate(self.pts)}
         self._container = open_container(self.path)
-        self._stream = _video_stream(self._container, self.path)
+        self._stream = video_stream(self._container, self.path)
         self._stream.thread_type = "AUTO"
         self._lock = threading.RLock()
         self._decoder: Iterator[Frame] | None = None  # continues after self._position
@@ -80,15 +90,13 @@ class FrameSource:
             raise InputError(f"cannot decode frame {index}", self.path)
 
     def _decode(self) -> Iterator[Frame]:
-        for av_frame in self._container.decode(self._stream):
+        for av_frame in decode_frames(self._container, self._stream):
             if av_frame.pts is None:
                 continue
             i = self._index.get(int(av_frame.pts))
             if i is None:
                 continue
-            yield Frame(i, upright(av_frame.to_ndarray(format="rgb24"), rotation_of(av_frame)), int(av_frame.pts),
-                        self.time_base, float(av_frame.pts * self.time_base),
-                        duration=int(av_frame.duration) if av_frame.duration else None)
+            yield to_frame(av_frame, i, self.time_base, self.rate, deep=self.deep)
 
     def _remember(self, frame: Frame) -> None:
         self._cache[frame.index] = frame

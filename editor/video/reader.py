@@ -2,24 +2,32 @@
 
 Frames are produced by a generator, one at a time; nothing holds the whole video.
 Display rotation (display-matrix side data) is applied so frames are upright and
-prompt coordinates refer to what a person sees in a player.
+prompt coordinates refer to what a person sees in a player. Each frame keeps its decoded
+planes (:class:`DecodedPlanes`) so the writer can put untouched pixels back bit for bit;
+RGB is made with the source's own matrix and range (:mod:`editor.video.pixels`).
+
+Frame counts are what decodes: packets an edit list hides, packets before the first frame
+the decoder outputs (a cut that starts mid-GOP, open-GOP leading pictures) are not frames.
 """
 from __future__ import annotations
 
+import heapq
 import os
+import re
+import struct
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import av.error
-import numpy as np
 
 from editor.api.errors import InputError
-from editor.api.frames import AudioStreamInfo, ColorInfo, Frame, VideoInfo
+from editor.api.frames import AudioStreamInfo, ContentLight, Frame, MasteringDisplay, VideoInfo
+from editor.video.pixels import bit_depth, color_of, decode, upright  # noqa: F401 - upright: re-exported
 
-#: decoded frames may fall short of the container's frame count by this many frames
-#: (edit lists can hide a frame or two) before the file is called truncated.
+#: decoding may end this many frame durations before the stream's recorded end before the
+#: file is called truncated.
 TRUNCATION_SLACK = 2
 
 
@@ -49,7 +57,9 @@ def open_container(path: str | Path) -> av.container.InputContainer:
         raise InputError(f"not a readable video file ({_av_message(exc)})", path) from exc
 
 
-def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The first video stream of ``container``, cover art excluded (``InputError`` naming
+    ``path`` when there is none)."""
     streams = [s for s in container.streams.video
                if not (s.disposition & av.stream.Disposition.attached_pic)] if container.streams.video else []
     if not streams:
@@ -67,20 +77,94 @@ def rotation_of(frame: av.VideoFrame) -> int:
     return (-ccw) % 360 // 90 * 90
 
 
-def upright(image: np.ndarray, rotation_cw: int) -> np.ndarray:
-    """Rotate an H×W(×C) array clockwise by ``rotation_cw`` degrees."""
-    k = (rotation_cw // 90) % 4
-    return np.ascontiguousarray(np.rot90(image, k=-k)) if k else image
+def hdr_metadata(frame: av.VideoFrame) -> tuple[MasteringDisplay | None, ContentLight | None]:
+    """HDR10 mastering-display and content-light side data of a decoded frame."""
+    mastering = light = None
+    for sd in frame.side_data:
+        kind = getattr(sd.type, "name", "")
+        data = bytes(sd)
+        if kind == "MASTERING_DISPLAY_METADATA" and len(data) >= 88:
+            v = struct.unpack_from("=22i", data)
+            q = [Fraction(v[i], v[i + 1]) if v[i + 1] else Fraction(0) for i in range(0, 20, 2)]
+            has_primaries, has_luminance = v[20], v[21]
+            if has_primaries and has_luminance:
+                mastering = MasteringDisplay((q[0], q[1]), (q[2], q[3]), (q[4], q[5]), (q[6], q[7]), q[8], q[9])
+        elif kind == "CONTENT_LIGHT_LEVEL" and len(data) >= 8:
+            light = ContentLight(*struct.unpack_from("=2I", data))
+    return mastering, light
+
+
+def decode_frames(container: av.container.InputContainer,
+                  stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
+    """Decode ``stream`` (display order). AVI stores no presentation timestamps (newer FFmpeg
+    guesses them a frame late for H.264): there each frame gets the earliest decode timestamp
+    not yet used, which is its place in the constant-rate sequence."""
+    if not container.format.name.startswith("avi"):
+        yield from container.decode(stream)
+        return
+    pending: list[int] = []
+    for packet in container.demux(stream):
+        if packet.size and packet.dts is not None and not packet.is_discard:
+            heapq.heappush(pending, int(packet.dts))
+        for frame in packet.decode():
+            if pending:
+                frame.pts = heapq.heappop(pending)
+            yield frame
+
+
+def _timestamp(container: av.container.InputContainer, packet: av.Packet) -> int | None:
+    if container.format.name.startswith("avi"):
+        return packet.dts
+    return packet.pts if packet.pts is not None else packet.dts
+
+
+def _stream_rate(stream: av.video.stream.VideoStream) -> Fraction:
+    return Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25))
+
+
+def decodable_pts(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                  first_pts: int | None) -> tuple[list[int], int]:
+    """A demux-only pass over ``stream``: (sorted presentation timestamps of the packets that
+    decode to frames, count of frames whose packets carry no timestamp).
+
+    Packets an edit list hides (flagged *discard*), empty packets and packets shown before
+    ``first_pts`` (the first frame the decoder outputs) are left out.
+    """
+    pts: list[int] = []
+    untimed = 0
+    for other in container.streams:
+        if other.index != stream.index:
+            other.discard = av.stream.Discard.all
+    for packet in container.demux(stream):
+        if not packet.size or packet.is_discard:
+            continue
+        t = _timestamp(container, packet)
+        if t is None:
+            untimed += 1
+        elif first_pts is None or t >= first_pts:
+            pts.append(int(t))
+    pts.sort()
+    return pts, untimed
+
+
+_probe_cache: dict[tuple[str, int, int], VideoInfo] = {}
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Describe ``path``; decodes the first frame to prove the video is readable."""
+    """Describe ``path``; decodes the first frame to prove the video is readable and counts
+    the frames that decode with a demux-only pass (cached per file version)."""
     path = Path(path)
+    _check_path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    cached = _probe_cache.get(key)
+    if cached is not None:
+        return cached if cached.path == str(path) else _replace_path(cached, path)
     with open_container(path) as container:
-        stream = _video_stream(container, path)
+        stream = video_stream(container, path)
         first = None
         try:
-            for first in container.decode(stream):
+            for first in decode_frames(container, stream):
                 break
         except av.error.FFmpegError as exc:
             raise InputError(f"cannot decode video ({_av_message(exc)})", path) from exc
@@ -90,81 +174,134 @@ def probe(path: str | Path) -> VideoInfo:
         w, h = first.width, first.height
         if rotation in (90, 270):
             w, h = h, w
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
+        rate = _stream_rate(stream)
         tb = stream.time_base or Fraction(1, 90000)
-        if stream.duration:
-            duration = float(stream.duration * tb)
-        elif container.duration:
-            duration = container.duration / av.time_base
-        else:
-            duration = 0.0
-        exact = int(stream.frames) if stream.frames else None
-        estimate = exact or max(1, int(round(duration * float(rate))))
+        end = stream_end(container, stream)
+        start = float((stream.start_time or 0) * tb)
+        duration = max(0.0, end - start) if end is not None else (
+            container.duration / av.time_base if container.duration else 0.0)
         cc = stream.codec_context
-        color = ColorInfo(int(first.colorspace or 2), int(first.color_range or 0),
-                          int(first.color_primaries or 2), int(first.color_trc or 2))
+        color = color_of(first)
+        mastering, light = hdr_metadata(first)
         audio = tuple(
             AudioStreamInfo(a.index, a.codec_context.name, int(a.codec_context.sample_rate or 0),
                             int(a.codec_context.channels or 0),
                             getattr(a.codec_context.layout, "name", "") or "")
             for a in container.streams.audio)
-        return VideoInfo(
-            path=str(path), width=w, height=h, rotation=rotation, frame_count=exact,
-            frame_count_estimate=estimate, average_rate=Fraction(rate), time_base=Fraction(tb),
-            duration=duration, codec=cc.name, pix_fmt=first.format.name, color=color,
-            audio=audio, container_format=container.format.name)
+        first_pts = first.pts
+        index, container_name, codec, pix_fmt = stream.index, container.format.name, cc.name, first.format.name
+    with open_container(path) as container:
+        stream = container.streams[index]
+        try:
+            pts, untimed = decodable_pts(container, stream, first_pts)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"corrupt container ({_av_message(exc)})", path) from exc
+    count: int | None = len(pts) + untimed if (pts or untimed) else None
+    estimate = count or max(1, int(round(duration * float(rate))))
+    info = VideoInfo(
+        path=str(path), width=w, height=h, rotation=rotation, frame_count=count,
+        frame_count_estimate=estimate, average_rate=Fraction(rate), time_base=Fraction(tb),
+        duration=duration, codec=codec, pix_fmt=pix_fmt, color=color,
+        audio=audio, container_format=container_name, bit_depth=bit_depth(pix_fmt),
+        mastering_display=mastering, content_light=light, index=index)
+    if len(_probe_cache) > 64:
+        _probe_cache.clear()
+    _probe_cache[key] = info
+    return info
 
 
-def iter_frames(path: str | Path, *, check_truncation: bool = True,
-                threads: int | None = None) -> Iterator[Frame]:
-    """Yield every frame of the first video stream, upright, RGB uint8, in display order.
+def _replace_path(info: VideoInfo, path: Path) -> VideoInfo:
+    import dataclasses
 
-    Raises ``InputError`` for undecodable or truncated data. The demuxer's final
-    (flush) packet reaches the decoder, so no trailing frames are lost.
+    return dataclasses.replace(info, path=str(path))
+
+
+_ELEMENTARY = {"h264", "hevc", "vvc", "mpegvideo", "m4v", "cavsvideo", "vc1", "mjpeg", "rawvideo", "yuv4mpegpipe",
+               "image2", "image2pipe", "ivf", "obu"}
+_MKV_DURATION = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
+
+
+def stream_end(container: av.container.InputContainer, stream: av.stream.Stream) -> float | None:
+    """Seconds at which ``stream`` ends by what the container records: the stream's start
+    and duration, Matroska's per-stream ``DURATION`` tag, or the container's duration when
+    the video is its only audio/video stream; ``None`` when nothing says."""
+    if container.format.name.split(",")[0] in _ELEMENTARY:
+        return None  # durations of bare elementary streams are guessed from the bitrate
+    tb = stream.time_base or Fraction(1, 90000)
+    start = float((stream.start_time or 0) * tb)
+    if stream.duration:
+        return start + float(stream.duration * tb)
+    for key, value in (stream.metadata or {}).items():
+        if key.upper() == "DURATION":
+            m = _MKV_DURATION.match(value.strip())
+            if m:
+                return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    others = [s for s in container.streams if s.index != stream.index and s.type in ("video", "audio")]
+    if container.duration and not others:
+        return (container.start_time or 0) / av.time_base + container.duration / av.time_base
+    return None
+
+
+def to_frame(av_frame: av.VideoFrame, index: int, time_base: Fraction, rate: Fraction, *,
+             deep: bool = False, keep_planes: bool = True) -> Frame:
+    """The one conversion of a decoded PyAV frame into a :class:`Frame`: upright (display
+    rotation applied), RGB with the source's matrix and range (:func:`editor.video.pixels.decode`;
+    uint8, or uint16 when ``deep`` and the source has more than 8 bits), the source's alpha
+    when it has one, and the decoded planes (``keep_planes``) for a bit-exact pass-through;
+    ``time`` in seconds from the pts, or from the index and ``rate`` (frames per second) when
+    the frame has no pts."""
+    image, alpha, planes = decode(av_frame, rotation_of(av_frame), deep=deep)
+    pts = av_frame.pts
+    time = index / float(rate) if pts is None else float(pts * time_base)
+    return Frame(index=index, image=image, pts=pts, time_base=time_base, time=time, alpha=alpha,
+                 duration=int(av_frame.duration) if av_frame.duration else None,
+                 planes=planes if keep_planes else None)
+
+
+def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int | None = None,
+                deep: bool = False, keep_planes: bool = True) -> Iterator[Frame]:
+    """Yield every frame of the first video stream, upright, in display order (see
+    :func:`to_frame` for ``deep`` and ``keep_planes``).
+
+    Raises ``InputError`` for undecodable data, and for a truncated file: decoding that
+    stops more than :data:`TRUNCATION_SLACK` frames before the end the container records
+    for the stream (the message names the frames decoded). The demuxer's final (flush)
+    packet reaches the decoder, so no trailing frames are lost.
     """
     path = Path(path)
     with open_container(path) as container:
-        stream = _video_stream(container, path)
+        stream = video_stream(container, path)
         stream.thread_type = "AUTO"
         if threads is not None:
             stream.codec_context.thread_count = threads
         tb = Fraction(stream.time_base or Fraction(1, 90000))
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        expected = int(stream.frames) if stream.frames else None
+        rate = _stream_rate(stream)
+        end = stream_end(container, stream) if check_truncation else None
         index = 0
+        last_end: float | None = None
         try:
-            for av_frame in container.decode(stream):
-                image = av_frame.to_ndarray(format="rgb24")
-                image = upright(image, rotation_of(av_frame))
-                pts = av_frame.pts
-                if pts is None:
-                    time = index / float(rate)
-                else:
-                    time = float(pts * tb)
-                yield Frame(index=index, image=image, pts=pts, time_base=tb, time=time,
-                            duration=int(av_frame.duration) if av_frame.duration else None)
+            for av_frame in decode_frames(container, stream):
+                frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes)
+                if av_frame.pts is not None:
+                    length = av_frame.duration * tb if av_frame.duration else 1 / rate
+                    last_end = float(av_frame.pts * tb + length)
+                yield frame
                 index += 1
         except av.error.FFmpegError as exc:
             raise InputError(f"corrupt video data after frame {index} ({_av_message(exc)})",
                              path) from exc
         if index == 0:
             raise InputError("no decodable video frames (empty or truncated file)", path)
-        if check_truncation and expected and index < expected - TRUNCATION_SLACK:
-            raise InputError(f"truncated: decoded {index} of {expected} frames", path)
+        if end is not None and last_end is not None and last_end < end - TRUNCATION_SLACK / float(rate) - 1e-3:
+            missing = int(round((end - last_end) * float(rate)))
+            raise InputError(f"truncated: decoded frames 0-{index - 1}, which end at {last_end:.3f} s; "
+                             f"the stream runs to {end:.3f} s (about {missing} more frames, "
+                             f"{index}-{index + missing - 1}, do not decode)", path)
 
 
 def count_frames(path: str | Path) -> int:
-    """Exact number of frames: the container's count, else a demux-only packet count."""
-    path = Path(path)
-    with open_container(path) as container:
-        stream = _video_stream(container, path)
-        if stream.frames:
-            return int(stream.frames)
-        n = 0
-        try:
-            for packet in container.demux(stream):
-                if packet.size:
-                    n += 1
-        except av.error.FFmpegError as exc:
-            raise InputError(f"corrupt container ({_av_message(exc)})", path) from exc
-        return n
+    """Number of frames that decode (see :func:`probe`)."""
+    info = probe(path)
+    if info.frame_count is not None:
+        return info.frame_count
+    return sum(1 for _ in iter_frames(path, check_truncation=False, keep_planes=False))

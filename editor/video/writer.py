@@ -1,8 +1,15 @@
 """Encoding with PyAV: upright RGB frames in, a finished file out.
 
-* The output keeps the source's timestamps (VFR stays VFR), frame rate, size and
-  colour tags; audio streams are remuxed packet by packet, or transcoded only when
-  the output container cannot hold their codec.
+* Untouched pixels keep their levels: when the output pixel format holds the source's
+  planes as they are (the default: ``pix_fmt="auto"`` picks the source's format family and
+  depth among what the codec supports), every pixel a stage did not change reaches the
+  encoder with the source's decoded plane values (:func:`editor.video.pixels.restore_untouched`);
+  everything else is converted with the source's matrix and range, never swscale's defaults.
+* 10- and 12-bit sources are written at their depth; HDR colour tags, mastering-display and
+  content-light metadata are kept (x265 / x264 parameters, so the SEI is in the bitstream).
+* The output keeps the source's timestamps (VFR stays VFR), frame rate, size and colour
+  tags; every other stream (audio, subtitles, data, attachments), the chapters and the
+  container and stream metadata are copied (:mod:`editor.video.streams`).
 * The file is written under a temporary name in the destination folder and renamed
   when complete, so an output is never left half-written; the input is never
   overwritten.
@@ -20,24 +27,20 @@ import numpy as np
 
 from editor.api.errors import OutputError
 from editor.api.files import AtomicOutput, check_output
-from editor.api.frames import Frame, VideoInfo
-from editor.video.reader import open_container
+from editor.api.frames import ColorInfo, Frame, VideoInfo
+from editor.video.pixels import compatible, from_rgb, pixel_format, restore_untouched
+from editor.video.streams import StreamCopier, copy_metadata
 
 log = logging.getLogger(__name__)
 
-#: Codecs whose 4:2:0/4:2:2 modes need even frame sizes.
-_SUBSAMPLED_444 = {"yuv420p": "yuv444p", "yuv422p": "yuv444p", "yuv420p10le": "yuv444p10le",
-                   "nv12": "yuv444p", "yuvj420p": "yuvj444p"}
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "gbrap", "ya")
 #: Codec and pixel format chosen for frames with alpha when the default codec was asked for.
-_ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9", "yuva420p")}
-#: Audio codec used when a stream must be transcoded, by container format name.
-_AUDIO_FALLBACK = {"mp4": "aac", "mov": "aac", "webm": "libopus", "matroska": "libopus"}
-#: Codecs a container can technically hold but most players cannot play from it (FFmpeg 8
-#: writes PCM into MP4 as ISO 23003-5 'ipcm'): transcoded like unsupported ones.
-_AUDIO_POOR_FIT: dict[str, tuple[str, ...]] = {"mp4": ("pcm_",)}
-#: Seconds of audio muxed ahead of the last written video frame.
-_AUDIO_LEAD = 0.5
+_ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9", "yuva420p"),
+                   ".mkv": ("ffv1", "yuva420p")}
+#: Encoders whose 4:2:0/4:2:2 modes need even frame sizes.
+_EVEN_SIZE_CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1", "libsvtav1")
+_CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
+_FRAME_RATE_CODECS = ("mpeg1video", "mpeg2video", "h261", "h263", "h263p")
 
 
 @dataclass
@@ -47,22 +50,37 @@ class EncodeOptions:
     codec: str = "libx264"
     crf: int | None = 18
     preset: str | None = "medium"
-    pix_fmt: str = "yuv420p"
+    pix_fmt: str = "auto"
+    """``auto``: the source's format family and depth (4:2:0/4:2:2/4:4:4, gray, alpha, 8/10/12
+    bits), or the nearest the codec supports (one log line says so)."""
     container: str | None = None
     """Container format name (``mp4``, ``mov``, ``matroska``, ``webm``…); default: from extension."""
     audio: bool = True
+    subtitles: bool = True
+    other_streams: bool = True
+    """Copy the source's other streams (audio and subtitles as the two flags above say; data,
+    attachments, cover art), chapters and metadata; ``False``: a bare video (e.g. a matte)."""
     options: dict[str, str] = field(default_factory=dict)
     """Extra codec options passed to FFmpeg (e.g. ``{"tune": "film"}``)."""
     threads: int = 0
+    auto_codec: bool = False
+    """The codec was chosen by ``auto``: HDR and 12-bit sources then get libx265, WebM outputs VP9."""
 
     def __post_init__(self) -> None:
         if self.codec not in av.codecs_available:
             raise OutputError(f"video codec {self.codec!r} is not available in this FFmpeg build")
+        if self.pix_fmt != "auto":
+            try:
+                av.VideoFormat(self.pix_fmt)
+            except (ValueError, av.error.FFmpegError) as exc:
+                raise OutputError(f"unknown pixel format {self.pix_fmt!r}") from exc
 
     @classmethod
     def resolve(cls, codec: str = "auto", **kw: object) -> "EncodeOptions":
-        """``codec='auto'`` → libx264; ``'nvenc'`` → h264_nvenc when it can open, else libx264."""
-        if codec in ("auto", "", None):
+        """``codec='auto'`` → libx264 (libx265 for HDR and 12-bit sources, VP9 for WebM, decided
+        with the source); ``'nvenc'`` → h264_nvenc when it can open, else libx264."""
+        auto = codec in ("auto", "", None)
+        if auto:
             codec = "libx264"
         elif codec == "nvenc":
             codec = "h264_nvenc" if nvenc_available() else "libx264"
@@ -70,7 +88,7 @@ class EncodeOptions:
                 log.warning("h264_nvenc is not usable here; encoding with libx264")
         if codec not in ("libx264", "libx265"):
             kw.setdefault("preset", None)
-        return cls(codec=codec, **kw)  # type: ignore[arg-type]
+        return cls(codec=codec, auto_codec=auto, **kw)  # type: ignore[arg-type]
 
 
 def nvenc_available() -> bool:
@@ -87,80 +105,66 @@ def nvenc_available() -> bool:
         return False
 
 
-class _AudioCopier:
-    """Copies (or, when needed, transcodes) the source's audio streams into the output."""
+def codec_formats(codec: str) -> list[str]:
+    try:
+        return [f.name for f in (av.Codec(codec, "w").video_formats or [])]
+    except (av.error.FFmpegError, ValueError):
+        return []
 
-    def __init__(self, source: Path, output: av.container.OutputContainer, container_name: str) -> None:
-        self._input = open_container(source)
-        self._streams: dict[int, tuple[av.stream.Stream, bool]] = {}
-        supported = output.supported_codecs or set()
-        for in_stream in self._input.streams.audio:
-            name = in_stream.codec_context.name
-            base = container_name.split(",")[0]
-            if name in supported and not name.startswith(_AUDIO_POOR_FIT.get(base, ())):
-                out_stream = output.add_stream_from_template(in_stream)
-                self._streams[in_stream.index] = (out_stream, False)
-            else:
-                target = _AUDIO_FALLBACK.get(container_name.split(",")[0], output.default_audio_codec)
-                log.info("audio stream %d: %s cannot go into %s; transcoding to %s",
-                         in_stream.index, name, container_name, target)
-                out_stream = output.add_stream(target, rate=in_stream.codec_context.sample_rate)
-                layout = in_stream.codec_context.layout
-                if layout is not None and getattr(layout, "nb_channels", 0):
-                    try:
-                        out_stream.codec_context.layout = layout.name
-                    except Exception:  # noqa: BLE001 - keep the encoder's default layout
-                        pass
-                self._streams[in_stream.index] = (out_stream, True)
-        self._output = output
-        selected = [s for s in self._input.streams.audio if s.index in self._streams]
-        self._packets = self._input.demux(*selected) if selected else iter(())
-        self._pending: av.Packet | None = None
-        self._done = not selected
 
-    @property
-    def has_streams(self) -> bool:
-        return bool(self._streams)
+def _model(fmt_name: str) -> str:
+    f = pixel_format(fmt_name)
+    return "rgb" if f.is_rgb else "gray" if f.is_gray else "yuv"
 
-    def _emit(self, packet: av.Packet) -> None:
-        out_stream, transcode = self._streams[packet.stream.index]
-        if transcode:
-            for frame in packet.decode():
-                frame.pts = None
-                for out_packet in out_stream.encode(frame):
-                    self._output.mux(out_packet)
-        elif packet.dts is not None and packet.size:
-            packet.stream = out_stream
-            self._output.mux(packet)
 
-    def write_until(self, seconds: float | None) -> None:
-        """Mux audio packets up to ``seconds`` (+ a small lead); ``None`` = everything."""
-        while not self._done:
-            packet = self._pending
-            self._pending = None
-            if packet is None:
-                try:
-                    packet = next(self._packets)
-                except StopIteration:
-                    self._done = True
-                    break
-            if (seconds is not None and packet.pts is not None and packet.time_base is not None
-                    and float(packet.pts * packet.time_base) > seconds + _AUDIO_LEAD):
-                self._pending = packet
-                break
-            self._emit(packet)
+_MODEL_COST = {("gray", "gray"): 0, ("gray", "yuv"): 1, ("gray", "rgb"): 2, ("yuv", "yuv"): 0, ("yuv", "rgb"): 2,
+               ("rgb", "rgb"): 0, ("rgb", "yuv"): 1}
 
-    def close(self) -> None:
-        self.write_until(None)
-        for out_stream, transcode in self._streams.values():
-            if transcode:
-                for out_packet in out_stream.encode(None):
-                    self._output.mux(out_packet)
-        self._input.close()
+
+def choose_pix_fmt(codec: str, source: str, *, alpha: bool) -> str:
+    """The pixel format ``codec`` supports that is nearest to ``source`` (with an alpha plane
+    when ``alpha``): no loss of depth, chroma resolution, colour or alpha where the codec
+    allows, then the fewest extra bits."""
+    formats = codec_formats(codec)
+    want = pixel_format(source)
+    wanted = source.replace("yuvj", "yuv")
+    if alpha and not want.has_alpha:
+        for candidate in (wanted.replace("yuv", "yuva", 1), wanted.replace("gbrp", "gbrap", 1),
+                          {"rgb24": "rgba", "bgr24": "bgra", "gray": "ya8"}.get(wanted, "")):
+            if candidate and candidate in formats:
+                return candidate
+    if wanted in formats and (want.has_alpha == alpha or not alpha):
+        return wanted
+    if source in formats:
+        return source
+    if not formats:
+        return wanted
+    wm = _model(source)
+    wx, wy = want.subsampling
+
+    def cost(name: str) -> tuple:
+        c = pixel_format(name)
+        cm = _model(name)
+        model = _MODEL_COST.get((wm, cm), 10)
+        cx, cy = c.subsampling if cm != "gray" else (wx, wy)
+        return (model >= 10, alpha and not c.has_alpha, max(0, want.bits - c.bits), max(0, cx - wx) + max(0, cy - wy),
+                model, c.has_alpha and not alpha, max(0, c.bits - want.bits),
+                max(0, wx - cx) + max(0, wy - cy), 0 if c.planar else 1, name.startswith("yuvj"))
+
+    usable = [f for f in formats if not pixel_format(f).is_rgb or not av.VideoFormat(f).has_palette]
+    return min(usable or formats, key=cost)
+
+
+def _full_chroma(codec: str, pix_fmt: str) -> str | None:
+    """The 4:4:4 sibling of ``pix_fmt`` (same depth, alpha) that ``codec`` supports."""
+    name = pix_fmt
+    for sub in ("420", "422", "440", "411", "410"):
+        name = name.replace(sub, "444")
+    return name if name != pix_fmt and name in codec_formats(codec) else None
 
 
 class VideoWriter:
-    """Encode frames to ``path`` with the timing, size and audio of ``source``.
+    """Encode frames to ``path`` with the timing, size, streams and tags of ``source``.
 
     Use as a context manager: on success the temporary file is renamed to ``path``;
     on an exception it is deleted.
@@ -176,12 +180,104 @@ class VideoWriter:
         self._tmp = self._out.path
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
-        self._audio: _AudioCopier | None = None
+        self._copier: StreamCopier | None = None
         self._last_pts: int | None = None
+        self._frame_tb: Fraction | None = None
         self._pad = (0, 0)
+        self._color = ColorInfo()
+        self._alpha_out = False
         self.frames_written = 0
+        self.frames_passed_through = 0
+        """Frames whose untouched pixels were copied from the decoded planes."""
 
     # -- setup ---------------------------------------------------------------
+    def _choose(self, first: Frame, w: int, h: int) -> tuple[str, str]:
+        """(codec, pixel format) for this output."""
+        opts = self.options
+        codec, pix_fmt = opts.codec, opts.pix_fmt
+        source_fmt = first.planes.format if first.planes is not None else self.source.pix_fmt
+        src = pixel_format(source_fmt)
+        suffix = self.path.suffix.lower()
+        wants_alpha = first.alpha is not None
+        if wants_alpha and not (pix_fmt != "auto" and pix_fmt.startswith(_ALPHA_FORMATS)):
+            codec_alpha = any(pixel_format(f).has_alpha for f in codec_formats(codec))
+            if pix_fmt != "auto" or not codec_alpha:
+                auto = _ALPHA_DEFAULTS.get(suffix) if codec == "libx264" else None
+                if auto is not None:
+                    codec = auto[0]
+                    pix_fmt = pix_fmt if pix_fmt == "auto" else auto[1]
+                    log.info("frames carry alpha: writing %s", codec)
+                else:
+                    log.warning("frames carry alpha but %s/%s has none; alpha is dropped (use .mov, .webm, "
+                                ".mkv, or a PNG sequence for transparency)", codec, pix_fmt)
+                    wants_alpha = False
+        if opts.auto_codec and codec == "libx264":
+            if suffix == ".webm" or (opts.container or "") == "webm":
+                codec = "libvpx-vp9"
+                log.info("WebM output: encoding with libvpx-vp9")
+            elif (self.source.color.is_hdr or src.bits > 10) and "libx265" in av.codecs_available:
+                codec = "libx265"
+                log.info("%s source: encoding with libx265 (HEVC) to keep it", "HDR" if self.source.color.is_hdr
+                         else f"{src.bits}-bit")
+        if pix_fmt == "auto":
+            pix_fmt = choose_pix_fmt(codec, source_fmt, alpha=wants_alpha)
+            got = pixel_format(pix_fmt)
+            if (got.colour_layout != src.colour_layout or got.bits != src.bits) and not src.is_rgb:
+                log.warning("%s cannot encode the source's %s; writing %s (the nearest it supports)",
+                            codec, source_fmt, pix_fmt)
+            elif src.is_rgb and not got.is_rgb:
+                log.info("%s has no RGB mode; writing %s", codec, pix_fmt)
+        sx, sy = pixel_format(pix_fmt).subsampling
+        if (w % 2 and sx) or (h % 2 and sy):
+            full = _full_chroma(codec, pix_fmt) if codec in _EVEN_SIZE_CODECS else None
+            if full is not None:
+                log.info("odd frame size %dx%d: encoding %s instead of %s to keep every pixel",
+                         w, h, full, pix_fmt)
+                pix_fmt = full
+            elif codec in _EVEN_SIZE_CODECS or codec in ("mpeg4", "mpeg2video"):
+                self._pad = (w % 2, h % 2)
+                log.warning("odd frame size %dx%d: padding to %dx%d for %s",
+                            w, h, w + self._pad[0], h + self._pad[1], codec)
+        return codec, pix_fmt
+
+    def _output_color(self, first: Frame, pix_fmt: str) -> ColorInfo:
+        src_color = first.planes.color if first.planes is not None else self.source.color
+        src = pixel_format(first.planes.format if first.planes is not None else self.source.pix_fmt)
+        out = pixel_format(pix_fmt)
+        if out.is_rgb:
+            return src_color if src.is_rgb else ColorInfo(0, 0, src_color.color_primaries, src_color.color_trc)
+        if src.is_rgb:  # RGB source → YUV: BT.709, limited range, said so in the tags
+            return ColorInfo(1, 1, src_color.color_primaries, src_color.color_trc)
+        color_range = 2 if (src.full_range or src_color.color_range == 2 or out.full_range) else src_color.color_range
+        return ColorInfo(src_color.colorspace, color_range, src_color.color_primaries, src_color.color_trc)
+
+    def _hdr_options(self, codec: str, options: dict[str, str]) -> None:
+        md, cll = self.source.mastering_display, self.source.content_light
+        if md is None and cll is None:
+            return
+        if codec == "libx265":
+            params = ["hdr10=1", "repeat-headers=1"] if self.source.color.color_trc == 16 else ["repeat-headers=1"]
+            if md is not None:
+                params.append(f"master-display={md.x265()}")
+            if cll is not None:
+                params.append(f"max-cll={cll.max_cll},{cll.max_fall}")
+            key = "x265-params"
+        elif codec == "libx264":
+            params = []
+            if md is not None:
+                params.append(f"mastering-display={md.x265()}")
+            if cll is not None:
+                params.append(f"cll={cll.max_cll},{cll.max_fall}")
+            key = "x264-params"
+        else:
+            log.warning("%s cannot carry the source's HDR mastering-display/content-light metadata; the colour "
+                        "tags are kept (use --codec libx265 to keep it)", codec)
+            return
+        user = options.get(key, "")
+        given = {p.split("=")[0] for p in user.split(":") if p}
+        ours = [p for p in params if p.split("=")[0] not in given]
+        options[key] = ":".join([p for p in [user] if p] + ours)
+
     def _open(self, first: Frame) -> None:
         opts = self.options
         h, w = first.image.shape[:2]
@@ -189,48 +285,33 @@ class VideoWriter:
             self._container = av.open(str(self._tmp), mode="w", format=opts.container)
         except (av.error.FFmpegError, ValueError) as exc:
             raise OutputError(f"cannot create output ({exc})", self.path) from exc
-        container_name = self._container.format.name
-        pix_fmt = opts.pix_fmt
-        codec = opts.codec
-        wants_alpha = first.alpha is not None
-        if wants_alpha and not pix_fmt.startswith(_ALPHA_FORMATS):
-            auto = _ALPHA_DEFAULTS.get(self.path.suffix.lower()) if codec == "libx264" else None
-            if auto is not None:
-                codec, pix_fmt = auto
-                log.info("frames carry alpha: writing %s %s", codec, pix_fmt)
-            else:
-                log.warning("frames carry alpha but %s/%s has none; alpha is dropped (use .mov, .webm "
-                            "or a PNG sequence for transparency)", codec, pix_fmt)
-        if (w % 2 or h % 2) and pix_fmt in _SUBSAMPLED_444:
-            full = _SUBSAMPLED_444[pix_fmt]
-            if codec in ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1"):
-                log.info("odd frame size %dx%d: encoding %s instead of %s to keep every pixel",
-                         w, h, full, pix_fmt)
-                pix_fmt = full
-            else:
-                self._pad = (w % 2, h % 2)
-                log.warning("odd frame size %dx%d: padding to %dx%d for %s",
-                            w, h, w + self._pad[0], h + self._pad[1], codec)
+        codec, pix_fmt = self._choose(first, w, h)
+        self._alpha_out = pixel_format(pix_fmt).has_alpha
         rate = self.source.average_rate if self.source.average_rate else Fraction(25)
         try:
             stream = self._container.add_stream(codec, rate=rate)
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot add a {codec} stream ({exc})", self.path) from exc
+            raise OutputError(f"cannot add a {codec} stream to {self._container.format.name} ({exc})",
+                              self.path) from exc
         stream.width, stream.height = w + self._pad[0], h + self._pad[1]
         stream.pix_fmt = pix_fmt
         tb = first.time_base if first.pts is not None else Fraction(1, 1) / rate
         stream.time_base = tb
-        stream.codec_context.time_base = tb
         cc = stream.codec_context
-        color = self.source.color
-        if color.is_set:
-            for attr in ("colorspace", "color_range", "color_primaries", "color_trc"):
-                try:
-                    setattr(cc, attr, getattr(color, attr))
-                except Exception:  # noqa: BLE001 - tag only what this PyAV can set
-                    pass
+        # MPEG-1/2 and H.263 take only a frame-rate time base (constant rate); MPEG-4 part 2 one
+        # whose denominator fits 16 bits
+        if codec in _FRAME_RATE_CODECS or (codec == "mpeg4" and tb.denominator > 65535):
+            self._frame_tb = tb
+            tb = Fraction(1, 1) / rate
+        cc.time_base = tb
+        self._color = self._output_color(first, pix_fmt)
+        for attr in ("colorspace", "color_range", "color_primaries", "color_trc"):
+            try:
+                setattr(cc, attr, getattr(self._color, attr))
+            except Exception:  # noqa: BLE001 - tag only what this PyAV can set
+                pass
         codec_options = dict(opts.options)
-        if opts.crf is not None and codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"):
+        if opts.crf is not None and codec in _CRF_CODECS and "qp" not in codec_options:
             codec_options.setdefault("crf", str(opts.crf))
             if codec == "libvpx-vp9":
                 codec_options.setdefault("b", "0")
@@ -238,36 +319,74 @@ class VideoWriter:
             codec_options.setdefault("cq", str(opts.crf))
         if opts.preset and codec in ("libx264", "libx265") or (opts.preset and codec.endswith("_nvenc")):
             codec_options.setdefault("preset", opts.preset)
+        if self._container.format.name == "avi":
+            codec_options.setdefault("bf", "0")  # AVI keeps no presentation order: no B-frames
+        if codec == "libx265":
+            params = codec_options.get("x265-params", "")
+            if "log-level" not in params:
+                codec_options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
+        self._hdr_options(codec, codec_options)
         cc.options = codec_options
         if opts.threads:
             cc.thread_count = opts.threads
         cc.thread_type = "AUTO"
+        if codec == "libx265" and self._container.format.name.split(",")[0] in ("mp4", "mov"):
+            try:
+                cc.codec_tag = "hvc1"  # the tag Apple players require
+            except Exception:  # noqa: BLE001
+                pass
         self._stream = stream
-        if opts.audio and self.source.audio:
-            self._audio = _AudioCopier(Path(self.source.path), self._container, container_name)
+        if first.planes is not None and not compatible(first.planes.format, pix_fmt):
+            log.info("output %s differs from the source's %s: untouched pixels are converted plane to plane "
+                     "(with the source's matrix and range), not copied", pix_fmt, first.planes.format)
+        try:
+            cc.open()
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"cannot open the {codec} encoder for {w}x{h} {pix_fmt} ({exc})", self.path) from exc
+        if opts.other_streams:
+            self._copy_video_tags(stream)
+            try:
+                self._copier = StreamCopier(Path(self.source.path), self._container, self.source.index,
+                                            audio=opts.audio, subtitles=opts.subtitles)
+            except OutputError as exc:
+                raise self._named(exc) from exc
+            if self._copier.timecode and "timecode" not in stream.metadata:
+                stream.metadata["timecode"] = self._copier.timecode
         try:
             self._container.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot start encoding with {codec}/{pix_fmt} ({exc})", self.path) from exc
+            raise OutputError(f"cannot write the {self._container.format.name} header ({exc})", self.path) from exc
+
+    def _copy_video_tags(self, stream: av.video.stream.VideoStream) -> None:
+        try:
+            with av.open(self.source.path) as src:
+                in_stream = src.streams[self.source.index]
+                for key, value in copy_metadata(in_stream.metadata).items():
+                    stream.metadata[key] = value
+                stream.disposition = in_stream.disposition
+        except (av.error.FFmpegError, IndexError, OSError):
+            pass
+
+    def _named(self, exc: OutputError) -> OutputError:
+        return exc if exc.source else OutputError(exc.message, self.path)
 
     # -- writing ---------------------------------------------------------------
     def _to_av(self, frame: Frame) -> av.VideoFrame:
         assert self._stream is not None
+        pix_fmt = self._stream.pix_fmt
+        alpha = frame.alpha if self._alpha_out else None
+        if frame.planes is not None and self._pad == (0, 0):
+            restored = restore_untouched(frame.image, alpha, frame.planes, pix_fmt, self._color)
+            if restored is not None:
+                out, exact = restored
+                self.frames_passed_through += exact
+                return out
         image = frame.image
-        fmt = "rgb24"
-        if frame.alpha is not None and self._stream.pix_fmt.startswith(_ALPHA_FORMATS):
-            image = np.dstack([image, frame.alpha])
-            fmt = "rgba"
         if self._pad != (0, 0):
-            image = np.pad(image, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), mode="edge")
-        av_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
-        color = self.source.color
-        kwargs: dict[str, object] = {"format": self._stream.pix_fmt}
-        if color.colorspace not in (0, 2):
-            kwargs["dst_colorspace"] = color.colorspace
-        if color.color_range:
-            kwargs["dst_color_range"] = color.color_range
-        return av_frame.reformat(**kwargs)
+            pad = ((0, self._pad[1]), (0, self._pad[0]))
+            image = np.pad(image, (*pad, (0, 0)), mode="edge")
+            alpha = None if alpha is None else np.pad(alpha, pad, mode="edge")
+        return from_rgb(image, alpha, pix_fmt, self._color)
 
     def write(self, frame: Frame) -> None:
         """Encode one frame (its pts are kept; a non-increasing pts is nudged forward)."""
@@ -276,20 +395,28 @@ class VideoWriter:
         assert self._stream is not None and self._container is not None
         av_frame = self._to_av(frame)
         pts = frame.pts if frame.pts is not None else frame.index
+        duration = frame.duration
+        enc_tb = self._stream.codec_context.time_base
+        if self._frame_tb is not None and frame.pts is not None:
+            pts = round(pts * frame.time_base / enc_tb)
+            duration = round(duration * frame.time_base / enc_tb) if duration else None
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         av_frame.pts = pts
-        av_frame.time_base = self._stream.codec_context.time_base
-        if frame.duration:
-            av_frame.duration = frame.duration
+        av_frame.time_base = enc_tb
+        if duration:
+            av_frame.duration = duration
         self._last_pts = pts
         try:
             for packet in self._stream.encode(av_frame):
                 self._container.mux(packet)
         except av.error.FFmpegError as exc:
             raise OutputError(f"encoding failed at frame {frame.index} ({exc})", self.path) from exc
-        if self._audio is not None:
-            self._audio.write_until(frame.time)
+        if self._copier is not None:
+            try:
+                self._copier.write_until(frame.time)
+            except OutputError as exc:
+                raise self._named(exc) from exc
         self.frames_written += 1
 
     def close(self) -> Path:
@@ -297,16 +424,30 @@ class VideoWriter:
         if self._container is None:
             raise OutputError("no frames were written", self.path)
         assert self._stream is not None
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        if self._audio is not None:
-            self._audio.close()
-        self._container.close()
-        self._container = None
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"encoding failed at the end ({exc})", self.path) from exc
+        if self._copier is not None:
+            copier, self._copier = self._copier, None
+            try:
+                copier.close()
+            except OutputError as exc:
+                raise self._named(exc) from exc
+        try:
+            self._container.close()
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"cannot finish the {self._container.format.name} file ({exc})", self.path) from exc
+        finally:
+            self._container = None
         return self._out.commit()
 
     def abort(self) -> None:
         """Drop the partial output."""
+        if self._copier is not None:
+            self._copier.abort()
+            self._copier = None
         try:
             if self._container is not None:
                 self._container.close()

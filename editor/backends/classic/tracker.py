@@ -3,19 +3,26 @@
 Per frame (at a working resolution, longer side ≤ ``max_side``):
 
 1. Dense optical flow (OpenCV DIS) from the new frame back to the previous one; each
-   object's previous mask is warped along it (backward warping, no holes).
-2. The warped mask is refined by GrabCut in a band around its boundary: the eroded
+   object's previous mask is warped along it (backward warping, no holes). Fast motion
+   defeats dense flow, so a second hypothesis moves the previous mask rigidly to where its
+   previous appearance matches best (masked normalised correlation in a window that grows
+   with the object's speed, coarse then fine); it wins when it explains the new frame
+   clearly better than the flow does.
+2. The predicted mask is refined by GrabCut in a band around its boundary: the eroded
    interior stays foreground, far outside stays background, and the band is decided
    by colour models learnt from this frame, so the outline follows deforming objects.
 3. Guards: if refinement changes the area by more than ``max_area_change`` relative to
    the warped mask, the warped mask is kept (flow is trusted over a colour leak); only
-   components connected to the warped mask's body are kept; holes are filled.
+   components connected to the warped mask's body are kept; holes are filled. Large
+   regions are cut at a reduced size (``grabcut_pixels``) and the band scaled back up.
 
-Objects given a mask on a frame restart from it. An object that leaves the frame is
-looked for in later frames by masked template matching of its last full view (3 scales,
-mean-subtracted normalised correlation ≥ ``reacquire_score``, not on top of another
-tracked object) and re-acquired there. Shot cuts are handled by the core (it ends objects
-at a cut, which also stops the search). Masks are returned at the source resolution.
+Objects given a mask on a frame restart from it. The tracker only reports what it
+measured: whether a mask is the object, lost objects and their re-acquisition are decided
+by the engine for every tracker (:mod:`editor.tracking.evidence`). Its passes take the
+engine's review (:class:`~editor.api.backends.ReviewableTrackPass`): each frame's masks are
+judged before the pass continues from them, so a held, trimmed or re-acquired mask (or an
+empty one: the object is lost) replaces its own. Shot cuts are handled by the core.
+Masks are returned at the source resolution.
 """
 from __future__ import annotations
 
@@ -24,7 +31,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from pydantic import Field
 
+from editor.api.backends import BackendOptions, Review
 from editor.api.frames import Frame, VideoInfo
 from editor.backends.classic.grabcut import grab_cut
 from editor.backends.classic.morphology import (
@@ -39,36 +48,35 @@ from editor.backends.classic.morphology import (
 GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
 
 
-@dataclass
-class FlowTrackerConfig:
-    max_side: int = 480
-    band: float = 0.08
+class FlowTrackerConfig(BackendOptions):
+    """Settings of the classical tracker (``--backend-set classic.OPTION=VALUE``)."""
+
+    max_side: int = Field(480, ge=32)
+    """Track at most at this resolution (longer side, px); masks come back at full size."""
+    band: float = Field(0.08, gt=0, le=1)
     """Half-width of the refinement band, as a fraction of the object's size (sqrt of area)."""
-    min_band_px: int = 3
-    iterations: int = 2
-    max_area_change: float = 0.35
+    min_band_px: int = Field(3, ge=1)
+    """Smallest half-width of the refinement band (px at the working resolution)."""
+    iterations: int = Field(2, ge=1, le=20)
+    """GrabCut iterations per refinement."""
+    max_area_change: float = Field(0.35, gt=0)
+    """Keep the warped mask when refinement changes its area by more than this fraction."""
     refine: bool = True
+    """Refine each warped mask with GrabCut in a band around its boundary."""
     reacquire: bool = True
-    """Look for objects that left the frame (template matching of their last full view)."""
-    reacquire_score: float = 0.85
-    """Minimum normalised correlation (mean-subtracted, masked) to re-acquire an object."""
-    reacquire_frames: int = 250
-    """Give up looking for an object after this many frames."""
-
-
-@dataclass
-class _Appearance:
-    """The last full (not cut by the image border) view of an object, for re-acquisition."""
-
-    patch: np.ndarray  # RGB crop, working resolution
-    mask: np.ndarray  # bool crop
-    lost_for: int = 0
+    """Kept for old command lines; lost objects are re-acquired by the engine for every
+    tracker (:mod:`editor.tracking.evidence`)."""
+    rigid: bool = True
+    """Also try moving each mask rigidly to where its appearance matches (fast motion)."""
+    grabcut_pixels: int = Field(30000, ge=1000)
+    """GrabCut regions larger than this (px) are cut at a reduced size."""
 
 
 @dataclass
 class _Object:
     mask: np.ndarray  # bool, working resolution
-    appearance: _Appearance | None = None
+    velocity: tuple[float, float] = (0.0, 0.0)
+    """Last displacement of the mask (px per frame, working resolution)."""
 
 
 @dataclass
@@ -78,8 +86,9 @@ class FlowTrackPass:
     video: VideoInfo
     config: FlowTrackerConfig = field(default_factory=FlowTrackerConfig)
     _objects: dict[int, _Object] = field(default_factory=dict)
-    _lost: dict[int, _Appearance] = field(default_factory=dict)
     _prev_grey: np.ndarray | None = None
+    _prev_small: np.ndarray | None = None
+    review: Review | None = None
     _scale: float = 1.0
     _flow: cv2.DISOpticalFlow | None = None
 
@@ -108,22 +117,101 @@ class FlowTrackPass:
                     continue
                 warped = cv2.remap(obj.mask.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 0.5
-                if not warped.any():
-                    self._lose(oid)  # left the frame
-                    continue
-                obj.mask = self._refine(small, warped) if self.config.refine else warped
-                if not obj.mask.any():
-                    self._lose(oid)
-        if self.config.reacquire and self._lost:
-            self._search(small, skip=set(prompts))
-        for oid, mask in prompts.items():
-            self._objects[oid] = _Object(resize_mask(mask, (sw, sh)))
-            self._lost.pop(oid, None)
-        for obj in self._objects.values():
-            self._remember(small, obj)
-        self._prev_grey = grey
+                if self.config.rigid and obj.mask.any():
+                    warped = self._rigid(obj, grey, warped)
+                if warped.any() and self.config.refine:
+                    warped = self._refine(small, warped)
+                obj.mask = warped
         size = (frame.width, frame.height)
-        return {oid: resize_mask(o.mask, size) for oid, o in self._objects.items()}
+        full = {oid: resize_mask(o.mask, size) for oid, o in self._objects.items() if oid not in prompts}
+        if self.review is not None and full:
+            for oid, mask in self.review(frame, full, {}).items():
+                full[oid] = mask.astype(bool)
+                self._objects[oid].mask = resize_mask(mask, (sw, sh))
+        for oid, mask in prompts.items():
+            old = self._objects.get(oid)
+            self._objects[oid] = _Object(resize_mask(mask, (sw, sh)), old.velocity if old else (0.0, 0.0))
+            full[oid] = mask.astype(bool)
+        for oid in [oid for oid, o in self._objects.items() if not o.mask.any()]:
+            del self._objects[oid]  # gone (or lost)
+            full.pop(oid, None)
+        self._prev_grey = grey
+        return full
+
+    def _rigid(self, obj: _Object, grey: np.ndarray, warped: np.ndarray) -> np.ndarray:
+        """The flow-warped mask, or the previous mask moved rigidly where its appearance
+        matches clearly better (and the object's velocity updated)."""
+        prev = self._prev_grey
+        assert prev is not None
+        mask = obj.mask
+        box = bbox(mask)
+        assert box is not None
+        x0, y0, x1, y1 = box
+        bw, bh = x1 - x0, y1 - y0
+        cy0, cx0 = np.argwhere(mask).mean(axis=0)
+        if bw < 6 or bh < 6:
+            return warped
+        templ = prev[y0:y1, x0:x1]
+        tmask = mask[y0:y1, x0:x1].astype(np.uint8)
+        if templ[tmask > 0].std() < 3:
+            return warped  # flat: nothing to match
+        vx, vy = obj.velocity
+        r = int(0.25 * max(bw, bh) + 1.5 * np.hypot(vx, vy)) + 4
+        H, W = grey.shape
+        padded = cv2.copyMakeBorder(grey, r, r, r, r, cv2.BORDER_REPLICATE)
+        cx, cy = int(round(vx)), int(round(vy))  # search around the constant-velocity guess
+        wx0, wy0 = x0 + cx, y0 + cy  # window origin (frame coordinates) = -r .. +r around the guess
+        win = padded[wy0 + r - r:wy0 + r + bh + r, wx0 + r - r:wx0 + r + bw + r] if (
+            0 <= wy0 and 0 <= wx0 and wy0 + bh + 2 * r <= H + 2 * r and wx0 + bw + 2 * r <= W + 2 * r) else None
+        if win is None or win.shape[0] < bh or win.shape[1] < bw:
+            return warped
+        f = min(1.0, 40.0 / max(bw, bh))
+        if f < 1.0:
+            sz = (max(4, round(bw * f)), max(4, round(bh * f)))
+            t_s = cv2.resize(templ, sz, interpolation=cv2.INTER_AREA)
+            m_s = cv2.resize(tmask, sz, interpolation=cv2.INTER_NEAREST)
+            w_s = cv2.resize(win, (max(sz[0], round(win.shape[1] * f)), max(sz[1], round(win.shape[0] * f))),
+                             interpolation=cv2.INTER_AREA)
+        else:
+            t_s, m_s, w_s = templ, tmask, win
+        if m_s.sum() < 8:
+            return warped
+        res = np.nan_to_num(cv2.matchTemplate(w_s, t_s, cv2.TM_CCOEFF_NORMED, mask=m_s), nan=-1.0,
+                            posinf=-1.0, neginf=-1.0)
+        _, _, _, loc = cv2.minMaxLoc(res)
+        dx, dy = loc[0] / f - r + cx, loc[1] / f - r + cy  # coarse displacement
+        fine = int(np.ceil(1.0 / f)) + 1
+
+        def score_at(dx_: int, dy_: int) -> float:
+            ax, ay = x0 + dx_, y0 + dy_
+            if ax < 0 or ay < 0 or ax + bw > W or ay + bh > H:
+                return -1.0
+            v = cv2.matchTemplate(grey[ay:ay + bh, ax:ax + bw], templ, cv2.TM_CCOEFF_NORMED, mask=tmask)[0, 0]
+            return float(v) if np.isfinite(v) else -1.0
+
+        best, best_d = -1.0, (int(round(dx)), int(round(dy)))
+        for ddy in range(-fine, fine + 1):
+            for ddx in range(-fine, fine + 1):
+                d = (int(round(dx)) + ddx, int(round(dy)) + ddy)
+                sc = score_at(*d)
+                if sc > best:
+                    best, best_d = sc, d
+        wys, wxs = np.nonzero(warped)
+        flow_d = (int(round(wxs.mean() - cx0)), int(round(wys.mean() - cy0))) if wxs.size else best_d
+        flow_score = score_at(*flow_d) if wxs.size and warped.sum() > 0.5 * mask.sum() else -1.0
+        if best >= 0.5 and best > flow_score + 0.1:
+            shifted = np.zeros_like(mask)
+            sx0, sy0 = max(0, best_d[0]), max(0, best_d[1])
+            sx1, sy1 = min(W, W + best_d[0]), min(H, H + best_d[1])
+            shifted[sy0:sy1, sx0:sx1] = mask[sy0 - best_d[1]:sy1 - best_d[1], sx0 - best_d[0]:sx1 - best_d[0]]
+            obj.velocity = (float(best_d[0]), float(best_d[1]))
+            return shifted
+        obj.velocity = (float(flow_d[0]), float(flow_d[1])) if wxs.size else (0.0, 0.0)
+        return warped
+
+    def set_review(self, review: Review | None) -> None:
+        """Judge each frame's masks before continuing from them (the engine's evidence)."""
+        self.review = review
 
     def _refine(self, img: np.ndarray, warped: np.ndarray) -> np.ndarray:
         cfg = self.config
@@ -150,9 +238,22 @@ class FlowTrackPass:
         gc[inner] = GC_FGD
         if not (gc == GC_BGD).any() or not (gc == GC_FGD).any():
             return warped
-        if not grab_cut(roi[..., ::-1], gc, cfg.iterations):
-            return warped
-        refined_roi = np.isin(gc, (GC_FGD, GC_PR_FGD))
+        rh, rw = gc.shape
+        f = min(1.0, float(np.sqrt(cfg.grabcut_pixels / float(rh * rw))))
+        if f < 1.0:  # cut a smaller copy; certain labels stay exact, the band is scaled back
+            size = (max(8, round(rw * f)), max(8, round(rh * f)))
+            gc_s = cv2.resize(gc, size, interpolation=cv2.INTER_NEAREST)
+            if not (gc_s == GC_BGD).any() or not (gc_s == GC_FGD).any():
+                return warped
+            if not grab_cut(cv2.resize(roi, size, interpolation=cv2.INTER_AREA)[..., ::-1], gc_s, cfg.iterations):
+                return warped
+            fg_s = np.isin(gc_s, (GC_FGD, GC_PR_FGD)).astype(np.float32)
+            fg = cv2.resize(fg_s, (rw, rh), interpolation=cv2.INTER_LINEAR) >= 0.5
+            refined_roi = np.where(gc == GC_FGD, True, np.where(gc == GC_BGD, False, fg))
+        else:
+            if not grab_cut(roi[..., ::-1], gc, cfg.iterations):
+                return warped
+            refined_roi = np.isin(gc, (GC_FGD, GC_PR_FGD))
         refined_roi = components_touching(refined_roi, inner if inner.any() else wm > 0)
         refined_roi = cv2.morphologyEx(refined_roi.astype(np.uint8), cv2.MORPH_OPEN, disk(1)) > 0
         refined = np.zeros_like(warped)
@@ -169,69 +270,17 @@ class FlowTrackPass:
     def _touches_border(mask: np.ndarray) -> bool:
         return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
-    def _lose(self, oid: int) -> None:
-        obj = self._objects.pop(oid)
-        if obj.appearance is not None:
-            self._lost[oid] = obj.appearance
-
-    def _remember(self, img: np.ndarray, obj: _Object) -> None:
-        """Keep the object's latest view while it is wholly inside the frame."""
-        if not self.config.reacquire or self._touches_border(obj.mask):
-            return
-        box = bbox(obj.mask)
-        if box is None or (box[2] - box[0]) < 8 or (box[3] - box[1]) < 8:
-            return
-        x0, y0, x1, y1 = box
-        obj.appearance = _Appearance(img[y0:y1, x0:x1].copy(), obj.mask[y0:y1, x0:x1].copy())
-
-    def _search(self, img: np.ndarray, skip: set[int]) -> None:
-        """Re-acquire lost objects whose last view matches somewhere in this frame."""
-        h, w = img.shape[:2]
-        occupied = np.zeros((h, w), bool)
-        for obj in self._objects.values():
-            occupied |= obj.mask
-        for oid, app in list(self._lost.items()):
-            app.lost_for += 1
-            if oid in skip or app.lost_for > self.config.reacquire_frames:
-                if app.lost_for > self.config.reacquire_frames:
-                    del self._lost[oid]
-                continue
-            best = (-1.0, (0, 0), app.mask)
-            for s in (0.85, 1.0, 1.18):
-                pw = max(8, round(app.patch.shape[1] * s))
-                ph = max(8, round(app.patch.shape[0] * s))
-                if pw >= w or ph >= h:
-                    continue
-                patch = cv2.resize(app.patch, (pw, ph), interpolation=cv2.INTER_AREA)
-                pmask = cv2.resize(app.mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
-                if pmask.sum() < 30:
-                    continue
-                score = cv2.matchTemplate(img, patch, cv2.TM_CCOEFF_NORMED, mask=np.dstack([pmask] * 3))
-                score = np.nan_to_num(score, nan=-1.0, posinf=-1.0, neginf=-1.0)
-                _, peak, _, loc = cv2.minMaxLoc(score)
-                if peak > best[0]:
-                    best = (float(peak), loc, pmask > 0)
-            peak, (x, y), pmask = best
-            if peak < self.config.reacquire_score:
-                continue
-            mask = np.zeros((h, w), bool)
-            mask[y:y + pmask.shape[0], x:x + pmask.shape[1]] = pmask
-            if (mask & occupied).sum() > 0.3 * mask.sum():
-                continue  # that is another tracked object
-            refined = self._refine(img, mask) if self.config.refine else mask
-            self._objects[oid] = _Object(refined if refined.any() else mask, app)
-            del self._lost[oid]
-            occupied |= self._objects[oid].mask
-
     def end_objects(self, ids: Iterable[int]) -> None:
-        for oid in list(ids):
+        ids = list(ids)
+        for oid in ids:
             self._objects.pop(oid, None)
-            self._lost.pop(oid, None)
+        if self.review is not None:
+            self.review.forget(ids)
 
     def close(self) -> None:
         self._objects.clear()
-        self._lost.clear()
         self._prev_grey = None
+        self._prev_small = None
 
 
 @dataclass

@@ -24,13 +24,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from editor.tracking.refinement import Review
+from editor.api.backends import Review
 from editor.api.frames import Frame, VideoInfo
 from editor.backends.xmem import IMAGENET_MEAN, IMAGENET_STD, InferenceCore, XMem, XMemConfig
 
@@ -153,9 +154,8 @@ class XMemTrackPass:
 
     def end_objects(self, ids: Iterable[int]) -> None:
         ids = set(ids)
-        forget = getattr(self.review, "forget", None)
-        if forget is not None:
-            forget(sorted(ids))
+        if self.review is not None:
+            self.review.forget(sorted(ids))
         if set(self._ids) <= ids:  # everything ends (a cut): forget the memory entirely
             self._core = InferenceCore(self.network, self.config)
             self._ids.clear()
@@ -176,8 +176,8 @@ class XMemTracker:
     internal_size: int | None = 480
     precision: str = "auto"
     """``auto`` (bf16 autocast on CUDA, float32 elsewhere), ``fp32``, ``bf16`` or ``fp16``."""
-    supports_review = True
-    """Its passes take refined masks back into memory (``set_review``)."""
+    supports_review: ClassVar[Literal[True]] = True
+    """Its passes take refined masks back into memory (:class:`~editor.api.backends.ReviewableTracker`)."""
 
     def new_pass(self, video: VideoInfo, *, reverse: bool) -> XMemTrackPass:
         return XMemTrackPass(self.network, self.config, video, self.internal_size, precision=self.precision)

@@ -1,0 +1,694 @@
+"""The tracking engine: one :class:`TrackingSession` turns prompts into masks and propagates
+them, for the web UI, the Python API and headless runs alike (in the spirit of SAM 2's
+video predictor, which drives both of its modes from one inference state).
+
+One session holds the objects and their prompts, the masks segmented from them, the
+tracker's propagation passes (one per direction, with their memory), what is known about
+shot cuts, weak-mask refinement and statistics. Two drivers use the same steps:
+
+* :meth:`TrackingSession.propagate` — interactive: from any frame, in one direction, as a
+  generator that can be stopped (pause) and resumed after corrections; frames are fetched
+  by index; label maps are kept in the session folder (DAVIS layout).
+* :meth:`TrackingSession.stream` — headless, over frames decoded once in order: each
+  object is segmented on its first prompted frame and tracked **backward** to frame 0 and
+  **forward** to the end; prompts on later frames are corrections. Frames up to the last
+  first prompt are cached losslessly on disk for the backward pass; everything else
+  streams, so memory does not grow with the video. ``bidirectional=True`` also starts the
+  backward pass from every later prompt, and each frame between two prompts of an object
+  takes the prediction propagated from the nearer one.
+
+Rules shared by both (each implemented once, here):
+
+* Prompts → mask: the segmenter gets an object's points/boxes on a frame together with its
+  mask prompts (image files, resolved against the prompts file's folder and checked
+  against the frame size); the mask is computed once per (frame, object) and reused by
+  both directions until that frame's prompts change.
+* Overlaps: where objects' masks overlap, the smaller object wins (ties: lower id), both
+  for prompt masks handed to the tracker and for the label maps produced.
+* Shot cuts end every track, in both directions; objects come back only when prompted
+  again in the new shot. Cuts are detected once on frames visited in display order; a
+  pass that walks backward over frames seen in order uses those cuts, otherwise it detects
+  on its own frames in its order.
+* Weak-mask refinement is attached to every pass (:mod:`editor.tracking.refinement`).
+* Evidence (:mod:`editor.tracking.evidence`), the same for every tracker: each mask the
+  tracker reports is compared with the object's confident views; masks that grew without
+  evidence are trimmed, inconsistent ones are replaced by the last good mask moved by the
+  motion (held) or the object is lost (nothing output, the tracker stops tracking it);
+  lost objects are searched for on every frame and re-acquired, once verified, like a
+  prompt. Trackers whose passes take a review (:class:`~editor.api.backends.ReviewableTrackPass`)
+  are judged before they memorise a frame, so they continue from the engine's decision;
+  other trackers are judged on what they return.
+* Confidence: every (frame, object) the passes produce gets a confidence in [0, 1] and a
+  state (:meth:`TrackingSession.confidence`, ``stats.confidence`` and ``stats.states``);
+  frames below the review threshold are the ones to look at (:meth:`TrackingSession.weak_frames`).
+"""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from editor.api.backends import ReviewableTrackPass, Segmenter, Tracker, TrackPass
+from editor.api.errors import PromptError
+from editor.api.files import make_scratch_dir
+from editor.api.frames import Frame, VideoInfo
+from editor.api.masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, \
+    write_label_png
+from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet, load_mask_file
+from editor.api.run import TrackingStats
+from editor.api.stages import FrameItem
+from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
+from editor.tracking.frame_cache import FrameCache
+from editor.tracking.refinement import MaskRefiner, Refinement, RefineOptions, attach_refinement, \
+    resolve_refinement
+from editor.tracking.shots import ShotDetector
+from editor.video.random_access import FrameSource
+from editor.video.reader import probe
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)`` of :meth:`TrackingSession.stream`; phases ``cache``,
+``backward``, ``forward``."""
+
+
+@dataclass
+class ObjectState:
+    id: int
+    name: str = ""
+    prompts: list[Prompt] = field(default_factory=list)
+    undone: list[Prompt] = field(default_factory=list)
+    """Prompts taken back with :meth:`TrackingSession.undo`, latest last (for redo)."""
+
+
+@dataclass
+class SessionState:
+    objects: dict[int, ObjectState] = field(default_factory=dict)
+    tracked_frames: set[int] = field(default_factory=set)
+    prompt_masks: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    """(frame, object id) → mask from that frame's prompts (kept until the prompts change)."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A read-only snapshot of one object of a session (:meth:`TrackingSession.objects`)."""
+
+    id: int
+    name: str
+    prompt_frames: tuple[int, ...]
+    """The frames with at least one of its prompts, ascending."""
+    prompts: int
+    """How many prompts it has (several on one frame combine)."""
+    undone: int
+    """How many prompts :meth:`TrackingSession.redo` can put back."""
+
+
+class _Cuts:
+    """Shot cuts found by one detector fed frames in display order.
+
+    Boundary ``f`` lies between frames f-1 and f; it is *known* when both were fed in one
+    consecutive run. Frames are remembered as runs ``[first, last]`` (a handful: a new run
+    starts only where an interactive pass jumps), so memory does not grow with the video.
+    A frame that does not continue the current run restarts the detector."""
+
+    def __init__(self, found: list[int], enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.found = found
+        """Cut boundaries in the order found (the session's ``stats.cuts``)."""
+        self._runs: list[list[int]] = []
+        self._detector = ShotDetector()
+
+    def known(self, boundary: int) -> bool:
+        return any(a < boundary <= b for a, b in self._runs)
+
+    def is_cut(self, boundary: int) -> bool:
+        return boundary in self.found
+
+    def observe(self, frame: Frame) -> None:
+        f = frame.index
+        if not self.enabled or any(a <= f <= b for a, b in self._runs):
+            return
+        run = self._runs[-1] if self._runs else None
+        if run is not None and f == run[1] + 1:
+            if self._detector.update(frame.image):
+                self.found.append(f)
+            run[1] = f
+        else:
+            self._detector = ShotDetector()
+            self._detector.update(frame.image)
+            self._runs.append([f, f])
+
+
+class _Review:
+    """What a :class:`~editor.api.backends.ReviewableTrackPass` runs on each frame it
+    segments, before it memorises the frame: weak-mask refinement (when on), then the
+    evidence checks. Replacements (trimmed, held, found masks; empty masks for lost
+    objects) enter the tracker like prompts; the verdicts wait for the engine."""
+
+    def __init__(self, evidence: Evidence, refinement: Refinement | None) -> None:
+        self.evidence = evidence
+        self.refinement = refinement
+        self.given: set[int] = set()
+        self.verdicts: dict[int, Verdict] = {}
+
+    def start(self, given: set[int]) -> None:
+        self.given = given
+        self.verdicts = {}
+
+    def __call__(self, frame: Frame, masks: dict[int, np.ndarray],
+                 probabilities: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        refined = self.refinement(frame, masks, probabilities) if self.refinement is not None else {}
+        if refined:  # the segmenter re-segmented them: taken like corrections
+            self.evidence.learn(frame, refined, "tracked", colours=False)
+            self.verdicts.update({oid: Verdict("tracked", 0.8, m, replaced=True) for oid, m in refined.items()})
+        shape = frame.image.shape[:2]
+        rest = {oid: m for oid, m in masks.items() if oid not in refined and oid not in self.given}
+        for oid in self.evidence.tracked() - set(masks) - self.given:
+            rest[oid] = np.zeros(shape, bool)  # the tracker has nothing for it: judged too
+        verdicts = self.evidence.judge(frame, rest, probabilities, occupied=masks)
+        self.verdicts.update(verdicts)
+        out = dict(refined)
+        for oid, v in verdicts.items():
+            if v.replaced:
+                out[oid] = v.mask if v.mask is not None else np.zeros(shape, bool)
+        return out
+
+    def forget(self, ids: list[int]) -> None:
+        if self.refinement is not None:
+            self.refinement.forget(ids)
+
+
+@dataclass
+class _Pass:
+    """One direction's tracker pass, its evidence and the frame it last stepped."""
+
+    track: TrackPass
+    reverse: bool
+    last_frame: int
+    evidence: Evidence
+    review: _Review | None = None
+    """Set when the pass takes a review (the evidence judges inside its step)."""
+    reseed: dict[int, np.ndarray] = field(default_factory=dict)
+    """Masks to give the tracker on the next step (objects it dropped that the evidence kept)."""
+    confidence: dict[int, float] = field(default_factory=dict)
+    states: dict[int, str] = field(default_factory=dict)
+    """Confidence and state of each object on the frame stepped last."""
+    detector: ShotDetector = field(default_factory=ShotDetector)
+    """For boundaries no in-order visit has seen (an interactive backward pass)."""
+
+
+class TrackingSession:
+    """Prompts, propagation and corrections on one video with one segmenter and tracker.
+
+    ``video`` is a file (frames are then fetched by index for :meth:`propagate`) or a
+    :class:`VideoInfo` for a session that only streams (:meth:`stream`, e.g. frames from
+    an image sequence). ``refine``: weak-mask refinement (default ``auto``: on when the
+    segmenter can refine and the tracker can take masks back). ``detect_cuts=False`` never
+    ends tracks at shot cuts. ``work_dir`` holds label maps and the backward frame cache (a
+    private scratch folder, removed by :meth:`close`, when not given). ``evidence``: the
+    thresholds of the evidence checks (:mod:`editor.tracking.evidence`).
+    """
+
+    def __init__(self, video: str | Path | VideoInfo, segmenter: Segmenter, tracker: Tracker, *,
+                 work_dir: Path | None = None, detect_cuts: bool = True,
+                 refine: RefineOptions | None = None, evidence: EvidenceOptions | None = None) -> None:
+        self.refine_options = refine or RefineOptions()
+        self.evidence_options = evidence or EvidenceOptions()
+        refines = resolve_refinement(self.refine_options, segmenter, tracker)  # before opening anything
+        self._refiner: MaskRefiner | None = segmenter if refines else None  # type: ignore[assignment]
+        if isinstance(video, VideoInfo):
+            self.info = video
+            self.frames: FrameSource | None = None
+        else:
+            self.info = probe(Path(video))
+            self.frames = FrameSource(self.info.path)
+        self.video_path = self.info.path
+        self.segmenter = segmenter
+        self.tracker = tracker
+        self.detect_cuts = detect_cuts
+        self._own_dir = work_dir is None
+        self.work_dir = make_scratch_dir("session") if work_dir is None else work_dir
+        self.masks_dir = self.work_dir / "masks"
+        self.masks_dir.mkdir(parents=True, exist_ok=True)
+        self.state = SessionState()
+        self.stats = TrackingStats(review_below=self.evidence_options.review_below)
+        self._prompt_source: Path | None = None
+        self._passes: dict[bool, _Pass] = {}
+        self._cuts = _Cuts(self.stats.cuts, detect_cuts)
+
+    @property
+    def frame_count(self) -> int | None:
+        """Frames of the video: the decodable ones when opened from a file, else what the
+        container says (``None`` when it does not say)."""
+        return len(self.frames) if self.frames is not None else self.info.frame_count
+
+    # -- objects and prompts ------------------------------------------------------------
+    def add_prompt(self, frame: int, object_id: int, *, points: Sequence[tuple[float, float]] | None = None,
+                   labels: Sequence[int] | None = None, box: tuple[float, float, float, float] | None = None,
+                   mask_path: Path | None = None, name: str = "") -> np.ndarray:
+        """Add a prompt for an object on a frame; returns the object's mask there (bool H×W).
+
+        Prompts on the same frame combine (each click refines). A prompt on a frame after
+        propagation is a correction: it replaces the prediction there when propagation
+        passes (or resumes at) that frame. Raises :class:`PromptError` for a frame outside
+        the video, a point outside the frame, a bad label or a missing mask file.
+        """
+        if self.frames is None:
+            raise PromptError("this session streams frames; give prompts with add_prompts()")
+        if not 0 <= frame < len(self.frames):
+            raise PromptError(f"frame {frame} is outside 0..{len(self.frames) - 1}")
+        if not 1 <= object_id <= MAX_OBJECT_ID:
+            raise PromptError(f"object id {object_id} is outside 1..{MAX_OBJECT_ID}")
+        points = list(points or [])
+        labels = list(labels) if labels is not None else [1] * len(points)
+        if len(labels) != len(points) or any(lab not in (0, 1) for lab in labels):
+            raise PromptError("labels must be one 0 (exclude) or 1 (include) per point")
+        prompt = Prompt(frame, tuple((float(x), float(y)) for x, y in points), tuple(labels), box, mask_path)
+        PromptSet((ObjectPrompts(object_id, name, (prompt,)),)).validate_for_video(
+            self.info.width, self.info.height, self.frame_count)
+        is_new = object_id not in self.state.objects
+        obj = self.state.objects.setdefault(object_id, ObjectState(object_id, name))
+        if name:
+            obj.name = name
+        mask = self._append(obj, prompt, is_new)
+        obj.undone.clear()  # a new prompt ends the redo history
+        return mask
+
+    def add_prompts(self, prompts: PromptSet) -> None:
+        """Take every object and prompt of a prompts file (as ``trackedit run`` does); masks
+        are segmented lazily, when a pass reaches each prompted frame. Mask files are
+        resolved against the prompts file's folder."""
+        prompts.validate_for_video(self.info.width, self.info.height, self.frame_count)
+        self._prompt_source = prompts.source
+        for obj in prompts.objects:
+            state = self.state.objects.setdefault(obj.id, ObjectState(obj.id, obj.name))
+            state.prompts.extend(obj.prompts)
+            for p in obj.prompts:
+                self.state.prompt_masks.pop((p.frame, obj.id), None)
+
+    def add_object(self, name: str = "") -> int:
+        """A new object without prompts yet; returns its id (the next free one, 1…255)."""
+        oid = max(self.state.objects, default=0) + 1
+        if oid > 255:
+            raise PromptError("at most 255 objects (ids are the pixel values of the masks)")
+        self.state.objects[oid] = ObjectState(oid, name)
+        return oid
+
+    def _append(self, obj: ObjectState, prompt: Prompt, is_new: bool = False) -> np.ndarray:
+        obj.prompts.append(prompt)
+        self.state.prompt_masks.pop((prompt.frame, obj.id), None)
+        try:
+            return self.mask_from_prompts(prompt.frame, obj.id)
+        except Exception:
+            obj.prompts.pop()
+            if is_new:
+                del self.state.objects[obj.id]
+            raise
+
+    def undo(self, object_id: int) -> Prompt | None:
+        """Remove the object's latest prompt (returns it; ``None`` if it has none)."""
+        obj = self.state.objects.get(object_id)
+        if obj is None or not obj.prompts:
+            return None
+        prompt = obj.prompts.pop()
+        obj.undone.append(prompt)
+        self.state.prompt_masks.pop((prompt.frame, object_id), None)
+        return prompt
+
+    def redo(self, object_id: int) -> Prompt | None:
+        """Put back the object's latest undone prompt (returns it; ``None`` if nothing to redo)."""
+        obj = self.state.objects.get(object_id)
+        if obj is None or not obj.undone:
+            return None
+        prompt = obj.undone.pop()
+        self._append(obj, prompt)
+        return prompt
+
+    def rename(self, object_id: int, name: str) -> None:
+        """Rename an object; :class:`PromptError` if there is no such object."""
+        if object_id not in self.state.objects:
+            raise PromptError(f"no object {object_id}")
+        self.state.objects[object_id].name = name
+
+    def remove_object(self, object_id: int) -> None:
+        """Forget an object: its prompts, its masks and its track in running passes."""
+        self.state.objects.pop(object_id, None)
+        self.state.prompt_masks = {k: v for k, v in self.state.prompt_masks.items() if k[1] != object_id}
+        for p in self._passes.values():
+            p.track.end_objects([object_id])
+            p.evidence.end([object_id])
+            p.reseed.pop(object_id, None)
+        for per_frame in (*self.stats.confidence.values(), *self.stats.states.values()):
+            per_frame.pop(object_id, None)
+        for f in sorted(self.state.tracked_frames):
+            path = frame_png(self.masks_dir, f)
+            labels = read_label_png(path)
+            if (labels == object_id).any():
+                labels[labels == object_id] = 0
+                write_label_png(path, labels)
+
+    def reset(self) -> None:
+        """Drop every object, prompt, mask and tracker memory."""
+        self._close_passes()
+        self.state = SessionState()
+        self.stats.confidence.clear()
+        self.stats.states.clear()
+        shutil.rmtree(self.masks_dir, ignore_errors=True)
+        self.masks_dir.mkdir(parents=True)
+
+    def mask_from_prompts(self, frame: int, object_id: int) -> np.ndarray:
+        """The object's mask from its prompts on ``frame`` (bool H×W), segmenting on demand."""
+        if self.frames is None and (frame, object_id) not in self.state.prompt_masks:
+            raise PromptError(f"this session streams frames; it cannot fetch frame {frame} by index")
+        return self._prompt_mask(self.frames[frame] if self.frames is not None else None, frame, object_id)
+
+    def _prompt_mask(self, frame: Frame | None, index: int, object_id: int) -> np.ndarray:
+        key = (index, object_id)
+        if key not in self.state.prompt_masks:
+            assert frame is not None
+            prompts = [p for p in self.state.objects[object_id].prompts if p.frame == index]
+            if not prompts:
+                raise PromptError(f"object {object_id} has no prompt on frame {index}")
+            masks = [load_mask_file(p.mask, object_id, self._prompt_source) for p in prompts if p.mask is not None]
+            for m in masks:
+                if m.shape != frame.image.shape[:2]:
+                    raise PromptError(f"object {object_id}, frame {index}: mask is {m.shape[1]}x{m.shape[0]}, "
+                                      f"the video is {frame.width}x{frame.height}", self._prompt_source)
+            pointy = [p for p in prompts if p.points or p.box is not None]
+            result = self.segmenter.segment(frame.image, index, pointy or prompts, masks or None)
+            self.state.prompt_masks[key] = result.mask.astype(bool)
+            self.stats.segmented += 1
+        return self.state.prompt_masks[key]
+
+    def prompt_set(self) -> PromptSet:
+        """The session's prompts in the prompt contract (save it for ``trackedit run``)."""
+        return PromptSet(tuple(ObjectPrompts(o.id, o.name, tuple(sorted(o.prompts, key=lambda p: p.frame)))
+                               for _, o in sorted(self.state.objects.items()) if o.prompts))
+
+    def objects(self) -> list[ObjectInfo]:
+        """Every object, prompted or not yet, as read-only snapshots in id order."""
+        return [ObjectInfo(o.id, o.name, tuple(sorted({p.frame for p in o.prompts})), len(o.prompts), len(o.undone))
+                for _, o in sorted(self.state.objects.items())]
+
+    def prompts_on(self, frame: int) -> dict[int, tuple[Prompt, ...]]:
+        """The prompts on ``frame`` by object id, in the order given (objects without a
+        prompt there are left out)."""
+        out = {o.id: tuple(p for p in o.prompts if p.frame == frame) for _, o in sorted(self.state.objects.items())}
+        return {oid: ps for oid, ps in out.items() if ps}
+
+    def prompt_label_map(self, frame: int) -> np.ndarray | None:
+        """The label map of the masks from the prompts on ``frame`` alone (segmented on
+        demand, as :meth:`mask_from_prompts`; overlaps resolved as everywhere: the smaller
+        object wins); ``None`` when no object has a prompt there."""
+        ids = self._prompted_on(frame)
+        return self._labels({oid: self.mask_from_prompts(frame, oid) for oid in ids}) if ids else None
+
+    def _prompted_on(self, index: int, only: set[int] | None = None) -> list[int]:
+        return [o.id for o in self.state.objects.values()
+                if (only is None or o.id in only) and any(p.frame == index for p in o.prompts)]
+
+    # -- one step of a pass (both drivers) ------------------------------------------------
+    def _pass(self, reverse: bool, start: int) -> _Pass:
+        state = self._passes.get(reverse)
+        if state is None:
+            track = self.tracker.new_pass(self.info, reverse=reverse)
+            evidence = Evidence(self.evidence_options)
+            review = None
+            if isinstance(track, ReviewableTrackPass):
+                refinement = Refinement(self._refiner, self.refine_options, self.stats.refinement) \
+                    if self._refiner is not None else None
+                review = _Review(evidence, refinement)
+                track.set_review(review)
+            else:
+                attach_refinement(track, self._refiner, self.refine_options, self.stats.refinement)
+            state = _Pass(track, reverse, start + (1 if reverse else -1), evidence, review)
+            self._passes[reverse] = state
+        return state
+
+    def _is_cut(self, state: _Pass, frame: Frame) -> bool:
+        """Whether a shot cut separates ``frame`` from the frame this pass stepped before."""
+        if not self.detect_cuts:
+            return False
+        f = frame.index
+        boundary = f + 1 if state.reverse else f  # the cut between f and its predecessor in the pass
+        if abs(f - state.last_frame) != 1:
+            state.detector = ShotDetector()  # a jump: compare only consecutive frames
+        if self._cuts.known(boundary):
+            state.detector = ShotDetector()
+            return self._cuts.is_cut(boundary)
+        return state.detector.update(frame.image)
+
+    def _step(self, state: _Pass, frame: Frame, prompted: list[int]) -> dict[int, np.ndarray]:
+        """Advance ``state`` to ``frame``: end tracks at a cut, look for lost objects, hand
+        the tracker the masks of the objects prompted or re-acquired there (overlaps
+        resolved), judge what it reports (:mod:`editor.tracking.evidence`) and record each
+        object's confidence; keep only known objects."""
+        if not state.reverse:
+            self._cuts.observe(frame)
+        evidence = state.evidence
+        evidence.begin(frame)
+        if abs(frame.index - state.last_frame) != 1:
+            state.reseed.clear()
+        if self._is_cut(state, frame) and (abs(frame.index - state.last_frame) == 1):
+            state.track.end_objects(list(self.state.objects))
+            evidence.end(list(evidence.objects))
+            state.reseed.clear()
+        given = {oid: self._prompt_mask(frame, frame.index, oid) for oid in prompted}
+        found = {oid: m for oid, m in evidence.search(frame, skip=given, occupied=given).items()
+                 if oid in self.state.objects}
+        reseed = {oid: m for oid, m in state.reseed.items() if oid not in given and oid not in found}
+        state.reseed.clear()
+        handed = {**reseed, **found, **given}
+        if len(handed) > 1:
+            handed = split_label_map(compose_label_map(handed, frame.image.shape[:2]), list(handed))
+        if state.review is not None:
+            state.review.start(set(handed))
+        out = state.track.step(frame, handed)
+        state.last_frame = frame.index
+        verdicts = dict(state.review.verdicts) if state.review is not None else {}
+        evidence.learn(frame, {oid: handed[oid] for oid in given if handed[oid].any()}, "prompt")
+        evidence.learn(frame, {oid: handed[oid] for oid in found if handed[oid].any()}, "found", colours=False)
+        confidence: dict[int, float] = {oid: 1.0 for oid in given}
+        states: dict[int, str] = {oid: "prompt" for oid in given}
+        for oid in found:
+            confidence[oid], states[oid] = evidence.found_confidence(oid), "found"
+        result = {oid: out.get(oid, handed[oid]) for oid in handed if oid not in reseed}
+        shape = frame.image.shape[:2]
+        late = {oid: m for oid, m in out.items() if oid not in handed and oid not in verdicts}
+        for oid in evidence.tracked() - set(out) - set(handed) - set(verdicts):
+            late[oid] = np.zeros(shape, bool)  # the tracker dropped it: judged too
+        verdicts.update(evidence.judge(frame, late, None, occupied=out))
+        for oid in reseed:
+            verdicts.setdefault(oid, Verdict("held", self.evidence_options.held_confidence, out.get(oid)))
+        lost = []
+        for oid, v in verdicts.items():
+            confidence[oid], states[oid] = v.confidence, v.state
+            if v.mask is not None and v.mask.any():
+                result[oid] = v.mask if v.replaced else out.get(oid, v.mask)
+                if v.replaced and state.review is None or oid not in out:
+                    state.reseed[oid] = v.mask  # the tracker continues from it on the next frame
+            else:
+                result.pop(oid, None)
+                if v.state == "lost":
+                    lost.append(oid)
+        if lost:
+            state.track.end_objects(lost)
+        for oid in evidence.lost():
+            if oid not in confidence:
+                confidence[oid], states[oid] = evidence.absent_confidence(oid), "lost"
+        known = self.state.objects
+        state.confidence = {k: round(float(v), 4) for k, v in sorted(confidence.items()) if k in known}
+        state.states = {k: v for k, v in sorted(states.items()) if k in known}
+        return {oid: m for oid, m in result.items() if oid in known}
+
+    def _record(self, frame: int, confidence: dict[int, float], states: dict[int, str]) -> None:
+        self.stats.confidence[frame] = dict(sorted(confidence.items()))
+        self.stats.states[frame] = dict(sorted(states.items()))
+
+    # -- confidence ----------------------------------------------------------------------
+    def confidence(self, frame: int) -> dict[int, float]:
+        """Object id → confidence in [0, 1] of what the last propagation output on ``frame``
+        (empty if never propagated): 1 for prompts, the weakest evidence for tracked masks,
+        the verification score for re-acquisitions, low for held masks, and for lost objects
+        how sure the frame holds nothing like them (:mod:`editor.tracking.evidence`)."""
+        return dict(self.stats.confidence.get(frame, {}))
+
+    def states(self, frame: int) -> dict[int, str]:
+        """Object id → ``prompt``, ``tracked``, ``found``, ``held`` or ``lost`` on ``frame``."""
+        return dict(self.stats.states.get(frame, {}))
+
+    def weak_frames(self, below: float | None = None) -> dict[int, list[int]]:
+        """Object id → the frames (ascending) whose confidence is below ``below`` (default:
+        the evidence's ``review_below``): where a person should look and correct."""
+        return self.stats.weak_frames(below)
+
+    def _close_passes(self) -> None:
+        for p in self._passes.values():
+            p.track.close()
+        self._passes.clear()
+
+    # -- interactive driver --------------------------------------------------------------
+    def propagate(self, start_frame: int | None = None, *, reverse: bool = False,
+                  max_frames: int | None = None) -> Iterator[tuple[int, list[int], list[np.ndarray]]]:
+        """Yield ``(frame index, object ids, bool masks)`` frame by frame in one direction.
+
+        Starts at ``start_frame`` (default: the earliest prompted frame going forward, the
+        latest going backward). On each frame, objects prompted there enter (or are
+        corrected) from their prompts. The tracker's memory of this direction is kept
+        between calls, so pausing (closing the generator), correcting and resuming keeps
+        what was learnt earlier. Shot cuts end all tracks.
+        """
+        if self.frames is None:
+            raise PromptError("this session streams frames; use stream()")
+        prompted = sorted({p.frame for o in self.state.objects.values() for p in o.prompts})
+        if not prompted:
+            raise PromptError("add a prompt before propagating")
+        if start_frame is None:
+            start_frame = prompted[-1] if reverse else prompted[0]
+        step = -1 if reverse else 1
+        stop = -1 if reverse else len(self.frames)
+        if max_frames is not None:
+            stop = max(-1, start_frame - max_frames) if reverse else min(len(self.frames), start_frame + max_frames)
+        state = self._pass(reverse, start_frame)
+        for f in range(start_frame, stop, step):
+            out = self._step(state, self.frames[f], self._prompted_on(f))
+            self._store(f, out)
+            self._record(f, state.confidence, state.states)
+            ids = sorted(out)
+            yield f, ids, [out[i] for i in ids]
+
+    def _store(self, frame: int, masks: dict[int, np.ndarray]) -> None:
+        write_label_png(frame_png(self.masks_dir, frame), self._labels(masks))
+        self.state.tracked_frames.add(frame)
+
+    def _labels(self, masks: dict[int, np.ndarray]) -> np.ndarray:
+        shape = (self.info.height, self.info.width)
+        return compose_label_map(masks, shape) if masks else np.zeros(shape, np.uint8)
+
+    def label_map(self, frame: int) -> np.ndarray | None:
+        """The last propagated label map of ``frame`` (None if never propagated)."""
+        return read_label_png(frame_png(self.masks_dir, frame)) if frame in self.state.tracked_frames else None
+
+    def export_masks(self, folder: Path) -> Path:
+        """Write every frame's label map (empty where never propagated) as a masks folder."""
+        writer = MaskFolderWriter(folder, {o.id: o.name for o in self.state.objects.values()}, str(self.video_path))
+        empty = np.zeros((self.info.height, self.info.width), np.uint8)
+        for f in range(self.frame_count or self.stats.frames):
+            labels = self.label_map(f)
+            writer.write(f, labels if labels is not None else empty)
+        return writer.close()
+
+    # -- headless driver -----------------------------------------------------------------
+    def stream(self, frames: Iterator[Frame], *, bidirectional: bool = False,
+               progress: Progress | None = None) -> Iterator[FrameItem]:
+        """Track the prompted objects through ``frames`` (every frame of the video, in
+        display order, read once) and yield a :class:`FrameItem` per frame, in order.
+
+        Raises :class:`PromptError` when a prompt lies past the last frame.
+        """
+        progress = progress or (lambda phase, done, total: None)
+        prompt_frames = {o.id: sorted({p.frame for p in o.prompts}) for o in self.state.objects.values() if o.prompts}
+        if not prompt_frames:
+            raise PromptError("add a prompt before tracking")
+        first = {oid: fs[0] for oid, fs in prompt_frames.items()}
+        f_min = min(first.values())
+        # the backward pass covers frames up to the last first prompt (bidirectional: the
+        # last prompt of any kind); they are cached on disk for it
+        horizon = max(fs[-1] if bidirectional else fs[0] for fs in prompt_frames.values())
+
+        def from_backward(oid: int, f: int) -> bool:
+            """Frame ``f`` of ``oid`` comes from the backward pass: before its first prompt,
+            and (bidirectional) between two of its prompts when the later one is nearer."""
+            fs = prompt_frames[oid]
+            if f < fs[0]:
+                return True
+            if not bidirectional or f >= fs[-1]:
+                return False
+            before = max(p for p in fs if p <= f)
+            after = min(p for p in fs if p >= f)
+            return after - f < f - before
+
+        self._close_passes()
+        cache = FrameCache(self.work_dir / "tracking-cache")
+        source = iter(frames)
+        pending: Frame | None = None
+        for f in range(horizon + 1):  # 1. read (and cache) frames 0..horizon in order
+            frame = next(source, None)
+            if frame is None:
+                oid, where = max(((o, p) for o, fs in prompt_frames.items() for p in fs), key=lambda x: x[1])
+                raise PromptError(f"object {oid}: frame {where} is past the end (the video has {f} frames)",
+                                  self._prompt_source)
+            self._cuts.observe(frame)
+            if horizon > 0:
+                cache.put(frame)
+                self.stats.cached_frames += 1
+            else:
+                pending = frame
+            progress("cache", f + 1, horizon + 1)
+        back_scores: dict[int, tuple[dict[int, float], dict[int, str]]] = {}
+        if horizon > 0:  # 2. backward from the horizon to 0
+            back = self._pass(True, horizon)
+            for f in range(horizon, -1, -1):
+                here = [o for o, fs in prompt_frames.items() if f in fs] if bidirectional else \
+                    [o for o, ff in first.items() if ff == f]
+                cache.put_labels(f, self._labels(self._step(back, cache.get(f), here)))
+                back_scores[f] = (back.confidence, back.states)
+                progress("backward", horizon - f + 1, horizon + 1)
+        fwd = self._pass(False, f_min)  # 3. forward, merged with the backward results
+        f = 0
+        try:
+            while True:
+                if f <= horizon:
+                    frame = cache.get(f) if horizon > 0 else pending
+                else:
+                    frame = next(source, None)
+                    if frame is None:
+                        break
+                assert frame is not None
+                masks: dict[int, np.ndarray] = {}
+                confidence: dict[int, float] = {}
+                states: dict[int, str] = {}
+                if f >= f_min:
+                    out = self._step(fwd, frame, self._prompted_on(f))
+                    masks.update({oid: m for oid, m in out.items() if not from_backward(oid, f)})
+                    confidence.update({o: c for o, c in fwd.confidence.items() if not from_backward(o, f)})
+                    states.update({o: c for o, c in fwd.states.items() if not from_backward(o, f)})
+                else:
+                    self._cuts.observe(frame)
+                if f < horizon:
+                    back_masks = split_label_map(cache.get_labels(f))
+                    masks.update({oid: m for oid, m in back_masks.items() if from_backward(oid, f)})
+                if f in back_scores:
+                    b_conf, b_states = back_scores.pop(f)
+                    confidence.update({o: c for o, c in b_conf.items() if from_backward(o, f)})
+                    states.update({o: c for o, c in b_states.items() if from_backward(o, f)})
+                self._record(f, confidence, states)
+                if horizon > 0 and f <= horizon:
+                    cache.drop(f)
+                progress("forward", f + 1, self.info.frame_count_estimate)
+                yield FrameItem(frame, self._labels(masks), dict(confidence))
+                f += 1
+        finally:
+            self._close_passes()
+        self.stats.frames = f
+        late = [(o, p.frame) for o in self.state.objects.values() for p in o.prompts if p.frame >= f]
+        if late:
+            obj, frame_no = late[0]
+            label = f"object {obj.id}" + (f" ({obj.name!r})" if obj.name else "")
+            raise PromptError(f"{label}: frame {frame_no} is past the end (the video has {f} frames)",
+                              self._prompt_source)
+
+    # -- lifetime ------------------------------------------------------------------------
+    def close(self) -> None:
+        self._close_passes()
+        if self.frames is not None:
+            self.frames.close()
+        if self._own_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def __enter__(self) -> "TrackingSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,775 @@
+"""Evidence for tracked masks: confidence, lost and found, the same for every tracker.
+
+Trackers only report what they measured: a mask per object and frame, and foreground
+probabilities where they have them (XMem). The engine (:mod:`editor.tracking.engine`)
+gives each pass one :class:`Evidence`, which compares every mask with the object's last
+confident views and decides what is output (a :class:`Verdict` per object and frame).
+
+**The object model** (learnt from prompts, re-acquisitions and tracked frames whose
+confidence is at least ``learn_above``):
+
+* colour: histograms of the object and of a ring around it; their ratio gives every
+  pixel a likelihood of belonging to the object (:meth:`_Model.likelihood`);
+* area, shape and texture: the last *full* view (not cut by the frame border), its crop
+  and mask, and the first one (the prompt's) kept as an anchor;
+* motion: centre, size and velocity of the full view, also while only part of the object
+  is inside the frame or visible (each axis is anchored on the bounding-box edge that
+  agrees with the prediction; edges on the border or on an occluder do not).
+
+**Judging a mask** against the prediction (the last good mask moved by the estimated
+motion, clipped to the frame): *area* (growth beyond ``grow_ok`` × the expected area
+costs confidence, ``max_growth`` × is none; shrinking costs less: exits and occlusions
+shrink objects), *position* (the share of the mask inside the expected region, widened
+for motion uncertainty), *appearance* (mean colour likelihood inside the mask, relative to
+the confident views) and, when the tracker has it, its mean foreground probability. The
+confidence is the weakest of these, in [0, 1].
+
+**Decisions**:
+
+* consistent (confidence ≥ ``accept``): kept;
+* grown without evidence: trimmed to the expected region plus object-coloured parts
+  connected to it; kept if the trimmed mask is consistent;
+* inconsistent: the whole frame is searched (see below); a verified match elsewhere
+  replaces the mask (*found*); otherwise the expected region, where its colours still
+  say "object", is kept for at most ``hold_frames`` frames (*held*); otherwise the object
+  is **lost**: nothing is output for it and the tracker stops tracking it. A sliver left at
+  the border after an exit, or a mask that moved onto an occluder, has neither the expected
+  area nor the object's colours, so it dies.
+
+**Lost and found**: lost is decided by appearance and confidence, not by an empty mask.
+On every frame each lost object is searched for in the whole frame at several scales
+(colour likelihood inside a box of the object's size against a ring around it, positions
+partly outside the frame included so that objects coming back in are found while they
+enter), and the best candidates are verified before re-acquisition: colour (mean
+likelihood), texture (masked normalised correlation with a confident view, a few pixels
+of slack), size, and no overlap with other tracked objects. While the motion still
+predicts where a hidden object is (``predict_frames``), the predicted region is checked
+first (an object coming out from behind an occluder). A re-acquired mask is handed to the
+tracker like a prompt. Shot cuts end tracks: the engine forgets the models there.
+
+**Confidence** per (frame, object): prompts 1; tracked: the weakest evidence; found: the
+verification score; held: low (``held_confidence``); lost: how sure the frame holds
+nothing like the object (1 − the best unverified match's score; lower while the motion
+says the object should be in view). Frames below ``review_below`` are *weak*: the ones a
+person should look at (:mod:`editor.tracking.confidence`).
+
+Everything runs at a small working resolution (longer side ≤ ``work_side``), so the
+judgement costs a few milliseconds per frame and object; searching costs more and runs
+only for lost or inconsistent objects.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from editor.api.backends import BackendOptions
+from editor.api.frames import Frame
+
+State = Literal["prompt", "tracked", "found", "held", "lost"]
+
+_BINS = 8
+_SHIFT = 5  # 256 / 8 levels per channel
+_NBINS = _BINS ** 3
+import os
+_DEBUG = bool(os.environ.get("EVIDENCE_DEBUG"))
+DEBUG_LOG: list = []
+
+
+class EvidenceOptions(BackendOptions):
+    """Thresholds of the evidence checks (:class:`editor.tracking.engine.TrackingSession`'s
+    ``evidence``)."""
+
+    enabled: bool = True
+    """Judge masks, hold, lose and re-acquire objects (off: output what the tracker says;
+    confidences are still recorded, 1 for prompts and tracked masks)."""
+    work_side: int = Field(320, ge=64)
+    """Longer side (px) of the working resolution of the checks."""
+    accept: float = Field(0.5, ge=0, le=1)
+    """A mask with at least this confidence is kept as the tracker gave it."""
+    learn_above: float = Field(0.7, ge=0, le=1)
+    """Tracked masks with at least this confidence update the object model."""
+    grow_ok: float = Field(1.3, gt=1)
+    """Growth up to this factor of the expected area costs no confidence …"""
+    max_growth: float = Field(1.8, gt=1)
+    """… and at this factor there is none left (the mask is trimmed or rejected)."""
+    hold_frames: int = Field(8, ge=0)
+    """Frames the expected region may be output for an object whose mask is inconsistent."""
+    held_confidence: float = Field(0.3, ge=0, le=1)
+    """Confidence of a held mask."""
+    predict_frames: int = Field(30, ge=0)
+    """Frames a lost object's motion still predicts where to look first."""
+    search_scales: tuple[float, ...] = (0.7, 0.85, 1.0, 1.2, 1.45)
+    """Object sizes (× its last full view) tried when searching the whole frame."""
+    min_visible: float = Field(0.2, gt=0, le=1)
+    """Share of an object that must be inside the frame for a re-acquisition."""
+    verify: float = Field(0.5, ge=0, le=1)
+    """Verification score (colour, texture, size) a candidate needs to be re-acquired."""
+    review_below: float = Field(0.5, ge=0, le=1)
+    """Frames with a confidence below this are listed for review."""
+
+
+@dataclass
+class Verdict:
+    """The engine's decision for one object on one frame."""
+
+    state: State
+    confidence: float
+    mask: np.ndarray | None
+    """What is output (bool H×W at the frame's size); ``None``: nothing (lost)."""
+    replaced: bool = False
+    """``mask`` is not what the tracker said: the tracker must continue from it."""
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    """0 at ``lo``, 1 at ``hi``, linear between (either order)."""
+    if hi == lo:
+        return 1.0 if x >= hi else 0.0
+    return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0))
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    ys = np.flatnonzero(mask.any(axis=1))
+    if ys.size == 0:
+        return None
+    xs = np.flatnonzero(mask.any(axis=0))
+    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
+
+
+def _disk(r: int) -> np.ndarray:
+    r = max(1, int(round(r)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _place(mask: np.ndarray, cx: float, cy: float, w: float, h: float,
+           shape: tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int, int, int]]:
+    """``mask`` resized to ``w``×``h`` with its centre at (cx, cy) in a frame of ``shape``:
+    the visible part, the visible share and the placement box (x, y, w, h; may be outside)."""
+    H, W = shape
+    pw, ph = max(2, int(round(w))), max(2, int(round(h)))
+    m = cv2.resize(mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
+    x, y = int(round(cx - pw / 2)), int(round(cy - ph / 2))
+    out = np.zeros(shape, bool)
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + pw), min(H, y + ph)
+    total = int(m.sum())
+    if x1 <= x0 or y1 <= y0 or total == 0:
+        return out, 0.0, (x, y, pw, ph)
+    part = m[y0 - y:y1 - y, x0 - x:x1 - x] > 0
+    out[y0:y1, x0:x1] = part
+    return out, float(part.sum()) / total, (x, y, pw, ph)
+
+
+def _shift(mask: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    if abs(dx) < 0.5 and abs(dy) < 0.5:
+        return mask
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    h, w = mask.shape
+    return cv2.warpAffine(mask.astype(np.uint8), m, (w, h), flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+
+
+def _keep_touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask
+    keep = np.unique(lab[seeds & mask])
+    keep = keep[keep > 0]
+    return np.isin(lab, keep) if keep.size else np.zeros_like(mask)
+
+
+@dataclass
+class _View:
+    """A full view of the object: crop (RGB) and mask at the working resolution."""
+
+    patch: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass
+class _Model:
+    """What is known about one object in one pass."""
+
+    fg: np.ndarray
+    bg: np.ndarray
+    like_ref: float
+    anchor_fg: np.ndarray
+    """The colours of the first (prompted) view: half of the object's colour model always."""
+    view: _View
+    anchor: _View
+    cx: float
+    cy: float
+    w: float
+    h: float
+    area: float
+    """Area of a full view (working px)."""
+    frame: int
+    vx: float = 0.0
+    vy: float = 0.0
+    last: np.ndarray | None = None
+    """The last accepted mask (working resolution) and the frame it is from."""
+    last_frame: int = 0
+    state: State = "prompt"
+    held_for: int = 0
+    lost_for: int = 0
+    ratio: np.ndarray = field(default_factory=lambda: np.full(_NBINS, 0.5, np.float32))
+
+    def refresh_ratio(self) -> None:
+        self.ratio = ((self.fg + 1e-4) / (self.fg + self.bg + 2e-4)).astype(np.float32)
+
+    def likelihood(self, codes: np.ndarray) -> np.ndarray:
+        return self.ratio[codes]
+
+    def predicted_centre(self, frame: int) -> tuple[float, float]:
+        dt = abs(frame - self.frame)
+        return self.cx + self.vx * dt, self.cy + self.vy * dt
+
+
+class _FrameData:
+    """One frame at the working resolution, with lazily computed pieces."""
+
+    def __init__(self, frame: Frame, scale: float) -> None:
+        self.index = frame.index
+        image = frame.image
+        if image.dtype != np.uint8:
+            image = (image >> 8).astype(np.uint8)
+        self.full_shape = image.shape[:2]
+        h, w = self.full_shape
+        self.size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        self.image = image if scale >= 1.0 else cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        q = (self.image >> _SHIFT).astype(np.uint16)
+        self.codes = (q[..., 0] * _BINS + q[..., 1]) * _BINS + q[..., 2]
+        self.shape = self.codes.shape
+        self._like: dict[int, np.ndarray] = {}
+
+    def like(self, oid: int, model: _Model) -> np.ndarray:
+        if oid not in self._like:
+            self._like[oid] = model.likelihood(self.codes)
+        return self._like[oid]
+
+    def forget(self, oid: int) -> None:
+        self._like.pop(oid, None)
+
+    def small(self, mask: np.ndarray) -> np.ndarray:
+        if mask.shape == self.shape:
+            return mask.astype(bool)
+        return cv2.resize(mask.astype(np.uint8), self.size, interpolation=cv2.INTER_AREA if
+                          mask.shape[0] > self.shape[0] * 2 else cv2.INTER_NEAREST) > 0
+
+    def full(self, mask: np.ndarray) -> np.ndarray:
+        if mask.shape == self.full_shape:
+            return mask
+        h, w = self.full_shape
+        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+
+def _hist(codes: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    h = np.bincount(codes[mask], minlength=_NBINS).astype(np.float32)
+    s = h.sum()
+    return h / s if s > 0 else h
+
+
+class Evidence:
+    """The judge of one propagation pass: an object model per object, verdicts per frame.
+
+    Call :meth:`begin` with each frame, then :meth:`search` (lost objects, before the
+    tracker steps), :meth:`judge` (the tracker's masks) and :meth:`learn` (prompts and
+    re-acquisitions given to the tracker); :meth:`end` at cuts and for removed objects.
+    """
+
+    def __init__(self, options: EvidenceOptions | None = None) -> None:
+        self.options = options or EvidenceOptions()
+        self._models: dict[int, _Model] = {}
+        self._data: _FrameData | None = None
+        self._absent: dict[int, float] = {}
+        """Confidence that the frame holds nothing like each lost object (from the last search)."""
+        self._found: dict[int, float] = {}
+        """Verification scores of the objects re-acquired on the current frame."""
+        self._steady = False
+
+    # -- frames ----------------------------------------------------------------------
+    def begin(self, frame: Frame) -> None:
+        if self._data is not None and self._data.index == frame.index:
+            return
+        h, w = frame.image.shape[:2]
+        scale = min(1.0, self.options.work_side / float(max(h, w)))
+        self._data = _FrameData(frame, scale)
+        self._absent.clear()
+        self._found.clear()
+
+    def _frame(self, frame: Frame) -> _FrameData:
+        self.begin(frame)
+        assert self._data is not None
+        return self._data
+
+    # -- objects ---------------------------------------------------------------------
+    @property
+    def objects(self) -> set[int]:
+        return set(self._models)
+
+    def lost(self) -> set[int]:
+        """Objects lost (nothing output), searched for on every frame."""
+        return {oid for oid, m in self._models.items() if m.state == "lost"}
+
+    def tracked(self) -> set[int]:
+        """Objects not lost."""
+        return {oid for oid, m in self._models.items() if m.state != "lost"}
+
+    def found_confidence(self, oid: int) -> float:
+        """The verification score of an object :meth:`search` re-acquired on this frame."""
+        return self._found.get(oid, self.options.verify)
+
+    def state(self, oid: int) -> State | None:
+        model = self._models.get(oid)
+        return model.state if model is not None else None
+
+    def end(self, ids: Iterable[int]) -> None:
+        """Forget objects (a shot cut, a removed object): they are not searched for any more."""
+        for oid in list(ids):
+            self._models.pop(oid, None)
+            self._absent.pop(oid, None)
+            if self._data is not None:
+                self._data.forget(oid)
+
+    def learn(self, frame: Frame, masks: dict[int, np.ndarray], state: State = "prompt", *,
+              colours: bool = True) -> None:
+        """Masks given to the tracker on ``frame`` (prompts: confident views that also teach
+        the colours; re-acquisitions and refined masks, ``colours=False``: position and size)."""
+        data = self._frame(frame)
+        for oid, mask in masks.items():
+            m = data.small(mask)
+            if not m.any():
+                continue
+            model = self._models.get(oid)
+            if model is None:
+                self._models[oid] = self._new_model(data, m)
+            else:
+                self._update(oid, model, data, m, learn=colours, rate=0.6)
+            self._models[oid].state = state
+            self._models[oid].held_for = self._models[oid].lost_for = 0
+
+    # -- the model -------------------------------------------------------------------
+    def _ring(self, m: np.ndarray) -> np.ndarray:
+        area = int(m.sum())
+        r = max(3, int(0.35 * np.sqrt(area)))
+        box = _bbox(m)
+        assert box is not None
+        H, W = m.shape
+        x0, y0 = max(0, box[0] - r - 1), max(0, box[1] - r - 1)
+        x1, y1 = min(W, box[2] + r + 1), min(H, box[3] + r + 1)
+        ring = np.zeros_like(m)
+        sub = cv2.dilate(m[y0:y1, x0:x1].astype(np.uint8), _disk(r)) > 0
+        ring[y0:y1, x0:x1] = sub & ~m[y0:y1, x0:x1]
+        return ring
+
+    def _colours(self, data: _FrameData, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fg = _hist(data.codes, m)
+        ring = self._ring(m)
+        bg = _hist(data.codes, ring) if ring.any() else np.zeros(_NBINS, np.float32)
+        rest = _hist(data.codes[::2, ::2], ~m[::2, ::2])
+        return fg, 0.7 * bg + 0.3 * rest
+
+    def _new_model(self, data: _FrameData, m: np.ndarray) -> _Model:
+        fg, bg = self._colours(data, m)
+        box = _bbox(m)
+        assert box is not None
+        x0, y0, x1, y1 = box
+        view = _View(data.image[y0:y1, x0:x1].copy(), m[y0:y1, x0:x1].copy())
+        model = _Model(fg, bg, 0.0, fg.copy(), view, view, (x0 + x1) / 2, (y0 + y1) / 2, float(x1 - x0),
+                       float(y1 - y0), float(m.sum()), data.index, last=m, last_frame=data.index)
+        model.refresh_ratio()
+        model.like_ref = max(0.05, float(model.likelihood(data.codes)[m].mean()))
+        if self._touches_border(m):  # a partial first view: guess the full size from it
+            model.area = float(m.sum())
+        return model
+
+    @staticmethod
+    def _touches_border(m: np.ndarray) -> bool:
+        return bool(m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any())
+
+    def _update(self, oid: int, model: _Model, data: _FrameData, m: np.ndarray, *, learn: bool,
+                rate: float = 0.2) -> None:
+        """Move the model to an accepted mask ``m``; with ``learn``, also its colours and views."""
+        box = _bbox(m)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        H, W = m.shape
+        steps = max(1, abs(data.index - model.frame))
+        pcx, pcy = model.predicted_centre(data.index)
+        border = (x0 <= 0, y0 <= 0, x1 >= W, y1 >= H)
+        area = float(m.sum())
+        full = not any(border) and area >= 0.8 * model.area * self._size_change(model, x1 - x0, y1 - y0)
+        if full:
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            w, h = float(x1 - x0), float(y1 - y0)
+        else:  # a part: anchor each axis on the edge that agrees with the prediction
+            w, h = model.w, model.h
+            cx = self._anchor(x0, x1, pcx, w, border[0], border[2])
+            cy = self._anchor(y0, y1, pcy, h, border[1], border[3])
+        if steps <= 3:
+            vx, vy = (cx - model.cx) / steps, (cy - model.cy) / steps
+            limit = 0.6 * max(model.w, model.h)
+            vx, vy = float(np.clip(vx, -limit, limit)), float(np.clip(vy, -limit, limit))
+            k = 0.6
+            model.vx, model.vy = k * vx + (1 - k) * model.vx, k * vy + (1 - k) * model.vy
+        else:
+            model.vx = model.vy = 0.0
+        model.cx, model.cy, model.w, model.h, model.frame = cx, cy, w, h, data.index
+        model.last, model.last_frame = m, data.index
+        if full:  # the reference area follows slowly: no growth without evidence
+            target = float(np.clip(area, 0.85 * model.area, 1.15 * model.area))
+            model.area = 0.5 * model.area + 0.5 * target if learn else 0.8 * model.area + 0.2 * target
+        if not learn:
+            return
+        fg, bg = self._colours(data, m)
+        a = min(1.0, rate)
+        model.fg = (1 - a) * model.fg + a * (0.5 * model.anchor_fg + 0.5 * fg)
+        model.bg = (1 - min(1.0, 1.5 * a)) * model.bg + min(1.0, 1.5 * a) * bg
+        model.refresh_ratio()
+        data.forget(oid)
+        like = float(model.likelihood(data.codes)[m].mean())
+        model.like_ref = (1 - a) * model.like_ref + a * like if model.like_ref > 0 else like
+        model.like_ref = max(0.05, model.like_ref)
+        if full:
+            model.view = _View(data.image[y0:y1, x0:x1].copy(), m[y0:y1, x0:x1].copy())
+
+    @staticmethod
+    def _size_change(model: _Model, w: float, h: float) -> float:
+        return float(np.clip((w * h) / max(1.0, model.w * model.h), 0.5, 2.0))
+
+    @staticmethod
+    def _anchor(a0: int, a1: int, predicted: float, size: float, at_lo: bool, at_hi: bool) -> float:
+        """Centre on one axis from a partial extent [a0, a1): from the edge that is not on the
+        border and agrees better with the predicted extent."""
+        lo_c, hi_c = a0 + size / 2, a1 - size / 2
+        if at_lo and at_hi:
+            return predicted
+        if at_lo:
+            return hi_c
+        if at_hi:
+            return lo_c
+        return lo_c if abs(lo_c - predicted) <= abs(hi_c - predicted) else hi_c
+
+    def _expected(self, model: _Model, data: _FrameData) -> tuple[np.ndarray, float, float]:
+        """The expected mask on this frame (working resolution), the visible share of the
+        object there and the expected visible area."""
+        dt = abs(data.index - model.last_frame)
+        cx, cy = model.predicted_centre(data.index)
+        placed, share, _ = _place(model.view.mask, cx, cy, model.w, model.h, data.shape)
+        last = model.last
+        if last is not None and dt <= 3 and not self._touches_border(last) and last.sum() >= 0.6 * model.area:
+            return _shift(last, model.vx * dt, model.vy * dt), share, model.area * share
+        return placed, share, model.area * share
+
+    # -- judging ---------------------------------------------------------------------
+    def judge(self, frame: Frame, masks: dict[int, np.ndarray],
+              probabilities: dict[int, np.ndarray] | None = None,
+              occupied: dict[int, np.ndarray] | None = None) -> dict[int, Verdict]:
+        """Verdicts on the tracker's ``masks`` of ``frame`` (object id → bool H×W), with its
+        foreground ``probabilities`` where it has them. Objects without a model (never
+        given) are accepted as they are."""
+        data = self._frame(frame)
+        probabilities = probabilities or {}
+        out: dict[int, Verdict] = {}
+        for oid, mask in masks.items():
+            model = self._models.get(oid)
+            if model is None or not self.options.enabled:
+                out[oid] = Verdict("tracked", 1.0, mask if mask.any() else None)
+                continue
+            prob = probabilities.get(oid)
+            mean_prob = float(prob[mask].mean()) if prob is not None and mask.any() else None
+            others = {k: v for k, v in (occupied or masks).items() if k != oid}
+            out[oid] = self._judge_one(oid, model, data, mask, mean_prob, others)
+        return out
+
+    def _scores(self, model: _Model, like: np.ndarray, m: np.ndarray, q: np.ndarray, qd: np.ndarray,
+                expected_area: float, mean_prob: float | None) -> tuple[float, float, float, float]:
+        """Confidence of mask ``m`` and its area, position and appearance factors."""
+        o = self.options
+        area = float(m.sum())
+        r = area / max(expected_area, 1.0)
+        if r >= 1:
+            c_area = 1.0 - _ramp(np.log(r), np.log(o.grow_ok), np.log(o.max_growth))
+        else:
+            c_area = 0.4 + 0.6 * _ramp(r, 0.1, 0.5)
+        a = float(like[m].mean()) / model.like_ref
+        c_app = _ramp(a, 0.55, 0.85)
+        contain = float((m & qd).sum()) / area if q.any() else 0.0
+        c_pos = _ramp(contain, 0.5, 0.85)
+        conf = min(c_area, c_app, c_pos)
+        if mean_prob is not None:
+            conf = min(conf, _ramp(mean_prob, 0.3, 0.7))
+        self._steady = 0.8 <= r <= 1.2
+        return conf, c_area, c_pos, c_app
+
+    def _judge_one(self, oid: int, model: _Model, data: _FrameData, mask: np.ndarray, mean_prob: float | None,
+                   others: dict[int, np.ndarray]) -> Verdict:
+        o = self.options
+        m = data.small(mask)
+        q, share, expected_area = self._expected(model, data)
+        like = data.like(oid, model)
+        min_px = max(3.0, 0.01 * model.area)
+        if m.sum() >= min_px:
+            size = np.sqrt(max(model.area, 1.0))
+            dt = max(1, abs(data.index - model.last_frame))
+            margin = 2 + 0.15 * size + 0.5 * np.hypot(model.vx, model.vy) * dt
+            qd = cv2.dilate(q.astype(np.uint8), _disk(margin)) > 0 if q.any() else q
+            conf, c_area, c_pos, c_app = self._scores(model, like, m, q, qd, expected_area, mean_prob)
+            if conf >= o.accept:
+                model.state, model.held_for = "tracked", 0
+                self._update(oid, model, data, m, learn=conf >= o.learn_above and self._steady)
+                return Verdict("tracked", conf, mask)
+            if c_app >= 0.5 and q.any() and (c_area < 1.0 or c_pos < 1.0):
+                trimmed = self._trim(m, q, qd, like)
+                if trimmed.sum() >= min_px:
+                    t_conf, *_ = self._scores(model, like, trimmed, q, qd, expected_area, mean_prob)
+                    if t_conf >= o.accept:
+                        model.state, model.held_for = "tracked", 0
+                        self._update(oid, model, data, trimmed, learn=False)
+                        keep = cv2.dilate(trimmed.astype(np.uint8), _disk(1)) > 0
+                        return Verdict("tracked", 0.9 * t_conf, mask & data.full(keep), replaced=True)
+        return self._fallback(oid, model, data, q, share, others)
+
+    @staticmethod
+    def _trim(m: np.ndarray, q: np.ndarray, qd: np.ndarray, like: np.ndarray) -> np.ndarray:
+        """``m`` without what grew beyond the expected region, except object-coloured parts."""
+        keep = (m & qd) | (m & (like > 0.65))
+        keep = cv2.morphologyEx(keep.astype(np.uint8), cv2.MORPH_OPEN, _disk(1)) > 0
+        return _keep_touching(keep, q)
+
+    def _fallback(self, oid: int, model: _Model, data: _FrameData, q: np.ndarray, share: float,
+                  others: dict[int, np.ndarray]) -> Verdict:
+        """The tracker's mask is not the object: search, hold or lose it."""
+        o = self.options
+        found = self._search_one(oid, model, data, others, exclude=None)
+        if found is not None:
+            mask, score = found
+            model.state, model.held_for, model.lost_for = "found", 0, 0
+            self._update(oid, model, data, mask, learn=False)
+            return Verdict("found", score, data.full(mask), replaced=True)
+        if model.held_for < o.hold_frames and share > 0.1:
+            held = self._supported(oid, model, data, q)
+            if held is not None:
+                model.state = "held"
+                model.held_for += 1
+                self._update(oid, model, data, held, learn=False)
+                return Verdict("held", o.held_confidence, data.full(held), replaced=True)
+        self._lose(model, data)
+        return Verdict("lost", self._absent_confidence(oid, model, share), None, replaced=True)
+
+    def _lose(self, model: _Model, data: _FrameData) -> None:
+        if model.state != "lost":
+            model.lost_for = 0
+        model.state = "lost"
+        model.held_for = 0
+
+    def _absent_confidence(self, oid: int, model: _Model, share: float) -> float:
+        absent = self._absent.get(oid, 1.0)
+        if share > 0.5 and model.lost_for < self.options.predict_frames:
+            absent = min(absent, 0.25 + 0.05 * model.lost_for)  # it should be in view: look here
+        return float(np.clip(absent, 0.0, 1.0))
+
+    def _supported(self, oid: int, model: _Model, data: _FrameData, q: np.ndarray) -> np.ndarray | None:
+        """The part of the expected region ``q`` whose colours say "object", if it is enough."""
+        if not q.any():
+            return None
+        like = data.like(oid, model)
+        g = q & (like > 0.5)
+        g = cv2.morphologyEx(g.astype(np.uint8), cv2.MORPH_OPEN, _disk(1)) > 0
+        if g.sum() < max(4.0, 0.25 * q.sum()):
+            return None
+        inside = float(like[g].mean())
+        rest = q & ~g
+        outside = float(like[rest].mean()) if rest.any() else 0.0
+        if inside < 0.85 * model.like_ref or inside - outside < 0.25:
+            return None
+        return g
+
+    # -- lost and found --------------------------------------------------------------
+    def search(self, frame: Frame, skip: Iterable[int] = (),
+               occupied: dict[int, np.ndarray] | None = None) -> dict[int, np.ndarray]:
+        """Look for every lost object (except ``skip``) in ``frame``; the verified ones are
+        returned (bool H×W at the frame's size) to be given to the tracker, and marked found."""
+        if not self.options.enabled:
+            return {}
+        data = self._frame(frame)
+        skip = set(skip)
+        found: dict[int, np.ndarray] = {}
+        taken = dict(occupied or {})
+        for oid, model in self._models.items():
+            if model.state != "lost" or oid in skip:
+                continue
+            model.lost_for += 1
+            q = share = None
+            if model.lost_for <= self.options.predict_frames:
+                q, share, _ = self._expected(model, data)
+                held = self._supported(oid, model, data, q) if share > 0.1 else None
+                score = self._verified_region(oid, model, data, held, taken) if held is not None else None
+                if held is not None and score is not None:
+                    found[oid] = data.full(held)
+                    taken[oid] = found[oid]
+                    self._found[oid] = score
+                    continue
+            hit = self._search_one(oid, model, data, taken, exclude=None)
+            if hit is not None:
+                found[oid] = data.full(hit[0])
+                taken[oid] = found[oid]
+                self._found[oid] = hit[1]
+        return found
+
+    def absent_confidence(self, oid: int) -> float:
+        """Confidence for a lost object on the current frame (after :meth:`search`)."""
+        model = self._models.get(oid)
+        if model is None:
+            return 1.0
+        data = self._data
+        share = 0.0
+        if data is not None and model.lost_for <= self.options.predict_frames:
+            _, share, _ = self._expected(model, data)
+        return self._absent_confidence(oid, model, share)
+
+    def _verified_region(self, oid: int, model: _Model, data: _FrameData, region: np.ndarray,
+                         taken: dict[int, np.ndarray]) -> float | None:
+        for other in taken.values():
+            om = data.small(other)
+            if (om & region).sum() > 0.3 * region.sum():
+                return None
+        like = data.like(oid, model)
+        a = float(like[region].mean()) / model.like_ref
+        return _ramp(a, 0.7, 1.0) if a >= 0.85 else None
+
+    def _search_one(self, oid: int, model: _Model, data: _FrameData, taken: dict[int, np.ndarray],
+                    exclude: np.ndarray | None) -> tuple[np.ndarray, float] | None:
+        """The whole-frame, multi-scale search: candidates by colour, verified by texture."""
+        o = self.options
+        like = data.like(oid, model)
+        H, W = data.shape
+        occupied = np.zeros((H, W), bool)
+        for other in taken.values():
+            occupied |= data.small(other)
+        candidates = self._candidates(model, like)
+        best_score = 0.0
+        result: tuple[np.ndarray, float] | None = None
+        for score_c, cx, cy, s in candidates:
+            placed, share, box = _place(model.view.mask, cx, cy, model.w * s, model.h * s, (H, W))
+            if share < o.min_visible or placed.sum() < 9:
+                continue
+            if (placed & occupied).sum() > 0.3 * placed.sum():
+                continue
+            a = float(like[placed].mean()) / model.like_ref
+            ncc, (dx, dy) = self._texture(model, data, box, s)
+            if dx or dy:
+                placed = _shift(placed, dx, dy)
+                if not placed.any():
+                    continue
+                a = float(like[placed].mean()) / model.like_ref
+            # texture decides (colours drift with light and look-alikes share them); a candidate
+            # far from where the object was lost moments ago needs more of it
+            if a < 0.45:
+                continue
+            c_app = _ramp(a, 0.5, 0.85)
+            c_tex = _ramp(ncc, 0.45, 0.8)
+            score = c_tex * (0.5 + 0.5 * c_app) * (0.85 + 0.15 * _ramp(share, o.min_visible, 0.7))
+            if not self._plausible(model, data, cx, cy):
+                score *= 0.7
+            if _DEBUG:
+                DEBUG_LOG.append(dict(frame=data.index, oid=oid, score=score, a=a, ncc=ncc, share=share,
+                                      plausible=self._plausible(model, data, cx, cy), lost_for=model.lost_for,
+                                      mask=data.full(placed)))
+            best_score = max(best_score, score)
+            if score >= o.verify and (result is None or score > result[1]):
+                result = (placed, score)
+        if result is None:
+            self._absent[oid] = 1.0 - _ramp(best_score, 0.2, o.verify)
+        return result
+
+    def _plausible(self, model: _Model, data: _FrameData, cx: float, cy: float) -> bool:
+        """Whether the object can have got to (cx, cy) since it was last seen."""
+        dt = abs(data.index - model.last_frame)
+        px, py = model.predicted_centre(data.index)
+        reach = 0.75 * max(model.w, model.h) + (2.0 + 0.5 * np.hypot(model.vx, model.vy)) * dt
+        return bool(np.hypot(cx - px, cy - py) <= reach)
+
+    def _candidates(self, model: _Model, like: np.ndarray, top: int = 4) -> list[tuple[float, float, float, float]]:
+        """(score, cx, cy, scale) of the best positions for the object's box: mean likelihood
+        over the box's core minus half the mean over a ring around it, positions partly outside
+        the frame included (only the inside counts)."""
+        o = self.options
+        H, W = like.shape
+        pad = int(max(model.w, model.h) * max(o.search_scales) * 0.5) + 2
+        lp = cv2.copyMakeBorder(like.astype(np.float32), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        vp = cv2.copyMakeBorder(np.ones((H, W), np.float32), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        il, iv = cv2.integral(lp), cv2.integral(vp)
+        out: list[tuple[float, float, float, float]] = []
+        for s in o.search_scales:
+            bw, bh = max(3, int(round(model.w * s * 0.7))), max(3, int(round(model.h * s * 0.7)))
+            rw, rh = int(round(model.w * s * 1.4)), int(round(model.h * s * 1.4))
+            if rw >= lp.shape[1] or rh >= lp.shape[0]:
+                continue
+
+            def box_sum(ii: np.ndarray, bw: int, bh: int) -> np.ndarray:
+                # sums over every bw×bh box, indexed by its centre in padded coordinates
+                s_ = ii[bh:, bw:] - ii[:-bh, bw:] - ii[bh:, :-bw] + ii[:-bh, :-bw]
+                return s_
+
+            core_l, core_v = box_sum(il, bw, bh), box_sum(iv, bw, bh)
+            ring_l, ring_v = box_sum(il, rw, rh), box_sum(iv, rw, rh)
+            # align both to the same centres
+            dy0, dx0 = (rh - bh) // 2, (rw - bw) // 2
+            ch, cw = ring_l.shape
+            core_l = core_l[dy0:dy0 + ch, dx0:dx0 + cw]
+            core_v = core_v[dy0:dy0 + ch, dx0:dx0 + cw]
+            mean_in = core_l / np.maximum(core_v, 1)
+            ring_area = np.maximum(ring_v - core_v, 1)
+            mean_ring = (ring_l - core_l) / ring_area
+            visible = core_v / float(bw * bh)
+            score = mean_in - 0.5 * mean_ring
+            score[visible < o.min_visible] = -1
+            for _ in range(2):
+                k = int(np.argmax(score))
+                y, x = divmod(k, score.shape[1])
+                val = float(score[y, x])
+                if val <= 0:
+                    break
+                cx, cy = x + rw / 2 - pad, y + rh / 2 - pad
+                out.append((val, cx, cy, s))
+                r = max(2, int(0.4 * max(rw, rh)))
+                score[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = -1
+        out.sort(key=lambda c: -c[0])
+        return [c for c in out[:top] if c[0] >= 0.35 * model.like_ref]
+
+    def _texture(self, model: _Model, data: _FrameData, box: tuple[int, int, int, int],
+                 s: float) -> tuple[float, tuple[int, int]]:
+        """Best masked correlation of the object's views with the frame around ``box``
+        (x, y, w, h; may be partly outside), over a few pixels of slack, and its offset."""
+        H, W = data.shape
+        x, y, pw, ph = box
+        best, offset = -1.0, (0, 0)
+        slack = max(2, int(0.08 * max(pw, ph)))
+        for view in (model.view, model.anchor):
+            templ = cv2.resize(view.patch, (pw, ph), interpolation=cv2.INTER_AREA)
+            tmask = cv2.resize(view.mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
+            # the template's part that can lie inside the frame with the slack
+            tx0, ty0 = max(0, -(x - slack)), max(0, -(y - slack))
+            tx1, ty1 = min(pw, W - (x + slack)), min(ph, H - (y + slack))
+            if tx1 - tx0 < 6 or ty1 - ty0 < 6:
+                continue
+            t_img = templ[ty0:ty1, tx0:tx1]
+            t_msk = tmask[ty0:ty1, tx0:tx1]
+            if t_msk.sum() < 20 or t_img[t_msk > 0].std() < 2:
+                continue
+            sx0, sy0 = x + tx0 - slack, y + ty0 - slack
+            sx1, sy1 = x + tx1 + slack, y + ty1 + slack
+            if sx0 < 0 or sy0 < 0 or sx1 > W or sy1 > H:
+                continue
+            region = data.image[sy0:sy1, sx0:sx1]
+            res = cv2.matchTemplate(region, t_img, cv2.TM_CCOEFF_NORMED, mask=np.dstack([t_msk] * 3))
+            res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+            _, peak, _, loc = cv2.minMaxLoc(res)
+            if peak > best:
+                best, offset = float(peak), (loc[0] - slack, loc[1] - slack)
+        return best, offset

@@ -1,0 +1,316 @@
+"""Pixel conversions between decoded video frames and RGB, and the pass-through that keeps
+untouched pixels bit-identical.
+
+There is one conversion per direction, both with the source's own matrix and range given
+to swscale explicitly (never its defaults), bicubic full-chroma interpolation and accurate
+rounding, so that a round trip RGB → YUV → RGB shifts no level on average:
+
+* :func:`to_rgb` — a decoded frame → full-range RGB (uint8, or uint16 ``rgb48`` when asked
+  for deep frames of a source with more than 8 bits) and its alpha plane, if any;
+* :func:`from_rgb` — RGB (and alpha) → a frame in an encoder's pixel format, with a given
+  matrix and range.
+
+:func:`planes_of` copies a decoded frame's planes (:class:`DecodedPlanes`, carried by
+:class:`Frame`); :func:`restore_untouched` builds the output frame from an edited RGB image
+and those planes: the planes are converted to RGB again exactly as the reader did, every
+pixel whose RGB (and alpha) the stages left unchanged takes the source's plane values, and
+only changed pixels are converted from RGB. A subsampled chroma sample is taken from the
+source when none of the luma pixels it covers changed. Untouched pixels therefore reach the
+encoder as they came out of the decoder, whatever the matrix, range, depth or subsampling.
+Unspecified matrices are read as BT.601 (FFmpeg's convention) and unspecified ranges as
+limited (full for ``yuvj`` formats).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import av
+import numpy as np
+from av.video.reformatter import Interpolation
+
+from editor.api.frames import ColorInfo, DecodedPlanes
+
+#: swscale flags for both directions: bicubic, accurate rounding, full chroma interpolation
+#: on output and input (without them swscale's fast paths darken a round trip by ~1 level).
+SWS_FLAGS = (Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+             | Interpolation.FULL_CHR_H_INP)
+
+#: FFmpeg AVColorSpace → swscale colorspace constant (SWS_CS_*).
+_SWS_COLORSPACE = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+_SWS_BT601 = 5
+_RANGE_LIMITED, _RANGE_FULL = 1, 2
+#: swscale's 16-bit RGB runs to 255·256 = 65280, not 65535 (both ways; measured on FFmpeg 8):
+#: deep RGB is rescaled so that white is 65535 (`rgb48` of the Frame docstring).
+_SWS16_WHITE = 65280
+
+
+def _from_sws16(array: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(array.astype(np.float32) * (65535 / _SWS16_WHITE)), 0, 65535).astype(np.uint16)
+
+
+def _to_sws16(array: np.ndarray) -> np.ndarray:
+    return np.rint(array.astype(np.float32) * (_SWS16_WHITE / 65535)).astype(np.uint16)
+
+
+class PixelFormat:
+    """What the conversions need to know about an FFmpeg pixel format."""
+
+    def __init__(self, name: str) -> None:
+        fmt = av.VideoFormat(name)
+        self.name = name
+        comps = fmt.components
+        self.bits = max(c.bits for c in comps)
+        self.is_rgb = bool(fmt.is_rgb or fmt.has_palette)
+        self.has_alpha = any(c.is_alpha for c in comps)
+        self.is_gray = not self.is_rgb and len([c for c in comps if not c.is_alpha]) == 1
+        self.full_range = name.startswith("yuvj")
+        planes = [c.plane for c in comps]
+        self.planar = (len(set(planes)) == len(planes) and not fmt.has_palette and not fmt.is_bayer
+                       and not fmt.is_bit_stream and self.bits <= 16
+                       and (self.bits <= 8 or not fmt.is_big_endian))
+        self.dtype = np.dtype(np.uint8 if self.bits <= 8 else np.uint16)
+        # (log2 horizontal, log2 vertical) subsampling of each plane, by plane index
+        probe = av.VideoFormat(name, 64, 64)
+        self.shifts = {c.plane: ((64 // max(1, c.width)).bit_length() - 1, (64 // max(1, c.height)).bit_length() - 1)
+                       for c in probe.components}
+        self.alpha_plane = next((c.plane for c in comps if c.is_alpha), None)
+        # the layout of the colour planes: formats that agree here hold the same values
+        self.colour_layout = tuple(sorted((c.plane, c.bits, self.shifts[c.plane], c.is_luma, c.is_chroma)
+                                          for c in comps if not c.is_alpha)) + (self.is_rgb,)
+
+    @property
+    def subsampling(self) -> tuple[int, int]:
+        """Largest (log2 horizontal, log2 vertical) chroma subsampling."""
+        return (max(s[0] for s in self.shifts.values()), max(s[1] for s in self.shifts.values()))
+
+
+@lru_cache(maxsize=None)
+def pixel_format(name: str) -> PixelFormat:
+    return PixelFormat(name)
+
+
+def bit_depth(name: str) -> int:
+    """Bits per component of pixel format ``name``."""
+    return pixel_format(name).bits
+
+
+def yuv_range(fmt: PixelFormat, color_range: int) -> int:
+    """The range a YUV/gray frame is read or written with: its tag, else limited (full for yuvj)."""
+    if fmt.full_range or color_range == _RANGE_FULL:
+        return _RANGE_FULL
+    return _RANGE_LIMITED
+
+
+def sws_colorspace(colorspace: int) -> int:
+    """swscale matrix for an FFmpeg colorspace tag; unspecified (and unknown) → BT.601."""
+    return _SWS_COLORSPACE.get(int(colorspace or 2), _SWS_BT601)
+
+
+def color_of(frame: av.VideoFrame) -> ColorInfo:
+    return ColorInfo(int(frame.colorspace or 2), int(frame.color_range or 0),
+                     int(frame.color_primaries or 2), int(frame.color_trc or 2))
+
+
+# -- the two conversions ---------------------------------------------------------------
+def to_rgb(frame: av.VideoFrame, *, deep: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decoded ``frame`` → (RGB H×W×3, alpha H×W or ``None``), full range, with the frame's
+    own matrix and range. uint8, or uint16 (0–65535) when ``deep`` and the frame has more
+    than 8 bits per component. Not rotated."""
+    fmt = pixel_format(frame.format.name)
+    wide = deep and fmt.bits > 8
+    alpha = fmt.has_alpha
+    target = ("rgba64le" if wide else "rgba") if alpha else ("rgb48le" if wide else "rgb24")
+    kwargs: dict[str, object] = {"format": target, "interpolation": SWS_FLAGS}
+    if not fmt.is_rgb:
+        kwargs.update(src_colorspace=sws_colorspace(frame.colorspace),
+                      src_color_range=yuv_range(fmt, int(frame.color_range or 0)),
+                      dst_color_range=_RANGE_FULL)
+    out = frame.reformat(**kwargs).to_ndarray()
+    if wide:
+        out = _from_sws16(out)
+    if alpha:
+        return np.ascontiguousarray(out[..., :3]), np.ascontiguousarray(out[..., 3])
+    return out, None
+
+
+def from_rgb(image: np.ndarray, alpha: np.ndarray | None, pix_fmt: str, color: ColorInfo) -> av.VideoFrame:
+    """RGB H×W×3 (uint8 or uint16, full range) and optional alpha → a frame in ``pix_fmt``
+    converted with ``color``'s matrix and range, and tagged with ``color``."""
+    fmt = pixel_format(pix_fmt)
+    wide = image.dtype == np.uint16
+    if alpha is not None and fmt.has_alpha:
+        array = np.dstack([image, alpha.astype(image.dtype)])
+        src = "rgba64le" if wide else "rgba"
+    else:
+        array, src = image, ("rgb48le" if wide else "rgb24")
+    if wide:
+        array = _to_sws16(array)
+    rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format=src)
+    kwargs: dict[str, object] = {"format": pix_fmt, "interpolation": SWS_FLAGS}
+    if not fmt.is_rgb:
+        kwargs.update(src_color_range=_RANGE_FULL, dst_colorspace=sws_colorspace(color.colorspace),
+                      dst_color_range=yuv_range(fmt, color.color_range))
+    out = rgb.reformat(**kwargs)
+    tag(out, color, fmt)
+    return out
+
+
+def tag(frame: av.VideoFrame, color: ColorInfo, fmt: PixelFormat | None = None) -> None:
+    """Set ``frame``'s colour tags to ``color`` (RGB formats get no matrix or range)."""
+    fmt = fmt or pixel_format(frame.format.name)
+    if fmt.is_rgb:
+        frame.colorspace, frame.color_range = 0, _RANGE_FULL
+    else:
+        frame.colorspace = color.colorspace
+        frame.color_range = yuv_range(fmt, color.color_range) if color.color_range or fmt.full_range else 0
+    frame.color_primaries = color.color_primaries
+    frame.color_trc = color.color_trc
+
+
+# -- planes ----------------------------------------------------------------------------
+def _plane_view(plane: av.video.plane.VideoPlane, dtype: np.dtype) -> np.ndarray:
+    rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+    return rows[:, :plane.width]
+
+
+def planes_of(frame: av.VideoFrame, rotation: int = 0) -> DecodedPlanes | None:
+    """A copy of ``frame``'s planes, or ``None`` for layouts kept only as RGB (packed RGB,
+    semi-planar, palette, bitstream formats)."""
+    fmt = pixel_format(frame.format.name)
+    if not fmt.planar or any(p.line_size <= 0 for p in frame.planes):
+        return None
+    data = tuple(_plane_view(p, fmt.dtype).copy() for p in frame.planes)
+    return DecodedPlanes(fmt.name, data, color_of(frame), rotation)
+
+
+def frame_of(planes: DecodedPlanes) -> av.VideoFrame:
+    """An ``av.VideoFrame`` holding ``planes`` (stored orientation), tagged with their colour."""
+    fmt = pixel_format(planes.format)
+    frame = av.VideoFrame(planes.width, planes.height, planes.format)
+    for plane, data in zip(frame.planes, planes.data):
+        _plane_view(plane, fmt.dtype)[...] = data
+    frame.colorspace, frame.color_range = planes.color.colorspace, planes.color.color_range
+    frame.color_primaries, frame.color_trc = planes.color.color_primaries, planes.color.color_trc
+    return frame
+
+
+def upright(image: np.ndarray, rotation_cw: int) -> np.ndarray:
+    """Rotate an H×W(×C) array clockwise by ``rotation_cw`` degrees."""
+    k = (rotation_cw // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=-k)) if k else image
+
+
+def decode(frame: av.VideoFrame, rotation: int = 0, *,
+           deep: bool = False) -> tuple[np.ndarray, np.ndarray | None, DecodedPlanes | None]:
+    """A decoded frame → (upright RGB, upright alpha or ``None``, its planes or ``None``).
+
+    The RGB is made from the copied planes (:func:`frame_of`), not from the decoder's frame,
+    so that it is the very RGB :func:`rgb_of` makes again later — after a trip through the
+    frame cache too: the decoder's frame carries properties a copy cannot (its chroma
+    location, which swscale honours), and the pass-through compares RGB bit for bit."""
+    planes = planes_of(frame, rotation)
+    if planes is not None:
+        rgb, alpha = rgb_of(planes, deep=deep)
+        return rgb, alpha, planes
+    rgb, alpha = to_rgb(frame, deep=deep)
+    return upright(rgb, rotation), (None if alpha is None else upright(alpha, rotation)), None
+
+
+def rgb_of(planes: DecodedPlanes, *, deep: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The upright RGB (and alpha) the reader made of ``planes``."""
+    rgb, alpha = to_rgb(frame_of(planes), deep=deep)
+    return upright(rgb, planes.rotation), (None if alpha is None else upright(alpha, planes.rotation))
+
+
+def compatible(source: str, output: str) -> bool:
+    """True when ``output`` stores the colour planes of ``source`` unchanged (same depth,
+    subsampling and plane order; alpha may be added or dropped, ``yuvj`` ≡ ``yuv``)."""
+    a, b = pixel_format(source), pixel_format(output)
+    return a.planar and b.planar and a.colour_layout == b.colour_layout
+
+
+def _block_any(mask: np.ndarray, shift: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """``mask`` reduced to a subsampled plane of ``shape``: true where any covered pixel is."""
+    sx, sy = shift
+    if (sx, sy) == (0, 0):
+        return mask
+    bh, bw = 1 << sy, 1 << sx
+    h, w = shape
+    padded = np.zeros((h * bh, w * bw), bool)
+    padded[:mask.shape[0], :mask.shape[1]] = mask
+    return padded.reshape(h, bh, w, bw).any(axis=(1, 3))
+
+
+def _convert_planes(planes: DecodedPlanes, pix_fmt: str, color: ColorInfo) -> list[np.ndarray] | None:
+    """``planes`` (stored orientation) in ``pix_fmt`` with ``color``'s matrix and range, straight
+    from plane to plane (no trip through 8-bit RGB); ``None`` for RGB ↔ YUV changes."""
+    src_fmt, out_fmt = pixel_format(planes.format), pixel_format(pix_fmt)
+    if src_fmt.is_rgb != out_fmt.is_rgb or not out_fmt.planar:
+        return None
+    kwargs: dict[str, object] = {"format": pix_fmt, "interpolation": SWS_FLAGS}
+    if not src_fmt.is_rgb:
+        kwargs.update(src_colorspace=sws_colorspace(planes.color.colorspace),
+                      src_color_range=yuv_range(src_fmt, planes.color.color_range),
+                      dst_colorspace=sws_colorspace(color.colorspace), dst_color_range=yuv_range(out_fmt, color.color_range))
+    converted = frame_of(planes).reformat(**kwargs)
+    return [_plane_view(p, out_fmt.dtype).copy() for p in converted.planes]
+
+
+def restore_untouched(image: np.ndarray, alpha: np.ndarray | None, planes: DecodedPlanes, pix_fmt: str,
+                      color: ColorInfo) -> tuple[av.VideoFrame, bool] | None:
+    """The output frame in ``pix_fmt`` for an (edited) upright ``image`` and whether its untouched
+    pixels are the source's planes bit for bit.
+
+    Every pixel whose RGB and alpha equal what the reader made of ``planes`` keeps the source's
+    plane values: as they are when ``pix_fmt`` holds them unchanged (same depth and
+    subsampling; ``True``), else converted plane to plane at full precision (another depth or
+    subsampling; ``False``). Changed pixels are converted from RGB with :func:`from_rgb`.
+    ``None`` when the planes cannot be used (RGB ↔ YUV, a rotation that would turn 4:2:2 into
+    4:4:0, another size): convert the whole image with :func:`from_rgb` then."""
+    src_fmt, out_fmt = pixel_format(planes.format), pixel_format(pix_fmt)
+    exact = compatible(planes.format, pix_fmt)
+    sx, sy = out_fmt.subsampling
+    if planes.rotation in (90, 270) and sx != sy:
+        return None
+    before, before_alpha = rgb_of(planes, deep=image.dtype == np.uint16)
+    if before.shape != image.shape or before.dtype != image.dtype:
+        return None
+    if exact:
+        src = list(planes.data)
+        src_alpha = planes.data[src_fmt.alpha_plane] if src_fmt.alpha_plane is not None else None
+    else:
+        converted = _convert_planes(planes, pix_fmt, color)
+        if converted is None:
+            return None
+        src = converted
+        src_alpha = converted[out_fmt.alpha_plane] if out_fmt.alpha_plane is not None and src_fmt.has_alpha else None
+    changed = np.any(image != before, axis=-1)
+    keep_alpha = out_fmt.has_alpha and src_alpha is not None
+    if keep_alpha and alpha is not None and before_alpha is not None:
+        changed |= alpha != before_alpha.astype(alpha.dtype)
+    src = [upright(p, planes.rotation) for p in src]
+    if src_alpha is not None:
+        src_alpha = upright(src_alpha, planes.rotation)
+    needs_new = bool(changed.any()) or (out_fmt.has_alpha and not keep_alpha)
+    new = from_rgb(image, alpha, pix_fmt, color) if needs_new else None
+    if new is None:
+        out = av.VideoFrame(image.shape[1], image.shape[0], pix_fmt)
+        tag(out, color, out_fmt)
+    else:
+        out = new
+    for index, plane in enumerate(out.planes):
+        view = _plane_view(plane, out_fmt.dtype)
+        if index == out_fmt.alpha_plane:
+            if not keep_alpha:
+                continue  # alpha made by from_rgb (the source had none)
+            data = src_alpha
+        else:
+            data = src[index]
+        if data.shape != view.shape:
+            return None
+        if new is None:
+            view[...] = data
+        else:
+            take_new = _block_any(changed, out_fmt.shifts[index], view.shape)
+            np.copyto(view, data, where=~take_new)
+    return out, exact
