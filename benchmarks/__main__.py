@@ -16,11 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .inputs import make_clip
+from .inputs import make_clip, make_clip_10bit
 
 ROOT = Path(__file__).resolve().parent
 ORDER = ["decode", "transcode", "track", "edit_blur", "edit_pixelate", "edit_overlay", "edit_background",
-         "edit_remove", "end_to_end", "transcode_nvenc", "end_to_end_nvenc"]
+         "edit_remove", "end_to_end", "transcode_nvenc", "end_to_end_nvenc", "transcode_10bit", "edit_blur_10bit"]
 
 
 def machine() -> dict[str, object]:
@@ -73,12 +73,14 @@ def run_models(frames: int) -> dict[str, object]:
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    head = "| clip | scenario | frames | seconds | fps | × transcode time | peak RSS MiB |\n|---|---|---|---|---|---|---|"
+    head = ("| clip | scenario | frames | seconds | fps | × transcode time | × transcode CPU | peak RSS MiB |\n"
+            "|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
         ratio = f"{r['ratio_to_transcode']:.2f}" if r.get("ratio_to_transcode") is not None else ""
+        cpu = f"{r['cpu_ratio_to_transcode']:.2f}" if r.get("cpu_ratio_to_transcode") is not None else ""
         lines.append(f"| {r['clip']} | {r['scenario']} | {r['frames']} | {r['seconds']:.1f} | {r['fps']:.1f} | "
-                     f"{ratio} | {r['peak_rss_mib']:.0f} |")
+                     f"{ratio} | {cpu} | {r['peak_rss_mib']:.0f} |")
     return "\n".join(lines)
 
 
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--scenarios", nargs="+", default=ORDER, choices=ORDER)
     ap.add_argument("--markdown", action="store_true", help="rewrite the generated part of BENCHMARKS.md")
+    ap.add_argument("--note", default="", help="a line about the machine and run, printed under the header")
     ap.add_argument("--no-removal", dest="removal", action="store_false", help="skip the removal-quality table")
     ap.add_argument("--no-quality", dest="quality", action="store_false", help="skip the J&F table")
     ap.add_argument("--no-models", dest="models", action="store_false",
@@ -96,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model-frames", type=int, default=10, help="frames per XMem speed row")
     ap.add_argument("--scaling", action="store_true",
                     help="also 1k vs 10k frames: pipeline at 480p and XMem memory at 96p (long: ~30 min on 2 cores)")
+    ap.add_argument("--batch", action="store_true",
+                    help="also `trackedit batch` throughput: 8 clips, 1 vs 2 local workers vs Ray local (~4 min)")
     return ap
 
 
@@ -106,22 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     for height in args.heights:
         clip, prompts = make_clip(results_dir / "inputs", height, args.frames)
         work = results_dir / "work" / f"{height}p_{args.frames}"
-        base = gpu_base = None
+        bases: dict[str, float] = {}
         from editor.video.writer import nvenc_available
 
-        from .scenarios import GPU_SCENARIOS
+        from .scenarios import BASELINES, DEEP_SCENARIOS, GPU_SCENARIOS
 
+        clip10 = make_clip_10bit(clip) if set(DEEP_SCENARIOS) & set(args.scenarios) else None
         for name in [s for s in ORDER if s in args.scenarios]:
             if name in GPU_SCENARIOS and not nvenc_available():
                 continue
-            r = run_scenario(name, clip, prompts, work)
-            r["clip"] = f"bunny {height}p × {args.frames}"
-            if name == "transcode":
-                base = float(r["seconds"])
-            if name == "transcode_nvenc":
-                gpu_base = float(r["seconds"])
-            ref = gpu_base if name == "end_to_end_nvenc" else base
+            deep = name in DEEP_SCENARIOS
+            r = run_scenario(name, clip10 if deep and clip10 else clip, prompts, work)
+            r["clip"] = f"bunny {height}p{' 10-bit' if deep else ''} × {args.frames}"
+            if name.startswith("transcode"):
+                bases[name] = float(r["seconds"])
+                bases[name + ":cpu"] = float(r["cpu_seconds"])
+            baseline = BASELINES.get(name, "transcode")
+            ref, cpu_ref = bases.get(baseline), bases.get(baseline + ":cpu")
             r["ratio_to_transcode"] = (float(r["seconds"]) / ref) if ref and not name.startswith("transcode") else None
+            r["cpu_ratio_to_transcode"] = (float(r["cpu_seconds"]) / cpu_ref) \
+                if cpu_ref and not name.startswith("transcode") else None
             rows.append(r)
             print(f"{r['clip']:>22} {name:>11}: {r['fps']:7.1f} fps  {r['peak_rss_mib']:6.0f} MiB", file=sys.stderr)
     when = dt.datetime.now(dt.timezone.utc)
@@ -138,8 +147,14 @@ def main(argv: list[str] | None = None) -> int:
 
         scaling["scaling"] = scaling_mod.collect([1000, 10000], 480, ["decode", "transcode", "edit_blur"])
         scaling["xmem_long"] = run_json("benchmarks.xmem_speed", ["--long", "1000", "10000"])
-    report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "results": rows,
-              "removal_quality": removal, "mask_quality": quality, **models, **scaling}
+    batch_rows: list[dict[str, object]] = []
+    if args.batch:
+        from . import batch as batch_mod
+
+        batch_rows = batch_mod.collect()
+    report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "note": args.note, "results": rows,
+              "removal_quality": removal, "mask_quality": quality, **models, **scaling,
+              **({"batch": batch_rows} if batch_rows else {})}
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{when:%Y-%m-%d}-{platform.node()}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -165,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
                  + scaling_mod.table(scaling["scaling"]))
         text += ("\n\nXMem memory over length (one object, 96p so 10k frames fit in minutes on a CPU; memory "
                  "stores capped by the configuration):\n\n" + xmem_speed.long_table(scaling["xmem_long"]))
+    if batch_rows:
+        from . import batch as batch_mod
+
+        text += ("\n\n`trackedit batch`, 8 clips of looped bunny at 240p × 48 frames, local worker processes vs Ray "
+                 "tasks (`--ray local`):\n\n" + batch_mod.table(batch_rows))
     print(text)
     print(f"\nwritten {path}", file=sys.stderr)
     if args.markdown:
@@ -178,8 +198,9 @@ BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
 def write_markdown(report: dict[str, object], text: str) -> None:
     md = ROOT.parent / "BENCHMARKS.md"
     m = report["machine"]
+    note = f" {report['note']}" if report.get("note") else ""
     block = (f"{BEGIN}\nMeasured {report['date']} on {m['cpu']} ({m['cores']} cores), GPU: {m.get('gpu')}, "
-             f"Python {m['python']}, PyAV {m['av']}, OpenCV {m['opencv']}.\n\n{text}\n{END}")
+             f"Python {m['python']}, PyAV {m['av']}, OpenCV {m['opencv']}.{note}\n\n{text}\n{END}")
     old = md.read_text() if md.exists() else ""
     if BEGIN in old and END in old:
         new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]

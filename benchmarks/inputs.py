@@ -49,3 +49,33 @@ def make_clip(folder: Path, height: int, frames: int) -> tuple[Path, Path]:
             c.mux(p)
     tmp.replace(clip)
     return clip, prompts
+
+
+def make_clip_10bit(clip: Path) -> Path:
+    """The 8-bit benchmark ``clip`` re-encoded as 10-bit 4:2:0 (libx264 High 10, CRF 16,
+    BT.709 tags) next to it: a 10-bit source for the ``*_10bit`` scenarios, same frames, size
+    and timing, so the masks tracked on the 8-bit clip fit it."""
+    out = clip.with_name(clip.stem + "_10bit.mp4")
+    if out.exists():
+        return out
+    tmp = out.with_suffix(".partial.mp4")
+    with av.open(str(clip)) as src, av.open(str(tmp), "w") as dst:
+        vin = src.streams.video[0]
+        vin.thread_type = "AUTO"
+        vout = dst.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p10le"
+        vout.time_base = vout.codec_context.time_base = vin.time_base
+        cc = vout.codec_context
+        cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = 1, 1, 1, 1
+        cc.options = {"crf": "16", "preset": "veryfast"}
+        for frame in src.decode(vin):
+            deep = frame.reformat(format="yuv420p10le", src_colorspace=1, dst_colorspace=1, src_color_range=1,
+                                  dst_color_range=1)
+            deep.pts, deep.time_base = frame.pts, frame.time_base
+            deep.colorspace, deep.color_range, deep.color_primaries, deep.color_trc = 1, 1, 1, 1
+            for p in vout.encode(deep):
+                dst.mux(p)
+        for p in vout.encode(None):
+            dst.mux(p)
+    tmp.replace(out)
+    return out

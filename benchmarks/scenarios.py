@@ -19,17 +19,24 @@ def decode(clip: Path, prompts: Path, work: Path) -> int:
     return sum(1 for _ in iter_frames(clip))
 
 
-def transcode(clip: Path, prompts: Path, work: Path, codec: str = "libx264") -> int:
-    """Plain PyAV transcode (decode → libx264 CRF 18 medium), the floor for the pipeline."""
-    out = work / f"transcode-{codec}.mp4"
+def transcode(clip: Path, prompts: Path, work: Path, codec: str = "libx264", pix_fmt: str = "yuv420p",
+              thread_type: str | None = None) -> int:
+    """Plain PyAV transcode (decode → libx264 CRF 18 medium), the floor for the pipeline.
+    ``thread_type``: the encoder's (``None``: PyAV's default, as the historical 8-bit row)."""
+    out = work / f"transcode-{codec}-{pix_fmt}.mp4"
     n = 0
     with av.open(str(clip)) as src, av.open(str(out), "w") as dst:
         vin = src.streams.video[0]
         vin.thread_type = "AUTO"
         vout = dst.add_stream(codec, rate=vin.average_rate)
-        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, pix_fmt
+        cc = vout.codec_context
+        cc.colorspace, cc.color_range = vin.codec_context.colorspace, vin.codec_context.color_range
+        cc.color_primaries, cc.color_trc = vin.codec_context.color_primaries, vin.codec_context.color_trc
         vout.codec_context.options = {"crf": "18", "preset": "medium"} if codec == "libx264" else \
             {"cq": "18", "preset": "p4"}
+        if thread_type is not None:
+            vout.codec_context.thread_type = thread_type
         vout.time_base = vout.codec_context.time_base = vin.time_base
         for frame in src.decode(vin):
             for p in vout.encode(frame):
@@ -48,18 +55,25 @@ def track(clip: Path, prompts: Path, work: Path) -> int:
                             work / "masks").frames
 
 
-def edit(preset_name: str):  # noqa: ANN201
+def edit(preset_name: str, suffix: str = ""):  # noqa: ANN201
     """Decode + one preset's stages from precomputed masks + encode (needs ``track`` first)."""
 
     def run(clip: Path, prompts: Path, work: Path) -> int:
         from editor.pipeline.orchestrator import Pipeline, RunRequest
         from editor.pipeline.presets import load_preset
 
-        req = RunRequest(input=clip, output=work / f"{preset_name}.mp4", preset=load_preset(preset_name),
+        req = RunRequest(input=clip, output=work / f"{preset_name}{suffix}.mp4", preset=load_preset(preset_name),
                          masks_dir=work / "masks", overwrite=True)
         return Pipeline().run(req).frames
 
     return run
+
+
+def transcode_10bit(clip: Path, prompts: Path, work: Path) -> int:
+    """The 10-bit floor: the 10-bit clip decoded and encoded at 10 bits (yuv420p10le) with the
+    encoder and settings the pipeline's writer uses for it (libx264 High 10, CRF 18, medium,
+    ``thread_type`` AUTO: x264 frame threads)."""
+    return transcode(clip, prompts, work, "libx264", "yuv420p10le", thread_type="AUTO")
 
 
 def end_to_end(clip: Path, prompts: Path, work: Path, codec: str = "auto") -> int:
@@ -86,9 +100,15 @@ def end_to_end_nvenc(clip: Path, prompts: Path, work: Path) -> int:
 EDIT_PRESETS = ("blur", "pixelate", "overlay", "background", "remove")
 SCENARIOS = {"decode": decode, "transcode": transcode, "track": track,
              **{f"edit_{p}": edit(p) for p in EDIT_PRESETS}, "end_to_end": end_to_end,
-             "transcode_nvenc": transcode_nvenc, "end_to_end_nvenc": end_to_end_nvenc}
+             "transcode_nvenc": transcode_nvenc, "end_to_end_nvenc": end_to_end_nvenc,
+             "transcode_10bit": transcode_10bit, "edit_blur_10bit": edit("blur", "-10bit")}
 GPU_SCENARIOS = ("transcode_nvenc", "end_to_end_nvenc")
 """Run only where an NVENC encoder opens; ratios against ``transcode_nvenc``."""
+DEEP_SCENARIOS = ("transcode_10bit", "edit_blur_10bit")
+"""Run on the 10-bit version of the clip (:func:`benchmarks.inputs.make_clip_10bit`); ratios
+against ``transcode_10bit``; ``edit_blur_10bit`` uses the masks ``track`` made on the 8-bit clip."""
+BASELINES = {"end_to_end_nvenc": "transcode_nvenc", "edit_blur_10bit": "transcode_10bit"}
+"""The transcode each scenario's ratio is taken against (default ``transcode``)."""
 
 
 def peak_rss_kib() -> int:
@@ -107,10 +127,13 @@ def main() -> None:
     name, clip, prompts, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    cpu_start = resource.getrusage(resource.RUSAGE_SELF)
     frames = SCENARIOS[name](clip, prompts, work)
     seconds = time.perf_counter() - start
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = (cpu.ru_utime - cpu_start.ru_utime) + (cpu.ru_stime - cpu_start.ru_stime)
     peak_kib = peak_rss_kib()
-    print(json.dumps({"scenario": name, "frames": frames, "seconds": seconds,
+    print(json.dumps({"scenario": name, "frames": frames, "seconds": seconds, "cpu_seconds": cpu_seconds,
                       "fps": frames / seconds, "peak_rss_mib": peak_kib / 1024}))
 
 

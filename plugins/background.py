@@ -12,6 +12,10 @@
 
 Edges: ``feather`` (px, Gaussian) or ``edge = "guided"`` (a guided filter with the frame
 as guide, so soft edges follow hair and fur), ``dilate`` grows the objects first.
+
+8- and 16-bit frames (``deep=True``): the output and its alpha keep the frame's dtype;
+``color`` is in 8-bit units and scaled, pictures and other videos are scaled from their own
+depth (a 10-bit background video keeps its precision in a 16-bit run).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from pydantic import Field, model_validator
 
 from editor import hookimpl
 from editor.imaging.compositing import grow
+from editor.imaging.depth import from_float, match_depth, peak, read_picture, scale_color
 from editor.api.errors import PresetError
 from editor.imaging.guided import guided_filter
 from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
@@ -67,10 +72,10 @@ class BackgroundStage(Stage):
         self._frames: Iterator[np.ndarray] | None = None
         self._last: np.ndarray | None = None
         if options.mode == "image":
-            img = cv2.imread(str(options.path), cv2.IMREAD_COLOR)
+            img = read_picture(options.path)  # 8- or 16-bit
             if img is None:
                 raise PresetError(f"background: cannot read image {options.path}")
-            self._picture = cover(img[..., ::-1], *self.size)
+            self._picture = cover(img, *self.size)
         elif options.mode == "video":
             from editor.video.reader import probe
 
@@ -81,23 +86,26 @@ class BackgroundStage(Stage):
         from editor.video.reader import iter_frames
 
         while True:
-            for frame in iter_frames(self.options.path):  # type: ignore[arg-type]
+            for frame in iter_frames(self.options.path, deep=True, keep_planes=False):  # type: ignore[arg-type]
                 yield cover(frame.image, *self.size)
             if not self.options.loop:
                 break
 
     def _background(self, image: np.ndarray) -> np.ndarray | None:
+        """The background for ``image``, in its dtype (``None``: transparent)."""
         mode = self.options.mode
         if mode == "color":
-            return np.broadcast_to(np.array(self.options.color, np.uint8), image.shape)
+            return np.broadcast_to(scale_color(self.options.color, image.dtype), image.shape)
         if mode == "image":
+            assert self._picture is not None
+            self._picture = match_depth(self._picture, image)  # converted once, then kept
             return self._picture
         if mode == "video":
             assert self._frames is not None
             nxt = next(self._frames, None)
             if nxt is not None:
                 self._last = nxt
-            return self._last
+            return None if self._last is None else match_depth(self._last, image)
         if mode == "blur":
             from trackedit_plugins.redact import strong_blur
 
@@ -118,13 +126,14 @@ class BackgroundStage(Stage):
         alpha = self.alpha(item)
         background = self._background(image)
         if background is None:
-            return FrameItem(item.frame.replace(image, alpha=(alpha * 255 + 0.5).astype(np.uint8)), item.labels)
+            top = peak(image.dtype)
+            return FrameItem(item.frame.replace(image, alpha=(alpha * top + 0.5).astype(image.dtype)), item.labels)
         a = alpha[..., None]
-        out = (image.astype(np.float32) * a + background.astype(np.float32) * (1 - a) + 0.5).astype(np.uint8)
+        out = from_float(image.astype(np.float32) * a + background.astype(np.float32) * (1 - a), image.dtype)
         return FrameItem(item.frame.replace(out), item.labels)
 
 
 @hookimpl
 def editor_register_stages(register):  # noqa: ANN001
     register(StageSpec("background", BackgroundOptions, BackgroundStage,
-                       "replace the background: colour, image, video, blur or transparent"))
+                       "replace the background: colour, image, video, blur or transparent", deep=True))

@@ -1,17 +1,17 @@
-"""Weight-free segmenter (GrabCut) and tracker (optical flow + GrabCut refinement).
+"""Weight-free segmenter (region hierarchy + GrabCut) and tracker (optical flow + GrabCut refinement).
 
-The tracker's options are :class:`editor.backends.classic.FlowTrackerConfig`
-(``--backend-set classic.OPTION=VALUE``); the segmenter has none.
+The segmenter's options are :class:`editor.backends.classic.RegionSegmenterConfig`, the
+tracker's :class:`editor.backends.classic.FlowTrackerConfig` (``--backend-set classic.OPTION=VALUE``).
 """
 from __future__ import annotations
 
 from editor import hookimpl
-from editor.api.backends import BackendContext, BackendOptions, SegmenterSpec, TrackerSpec
-from editor.backends.classic import FlowTracker, FlowTrackerConfig, GrabCutSegmenter
+from editor.api.backends import BackendContext, SegmenterSpec, TrackerSpec
+from editor.backends.classic import FlowTracker, FlowTrackerConfig, RegionSegmenter, RegionSegmenterConfig
 
 
-def _segmenter(context: BackendContext, options: BackendOptions) -> GrabCutSegmenter:
-    return GrabCutSegmenter()
+def _segmenter(context: BackendContext, options: RegionSegmenterConfig) -> RegionSegmenter:
+    return RegionSegmenter(options)
 
 
 def _tracker(context: BackendContext, options: FlowTrackerConfig) -> FlowTracker:
@@ -20,8 +20,8 @@ def _tracker(context: BackendContext, options: FlowTrackerConfig) -> FlowTracker
 
 @hookimpl
 def editor_register_segmenters(register):  # noqa: ANN001
-    register(SegmenterSpec("classic", BackendOptions, _segmenter, kind="classic",
-                           description="GrabCut seeded by clicks/boxes (no weights needed)"))
+    register(SegmenterSpec("classic", RegionSegmenterConfig, _segmenter, kind="classic",
+                           description="clicks read against a hierarchy of image regions (no weights needed)"))
 
 
 @hookimpl

@@ -3,7 +3,8 @@
 Formats (option ``formats``, any combination):
 
 * ``davis`` — ``FOLDER/davis/00000.png…``: indexed PNG per frame, DAVIS palette, pixel =
-  object id, plus ``objects.json`` (the same layout ``trackedit track`` writes);
+  object id, plus ``objects.json`` (the same layout ``trackedit track`` writes) and, when the
+  masks come from tracking, ``confidence.json`` (:mod:`editor.tracking.confidence`);
 * ``png`` — ``FOLDER/png/<id>[-<name>]/00000.png…``: one binary (0/255) PNG per object
   per frame;
 * ``coco`` — ``FOLDER/coco.json``: COCO-style instances with RLE segmentations that
@@ -12,10 +13,11 @@ Formats (option ``formats``, any combination):
   objects) with the source's timing, H.264 lossless luma.
 
 Everything is written into a temporary folder next to ``FOLDER`` and renamed when the
-run succeeds. Frames pass through unchanged.
+run succeeds. Frames pass through unchanged, at any depth (``deep=True``).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Literal
@@ -30,6 +32,7 @@ from editor.api.errors import PresetError
 from editor.api.files import AtomicOutput
 from editor.api.masks import MaskFolderWriter, present_ids
 from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+from editor.tracking.confidence import ConfidenceCollector
 from editor.video.writer import EncodeOptions, VideoWriter
 
 Format = Literal["davis", "png", "coco", "matte"]
@@ -56,13 +59,16 @@ class ExportMasksStage(Stage):
         self.tmp = self._out.path
         formats = set(options.formats)
         self.davis = MaskFolderWriter(self.tmp / "davis", self.names, context.video.path) if "davis" in formats else None
+        self.confidence = ConfidenceCollector()
         self.png = "png" in formats
         self.coco = (self.tmp / ".coco-annotations.jsonl").open("w") if "coco" in formats else None
         self.matte: VideoWriter | None = None
         if "matte" in formats:
             video = context.video
+            # a bare video: no audio, subtitles, data streams, chapters or tags of the source
             self.matte = VideoWriter(self.tmp / "matte.mp4", video,
-                                     EncodeOptions(crf=0, preset="veryfast", audio=False))
+                                     EncodeOptions(crf=0, preset="veryfast", audio=False, subtitles=False,
+                                                   other_streams=False))
         self.frames = 0
         self._ann_id = 0
 
@@ -72,6 +78,7 @@ class ExportMasksStage(Stage):
         selected = np.where(np.isin(labels, present), labels, 0).astype(np.uint8)
         if self.davis is not None:
             self.davis.write(item.index, selected)
+            self.confidence.add(item.index, {i: c for i, c in item.confidence.items() if i in self.ids})
         if self.png:
             for oid in self.ids:
                 name = self.names.get(oid, "")
@@ -87,13 +94,16 @@ class ExportMasksStage(Stage):
                                             "bbox": rle.bbox(m), "iscrowd": 0}) + "\n")
         if self.matte is not None:
             matte = np.where(selected > 0, 255, 0).astype(np.uint8)
-            self.matte.write(item.frame.replace(np.repeat(matte[..., None], 3, axis=2)))
+            # the matte's own pixels: no alpha, and no decoded source planes to pass through
+            self.matte.write(dataclasses.replace(item.frame, image=np.repeat(matte[..., None], 3, axis=2),
+                                                 alpha=None, planes=None))
         self.frames = item.index + 1
         return item
 
     def finish(self) -> None:
         if self.davis is not None:
             self.davis.close()
+            self.confidence.write(self.davis.folder, self.names)  # confidence.json, when tracked
         if self.matte is not None:
             self.matte.close()
             self.matte = None
@@ -126,4 +136,5 @@ class ExportMasksStage(Stage):
 @hookimpl
 def editor_register_stages(register):  # noqa: ANN001
     register(StageSpec("export-masks", ExportMasksOptions, ExportMasksStage,
-                       "write masks as DAVIS PNGs, per-object PNGs, COCO RLE JSON and/or a matte video"))
+                       "write masks as DAVIS PNGs, per-object PNGs, COCO RLE JSON and/or a matte video",
+                       deep=True))

@@ -1,4 +1,5 @@
-"""``overlay``: translucent coloured masks with outlines and object ids, for review copies."""
+"""``overlay``: translucent coloured masks with outlines and object ids, for review copies
+(8- and 16-bit frames; the palette colours are scaled to the frame's depth)."""
 from __future__ import annotations
 
 from pydantic import Field
@@ -32,4 +33,4 @@ class OverlayStage(Stage):
 @hookimpl
 def editor_register_stages(register):  # noqa: ANN001
     register(StageSpec("overlay", OverlayOptions, OverlayStage,
-                       "draw translucent masks, outlines and ids (review copies)"))
+                       "draw translucent masks, outlines and ids (review copies)", deep=True))

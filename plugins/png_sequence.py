@@ -1,4 +1,5 @@
-"""Sink writing an image sequence: ``out/frame_%05d.png`` (RGBA when frames carry alpha).
+"""Sink writing an image sequence: ``out/frame_%05d.png`` (RGBA when frames carry alpha),
+at the frames' depth: 8-bit PNGs for 8-bit sources, 16-bit PNGs for deeper ones.
 
 The folder is written under a temporary name and renamed when complete.
 """
@@ -14,6 +15,7 @@ from editor.api.backends import SinkSpec
 from editor.api.errors import OutputError
 from editor.api.files import AtomicOutput
 from editor.api.frames import Frame, VideoInfo
+from editor.imaging.depth import match_depth
 from editor.video.writer import EncodeOptions
 
 
@@ -40,7 +42,7 @@ class PngSequenceSink:
     def write(self, frame: Frame) -> None:
         image = frame.image[..., ::-1]
         if frame.alpha is not None:
-            image = np.dstack([image, frame.alpha])
+            image = np.dstack([image, match_depth(frame.alpha, frame.image)])
         cv2.imwrite(str(self._tmp / (self.pattern % frame.index)), image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
         self.count += 1
 
@@ -54,4 +56,5 @@ class PngSequenceSink:
 @hookimpl
 def editor_register_sinks(register):  # noqa: ANN001
     register(SinkSpec("png-sequence", accepts, PngSequenceSink,
-                      "numbered PNG files (RGBA when a stage produces alpha), e.g. out/frame_%05d.png"))
+                      "numbered PNG files (RGBA when a stage produces alpha; 16-bit for sources above 8 bits), "
+                      "e.g. out/frame_%05d.png"))

@@ -4,6 +4,10 @@ All share: ``objects`` (ids/names or "all"), ``dilate`` (grow the mask, px),
 ``feather`` (soft edge width, px), ``shape`` ("mask" = exact outline, "box" = the
 object's bounding box) and ``hold`` (keep redacting an object's last mask for N frames
 after it is lost, so a face never flashes through for a frame).
+
+Every stage works on 8- and 16-bit frames (``deep=True``) and keeps the frame's dtype:
+``solid`` colours are given in 8-bit units and scaled, ``image`` pictures are 8-bit files
+(8- or 16-bit) scaled to the frame's depth; blur and pixelate filter at the frame's own precision.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pydantic import Field, field_validator
 
 from editor import hookimpl
 from editor.imaging.compositing import blend, box_of_each, feathered_alpha, grow
+from editor.imaging.depth import match_depth, read_picture, scale_color
 from editor.api.errors import PresetError
 from editor.api.masks import present_ids
 from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
@@ -98,6 +103,7 @@ class RedactStage(Stage):
         return FrameItem(item.frame.replace(out), item.labels)
 
     def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
+        """The replacement of ``region`` (RGB, uint8 or uint16), same shape and dtype."""
         raise NotImplementedError
 
 
@@ -137,7 +143,7 @@ class SolidStage(RedactStage):
     options: SolidOptions
 
     def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(np.array(self.options.color, np.uint8), region.shape).copy()
+        return np.broadcast_to(scale_color(self.options.color, region.dtype), region.shape).copy()
 
 
 class ImageStage(RedactStage):
@@ -145,10 +151,10 @@ class ImageStage(RedactStage):
 
     def __init__(self, options: ImageOptions, context: StageContext) -> None:
         super().__init__(options, context)
-        img = cv2.imread(str(options.path), cv2.IMREAD_COLOR)
-        if img is None:
+        picture = read_picture(options.path)  # 8- or 16-bit
+        if picture is None:
             raise PresetError(f"image: cannot read replacement image {options.path}")
-        self.picture = img[..., ::-1].copy()
+        self.picture = picture
 
     def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
         from editor.backends.classic.morphology import bbox
@@ -172,13 +178,13 @@ class ImageStage(RedactStage):
         sx0, sy0 = max(0, ox), max(0, oy)
         dx0, dy0 = x0 + max(0, -ox), y0 + max(0, -oy)
         cw, ch = min(tw - sx0, bw), min(th - sy0, bh)
-        out[dy0:dy0 + ch, dx0:dx0 + cw] = pic[sy0:sy0 + ch, sx0:sx0 + cw]
+        out[dy0:dy0 + ch, dx0:dx0 + cw] = match_depth(pic[sy0:sy0 + ch, sx0:sx0 + cw], out)
         return out
 
 
 @hookimpl
 def editor_register_stages(register):  # noqa: ANN001
-    register(StageSpec("blur", BlurOptions, BlurStage, "Gaussian-blur the selected objects"))
-    register(StageSpec("pixelate", PixelateOptions, PixelateStage, "mosaic the selected objects"))
-    register(StageSpec("solid", SolidOptions, SolidStage, "cover the selected objects with a colour"))
-    register(StageSpec("image", ImageOptions, ImageStage, "cover the selected objects with an image"))
+    register(StageSpec("blur", BlurOptions, BlurStage, "Gaussian-blur the selected objects", deep=True))
+    register(StageSpec("pixelate", PixelateOptions, PixelateStage, "mosaic the selected objects", deep=True))
+    register(StageSpec("solid", SolidOptions, SolidStage, "cover the selected objects with a colour", deep=True))
+    register(StageSpec("image", ImageOptions, ImageStage, "cover the selected objects with an image", deep=True))

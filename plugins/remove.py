@@ -6,7 +6,9 @@ with optical flow), ``inpainter`` (the spatial fallback for pixels never seen: `
 registered here, or a learned inpainter another plugin registers through the
 ``editor_register_inpainters`` hook).
 Memory is bounded by the window; output is full resolution and pixels outside the
-dilated, feathered hole are bit-identical to the input.
+dilated, feathered hole are bit-identical to the input. 8- and 16-bit frames
+(``deep=True``): alignment on an 8-bit view, the fill sampled and composited at the
+frame's depth (the spatial fallback in 8 bits, scaled).
 """
 from __future__ import annotations
 
@@ -99,4 +101,5 @@ def editor_register_inpainters(register):  # noqa: ANN001
 @hookimpl
 def editor_register_stages(register):  # noqa: ANN001
     register(StageSpec("remove", RemoveOptions, RemoveStage,
-                       "erase objects: fill from neighbouring frames (homography + flow), spatial fallback"))
+                       "erase objects: fill from neighbouring frames (homography + flow), spatial fallback",
+                       deep=True))

@@ -39,9 +39,25 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return clip, prompts
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes():  # noqa: ANN202
+    """A failed check must not leave a run or a server behind."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "editor", *args], cwd=cwd, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "editor", *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _STARTED.append(proc)
+    return proc
 
 
 def _wait_for(cond, proc: subprocess.Popen[str], timeout: float = 120) -> None:  # noqa: ANN001

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import cv2
 import numpy as np
 
 
@@ -79,6 +80,12 @@ class DecodedPlanes:
     data: tuple[np.ndarray, ...]
     color: ColorInfo
     rotation: int = 0
+    rgb: dict[bool, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict, init=False, repr=False,
+                                                                   compare=False)
+    """A private copy of the upright RGB (and alpha) made from these planes, by depth (``True``:
+    uint16), kept by the streaming reader so that the writer need not convert the planes again
+    to find the pixels a stage changed. Never handed to stages; not carried by
+    ``dataclasses.replace`` (a frame cache that drops the data drops it too)."""
 
     @property
     def width(self) -> int:
@@ -129,13 +136,26 @@ class VideoInfo:
         return self.width, self.height
 
 
+def rgb8(image: np.ndarray) -> np.ndarray:
+    """``image`` (or an alpha plane) as uint8 0–255: ``image`` itself when it is uint8;
+    uint16 (0–65535) rounded to the nearest 8-bit level (÷ 257, so 65535 → 255)."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype != np.uint16:
+        raise TypeError(f"expected uint8 or uint16 pixels, got {image.dtype}")
+    # saturating and rounding to nearest: exactly round(v / 257) for every 16-bit v (tested)
+    return cv2.convertScaleAbs(np.ascontiguousarray(image), alpha=1 / 257)
+
+
 @dataclass
 class Frame:
     """One decoded frame, upright, RGB H×W×3.
 
-    ``image`` is uint8 (0–255) as the pipeline hands frames to tracking and stages; a
-    reader asked for deep frames (``iter_frames(..., deep=True)``) gives uint16 (``rgb48``,
-    0–65535, white = 65535) for sources with more than 8 bits per component. RGB is full
+    ``image`` has the source's depth as the pipeline decodes it (``iter_frames(...,
+    deep=True)``): uint8 (0–255) for 8-bit sources, uint16 (``rgb48``, 0–65535, white =
+    65535) for sources with more than 8 bits per component (10, 12, 16). A plain reader
+    (``deep=False``) and the web UI give uint8 for every source. :attr:`rgb8` and
+    :meth:`as_8bit` are the 8-bit view (tracking backends see only that). RGB is full
     range, converted with the source's own matrix and range (see :mod:`editor.video.pixels`).
     ``pts`` is in ``time_base`` units as decoded (``None`` if the source had none).
     ``alpha`` is an optional H×W alpha plane of the image's dtype: the source's alpha when
@@ -162,6 +182,26 @@ class Frame:
     @property
     def width(self) -> int:
         return int(self.image.shape[1])
+
+    @property
+    def deep(self) -> bool:
+        """True when ``image`` is uint16 (a source with more than 8 bits per component)."""
+        return self.image.dtype == np.uint16
+
+    @property
+    def rgb8(self) -> np.ndarray:
+        """``image`` as uint8 (itself when it already is; see :func:`rgb8`)."""
+        return rgb8(self.image)
+
+    def as_8bit(self) -> "Frame":
+        """This frame with 8-bit ``image`` and ``alpha`` (itself when already 8-bit): what
+        segmenters, trackers, shot detection and 8-bit-only stages get. The decoded planes
+        are kept, so the writer still passes untouched pixels through."""
+        if not self.deep:
+            return self
+        alpha = None if self.alpha is None else rgb8(self.alpha)
+        return Frame(self.index, rgb8(self.image), self.pts, self.time_base, self.time, alpha, self.duration,
+                     self.planes)
 
     def replace(self, image: np.ndarray, alpha: np.ndarray | None = None) -> "Frame":
         """A copy of this frame's timing with another image (and optionally alpha)."""

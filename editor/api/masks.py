@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -66,7 +67,9 @@ def replace_objects(labels: np.ndarray, update: np.ndarray, ids: Iterable[int]) 
 
 def present_ids(labels: np.ndarray) -> list[int]:
     """Object ids present in a uint8 label map (fast: a histogram, no sort)."""
-    counts = np.bincount(labels.ravel(), minlength=256)
+    if labels.size == 0:
+        return []
+    counts = cv2.calcHist([np.ascontiguousarray(labels, np.uint8)], [0], None, [256], [0, 256]).ravel()
     return [int(i) for i in np.flatnonzero(counts[1:]) + 1]
 
 

@@ -6,6 +6,15 @@ of tracked objects). Most stages look at one frame at a time and implement
 ``window = (before, after)`` and implement :meth:`Stage.process_window`. The pipeline
 buffers at most ``before + after + 1`` items for such a stage, so memory never grows
 with the video's length.
+
+Pixel depth: a stage registered with ``StageSpec(..., deep=True)`` receives frames at the
+source's depth — ``item.frame.image`` is RGB uint8 (0–255) for 8-bit sources and uint16
+(0–65535, white = 65535) for 10-, 12- and 16-bit sources — and returns the dtype it was
+given (alpha of the same dtype). A stage without ``deep`` always receives uint8 and returns
+uint8: the pipeline converts deep frames for it (rounding to the nearest 8-bit level) and
+takes its output back to 16 bits, keeping the original 16-bit value of every pixel the
+stage left unchanged. The helpers in :mod:`editor.imaging.depth` scale 8-bit constants and
+pictures to a frame's dtype.
 """
 from __future__ import annotations
 
@@ -54,6 +63,9 @@ def select_objects(selector: Literal["all"] | list[int | str], names: Mapping[in
 class FrameItem:
     """A frame travelling through the edit stages with its object label map.
 
+    ``frame.image`` is RGB H×W×3 at the source's depth for stages that declare
+    ``StageSpec.deep`` (uint8 0–255 for 8-bit sources, uint16 0–65535 for deeper ones),
+    always uint8 for stages that do not (see the module docstring).
     ``labels`` is H×W uint8 at the frame's size: 0 = background, else the object id.
     ``confidence``: object id → the tracker's confidence in [0, 1] on this frame, when the
     labels come from tracking (see :mod:`editor.tracking.evidence`); empty otherwise.
@@ -72,6 +84,8 @@ class FrameItem:
         ids = list(ids)
         if not ids:
             return np.zeros(self.labels.shape, bool)
+        if len(ids) == 1:
+            return self.labels == ids[0]
         return np.isin(self.labels, ids)
 
 
@@ -108,7 +122,13 @@ class StageContext:
 
 
 class Stage:
-    """Base class of edit stages. Subclasses override ``process`` (or ``process_window``)."""
+    """Base class of edit stages. Subclasses override ``process`` (or ``process_window``).
+
+    ``process`` returns a new :class:`FrameItem` (``item.frame.replace(new_image)``), or
+    ``item`` itself when nothing changes; it does not modify ``item.frame.image`` in place.
+    The image's dtype is the source's depth when the stage's spec says ``deep=True``
+    (uint8 or uint16, white = 255 or 65535), else always uint8; the result keeps it.
+    """
 
     window: tuple[int, int] = (0, 0)
     """Frames needed (before, after) the current one; (0, 0) = one frame at a time."""
@@ -156,7 +176,8 @@ StageFactory = Callable[[Any, StageContext], Stage]
 
 Inpainter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``inpainter(image, hole)`` → ``image`` with the ``hole`` pixels filled: ``image`` is RGB
-uint8 H×W×3, ``hole`` bool H×W; the result has ``image``'s shape and dtype (pixels outside
+uint8 H×W×3 (also in a deep run: the ``remove`` stage hands it an 8-bit view and scales the
+filled pixels back), ``hole`` bool H×W; the result has ``image``'s shape and dtype (pixels outside
 the hole may be returned unchanged or not; the caller composites only the hole back)."""
 
 
@@ -186,3 +207,7 @@ class StageSpec:
     options_model: type[StageOptions]
     factory: StageFactory
     description: str = ""
+    deep: bool = False
+    """The stage accepts uint16 frames (sources above 8 bits are then edited at 16 bits per
+    channel). ``False``: it gets uint8 frames (converted by the pipeline, rounding) and its
+    output is taken back to 16 bits, pixels it did not change keeping their exact values."""

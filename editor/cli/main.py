@@ -173,6 +173,16 @@ def _backend_choice(kw: dict[str, Any]) -> Any:
                          kw["models_dir"], tuple(settings), kw["refine"])
 
 
+def _review(summary: Any, prompts: Any) -> None:
+    """``trackedit: 12 frames to review for "bunny": 97–108`` per object with weak frames."""
+    if summary.tracking is None or prompts is None:
+        return
+    from editor.tracking.confidence import review_lines
+
+    for line in review_lines(summary.tracking, prompts.names()):
+        click.echo(f"trackedit: {line}", err=True)
+
+
 def _refined(summary: Any) -> str:
     r = summary.tracking.refinement if summary.tracking else None
     return f", weak masks {r.weak}: {r.refined} refined by the segmenter, {r.rejected} kept" if r and r.weak else ""
@@ -270,6 +280,7 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
             if summary.segmenter else ""
         click.echo(f"trackedit: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
                    f"({summary.fps:.1f} fps){backends}", err=True)
+        _review(summary, req.prompts)
 
 
 @cli.command()
@@ -296,6 +307,7 @@ def track(ctx: click.Context, input_path: Path, prompts: Path, output: Path, **k
         click.echo(f"trackedit: wrote {summary.frames} masks to {output} in {summary.seconds:.1f} s "
                    f"(segmenter: {summary.segmenter}, tracker: {summary.tracker}, shot cuts at {cuts}{_refined(summary)})",
                    err=True)
+        _review(summary, req.prompts)
 
 
 @cli.command()
@@ -443,6 +455,9 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
 
 
 def _attach_optional_commands() -> None:
+    from editor.cli.batch import batch  # after `run`: batch reuses its options
+
+    cli.add_command(batch, "batch")
     try:
         from editor.cli.models import models_group
     except ImportError:

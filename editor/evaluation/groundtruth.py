@@ -3,8 +3,20 @@
 Each clip: a real background (a frame of ``bigbuckbunny.mp4`` or ``bikes.mp4``), seen by a
 static or panning camera, and two objects cut from real footage (the carphone face, and
 a polygonal cut-out of a textured region of another clip) moving on smooth paths with
-scale change. Object 1 swings out of the frame and comes back; object 2 passes in front
-of it (partial occlusion). Label maps hold the visible pixels of each object.
+scale change. Label maps hold the visible pixels of each object.
+
+``ClipSpec.scenario`` picks the motion (the default set, :data:`DEFAULT_SET`, is unchanged
+so old numbers stay comparable; :data:`HARD_SET` adds the hard cases):
+
+* ``swing`` (the default set): object 1 swings out of the frame and comes back; object 2
+  passes in front of it (partial occlusion).
+* ``exit``: object 1 crosses the frame, leaves it completely for a while and comes back
+  from the same side; object 2 drifts slowly elsewhere.
+* ``occlusion``: a large foreground object that is not annotated (a textured cut-out of
+  other footage) passes in front of object 1 and hides it completely for a few frames.
+* ``distractor``: a busy background and a look-alike of object 1 (the same face from
+  another frame of the footage, mirrored; not annotated) whose path crosses object 1's
+  path, passing behind it.
 Written in the DAVIS layout (``JPEGImages/480p/<name>/00000.png`` (lossless),
 ``Annotations/480p/<name>/00000.png``, ``ImageSets/2017/val.txt``).
 """
@@ -29,6 +41,7 @@ class ClipSpec:
     frames: int = 48
     width: int = 320
     height: int = 240
+    scenario: str = "swing"  # "swing" | "exit" | "occlusion" | "distractor"
 
 
 def _frame(path: Path, index: int) -> np.ndarray:
@@ -84,6 +97,8 @@ def render(spec: ClipSpec, footage: Path) -> tuple[list[np.ndarray], list[np.nda
     other = _frame(footage / ("bikes.mp4" if spec.seed % 2 == 0 else "bigbuckbunny.mp4"), int(rng.integers(0, 120)))
     poly, poly_mask = _polygon_sprite(rng, other, 90)
     phase = rng.uniform(0, 2 * math.pi)
+    if spec.scenario != "swing":
+        return _render_hard(spec, rng, bg, pan_px, face, face_mask > 0, poly, poly_mask, footage)
     frames, labels_list = [], []
     for t in range(spec.frames):
         x = int(pan_px * t)
@@ -103,8 +118,68 @@ def render(spec: ClipSpec, footage: Path) -> tuple[list[np.ndarray], list[np.nda
     return frames, labels_list
 
 
+def _render_hard(spec: ClipSpec, rng: np.random.Generator, bg: np.ndarray, pan_px: float, face: np.ndarray,
+                 face_mask: np.ndarray, poly: np.ndarray, poly_mask: np.ndarray,
+                 footage: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The hard scenarios (``exit``, ``occlusion``, ``distractor``); see the module docstring."""
+    W, H, n = spec.width, spec.height, spec.frames
+    side = 1 if spec.seed % 2 else -1  # exit: to the right (1) or to the left (-1)
+    occluder = distractor = None
+    if spec.scenario == "occlusion":
+        src = _frame(footage / "bikes.mp4", int(rng.integers(0, 240)))
+        ow, oh = int(0.45 * W), int(0.9 * H)
+        x0 = int(rng.integers(0, src.shape[1] - ow))
+        occluder = np.clip(src[:oh, x0:x0 + ow].astype(np.int16) + np.array([-20, 30, 10]), 0, 255).astype(np.uint8)
+    if spec.scenario == "distractor":
+        other = _frame(footage / "carphone_pristine.mp4", int(rng.integers(0, 120)))[20:108, 52:116]
+        distractor = np.ascontiguousarray(other[:, ::-1])
+    frames, labels_list = [], []
+    for t in range(n):
+        u = t / max(1, n - 1)
+        x = int(pan_px * t)
+        img = bg[4:4 + H, x + 4:x + 4 + W].copy()
+        labels = np.zeros((H, W), np.uint8)
+        junk = np.zeros((H, W), np.uint8)  # pixels of objects that are not annotated
+        cx2 = W * (0.2 + 0.15 * u) if spec.scenario != "distractor" else W * (0.85 - 0.2 * u)
+        cy2 = H * (0.75 - 0.1 * u)
+        if spec.scenario == "exit":
+            # in until ~35 %, out (beyond the border) until ~60 %, back in from the same side
+            k = 1.0 - abs(2.0 * u - 1.0)  # 0 → 1 → 0
+            cx1 = W * (0.5 + side * (0.05 + 0.95 * k))
+            cy1 = H * (0.42 + 0.08 * math.sin(2 * math.pi * u))
+            s1 = 1.0 + 0.25 * u
+        elif spec.scenario == "occlusion":
+            cx1 = W * (0.35 + 0.3 * u)
+            cy1 = H * (0.45 + 0.06 * math.sin(2 * math.pi * u))
+            s1 = 1.05 + 0.2 * u
+        else:  # distractor
+            cx1 = W * (0.25 + 0.5 * u)
+            cy1 = H * (0.4 + 0.1 * math.sin(math.pi * u))
+            s1 = 1.0 + 0.15 * u
+        if distractor is not None:  # behind object 1, crossing its path
+            _paste(img, junk, distractor, face_mask, W * (0.8 - 0.55 * u), H * (0.62 - 0.25 * u), 1.1, 1)
+        _paste(img, labels, face, face_mask, cx1, cy1, s1, 1)
+        _paste(img, labels, poly, poly_mask, cx2, cy2, 0.7 + 0.2 * u, 2)
+        if occluder is not None:  # in front of everything, crossing right to left
+            ox = W * (1.2 - 1.4 * u)
+            _paste(img, junk, occluder, np.ones(occluder.shape[:2], bool), ox, H * 0.5, 1.0, 1)
+            labels[junk > 0] = 0
+        frames.append(img)
+        labels_list.append(labels)
+    return frames, labels_list
+
+
 DEFAULT_SET = (ClipSpec("gt-static-a", 0, "static"), ClipSpec("gt-pan-a", 1, "pan"),
                ClipSpec("gt-static-b", 2, "static"), ClipSpec("gt-pan-b", 3, "pan"))
+"""The original clips (``swing``): kept as they are so that old numbers stay comparable."""
+HARD_SET = (ClipSpec("gt-exit-a", 4, "static", frames=64, scenario="exit"),
+            ClipSpec("gt-exit-b", 5, "pan", frames=64, scenario="exit"),
+            ClipSpec("gt-occlusion-a", 6, "static", frames=56, scenario="occlusion"),
+            ClipSpec("gt-occlusion-b", 7, "pan", frames=56, scenario="occlusion"),
+            ClipSpec("gt-distractor-a", 8, "static", frames=56, scenario="distractor"),
+            ClipSpec("gt-distractor-b", 9, "pan", frames=56, scenario="distractor"))
+"""Hard cases: an object leaving the frame and coming back (``exit``), occlusion by a
+foreground object (``occlusion``), a look-alike on a busy background (``distractor``)."""
 
 
 def write_dataset(root: Path, footage: Path, specs: tuple[ClipSpec, ...] = DEFAULT_SET) -> Path:

@@ -34,6 +34,10 @@ class SequenceResult:
     frames: int
     objects: list[ObjectScore]
     clicks: int
+    predictions: list[np.ndarray] | None = field(default=None, repr=False)
+    """The final label maps (``keep_predictions=True``)."""
+    confidence: dict[int, dict[int, float]] | None = field(default=None, repr=False)
+    """Frame → object → confidence of the final run (``keep_predictions=True``)."""
 
     @property
     def j(self) -> float:
@@ -91,7 +95,8 @@ def _click_prompt(frame: int, clicks: list[tuple[int, int, int]]) -> Prompt:
 
 def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: Tracker, *, clicks: int = 1,
                                   rounds: int = 0, detect_cuts: bool = True, bidirectional: bool = False,
-                                  refine: RefineOptions | None = None) -> SequenceResult:
+                                  refine: RefineOptions | None = None,
+                                  keep_predictions: bool = False) -> SequenceResult:
     """Simulate ``clicks`` clicks per object on the first frame, track, then ``rounds``
     correction rounds (one click on the worst frame each); returns J&F per object.
     ``refine``: weak-mask refinement of the tracking (default ``auto``)."""
@@ -113,6 +118,7 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
         per_object[oid] = {0: frame_clicks}
         used += len(frame_clicks)
     pred: list[np.ndarray] = []
+    confidence: dict[int, dict[int, float]] = {}
     for round_no in range(rounds + 1):
         prompts = _prompts({oid: [_click_prompt(f, c) for f, c in frames.items()]
                             for oid, frames in per_object.items()})
@@ -121,6 +127,7 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
                                       detect_cuts=detect_cuts, refine=refine)
             session.add_prompts(prompts)
             pred = [item.labels for item in session.stream(_frames(seq), bidirectional=bidirectional)]
+            confidence = session.stats.confidence
         if round_no == rounds:
             break
         scores = evaluate_sequence(pred, gt, ids)
@@ -140,4 +147,5 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
                 per_object[worst.object_id][t].insert(0, (x, y, 1))
                 used += 1
         used += 1
-    return SequenceResult(seq.name, len(gt), evaluate_sequence(pred, gt, ids), used)
+    return SequenceResult(seq.name, len(gt), evaluate_sequence(pred, gt, ids), used,
+                          pred if keep_predictions else None, confidence if keep_predictions else None)

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from editor.backends.classic.morphology import bbox, disk
+from editor.imaging.depth import from_float, match_depth
 
 
 def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -35,10 +36,14 @@ def feathered_alpha(core: np.ndarray, feather: int) -> np.ndarray:
 
 
 def blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """``alpha*top + (1-alpha)*base`` in uint8; pixels with alpha 0 stay bit-identical."""
-    a = alpha[..., None]
-    out = base.astype(np.float32) * (1.0 - a) + top.astype(np.float32) * a
-    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    untouched = alpha <= 0
-    out[untouched] = base[untouched]
+    """``alpha*top + (1-alpha)*base`` in ``base``'s dtype (uint8 or uint16; ``top`` is
+    scaled to it when it has the other depth); pixels with alpha 0 stay bit-identical."""
+    top = np.ascontiguousarray(match_depth(top, base))
+    out = np.array(base, copy=True, order="C")
+    full = np.ascontiguousarray(alpha >= 1.0)
+    out = cv2.copyTo(top, full.view(np.uint8), out)  # alpha 1: the top, as it is
+    ys, xs = np.nonzero((alpha > 0) & ~full)  # only the soft edge needs arithmetic
+    if len(ys):
+        a = alpha[ys, xs][:, None]
+        out[ys, xs] = from_float(base[ys, xs] * (1.0 - a) + top[ys, xs].astype(np.float32) * a, base.dtype)
     return out

@@ -4,15 +4,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from editor.imaging.depth import peak
+
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 1e-3) -> np.ndarray:
-    """Edge-aware smoothing of ``src`` (float32 H×W in [0, 1]) guided by ``guide`` (RGB uint8).
+    """Edge-aware smoothing of ``src`` (float32 H×W in [0, 1]) guided by ``guide`` (RGB uint8
+    or uint16).
 
     Uses the grey guide (fast, one channel); output clipped to [0, 1].
     """
     if radius <= 0:
         return src.astype(np.float32)
-    i = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    i = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY).astype(np.float32) / float(peak(guide.dtype))
     p = src.astype(np.float32)
     k = (2 * radius + 1, 2 * radius + 1)
 

@@ -8,6 +8,11 @@ and used for the hole pixels it sees — nearest frames first. Pixels no frame s
 filled spatially (OpenCV Telea). Alignment is computed at a reduced resolution; the fill
 is sampled from the full-resolution frames and composited back with a feathered seam, so
 pixels outside the dilated hole stay bit-identical.
+
+Frames may be uint8 or uint16: features and flow are computed on an 8-bit view (ORB and
+DIS take 8-bit images), warping, gain matching and compositing run at the frame's depth,
+and the spatial fill (Telea or a plugin's inpainter, which take 8-bit RGB) is computed in
+8 bits and scaled back for the pixels no frame sees.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import cv2
 import numpy as np
 
 from editor.api.stages import Inpainter
+from editor.imaging.depth import peak, rgb8, to_depth
 
 
 def telea(image: np.ndarray, hole: np.ndarray, max_side: int = 320) -> np.ndarray:
@@ -78,7 +84,7 @@ class TemporalInpainter:
         if f is None:
             s = self._scale(image.shape)
             size = (max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s)))
-            grey = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+            grey = cv2.cvtColor(rgb8(cv2.resize(image, size, interpolation=cv2.INTER_AREA)), cv2.COLOR_RGB2GRAY)
             valid = cv2.resize((~hole).astype(np.uint8) * 255, size, interpolation=cv2.INTER_NEAREST)
             valid = cv2.erode(valid, np.ones((7, 7), np.uint8))
             kp, des = self._orb.detectAndCompute(grey, valid)
@@ -175,7 +181,8 @@ class TemporalInpainter:
             ring_ok = ring & seen
             if ring_ok.sum() > 50:  # exposure / gain matching on the hole's surroundings
                 gain = (roi_img[ring_ok].astype(np.float32).mean(0) + 1) / (warped[ring_ok].astype(np.float32).mean(0) + 1)
-                warped = np.clip(warped.astype(np.float32) * np.clip(gain, 0.8, 1.25), 0, 255).astype(np.uint8)
+                warped = np.clip(warped.astype(np.float32) * np.clip(gain, 0.8, 1.25), 0,
+                                 peak(warped.dtype)).astype(warped.dtype)
             roi_out[use] = warped[use]
             remaining &= ~use
         out = image.copy()
@@ -184,7 +191,11 @@ class TemporalInpainter:
         if remaining.any():
             full_remaining = np.zeros_like(hole)
             full_remaining[y0:y1, x0:x1] = remaining
-            out = self.spatial(out, full_remaining)
+            if out.dtype == np.uint8:
+                out = self.spatial(out, full_remaining)
+            else:  # inpainters take 8-bit RGB: fill in 8 bits, scale only the filled pixels back
+                filled = self.spatial(rgb8(out), full_remaining)
+                out[full_remaining] = to_depth(filled[full_remaining], out.dtype)
         return out
 
     def _residual_shift(self, image: np.ndarray, hole: np.ndarray, warped: np.ndarray,
@@ -197,8 +208,8 @@ class TemporalInpainter:
             return None
         s = min(1.0, 256.0 / max(hole.shape))
         size = (max(8, round(hole.shape[1] * s)), max(8, round(hole.shape[0] * s)))
-        a = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
-        b = cv2.resize(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+        a = rgb8(cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA))
+        b = rgb8(cv2.resize(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA))
         flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(a, b, None)
         small_band = cv2.resize(band.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         if small_band.sum() < 20:

@@ -1,8 +1,10 @@
 """The streaming pipeline: decode → segment/track → edit stages → sink.
 
-Decode, tracking, edits and encoding run in separate threads joined by bounded
-queues, so the slowest stage sets the pace and memory is bounded by the queue sizes
-(plus the windows stages ask for and the tracker's on-disk frame cache).
+Frames travel at the source's depth (uint8, or uint16 for sources above 8 bits) from the
+decoder to the sink, which writes the source's depth by default. Decode, tracking, edits
+and encoding run in separate threads joined by bounded queues, so the slowest stage sets
+the pace and memory is bounded by the queue sizes (plus the windows stages ask for and
+the tracker's on-disk frame cache).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from editor.api.prompts import PromptSet
 from editor.api.stages import FrameItem, Stage, StageContext
 from editor.pipeline.threads import threaded
 from editor.api.run import RunInfo, RunSummary
+from editor.tracking.confidence import write_confidence
 from editor.tracking.engine import Progress, TrackingSession
 from editor.api.frames import VideoInfo
 from editor.video.reader import iter_frames, probe
@@ -56,9 +59,11 @@ class Pipeline:
         self.plugins = plugins or PluginManager()
 
     # -- shared setup --------------------------------------------------------------------
-    def _items(self, req: RunRequest, video: VideoInfo, work: Path,
-               progress: Progress | None) -> tuple[Iterator[FrameItem], TrackingSession | None, str | None, str | None]:
-        frames = threaded(iter_frames(video.path), req.queue_size, "decode")
+    def _items(self, req: RunRequest, video: VideoInfo, work: Path, progress: Progress | None, *,
+               deep: bool = True) -> tuple[Iterator[FrameItem], TrackingSession | None, str | None, str | None]:
+        # deep: the source's depth, uint16 RGB for sources above 8 bits (stages that take
+        # only 8-bit frames get them through build_stages; tracking works on an 8-bit view)
+        frames = threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
         shape = (video.height, video.width)
         if req.masks_dir is not None:
             manifest = MasksManifest.load(req.masks_dir)
@@ -149,7 +154,7 @@ class Pipeline:
         start = time.perf_counter()
         n = 0
         with AtomicOutput(masks_out, directory=True) as out, scratch_dir("track") as work:
-            items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
+            items, tracking, seg_name, trk_name = self._items(req, video, work, progress, deep=False)
             writer = MaskFolderWriter(out.path, req.prompts.names(), str(req.input))
             for item in items:
                 writer.write(item.index, item.labels)
@@ -157,6 +162,8 @@ class Pipeline:
                 if on_frame is not None:
                     on_frame(n)
             writer.close()
+            if tracking is not None:  # confidence.json beside the masks
+                write_confidence(out.path, tracking.stats, req.prompts.names(), n)
         return RunSummary(n, time.perf_counter() - start, masks_out, seg_name, trk_name,
                           tracking.stats if tracking else None)
 

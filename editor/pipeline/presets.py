@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from editor.api.errors import PresetError
+from editor.pipeline.depth import EightBitStage
 from editor.pipeline.plugin_manager import PluginManager
 from editor.api.stages import Stage, StageContext, StageOptions
 
@@ -160,13 +161,16 @@ def validate_preset(preset: Preset, pm: PluginManager) -> list[tuple[StageConfig
 def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> list[Stage]:
     """Validate and instantiate the preset's stages for one run.
 
-    Each stage factory gets ``context`` with ``inpainters`` set to the plugin manager's."""
+    Each stage factory gets ``context`` with ``inpainters`` set to the plugin manager's.
+    Stages whose spec does not say ``deep=True`` come wrapped in
+    :class:`~editor.pipeline.depth.EightBitStage` (they see uint8 frames in a deep run)."""
     context = dataclasses.replace(context, inpainters=pm.inpainters)
     stages = []
     for cfg, options in validate_preset(preset, pm):
         spec = pm.stages[cfg.use]
         try:
-            stages.append(spec.factory(options, context))
+            stage = spec.factory(options, context)
+            stages.append(stage if spec.deep else EightBitStage(stage))
         except PresetError:
             raise
         except Exception as exc:  # noqa: BLE001 - name the plugin

@@ -3,6 +3,7 @@
 The preset's stages run on a short stretch of frames around the wanted one, long enough
 for every stage's look-behind/look-ahead window, so temporal stages (object removal) see
 the neighbours they would see in a full render; only that stretch is decoded and edited.
+The result is for display: 8-bit, whatever the depth of the frames it was made from.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from editor.api.frames import Frame
 
 def preview_frame(preset: Preset, plugins: PluginManager, context: StageContext, index: int, count: int,
                   frame_at: Callable[[int], Frame], labels_at: Callable[[int], np.ndarray]) -> Frame:
-    """Frame ``index`` (of ``count``) as ``preset`` renders it, from ``frame_at``/``labels_at``."""
+    """Frame ``index`` (of ``count``) as ``preset`` renders it, from ``frame_at``/``labels_at``,
+    as an 8-bit frame for display (:meth:`Frame.as_8bit`)."""
     stages = build_stages(preset, plugins, context)
     try:
         before = sum(s.window[0] for s in stages)
@@ -29,7 +31,7 @@ def preview_frame(preset: Preset, plugins: PluginManager, context: StageContext,
             items = stage.run(items)
         for item in items:
             if item.index == index:
-                return item.frame
+                return item.frame.as_8bit()
         raise LookupError(f"frame {index} did not come out of the preset's stages")
     finally:
         for stage in stages:

@@ -60,6 +60,7 @@ from editor.api.masks import MaskFolderWriter, compose_label_map, frame_png, rea
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet, load_mask_file
 from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
+from editor.tracking.confidence import write_confidence
 from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
 from editor.tracking.frame_cache import FrameCache
 from editor.tracking.refinement import MaskRefiner, Refinement, RefineOptions, attach_refinement, \
@@ -376,7 +377,7 @@ class TrackingSession:
                     raise PromptError(f"object {object_id}, frame {index}: mask is {m.shape[1]}x{m.shape[0]}, "
                                       f"the video is {frame.width}x{frame.height}", self._prompt_source)
             pointy = [p for p in prompts if p.points or p.box is not None]
-            result = self.segmenter.segment(frame.image, index, pointy or prompts, masks or None)
+            result = self.segmenter.segment(frame.rgb8, index, pointy or prompts, masks or None)
             self.state.prompt_masks[key] = result.mask.astype(bool)
             self.stats.segmented += 1
         return self.state.prompt_masks[key]
@@ -413,9 +414,10 @@ class TrackingSession:
         state = self._passes.get(reverse)
         if state is None:
             track = self.tracker.new_pass(self.info, reverse=reverse)
-            evidence = Evidence(self.evidence_options)
+            reviewable = isinstance(track, ReviewableTrackPass)
+            evidence = Evidence(self.evidence_options, acts=reviewable)
             review = None
-            if isinstance(track, ReviewableTrackPass):
+            if reviewable:
                 refinement = Refinement(self._refiner, self.refine_options, self.stats.refinement) \
                     if self._refiner is not None else None
                 review = _Review(evidence, refinement)
@@ -444,6 +446,7 @@ class TrackingSession:
         the tracker the masks of the objects prompted or re-acquired there (overlaps
         resolved), judge what it reports (:mod:`editor.tracking.evidence`) and record each
         object's confidence; keep only known objects."""
+        frame = frame.as_8bit()  # backends, cut detection and evidence work on 8-bit RGB
         if not state.reverse:
             self._cuts.observe(frame)
         evidence = state.evidence
@@ -571,13 +574,18 @@ class TrackingSession:
         return read_label_png(frame_png(self.masks_dir, frame)) if frame in self.state.tracked_frames else None
 
     def export_masks(self, folder: Path) -> Path:
-        """Write every frame's label map (empty where never propagated) as a masks folder."""
-        writer = MaskFolderWriter(folder, {o.id: o.name for o in self.state.objects.values()}, str(self.video_path))
+        """Write every frame's label map (empty where never propagated) as a masks folder,
+        with ``confidence.json`` (:mod:`editor.tracking.confidence`)."""
+        names = {o.id: o.name for o in self.state.objects.values()}
+        writer = MaskFolderWriter(folder, names, str(self.video_path))
         empty = np.zeros((self.info.height, self.info.width), np.uint8)
-        for f in range(self.frame_count or self.stats.frames):
+        count = self.frame_count or self.stats.frames
+        for f in range(count):
             labels = self.label_map(f)
             writer.write(f, labels if labels is not None else empty)
-        return writer.close()
+        out = writer.close()
+        write_confidence(out, self.stats, names, count)
+        return out
 
     # -- headless driver -----------------------------------------------------------------
     def stream(self, frames: Iterator[Frame], *, bidirectional: bool = False,

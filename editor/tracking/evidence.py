@@ -107,7 +107,7 @@ class EvidenceOptions(BackendOptions):
     """Object sizes (× its last full view) tried when searching the whole frame."""
     min_visible: float = Field(0.2, gt=0, le=1)
     """Share of an object that must be inside the frame for a re-acquisition."""
-    verify: float = Field(0.5, ge=0, le=1)
+    verify: float = Field(0.55, ge=0, le=1)
     """Verification score (colour, texture, size) a candidate needs to be re-acquired."""
     review_below: float = Field(0.5, ge=0, le=1)
     """Frames with a confidence below this are listed for review."""
@@ -215,10 +215,15 @@ class _Model:
     state: State = "prompt"
     held_for: int = 0
     lost_for: int = 0
+    uncertain: int = 0
+    """Frames the motion is still unknown (just re-acquired): positions are checked loosely."""
+    streak: int = 0
+    """Consecutive confident frames: the model learns only from a steady track."""
     ratio: np.ndarray = field(default_factory=lambda: np.full(_NBINS, 0.5, np.float32))
 
     def refresh_ratio(self) -> None:
-        self.ratio = ((self.fg + 1e-4) / (self.fg + self.bg + 2e-4)).astype(np.float32)
+        # colours seen in neither histogram count as "not the object"
+        self.ratio = (self.fg / (self.fg + self.bg + 1.0 / _NBINS)).astype(np.float32)
 
     def likelihood(self, codes: np.ndarray) -> np.ndarray:
         return self.ratio[codes]
@@ -253,6 +258,13 @@ class _FrameData:
     def forget(self, oid: int) -> None:
         self._like.pop(oid, None)
 
+    def padded(self, pad: int) -> np.ndarray:
+        """The image with ``pad`` black pixels around it (for windows that leave the frame)."""
+        if getattr(self, "_pad", (0, None))[0] < pad:
+            self._pad = (pad, cv2.copyMakeBorder(self.image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0))
+        p, img = self._pad
+        return img[p - pad:img.shape[0] - (p - pad), p - pad:img.shape[1] - (p - pad)]
+
     def small(self, mask: np.ndarray) -> np.ndarray:
         if mask.shape == self.shape:
             return mask.astype(bool)
@@ -280,8 +292,12 @@ class Evidence:
     re-acquisitions given to the tracker); :meth:`end` at cuts and for removed objects.
     """
 
-    def __init__(self, options: EvidenceOptions | None = None) -> None:
+    def __init__(self, options: EvidenceOptions | None = None, *, acts: bool = True) -> None:
         self.options = options or EvidenceOptions()
+        self.acts = acts and self.options.enabled
+        """Whether verdicts may replace masks (hold, trim, lose, re-acquire); otherwise the
+        tracker's masks are only scored (a tracker that cannot continue from the engine's
+        decisions: its output is kept, with its confidence)."""
         self._models: dict[int, _Model] = {}
         self._data: _FrameData | None = None
         self._absent: dict[int, float] = {}
@@ -289,6 +305,7 @@ class Evidence:
         self._found: dict[int, float] = {}
         """Verification scores of the objects re-acquired on the current frame."""
         self._steady = False
+        self._r = 1.0
 
     # -- frames ----------------------------------------------------------------------
     def begin(self, frame: Frame) -> None:
@@ -336,18 +353,20 @@ class Evidence:
 
     def learn(self, frame: Frame, masks: dict[int, np.ndarray], state: State = "prompt", *,
               colours: bool = True) -> None:
-        """Masks given to the tracker on ``frame`` (prompts: confident views that also teach
-        the colours; re-acquisitions and refined masks, ``colours=False``: position and size)."""
+        """Masks given to the tracker on ``frame``: prompts define the object anew (a
+        correction may show something else than before); re-acquisitions and refined masks
+        (``colours=False``) move it."""
         data = self._frame(frame)
         for oid, mask in masks.items():
             m = data.small(mask)
             if not m.any():
                 continue
             model = self._models.get(oid)
-            if model is None:
+            if model is None or state == "prompt":  # a prompt says what the object is: start over
                 self._models[oid] = self._new_model(data, m)
+                data.forget(oid)
             else:
-                self._update(oid, model, data, m, learn=colours, rate=0.6)
+                self._update(oid, model, data, m, learn=colours, rate=0.6, reset_motion=state == "found")
             self._models[oid].state = state
             self._models[oid].held_for = self._models[oid].lost_for = 0
 
@@ -391,8 +410,15 @@ class Evidence:
         return bool(m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any())
 
     def _update(self, oid: int, model: _Model, data: _FrameData, m: np.ndarray, *, learn: bool,
-                rate: float = 0.2) -> None:
-        """Move the model to an accepted mask ``m``; with ``learn``, also its colours and views."""
+                rate: float = 0.2, reset_motion: bool = False) -> None:
+        """Move the model to an accepted mask ``m``; with ``learn``, also its colours and views.
+
+        A full view sets position, size and velocity. A part (cut by the border, or smaller
+        than the object) anchors each axis on the edge that agrees with the prediction, and
+        only an edge that the border does not cut may change the velocity, and only slowly
+        (objects have inertia; a leftover stuck at the border does not); a part inside the
+        frame leaves the predicted position as it is (it may be a leftover on the background
+        or the object half hidden: the motion decides)."""
         box = _bbox(m)
         if box is None:
             return
@@ -403,25 +429,49 @@ class Evidence:
         border = (x0 <= 0, y0 <= 0, x1 >= W, y1 >= H)
         area = float(m.sum())
         full = not any(border) and area >= 0.8 * model.area * self._size_change(model, x1 - x0, y1 - y0)
-        if full:
+        moving = True
+        if full or reset_motion:
             cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-            w, h = float(x1 - x0), float(y1 - y0)
+            if full:
+                w, h = float(x1 - x0), float(y1 - y0)
+            else:
+                w, h = model.w, model.h
+                cx = self._anchor(x0, x1, cx, w, border[0], border[2])
+                cy = self._anchor(y0, y1, cy, h, border[1], border[3])
         else:  # a part: anchor each axis on the edge that agrees with the prediction
             w, h = model.w, model.h
             cx = self._anchor(x0, x1, pcx, w, border[0], border[2])
             cy = self._anchor(y0, y1, pcy, h, border[1], border[3])
-        if steps <= 3:
+            if not any(border):
+                cx, cy = pcx, pcy
+                moving = False
+            else:  # cut by the border: the free edge corrects the prediction, a little at a time
+                speed = float(np.hypot(model.vx, model.vy))
+                lim_x, lim_y = 0.1 * w + 0.3 * speed + 1.0, 0.1 * h + 0.3 * speed + 1.0
+                cx = pcx + float(np.clip(cx - pcx, -lim_x, lim_x))
+                cy = pcy + float(np.clip(cy - pcy, -lim_y, lim_y))
+        if reset_motion:
+            model.vx = model.vy = 0.0
+            model.uncertain = 3
+        elif steps <= 3 and moving:
             vx, vy = (cx - model.cx) / steps, (cy - model.cy) / steps
             limit = 0.6 * max(model.w, model.h)
             vx, vy = float(np.clip(vx, -limit, limit)), float(np.clip(vy, -limit, limit))
-            k = 0.6
+            if full:
+                k = 0.6
+            else:  # cut by the border: slowly, and never much at once
+                k = 0.3
+                vx = model.vx + float(np.clip(vx - model.vx, -(0.3 * abs(model.vx) + 1), 0.3 * abs(model.vx) + 1))
+                vy = model.vy + float(np.clip(vy - model.vy, -(0.3 * abs(model.vy) + 1), 0.3 * abs(model.vy) + 1))
             model.vx, model.vy = k * vx + (1 - k) * model.vx, k * vy + (1 - k) * model.vy
-        else:
+        elif steps > 3:
             model.vx = model.vy = 0.0
+        if not reset_motion:
+            model.uncertain = max(0, model.uncertain - 1)
         model.cx, model.cy, model.w, model.h, model.frame = cx, cy, w, h, data.index
         model.last, model.last_frame = m, data.index
-        if full:  # the reference area follows slowly: no growth without evidence
-            target = float(np.clip(area, 0.85 * model.area, 1.15 * model.area))
+        if full:  # the reference area follows slowly (growth needs the texture's evidence: _scale)
+            target = float(np.clip(area, 0.85 * model.area, 1.02 * model.area))
             model.area = 0.5 * model.area + 0.5 * target if learn else 0.8 * model.area + 0.2 * target
         if not learn:
             return
@@ -436,6 +486,20 @@ class Evidence:
         model.like_ref = max(0.05, model.like_ref)
         if full:
             model.view = _View(data.image[y0:y1, x0:x1].copy(), m[y0:y1, x0:x1].copy())
+
+    def _scale(self, model: _Model, data: _FrameData) -> bool:
+        """Measure the object's size where it is predicted, by matching its views at a few
+        sizes: when they match well, the reference area follows it (growth with evidence)."""
+        cx, cy = model.predicted_centre(data.index)
+        best = (-1.0, 1.0)
+        for s in (0.85, 1.0, 1.15):
+            ncc, placed, share = self._texture(model, data, cx, cy, s)
+            if placed is not None and share > 0.9 and ncc > best[0]:
+                best = (ncc, float(placed.sum()))
+        if best[0] < 0.7:
+            return False
+        model.area = 0.5 * model.area + 0.5 * best[1]
+        return True
 
     @staticmethod
     def _size_change(model: _Model, w: float, h: float) -> float:
@@ -487,8 +551,10 @@ class Evidence:
         return out
 
     def _scores(self, model: _Model, like: np.ndarray, m: np.ndarray, q: np.ndarray, qd: np.ndarray,
-                expected_area: float, mean_prob: float | None) -> tuple[float, float, float, float]:
-        """Confidence of mask ``m`` and its area, position and appearance factors."""
+                expected_area: float, mean_prob: float | None,
+                others: np.ndarray | None = None) -> tuple[float, float, float, float]:
+        """Confidence of mask ``m`` and its area, position and appearance factors (position
+        also counts how much of it lies on other objects' masks)."""
         o = self.options
         area = float(m.sum())
         r = area / max(expected_area, 1.0)
@@ -500,10 +566,13 @@ class Evidence:
         c_app = _ramp(a, 0.55, 0.85)
         contain = float((m & qd).sum()) / area if q.any() else 0.0
         c_pos = _ramp(contain, 0.5, 0.85)
+        if others is not None:
+            c_pos = min(c_pos, _ramp(float((m & others).sum()) / area, 0.5, 0.2))
         conf = min(c_area, c_app, c_pos)
         if mean_prob is not None:
             conf = min(conf, _ramp(mean_prob, 0.3, 0.7))
         self._steady = 0.8 <= r <= 1.2
+        self._r = r
         return conf, c_area, c_pos, c_app
 
     def _judge_one(self, oid: int, model: _Model, data: _FrameData, mask: np.ndarray, mean_prob: float | None,
@@ -513,25 +582,45 @@ class Evidence:
         q, share, expected_area = self._expected(model, data)
         like = data.like(oid, model)
         min_px = max(3.0, 0.01 * model.area)
+        conf = 0.0
         if m.sum() >= min_px:
             size = np.sqrt(max(model.area, 1.0))
             dt = max(1, abs(data.index - model.last_frame))
-            margin = 2 + 0.15 * size + 0.5 * np.hypot(model.vx, model.vy) * dt
+            margin = 2 + (0.15 + 0.15 * min(model.uncertain, 2)) * size + 0.5 * np.hypot(model.vx, model.vy) * dt
             qd = cv2.dilate(q.astype(np.uint8), _disk(margin)) > 0 if q.any() else q
-            conf, c_area, c_pos, c_app = self._scores(model, like, m, q, qd, expected_area, mean_prob)
+            on_others = None
+            if others:
+                on_others = np.zeros_like(m)
+                for other in others.values():
+                    on_others |= data.small(other)
+            conf, c_area, c_pos, c_app = self._scores(model, like, m, q, qd, expected_area, mean_prob, on_others)
+            if _DEBUG:
+                print(f"judge f{data.index} o{oid} area={m.sum()} exp={expected_area:.0f} share={share:.2f} "
+                      f"c_area={c_area:.2f} c_pos={c_pos:.2f} c_app={c_app:.2f} pose=({model.cx:.0f},{model.cy:.0f}) "
+                      f"v=({model.vx:.1f},{model.vy:.1f}) w={model.w:.0f} area_ref={model.area:.0f}")
+            if conf >= o.accept and (self._r > 1.1 or data.index % 5 == 0) and share > 0.9 \
+                    and not self._touches_border(m):
+                if self._scale(model, data):  # the texture says how big the object is now
+                    expected_area = model.area * share
+                    conf, c_area, c_pos, c_app = self._scores(model, like, m, q, qd, expected_area, mean_prob,
+                                                              on_others)
             if conf >= o.accept:
                 model.state, model.held_for = "tracked", 0
-                self._update(oid, model, data, m, learn=conf >= o.learn_above and self._steady)
+                steady = conf >= o.learn_above and self._steady
+                model.streak = model.streak + 1 if steady else 0
+                self._update(oid, model, data, m, learn=steady and model.streak >= 3 and model.uncertain == 0)
                 return Verdict("tracked", conf, mask)
-            if c_app >= 0.5 and q.any() and (c_area < 1.0 or c_pos < 1.0):
+            if self.acts and c_app >= 0.5 and q.any() and (c_area < 1.0 or c_pos < 1.0):
                 trimmed = self._trim(m, q, qd, like)
                 if trimmed.sum() >= min_px:
-                    t_conf, *_ = self._scores(model, like, trimmed, q, qd, expected_area, mean_prob)
+                    t_conf, *_ = self._scores(model, like, trimmed, q, qd, expected_area, mean_prob, on_others)
                     if t_conf >= o.accept:
                         model.state, model.held_for = "tracked", 0
                         self._update(oid, model, data, trimmed, learn=False)
                         keep = cv2.dilate(trimmed.astype(np.uint8), _disk(1)) > 0
                         return Verdict("tracked", 0.9 * t_conf, mask & data.full(keep), replaced=True)
+        if not self.acts:
+            return Verdict("tracked", conf, mask if mask.any() else None)
         return self._fallback(oid, model, data, q, share, others)
 
     @staticmethod
@@ -545,11 +634,12 @@ class Evidence:
                   others: dict[int, np.ndarray]) -> Verdict:
         """The tracker's mask is not the object: search, hold or lose it."""
         o = self.options
+        model.streak = 0
         found = self._search_one(oid, model, data, others, exclude=None)
         if found is not None:
             mask, score = found
             model.state, model.held_for, model.lost_for = "found", 0, 0
-            self._update(oid, model, data, mask, learn=False)
+            self._update(oid, model, data, mask, learn=False, reset_motion=True)
             return Verdict("found", score, data.full(mask), replaced=True)
         if model.held_for < o.hold_frames and share > 0.1:
             held = self._supported(oid, model, data, q)
@@ -594,7 +684,7 @@ class Evidence:
                occupied: dict[int, np.ndarray] | None = None) -> dict[int, np.ndarray]:
         """Look for every lost object (except ``skip``) in ``frame``; the verified ones are
         returned (bool H×W at the frame's size) to be given to the tracker, and marked found."""
-        if not self.options.enabled:
+        if not self.acts:
             return {}
         data = self._frame(frame)
         skip = set(skip)
@@ -644,42 +734,45 @@ class Evidence:
 
     def _search_one(self, oid: int, model: _Model, data: _FrameData, taken: dict[int, np.ndarray],
                     exclude: np.ndarray | None) -> tuple[np.ndarray, float] | None:
-        """The whole-frame, multi-scale search: candidates by colour, verified by texture."""
+        """The whole-frame, multi-scale search: candidates by colour and by texture, each
+        verified by texture (both views, their own shapes, three sizes around the
+        candidate's), colour and place."""
         o = self.options
         like = data.like(oid, model)
         H, W = data.shape
         occupied = np.zeros((H, W), bool)
         for other in taken.values():
             occupied |= data.small(other)
-        candidates = self._candidates(model, like)
+        candidates = self._candidates(model, like) + self._texture_candidates(model, data)
         best_score = 0.0
         result: tuple[np.ndarray, float] | None = None
+        seen: list[tuple[float, float, float]] = []
         for score_c, cx, cy, s in candidates:
-            placed, share, box = _place(model.view.mask, cx, cy, model.w * s, model.h * s, (H, W))
-            if share < o.min_visible or placed.sum() < 9:
+            if any(abs(cx - a) < 0.15 * model.w and abs(cy - b) < 0.15 * model.h and abs(s / c - 1) < 0.1
+                   for a, b, c in seen):
+                continue  # verified already
+            seen.append((cx, cy, s))
+            ncc, placed, share = self._texture(model, data, cx, cy, s)
+            if placed is None or share < o.min_visible or placed.sum() < 9:
                 continue
             if (placed & occupied).sum() > 0.3 * placed.sum():
                 continue
             a = float(like[placed].mean()) / model.like_ref
-            ncc, (dx, dy) = self._texture(model, data, box, s)
-            if dx or dy:
-                placed = _shift(placed, dx, dy)
-                if not placed.any():
-                    continue
-                a = float(like[placed].mean()) / model.like_ref
             # texture decides (colours drift with light and look-alikes share them); a candidate
             # far from where the object was lost moments ago needs more of it
             if a < 0.45:
                 continue
             c_app = _ramp(a, 0.5, 0.85)
-            c_tex = _ramp(ncc, 0.45, 0.8)
+            part = 1.0 - _ramp(share, 0.3, 0.6)  # small parts correlate well by chance: ask more
+            c_tex = _ramp(ncc, 0.6 + 0.15 * part, 0.85 + 0.07 * part)
             score = c_tex * (0.5 + 0.5 * c_app) * (0.85 + 0.15 * _ramp(share, o.min_visible, 0.7))
-            if not self._plausible(model, data, cx, cy):
+            ys, xs = np.nonzero(placed)
+            plausible = self._plausible(model, data, float(xs.mean()), float(ys.mean()))
+            if not plausible:
                 score *= 0.7
             if _DEBUG:
                 DEBUG_LOG.append(dict(frame=data.index, oid=oid, score=score, a=a, ncc=ncc, share=share,
-                                      plausible=self._plausible(model, data, cx, cy), lost_for=model.lost_for,
-                                      mask=data.full(placed)))
+                                      plausible=plausible, lost_for=model.lost_for, mask=data.full(placed)))
             best_score = max(best_score, score)
             if score >= o.verify and (result is None or score > result[1]):
                 result = (placed, score)
@@ -700,14 +793,20 @@ class Evidence:
         the frame included (only the inside counts)."""
         o = self.options
         H, W = like.shape
-        pad = int(max(model.w, model.h) * max(o.search_scales) * 0.5) + 2
+        sizes = [(model.w * s, model.h * s, s) for s in o.search_scales]
+        ah, aw = model.anchor.mask.shape
+        if abs(aw / max(model.w, 1.0) - 1) > 0.2 or abs(ah / max(model.h, 1.0) - 1) > 0.2:
+            # the prompt's size too (the current one may have drifted)
+            sizes += [(aw * s, ah * s, s * aw / max(model.w, 1.0)) for s in o.search_scales]
+        # room for boxes (and their rings) mostly outside the frame: objects coming in
+        pad = int(1.1 * max(max(w_, h_) for w_, h_, _ in sizes)) + 2
         lp = cv2.copyMakeBorder(like.astype(np.float32), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
         vp = cv2.copyMakeBorder(np.ones((H, W), np.float32), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
         il, iv = cv2.integral(lp), cv2.integral(vp)
         out: list[tuple[float, float, float, float]] = []
-        for s in o.search_scales:
-            bw, bh = max(3, int(round(model.w * s * 0.7))), max(3, int(round(model.h * s * 0.7)))
-            rw, rh = int(round(model.w * s * 1.4)), int(round(model.h * s * 1.4))
+        for ow, oh, s in sizes:
+            bw, bh = max(3, int(round(ow * 0.7))), max(3, int(round(oh * 0.7)))
+            rw, rh = int(round(ow * 1.4)), int(round(oh * 1.4))
             if rw >= lp.shape[1] or rh >= lp.shape[0]:
                 continue
 
@@ -742,34 +841,124 @@ class Evidence:
         out.sort(key=lambda c: -c[0])
         return [c for c in out[:top] if c[0] >= 0.35 * model.like_ref]
 
-    def _texture(self, model: _Model, data: _FrameData, box: tuple[int, int, int, int],
-                 s: float) -> tuple[float, tuple[int, int]]:
-        """Best masked correlation of the object's views with the frame around ``box``
-        (x, y, w, h; may be partly outside), over a few pixels of slack, and its offset."""
+    def _texture_candidates(self, model: _Model, data: _FrameData,
+                            top: int = 2) -> list[tuple[float, float, float, float]]:
+        """(score, cx, cy, scale) where the object's views match best in a small copy of the
+        frame (the object ~24 px), padded so that objects partly outside can match: texture
+        finds what colour misses (colours drift, look-alike colours abound)."""
+        o = self.options
+        f = min(1.0, 24.0 / max(model.w, model.h, 1.0))
         H, W = data.shape
-        x, y, pw, ph = box
+        size = (max(8, round(W * f)), max(8, round(H * f)))
+        small = cv2.resize(data.image, size, interpolation=cv2.INTER_AREA)
+        out: list[tuple[float, float, float, float]] = []
+        for view in (model.anchor, model.view) if model.view is not model.anchor else (model.anchor,):
+            vh, vw = view.mask.shape
+            for s in o.search_scales:
+                tw, th = max(4, round(model.w * s * f)), max(4, round(model.h * s * f))
+                templ = cv2.resize(view.patch, (tw, th), interpolation=cv2.INTER_AREA)
+                tmask = cv2.resize(view.mask.astype(np.uint8), (tw, th), interpolation=cv2.INTER_NEAREST)
+                if tmask.sum() < 8 or templ[tmask > 0].std() < 2:
+                    continue
+                px, py = int(tw * 0.6), int(th * 0.6)
+                img = cv2.copyMakeBorder(small, py, py, px, px, cv2.BORDER_REPLICATE)
+                res = np.nan_to_num(cv2.matchTemplate(img, templ, cv2.TM_CCOEFF_NORMED, mask=np.dstack([tmask] * 3)),
+                                    nan=-1.0, posinf=-1.0, neginf=-1.0)
+                for _ in range(top):
+                    _, peak, _, loc = cv2.minMaxLoc(res)
+                    if peak < 0.3:
+                        break
+                    cx = (loc[0] - px + tw / 2) / f
+                    cy = (loc[1] - py + th / 2) / f
+                    out.append((float(peak), cx, cy, s))
+                    r = max(1, int(0.5 * max(tw, th)))
+                    res[max(0, loc[1] - r):loc[1] + r + 1, max(0, loc[0] - r):loc[0] + r + 1] = -1
+        out.sort(key=lambda c: -c[0])
+        return out[:4]
+
+    def _texture(self, model: _Model, data: _FrameData, cx: float, cy: float,
+                 s: float) -> tuple[float, np.ndarray | None, float]:
+        """Best masked correlation of the object's views (each in its own shape, at three
+        sizes around ``s`` × the object's) with the frame near (cx, cy): located coarsely
+        within half the object's size (candidates are rough), then to the pixel, scored over
+        the part inside the frame. Returns the correlation, the matched view's mask placed
+        there (working resolution) and its share inside the frame."""
+        H, W = data.shape
+        best: tuple[float, np.ndarray | None, float] = (-1.0, None, 0.0)
+        area = np.sqrt(max(model.w * model.h, 1.0))
+        for view in (model.view, model.anchor) if model.view is not model.anchor else (model.view,):
+            vh, vw = view.mask.shape
+            k0 = s * area / np.sqrt(max(vw * vh, 1))
+            for k in (0.9 * k0, k0, 1.1 * k0):
+                pw, ph = max(6, int(round(vw * k))), max(6, int(round(vh * k)))
+                x, y = int(round(cx - pw / 2)), int(round(cy - ph / 2))
+                ncc, (dx, dy) = self._match(data, view, x, y, pw, ph)
+                if ncc > best[0]:
+                    placed, share, _ = _place(view.mask, x + dx + pw / 2, y + dy + ph / 2, pw, ph, (H, W))
+                    best = (ncc, placed, share)
+        return best
+
+    def _match(self, data: _FrameData, view: _View, x: int, y: int, pw: int, ph: int) -> tuple[float, tuple[int, int]]:
+        """Masked correlation of ``view`` at size pw×ph near (x, y) (top left; may be partly
+        outside the frame) and its offset: coarse within half its size, then to the pixel."""
         best, offset = -1.0, (0, 0)
-        slack = max(2, int(0.08 * max(pw, ph)))
-        for view in (model.view, model.anchor):
-            templ = cv2.resize(view.patch, (pw, ph), interpolation=cv2.INTER_AREA)
-            tmask = cv2.resize(view.mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
-            # the template's part that can lie inside the frame with the slack
-            tx0, ty0 = max(0, -(x - slack)), max(0, -(y - slack))
-            tx1, ty1 = min(pw, W - (x + slack)), min(ph, H - (y + slack))
-            if tx1 - tx0 < 6 or ty1 - ty0 < 6:
-                continue
-            t_img = templ[ty0:ty1, tx0:tx1]
-            t_msk = tmask[ty0:ty1, tx0:tx1]
-            if t_msk.sum() < 20 or t_img[t_msk > 0].std() < 2:
-                continue
-            sx0, sy0 = x + tx0 - slack, y + ty0 - slack
-            sx1, sy1 = x + tx1 + slack, y + ty1 + slack
-            if sx0 < 0 or sy0 < 0 or sx1 > W or sy1 > H:
-                continue
-            region = data.image[sy0:sy1, sx0:sx1]
-            res = cv2.matchTemplate(region, t_img, cv2.TM_CCOEFF_NORMED, mask=np.dstack([t_msk] * 3))
-            res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
-            _, peak, _, loc = cv2.minMaxLoc(res)
-            if peak > best:
-                best, offset = float(peak), (loc[0] - slack, loc[1] - slack)
-        return best, offset
+        slack = max(3, int(0.5 * max(pw, ph)))
+        f = min(1.0, 32.0 / max(pw, ph))
+        pad = slack + max(pw, ph)
+        padded = data.padded(pad)
+        templ = cv2.resize(view.patch, (pw, ph), interpolation=cv2.INTER_AREA)
+        tmask = cv2.resize(view.mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
+        if tmask.sum() < 20:
+            return best, offset
+        ry, rx = y + pad - slack, x + pad - slack
+        if ry < 0 or rx < 0:
+            return best, offset
+        region = padded[ry:ry + ph + 2 * slack, rx:rx + pw + 2 * slack]
+        if region.shape[0] < ph + 2 * slack or region.shape[1] < pw + 2 * slack:
+            return best, offset
+        tsz = (max(4, round(pw * f)), max(4, round(ph * f)))
+        rsz = (max(tsz[0], round(region.shape[1] * f)), max(tsz[1], round(region.shape[0] * f)))
+        t_s = cv2.resize(templ, tsz, interpolation=cv2.INTER_AREA) if f < 1 else templ
+        m_s = cv2.resize(tmask, tsz, interpolation=cv2.INTER_NEAREST) if f < 1 else tmask
+        r_s = cv2.resize(region, rsz, interpolation=cv2.INTER_AREA) if f < 1 else region
+        if m_s.sum() < 8:
+            return best, offset
+        res = np.nan_to_num(cv2.matchTemplate(r_s, t_s, cv2.TM_CCOEFF_NORMED, mask=np.dstack([m_s] * 3)),
+                            nan=-1.0, posinf=-1.0, neginf=-1.0)
+        _, _, _, loc = cv2.minMaxLoc(res)
+        dx0, dy0 = int(round(loc[0] / f)) - slack, int(round(loc[1] / f)) - slack
+        r = int(np.ceil(1.0 / f))
+        if r > 1:  # to the pixel: the part inside the frame at the coarse position, ±r
+            H, W = data.shape
+            xc, yc = x + dx0, y + dy0
+            tx0, ty0 = max(0, -xc), max(0, -yc)
+            tx1, ty1 = min(pw, W - xc), min(ph, H - yc)
+            if tx1 - tx0 >= 6 and ty1 - ty0 >= 6 and tmask[ty0:ty1, tx0:tx1].sum() >= 20:
+                wy, wx = yc + ty0 - r + pad, xc + tx0 - r + pad
+                if wy >= 0 and wx >= 0:
+                    win = padded[wy:wy + (ty1 - ty0) + 2 * r, wx:wx + (tx1 - tx0) + 2 * r]
+                    if win.shape[0] == (ty1 - ty0) + 2 * r and win.shape[1] == (tx1 - tx0) + 2 * r:
+                        m = tmask[ty0:ty1, tx0:tx1]
+                        res = np.nan_to_num(cv2.matchTemplate(win, templ[ty0:ty1, tx0:tx1], cv2.TM_CCOEFF_NORMED,
+                                                              mask=np.dstack([m] * 3)),
+                                            nan=-1.0, posinf=-1.0, neginf=-1.0)
+                        _, _, _, loc = cv2.minMaxLoc(res)
+                        dx0, dy0 = dx0 + loc[0] - r, dy0 + loc[1] - r
+        return self._ncc_at(data, templ, tmask, x + dx0, y + dy0), (dx0, dy0)
+
+    @staticmethod
+    def _ncc_at(data: _FrameData, templ: np.ndarray, tmask: np.ndarray, x: int, y: int) -> float:
+        """Masked normalised correlation of ``templ`` placed at (x, y), over its part inside the frame."""
+        H, W = data.shape
+        ph, pw = tmask.shape
+        tx0, ty0 = max(0, -x), max(0, -y)
+        tx1, ty1 = min(pw, W - x), min(ph, H - y)
+        if tx1 - tx0 < 6 or ty1 - ty0 < 6:
+            return -1.0
+        m = tmask[ty0:ty1, tx0:tx1]
+        if m.sum() < 20:
+            return -1.0
+        t = templ[ty0:ty1, tx0:tx1]
+        img = data.image[y + ty0:y + ty1, x + tx0:x + tx1]
+        v = cv2.matchTemplate(img, t, cv2.TM_CCOEFF_NORMED, mask=np.dstack([m] * 3))[0, 0]
+        return float(v) if np.isfinite(v) else -1.0

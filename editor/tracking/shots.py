@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from editor.api.frames import rgb8
+
 
 @dataclass
 class ShotDetector:
@@ -39,7 +41,7 @@ class ShotDetector:
         h, w = image.shape[:2]
         tw = min(self.thumb_width, w)
         th = max(1, round(h * tw / w))
-        small = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
+        small = rgb8(cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA))  # deep frames: 8-bit thumbnail
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
         cv2.normalize(hist, hist)
@@ -57,7 +59,7 @@ class ShotDetector:
         return 0.5 * max(0.0, d_hist) + 2.0 * d_pix
 
     def update(self, image: np.ndarray) -> bool:
-        """Feed the next frame; True when a cut lies between the previous frame and this one."""
+        """Feed the next frame (RGB uint8 or uint16); True when a cut lies between the previous frame and this one."""
         s = self.score(image)
         self._frames += 1
         baseline = float(np.median(self._recent)) if self._recent else 0.0

@@ -52,6 +52,7 @@ from editor.pipeline.orchestrator import Pipeline, RunRequest
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, builtin_presets, load_preset
 from editor.pipeline.preview import preview_frame
+from editor.tracking.confidence import confidence_document
 from editor.tracking.engine import TrackingSession
 from editor.video.reader import probe
 from editor.ui.jobs import INTERNAL_ERROR, Job
@@ -423,6 +424,23 @@ async def preview(request: Request) -> Response:
     return await asyncio.to_thread(make)
 
 
+async def confidence(request: Request) -> Response:
+    """The tracker's confidence per frame and object (``confidence.json``'s content, see
+    :mod:`editor.tracking.confidence`) and ``weak``: every frame some object is weak on —
+    the strip under the timeline and its "next weak frame" navigation."""
+    ui = _session(request)
+
+    def read() -> dict[str, object]:
+        s = ui.session
+        names = {o.id: o.name for o in s.objects()}
+        doc = confidence_document(s.stats.confidence, s.stats.states, names, s.frame_count or 0,
+                                  s.stats.review_below)
+        weak = sorted({f for o in doc["objects"] for f in o["review"]})  # type: ignore[attr-defined]
+        return {**doc, "weak": weak}
+
+    return JSONResponse(await ui.locked(read))
+
+
 # -- jobs (tracking, rendering) and their events --------------------------------------
 class TrackBody(Body):
     direction: Literal["forward", "backward", "both"] = "both"
@@ -643,6 +661,7 @@ def _routes() -> list[BaseRoute]:
         # frames and previews
         get(f"{s}/frames/{{index:int}}.jpg", frame),
         get(f"{s}/preview/{{index:int}}.jpg", preview),
+        get(f"{s}/confidence", confidence),
         # jobs
         post(f"{s}/track", track),
         post(f"{s}/render", render),

@@ -25,6 +25,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import Interpolation
 
@@ -44,12 +45,23 @@ _RANGE_LIMITED, _RANGE_FULL = 1, 2
 _SWS16_WHITE = 65280
 
 
-def _from_sws16(array: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(array.astype(np.float32) * (65535 / _SWS16_WHITE)), 0, 65535).astype(np.uint16)
+def _rescale16(array: np.ndarray, factor: float, *, in_place: bool = False) -> np.ndarray:
+    """``array`` (uint16, ≤ 4 channels) × ``factor``, rounded to nearest and saturated (one
+    SIMD pass; the same values as float32 ``rint``); ``in_place``: into ``array`` itself
+    when it is contiguous and writable."""
+    a = np.ascontiguousarray(array)
+    if in_place and a is array and a.flags.writeable:
+        cv2.addWeighted(a, factor, a, 0.0, 0.0, dst=a, dtype=cv2.CV_16U)
+        return a
+    return cv2.addWeighted(a, factor, a, 0.0, 0.0, dtype=cv2.CV_16U)
+
+
+def _from_sws16(array: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    return _rescale16(array, 65535 / _SWS16_WHITE, in_place=in_place)
 
 
 def _to_sws16(array: np.ndarray) -> np.ndarray:
-    return np.rint(array.astype(np.float32) * (_SWS16_WHITE / 65535)).astype(np.uint16)
+    return _rescale16(array, _SWS16_WHITE / 65535)
 
 
 class PixelFormat:
@@ -119,18 +131,27 @@ def to_rgb(frame: av.VideoFrame, *, deep: bool = False) -> tuple[np.ndarray, np.
     fmt = pixel_format(frame.format.name)
     wide = deep and fmt.bits > 8
     alpha = fmt.has_alpha
-    target = ("rgba64le" if wide else "rgba") if alpha else ("rgb48le" if wide else "rgb24")
-    kwargs: dict[str, object] = {"format": target, "interpolation": SWS_FLAGS}
-    if not fmt.is_rgb:
-        kwargs.update(src_colorspace=sws_colorspace(frame.colorspace),
-                      src_color_range=yuv_range(fmt, int(frame.color_range or 0)),
-                      dst_color_range=_RANGE_FULL)
-    out = frame.reformat(**kwargs).to_ndarray()
+    if fmt.is_rgb:  # RGB sources: swscale's packed output (its planar one scales deep RGB otherwise)
+        target = ("rgba64le" if wide else "rgba") if alpha else ("rgb48le" if wide else "rgb24")
+        out = frame.reformat(format=target, interpolation=SWS_FLAGS).to_ndarray()
+        if wide:
+            out = _from_sws16(out, in_place=True)  # a view of the converted frame, which nothing else holds
+        if alpha:
+            return np.ascontiguousarray(out[..., :3]), np.ascontiguousarray(out[..., 3])
+        return out, None
+    # YUV and gray: planar RGB out of swscale, interleaved here — the very values of rgb24 /
+    # rgb48le, several times faster (swscale's packed writers with accurate rounding are slow)
+    target = ("gbrap16le" if wide else "gbrap") if alpha else ("gbrp16le" if wide else "gbrp")
+    planar = frame.reformat(format=target, interpolation=SWS_FLAGS, src_colorspace=sws_colorspace(frame.colorspace),
+                            src_color_range=yuv_range(fmt, int(frame.color_range or 0)), dst_color_range=_RANGE_FULL)
+    dtype = np.dtype(np.uint16 if wide else np.uint8)
+    g, b, r = (_plane_view(p, dtype) for p in planar.planes[:3])
+    out = cv2.merge([r, g, b])
+    a = np.ascontiguousarray(_plane_view(planar.planes[3], dtype)) if alpha else None
     if wide:
-        out = _from_sws16(out)
-    if alpha:
-        return np.ascontiguousarray(out[..., :3]), np.ascontiguousarray(out[..., 3])
-    return out, None
+        out = _from_sws16(out, in_place=True)
+        a = None if a is None else _from_sws16(a, in_place=True)
+    return out, a
 
 
 def from_rgb(image: np.ndarray, alpha: np.ndarray | None, pix_fmt: str, color: ColorInfo) -> av.VideoFrame:
@@ -200,24 +221,37 @@ def upright(image: np.ndarray, rotation_cw: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=-k)) if k else image
 
 
-def decode(frame: av.VideoFrame, rotation: int = 0, *,
-           deep: bool = False) -> tuple[np.ndarray, np.ndarray | None, DecodedPlanes | None]:
+def decode(frame: av.VideoFrame, rotation: int = 0, *, deep: bool = False,
+           keep_rgb: bool = False) -> tuple[np.ndarray, np.ndarray | None, DecodedPlanes | None]:
     """A decoded frame → (upright RGB, upright alpha or ``None``, its planes or ``None``).
 
     The RGB is made from the copied planes (:func:`frame_of`), not from the decoder's frame,
     so that it is the very RGB :func:`rgb_of` makes again later — after a trip through the
     frame cache too: the decoder's frame carries properties a copy cannot (its chroma
-    location, which swscale honours), and the pass-through compares RGB bit for bit."""
+    location, which swscale honours), and the pass-through compares RGB bit for bit.
+    ``keep_rgb``: the planes keep a private copy of that RGB (:attr:`DecodedPlanes.rgb`), so
+    the writer compares against it instead of converting the planes again (a copy, not the
+    returned array: a stage that edits its image in place cannot hide its edits)."""
     planes = planes_of(frame, rotation)
     if planes is not None:
         rgb, alpha = rgb_of(planes, deep=deep)
+        if keep_rgb:
+            planes.rgb[_wide(planes, deep)] = (rgb.copy(), None if alpha is None else alpha.copy())
         return rgb, alpha, planes
     rgb, alpha = to_rgb(frame, deep=deep)
     return upright(rgb, rotation), (None if alpha is None else upright(alpha, rotation)), None
 
 
+def _wide(planes: DecodedPlanes, deep: bool) -> bool:
+    return deep and pixel_format(planes.format).bits > 8
+
+
 def rgb_of(planes: DecodedPlanes, *, deep: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """The upright RGB (and alpha) the reader made of ``planes``."""
+    """The upright RGB (and alpha) the reader made of ``planes`` (the reader's kept copy when
+    there is one: read it, never write to it)."""
+    kept = planes.rgb.get(_wide(planes, deep))
+    if kept is not None:
+        return kept
     rgb, alpha = to_rgb(frame_of(planes), deep=deep)
     return upright(rgb, planes.rotation), (None if alpha is None else upright(alpha, planes.rotation))
 
@@ -230,15 +264,23 @@ def compatible(source: str, output: str) -> bool:
 
 
 def _block_any(mask: np.ndarray, shift: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-    """``mask`` reduced to a subsampled plane of ``shape``: true where any covered pixel is."""
+    """``mask`` reduced to a subsampled plane of ``shape``: true where any covered pixel is
+    (an OR of strided views: many times faster than ``any`` over reshaped axes)."""
     sx, sy = shift
     if (sx, sy) == (0, 0):
         return mask
     bh, bw = 1 << sy, 1 << sx
     h, w = shape
-    padded = np.zeros((h * bh, w * bw), bool)
-    padded[:mask.shape[0], :mask.shape[1]] = mask
-    return padded.reshape(h, bh, w, bw).any(axis=(1, 3))
+    if mask.shape != (h * bh, w * bw):
+        padded = np.zeros((h * bh, w * bw), bool)
+        padded[:mask.shape[0], :mask.shape[1]] = mask[:h * bh, :w * bw]
+        mask = padded
+    out = mask[0::bh, 0::bw].copy()
+    for dy in range(bh):
+        for dx in range(bw):
+            if dy or dx:
+                out |= mask[dy::bh, dx::bw]
+    return out
 
 
 def _convert_planes(planes: DecodedPlanes, pix_fmt: str, color: ColorInfo) -> list[np.ndarray] | None:
@@ -256,6 +298,33 @@ def _convert_planes(planes: DecodedPlanes, pix_fmt: str, color: ColorInfo) -> li
     return [_plane_view(p, out_fmt.dtype).copy() for p in converted.planes]
 
 
+def changed_pixels(image: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Bool H×W: where any channel of ``image`` differs from ``before`` (one pass per channel,
+    several times faster than ``np.any(axis=-1)``)."""
+    ne = image != before
+    if ne.ndim == 2:
+        return ne
+    out = ne[..., 0].copy()
+    for c in range(1, ne.shape[-1]):
+        out |= ne[..., c]
+    return out
+
+
+#: changed pixels are converted from RGB in their bounding box grown by this margin (px),
+#: aligned to it: far beyond swscale's chroma filters, so the result is what converting the
+#: whole frame gives, at the cost of the edited region only.
+_ROI_MARGIN = 16
+
+
+def _roi(changed: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the changed pixels' bounding box, grown and aligned to :data:`_ROI_MARGIN`."""
+    x, y, w, h = cv2.boundingRect(changed.view(np.uint8))
+    m = _ROI_MARGIN
+    H, W = changed.shape
+    return (max(0, (x - m) // m * m), max(0, (y - m) // m * m),
+            min(W, -(-(x + w + m) // m) * m), min(H, -(-(y + h + m) // m) * m))
+
+
 def restore_untouched(image: np.ndarray, alpha: np.ndarray | None, planes: DecodedPlanes, pix_fmt: str,
                       color: ColorInfo) -> tuple[av.VideoFrame, bool] | None:
     """The output frame in ``pix_fmt`` for an (edited) upright ``image`` and whether its untouched
@@ -264,9 +333,10 @@ def restore_untouched(image: np.ndarray, alpha: np.ndarray | None, planes: Decod
     Every pixel whose RGB and alpha equal what the reader made of ``planes`` keeps the source's
     plane values: as they are when ``pix_fmt`` holds them unchanged (same depth and
     subsampling; ``True``), else converted plane to plane at full precision (another depth or
-    subsampling; ``False``). Changed pixels are converted from RGB with :func:`from_rgb`.
-    ``None`` when the planes cannot be used (RGB ↔ YUV, a rotation that would turn 4:2:2 into
-    4:4:0, another size): convert the whole image with :func:`from_rgb` then."""
+    subsampling; ``False``). Changed pixels are converted from RGB with :func:`from_rgb` (only
+    the region around them is converted). ``None`` when the planes cannot be used (RGB ↔ YUV,
+    a rotation that would turn 4:2:2 into 4:4:0, another size): convert the whole image with
+    :func:`from_rgb` then."""
     src_fmt, out_fmt = pixel_format(planes.format), pixel_format(pix_fmt)
     exact = compatible(planes.format, pix_fmt)
     sx, sy = out_fmt.subsampling
@@ -284,33 +354,43 @@ def restore_untouched(image: np.ndarray, alpha: np.ndarray | None, planes: Decod
             return None
         src = converted
         src_alpha = converted[out_fmt.alpha_plane] if out_fmt.alpha_plane is not None and src_fmt.has_alpha else None
-    changed = np.any(image != before, axis=-1)
+    changed = changed_pixels(image, before)
     keep_alpha = out_fmt.has_alpha and src_alpha is not None
     if keep_alpha and alpha is not None and before_alpha is not None:
         changed |= alpha != before_alpha.astype(alpha.dtype)
     src = [upright(p, planes.rotation) for p in src]
     if src_alpha is not None:
         src_alpha = upright(src_alpha, planes.rotation)
-    needs_new = bool(changed.any()) or (out_fmt.has_alpha and not keep_alpha)
-    new = from_rgb(image, alpha, pix_fmt, color) if needs_new else None
-    if new is None:
-        out = av.VideoFrame(image.shape[1], image.shape[0], pix_fmt)
-        tag(out, color, out_fmt)
+    H, W = image.shape[:2]
+    new_alpha = out_fmt.has_alpha and not keep_alpha  # the whole alpha plane is made from RGB
+    if new_alpha:
+        x0, y0, x1, y1 = 0, 0, W, H
+    elif changed.any():
+        x0, y0, x1, y1 = _roi(changed)
     else:
-        out = new
+        x0 = y0 = x1 = y1 = 0
+    new = None
+    if x1 > x0 and y1 > y0:
+        new = from_rgb(np.ascontiguousarray(image[y0:y1, x0:x1]),
+                       None if alpha is None else np.ascontiguousarray(alpha[y0:y1, x0:x1]), pix_fmt, color)
+    out = av.VideoFrame(W, H, pix_fmt)
+    tag(out, color, out_fmt)
     for index, plane in enumerate(out.planes):
         view = _plane_view(plane, out_fmt.dtype)
-        if index == out_fmt.alpha_plane:
-            if not keep_alpha:
-                continue  # alpha made by from_rgb (the source had none)
-            data = src_alpha
-        else:
-            data = src[index]
+        if index == out_fmt.alpha_plane and not keep_alpha:
+            assert new is not None  # the source had none: made by from_rgb for the whole frame
+            view[...] = _plane_view(new.planes[index], out_fmt.dtype)
+            continue
+        data = src_alpha if index == out_fmt.alpha_plane else src[index]
         if data.shape != view.shape:
             return None
-        if new is None:
-            view[...] = data
-        else:
-            take_new = _block_any(changed, out_fmt.shifts[index], view.shape)
-            np.copyto(view, data, where=~take_new)
+        view[...] = data
+        if new is not None:
+            px, py = out_fmt.shifts[index]
+            fresh = _plane_view(new.planes[index], out_fmt.dtype)
+            region = view[y0 >> py:(y0 >> py) + fresh.shape[0], x0 >> px:(x0 >> px) + fresh.shape[1]]
+            if region.shape != fresh.shape:
+                return None
+            take_new = _block_any(changed[y0:y1, x0:x1], (px, py), fresh.shape)
+            np.copyto(region, fresh, where=take_new)
     return out, exact

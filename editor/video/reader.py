@@ -243,14 +243,16 @@ def stream_end(container: av.container.InputContainer, stream: av.stream.Stream)
 
 
 def to_frame(av_frame: av.VideoFrame, index: int, time_base: Fraction, rate: Fraction, *,
-             deep: bool = False, keep_planes: bool = True) -> Frame:
+             deep: bool = False, keep_planes: bool = True, keep_rgb: bool = False) -> Frame:
     """The one conversion of a decoded PyAV frame into a :class:`Frame`: upright (display
     rotation applied), RGB with the source's matrix and range (:func:`editor.video.pixels.decode`;
     uint8, or uint16 when ``deep`` and the source has more than 8 bits), the source's alpha
     when it has one, and the decoded planes (``keep_planes``) for a bit-exact pass-through;
     ``time`` in seconds from the pts, or from the index and ``rate`` (frames per second) when
-    the frame has no pts."""
-    image, alpha, planes = decode(av_frame, rotation_of(av_frame), deep=deep)
+    the frame has no pts. ``keep_rgb``: the planes also keep a copy of the RGB for the
+    writer's pass-through compare (:func:`editor.video.pixels.decode`; frames on their way to
+    a writer)."""
+    image, alpha, planes = decode(av_frame, rotation_of(av_frame), deep=deep, keep_rgb=keep_rgb and keep_planes)
     pts = av_frame.pts
     time = index / float(rate) if pts is None else float(pts * time_base)
     return Frame(index=index, image=image, pts=pts, time_base=time_base, time=time, alpha=alpha,
@@ -261,7 +263,8 @@ def to_frame(av_frame: av.VideoFrame, index: int, time_base: Fraction, rate: Fra
 def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int | None = None,
                 deep: bool = False, keep_planes: bool = True) -> Iterator[Frame]:
     """Yield every frame of the first video stream, upright, in display order (see
-    :func:`to_frame` for ``deep`` and ``keep_planes``).
+    :func:`to_frame` for ``deep`` and ``keep_planes``; frames that keep their planes also keep
+    the RGB copy the writer compares against).
 
     Raises ``InputError`` for undecodable data, and for a truncated file: decoding that
     stops more than :data:`TRUNCATION_SLACK` frames before the end the container records
@@ -281,7 +284,7 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
         last_end: float | None = None
         try:
             for av_frame in decode_frames(container, stream):
-                frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes)
+                frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes, keep_rgb=True)
                 if av_frame.pts is not None:
                     length = av_frame.duration * tb if av_frame.duration else 1 / rate
                     last_end = float(av_frame.pts * tb + length)

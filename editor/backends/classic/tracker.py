@@ -46,6 +46,8 @@ from editor.backends.classic.morphology import (
 )
 
 GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
+import os
+_DEBUG = bool(os.environ.get("EVIDENCE_DEBUG"))
 
 
 class FlowTrackerConfig(BackendOptions):
@@ -68,7 +70,7 @@ class FlowTrackerConfig(BackendOptions):
     tracker (:mod:`editor.tracking.evidence`)."""
     rigid: bool = True
     """Also try moving each mask rigidly to where its appearance matches (fast motion)."""
-    grabcut_pixels: int = Field(30000, ge=1000)
+    grabcut_pixels: int = Field(20000, ge=1000)
     """GrabCut regions larger than this (px) are cut at a reduced size."""
 
 
@@ -119,6 +121,7 @@ class FlowTrackPass:
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 0.5
                 if self.config.rigid and obj.mask.any():
                     warped = self._rigid(obj, grey, warped)
+                warped = self._entering(obj.mask, warped)
                 if warped.any() and self.config.refine:
                     warped = self._refine(small, warped)
                 obj.mask = warped
@@ -190,15 +193,21 @@ class FlowTrackPass:
             return float(v) if np.isfinite(v) else -1.0
 
         best, best_d = -1.0, (int(round(dx)), int(round(dy)))
-        for ddy in range(-fine, fine + 1):
-            for ddx in range(-fine, fine + 1):
-                d = (int(round(dx)) + ddx, int(round(dy)) + ddy)
-                sc = score_at(*d)
-                if sc > best:
-                    best, best_d = sc, d
+        # fine: every offset within ±fine of the coarse one, in one correlation
+        fx0, fy0 = x0 + best_d[0] - fine, y0 + best_d[1] - fine
+        fx1, fy1 = x0 + best_d[0] + bw + fine, y0 + best_d[1] + bh + fine
+        cx0_, cy0_ = max(0, fx0), max(0, fy0)
+        cx1_, cy1_ = min(W, fx1), min(H, fy1)
+        if cx1_ - cx0_ >= bw and cy1_ - cy0_ >= bh:
+            res = np.nan_to_num(cv2.matchTemplate(grey[cy0_:cy1_, cx0_:cx1_], templ, cv2.TM_CCOEFF_NORMED,
+                                                  mask=tmask), nan=-1.0, posinf=-1.0, neginf=-1.0)
+            _, best, _, loc = cv2.minMaxLoc(res)
+            best_d = (cx0_ + loc[0] - x0, cy0_ + loc[1] - y0)
         wys, wxs = np.nonzero(warped)
         flow_d = (int(round(wxs.mean() - cx0)), int(round(wys.mean() - cy0))) if wxs.size else best_d
         flow_score = score_at(*flow_d) if wxs.size and warped.sum() > 0.5 * mask.sum() else -1.0
+        if _DEBUG:
+            print(f"rigid box={box} best={best:.2f} d={best_d} flow_score={flow_score:.2f} flow_d={flow_d} v={obj.velocity}")
         if best >= 0.5 and best > flow_score + 0.1:
             shifted = np.zeros_like(mask)
             sx0, sy0 = max(0, best_d[0]), max(0, best_d[1])
@@ -208,6 +217,24 @@ class FlowTrackPass:
             return shifted
         obj.velocity = (float(flow_d[0]), float(flow_d[1])) if wxs.size else (0.0, 0.0)
         return warped
+
+    @staticmethod
+    def _entering(prev: np.ndarray, warped: np.ndarray) -> np.ndarray:
+        """An object that touched the border and moved inward is coming in: what lies
+        between its moved mask and that border has just become visible, and is part of it
+        (rows/columns the previous mask touched the border in)."""
+        if not warped.any():
+            return warped
+        out = warped.copy()
+        h, w = warped.shape
+        for side in range(4):
+            m, p = np.rot90(out, side), np.rot90(prev, side)  # the side under study is the left edge
+            rows = np.flatnonzero(p[:, 0] & m.any(axis=1) & ~m[:, 0])
+            for r in rows:
+                first = int(np.argmax(m[r]))
+                m[r, :first] = True
+            out = np.rot90(m, -side)
+        return out
 
     def set_review(self, review: Review | None) -> None:
         """Judge each frame's masks before continuing from them (the engine's evidence)."""

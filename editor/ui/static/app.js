@@ -1,7 +1,8 @@
 // trackedit web UI: one tracking session per tab, driven through /api.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { sid: null, frames: 0, width: 0, height: 0, fps: 25, frame: 0, objects: [], selected: null };
+const state = { sid: null, frames: 0, width: 0, height: 0, fps: 25, frame: 0, objects: [], selected: null,
+  confidence: null };
 
 async function api(path, body, method) {
   const res = await fetch(path, {
@@ -36,6 +37,54 @@ function showFrame(i) {
   const what = preview ? `preview/${state.frame}.jpg?preset=${encodeURIComponent($("preset").value)}&`
     : `frames/${state.frame}.jpg?`;
   $("frame").src = `${base()}/${what}width=${w}&t=${Date.now()}`;
+  drawConfidence();
+}
+
+// The confidence strip: one column per frame, the weakest object's confidence there.
+async function loadConfidence() {
+  state.confidence = await api(`${base()}/confidence`);
+  drawConfidence();
+}
+
+function frameColour(f) {
+  let min = null, away = false;
+  for (const o of state.confidence.objects) {
+    const c = o.confidence[f];
+    if (c === null || c === undefined) continue;
+    if (o.state[f] === "lost") away = true;
+    min = min === null ? c : Math.min(min, c);
+  }
+  if (min === null) return "#333";
+  const below = state.confidence.review_below;
+  if (min < below) return "#e53935";
+  if (away) return "#607d8b";
+  return min < (1 + below) / 2 ? "#f9a825" : "#43a047";
+}
+
+function drawConfidence() {
+  const cv = $("confidence");
+  const w = cv.clientWidth || 1, h = cv.height;
+  if (cv.width !== w) cv.width = w;
+  const ctx = cv.getContext("2d");
+  ctx.clearRect(0, 0, w, h);
+  const n = state.frames;
+  if (!state.confidence || !n) { $("review-label").textContent = ""; return; }
+  for (let f = 0; f < n; f++) {
+    const x0 = Math.floor(f * w / n), x1 = Math.max(x0 + 1, Math.floor((f + 1) * w / n));
+    ctx.fillStyle = frameColour(f);
+    ctx.fillRect(x0, 0, x1 - x0, h);
+  }
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(Math.floor((state.frame + 0.5) * w / n), 0, 1, h);
+  const weak = state.confidence.weak.length;
+  $("review-label").textContent = weak ? `${weak} frame${weak === 1 ? "" : "s"} to review` : "";
+}
+
+function nextWeak(direction) {
+  const weak = state.confidence ? state.confidence.weak : [];
+  if (!weak.length) return;
+  const after = direction > 0 ? weak.filter((f) => f > state.frame) : weak.filter((f) => f < state.frame).reverse();
+  showFrame(after.length ? after[0] : (direction > 0 ? weak[0] : weak[weak.length - 1]));  // wraps around
 }
 
 function renderObjects() {
@@ -109,8 +158,13 @@ function setupStage() {
 function watchJob() {
   $("pause").disabled = false;
   const es = new EventSource(`${base()}/events`);
+  let refreshed = 0;
   es.onmessage = (m) => {
     const j = JSON.parse(m.data);
+    if (j.kind === "track" && (j.state !== "running" || Date.now() - refreshed > 1000)) {
+      refreshed = Date.now();
+      loadConfidence().catch(() => {});
+    }
     $("progress").max = j.total || 1; $("progress").value = j.done || 0;
     $("job-status").textContent = `${j.kind || ""} ${j.state} ${j.done || 0}/${j.total || 0}`;
     if (j.frame !== null && j.frame !== undefined && j.kind === "track") showFrame(j.frame);
@@ -186,6 +240,12 @@ $("track-backward").onclick = () => track("backward").catch(() => {});
 $("track-both").onclick = () => track("both").catch(() => {});
 $("pause").onclick = () => api(`${base()}/pause`, {}).catch(() => {});
 $("render").onclick = () => render().catch(() => {});
+$("next-weak").onclick = () => nextWeak(1);
+$("confidence").onclick = (e) => {
+  const r = $("confidence").getBoundingClientRect();
+  showFrame(Math.floor((e.clientX - r.left) / r.width * state.frames));
+};
+window.addEventListener("resize", () => drawConfidence());
 document.addEventListener("keydown", (e) => {
   if (e.target.tagName === "INPUT" && e.target.type !== "range") return;
   const step = e.shiftKey ? 10 : 1;
@@ -194,5 +254,6 @@ document.addEventListener("keydown", (e) => {
   const mod = e.ctrlKey || e.metaKey;
   if (mod && e.key.toLowerCase() === "z") { history(e.shiftKey ? "redo" : "undo"); e.preventDefault(); }
   if (mod && e.key.toLowerCase() === "y") { history("redo"); e.preventDefault(); }
+  if (!mod && e.key.toLowerCase() === "n") { nextWeak(e.shiftKey ? -1 : 1); e.preventDefault(); }
 });
 start().catch((e) => showError(String(e)));

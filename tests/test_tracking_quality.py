@@ -1,0 +1,249 @@
+"""Masks a person can trust without model weights (classical backends): no growth without
+evidence, lost and found, confidence beside the masks.
+
+* f08 (a field case): the object leaves the frame and comes back — blurred in ≥ 95 % of the
+  frames where it is visible, nothing blurred while it is away, and lost there.
+* Generated clips with exact masks (:mod:`editor.evaluation.groundtruth`): occlusion by a
+  foreground object and a look-alike on a busy background. The objects are given by their
+  true mask on frame 0, so the tracker is measured, not the click segmenter.
+* bikes.mp4: no frame's mask exceeds twice the object's extent (generous boxes, checked by
+  looking at the frames), nothing on the car that hides the cyclist.
+* Confidence: ``confidence.json`` beside the masks, the CLI's review summary, the session API;
+  a lost object has nothing edited.
+"""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from editor.api.frames import Frame, VideoInfo
+from editor.api.masks import read_label_png, write_label_png
+from editor.api.prompts import parse_prompts
+from editor.api.run import TrackingStats
+from editor.backends.classic import FlowTracker
+from editor.cli.main import main
+from editor.evaluation.groundtruth import ClipSpec, render
+from editor.tracking.confidence import frame_ranges, review_lines
+from editor.tracking.engine import TrackingSession
+from editor.video.reader import iter_frames
+
+pytestmark = pytest.mark.slow
+CASES = Path(__file__).resolve().parent / "data" / "cases"
+
+
+class _MaskOnly:
+    """A segmenter for mask prompts only: the tracker is measured, not the clicks."""
+
+    def segment(self, image, frame_index, prompts, masks=None):  # noqa: ANN001, ANN201
+        from editor.api.backends import Segmentation
+
+        assert masks, "these tests prompt with masks"
+        return Segmentation(np.logical_or.reduce(masks), 1.0)
+
+
+def _red(image: np.ndarray) -> np.ndarray:
+    """The f08 object: a red / dark-red checker on a grey background."""
+    im = image.astype(np.int16)
+    return (im[..., 0] > im[..., 1] + 40) & (im[..., 0] > im[..., 2] + 40)
+
+
+def _laplacian_energy(image: np.ndarray, region: np.ndarray) -> float:
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lap = cv2.Laplacian(grey, cv2.CV_32F)
+    return float((lap[region] ** 2).mean())
+
+
+@pytest.fixture(scope="module")
+def f08_masks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("f08") / "masks"
+    assert main(["-q", "track", str(CASES / "f08_reenter.mp4"), "--prompts", str(CASES / "f08_prompts.json"),
+                 "-o", str(out)]) == 0
+    return out
+
+
+def test_f08_reenter_blurred_where_visible_and_nothing_while_away(f08_masks: Path, tmp_path: Path) -> None:
+    out = tmp_path / "blurred.mp4"
+    assert main(["-q", "run", str(CASES / "f08_reenter.mp4"), "--preset", "blur", "--masks", str(f08_masks),
+                 "-o", str(out), "--crf", "12"]) == 0
+    visible, blurred, away_masked = [], [], []
+    for src, dst in zip(iter_frames(CASES / "f08_reenter.mp4"), iter_frames(out), strict=True):
+        obj = _red(src.image)
+        mask = read_label_png(f08_masks / f"{src.index:05d}.png") == 1
+        if obj.sum() < 200:  # away (or a sliver of a few pixels: nothing to judge)
+            if not obj.any() and mask.any():
+                away_masked.append(src.index)
+            continue
+        visible.append(src.index)
+        inner = cv2.erode(obj.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        if _laplacian_energy(dst.image, inner) <= 0.1 * _laplacian_energy(src.image, inner):
+            blurred.append(src.index)
+    assert len(visible) > 100
+    assert len(blurred) >= 0.95 * len(visible), sorted(set(visible) - set(blurred))
+    assert away_masked == []  # nothing blurred while it is away
+
+
+def test_f08_lost_while_away_and_confidence_beside_the_masks(f08_masks: Path) -> None:
+    doc = json.loads((f08_masks / "confidence.json").read_text())
+    assert doc["frame_count"] == 180 and doc["review_below"] == 0.5
+    [obj] = doc["objects"]
+    assert obj["id"] == 1 and obj["name"] == "box" and len(obj["confidence"]) == 180
+    assert all(c is not None and 0.0 <= c <= 1.0 for c in obj["confidence"])
+    assert obj["review"] == [f for f, c in enumerate(obj["confidence"]) if c < 0.5]
+    assert obj["state"][0] == "prompt"
+    away = [f.index for f in iter_frames(CASES / "f08_reenter.mp4") if not _red(f.image).any()]
+    assert len(away) > 30
+    for f in away:  # lost: decided by appearance, and nothing is edited
+        assert obj["state"][f] == "lost", (f, obj["state"][f])
+        assert not (read_label_png(f08_masks / f"{f:05d}.png") == 1).any()
+    back = [s for s in obj["state"][away[-1] + 1:] if s is not None]
+    assert {"found", "tracked"} & set(back)  # re-acquired after it came back
+
+
+# -- generated clips: occlusion, a look-alike --------------------------------------------------
+def _track_clip(spec: ClipSpec, footage: Path, tmp_path: Path) -> tuple[list[np.ndarray], list[np.ndarray],
+                                                                         TrackingSession]:
+    frames, labels = render(spec, footage)
+    write_label_png(tmp_path / "first.png", labels[0])
+    ids = sorted(int(v) for v in np.unique(labels[0]) if v)
+    prompts = parse_prompts({"objects": [{"id": i, "prompts": [{"frame": 0, "mask": str(tmp_path / "first.png")}]}
+                                         for i in ids]})
+    n = len(frames)
+    info = VideoInfo(spec.name, spec.width, spec.height, 0, n, n, Fraction(25), Fraction(1, 25), n / 25, "raw",
+                     "rgb24")
+    session = TrackingSession(info, _MaskOnly(), FlowTracker(), work_dir=tmp_path / "work")
+    session.add_prompts(prompts)
+    pred = [it.labels for it in session.stream(Frame(t, im, t, Fraction(1, 25), t / 25)
+                                                for t, im in enumerate(frames))]
+    return pred, labels, session
+
+
+def _robustness(pred: list[np.ndarray], gt: list[np.ndarray], oid: int) -> tuple[float, int, float, float]:
+    """Share of visible frames edited, frames edited while away, max area ÷ true area where
+    visible, mean IoU."""
+    true = np.array([(g == oid).sum() for g in gt], float)
+    mask = np.array([(p == oid).sum() for p in pred], float)
+    hit = np.array([((p == oid) & (g == oid)).sum() for p, g in zip(pred, gt)], float)
+    visible = true >= 0.05 * true.max()
+    edited = visible & (hit >= 0.5 * np.maximum(true, 1))
+    away = int(((true == 0) & (mask > 0)).sum())
+    ratio = float((mask[visible] / true[visible]).max())
+    iou = float(np.mean(hit / np.maximum(mask + true - hit, 1)))
+    return float(edited.sum() / visible.sum()), away, ratio, iou
+
+
+def test_occlusion_by_a_foreground_object(footage: Path, tmp_path: Path) -> None:
+    pred, gt, session = _track_clip(ClipSpec("occlusion", 6, "static", frames=56, scenario="occlusion"), footage,
+                                    tmp_path)
+    hidden = [t for t, g in enumerate(gt) if not (g == 1).any()]
+    assert len(hidden) >= 3  # the clip hides object 1 completely for a while
+    edited, away, ratio, iou = _robustness(pred, gt, 1)
+    assert edited >= 0.9 and ratio <= 2.0 and iou >= 0.6, (edited, ratio, iou)
+    assert away <= 1, away  # behind the occluder: nothing edited (the mask does not ride on it)
+    assert all(session.states(t).get(1) == "lost" for t in hidden[1:])
+    for oid in (1, 2):  # never more than twice the object, in any frame
+        assert _robustness(pred, gt, oid)[2] <= 2.0
+
+
+def test_lookalike_on_a_busy_background(footage: Path, tmp_path: Path) -> None:
+    pred, gt, _ = _track_clip(ClipSpec("distractor", 9, "pan", frames=56, scenario="distractor"), footage,
+                              tmp_path)
+    edited, away, ratio, iou = _robustness(pred, gt, 1)
+    assert edited >= 0.95 and ratio <= 2.0 and iou >= 0.7, (edited, ratio, iou)
+    for t, (p, g) in enumerate(zip(pred, gt)):  # never on the look-alike: what is masked is the object
+        m = p == 1
+        assert (m & (g == 1)).sum() >= 0.5 * m.sum(), t
+
+
+# -- bikes: no runaway masks -------------------------------------------------------------------
+# generous boxes (x0, y0, x1, y1) around each object in shot 2 (frames 76..136) of bikes.mp4
+# (640x272), looked at frame by frame: the van's rear fills the left; the cyclist with his bike
+# stands right of the pole; a white car passes in front of him from frame ~84 to ~101
+VAN = (0, 40, 330, 272)
+CYCLIST = (330, 20, 560, 272)
+CYCLIST_HIDDEN = range(88, 99)
+
+
+def test_bikes_masks_never_run_away(footage: Path, samples_dir: Path, tmp_path: Path) -> None:
+    assert main(["-q", "track", str(footage / "bikes.mp4"), "--prompts", str(samples_dir / "bikes.json"),
+                 "-o", str(tmp_path / "m")]) == 0
+    frame_px = 640 * 272
+    for t in range(250):
+        labels = read_label_png(tmp_path / "m" / f"{t:05d}.png")
+        for oid, (x0, y0, x1, y1) in ((1, VAN), (2, CYCLIST)):
+            mask = labels == oid
+            if not 76 <= t <= 136:
+                assert not mask.any(), (t, oid)  # other shots: the tracks end at the cuts
+                continue
+            box_area = (x1 - x0) * (y1 - y0)
+            if oid == 2 and t in CYCLIST_HIDDEN:
+                assert mask.sum() <= 0.02 * frame_px, (t, mask.mean())  # behind the car: no mask on it
+                continue
+            assert mask.sum() <= 2 * box_area, (t, oid, mask.sum())
+            outside = mask.sum() - mask[y0:y1, x0:x1].sum()
+            assert outside <= 0.25 * box_area, (t, oid, outside)
+
+
+# -- confidence: API, summary, lost → nothing edited ------------------------------------------
+def test_review_summary_lines() -> None:
+    assert frame_ranges([97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108]) == "97–108"
+    assert frame_ranges([3, 5, 4, 9]) == "3–5, 9"
+    stats = TrackingStats(confidence={f: {1: 0.2 if 97 <= f <= 108 else 0.9, 2: 0.9} for f in range(132)})
+    assert review_lines(stats, {1: "bunny", 2: "car"}) == ['12 frames to review for "bunny": 97–108']
+    assert stats.weak_frames() == {1: list(range(97, 109))}
+    assert review_lines(stats, {}, below=0.1) == []
+
+
+def test_cli_prints_the_frames_to_review(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from clips import write_clip
+
+    images = []
+    for t in range(24):  # a disc that vanishes (frames 8..15) and comes back elsewhere
+        img = np.full((96, 128, 3), 90, np.uint8)
+        img[::8] = 110
+        if not 8 <= t < 16:
+            cx = 30 + t if t < 8 else 90
+            cv2.circle(img, (cx, 48), 12, (220, 40, 40), -1)
+            cv2.circle(img, (cx, 48), 5, (250, 230, 60), -1)
+        images.append(img)
+    clip = write_clip(tmp_path / "vanish.mp4", images, pix_fmt="yuv444p", options={"crf": "0"})
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps({"objects": [{"id": 1, "name": "disc",
+                                                "prompts": [{"frame": 0, "box": [14, 32, 46, 64]}]}]}))
+    capsys.readouterr()
+    assert main(["track", str(clip), "--prompts", str(prompts), "-o", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    doc = json.loads((tmp_path / "m" / "confidence.json").read_text())
+    [obj] = doc["objects"]
+    for t in range(8, 16):  # lost → nothing edited
+        assert obj["state"][t] == "lost" and not (read_label_png(tmp_path / "m" / f"{t:05d}.png") == 1).any()
+    lines = [line for line in err.splitlines() if "to review" in line]
+    if obj["review"]:
+        assert lines == [f'trackedit: {len(obj["review"])} frame{"s" if len(obj["review"]) > 1 else ""} '
+                         f'to review for "disc": {frame_ranges(obj["review"])}'], err
+    else:
+        assert lines == []
+
+
+def test_session_confidence_api(tmp_path: Path) -> None:
+    from clips import write_clip
+    from editor.backends.classic import GrabCutSegmenter
+    from test_tracking import T, _scene
+
+    clip = write_clip(tmp_path / "scene.mp4", [_scene(t)[0] for t in range(T)], pix_fmt="yuv444p",
+                      options={"crf": "0"})
+    with TrackingSession(clip, GrabCutSegmenter(), FlowTracker()) as s:
+        s.add_prompt(10, 1, points=[(50, 48)], name="disc")
+        assert s.confidence(12) == {}
+        for f, ids, _ in s.propagate(10, max_frames=8):
+            conf = s.confidence(f)
+            assert set(conf) == {1} and 0.0 <= conf[1] <= 1.0
+        assert s.confidence(10) == {1: 1.0} and s.states(10) == {1: "prompt"}
+        assert s.states(15)[1] in ("tracked", "held", "found")
+        assert s.stats.confidence[15] == s.confidence(15)
+        doc = json.loads((s.export_masks(tmp_path / "masks") / "confidence.json").read_text())
+        assert doc["objects"][0]["confidence"][10] == 1.0 and doc["objects"][0]["confidence"][5] is None
