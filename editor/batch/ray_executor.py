@@ -112,10 +112,16 @@ class RayExecutor:
             else:
                 ray.init(address=self.address, **kw)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = "RAY_ADDRESS or a cluster on this machine" if self.address == "auto" else self.address
             message = " ".join(str(exc).split()) or type(exc).__name__
+            if self.address == "local":
+                raise TrackeditError(f"--ray local: cannot start a Ray runtime: {message}") from exc
+            where = "RAY_ADDRESS or a cluster on this machine" if self.address == "auto" else self.address
             raise TrackeditError(f"--ray {self.address}: cannot connect to a Ray cluster ({where}): {message}") \
                 from exc
+        except BaseException:  # a stop signal while starting: leave nothing running
+            if ray.is_initialized():
+                ray.shutdown()
+            raise
         finally:  # ray.init installs its own SIGTERM handler: the caller's rule stays in force
             for sig, handler in handlers.items():
                 if handler is not None:

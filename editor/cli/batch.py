@@ -78,6 +78,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
 
     Each output is OUTDIR/<name of the input>, written atomically; a rerun skips videos whose
     output is complete and whose job (input, preset, prompts, options) is unchanged."""
+    from editor.api.errors import BackendUnavailable
     from editor.backends.assembly import select_backends
     from editor.batch.discovery import discover, make_jobs, preset_ref
     from editor.batch.jobs import DONE, FAILED, SKIPPED, JobOptions, JobResult, captured_logs, decide
@@ -100,7 +101,12 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
                                  xmem_checkpoint=_absolute(choice.xmem_checkpoint),
                                  models_dir=_absolute(choice.models_dir))
     with captured_logs() as notices:
-        select_backends(pm, choice)
+        try:
+            select_backends(pm, choice)  # option names and values, device name; backends by name
+        except BackendUnavailable:
+            if ray_address is None:
+                raise
+            # with Ray the nodes choose: a backend whose weights only the GPU nodes have is fine
     options = JobOptions(preset_ref(preset_name), tuple(overrides), codec, crf, encoder_preset, pix_fmt, container,
                          not no_audio, not no_subtitles, choice, not kw["no_cuts"], kw["bidirectional"],
                          m._STATE.external)
