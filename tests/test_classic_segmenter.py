@@ -1,13 +1,12 @@
 """The classical (weight-free) segmenter: a click gives the object it is on.
 
-Real footage (the 720p bunny clip of issue #15, with a reference mask drawn by hand-checked
-GrabCut and looked at), odd frame sizes, exclude clicks, the simulated-click protocol on the
-generated ground-truth clips and synthetic scenes with exact masks, boxes, mask prompts and
-determinism.
+Real footage (the 720p bunny clip of issue #15; its reference mask was made with GrabCut
+constrained by hand-placed seeds and bounds, then checked by eye against the frame), odd
+frame sizes, exclude clicks, the simulated-click protocol on the generated ground-truth clips
+and synthetic scenes with exact masks, boxes, mask prompts, options and determinism.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -110,7 +110,7 @@ class RegionSegmenterConfig(BackendOptions):
     segment_max_side: int = Field(320, ge=64, le=2048)
     """Segment at most at this resolution (longer side, px); masks come back at full size."""
     segment_iterations: int = Field(2, ge=1, le=20)
-    """GrabCut iterations per candidate."""
+    """GrabCut iterations per candidate (one more for the final outline)."""
     segment_cache_images: int = Field(4, ge=0)
     """Images whose analysis (superpixels, region hierarchies) is kept for further clicks."""
 
@@ -257,7 +257,7 @@ class RegionSegmenter:
         x0, y0, x1, y1 = _bbox(outer)
         x0, y0, x1, y1 = max(0, x0 - 1), max(0, y0 - 1), min(w, x1 + 1), min(h, y1 + 1)
         sub = gc[y0:y1, x0:x1].copy()
-        if not grab_cut(np.ascontiguousarray(r.image[y0:y1, x0:x1, ::-1]), sub, self.config.segment_iterations):
+        if not grab_cut(np.ascontiguousarray(r.image[y0:y1, x0:x1, ::-1]), sub, self.config.segment_iterations + 1):
             return mask
         gc[y0:y1, x0:x1] = sub
         return _clean(np.isin(gc, (GC_FGD, GC_PR_FGD)), pos, neg)

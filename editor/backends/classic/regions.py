@@ -92,7 +92,7 @@ class ImageRegions:
 
     def nested_regions(self, x: int, y: int, *, min_px: int, growth: float = 1.08,
                        max_fraction: float = 0.95) -> list[np.ndarray]:
-        """Masks of the regions containing pixel (x, y), over all hierarchies, small to large.
+        """Masks of the regions containing pixel (x, y): per hierarchy, small to large.
 
         Per hierarchy, a region is listed when it has at least ``min_px`` pixels and is at
         least ``growth`` times the last listed one; regions covering more than
