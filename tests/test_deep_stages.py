@@ -403,7 +403,8 @@ def _levels(src: Path, out: Path) -> tuple[int, int, np.ndarray]:
     return len(np.unique(values)), int(values.max() - values.min()), changed
 
 
-def test_10bit_blur_run_end_to_end_keeps_more_than_8_bits(clips, registered_plugin, tmp_path: Path) -> None:  # noqa: ANN001
+def test_10bit_blur_run_end_to_end_keeps_more_than_8_bits(
+        clips, registered_plugin, tmp_path: Path) -> None:  # noqa: ANN001
     src = clips["gray"]
     prompts = tmp_path / "p.json"
     # prompted on frame 2: frames 0-1 take the backward pass, from the on-disk frame cache
@@ -442,7 +443,8 @@ def test_10bit_blur_run_end_to_end_keeps_more_than_8_bits(clips, registered_plug
 def test_png_sequence_of_a_10bit_run_is_16_bit(clips, tmp_path: Path) -> None:
     src = clips["object"]
     masks = _masks(tmp_path / "m", src)
-    for preset, overrides, channels in (("blur", [], 3), ("background", ['background.mode="transparent"', 'background.edge="feather"'], 4)):
+    transparent = ['background.mode="transparent"', 'background.edge="feather"']
+    for preset, overrides, channels in (("blur", [], 3), ("background", transparent, 4)):
         folder = tmp_path / preset
         Pipeline().run(RunRequest(input=src, output=folder / "f_%03d.png", masks_dir=masks,
                                   preset=apply_overrides(load_preset(preset), overrides)))

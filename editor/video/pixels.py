@@ -298,15 +298,18 @@ def _convert_planes(planes: DecodedPlanes, pix_fmt: str, color: ColorInfo) -> li
     return [_plane_view(p, out_fmt.dtype).copy() for p in converted.planes]
 
 
-def changed_pixels(image: np.ndarray, before: np.ndarray) -> np.ndarray:
-    """Bool H×W: where any channel of ``image`` differs from ``before`` (one pass per channel,
-    several times faster than ``np.any(axis=-1)``)."""
-    ne = image != before
-    if ne.ndim == 2:
-        return ne
-    out = ne[..., 0].copy()
-    for c in range(1, ne.shape[-1]):
-        out |= ne[..., c]
+def changed_pixels(image: np.ndarray, before: np.ndarray, rows: int = 64) -> np.ndarray:
+    """Bool H×W: where any channel of ``image`` differs from ``before``: an OR of the channels
+    (several times faster than ``np.any(axis=-1)``), ``rows`` rows at a time (cache-sized)."""
+    if image.ndim == 2:
+        return image != before
+    out = np.empty(image.shape[:2], bool)
+    for y in range(0, image.shape[0], rows):
+        ne = image[y:y + rows] != before[y:y + rows]
+        part = out[y:y + rows]
+        np.logical_or(ne[..., 0], ne[..., 1] if ne.shape[-1] > 1 else ne[..., 0], out=part)
+        for c in range(2, ne.shape[-1]):
+            part |= ne[..., c]
     return out
 
 
