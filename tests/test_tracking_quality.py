@@ -60,9 +60,20 @@ def _laplacian_energy(image: np.ndarray, region: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def f08_masks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import logging
+
     out = tmp_path_factory.mktemp("f08") / "masks"
-    assert main(["-q", "track", str(CASES / "f08_reenter.mp4"), "--prompts", str(CASES / "f08_prompts.json"),
-                 "-o", str(out)]) == 0
+    # the CLI sets up the `editor` loggers for a terminal; a module fixture runs outside the
+    # per-test restore of conftest.py, so restore them here
+    saved = {n: (lg.handlers[:], lg.level, lg.propagate)
+             for n in ("editor", "trackedit_plugins") for lg in [logging.getLogger(n)]}
+    try:
+        assert main(["-q", "track", str(CASES / "f08_reenter.mp4"), "--prompts",
+                     str(CASES / "f08_prompts.json"), "-o", str(out)]) == 0
+    finally:
+        for n, (handlers, level, propagate) in saved.items():
+            lg = logging.getLogger(n)
+            lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
     return out
 
 
@@ -221,12 +232,20 @@ def test_cli_prints_the_frames_to_review(tmp_path: Path, capsys: pytest.CaptureF
     [obj] = doc["objects"]
     for t in range(8, 16):  # lost → nothing edited
         assert obj["state"][t] == "lost" and not (read_label_png(tmp_path / "m" / f"{t:05d}.png") == 1).any()
+    assert obj["state"][16] == "found" and obj["state"][23] == "tracked"  # back, elsewhere: re-acquired
+    # just after it vanished, the tracker is unsure (it should be in view): those frames are listed
+    assert obj["review"] and set(obj["review"]) <= set(range(8, 16)), obj["review"]
     lines = [line for line in err.splitlines() if "to review" in line]
-    if obj["review"]:
-        assert lines == [f'trackedit: {len(obj["review"])} frame{"s" if len(obj["review"]) > 1 else ""} '
-                         f'to review for "disc": {frame_ranges(obj["review"])}'], err
-    else:
-        assert lines == []
+    n = len(obj["review"])
+    assert lines == [f'trackedit: {n} frame{"s" if n > 1 else ""} to review for "disc": '
+                     f'{frame_ranges(obj["review"])}'], err
+    # the export-masks stage's davis format carries the same confidence
+    out = tmp_path / "export"
+    assert main(["-q", "run", str(clip), "--prompts", str(prompts), "--preset", "export-masks", "-o",
+                 str(tmp_path / "pass.mp4"), "--set", f'export-masks.folder="{out}"',
+                 "--set", 'export-masks.formats=["davis"]']) == 0
+    exported = json.loads((out / "davis" / "confidence.json").read_text())
+    assert exported["objects"][0]["confidence"] == obj["confidence"]
 
 
 def test_session_confidence_api(tmp_path: Path) -> None:
@@ -247,3 +266,39 @@ def test_session_confidence_api(tmp_path: Path) -> None:
         assert s.stats.confidence[15] == s.confidence(15)
         doc = json.loads((s.export_masks(tmp_path / "masks") / "confidence.json").read_text())
         assert doc["objects"][0]["confidence"][10] == 1.0 and doc["objects"][0]["confidence"][5] is None
+
+
+def test_ui_confidence_endpoint(tmp_path: Path, plugin_manager) -> None:  # noqa: ANN001
+    """The strip under the timeline reads ``/confidence``: per object and frame, and the weak
+    frames; empty before tracking."""
+    import time
+
+    from starlette.testclient import TestClient
+
+    from clips import write_clip
+    from editor.ui.server import UiConfig, create_app
+    from test_tracking import T, _scene
+
+    clip = write_clip(tmp_path / "scene.mp4", [_scene(t)[0] for t in range(T)], pix_fmt="yuv444p",
+                      options={"crf": "0"})
+    origin = "http://127.0.0.1:8765"
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token="t"), plugin_manager)
+    with TestClient(app, base_url=origin, headers={"Origin": origin}) as c:
+        assert c.get("/?token=t").status_code == 200
+        sid = c.post("/api/sessions", json={}).json()["id"]
+        empty = c.get(f"/api/sessions/{sid}/confidence").json()
+        assert empty["frame_count"] == T and empty["objects"] == [] and empty["weak"] == []
+        c.post(f"/api/sessions/{sid}/objects", json={"name": "disc"})
+        assert c.post(f"/api/sessions/{sid}/prompts", json={"frame": 10, "object": 1, "points": [[50, 48]]}
+                      ).status_code == 200
+        assert c.post(f"/api/sessions/{sid}/track", json={"direction": "forward", "start": 10}).status_code == 200
+        for _ in range(600):
+            if c.get(f"/api/sessions/{sid}/job").json()["state"] != "running":
+                break
+            time.sleep(0.05)
+        doc = c.get(f"/api/sessions/{sid}/confidence").json()
+        [obj] = doc["objects"]
+        assert obj["name"] == "disc" and obj["confidence"][:10] == [None] * 10 and obj["confidence"][10] == 1.0
+        assert all(0 <= v <= 1 for v in obj["confidence"][10:]) and obj["state"][10] == "prompt"
+        assert doc["weak"] == obj["review"] == [f for f, v in enumerate(obj["confidence"]) if v is not None
+                                                and v < doc["review_below"]]

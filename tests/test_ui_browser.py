@@ -1,7 +1,11 @@
 """The web UI in a real browser (Debian's Chromium driven by Playwright): open the tokenised
 URL like a person would, pick the bunny with two clicks, track both ways, correct one frame,
 render with blur and download; the saved prompts replay through the CLI to the same masks.
-A screenshot of the page after tracking is written to test-artifacts/. Without the token the
+The UI's masks are compared with reference masks of the bunny (tests/data/bunny_reference/,
+checked by eye): IoU ≥ 0.8 on every checked frame; the confidence strip is drawn and "next
+weak frame" (N) jumps to a weak frame. A screenshot of the page after tracking is written to
+test-artifacts/, and for a frame below the bar a screenshot and an overlay (yellow: the UI's
+mask, cyan: the reference). Without the token the
 browser gets one line saying what to open; the tokenised URL also works when clicked on a
 page of another site."""
 from __future__ import annotations
@@ -26,6 +30,8 @@ from live_server import free_port, serving
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+REFERENCE = Path(__file__).resolve().parent / "data" / "bunny_reference"
+CHECKED = (40, 60, 80, 100, 120, 131)
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -63,6 +69,30 @@ def _click_video(page, x: float, y: float, button: str = "left") -> None:  # noq
 def _goto_frame(page, index: int) -> None:  # noqa: ANN001
     page.eval_on_selector("#scrubber", f"(e) => {{ e.value = {index}; e.dispatchEvent(new Event('input')); }}")
     page.wait_for_function(f"document.getElementById('frame-label').textContent.startsWith('frame {index} ')")
+
+
+def _compare_with_reference(page, masks_zip: Path) -> dict[int, float]:  # noqa: ANN001
+    """IoU of the UI's bunny mask with the reference on each checked frame; frames below 0.8
+    get a screenshot of the page there and an overlay in test-artifacts/."""
+    import cv2
+
+    z = zipfile.ZipFile(masks_zip)
+    assert "confidence.json" in z.namelist()  # the confidence travels with the masks
+    low = {}
+    for f in CHECKED:
+        ui = np.array(Image.open(io.BytesIO(z.read(f"{f:05d}.png")))) == 1
+        ref = read_label_png(REFERENCE / f"{f:05d}.png") > 0
+        iou = float((ui & ref).sum() / max(1, (ui | ref).sum()))
+        if iou < 0.8:
+            low[f] = round(iou, 3)
+            _goto_frame(page, f)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / f"ui-bunny-{f:05d}-iou-{iou:.2f}.png"))
+            overlay = np.zeros((*ui.shape, 3), np.uint8)
+            overlay[ui] = (0, 255, 255)
+            overlay[ref] = overlay[ref] // 2 + np.array([127, 127, 0], np.uint8)
+            cv2.imwrite(str(ARTIFACTS / f"ui-bunny-{f:05d}-vs-reference.png"), overlay)
+    return low
 
 
 def test_token_flow_in_chromium(server: str) -> None:
@@ -112,6 +142,13 @@ def test_full_loop_in_chromium(server: str, footage: Path, tmp_path: Path) -> No
         _wait_job(page, "track")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "ui-after-tracking.png"))
+        # the confidence strip: loaded for the one object, and N goes to a weak frame if any
+        page.wait_for_function("state.confidence && state.confidence.objects.length === 1", timeout=30_000)
+        weak = page.evaluate("state.confidence.weak")
+        assert page.locator("#confidence").is_visible()
+        page.keyboard.press("n")
+        if weak:
+            page.wait_for_function(f"{weak}.includes(state.frame)")
         _goto_frame(page, 100)  # correct one frame, resume forward from it
         _click_video(page, 430, 420)
         page.keyboard.press("Control+z")  # undo the correction and redo it from the keyboard
@@ -142,7 +179,9 @@ def test_full_loop_in_chromium(server: str, footage: Path, tmp_path: Path) -> No
         masks_zip = tmp_path / "masks.zip"
         dl.value.save_as(masks_zip)
         assert not errors and page.locator("#error").is_hidden()
+        low = _compare_with_reference(page, masks_zip)
         browser.close()
+    assert low == {}, f"IoU below 0.8 against the reference (screenshots in test-artifacts/): {low}"
     assert probe(video).frame_count == 132
     assert main(["-q", "track", str(footage / "bigbuckbunny.mp4"), "--prompts", str(prompts),
                  "-o", str(tmp_path / "cli")]) == 0

@@ -11,7 +11,10 @@ line with ``--backend-set NAME.OPTION=VALUE``.
 
 Optional capabilities are protocols too, checked with ``isinstance``: a tracker that is a
 :class:`ReviewableTracker` hands out :class:`ReviewableTrackPass` passes, which take a
-:class:`Review` (weak-mask refinement, :mod:`editor.tracking.refinement`).
+:class:`Review`: the engine's judgement of every frame's masks before the tracker continues
+from them (evidence, lost and found, :mod:`editor.tracking.evidence`; weak-mask refinement,
+:mod:`editor.tracking.refinement`). Trackers only report what they measured: masks, and
+foreground probabilities (to the review) where they have them.
 """
 from __future__ import annotations
 
@@ -85,8 +88,10 @@ class Tracker(Protocol):
 @runtime_checkable
 class Review(Protocol):
     """The check a :class:`ReviewableTrackPass` runs on each frame it segmented, before the
-    tracker memorises the frame (:class:`editor.tracking.refinement.Refinement` is the one
-    trackedit uses)."""
+    tracker memorises the frame or continues from it: the engine attaches one to every such
+    pass (evidence, :mod:`editor.tracking.evidence`, after weak-mask refinement when that is
+    on). Replacement masks may be empty: the object is lost there, the pass drops it (until
+    it is given again)."""
 
     def __call__(self, frame: Frame, masks: dict[int, np.ndarray],
                  probabilities: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
@@ -107,7 +112,8 @@ class Review(Protocol):
 @runtime_checkable
 class ReviewableTrackPass(TrackPass, Protocol):
     """A pass that lets a :class:`Review` check (and replace) its predictions before they
-    enter the tracker's memory."""
+    enter the tracker's memory (the classical tracker's and XMem's passes). The engine's
+    lost/found and hold decisions act only on such passes; other passes' masks are scored."""
 
     def set_review(self, review: Review | None) -> None:
         """Review every frame this pass segments from now on (``None``: stop reviewing)."""
@@ -116,9 +122,10 @@ class ReviewableTrackPass(TrackPass, Protocol):
 
 @runtime_checkable
 class ReviewableTracker(Tracker, Protocol):
-    """A tracker whose passes are :class:`ReviewableTrackPass` (XMem): refined masks can
-    enter its memory. Weak-mask refinement needs this; it is checked before a video is
-    opened, so the capability is declared on the tracker itself."""
+    """A tracker that declares that refined masks should enter its memory (XMem): weak-mask
+    refinement needs this; it is checked before a video is opened, so the capability is
+    declared on the tracker itself. (The classical tracker's passes take the engine's review
+    too, but it does not ask for refinement.)"""
 
     supports_review: ClassVar[Literal[True]]
     """Declares the capability (a class attribute); trackers without it do not have it."""

@@ -31,6 +31,7 @@ from editor import PROJECT_NAME
 
 if TYPE_CHECKING:
     from editor.api.backends import SegmenterSpec, SinkSpec, TrackerSpec
+    from editor.api.detectors import DetectorSpec
     from editor.api.run import RunInfo, RunSummary
     from editor.api.stages import InpainterSpec, StageSpec
 
@@ -108,6 +109,24 @@ def editor_register_inpainters(register: Callable[[InpainterSpec], None]) -> Non
     :data:`editor.api.stages.Inpainter` (``inpainter(image, hole) -> filled image``) that
     fills what no neighbouring frame shows. Names are unique across plugins (a clash is
     reported naming both); the built-in ``telea`` is registered the same way.
+
+    Return value: ignored.
+    """
+
+
+@hookspec
+def editor_register_detectors(register: Callable[[DetectorSpec], None]) -> None:
+    """Register detectors (objects found automatically: faces, licence plates…).
+
+    Call ``register(DetectorSpec(name, options_model, factory, labels=(...), ...))``
+    (options, ``factory`` and ``unavailable`` as for segmenters). ``factory(context,
+    options)`` returns an :class:`editor.api.detectors.Detector`, whose
+    ``detect(image, frame_index)`` returns :class:`editor.api.detectors.Detection` boxes with
+    score and class label. ``--detect NAME[,NAME]`` picks detectors by name (built-ins:
+    ``faces``, ``plates``); their detections become tracked objects named
+    ``<label>-<n>``, and a preset selects all of them with ``objects = ["<name>"]``.
+    ``unavailable`` should name how to get a missing model (``trackedit models download …``).
+    Names are unique across plugins.
 
     Return value: ignored.
     """

@@ -28,6 +28,7 @@ import pluggy
 from editor import PROJECT_NAME
 from editor.api import hookspecs
 from editor.api.backends import SegmenterSpec, SinkSpec, TrackerSpec
+from editor.api.detectors import DetectorSpec
 from editor.api.errors import PluginError
 from editor.api.stages import InpainterSpec, StageSpec
 
@@ -132,6 +133,7 @@ class PluginManager:
         self._trackers: dict[str, TrackerSpec] | None = None
         self._sinks: list[SinkSpec] | None = None
         self._inpainters: dict[str, InpainterSpec] | None = None
+        self._detectors: dict[str, DetectorSpec] | None = None
         self._owners: dict[str, str] = {}
         self._load(external)
 
@@ -196,6 +198,7 @@ class PluginManager:
         self._stages = self._segmenters = self._trackers = None
         self._sinks = None
         self._inpainters = None
+        self._detectors = None
 
     # -- calling hooks ---------------------------------------------------------------
     def _call(self, hook: HookCaller, doing: str, owners: _Owners | None = None, **kwargs: Any) -> Any:
@@ -243,7 +246,7 @@ class PluginManager:
             out[spec.name] = spec  # type: ignore[attr-defined]
         return out
 
-    def owner(self, kind: Literal["stages", "segmenters", "trackers", "sinks", "inpainters"],
+    def owner(self, kind: Literal["stages", "segmenters", "trackers", "sinks", "inpainters", "detectors"],
               name: str) -> str | None:
         """Plugin that registered ``name`` of ``kind``, or ``None`` when nothing of that name was."""
         getattr(self, kind)  # collect that registry first
@@ -286,6 +289,13 @@ class PluginManager:
         if self._inpainters is None:
             self._inpainters = self._named(self._pm.hook.editor_register_inpainters, "inpainters", InpainterSpec)
         return self._inpainters
+
+    @property
+    def detectors(self) -> dict[str, DetectorSpec]:
+        """Detectors by name (``editor_register_detectors``)."""
+        if self._detectors is None:
+            self._detectors = self._named(self._pm.hook.editor_register_detectors, "detectors", DetectorSpec)
+        return self._detectors
 
     # -- events ----------------------------------------------------------------------
     def run_started(self, run: RunInfo) -> None:

@@ -35,9 +35,12 @@ Rules shared by both (each implemented once, here):
   evidence are trimmed, inconsistent ones are replaced by the last good mask moved by the
   motion (held) or the object is lost (nothing output, the tracker stops tracking it);
   lost objects are searched for on every frame and re-acquired, once verified, like a
-  prompt. Trackers whose passes take a review (:class:`~editor.api.backends.ReviewableTrackPass`)
-  are judged before they memorise a frame, so they continue from the engine's decision;
-  other trackers are judged on what they return.
+  prompt. Trackers whose passes take a review (:class:`~editor.api.backends.ReviewableTrackPass`:
+  the classical tracker and XMem) are judged before they memorise a frame, so they continue
+  from the engine's decision (masks the review did not see, e.g. XMem's on a prompted frame,
+  are judged after the step, and a tracker that dropped an object gets the engine's mask on
+  the next step). Other trackers cannot continue from a decision: their masks are only
+  scored (kept as they are, with their confidence).
 * Confidence: every (frame, object) the passes produce gets a confidence in [0, 1] and a
   state (:meth:`TrackingSession.confidence`, ``stats.confidence`` and ``stats.states``);
   frames below the review threshold are the ones to look at (:meth:`TrackingSession.weak_frames`).

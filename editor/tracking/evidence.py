@@ -5,57 +5,67 @@ probabilities where they have them (XMem). The engine (:mod:`editor.tracking.eng
 gives each pass one :class:`Evidence`, which compares every mask with the object's last
 confident views and decides what is output (a :class:`Verdict` per object and frame).
 
-**The object model** (learnt from prompts, re-acquisitions and tracked frames whose
-confidence is at least ``learn_above``):
+**The object model.** A prompt defines it (a correction defines it anew); it then learns
+only from a steady track (at least three consecutive frames with confidence ≥
+``learn_above`` and the expected area):
 
-* colour: histograms of the object and of a ring around it; their ratio gives every
-  pixel a likelihood of belonging to the object (:meth:`_Model.likelihood`);
-* area, shape and texture: the last *full* view (not cut by the frame border), its crop
-  and mask, and the first one (the prompt's) kept as an anchor;
-* motion: centre, size and velocity of the full view, also while only part of the object
-  is inside the frame or visible (each axis is anchored on the bounding-box edge that
-  agrees with the prediction; edges on the border or on an occluder do not).
+* colour: histograms of the object (half of it always the prompt's) and of a ring around
+  it; their ratio gives every pixel a likelihood of being the object; colours seen in
+  neither count as "not the object";
+* shape and texture: the last *full* view (not cut by the border), crop and mask, and the
+  prompt's view as an anchor;
+* size: the reference area follows the masks only slowly (at most +2 % per frame); faster
+  growth needs the texture's evidence: the views, matched at a few sizes where the object
+  is predicted, say how big it is now (growth with evidence, e.g. an object coming closer);
+* motion: centre, size and velocity of the full view. While only a part is visible the
+  prediction leads: a part cut by the border corrects it a little along its free edge
+  (objects have inertia, a leftover stuck at the border has none), a part inside the frame
+  (occluded, or a leftover on the background) does not move it at all.
 
 **Judging a mask** against the prediction (the last good mask moved by the estimated
-motion, clipped to the frame): *area* (growth beyond ``grow_ok`` × the expected area
-costs confidence, ``max_growth`` × is none; shrinking costs less: exits and occlusions
-shrink objects), *position* (the share of the mask inside the expected region, widened
-for motion uncertainty), *appearance* (mean colour likelihood inside the mask, relative to
-the confident views) and, when the tracker has it, its mean foreground probability. The
-confidence is the weakest of these, in [0, 1].
+motion, clipped to the frame): *area* (growth beyond ``grow_ok`` × the expected visible
+area costs confidence, ``max_growth`` × leaves none; shrinking costs less, since exits and
+occlusions shrink objects, but a mask much smaller than the object must show the object's
+texture), *position* (the share of the mask inside the expected region, widened for
+motion uncertainty, and not on another tracked object), *appearance* (mean colour
+likelihood inside, relative to the confident views) and, when the tracker has it, its
+mean foreground probability. The confidence is the weakest of these, in [0, 1].
 
-**Decisions**:
+**Decisions** (passes whose trackers continue from them; others are only scored):
 
 * consistent (confidence ≥ ``accept``): kept;
 * grown without evidence: trimmed to the expected region plus object-coloured parts
   connected to it; kept if the trimmed mask is consistent;
-* inconsistent: the whole frame is searched (see below); a verified match elsewhere
-  replaces the mask (*found*); otherwise the expected region, where its colours still
-  say "object", is kept for at most ``hold_frames`` frames (*held*); otherwise the object
-  is **lost**: nothing is output for it and the tracker stops tracking it. A sliver left at
+* inconsistent: the whole frame is searched (below); a verified match replaces the mask
+  (*found*); otherwise the expected region, where its colours still say "object", is kept
+  for at most ``hold_frames`` frames (*held*, low confidence); otherwise the object is
+  **lost**: nothing is output for it and the tracker stops tracking it. A sliver left at
   the border after an exit, or a mask that moved onto an occluder, has neither the expected
-  area nor the object's colours, so it dies.
+  area and place nor the object's colours and texture, so it dies.
 
-**Lost and found**: lost is decided by appearance and confidence, not by an empty mask.
+**Lost and found.** Lost is decided by appearance and confidence, not by an empty mask.
 On every frame each lost object is searched for in the whole frame at several scales
-(colour likelihood inside a box of the object's size against a ring around it, positions
-partly outside the frame included so that objects coming back in are found while they
-enter), and the best candidates are verified before re-acquisition: colour (mean
-likelihood), texture (masked normalised correlation with a confident view, a few pixels
-of slack), size, and no overlap with other tracked objects. While the motion still
-predicts where a hidden object is (``predict_frames``), the predicted region is checked
-first (an object coming out from behind an occluder). A re-acquired mask is handed to the
-tracker like a prompt. Shot cuts end tracks: the engine forgets the models there.
+(``search_scales``, of its current and of its prompted size), with two proposals: colour
+(mean likelihood in a box of the object's size against a ring around it) and texture
+(its views matched in a small copy of the frame); positions partly outside the frame count,
+so objects coming back in are found while they enter (``min_visible``). Each candidate is
+verified before re-acquisition: texture (masked normalised correlation of a view, in its
+own shape, at three sizes, located coarsely then to the pixel; small parts must correlate
+better), colour, a place the object can have reached since it was lost, and no overlap
+with other tracked objects (``verify``). While the motion still predicts where a hidden
+object is (``predict_frames``), the predicted region is checked first (an object coming
+out from behind an occluder), with colour and texture. A re-acquired mask is handed to
+the tracker like a prompt. Shot cuts end tracks: the engine forgets the models there.
 
 **Confidence** per (frame, object): prompts 1; tracked: the weakest evidence; found: the
-verification score; held: low (``held_confidence``); lost: how sure the frame holds
-nothing like the object (1 − the best unverified match's score; lower while the motion
-says the object should be in view). Frames below ``review_below`` are *weak*: the ones a
-person should look at (:mod:`editor.tracking.confidence`).
+verification score; held: ``held_confidence``; lost: how sure the frame holds nothing
+like the object (1 − the best unverified candidate's score; lower while the motion says
+the object should be in view). Frames below ``review_below`` are *weak*: the ones a person
+should look at (:mod:`editor.tracking.confidence`).
 
-Everything runs at a small working resolution (longer side ≤ ``work_side``), so the
-judgement costs a few milliseconds per frame and object; searching costs more and runs
-only for lost or inconsistent objects.
+Everything runs at a small working resolution (longer side ≤ ``work_side``): judging
+costs a few milliseconds per frame and object; searching costs more and runs only for
+lost or inconsistent objects.
 """
 from __future__ import annotations
 
@@ -75,9 +85,6 @@ State = Literal["prompt", "tracked", "found", "held", "lost"]
 _BINS = 8
 _SHIFT = 5  # 256 / 8 levels per channel
 _NBINS = _BINS ** 3
-import os
-_DEBUG = bool(os.environ.get("EVIDENCE_DEBUG"))
-DEBUG_LOG: list = []
 
 
 class EvidenceOptions(BackendOptions):
@@ -488,12 +495,13 @@ class Evidence:
             model.view = _View(data.image[y0:y1, x0:x1].copy(), m[y0:y1, x0:x1].copy())
 
     def _scale(self, model: _Model, data: _FrameData) -> bool:
-        """Measure the object's size where it is predicted, by matching its views at a few
-        sizes: when they match well, the reference area follows it (growth with evidence)."""
+        """Measure the object's size where it is predicted, by matching its prompted view at a
+        few sizes: when it matches well, the reference area follows (growth with evidence).
+        Only the prompt's view: later views may have grown with the mask."""
         cx, cy = model.predicted_centre(data.index)
         best = (-1.0, 1.0)
         for s in (0.85, 1.0, 1.15):
-            ncc, placed, share = self._texture(model, data, cx, cy, s)
+            ncc, placed, share = self._texture(model, data, cx, cy, s, anchor_only=True)
             if placed is not None and share > 0.9 and ncc > best[0]:
                 best = (ncc, float(placed.sum()))
         if best[0] < 0.7:
@@ -594,10 +602,19 @@ class Evidence:
                 for other in others.values():
                     on_others |= data.small(other)
             conf, c_area, c_pos, c_app = self._scores(model, like, m, q, qd, expected_area, mean_prob, on_others)
-            if _DEBUG:
-                print(f"judge f{data.index} o{oid} area={m.sum()} exp={expected_area:.0f} share={share:.2f} "
-                      f"c_area={c_area:.2f} c_pos={c_pos:.2f} c_app={c_app:.2f} pose=({model.cx:.0f},{model.cy:.0f}) "
-                      f"v=({model.vx:.1f},{model.vy:.1f}) w={model.w:.0f} area_ref={model.area:.0f}")
+            if conf >= o.accept and self._r < 0.7 and share > 0.3:
+                # much less than the object is left: a part of it (occluded), or a leftover on
+                # whatever hides it? Only the texture can tell: the object's views must match there
+                ncc, placed, pshare = self._texture(model, data, *model.predicted_centre(data.index), 1.0)
+                conf = min(conf, _ramp(ncc, 0.25, 0.5))
+                if self.acts and placed is not None and ncc >= 0.8 and pshare >= o.min_visible \
+                        and placed.sum() > 1.3 * m.sum() and (placed & m).sum() >= 0.5 * m.sum():
+                    # the whole object is there (its texture says so): the tracker kept only a
+                    # part of it; complete the mask with the matched view
+                    whole = placed | m
+                    model.state, model.held_for = "tracked", 0
+                    self._update(oid, model, data, whole, learn=False)
+                    return Verdict("tracked", min(conf, _ramp(ncc, 0.6, 0.9)), data.full(whole) | mask, replaced=True)
             if conf >= o.accept and (self._r > 1.1 or data.index % 5 == 0) and share > 0.9 \
                     and not self._touches_border(m):
                 if self._scale(model, data):  # the texture says how big the object is now
@@ -618,7 +635,10 @@ class Evidence:
                         model.state, model.held_for = "tracked", 0
                         self._update(oid, model, data, trimmed, learn=False)
                         keep = cv2.dilate(trimmed.astype(np.uint8), _disk(1)) > 0
-                        return Verdict("tracked", 0.9 * t_conf, mask & data.full(keep), replaced=True)
+                        t_conf *= 0.9
+                        if trimmed.sum() < 0.8 * m.sum():  # the tracker and the evidence disagree: look here
+                            t_conf = min(t_conf, 0.45)
+                        return Verdict("tracked", t_conf, mask & data.full(keep), replaced=True)
         if not self.acts:
             return Verdict("tracked", conf, mask if mask.any() else None)
         return self._fallback(oid, model, data, q, share, others)
@@ -635,7 +655,7 @@ class Evidence:
         """The tracker's mask is not the object: search, hold or lose it."""
         o = self.options
         model.streak = 0
-        found = self._search_one(oid, model, data, others, exclude=None)
+        found = self._search_one(oid, model, data, others)
         if found is not None:
             mask, score = found
             model.state, model.held_for, model.lost_for = "found", 0, 0
@@ -704,7 +724,7 @@ class Evidence:
                     taken[oid] = found[oid]
                     self._found[oid] = score
                     continue
-            hit = self._search_one(oid, model, data, taken, exclude=None)
+            hit = self._search_one(oid, model, data, taken)
             if hit is not None:
                 found[oid] = data.full(hit[0])
                 taken[oid] = found[oid]
@@ -730,10 +750,15 @@ class Evidence:
                 return None
         like = data.like(oid, model)
         a = float(like[region].mean()) / model.like_ref
-        return _ramp(a, 0.7, 1.0) if a >= 0.85 else None
+        if a < 0.85:
+            return None
+        ncc, _, _ = self._texture(model, data, *model.predicted_centre(data.index), 1.0)
+        if ncc < 0.5:  # the colours are there; the object's texture must be too
+            return None
+        return min(_ramp(a, 0.7, 1.0), _ramp(ncc, 0.4, 0.8))
 
-    def _search_one(self, oid: int, model: _Model, data: _FrameData, taken: dict[int, np.ndarray],
-                    exclude: np.ndarray | None) -> tuple[np.ndarray, float] | None:
+    def _search_one(self, oid: int, model: _Model, data: _FrameData,
+                    taken: dict[int, np.ndarray]) -> tuple[np.ndarray, float] | None:
         """The whole-frame, multi-scale search: candidates by colour and by texture, each
         verified by texture (both views, their own shapes, three sizes around the
         candidate's), colour and place."""
@@ -756,7 +781,7 @@ class Evidence:
             if placed is None or share < o.min_visible or placed.sum() < 9:
                 continue
             if (placed & occupied).sum() > 0.3 * placed.sum():
-                continue
+                continue  # that is another tracked object
             a = float(like[placed].mean()) / model.like_ref
             # texture decides (colours drift with light and look-alikes share them); a candidate
             # far from where the object was lost moments ago needs more of it
@@ -770,9 +795,6 @@ class Evidence:
             plausible = self._plausible(model, data, float(xs.mean()), float(ys.mean()))
             if not plausible:
                 score *= 0.7
-            if _DEBUG:
-                DEBUG_LOG.append(dict(frame=data.index, oid=oid, score=score, a=a, ncc=ncc, share=share,
-                                      plausible=plausible, lost_for=model.lost_for, mask=data.full(placed)))
             best_score = max(best_score, score)
             if score >= o.verify and (result is None or score > result[1]):
                 result = (placed, score)
@@ -805,8 +827,10 @@ class Evidence:
         il, iv = cv2.integral(lp), cv2.integral(vp)
         out: list[tuple[float, float, float, float]] = []
         for ow, oh, s in sizes:
+            if ow < 4 or oh < 4:
+                continue  # a speck: nothing to search for
             bw, bh = max(3, int(round(ow * 0.7))), max(3, int(round(oh * 0.7)))
-            rw, rh = int(round(ow * 1.4)), int(round(oh * 1.4))
+            rw, rh = max(bw + 2, int(round(ow * 1.4))), max(bh + 2, int(round(oh * 1.4)))
             if rw >= lp.shape[1] or rh >= lp.shape[0]:
                 continue
 
@@ -876,8 +900,8 @@ class Evidence:
         out.sort(key=lambda c: -c[0])
         return out[:4]
 
-    def _texture(self, model: _Model, data: _FrameData, cx: float, cy: float,
-                 s: float) -> tuple[float, np.ndarray | None, float]:
+    def _texture(self, model: _Model, data: _FrameData, cx: float, cy: float, s: float,
+                 anchor_only: bool = False) -> tuple[float, np.ndarray | None, float]:
         """Best masked correlation of the object's views (each in its own shape, at three
         sizes around ``s`` × the object's) with the frame near (cx, cy): located coarsely
         within half the object's size (candidates are rough), then to the pixel, scored over
@@ -886,7 +910,8 @@ class Evidence:
         H, W = data.shape
         best: tuple[float, np.ndarray | None, float] = (-1.0, None, 0.0)
         area = np.sqrt(max(model.w * model.h, 1.0))
-        for view in (model.view, model.anchor) if model.view is not model.anchor else (model.view,):
+        views = (model.anchor,) if anchor_only or model.view is model.anchor else (model.view, model.anchor)
+        for view in views:
             vh, vw = view.mask.shape
             k0 = s * area / np.sqrt(max(vw * vh, 1))
             for k in (0.9 * k0, k0, 1.1 * k0):
@@ -898,7 +923,8 @@ class Evidence:
                     best = (ncc, placed, share)
         return best
 
-    def _match(self, data: _FrameData, view: _View, x: int, y: int, pw: int, ph: int) -> tuple[float, tuple[int, int]]:
+    def _match(self, data: _FrameData, view: _View, x: int, y: int, pw: int,
+               ph: int) -> tuple[float, tuple[int, int]]:
         """Masked correlation of ``view`` at size pw×ph near (x, y) (top left; may be partly
         outside the frame) and its offset: coarse within half its size, then to the pixel."""
         best, offset = -1.0, (0, 0)

@@ -46,8 +46,6 @@ from editor.backends.classic.morphology import (
 )
 
 GC_BGD, GC_FGD, GC_PR_BGD, GC_PR_FGD = cv2.GC_BGD, cv2.GC_FGD, cv2.GC_PR_BGD, cv2.GC_PR_FGD
-import os
-_DEBUG = bool(os.environ.get("EVIDENCE_DEBUG"))
 
 
 class FlowTrackerConfig(BackendOptions):
@@ -132,8 +130,7 @@ class FlowTrackPass:
                 full[oid] = mask.astype(bool)
                 self._objects[oid].mask = resize_mask(mask, (sw, sh))
         for oid, mask in prompts.items():
-            old = self._objects.get(oid)
-            self._objects[oid] = _Object(resize_mask(mask, (sw, sh)), old.velocity if old else (0.0, 0.0))
+            self._objects[oid] = _Object(resize_mask(mask, (sw, sh)))
             full[oid] = mask.astype(bool)
         for oid in [oid for oid, o in self._objects.items() if not o.mask.any()]:
             del self._objects[oid]  # gone (or lost)
@@ -206,8 +203,6 @@ class FlowTrackPass:
         wys, wxs = np.nonzero(warped)
         flow_d = (int(round(wxs.mean() - cx0)), int(round(wys.mean() - cy0))) if wxs.size else best_d
         flow_score = score_at(*flow_d) if wxs.size and warped.sum() > 0.5 * mask.sum() else -1.0
-        if _DEBUG:
-            print(f"rigid box={box} best={best:.2f} d={best_d} flow_score={flow_score:.2f} flow_d={flow_d} v={obj.velocity}")
         if best >= 0.5 and best > flow_score + 0.1:
             shifted = np.zeros_like(mask)
             sx0, sy0 = max(0, best_d[0]), max(0, best_d[1])

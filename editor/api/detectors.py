@@ -1,0 +1,78 @@
+"""Detectors: the plugin kind that finds objects by itself (faces, licence plates…).
+
+A **detector** looks at one frame and returns boxes with a score and a class label
+(landmarks optional). trackedit turns detections into tracked objects
+(:mod:`editor.detection`): detections are associated into tracks, each track becomes an
+object named ``<label>-<n>`` (``face-1``, ``face-2``…) whose prompts are its detections,
+and the tracking engine covers the frames between and around them, in both directions.
+
+Detectors are registered through :func:`editor.api.hookspecs.editor_register_detectors`
+with a :class:`DetectorSpec`, exactly like segmenters and trackers; the built-in ``faces``
+(CenterFace) and ``plates`` detectors are ordinary plugins (``trackedit_plugins.detectors``).
+A third party adds one (for example a YOLO plate model with its own checkpoint) the same
+way; see the README's "Automatic redaction" section.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from editor.api.backends import BackendSpec, O
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object found on one frame.
+
+    ``box`` is (x0, y0, x1, y1) in pixels of the upright frame, x1/y1 exclusive, floats;
+    ``score`` the detector's confidence in [0, 1]; ``label`` the class (``"face"``,
+    ``"plate"``), which names the tracked objects; ``landmarks`` optional (x, y) points in
+    pixels (CenterFace: eyes, nose tip, mouth corners).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    label: str
+    landmarks: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds objects of its classes on single frames."""
+
+    def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
+        """Detections on ``image`` (RGB uint8 H×W×3, upright; frame ``frame_index``).
+
+        Return every detection with its score (the caller applies ``--min-score``; a
+        detector may drop what it considers noise below its own floor). Boxes may extend
+        past the frame; the caller clips them. Raise ``TrackeditError`` (e.g.
+        :class:`editor.api.errors.ModelError`) when the detector cannot run.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class DetectorSpec(BackendSpec[Detector, O]):
+    """A registered detector (``factory(context, options)`` returns a :class:`Detector`).
+
+    ``name`` is what ``--detect`` takes and what presets select a whole class of objects
+    with (``objects = ["faces"]``); ``labels`` are the classes its detections carry (the
+    first names its objects: ``face-1``…). ``unavailable(context, options)`` says in one line
+    why it cannot run (its model file is missing, and how to get it), else ``None``.
+    """
+
+    labels: tuple[str, ...] = ()
