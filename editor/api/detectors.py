@@ -60,7 +60,7 @@ class Detector(Protocol):
         Return every detection with its score (the caller applies ``--min-score``; a
         detector may drop what it considers noise below its own floor). Boxes may extend
         past the frame; the caller clips them. Raise ``TrackeditError`` (e.g.
-        :class:`editor.api.errors.ModelError`) when the detector cannot run.
+        :class:`editor.models.ModelError`) when the detector cannot run.
         """
         ...
 

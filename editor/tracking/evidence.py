@@ -361,21 +361,47 @@ class Evidence:
     def learn(self, frame: Frame, masks: dict[int, np.ndarray], state: State = "prompt", *,
               colours: bool = True) -> None:
         """Masks given to the tracker on ``frame``: prompts define the object anew (a
-        correction may show something else than before); re-acquisitions and refined masks
-        (``colours=False``) move it."""
+        correction may show something else than before), except a correction that shows only
+        a part of the object (cut by the border, or much smaller than its full view: an exit,
+        an occlusion), which places the object there and keeps what it looks like; re-
+        acquisitions and refined masks (``colours=False``) move it."""
         data = self._frame(frame)
         for oid, mask in masks.items():
             m = data.small(mask)
             if not m.any():
                 continue
             model = self._models.get(oid)
-            if model is None or state == "prompt":  # a prompt says what the object is: start over
+            if state == "prompt" and model is not None and self._partial(model, m):
+                self._correct(model, data, m)
+            elif model is None or state == "prompt":  # a prompt says what the object is: start over
                 self._models[oid] = self._new_model(data, m)
                 data.forget(oid)
             else:
                 self._update(oid, model, data, m, learn=colours, rate=0.6, reset_motion=state == "found")
             self._models[oid].state = state
             self._models[oid].held_for = self._models[oid].lost_for = 0
+
+    def _partial(self, model: _Model, m: np.ndarray) -> bool:
+        """Whether a corrected mask ``m`` shows only a part of the modelled object: cut by
+        the border and smaller than its full view, or less than half of it."""
+        area = float(m.sum())
+        return (self._touches_border(m) and area < 0.8 * model.area) or area < 0.5 * model.area
+
+    def _correct(self, model: _Model, data: _FrameData, m: np.ndarray) -> None:
+        """A correction showing a part of the object: the object is there (its position
+        follows the part, anchored on the edge the border does not cut), it looks as before
+        (colours, views and full-view area kept), and its motion is rechecked loosely."""
+        box = _bbox(m)
+        assert box is not None
+        x0, y0, x1, y1 = box
+        H, W = m.shape
+        border = (x0 <= 0, y0 <= 0, x1 >= W, y1 >= H)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        model.cx = self._anchor(x0, x1, cx, model.w, border[0], border[2])
+        model.cy = self._anchor(y0, y1, cy, model.h, border[1], border[3])
+        model.frame = data.index
+        model.last, model.last_frame = m, data.index
+        model.uncertain, model.streak = 3, 0
 
     # -- the model -------------------------------------------------------------------
     def _ring(self, m: np.ndarray) -> np.ndarray:
@@ -455,6 +481,12 @@ class Evidence:
             else:  # cut by the border: the free edge corrects the prediction, a little at a time
                 speed = float(np.hypot(model.vx, model.vy))
                 lim_x, lim_y = 0.1 * w + 0.3 * speed + 1.0, 0.1 * h + 0.3 * speed + 1.0
+                # an edge lagging behind the motion is what a leftover stuck at the border
+                # shows (an object reverses only gradually): it barely holds the prediction back
+                if (cx - pcx) * model.vx < 0 and abs(model.vx) > 1.0:
+                    lim_x = 0.03 * w + 1.0
+                if (cy - pcy) * model.vy < 0 and abs(model.vy) > 1.0:
+                    lim_y = 0.03 * h + 1.0
                 cx = pcx + float(np.clip(cx - pcx, -lim_x, lim_x))
                 cy = pcy + float(np.clip(cy - pcy, -lim_y, lim_y))
         if reset_motion:
@@ -496,17 +528,26 @@ class Evidence:
 
     def _scale(self, model: _Model, data: _FrameData) -> bool:
         """Measure the object's size where it is predicted, by matching its prompted view at a
-        few sizes: when it matches well, the reference area follows (growth with evidence).
-        Only the prompt's view: later views may have grown with the mask."""
+        few sizes: when a larger size matches clearly better, the reference area grows
+        (growth with evidence). Only the prompt's view: later views may have grown with the
+        mask. Returns whether the texture matched at all."""
         cx, cy = model.predicted_centre(data.index)
-        best = (-1.0, 1.0)
+        scores: dict[float, tuple[float, float]] = {}
         for s in (0.85, 1.0, 1.15):
             ncc, placed, share = self._texture(model, data, cx, cy, s, anchor_only=True)
-            if placed is not None and share > 0.9 and ncc > best[0]:
-                best = (ncc, float(placed.sum()))
-        if best[0] < 0.7:
+            if placed is not None and share > 0.9:
+                scores[s] = (ncc, float(placed.sum()))
+        if not scores:
             return False
-        model.area = 0.5 * model.area + 0.5 * best[1]
+        s_best = max(scores, key=lambda k: scores[k][0])
+        ncc, area = scores[s_best]
+        if ncc < 0.7:
+            return False
+        if s_best != 1.0 and 1.0 in scores and ncc < scores[1.0][0] + 0.02:
+            return True  # the present size matches about as well: no evidence of a change
+        # only growth needs this evidence (shrinking masks cost little, and the reference
+        # follows full views down by itself): a texture matched smaller never shrinks it
+        model.area = max(model.area, 0.5 * model.area + 0.5 * area)
         return True
 
     @staticmethod
