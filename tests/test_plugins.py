@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_every_hook_is_documented_with_arguments_and_return() -> None:
     names = hook_names()
     assert {"editor_register_stages", "editor_register_segmenters", "editor_register_trackers",
-            "editor_register_sinks", "editor_register_inpainters", "editor_run_started",
-            "editor_run_finished"} <= set(names)
+            "editor_register_sinks", "editor_register_inpainters", "editor_register_detectors",
+            "editor_run_started", "editor_run_finished"} <= set(names)
     for name in names:
         fn = getattr(hookspecs, name)
         doc = inspect.getdoc(fn) or ""
@@ -99,6 +99,8 @@ def test_builtins_register_through_hooks(plugin_manager: PluginManager) -> None:
     assert "classic" in plugin_manager.segmenters and "classic" in plugin_manager.trackers
     assert [s.name for s in plugin_manager.sinks][-1] == "video"  # built-in encoder asked last
     assert plugin_manager.owner("stages", "blur") == "redact"
+    assert {"faces", "plates"} <= set(plugin_manager.detectors)
+    assert plugin_manager.owner("detectors", "faces") == "detectors"
     assert all(i.origin == "builtin" for i in plugin_manager.infos.values())
 
 

@@ -10,6 +10,7 @@ benchmarks. JSON (or TOML with the same structure)::
           {"frame": 0, "points": [[320, 150], [300, 40]], "labels": [1, 0]},
           {"frame": 0, "box": [280, 60, 380, 250]},
           {"frame": 0, "mask": "masks/bunny_0000.png"},
+          {"frame": 60, "box": [290, 70, 370, 240], "shape": "ellipse"},
           {"frame": 120, "points": [[400, 160]], "labels": [1]}]}]}
 
 Pixel coordinates are (x, y) in the upright frame; ``frame`` is the 0-based index in
@@ -17,6 +18,12 @@ display order; label 1 = include, 0 = exclude (labels default to all 1). Several
 on one frame combine; prompts on later frames are corrections. ``mask`` paths are
 relative to the prompts file. Object ids are 1…255 (they are pixel values in the
 DAVIS-style mask PNGs).
+
+A ``box`` alone asks the segmenter for the object inside it. A ``box`` with ``shape``
+(``"box"`` or ``"ellipse"``) *is* the mask: the box itself or the ellipse inscribed in it,
+taken as given like a mask file (no segmentation). That is how detected objects
+(:mod:`editor.detection`) carry the detector's shape without writing mask images; a shape's
+box may extend past the frame (a face half out of view), only the part inside is the mask.
 """
 from __future__ import annotations
 
@@ -40,7 +47,9 @@ CONTRACT_VERSION = 1
 MAX_OBJECT_ID = 255
 _TOP_KEYS = {"version", "objects"}
 _OBJECT_KEYS = {"id", "name", "prompts"}
-_PROMPT_KEYS = {"frame", "points", "labels", "box", "mask"}
+_PROMPT_KEYS = {"frame", "points", "labels", "box", "mask", "shape"}
+SHAPES = ("box", "ellipse")
+"""Values of a prompt's ``shape``: its ``box`` is the mask as a rectangle or as the inscribed ellipse."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,38 @@ class Prompt:
     labels: tuple[int, ...] = ()
     box: tuple[float, float, float, float] | None = None
     mask: Path | None = None
+    shape: str | None = None
+    """``None``: ``box`` bounds the segmentation. ``"box"`` / ``"ellipse"`` (:data:`SHAPES`):
+    ``box`` is the mask itself, the rectangle or its inscribed ellipse (see
+    :meth:`shape_mask`), possibly extending past the frame."""
+
+    @property
+    def segments(self) -> bool:
+        """Whether the segmenter gets this prompt's points or box (a shape prompt and a mask
+        file alone are masks, taken as given)."""
+        return bool(self.points) or (self.box is not None and self.shape is None)
+
+    def shape_mask(self, height: int, width: int) -> np.ndarray:
+        """The mask of a shape prompt: bool ``height``×``width``, True on the pixels whose
+        centres lie inside the box (``shape="box"``) or inside the ellipse inscribed in it
+        (``"ellipse"``); pixels of the box outside the frame are dropped. Raises
+        ``ValueError`` for a prompt without ``shape`` and ``box``."""
+        if self.shape not in SHAPES or self.box is None:
+            raise ValueError("shape_mask needs a box prompt with shape 'box' or 'ellipse'")
+        x0, y0, x1, y1 = self.box
+        out = np.zeros((height, width), bool)
+        c0, c1 = max(0, int(np.floor(x0))), min(width, int(np.ceil(x1)))
+        r0, r1 = max(0, int(np.floor(y0))), min(height, int(np.ceil(y1)))
+        if c0 >= c1 or r0 >= r1:
+            return out
+        xs = np.arange(c0, c1) + 0.5
+        ys = np.arange(r0, r1) + 0.5
+        if self.shape == "box":
+            out[r0:r1, c0:c1] = ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
+        else:
+            cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+            out[r0:r1, c0:c1] = (((ys - cy) / ry) ** 2)[:, None] + (((xs - cx) / rx) ** 2)[None, :] <= 1.0
+        return out
 
     @property
     def positive_points(self) -> list[tuple[float, float]]:
@@ -68,6 +109,8 @@ class Prompt:
             out["labels"] = list(self.labels)
         if self.box is not None:
             out["box"] = list(self.box)
+        if self.shape is not None:
+            out["shape"] = self.shape
         if self.mask is not None:
             mask = self.mask
             if relative_to is not None:
@@ -138,7 +181,12 @@ class PromptSet:
                     if not (0 <= x < width and 0 <= y < height):
                         raise PromptError(f"{where}: points[{j}] ({x:g}, {y:g}) is outside the "
                                           f"{width}x{height} frame", self.source)
-                if p.box is not None:
+                if p.box is not None and p.shape is not None:
+                    x0, y0, x1, y1 = p.box
+                    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+                        raise PromptError(f"{where}: box {list(p.box)} of the {p.shape} lies outside the "
+                                          f"{width}x{height} frame", self.source)
+                elif p.box is not None:
                     x0, y0, x1, y1 = p.box
                     if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
                         raise PromptError(f"{where}: box {list(p.box)} goes outside the "
@@ -238,6 +286,12 @@ def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
         if not (b[0] < b[2] and b[1] < b[3]):
             raise _fail(source, where, f"box {b} must have x0 < x1 and y0 < y1")
         box = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+    shape = raw.get("shape")
+    if shape is not None:
+        if shape not in SHAPES:
+            raise _fail(source, where, f"shape must be one of {', '.join(map(repr, SHAPES))}, got {shape!r}")
+        if box is None:
+            raise _fail(source, where, "shape needs a box (the shape is the box or the ellipse inscribed in it)")
     mask = None
     if "mask" in raw:
         m = raw["mask"]
@@ -248,7 +302,7 @@ def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
             mask = source.parent / mask
         if not mask.is_file():
             raise _fail(source, where, f"mask file {mask} does not exist")
-    return Prompt(frame, tuple(points), tuple(labels), box, mask)
+    return Prompt(frame, tuple(points), tuple(labels), box, mask, shape)
 
 
 def parse_prompts(data: Any, source: Path | None = None) -> PromptSet:

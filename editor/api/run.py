@@ -53,6 +53,24 @@ class TrackingStats:
 
 
 @dataclass
+class DetectionSummary:
+    """What automatic detection (``--detect``) found in a run."""
+
+    detectors: tuple[str, ...]
+    objects: dict[int, str]
+    """Id → name of each detected object (``face-1``…); empty when nothing was found."""
+    every: int
+    """The detectors ran on every ``every``-th frame (and the first frame of every shot)."""
+    automatic: bool
+    """``every`` was chosen from measured speed."""
+    detected_frames: int
+    detections: int
+    """Detections kept (score at least ``min_score``)."""
+    seconds: float
+    """Wall-clock time of the detection pass."""
+
+
+@dataclass
 class RunInfo:
     """A run about to start: input and output paths, the probed video, the preset's stage
     ids in order, and the backend names (``None`` when masks come from a folder)."""
@@ -76,6 +94,8 @@ class RunSummary:
     segmenter: str | None = None
     tracker: str | None = None
     tracking: TrackingStats | None = None
+    detection: DetectionSummary | None = None
+    """Set when the run detected objects automatically."""
 
     @property
     def fps(self) -> float:

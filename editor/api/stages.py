@@ -37,25 +37,33 @@ class StageOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     objects: Literal["all"] | list[int | str] = "all"
-    """Which tracked objects the stage acts on: ``"all"`` or ids / names."""
+    """Which tracked objects the stage acts on: ``"all"`` or ids / names / classes (a
+    detector's name, e.g. ``"faces"``: every object it found)."""
 
 
-def select_objects(selector: Literal["all"] | list[int | str], names: Mapping[int, str]) -> set[int]:
+def select_objects(selector: Literal["all"] | list[int | str], names: Mapping[int, str],
+                   groups: Mapping[str, Iterable[int]] | None = None) -> set[int]:
     """The one rule for choosing objects (a stage's ``objects`` option, ``--set
     blur.objects=[…]``): ``"all"`` is every object of the run (every id 1…255 when the run
-    has no object table); a list takes ids (ints or digit strings) and names from ``names``
-    (id → name). Raises :class:`~editor.api.errors.PresetError` for an unknown name."""
+    has no object table); a list takes ids (ints or digit strings), names from ``names``
+    (id → name) and, for an item that names no object, the ids of the group of that name in
+    ``groups`` (a class: the detector ``faces`` → every ``face-<n>``; possibly none). Raises
+    :class:`~editor.api.errors.PresetError` for an item that is neither."""
     if selector == "all":
         return set(names) if names else set(range(1, 256))
     by_name = {n: i for i, n in names.items() if n}
+    groups = groups or {}
     out: set[int] = set()
     for item in selector:
         if isinstance(item, int) or item.isdigit():
             out.add(int(item))
         elif item in by_name:
             out.add(by_name[item])
+        elif item in groups:
+            out.update(groups[item])
         else:
-            raise PresetError(f"objects: no object named {item!r} (known: {sorted(by_name)})")
+            known = f"known: {sorted(by_name)}" + (f"; classes: {sorted(groups)}" if groups else "")
+            raise PresetError(f"objects: no object named {item!r} ({known})")
     return out
 
 
@@ -115,10 +123,15 @@ class StageContext:
     inpainters: Mapping[str, InpainterSpec] = field(default_factory=dict)
     """Inpainters registered through ``editor_register_inpainters``, by name (filled in by
     :func:`editor.pipeline.presets.build_stages` from the plugin manager)."""
+    object_groups: Mapping[str, set[int]] = field(default_factory=dict)
+    """Classes of objects a stage may select by name: each detector's name → the ids of the
+    objects named after its labels (``faces`` → ``face-1``, ``face-2``…; filled in by
+    :func:`editor.pipeline.presets.build_stages` from the object names and the registered
+    detectors)."""
 
     def resolve_objects(self, selector: Literal["all"] | list[int | str]) -> set[int]:
         """Ids selected by a stage's ``objects`` option (:func:`select_objects`)."""
-        return select_objects(selector, self.object_names)
+        return select_objects(selector, self.object_names, self.object_groups)
 
 
 class Stage:

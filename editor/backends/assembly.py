@@ -21,7 +21,8 @@ UI builds fresh backends for every session).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -109,6 +110,9 @@ class BackendSelection:
     segmenter_options: BackendOptions
     tracker_options: BackendOptions
     refine_options: RefineOptions
+    detector_options: Mapping[str, BackendOptions] = field(default_factory=dict)
+    """Every registered detector's validated options (``--backend-set faces.min_face=24``),
+    by name, for :func:`editor.detection.detect.resolve_detectors`."""
 
     @property
     def device(self) -> str:
@@ -123,6 +127,14 @@ class BackendSelection:
         refines = resolve_refinement(self.refine_options, segmenter, tracker)
         return Backends(segmenter, tracker, segmenter if refines else None,  # type: ignore[arg-type]
                         self.refine_options, self.device, self.segmenter_spec.name, self.tracker_spec.name)
+
+
+def detector_options(pm: PluginManager, choice: BackendChoice) -> dict[str, BackendOptions]:
+    """Every registered detector's options validated from ``choice``'s settings (``--backend-set
+    faces.min_face=24``), by name; every setting is checked as :func:`select_backends` checks
+    it (:class:`BackendOptionError`), without choosing backends or saying anything."""
+    options = _Options(pm, choice.settings)
+    return {name: options.of(spec) for name, spec in pm.detectors.items()}
 
 
 def select_backends(pm: PluginManager, choice: BackendChoice) -> BackendSelection:
@@ -145,7 +157,8 @@ def select_backends(pm: PluginManager, choice: BackendChoice) -> BackendSelectio
         why = "; ".join(w for _, _, w in fallbacks)
         hint = " ".join(MODEL_HINTS[k].split()[-1] for k, _, _ in fallbacks)
         log.warning("using the %s (%s); for model quality run `trackedit models download %s`", used, why, hint)
-    return BackendSelection(seg, trk, seg_context, trk_context, options.of(seg), options.of(trk), refine)
+    detectors = {name: options.of(spec) for name, spec in pm.detectors.items()}
+    return BackendSelection(seg, trk, seg_context, trk_context, options.of(seg), options.of(trk), refine, detectors)
 
 
 class _Options:
@@ -156,7 +169,7 @@ class _Options:
         for setting in settings:
             self._by_backend.setdefault(setting.backend, []).append(setting)
         self._specs: dict[str, list[BackendSpec[Any, Any]]] = {}
-        for spec in [*pm.segmenters.values(), *pm.trackers.values()]:
+        for spec in [*pm.segmenters.values(), *pm.trackers.values(), *pm.detectors.values()]:
             self._specs.setdefault(spec.name, []).append(spec)
         self._validated: dict[int, BackendOptions] = {}
         names = sorted({*self._specs, REFINE})

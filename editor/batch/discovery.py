@@ -256,15 +256,18 @@ def preset_ref(name_or_path: str) -> str:
 
 def make_jobs(sources: Sequence[Source], options: JobOptions, *, overwrite: bool = False, force: bool = False,
               cwd: Path | None = None) -> list[BatchJob]:
-    """Jobs for ``sources``: a video with neither prompts nor masks, or whose output another
-    video already has, becomes a job with a ``problem`` (a failed row, not a stop)."""
+    """Jobs for ``sources``: a video with neither prompts nor masks (nor ``--detect``), or
+    whose output another video already has, becomes a job with a ``problem`` (a failed row,
+    not a stop)."""
     jobs = []
     owners: dict[Path, Path] = {}
     for s in sources:
         problem = None
         key = s.output.resolve()
-        if s.prompts is None and s.masks is None:
+        if s.prompts is None and s.masks is None and options.detect is None:
             problem = f"{s.input}: {NOTHING_TO_EDIT}"
+        elif s.masks is not None and options.detect is not None:
+            problem = f"{s.where or s.input}: masks are already tracked; --detect tracks: give one of them"
         elif s.prompts is not None and s.masks is not None:
             problem = f"{s.where or s.input}: give either prompts or masks, not both"
         elif key in owners:

@@ -30,13 +30,15 @@ from editor import __version__
 from editor.api.errors import OutputError, TrackeditError
 from editor.api.files import check_output, remove_stale_partials, write_text
 from editor.backends.assembly import BackendChoice
+from editor.detection.options import DetectOptions
 
 log = logging.getLogger(__name__)
 
 DONE, FAILED, SKIPPED = "done", "failed", "skipped"
 
 NOTHING_TO_EDIT = ("nothing to edit: give the objects with --prompts FILE (clicks, boxes or masks; "
-                   "`trackedit ui` writes one) or --masks DIR (from `trackedit track`)")
+                   "`trackedit ui` writes one), --detect faces (found automatically) or --masks DIR "
+                   "(from `trackedit track`)")
 """The error of a video without prompts or masks: the words ``trackedit run`` uses (tested)."""
 
 RECORD_VERSION = 1
@@ -60,10 +62,14 @@ class JobOptions:
     detect_cuts: bool = True
     bidirectional: bool = False
     external_plugins: bool = True
+    detect: DetectOptions | None = None
+    """``--detect``: objects found automatically in every video (with its prompts, if any)."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-able form (for fingerprints and records)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "backends"}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name not in ("backends", "detect")}
+        out["detect"] = self.detect.model_dump(mode="json") if self.detect is not None else None
         out["overrides"] = list(self.overrides)
         b = self.backends
         out["backends"] = {"segmenter": b.segmenter, "tracker": b.tracker, "device": b.device,
@@ -377,7 +383,7 @@ def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> Any:
     req = RunRequest(input=job.input, output=job.output, preset=preset,
                      prompts=load_prompts(job.prompts) if job.prompts is not None else None,
                      masks_dir=job.masks, backends=backends, encode=encode, overwrite=job.overwrite,
-                     detect_cuts=o.detect_cuts, bidirectional=o.bidirectional)
+                     detect_cuts=o.detect_cuts, bidirectional=o.bidirectional, detect=o.detect)
     job.output.parent.mkdir(parents=True, exist_ok=True)
     write_record(job, None)
     return Pipeline(pm).run(req, on_frame=on_frame)

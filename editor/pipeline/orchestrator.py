@@ -8,6 +8,7 @@ the tracker's on-disk frame cache).
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from editor.backends.assembly import BackendChoice, select_backends
+from editor.backends.assembly import BackendChoice, Backends, detector_options, select_backends
 from editor.backends.device import check_device_name
 from editor.api.errors import InputError, OutputError, TrackeditError
 from editor.api.files import AtomicOutput, check_output, scratch_dir
@@ -25,12 +26,17 @@ from editor.pipeline.presets import Preset, build_stages
 from editor.api.prompts import PromptSet
 from editor.api.stages import FrameItem, Stage, StageContext
 from editor.pipeline.threads import threaded
-from editor.api.run import RunInfo, RunSummary
+from editor.api.run import DetectionSummary, RunInfo, RunSummary
+from editor.detection.objects import combine
+from editor.detection.options import DetectOptions
 from editor.tracking.confidence import write_confidence
+from editor.tracking.evidence import EvidenceOptions
 from editor.tracking.engine import Progress, TrackingSession
-from editor.api.frames import VideoInfo
+from editor.api.frames import Frame, VideoInfo
 from editor.video.reader import iter_frames, probe
 from editor.video.writer import EncodeOptions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,6 +56,21 @@ class RunRequest:
     detect_cuts: bool = True
     bidirectional: bool = False
     queue_size: int = 4
+    detect: DetectOptions | None = None
+    """Find objects automatically before tracking (``--detect``; :mod:`editor.detection`):
+    they join ``prompts`` (ids after the user's), and every object is then tracked in both
+    directions (bidirectional). Nothing found and no prompts: the output is a plain
+    transcode, with one logged warning."""
+
+
+@dataclass
+class _Objects:
+    """What a run tracks: the prompts (the user's and the detected ones; ``None``: nothing
+    to track), the backends built for them, and what detection found."""
+
+    prompts: PromptSet | None
+    backends: Backends | None = None
+    detection: DetectionSummary | None = None
 
 
 class Pipeline:
@@ -59,8 +80,44 @@ class Pipeline:
         self.plugins = plugins or PluginManager()
 
     # -- shared setup --------------------------------------------------------------------
-    def _items(self, req: RunRequest, video: VideoInfo, work: Path, progress: Progress | None, *,
-               deep: bool = True) -> tuple[Iterator[FrameItem], TrackingSession | None, str | None, str | None]:
+    def _objects(self, req: RunRequest, video: VideoInfo, progress: Progress | None) -> _Objects:
+        """The objects to track: ``req.prompts`` plus, with ``req.detect``, the detected ones
+        (the detection pass reads the video once; the tracker built here is timed for the
+        automatic cadence and then used for tracking). Backends are built only when there
+        is something to track."""
+        if req.masks_dir is not None and req.detect is not None:
+            raise TrackeditError("masks_dir renders masks already tracked and detect tracks: give one of them")
+        if req.masks_dir is not None or (req.prompts is None and req.detect is None):
+            return _Objects(req.prompts)
+        from editor.detection.detect import detect_objects, resolve_detectors
+
+        detectors = None
+        if req.detect is not None:  # an unknown or unavailable detector: one line, before anything else
+            detectors = resolve_detectors(req.detect.detectors, self.plugins, device=req.backends.device,
+                                          models_dir=req.backends.models_dir,
+                                          options=detector_options(self.plugins, req.backends))
+        backends = select_backends(self.plugins, req.backends).build()
+        if req.detect is None:
+            return _Objects(req.prompts, backends)
+        assert detectors is not None
+        scan_progress = (lambda done, total: progress("detect", done, total)) if progress is not None else None
+        found = detect_objects(video, detectors, req.detect, existing=req.prompts.names() if req.prompts else None,
+                               tracker=backends.tracker,
+                               progress=scan_progress)
+        summary = DetectionSummary(found.detectors, found.names, found.cadence.every, found.cadence.automatic,
+                                   found.detected_frames, found.detections, found.seconds)
+        if not found.prompts.objects:
+            what = " or ".join(found.detectors)
+            rest = "only the prompted objects are edited" if req.prompts is not None else \
+                "nothing to edit: the output is a plain transcode"
+            log.warning("no objects found by %s in %s (%d frames detected, minimum score %g); %s",
+                        what, Path(video.path).name, found.detected_frames, req.detect.min_score, rest)
+        prompts = combine(req.prompts, found.prompts.objects)
+        return _Objects(prompts, backends if prompts is not None else None, summary)
+
+    def _items(self, req: RunRequest, video: VideoInfo, work: Path, progress: Progress | None,
+               objects: _Objects, *, deep: bool = True
+               ) -> tuple[Iterator[FrameItem], TrackingSession | None, str | None, str | None]:
         # deep: the source's depth, uint16 RGB for sources above 8 bits (stages that take
         # only 8-bit frames get them through build_stages; tracking works on an 8-bit view)
         frames = threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
@@ -82,23 +139,30 @@ class Pipeline:
                     raise InputError(f"masks cover {manifest.frame_count} frames, the video has {n}",
                                      req.masks_dir)
             return from_masks(), None, None, None
-        if req.prompts is None:
+        if objects.prompts is None:
             return (FrameItem(f, np.zeros(shape, np.uint8)) for f in frames), None, None, None
-        selection = select_backends(self.plugins, req.backends)
-        seg_spec, trk_spec = selection.segmenter_spec, selection.tracker_spec
-        backends = selection.build()
-        segmenter, tracker, refine = backends.segmenter, backends.tracker, backends.refine_options
-        tracking = TrackingSession(video, segmenter, tracker, work_dir=work, detect_cuts=req.detect_cuts,
-                                   refine=refine)
-        tracking.add_prompts(req.prompts)
-        items = threaded(tracking.stream(frames, bidirectional=req.bidirectional, progress=progress),
-                         req.queue_size, "track")
-        return items, tracking, seg_spec.name, trk_spec.name
+        backends = objects.backends or select_backends(self.plugins, req.backends).build()
+        evidence = EvidenceOptions(hold_frames=req.detect.hold) \
+            if req.detect is not None and req.detect.hold is not None else None
+        tracking = TrackingSession(video, backends.segmenter, backends.tracker, work_dir=work,
+                                   detect_cuts=req.detect_cuts, refine=backends.refine_options, evidence=evidence)
+        tracking.add_prompts(objects.prompts)
+        bidirectional = req.bidirectional or req.detect is not None
+        # frames up to where the backward pass starts are read for tracking (cached as raw
+        # planes) and decoded again for the output (see TrackingSession.stream's replay)
+        first = threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
 
-    def _object_names(self, req: RunRequest) -> dict[int, str]:
+        def replay() -> Iterator[Frame]:
+            return threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
+
+        items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
+                         req.queue_size, "track")
+        return items, tracking, backends.segmenter_name, backends.tracker_name
+
+    def _object_names(self, req: RunRequest, objects: _Objects) -> dict[int, str]:
         if req.masks_dir is not None:
             return MasksManifest.load(req.masks_dir).objects
-        return req.prompts.names() if req.prompts else {}
+        return objects.prompts.names() if objects.prompts else {}
 
     # -- commands ------------------------------------------------------------------------
     def run(self, req: RunRequest, *, on_frame: Callable[[int], None] | None = None,
@@ -114,14 +178,17 @@ class Pipeline:
             raise OutputError("no sink can write this kind of output", req.output)
         start = time.perf_counter()
         with scratch_dir("run") as work:
-            context = StageContext(video, self._object_names(req), check_device_name(req.backends.device),
-                                   req.output, work)
-            stages = build_stages(req.preset, self.plugins, context)
+            device = check_device_name(req.backends.device)
+            stages: list[Stage] = []
             n = 0
             try:
-                sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)  # checks the path
+                # the sink first: it checks the output path before a long detection pass
+                sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)
                 try:
-                    items, tracking, seg_name, trk_name = self._items(req, video, work, progress)
+                    objects = self._objects(req, video, progress)
+                    context = StageContext(video, self._object_names(req, objects), device, req.output, work)
+                    stages = build_stages(req.preset, self.plugins, context)
+                    items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects)
                     info = RunInfo(req.input, req.output, video, [s.id for s in req.preset.stages], seg_name, trk_name)
                     self.plugins.run_started(info)
                     for item in threaded(_chain(items, stages), req.queue_size, "edit"):
@@ -139,23 +206,26 @@ class Pipeline:
                 for stage in stages:
                     stage.close()
         summary = RunSummary(n, time.perf_counter() - start, req.output, seg_name, trk_name,
-                             tracking.stats if tracking else None)
+                             tracking.stats if tracking else None, objects.detection)
         self.plugins.run_finished(info, summary)
         return summary
 
     def track(self, req: RunRequest, masks_out: Path, *, on_frame: Callable[[int], None] | None = None,
               progress: Progress | None = None) -> RunSummary:
         """Write the tracked label maps of ``req.input`` as a DAVIS-layout masks folder."""
-        if req.prompts is None:
-            raise TrackeditError("track needs a prompts file")
+        if req.prompts is None and req.detect is None:
+            raise TrackeditError("track needs a prompts file or detection")
         video = probe(req.input)
         check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
-        req.prompts.validate_for_video(video.width, video.height, video.frame_count)
+        if req.prompts is not None:
+            req.prompts.validate_for_video(video.width, video.height, video.frame_count)
         start = time.perf_counter()
         n = 0
         with AtomicOutput(masks_out, directory=True) as out, scratch_dir("track") as work:
-            items, tracking, seg_name, trk_name = self._items(req, video, work, progress, deep=False)
-            writer = MaskFolderWriter(out.path, req.prompts.names(), str(req.input))
+            objects = self._objects(req, video, progress)
+            names = self._object_names(req, objects)
+            items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects, deep=False)
+            writer = MaskFolderWriter(out.path, names, str(req.input))
             for item in items:
                 writer.write(item.index, item.labels)
                 n += 1
@@ -163,9 +233,9 @@ class Pipeline:
                     on_frame(n)
             writer.close()
             if tracking is not None:  # confidence.json beside the masks
-                write_confidence(out.path, tracking.stats, req.prompts.names(), n)
+                write_confidence(out.path, tracking.stats, names, n)
         return RunSummary(n, time.perf_counter() - start, masks_out, seg_name, trk_name,
-                          tracking.stats if tracking else None)
+                          tracking.stats if tracking else None, objects.detection)
 
 
 def _chain(items: Iterator[FrameItem], stages: list[Stage]) -> Iterator[FrameItem]:

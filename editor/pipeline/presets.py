@@ -161,10 +161,15 @@ def validate_preset(preset: Preset, pm: PluginManager) -> list[tuple[StageConfig
 def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> list[Stage]:
     """Validate and instantiate the preset's stages for one run.
 
-    Each stage factory gets ``context`` with ``inpainters`` set to the plugin manager's.
+    Each stage factory gets ``context`` with ``inpainters`` set to the plugin manager's and
+    ``object_groups`` to the classes of the run's objects (each registered detector's name →
+    its objects, :func:`editor.detection.objects.detector_groups`).
     Stages whose spec does not say ``deep=True`` come wrapped in
     :class:`~editor.pipeline.depth.EightBitStage` (they see uint8 frames in a deep run)."""
-    context = dataclasses.replace(context, inpainters=pm.inpainters)
+    from editor.detection.objects import detector_groups
+
+    context = dataclasses.replace(context, inpainters=pm.inpainters,
+                                  object_groups=detector_groups(context.object_names, pm.detectors))
     stages = []
     for cfg, options in validate_preset(preset, pm):
         spec = pm.stages[cfg.use]

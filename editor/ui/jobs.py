@@ -24,6 +24,8 @@ class Job:
     total: int = 0
     frame: int | None = None
     error: str | None = None
+    note: str | None = None
+    """A line for the person about the result (e.g. what detection found)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -61,4 +63,4 @@ class Job:
 
     def to_json(self) -> dict[str, object]:
         return {"kind": self.kind, "state": self.state, "done": self.done, "total": self.total,
-                "frame": self.frame, "error": self.error}
+                "frame": self.frame, "error": self.error, "note": self.note}

@@ -47,6 +47,8 @@ from editor.api.masks import replace_objects
 from editor.api.prompts import MAX_OBJECT_ID
 from editor.api.stages import StageContext
 from editor.backends.assembly import BackendChoice, select_backends
+from editor.detection.detect import detect_objects, resolve_detectors
+from editor.detection.options import DetectOptions, Shape
 from editor.imaging.overlay import draw_overlay, object_color
 from editor.pipeline.orchestrator import Pipeline, RunRequest
 from editor.pipeline.plugin_manager import PluginManager
@@ -333,6 +335,15 @@ async def delete_object(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def list_objects(request: Request) -> Response:
+    """Every object of the session: id, name, colour and the frames it has prompts on (the
+    page reloads its list from here after "Detect faces")."""
+    ui = _session(request)
+    objects = await ui.locked(ui.session.objects)
+    return JSONResponse({"objects": [{"id": o.id, "name": o.name, "color": list(object_color(o.id)),
+                                      "prompt_frames": list(o.prompt_frames)} for o in objects]})
+
+
 async def add_prompt(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
@@ -452,6 +463,16 @@ class RenderBody(Body):
     preset: str = "blur"
 
 
+class DetectBody(Body):
+    """``POST …/detect``: which detectors, and the :class:`DetectOptions` a person may change
+    (the rest keep their defaults)."""
+
+    detectors: list[str] = ["faces"]
+    every: int | None = Field(None, ge=1)
+    min_score: float | None = Field(None, ge=0, le=1)
+    shape: Shape | None = None
+
+
 def _job_json(ui: UiSession) -> dict[str, object]:
     return ui.job.to_json() if ui.job else {"state": "idle"}
 
@@ -478,19 +499,89 @@ async def track(request: Request) -> Response:
     def work(job: Job) -> None:
         """Every step runs under the session lock, one frame at a time: each sees whole
         prompts (never one half-added), and clicks and frame views get in between steps."""
-        done = 0
-        for first, reverse, _ in runs:
-            steps = s.propagate(first, reverse=reverse)  # a generator: nothing runs until next()
-            try:
-                while (step := ui.call(next, steps, None)) is not None:
-                    done += 1
-                    job.progress(done, total, step[0])
-                    if job.stopped:
-                        return
-            finally:
-                ui.call(steps.close)
+        _propagate(ui, job, runs, 0, total)
 
     ui.job = Job("track").start(work)
+    return JSONResponse(ui.job.to_json())
+
+
+def _propagate(ui: UiSession, job: Job, runs: list[tuple[int, bool, int]], done: int, total: int) -> bool:
+    """Propagate ``runs`` (first frame, backward?, frames) one frame at a time, each step
+    under the session lock (clicks and frame views get in between); ``False`` when paused."""
+    s = ui.session
+    for first, reverse, _ in runs:
+        steps = s.propagate(first, reverse=reverse)  # a generator: nothing runs until next()
+        try:
+            while (step := ui.call(next, steps, None)) is not None:
+                done += 1
+                job.progress(done, total, step[0])
+                if job.stopped:
+                    return False
+        finally:
+            ui.call(steps.close)
+    return True
+
+
+class _Paused(Exception):
+    """Raised from a detection pass's progress when the job is paused."""
+
+
+async def detect(request: Request) -> Response:
+    """"Detect faces": a job that finds objects with the named detectors
+    (:func:`editor.detection.detect_objects`), adds them to the session as objects named
+    ``face-1``, ``face-2``… (ids after the existing ones; prompts on their detection frames
+    only, without the interpolated bridging prompts of headless runs)
+    and tracks every object backward from the last detection to the first frame (so each is
+    covered from where it appears), then forward to the end. The
+    detected objects are ordinary objects: the person deletes, renames or corrects them.
+    Unknown or unavailable detectors are a 400 before the job starts; nothing found ends the
+    job with a note."""
+    state, ui = _state(request), _session(request)
+    _idle(ui)
+    body = await read_body(request, DetectBody)
+    available = sorted(state.plugins.detectors)
+    unknown = [d for d in body.detectors if d not in available]
+    if unknown or not body.detectors:
+        what = f"no detector {unknown[0]!r}" if unknown else "name a detector"
+        raise UiError(400, f"{what} (available: {', '.join(available) or 'none'})")
+    given = {k: v for k, v in (("every", body.every), ("min_score", body.min_score), ("shape", body.shape))
+             if v is not None}
+    # no bridging prompts here: a person corrects on detection frames, not on every frame
+    options = DetectOptions(detectors=tuple(dict.fromkeys(body.detectors)), bridge=0, **given)
+    detectors = await asyncio.to_thread(resolve_detectors, list(options.detectors), state.plugins,
+                                        device=state.selection.device, models_dir=state.config.backends.models_dir,
+                                        options=state.selection.detector_options)
+    s = ui.session
+    count = s.frame_count or 0
+
+    def work(job: Job) -> None:
+        total = 3 * count  # detection pass, then backward and forward from the last detection
+
+        def scanned(done: int, _total: int) -> None:
+            job.progress(done, total, done - 1)
+            if job.stopped:
+                raise _Paused
+
+        existing = {o.id: o.name for o in ui.call(s.objects)}
+        try:
+            found = detect_objects(s.video_path, detectors, options, existing=existing, tracker=s.tracker,
+                                   progress=scanned)
+        except _Paused:
+            return
+        if not found.prompts.objects:
+            job.note = f"no objects found by {' or '.join(options.detectors)}"
+            job.progress(total, total, None)
+            return
+        ui.call(s.add_prompts, found.prompts)
+        names = ", ".join(found.names.values())
+        job.note = f"found {len(found.prompts.objects)}: {names}"
+        # backward from the last detection (every object covered back to where it appears,
+        # detections on the way are corrections), then forward from there to the end
+        last = max(p.frame for o in found.prompts.objects for p in o.prompts)
+        runs = [(last, True, last + 1), (last, False, count - last)]
+        _propagate(ui, job, runs, count, count + sum(n for _, _, n in runs))
+
+    ui.job = Job("detect").start(work)
     return JSONResponse(ui.job.to_json())
 
 
@@ -555,7 +646,7 @@ async def info(request: Request) -> Response:
     seg, trk = state.selection.segmenter_spec, state.selection.tracker_spec
     return JSONResponse({"video": video.name if video else None, "segmenter": seg.name, "tracker": trk.name,
                          "classic": seg.kind == "classic" or trk.kind == "classic",
-                         "presets": sorted(builtin_presets())})
+                         "presets": sorted(builtin_presets()), "detectors": sorted(state.plugins.detectors)})
 
 
 async def upload(request: Request) -> Response:
@@ -652,6 +743,7 @@ def _routes() -> list[BaseRoute]:
         post("/api/upload", upload),
         # sessions, objects, prompts
         post("/api/sessions", new_session),
+        get(f"{s}/objects", list_objects),
         post(f"{s}/objects", add_object),
         Route(f"{s}/objects/{{oid:int}}", api(rename_object), methods=["PATCH"]),
         Route(f"{s}/objects/{{oid:int}}", api(delete_object), methods=["DELETE"]),
@@ -664,6 +756,7 @@ def _routes() -> list[BaseRoute]:
         get(f"{s}/confidence", confidence),
         # jobs
         post(f"{s}/track", track),
+        post(f"{s}/detect", detect),
         post(f"{s}/render", render),
         post(f"{s}/pause", pause),
         get(f"{s}/job", job),

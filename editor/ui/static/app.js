@@ -105,6 +105,25 @@ function renderObjects() {
   }
 }
 
+// The session's objects as the server has them (after "Detect faces" added some).
+async function loadObjects() {
+  const data = await api(`${base()}/objects`);
+  state.objects = data.objects.map((o) => ({ id: o.id, name: o.name, color: o.color }));
+  if (state.selected !== null && !state.objects.some((o) => o.id === state.selected)) state.selected = null;
+  renderObjects();
+}
+
+function detectFaces() {
+  jobStarting("detect");
+  return serial(startDetect);
+}
+
+async function startDetect() {
+  try { await api(`${base()}/detect`, { detectors: ["faces"] }); }
+  catch (e) { $("job-status").textContent = "detect not started"; throw e; }
+  watchJob();
+}
+
 async function addObject() {
   const o = await api(`${base()}/objects`, { name: `object ${state.objects.length + 1}` });
   state.objects.push({ id: o.id, name: `object ${state.objects.length + 1}`, color: o.color });
@@ -161,16 +180,20 @@ function watchJob() {
   let refreshed = 0;
   es.onmessage = (m) => {
     const j = JSON.parse(m.data);
-    if (j.kind === "track" && (j.state !== "running" || Date.now() - refreshed > 1000)) {
+    const tracking = j.kind === "track" || j.kind === "detect";
+    if (tracking && (j.state !== "running" || Date.now() - refreshed > 1000)) {
       refreshed = Date.now();
       loadConfidence().catch(() => {});
     }
     $("progress").max = j.total || 1; $("progress").value = j.done || 0;
-    $("job-status").textContent = `${j.kind || ""} ${j.state} ${j.done || 0}/${j.total || 0}`;
-    if (j.frame !== null && j.frame !== undefined && j.kind === "track") showFrame(j.frame);
+    $("job-status").textContent = `${j.kind || ""} ${j.state} ${j.done || 0}/${j.total || 0}` +
+      (j.note ? ` · ${j.note}` : "");
+    if (j.frame !== null && j.frame !== undefined && tracking) showFrame(j.frame);
+    if (j.kind === "detect" && j.note && !state.detected) { state.detected = true; loadObjects().catch(() => {}); }
     if (j.state !== "running") {
       es.close(); $("pause").disabled = true;
       if (j.state === "failed") showError(j.error);
+      if (j.kind === "detect") { state.detected = false; loadObjects().catch(() => {}); }
       if (j.kind === "render" && j.state === "done") {
         const a = $("download-video"); a.href = `${base()}/download/render.mp4`; a.hidden = false;
         a.download = "render.mp4";
@@ -217,6 +240,7 @@ async function start() {
   }
   for (const p of info.presets) { const o = document.createElement("option"); o.value = o.textContent = p; $("preset").append(o); }
   $("preset").value = "blur";
+  $("detect-faces").hidden = !(info.detectors || []).includes("faces");
   const s = await api("/api/sessions", {});
   Object.assign(state, { sid: s.id, frames: s.frames, width: s.width, height: s.height, fps: s.fps });
   $("scrubber").max = s.frames - 1;
@@ -227,6 +251,7 @@ async function start() {
 
 $("scrubber").oninput = (e) => showFrame(Number(e.target.value));
 $("add-object").onclick = () => serial(addObject).catch(() => {});
+$("detect-faces").onclick = () => detectFaces().catch(() => {});
 function history(what) {
   if (state.selected === null) return;
   serial(() => api(`${base()}/${what}`, { object: state.selected })).then(() => showFrame(state.frame)).catch(() => {});

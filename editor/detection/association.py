@@ -1,0 +1,287 @@
+"""Detections on successive detection frames → tracks (one per object), by optimal assignment.
+
+On each detection frame every active track is compared with every detection of its label:
+
+* **motion** — the track's box moved by its velocity (centre speed in px per frame, measured
+  between its observations) to this frame, against the detection: ``1 - IoU`` and the
+  centre distance in object sizes (a box's longer side: it holds while the object is cut by
+  the frame's border);
+* **appearance** — a hue/saturation histogram of the box's inner part and an 8×8 grey
+  crop (:func:`appearance`), against the track's running appearance: similarity in [0, 1].
+
+The cost is a weighted sum of the three (:class:`~editor.detection.options.AssociationOptions`);
+impossible pairs are gated out (another label, a jump of more than ``max_jump`` sizes, a size
+change beyond ``max_scale``, unlike appearance without overlap). The assignment minimising
+the total cost is found with :func:`scipy.optimize.linear_sum_assignment`; assigned pairs
+costing more than ``max_cost`` are refused. Every detection left over starts a new track.
+A track not seen for ``max(max_gap, 3 × every)`` frames ends, and :meth:`Associator.cut`
+ends them all (a shot cut: objects of the new shot start new tracks).
+
+Noise rule (:meth:`Associator.tracks`): a track seen on one detection frame only, with a
+score below ``confirm_score``, is dropped.
+
+Boxes are ``(x0, y0, x1, y1)`` floats in pixels, x1/y1 exclusive (as
+:class:`editor.api.detectors.Detection`).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from editor.api.detectors import Detection
+from editor.detection.options import AssociationOptions
+
+Box = tuple[float, float, float, float]
+_IMPOSSIBLE = 1e6
+
+
+# -- boxes -------------------------------------------------------------------------------
+def clip_box(box: Box, width: int, height: int) -> Box | None:
+    """``box`` clipped to the ``width``×``height`` frame; ``None`` when less than a pixel of
+    it is inside."""
+    x0, y0, x1, y1 = max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3])
+    return (x0, y0, x1, y1) if x1 - x0 >= 1 and y1 - y0 >= 1 else None
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when either is empty)."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _size(box: Box) -> float:
+    """An object's size: its box's longer side (an object cut by the frame's border keeps
+    the other side whole, so its size holds while it enters or leaves)."""
+    return float(max(1e-6, box[2] - box[0], box[3] - box[1]))
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _inside(a: Box, b: Box) -> float:
+    """The share of the smaller box's area that lies in the other."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(iw * ih / smaller) if smaller > 0 else 0.0
+
+
+def suppress(detections: Sequence[Detection], overlap: float, contained: float = 0.8) -> list[Detection]:
+    """One detection per object and label. First non-maximum suppression: of detections
+    overlapping more than ``overlap`` (IoU), the highest score is kept. Then containment: a
+    detection lying mostly (``contained`` of its area) inside a larger one of its label is
+    the same object seen at another scale (a face's inner part found by a finer level of a
+    pyramid) and is merged into it: the larger box stays, with the higher score. Order: by
+    descending score."""
+    kept: list[Detection] = []
+    for d in sorted(detections, key=lambda d: -d.score):
+        if all(k.label != d.label or iou(k.box, d.box) <= overlap for k in kept):
+            kept.append(d)
+    merged: list[Detection] = []
+    for d in sorted(kept, key=lambda d: -(d.width * d.height)):  # larger boxes first
+        for i, k in enumerate(merged):
+            if k.label == d.label and _inside(k.box, d.box) >= contained:
+                if d.score > k.score:
+                    merged[i] = Detection(k.box, d.score, k.label, k.landmarks or d.landmarks)
+                break
+        else:
+            merged.append(d)
+    return sorted(merged, key=lambda d: -d.score)
+
+
+# -- appearance --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Appearance:
+    """What an object looks like in one box: ``hist`` a hue/saturation histogram (16×4 bins,
+    float32, unit L2 norm) and ``crop`` an 8×8 grey thumbnail (float32, zero mean, unit norm
+    or all zero for a flat patch), both of the box's inner 80 %."""
+
+    hist: np.ndarray
+    crop: np.ndarray
+
+    def similarity(self, other: "Appearance") -> float:
+        """In [0, 1]: the mean of the histograms' cosine similarity and the crops'
+        correlation mapped from [-1, 1] (a flat crop against anything counts 0.5)."""
+        h = float(np.clip(np.dot(self.hist, other.hist), 0.0, 1.0))
+        c = (1.0 + float(np.clip(np.dot(self.crop, other.crop), -1.0, 1.0))) / 2
+        return 0.5 * h + 0.5 * c
+
+    def blend(self, other: "Appearance", weight: float) -> "Appearance":
+        """A running appearance: ``(1 - weight)`` of this one and ``weight`` of ``other``."""
+        return Appearance(_unit((1 - weight) * self.hist + weight * other.hist),
+                          _unit((1 - weight) * self.crop + weight * other.crop))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n > 1e-9 else np.zeros_like(v, np.float32)
+
+
+def appearance(image: np.ndarray, box: Box) -> Appearance:
+    """The :class:`Appearance` of ``box`` (clipped to the frame) on ``image`` (RGB uint8
+    H×W×3). A box with no pixel inside gives an all-zero appearance."""
+    h, w = image.shape[:2]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    x0, y0 = int(max(0, box[0] + 0.1 * bw)), int(max(0, box[1] + 0.1 * bh))
+    x1, y1 = int(min(w, np.ceil(box[2] - 0.1 * bw))), int(min(h, np.ceil(box[3] - 0.1 * bh)))
+    if x1 <= x0 or y1 <= y0:
+        return Appearance(np.zeros(64, np.float32), np.zeros(64, np.float32))
+    patch = np.ascontiguousarray(image[y0:y1, x0:x1])
+    hsv = cv2.cvtColor(patch, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [16, 4], [0, 180, 0, 256]).ravel()
+    grey = cv2.resize(cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY), (8, 8), interpolation=cv2.INTER_AREA)
+    crop = grey.astype(np.float32).ravel()
+    return Appearance(_unit(hist), _unit(crop - crop.mean()))
+
+
+# -- tracks ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Observation:
+    """One detection of a track: ``box`` clipped to the frame, ``raw_box`` as the detector
+    gave it (may extend past the frame), its ``score`` and ``label``."""
+
+    frame: int
+    box: Box
+    raw_box: Box
+    score: float
+    label: str
+
+
+@dataclass
+class Track:
+    """One object's detections, in frame order, within one shot."""
+
+    id: int
+    label: str
+    shot: int
+    """Index of the shot (0 = first; each cut starts the next)."""
+    observations: list[Observation] = field(default_factory=list)
+    appearance: Appearance | None = None
+    velocity: tuple[float, float] | None = None
+    """Centre speed in px per frame (``None`` until seen twice)."""
+    ended: bool = False
+
+    @property
+    def first_frame(self) -> int:
+        return self.observations[0].frame
+
+    @property
+    def last(self) -> Observation:
+        return self.observations[-1]
+
+    @property
+    def best_score(self) -> float:
+        return max(o.score for o in self.observations)
+
+    def predict(self, frame: int) -> Box:
+        """The last box moved by the velocity to ``frame`` (its size kept)."""
+        box = self.last.box
+        if self.velocity is None:
+            return box
+        dt = frame - self.last.frame
+        dx, dy = self.velocity[0] * dt, self.velocity[1] * dt
+        return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
+
+    def add(self, obs: Observation, look: Appearance | None) -> None:
+        if self.observations:
+            prev = self.last
+            dt = max(1, obs.frame - prev.frame)
+            (cx, cy), (px, py) = _centre(obs.box), _centre(prev.box)
+            v = ((cx - px) / dt, (cy - py) / dt)
+            self.velocity = v if self.velocity is None else \
+                (0.5 * self.velocity[0] + 0.5 * v[0], 0.5 * self.velocity[1] + 0.5 * v[1])
+        self.observations.append(obs)
+        if look is not None:
+            self.appearance = look if self.appearance is None else self.appearance.blend(look, 0.3)
+
+
+class Associator:
+    """Joins the detections of successive detection frames into :class:`Track` s.
+
+    Feed detection frames in display order with :meth:`update`; call :meth:`cut` at every
+    shot cut; read the result with :meth:`tracks`. ``every`` is the detection cadence (it
+    lengthens how long a track waits for its next detection).
+    """
+
+    def __init__(self, options: AssociationOptions | None = None, every: int = 1) -> None:
+        self.options = options or AssociationOptions()
+        self.every = every
+        self._tracks: list[Track] = []
+        self._shot = 0
+
+    @property
+    def active(self) -> list[Track]:
+        return [t for t in self._tracks if not t.ended]
+
+    def cut(self) -> None:
+        """A shot cut: every track ends; detections after it start new tracks."""
+        for t in self._tracks:
+            t.ended = True
+        self._shot += 1
+
+    def _cost(self, track: Track, det: Observation, look: Appearance | None, frame: int) -> float:
+        o = self.options
+        if track.label != det.label:
+            return _IMPOSSIBLE
+        last = track.last.box
+        s_t, s_d = _size(last), _size(det.box)
+        if max(s_t, s_d) / max(1e-6, min(s_t, s_d)) > o.max_scale:
+            return _IMPOSSIBLE
+        pred = track.predict(frame)
+        (px, py), (dx, dy) = _centre(pred), _centre(det.box)
+        dist = float(np.hypot(px - dx, py - dy)) / max(s_t, s_d)
+        if dist > o.max_jump + 0.05 * (frame - track.last.frame):
+            return _IMPOSSIBLE
+        overlap = max(iou(pred, det.box), iou(last, det.box))
+        similar = look.similarity(track.appearance) if look is not None and track.appearance is not None else 1.0
+        if similar < o.min_appearance and overlap < 0.5:
+            return _IMPOSSIBLE
+        return o.iou_weight * (1 - overlap) + o.appearance_weight * (1 - similar) + o.distance_weight * min(dist, 2.0)
+
+    def update(self, frame: int, detections: Sequence[Observation],
+               looks: Sequence[Appearance] | None = None) -> list[int]:
+        """Assign the ``detections`` of ``frame`` (clipped, filtered; see :func:`suppress`)
+        to tracks; ``looks``: their appearances (one each; ``None``: motion only). Returns
+        the track id of each detection, in order (new tracks for unmatched ones)."""
+        if looks is not None and len(looks) != len(detections):
+            raise ValueError("one appearance per detection")
+        gap = max(self.options.max_gap, 3 * self.every)
+        for t in self.active:
+            if frame - t.last.frame > gap:
+                t.ended = True
+        active = self.active
+        ids = [0] * len(detections)
+        if active and detections:
+            cost = np.array([[self._cost(t, d, looks[j] if looks is not None else None, frame)
+                              for j, d in enumerate(detections)] for t in active])
+            rows, cols = linear_sum_assignment(cost)
+            for r, c in zip(rows, cols):
+                if cost[r, c] <= self.options.max_cost:
+                    active[r].add(detections[c], looks[c] if looks is not None else None)
+                    ids[c] = active[r].id
+        for j, d in enumerate(detections):
+            if not ids[j]:
+                t = Track(len(self._tracks) + 1, d.label, self._shot)
+                t.add(d, looks[j] if looks is not None else None)
+                self._tracks.append(t)
+                ids[j] = t.id
+        return ids
+
+    def tracks(self) -> list[Track]:
+        """Every track so far minus noise (seen once with a score below ``confirm_score``),
+        ordered by first frame, then left to right."""
+        kept = [t for t in self._tracks
+                if len(t.observations) > 1 or t.best_score >= self.options.confirm_score]
+        return sorted(kept, key=lambda t: (t.first_frame, t.observations[0].box[0], t.id))

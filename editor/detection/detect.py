@@ -1,0 +1,140 @@
+"""The Python API of automatic detection: :func:`detect_objects` (used by the CLI's
+``--detect``, the pipeline and the web UI's "Detect faces").
+
+Example::
+
+    from editor.detection import DetectOptions, detect_objects
+    found = detect_objects("street.mp4", ["faces", "plates"], DetectOptions(min_score=0.6))
+    found.prompts.save("detected.json")   # objects face-1…, plate-1…, for `trackedit run --prompts`
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from editor.api.backends import BackendContext, BackendOptions, Tracker
+from editor.api.detectors import Detector
+from editor.api.errors import BackendUnavailable, PluginError, TrackeditError
+from editor.api.frames import VideoInfo
+from editor.api.prompts import PromptSet
+from editor.detection.association import Track
+from editor.detection.objects import objects_from_tracks
+from editor.detection.options import DetectOptions
+from editor.detection.scan import ScanProgress, scan
+from editor.detection.schedule import Cadence
+
+
+@dataclass
+class DetectedObjects:
+    """What :func:`detect_objects` found."""
+
+    prompts: PromptSet
+    """The detected objects (``face-1``…) with their prompts; empty when nothing was found."""
+    tracks: list[Track]
+    """The track behind each object, in the same order as ``prompts.objects``."""
+    cadence: Cadence
+    """Every how many frames the detectors ran, and the timings that chose it."""
+    detectors: tuple[str, ...]
+    frames: int = 0
+    detected_frames: int = 0
+    detections: int = 0
+    """Detections kept (score ≥ ``min_score``), before the noise rule."""
+    cuts: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    """Wall-clock time of the detection pass (decoding, cut detection, detectors, association)."""
+    detector_seconds: float = 0.0
+
+    @property
+    def names(self) -> dict[int, str]:
+        return self.prompts.names()
+
+
+def available_detectors(plugins: object) -> list[str]:
+    """Names of the registered detectors (sorted); ``plugins`` is a
+    :class:`~editor.pipeline.plugin_manager.PluginManager`."""
+    return sorted(plugins.detectors)  # type: ignore[attr-defined]
+
+
+def resolve_detectors(names: Sequence[str], plugins: object, *, device: str = "auto",
+                      models_dir: Path | None = None,
+                      options: Mapping[str, BackendOptions] | None = None) -> dict[str, Detector]:
+    """Build the named detectors, each with its ``options`` (name → its options model's
+    instance, e.g. ``BackendSelection.detector_options`` from ``--backend-set
+    faces.min_face=24``; default: the model's defaults). Raises
+    :class:`~editor.api.errors.BackendUnavailable` (one line) for a name no plugin registers
+    (listing the available ones) and for a detector that cannot run here (its reason, e.g.
+    how to get a missing model); a failing factory is a
+    :class:`~editor.api.errors.PluginError` naming the detector."""
+    specs = plugins.detectors  # type: ignore[attr-defined]
+    if not names:
+        raise BackendUnavailable("no detector named (available: " + (", ".join(sorted(specs)) or "none") + ")")
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        raise BackendUnavailable(f"no detector {unknown[0]!r} (available: {', '.join(sorted(specs)) or 'none'})")
+    context = BackendContext(device, None, models_dir)
+    out: dict[str, Detector] = {}
+    for name in dict.fromkeys(names):
+        spec = specs[name]
+        given = (options or {}).get(name)
+        settings = given if isinstance(given, spec.options_model) else spec.options_model()
+        reason = spec.unavailable(context, settings)
+        if reason:
+            raise BackendUnavailable(f"detector {name!r}: {reason}")
+        try:
+            out[name] = spec.factory(context, settings)
+        except TrackeditError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - name the detector
+            raise PluginError(f"detector {name!r} could not be created "
+                              f"({' '.join(str(exc).split()) or type(exc).__name__})") from exc
+    return out
+
+
+def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Mapping[str, Detector] | None = None,
+                   options: DetectOptions | None = None, *, plugins: object | None = None,
+                   existing: Mapping[int, str] | None = None, tracker: Tracker | None = None, device: str = "auto",
+                   models_dir: Path | None = None, progress: ScanProgress | None = None) -> DetectedObjects:
+    """Find objects automatically in ``video`` and return them as tracked-object prompts.
+
+    ``detectors``: detector names (resolved through ``plugins``, a
+    :class:`~editor.pipeline.plugin_manager.PluginManager`; default: a new one with the
+    installed plugins), or ready :class:`~editor.api.detectors.Detector` objects by name;
+    ``None``: ``options.detectors``. ``options``: :class:`DetectOptions` (cadence, minimum
+    score, shape, margin…). ``existing``: the objects already there (id → name, e.g.
+    ``PromptSet.names()``) — detected ones take the ids after them and skip their names.
+    ``tracker``: timed for the automatic cadence (``None``: the cadence falls back to half
+    of ``max_every``). ``progress(done, total)`` per frame read.
+
+    The video is decoded once, 8-bit. Returns :class:`DetectedObjects` (``prompts`` empty
+    when nothing was found). Raises :class:`~editor.api.errors.InputError` for an unreadable
+    video and the errors of :func:`resolve_detectors`.
+    """
+    from editor.video.reader import iter_frames, probe
+
+    options = options or DetectOptions()
+    info = video if isinstance(video, VideoInfo) else probe(Path(video))
+    if detectors is None:
+        detectors = options.detectors
+    if not isinstance(detectors, Mapping):
+        if plugins is None:
+            from editor.pipeline.plugin_manager import PluginManager
+
+            plugins = PluginManager()
+        detectors = resolve_detectors(list(detectors), plugins, device=device, models_dir=models_dir)
+    start = time.perf_counter()
+    frames = iter_frames(info.path, deep=False, keep_planes=False)
+    try:
+        found = scan(frames, info, detectors, options, tracker=tracker, progress=progress)
+    finally:
+        frames.close()
+    existing = existing or {}
+    first_id = max(existing, default=0) + 1
+    taken = [n for n in existing.values() if n]
+    bridge = options.bridge if options.bridge is not None else 2 * found.cadence.every
+    pairs = objects_from_tracks(found.tracks, options, info.width, info.height, first_id=first_id,
+                                taken_names=taken, bridge=bridge)
+    return DetectedObjects(PromptSet(tuple(o for o, _ in pairs)), [t for _, t in pairs], found.cadence,
+                           tuple(detectors), found.frames, len(found.detected_frames), found.detections, found.cuts,
+                           time.perf_counter() - start, found.detector_seconds)

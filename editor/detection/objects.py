@@ -1,0 +1,115 @@
+"""Tracks → objects of the prompt contract, and classes of objects for presets.
+
+Each track becomes an object named ``<label>-<n>`` (``face-1``, ``face-2``… numbered by
+first appearance; a name the user already gave is skipped) with ids after the user's
+objects, and one prompt on each frame the track was detected on (its box grown by
+``margin`` on every side, see :class:`~editor.detection.options.DetectOptions`) — and, for
+the box and ellipse shapes, on every frame between two detections close enough to bridge
+(``bridge``: the box interpolated linearly):
+
+* ``shape = "mask"``: a box prompt (clipped to the frame) — the segmenter segments the
+  object inside it;
+* ``shape = "box"`` / ``"ellipse"``: a shape prompt (``{"box": …, "shape": "ellipse"}``) —
+  the box or its inscribed ellipse is the mask, as given (no segmentation; the box may
+  extend past the frame, a face half out of view keeps its whole ellipse's visible part).
+
+The tracking engine then propagates every object in both directions from its prompts.
+
+**Classes.** :func:`detector_groups` maps each detector's name to the objects named after
+its labels (``faces`` → every ``face-<n>``): a stage's ``objects = ["faces"]`` selects them
+all (:func:`editor.api.stages.select_objects`), also in runs from a masks folder or a saved
+prompts file, since only the names are needed.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+
+from editor.api.detectors import DetectorSpec
+from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
+from editor.detection.association import Observation, Track, clip_box
+from editor.detection.options import DetectOptions
+
+log = logging.getLogger(__name__)
+
+
+def prompt_for(obs: Observation, options: DetectOptions, width: int, height: int) -> Prompt:
+    """The prompt of one detection (see the module docstring); the box is rounded to 0.01 px."""
+    x0, y0, x1, y1 = obs.raw_box
+    mx, my = options.margin * (x1 - x0), options.margin * (y1 - y0)
+    grown = (x0 - mx, y0 - my, x1 + mx, y1 + my)
+    if options.shape == "mask":
+        clipped = clip_box(grown, width, height) or obs.box
+        return Prompt(obs.frame, box=tuple(round(v, 2) for v in clipped))  # type: ignore[arg-type]
+    return Prompt(obs.frame, box=tuple(round(v, 2) for v in grown), shape=options.shape)  # type: ignore[arg-type]
+
+
+def bridged(track: Track, gap: int) -> list[Observation]:
+    """The track's detections plus, between two of them at most ``gap`` frames apart, one
+    on every frame in between with the box interpolated linearly (score: the lower of the
+    two)."""
+    out: list[Observation] = []
+    for a, b in zip(track.observations, track.observations[1:]):
+        out.append(a)
+        span = b.frame - a.frame
+        if 1 < span <= gap:
+            for f in range(a.frame + 1, b.frame):
+                t = (f - a.frame) / span
+                raw = tuple((1 - t) * u + t * v for u, v in zip(a.raw_box, b.raw_box))
+                box = tuple((1 - t) * u + t * v for u, v in zip(a.box, b.box))
+                out.append(Observation(f, box, raw, min(a.score, b.score), a.label))  # type: ignore[arg-type]
+    out.append(track.observations[-1])
+    return out
+
+
+def objects_from_tracks(tracks: Sequence[Track], options: DetectOptions, width: int, height: int, *,
+                        first_id: int = 1, taken_names: Sequence[str] = (),
+                        bridge: int = 0) -> list[tuple[ObjectPrompts, Track]]:
+    """One object per track (in the given order), ids from ``first_id``: ``(object, its
+    track)`` pairs. When there are more tracks than free ids (at most 255 objects), the
+    tracks seen on the most detection frames are kept and a warning is logged. ``bridge``:
+    for ``box``/``ellipse`` shapes, detections at most this many frames apart are joined
+    by interpolated prompts on the frames between them (:func:`bridged`; 0: none)."""
+    free = MAX_OBJECT_ID - first_id + 1
+    tracks = list(tracks)
+    if len(tracks) > free:
+        keep = set(id(t) for t in sorted(tracks, key=lambda t: (-len(t.observations), -t.best_score))[:max(0, free)])
+        log.warning("%d objects detected, only %d fit in the 255 object ids: the %d seen least often are left out",
+                    len(tracks), max(0, free), len(tracks) - max(0, free))
+        tracks = [t for t in tracks if id(t) in keep]
+    taken = set(taken_names)
+    counters: dict[str, int] = {}
+    out = []
+    for k, track in enumerate(tracks):
+        n = counters.get(track.label, 0) + 1
+        while f"{track.label}-{n}" in taken:
+            n += 1
+        counters[track.label] = n
+        name = f"{track.label}-{n}"
+        taken.add(name)
+        observations = bridged(track, bridge) if bridge > 1 and options.shape != "mask" and track.observations \
+            else track.observations
+        prompts = tuple(prompt_for(o, options, width, height) for o in observations)
+        out.append((ObjectPrompts(first_id + k, name, prompts), track))
+    return out
+
+
+def combine(user: PromptSet | None, detected: Sequence[ObjectPrompts]) -> PromptSet | None:
+    """The user's objects followed by the detected ones (``None`` when both are empty);
+    the user's prompts file stays the source (mask paths and error messages)."""
+    objects = (*(user.objects if user is not None else ()), *detected)
+    if not objects:
+        return None
+    return PromptSet(tuple(objects), user.source if user is not None else None)
+
+
+def detector_groups(names: Mapping[int, str], detectors: Mapping[str, DetectorSpec]) -> dict[str, set[int]]:
+    """Detector name → ids of the objects named ``<label>-<n>`` for one of its labels
+    (empty sets included: a preset may select ``faces`` in a video without faces)."""
+    groups: dict[str, set[int]] = {}
+    for name, spec in detectors.items():
+        labels = [re.escape(label) for label in spec.labels]
+        pattern = re.compile(rf"(?:{'|'.join(labels)})-\d+") if labels else None
+        groups[name] = {oid for oid, n in names.items() if pattern is not None and pattern.fullmatch(n)}
+    return groups

@@ -1,0 +1,101 @@
+"""Typed options of automatic detection (``trackedit run/track --detect``, the web UI's
+"Detect faces", :func:`editor.detection.detect_objects`)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Shape = Literal["mask", "box", "ellipse"]
+"""How a detection becomes an object's prompt on its frame (:attr:`DetectOptions.shape`)."""
+
+
+class AssociationOptions(BaseModel):
+    """How detections on successive detection frames are joined into tracks
+    (:class:`editor.detection.association.Associator`). The defaults suit faces and plates
+    moving at ordinary speeds; every distance is relative to the object's size, so they
+    hold at any resolution."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    iou_weight: float = Field(0.5, ge=0)
+    """Weight of ``1 - IoU`` (detection box against the box the track's velocity predicts)."""
+    appearance_weight: float = Field(0.3, ge=0)
+    """Weight of ``1 - appearance similarity`` (colour histogram and small grey crop, in [0, 1])."""
+    distance_weight: float = Field(0.2, ge=0)
+    """Weight of the centre distance (predicted → detected) in object sizes, capped at 2."""
+    max_cost: float = Field(0.8, gt=0)
+    """Assignments costing more are refused: the detection starts a new track."""
+    max_jump: float = Field(1.5, gt=0)
+    """Gate: a detection farther than this many object sizes from the predicted centre
+    (plus 0.05 per frame since the track was last seen) cannot continue the track."""
+    max_scale: float = Field(2.0, gt=1)
+    """Gate: a detection whose size (its box's longer side) differs from the track's by more than this
+    factor cannot continue it."""
+    min_appearance: float = Field(0.25, ge=0, le=1)
+    """Gate: below this appearance similarity a pair is impossible unless the boxes overlap
+    with IoU ≥ 0.5."""
+    max_gap: int = Field(25, ge=1)
+    """Frames a track waits for its next detection before it ends (at least three
+    detection rounds: ``max(max_gap, 3 × every)``)."""
+    nms_iou: float = Field(0.6, gt=0, le=1)
+    """Detections of one label on one frame overlapping more than this (IoU) are one object:
+    the higher score is kept (several detectors or scales finding the same face)."""
+    nms_contained: float = Field(0.8, gt=0, le=1)
+    """A detection with at least this share of its area inside another of its label is the
+    same object (a face's inner part found at another scale): one detection remains, the
+    larger box with the higher score."""
+    confirm_score: float = Field(0.6, ge=0, le=1)
+    """The noise rule: a track seen on a single detection frame whose score is below this
+    is dropped (a real object is seen again on later detection frames; one weak hit is most
+    likely a false detection)."""
+
+
+class DetectOptions(BaseModel):
+    """What ``--detect`` does: which detectors, how often, which detections count and how
+    they become objects.
+
+    Detected objects are named ``<label>-<n>`` (``face-1``, ``face-2``…) and take ids after
+    the user's objects; a preset selects all objects of a detector by its name
+    (``objects = ["faces"]``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detectors: tuple[str, ...] = ("faces",)
+    """Registered detector names (``PluginManager.detectors``; built-ins ``faces``, ``plates``)."""
+    every: int | None = Field(None, ge=1)
+    """Run the detectors on every N-th frame (1: every frame). ``None``: automatic — the
+    detectors and the tracker are timed on the first frames and N is the smallest that keeps
+    detection within :attr:`max_share` of the time per frame (:mod:`editor.detection.schedule`).
+    The first frame of every shot is always detected."""
+    min_score: float = Field(0.5, ge=0, le=1)
+    """Detections scoring below this are dropped before association."""
+    shape: Shape = "ellipse"
+    """Prompt of each detection: ``"mask"`` — its box is a box prompt, the segmenter
+    segments the object inside; ``"box"`` / ``"ellipse"`` — the detector's box, or the
+    ellipse inscribed in it, is the mask (no segmentation). Either way the box is enlarged
+    by :attr:`margin` first."""
+    margin: float = Field(0.15, ge=0, le=2)
+    """Growth of each detection's box on every side, as a fraction of its width (left and
+    right) and height (top and bottom): 0.15 makes a box 1.3× as wide and high, so the
+    ellipse covers the whole head (detectors box the face, not hair and ears) or the plate's
+    frame."""
+    hold: int | None = Field(None, ge=0)
+    """Frames an object stays covered (its last mask moved by its motion) after tracking
+    loses it, where its colours still match (the evidence module's ``hold_frames``);
+    ``None``: the engine's default (8). Redaction stages also take ``hold`` (their last mask,
+    unconditionally)."""
+    bridge: int | None = Field(None, ge=0)
+    """Between two detections of one track at most this many frames apart, every frame
+    gets the box interpolated linearly between them as a prompt (``box``/``ellipse``
+    shapes): the detector's shape covers the object there, and the tracker's masks extend
+    the track before its first and after its last detection and across longer gaps (a
+    missed stretch). ``None``: twice the detection cadence (one missed round is bridged);
+    0: off."""
+    max_share: float = Field(0.25, gt=0, lt=1)
+    """Automatic ``every``: the largest share of the time per frame detection may take."""
+    max_every: int = Field(8, ge=1)
+    """Automatic ``every`` is at most this (an object visible for fewer frames may be missed)."""
+    association: AssociationOptions = AssociationOptions()
+    """How detections are joined into tracks."""

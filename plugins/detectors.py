@@ -1,0 +1,46 @@
+"""Built-in detectors: ``faces`` (CenterFace) and ``plates`` (a weak classical placeholder).
+
+``faces`` needs the CenterFace model (``trackedit models download centerface``; options
+:class:`editor.detection.centerface.FaceDetectorOptions`, ``--backend-set faces.OPTION=VALUE``).
+``plates`` needs nothing (options :class:`editor.detection.plates.PlateDetectorOptions`); it
+is weak on purpose-built footage and meant to be replaced by a plugin with a trained model
+(README, "Automatic redaction"). Importing this module loads neither onnxruntime nor the model.
+"""
+from __future__ import annotations
+
+from editor import hookimpl
+from editor.api.backends import BackendContext
+from editor.api.detectors import DetectorSpec
+from editor.detection.centerface import (
+    FaceDetectorOptions,
+    create_detector,
+    missing_model_message,
+    model_path,
+)
+from editor.detection.plates import PlateDetector, PlateDetectorOptions
+
+
+def _faces_unavailable(context: BackendContext, options: FaceDetectorOptions) -> str | None:
+    """One line when the face model is absent (the hash is checked when the detector is built)."""
+    if not model_path(context.models_dir).is_file():
+        return missing_model_message()
+    return None
+
+
+def _faces(context: BackendContext, options: FaceDetectorOptions):  # noqa: ANN202
+    return create_detector(options, device=context.device, models_dir=context.models_dir)
+
+
+def _plates(context: BackendContext, options: PlateDetectorOptions) -> PlateDetector:
+    return PlateDetector(options)
+
+
+@hookimpl
+def editor_register_detectors(register):  # noqa: ANN001
+    register(DetectorSpec("faces", FaceDetectorOptions, _faces, kind="model", priority=10,
+                          description="CenterFace (ONNX), multi-scale and tiled: faces from about 12 px high",
+                          unavailable=_faces_unavailable, labels=("face",)))
+    register(DetectorSpec("plates", PlateDetectorOptions, _plates, kind="classic",
+                          description="weak classical licence-plate finder (edges + character check); "
+                                      "replace it with a plugin for real use",
+                          labels=("plate",)))
