@@ -18,6 +18,7 @@ pictures to a frame's dtype.
 """
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from pydantic import BaseModel, ConfigDict
 
 from editor.api.errors import PresetError
 from editor.api.frames import Frame, VideoInfo
+
+log = logging.getLogger(__name__)
 
 
 class StageOptions(BaseModel):
@@ -130,8 +133,15 @@ class StageContext:
     detectors)."""
 
     def resolve_objects(self, selector: Literal["all"] | list[int | str]) -> set[int]:
-        """Ids selected by a stage's ``objects`` option (:func:`select_objects`)."""
-        return select_objects(selector, self.object_names, self.object_groups)
+        """Ids selected by a stage's ``objects`` option (:func:`select_objects`). A selection
+        that takes none of the run's objects (a class that found nothing) is logged as a
+        warning: that stage edits nothing, which a person redacting footage must know."""
+        ids = select_objects(selector, self.object_names, self.object_groups)
+        if selector != "all" and self.object_names and not ids & set(self.object_names):
+            names = ", ".join(n or str(i) for i, n in sorted(self.object_names.items()))
+            log.warning("objects = %s selects none of this run's objects (%s): that stage edits nothing",
+                        list(selector), names)
+        return ids
 
 
 class Stage:
