@@ -729,38 +729,6 @@ def test_detections_close_together_are_bridged_by_interpolated_shapes() -> None:
     assert [p.frame for p in boxes.prompts] == [0, 4, 30]
 
 
-class _BlindAfter(DiscPlugin):
-    """The disc detector, blind from frame ``last + 1`` on."""
-
-    def __init__(self, last: int) -> None:
-        super().__init__()
-        self.last = last
-
-    def _make(self, context, options: DiscOptions) -> DiscDetector:  # noqa: ANN001
-        detector = super()._make(context, options)
-        inner = detector.detect
-        detector.detect = lambda image, frame_index: inner(image, frame_index) if frame_index <= self.last else []
-        return detector
-
-
-def test_detected_objects_are_edited_only_within_reach_of_their_detections(clip: Path, tmp_path: Path) -> None:
-    """A detector that stops seeing disc 1 after frame 8 (it stays in view): the tracker
-    carries the disc ``reach`` frames past its last detection, and no further — a detected
-    object is not edited where nothing has detected it for that long (a tracked mask left on
-    the background would otherwise be blurred to the end of the shot)."""
-    out = tmp_path / "masks"
-    options = DetectOptions(detectors=("discs",), every=4, reach=6)
-    summary = Pipeline(_pm(_BlindAfter(8))).track(RunRequest(clip, detect=options), out)
-    assert summary.detection is not None and summary.detection.objects == {1: "disc-1"}
-    for t in range(T):
-        labels = read_label_png(frame_png(out, t))
-        visible = scene(t)[1] == 1
-        if t <= 8 + 6:
-            assert (labels[visible] == 1).mean() >= 0.9, t  # covered, also past its last detection
-        else:
-            assert not (labels == 1).any(), t  # beyond reach: dropped
-
-
 def test_a_class_that_found_nothing_is_a_warning(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     """``objects = ["plates"]`` in a run whose detectors found only faces edits nothing: the
     person is told, once per stage, instead of getting an unredacted video silently."""

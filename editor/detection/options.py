@@ -86,11 +86,6 @@ class DetectOptions(BaseModel):
     loses it, where its colours still match (the evidence module's ``hold_frames``);
     ``None``: the engine's default (8). Redaction stages also take ``hold`` (their last mask,
     unconditionally)."""
-    reach: int | None = Field(None, ge=0)
-    """Frames a detected object may be edited before its first and after its last detection
-    (where only the tracker says it is there: a face turned away or leaving the view, but
-    also a mask the tracker kept on the background). ``None``: the association's
-    ``max_gap`` (25), the longest a track may go undetected between two detections."""
     bridge: int | None = Field(None, ge=0)
     """Between two detections of one track at most this many frames apart, every frame
     gets the box interpolated linearly between them as a prompt (``box``/``ellipse``

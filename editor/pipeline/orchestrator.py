@@ -71,9 +71,6 @@ class _Objects:
     prompts: PromptSet | None
     backends: Backends | None = None
     detection: DetectionSummary | None = None
-    spans: dict[int, tuple[int, int]] = field(default_factory=dict)
-    """Detected object id → the frames it may be edited on (its first detection − reach to
-    its last + reach, :attr:`DetectOptions.reach`); outside them its masks are dropped."""
 
 
 class Pipeline:
@@ -116,10 +113,7 @@ class Pipeline:
             log.warning("no objects found by %s in %s (%d frames detected, minimum score %g); %s",
                         what, Path(video.path).name, found.detected_frames, req.detect.min_score, rest)
         prompts = combine(req.prompts, found.prompts.objects)
-        reach = req.detect.reach if req.detect.reach is not None else req.detect.association.max_gap
-        spans = {o.id: (t.observations[0].frame - reach, t.observations[-1].frame + reach)
-                 for o, t in zip(found.prompts.objects, found.tracks) if t.observations}
-        return _Objects(prompts, backends if prompts is not None else None, summary, spans)
+        return _Objects(prompts, backends if prompts is not None else None, summary)
 
     def _items(self, req: RunRequest, video: VideoInfo, work: Path, progress: Progress | None,
                objects: _Objects, *, deep: bool = True
@@ -163,8 +157,6 @@ class Pipeline:
 
         items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
                          req.queue_size, "track")
-        if objects.spans:
-            items = _within_reach(items, objects.spans)
         return items, tracking, backends.segmenter_name, backends.tracker_name
 
     def _object_names(self, req: RunRequest, objects: _Objects) -> dict[int, str]:
@@ -244,17 +236,6 @@ class Pipeline:
                 write_confidence(out.path, tracking.stats, names, n)
         return RunSummary(n, time.perf_counter() - start, masks_out, seg_name, trk_name,
                           tracking.stats if tracking else None, objects.detection)
-
-
-def _within_reach(items: Iterator[FrameItem], spans: dict[int, tuple[int, int]]) -> Iterator[FrameItem]:
-    """Drop each detected object's masks outside its span of frames (see ``_Objects.spans``)."""
-    for item in items:
-        out = [oid for oid, (lo, hi) in spans.items() if not lo <= item.index <= hi]
-        if out and np.isin(item.labels, out).any():
-            labels = item.labels.copy()
-            labels[np.isin(labels, out)] = 0
-            item = FrameItem(item.frame, labels, {k: v for k, v in item.confidence.items() if k not in out})
-        yield item
 
 
 def _chain(items: Iterator[FrameItem], stages: list[Stage]) -> Iterator[FrameItem]:
