@@ -310,6 +310,28 @@ def test_mask_prompts(segmenter: RegionSegmenter) -> None:
     assert _iou(refined, gt) > _iou(rough, gt)  # with points it is refined
 
 
+def test_clicks_edit_a_given_mask() -> None:
+    """A correction on a tracked frame gives the tracked mask with the new clicks (as SAM 2
+    takes its previous mask): an include click in a missing part adds that part and keeps
+    the rest as given, even a detached part no click is on; an exclude click on a spurious
+    part removes it and nothing grows."""
+    img, gt = _textured_blob()
+    seg = RegionSegmenter()
+    tracked = gt.copy()
+    tracked[:, 175:] = False  # the object's right part was missed
+    stray = np.zeros_like(gt)
+    stray[20:40, 20:40] = True  # a detached part of the tracked mask, far from the clicks
+    edited = seg.segment(img, 0, [_click(200, 105)], [tracked | stray]).mask
+    assert _iou(edited & ~stray, gt) > 0.9 > _iou(tracked, gt)
+    assert edited[stray].all()  # the given mask's parts stay
+    away = ~cv2.dilate((edited ^ tracked).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.array_equal(edited[away], (tracked | stray)[away])  # untouched outline kept as given
+    spurious = gt | (np.indices(gt.shape)[1] > 250)  # the tracked mask ran onto the background
+    removed = seg.segment(img, 0, [_click(280, 100, 0)], [spurious]).mask
+    assert not (removed & ~spurious).any()  # nothing grows
+    assert _iou(removed, gt) > 0.9 > _iou(spurious, gt)
+
+
 def test_registered_as_the_classic_segmenter_with_typed_options(plugin_manager) -> None:  # noqa: ANN001
     from editor.backends.assembly import BackendChoice, BackendSetting, select_backends
 

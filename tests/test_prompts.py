@@ -119,3 +119,38 @@ def test_mask_prompt_and_round_trip(tmp_path: Path) -> None:
     out = ps.save(tmp_path / "again.json")
     assert json.loads(out.read_text()) == data
     assert load_prompts(out) == ps.__class__(ps.objects, out)
+
+
+def test_embedded_masks_travel_inside_the_prompts_file(tmp_path: Path) -> None:
+    """``PromptSet.embedded`` carries mask files inside the prompts (``data:image/png;base64``):
+    the file replays after the masks are gone (the web UI's download), to the same pixels,
+    also for a palette label map holding several objects; broken data is a one-line error."""
+    labels = np.zeros((48, 64), np.uint8)
+    labels[10:20, 30:40], labels[30:40, 5:15] = 3, 7
+    img = Image.fromarray(labels)
+    img.putpalette([0, 0, 0, 255, 0, 0] * 128)  # an L image with a palette becomes indexed (P)
+    assert img.mode == "P"
+    img.save(tmp_path / "labels.png")
+    data = {"version": 1, "objects": [{"id": 3, "name": "a", "prompts": [
+        {"frame": 2, "points": [[35, 15]], "labels": [1], "mask": "labels.png"}]}]}
+    (tmp_path / "p.json").write_text(json.dumps(data))
+    ps = load_prompts(tmp_path / "p.json")
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    out = ps.embedded().save(moved / "p.json")
+    (tmp_path / "labels.png").unlink()  # the mask file is gone
+    saved = json.loads(out.read_text())["objects"][0]["prompts"][0]
+    assert saved["mask"].startswith("data:image/png;base64,") and saved["points"] == [[35, 15]]
+    again = load_prompts(out)
+    (p,) = again.objects[0].prompts
+    assert p.mask is None and p.has_mask and np.array_equal(p.mask_image(3), labels == 3)
+    again.validate_for_video(64, 48, 5)
+    with pytest.raises(PromptError, match=r"mask \(embedded\) is 64x48, the video is 64x50"):
+        again.validate_for_video(64, 50, 5)
+    assert load_prompts(again.save(moved / "q.json")) == again.__class__(again.objects, moved / "q.json")
+    for bad, why in (("data:image/png;base64,@@@", "not valid base64"),
+                     ("data:image/png;base64,aGVsbG8=", "not a PNG image")):
+        (moved / "bad.json").write_text(json.dumps({"objects": [{"id": 1, "prompts": [{"frame": 0, "mask": bad}]}]}))
+        with pytest.raises(PromptError, match=why) as err:
+            load_prompts(moved / "bad.json")
+        assert "\n" not in str(err.value) and "bad.json" in str(err.value)

@@ -99,6 +99,33 @@ def test_propagate_forward_backward_correct_and_export(clip: Path, tmp_path: Pat
         assert s.label_map(5) is None
 
 
+def test_a_click_on_a_tracked_frame_edits_the_tracked_mask(clip: Path) -> None:
+    """The human-in-the-loop correction: after propagation, an include click on frame 25
+    (here on the blue box, as if it belonged to the object) adds to the disc's tracked mask
+    instead of replacing it by what the click alone would select; the tracked mask is kept
+    beside the session and named in the prompt, so the saved prompts reproduce it."""
+    from editor.backends.classic.region_segmenter import RegionSegmenter
+
+    with TrackingSession(clip, RegionSegmenter(), FlowTracker()) as s:
+        s.add_prompt(10, 1, points=[(50, 48)], name="disc")
+        for _ in s.propagate():
+            pass
+        tracked = s.label_map(25) == 1
+        disc, box = _scene(25)[1] == 1, _scene(25)[1] == 2
+        assert _iou(tracked, disc) > 0.7
+        edited = s.add_prompt(25, 1, points=[(83, 90)])
+        assert (edited & tracked).sum() >= 0.95 * tracked.sum()  # the tracked disc stays
+        assert edited[90, 83] and (edited & box).sum() > 0.5 * box.sum()  # and the click's region joins
+        (prompt,) = s.prompts_on(25)[1]
+        assert prompt.mask is not None and prompt.mask.is_file() and prompt.points == ((83.0, 90.0),)
+        again = s.add_prompt(25, 1, points=[(83, 90)], labels=[0])  # a second click edits the same base
+        assert _iou(again, tracked) > 0.8 and not again[90, 83]
+        assert len(s.prompts_on(25)[1]) == 2 and s.prompts_on(25)[1][1].mask is None
+        s.undo(1)
+        s.undo(1)
+        assert s.prompts_on(25) == {}
+
+
 def test_bad_prompts(clip: Path) -> None:
     with TrackingSession(clip, GrabCutSegmenter(), FlowTracker()) as s:
         with pytest.raises(PromptError, match="outside"):

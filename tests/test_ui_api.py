@@ -103,6 +103,15 @@ def test_full_loop_and_replay(client: TestClient, clip: Path, tmp_path: Path) ->
     for t in range(T):
         ui = np.array(Image.open(io.BytesIO(ui_masks.read(f"{t:05d}.png"))))
         assert np.array_equal(ui, read_label_png(tmp_path / "cli" / f"{t:05d}.png")), t
+    # the correction on frame 22 edited the tracked mask: the download carries that mask inside
+    # itself (the session's folder is gone once the session ends) and replays it with the click
+    correction = prompts["objects"][0]["prompts"][1]
+    assert correction["frame"] == 22 and correction["mask"].startswith("data:image/png;base64,")
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps(prompts))
+    assert main(["-q", "track", str(clip), "--prompts", str(full), "-o", str(tmp_path / "cli-full")]) == 0
+    for t in range(22, T):
+        assert np.array_equal(labels_ui[f"{t:05d}.png"], read_label_png(tmp_path / "cli-full" / f"{t:05d}.png")), t
 
 
 def test_pause_undo_delete_and_errors(client: TestClient) -> None:

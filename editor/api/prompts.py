@@ -16,7 +16,10 @@ benchmarks. JSON (or TOML with the same structure)::
 Pixel coordinates are (x, y) in the upright frame; ``frame`` is the 0-based index in
 display order; label 1 = include, 0 = exclude (labels default to all 1). Several prompts
 on one frame combine; prompts on later frames are corrections. ``mask`` paths are
-relative to the prompts file. Object ids are 1…255 (they are pixel values in the
+relative to the prompts file, or the mask is carried inside it as a
+``"data:image/png;base64,…"`` URI (the web UI's download, so that it replays anywhere).
+Points together with a mask on one frame edit that mask (a correction of a tracked mask:
+the web UI gives the tracked mask with the clicks). Object ids are 1…255 (they are pixel values in the
 DAVIS-style mask PNGs).
 
 A ``box`` alone asks the segmenter for the object inside it. A ``box`` with ``shape``
@@ -27,6 +30,10 @@ box may extend past the frame (a face half out of view), only the part inside is
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,8 +54,10 @@ CONTRACT_VERSION = 1
 MAX_OBJECT_ID = 255
 _TOP_KEYS = {"version", "objects"}
 _OBJECT_KEYS = {"id", "name", "prompts"}
-_PROMPT_KEYS = {"frame", "points", "labels", "box", "mask", "shape"}
+_PROMPT_KEYS = {"frame", "points", "labels", "box", "mask", "shape", "interpolated"}
 SHAPES = ("box", "ellipse")
+PNG_DATA_URI = "data:image/png;base64,"
+"""How a prompts file carries a mask inside itself (``"mask": "data:image/png;base64,…"``)."""
 """Values of a prompt's ``shape``: its ``box`` is the mask as a rectangle or as the inscribed ellipse."""
 
 
@@ -65,6 +74,25 @@ class Prompt:
     """``None``: ``box`` bounds the segmentation. ``"box"`` / ``"ellipse"`` (:data:`SHAPES`):
     ``box`` is the mask itself, the rectangle or its inscribed ellipse (see
     :meth:`shape_mask`), possibly extending past the frame."""
+    interpolated: bool = False
+    """Interpolated between two given prompts, not given itself (a detector's box bridged
+    across the frames between two detections, :mod:`editor.detection`): tracked like any
+    prompt, recorded with the state ``interpolated`` (:mod:`editor.tracking.confidence`)."""
+    mask_png: bytes | None = None
+    """A mask carried in the prompts file itself (PNG bytes; ``"mask":
+    "data:image/png;base64,…"``), read like a mask file; :meth:`PromptSet.embedded` turns
+    mask files into it so that a prompts file travels alone."""
+
+    @property
+    def has_mask(self) -> bool:
+        """Whether a mask (file or embedded) is part of this prompt."""
+        return self.mask is not None or self.mask_png is not None
+
+    def mask_image(self, object_id: int, source: Path | None = None) -> np.ndarray | None:
+        """The prompt's mask (bool H×W; see :func:`load_mask_file`), ``None`` without one."""
+        if self.mask_png is not None:
+            return load_mask_file(self.mask_png, object_id, source)
+        return load_mask_file(self.mask, object_id, source) if self.mask is not None else None
 
     @property
     def segments(self) -> bool:
@@ -111,7 +139,11 @@ class Prompt:
             out["box"] = list(self.box)
         if self.shape is not None:
             out["shape"] = self.shape
-        if self.mask is not None:
+        if self.interpolated:
+            out["interpolated"] = True
+        if self.mask_png is not None:
+            out["mask"] = PNG_DATA_URI + base64.b64encode(self.mask_png).decode("ascii")
+        elif self.mask is not None:
             mask = self.mask
             if relative_to is not None:
                 try:
@@ -191,13 +223,31 @@ class PromptSet:
                     if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
                         raise PromptError(f"{where}: box {list(p.box)} goes outside the "
                                           f"{width}x{height} frame", self.source)
-                if p.mask is not None:
-                    m = load_mask_file(p.mask, obj.id, self.source)
+                if p.has_mask:
+                    m = p.mask_image(obj.id, self.source)
+                    assert m is not None
                     if m.shape != (height, width):
-                        raise PromptError(f"{where}: mask {p.mask} is {m.shape[1]}x{m.shape[0]}, "
+                        what = p.mask if p.mask is not None else "(embedded)"
+                        raise PromptError(f"{where}: mask {what} is {m.shape[1]}x{m.shape[0]}, "
                                           f"the video is {width}x{height}", self.source)
 
     # -- serialisation -------------------------------------------------------------
+    def embedded(self) -> "PromptSet":
+        """A copy whose mask files are carried inside the prompts (``mask_png``): a prompts
+        file that replays anywhere (the web UI's download, whose masks live in a session's
+        folder). Raises :class:`PromptError` for a mask file that cannot be read."""
+        def embed(p: Prompt) -> Prompt:
+            if p.mask is None:
+                return p
+            try:
+                data = p.mask.read_bytes()
+            except OSError as exc:
+                raise PromptError(f"mask file {p.mask} cannot be read", self.source) from exc
+            return dataclasses.replace(p, mask=None, mask_png=data)
+
+        objects = tuple(dataclasses.replace(o, prompts=tuple(embed(p) for p in o.prompts)) for o in self.objects)
+        return PromptSet(objects, self.source, self.version)
+
     def to_dict(self) -> dict[str, Any]:
         base = self.source.parent if self.source else None
         return {"version": self.version,
@@ -210,14 +260,23 @@ class PromptSet:
         return write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def load_mask_file(path: Path, object_id: int, source: Path | None = None) -> np.ndarray:
-    """Read a mask image as bool H×W.
+def load_mask_file(path: Path | bytes, object_id: int, source: Path | None = None) -> np.ndarray:
+    """Read a mask image (a file, or the bytes of an embedded one) as bool H×W.
 
     Non-zero pixels are the object; for a palette (indexed) PNG that contains the
     object's id, only pixels equal to the id are.
     """
     from PIL import Image, UnidentifiedImageError
 
+    if isinstance(path, bytes):
+        try:
+            with Image.open(io.BytesIO(path)) as img:
+                arr = np.asarray(img) if img.mode == "P" else np.asarray(img.convert("L")) > 0
+        except (UnidentifiedImageError, OSError) as exc:
+            raise PromptError("an embedded mask is not a readable image", source) from exc
+        if arr.dtype == bool:
+            return arr
+        return arr == object_id if (arr == object_id).any() else arr > 0
     try:
         with Image.open(path) as img:
             if img.mode == "P":
@@ -292,17 +351,27 @@ def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
             raise _fail(source, where, f"shape must be one of {', '.join(map(repr, SHAPES))}, got {shape!r}")
         if box is None:
             raise _fail(source, where, "shape needs a box (the shape is the box or the ellipse inscribed in it)")
-    mask = None
-    if "mask" in raw:
+    mask = mask_png = None
+    if "mask" in raw and isinstance(raw["mask"], str) and raw["mask"].startswith(PNG_DATA_URI):
+        try:
+            mask_png = base64.b64decode(raw["mask"][len(PNG_DATA_URI):], validate=True)
+        except (binascii.Error, ValueError):
+            raise _fail(source, where, "mask: the embedded PNG is not valid base64") from None
+        if not mask_png.startswith(b"\x89PNG"):
+            raise _fail(source, where, "mask: the embedded data is not a PNG image")
+    elif "mask" in raw:
         m = raw["mask"]
         if not isinstance(m, str) or not m:
-            raise _fail(source, where, f"mask must be a file path, got {m!r}")
+            raise _fail(source, where, f"mask must be a file path or a data:image/png;base64 URI, got {m!r}")
         mask = Path(m)
         if not mask.is_absolute() and source is not None:
             mask = source.parent / mask
         if not mask.is_file():
             raise _fail(source, where, f"mask file {mask} does not exist")
-    return Prompt(frame, tuple(points), tuple(labels), box, mask, shape)
+    interpolated = raw.get("interpolated", False)
+    if not isinstance(interpolated, bool):
+        raise _fail(source, where, f"interpolated must be true or false, got {interpolated!r}")
+    return Prompt(frame, tuple(points), tuple(labels), box, mask, shape, interpolated, mask_png)
 
 
 def parse_prompts(data: Any, source: Path | None = None) -> PromptSet:

@@ -10,6 +10,8 @@ On each detection frame every active track is compared with every detection of i
   crop (:func:`appearance`), against the track's running appearance: similarity in [0, 1].
 
 The cost is a weighted sum of the three (:class:`~editor.detection.options.AssociationOptions`);
+for a track seen once (no velocity yet: a fast object's next detection need not overlap
+its first) the motion terms count ``unknown_motion`` of their weight;
 impossible pairs are gated out (another label, a jump of more than ``max_jump`` sizes, a size
 change beyond ``max_scale``, unlike appearance without overlap). The assignment minimising
 the total cost is found with :func:`scipy.optimize.linear_sum_assignment`; assigned pairs
@@ -248,7 +250,10 @@ class Associator:
         similar = look.similarity(track.appearance) if look is not None and track.appearance is not None else 1.0
         if similar < o.min_appearance and overlap < 0.5:
             return _IMPOSSIBLE
-        return o.iou_weight * (1 - overlap) + o.appearance_weight * (1 - similar) + o.distance_weight * min(dist, 2.0)
+        motion = o.iou_weight * (1 - overlap) + o.distance_weight * min(dist, 2.0)
+        if track.velocity is None:  # seen once: where it went is unknown, distance says less
+            motion *= o.unknown_motion
+        return motion + o.appearance_weight * (1 - similar)
 
     def update(self, frame: int, detections: Sequence[Observation],
                looks: Sequence[Appearance] | None = None) -> list[int]:

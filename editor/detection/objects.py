@@ -34,15 +34,19 @@ from editor.detection.options import DetectOptions
 log = logging.getLogger(__name__)
 
 
-def prompt_for(obs: Observation, options: DetectOptions, width: int, height: int) -> Prompt:
-    """The prompt of one detection (see the module docstring); the box is rounded to 0.01 px."""
+def prompt_for(obs: Observation, options: DetectOptions, width: int, height: int, *,
+               interpolated: bool = False) -> Prompt:
+    """The prompt of one detection (see the module docstring); the box is rounded to 0.01 px.
+    ``interpolated``: a bridged box, not a detection (:attr:`Prompt.interpolated`)."""
     x0, y0, x1, y1 = obs.raw_box
     mx, my = options.margin * (x1 - x0), options.margin * (y1 - y0)
     grown = (x0 - mx, y0 - my, x1 + mx, y1 + my)
     if options.shape == "mask":
         clipped = clip_box(grown, width, height) or obs.box
-        return Prompt(obs.frame, box=tuple(round(v, 2) for v in clipped))  # type: ignore[arg-type]
-    return Prompt(obs.frame, box=tuple(round(v, 2) for v in grown), shape=options.shape)  # type: ignore[arg-type]
+        return Prompt(obs.frame, box=tuple(round(v, 2) for v in clipped),  # type: ignore[arg-type]
+                      interpolated=interpolated)
+    return Prompt(obs.frame, box=tuple(round(v, 2) for v in grown), shape=options.shape,  # type: ignore[arg-type]
+                  interpolated=interpolated)
 
 
 def bridged(track: Track, gap: int) -> list[Observation]:
@@ -90,7 +94,9 @@ def objects_from_tracks(tracks: Sequence[Track], options: DetectOptions, width: 
         taken.add(name)
         observations = bridged(track, bridge) if bridge > 1 and options.shape != "mask" and track.observations \
             else track.observations
-        prompts = tuple(prompt_for(o, options, width, height) for o in observations)
+        detected = {o.frame for o in track.observations}
+        prompts = tuple(prompt_for(o, options, width, height, interpolated=o.frame not in detected)
+                        for o in observations)
         out.append((ObjectPrompts(first_id + k, name, prompts), track))
     return out
 

@@ -24,6 +24,11 @@ class AssociationOptions(BaseModel):
     """Weight of ``1 - appearance similarity`` (colour histogram and small grey crop, in [0, 1])."""
     distance_weight: float = Field(0.2, ge=0)
     """Weight of the centre distance (predicted → detected) in object sizes, capped at 2."""
+    unknown_motion: float = Field(0.5, ge=0, le=1)
+    """Factor of the motion terms (IoU and distance) for a track seen on one detection frame
+    only: its velocity is unknown, so a fast object's next detection may lie a face's size
+    away without overlap (someone walking across the view, detected every few frames); the
+    gates still bound how far."""
     max_cost: float = Field(0.8, gt=0)
     """Assignments costing more are refused: the detection starts a new track."""
     max_jump: float = Field(1.5, gt=0)

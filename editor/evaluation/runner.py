@@ -4,7 +4,8 @@ Protocol: on the first frame each ground-truth object gets ``clicks`` simulated 
 (first click at its deepest interior point, then at the largest error of the current
 segmentation); the objects are propagated through the sequence in one pass; optional
 ``rounds`` of correction add one click on the worst frame of the worst object and track
-again. Scores follow the DAVIS-2017 semi-supervised convention (first and last frames
+again; where the object was tracked on that frame the click edits the tracked mask (the
+prompt holds both, as in SAM 2's interactive protocol). Scores follow the DAVIS-2017 semi-supervised convention (first and last frames
 excluded).
 """
 from __future__ import annotations
@@ -84,6 +85,20 @@ def _frames(seq: Sequence) -> Iterator[Frame]:
         yield Frame(i, img, i, Fraction(1, 25), i / 25)
 
 
+def _correction(folder: Path, frame: int, oid: int, clicks: list[tuple[int, int, int]],
+                base: np.ndarray | None) -> Prompt:
+    """The clicks on ``frame``, with the tracked mask they edit when there is one (written
+    as a mask file into ``folder``)."""
+    prompt = _click_prompt(frame, clicks)
+    if base is None:
+        return prompt
+    from PIL import Image
+
+    path = folder / f"base-{frame:05d}-{oid}.png"
+    Image.fromarray(base.astype(np.uint8) * 255).save(path)
+    return Prompt(frame, prompt.points, prompt.labels, mask=path)
+
+
 def _prompts(objects: dict[int, list[Prompt]]) -> PromptSet:
     return PromptSet(tuple(ObjectPrompts(oid, "", tuple(sorted(ps, key=lambda p: p.frame)))
                            for oid, ps in sorted(objects.items())))
@@ -96,10 +111,14 @@ def _click_prompt(frame: int, clicks: list[tuple[int, int, int]]) -> Prompt:
 def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: Tracker, *, clicks: int = 1,
                                   rounds: int = 0, detect_cuts: bool = True, bidirectional: bool = False,
                                   refine: RefineOptions | None = None,
-                                  keep_predictions: bool = False) -> SequenceResult:
+                                  keep_predictions: bool = False, correct_tracked: bool = True) -> SequenceResult:
     """Simulate ``clicks`` clicks per object on the first frame, track, then ``rounds``
     correction rounds (one click on the worst frame each); returns J&F per object.
-    ``refine``: weak-mask refinement of the tracking (default ``auto``)."""
+    ``refine``: weak-mask refinement of the tracking (default ``auto``).
+    ``correct_tracked``: a correction on a frame where the object was tracked edits the
+    tracked mask (a prompt with the mask and the click, as SAM 2's interactive protocol
+    gives its previous mask with the new clicks); off: the click alone defines the mask
+    there (with the truth's deepest point added when it is an exclude click)."""
     gt = list(seq.labels())
     first_image = next(seq.frames())
     ids = sorted(int(v) for v in np.unique(gt[0]) if v not in (0, 255))
@@ -119,10 +138,11 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
         used += len(frame_clicks)
     pred: list[np.ndarray] = []
     confidence: dict[int, dict[int, float]] = {}
+    bases: dict[tuple[int, int], np.ndarray] = {}  # (frame, object) → the tracked mask a correction edits
     for round_no in range(rounds + 1):
-        prompts = _prompts({oid: [_click_prompt(f, c) for f, c in frames.items()]
-                            for oid, frames in per_object.items()})
         with scratch_dir("eval") as tmp:
+            prompts = _prompts({oid: [_correction(tmp, f, oid, c, bases.get((f, oid))) for f, c in frames.items()]
+                                for oid, frames in per_object.items()})
             session = TrackingSession(_video(seq, gt[0].shape), segmenter, tracker, work_dir=tmp,
                                       detect_cuts=detect_cuts, refine=refine)
             session.add_prompts(prompts)
@@ -139,8 +159,10 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
         nxt = next_click(pred[t] == worst.object_id, gt[t] == worst.object_id)
         if nxt is None:
             break
+        if correct_tracked and t not in per_object[worst.object_id] and (pred[t] == worst.object_id).any():
+            bases[(t, worst.object_id)] = pred[t] == worst.object_id  # the click edits the tracked mask
         per_object[worst.object_id].setdefault(t, []).append(nxt)
-        if nxt[2] == 0 and len(per_object[worst.object_id][t]) == 1:
+        if (t, worst.object_id) not in bases and nxt[2] == 0 and len(per_object[worst.object_id][t]) == 1:
             # an exclude click alone cannot define a mask: add the deepest point of the truth
             if (gt[t] == worst.object_id).any():
                 x, y = first_click(gt[t] == worst.object_id)

@@ -22,7 +22,7 @@ from editor.api.errors import InputError, OutputError, TrackeditError
 from editor.api.files import AtomicOutput, check_output, scratch_dir
 from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder
 from editor.pipeline.plugin_manager import PluginManager
-from editor.pipeline.presets import Preset, build_stages
+from editor.pipeline.presets import Preset, build_stages, check_object_selections
 from editor.api.prompts import PromptSet
 from editor.api.stages import FrameItem, Stage, StageContext
 from editor.pipeline.threads import threaded
@@ -176,6 +176,9 @@ class Pipeline:
         sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
         if sink_spec is None:
             raise OutputError("no sink can write this kind of output", req.output)
+        if req.masks_dir is None:  # a stage selecting an object that cannot exist: before detection
+            check_object_selections(req.preset, self.plugins, req.prompts.names() if req.prompts else {},
+                                    req.detect.detectors if req.detect is not None else ())
         start = time.perf_counter()
         with scratch_dir("run") as work:
             device = check_device_name(req.backends.device)

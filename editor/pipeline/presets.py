@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,10 +178,46 @@ def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> li
         try:
             stage = spec.factory(options, context)
             stages.append(stage if spec.deep else EightBitStage(stage))
-        except PresetError:
-            raise
+        except PresetError as exc:
+            raise _stage_error(preset, cfg, str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - name the plugin
             owner = pm.owner("stages", cfg.use)
             raise PresetError(f"preset {preset.name!r}, stage {cfg.id!r}: plugin {owner!r} failed to "
                               f"create it ({exc})", preset.source or None) from exc
     return stages
+
+
+def _stage_error(preset: Preset, cfg: StageConfig, message: str) -> PresetError:
+    """An error about a stage's ``objects`` option, blaming the ``--set`` flag that gave it
+    or else the preset and stage."""
+    item = cfg.overrides.get("objects")
+    if item is not None:
+        return PresetError(f"--set {item}: {message}")
+    return PresetError(f"preset {preset.name!r}, stage {cfg.id!r}: {message}", preset.source or None)
+
+
+def check_object_selections(preset: Preset, pm: PluginManager, names: Mapping[int, str],
+                            detectors: Iterable[str] = ()) -> None:
+    """Fail before any work when a stage's ``objects`` selects something that cannot exist
+    in this run: every item must be an id, the name of one of the run's objects (``names``:
+    id → name), a class (a registered detector's name, :func:`editor.api.stages.select_objects`)
+    or — for the ``detectors`` this run detects with — a name the detection may give
+    (``face-3``). Raises :class:`~editor.api.errors.PresetError` naming the stage (or the
+    ``--set`` flag) and what is known."""
+    specs = pm.detectors
+    labels = [label for d in detectors if d in specs for label in specs[d].labels]
+    pattern = re.compile(rf"(?:{'|'.join(re.escape(label) for label in labels)})-\d+") if labels else None
+    known = {n for n in names.values() if n}
+    for cfg, options in validate_preset(preset, pm):
+        selector = getattr(options, "objects", "all")
+        if not isinstance(selector, list):
+            continue
+        for item in selector:
+            if isinstance(item, int) or item.isdigit() or item in known or item in specs:
+                continue
+            if pattern is not None and pattern.fullmatch(item):
+                continue
+            hint = f"known: {sorted(known)}; classes: {sorted(specs)}"
+            if labels:
+                hint += f"; detected objects are named {', '.join(f'{label}-<n>' for label in labels)}"
+            raise _stage_error(preset, cfg, f"objects: no object named {item!r} ({hint})")

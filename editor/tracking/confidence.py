@@ -13,8 +13,9 @@ them into what people and tools read:
                     "state": ["prompt", "tracked", …],
                     "review": [97, 98, …]}]}        # frames below review_below
 
-  ``state`` is ``prompt``, ``tracked``, ``found`` (re-acquired), ``held`` (the last good
-  mask moved by the motion), ``lost`` (nothing edited) or null.
+  ``state`` is ``prompt``, ``interpolated`` (a prompt bridged between two detections, not
+  given), ``tracked``, ``found`` (re-acquired), ``held`` (the last good mask moved by the
+  motion), ``lost`` (nothing edited) or null.
 * :func:`review_lines`: ``12 frames to review for "bunny": 97–108`` per object.
 """
 from __future__ import annotations

@@ -60,7 +60,7 @@ from editor.api.files import make_scratch_dir
 from editor.api.frames import Frame, VideoInfo
 from editor.api.masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, \
     write_label_png
-from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet, load_mask_file
+from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
 from editor.tracking.confidence import write_confidence
@@ -282,7 +282,8 @@ class TrackingSession:
 
         Prompts on the same frame combine (each click refines). A prompt on a frame after
         propagation is a correction: it replaces the prediction there when propagation
-        passes (or resumes at) that frame. Raises :class:`PromptError` for a frame outside
+        passes (or resumes at) that frame; clicks where the object was tracked edit the
+        tracked mask (it is kept as a mask file in the session's folder and given with them). Raises :class:`PromptError` for a frame outside
         the video, a point outside the frame, a bad label or a missing mask file.
         """
         if self.frames is None:
@@ -295,6 +296,8 @@ class TrackingSession:
         labels = list(labels) if labels is not None else [1] * len(points)
         if len(labels) != len(points) or any(lab not in (0, 1) for lab in labels):
             raise PromptError("labels must be one 0 (exclude) or 1 (include) per point")
+        if points and box is None and mask_path is None:
+            mask_path = self._correction_base(frame, object_id)
         prompt = Prompt(frame, tuple((float(x), float(y)) for x, y in points), tuple(labels), box, mask_path)
         PromptSet((ObjectPrompts(object_id, name, (prompt,)),)).validate_for_video(
             self.info.width, self.info.height, self.frame_count)
@@ -305,6 +308,22 @@ class TrackingSession:
         mask = self._append(obj, prompt, is_new)
         obj.undone.clear()  # a new prompt ends the redo history
         return mask
+
+    def _correction_base(self, frame: int, object_id: int) -> Path | None:
+        """Clicks on a frame where the object was tracked and has no prompt yet correct the
+        tracked mask (as SAM 2 gives its previous mask with new clicks): the mask is kept as
+        a file in the session's folder and given with the clicks (the segmenter edits it).
+        ``None`` where there is nothing to correct (never tracked, not there, or prompted)."""
+        obj = self.state.objects.get(object_id)
+        if obj is None or any(p.frame == frame for p in obj.prompts):
+            return None
+        labels = self.label_map(frame)
+        if labels is None or not (labels == object_id).any():
+            return None
+        path = self.work_dir / "corrections" / f"{frame:05d}-{object_id}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_label_png(path, np.where(labels == object_id, object_id, 0).astype(np.uint8))
+        return path
 
     def add_prompts(self, prompts: PromptSet) -> None:
         """Take every object and prompt of a prompts file (as ``trackedit run`` does); masks
@@ -401,7 +420,7 @@ class TrackingSession:
             prompts = [p for p in self.state.objects[object_id].prompts if p.frame == index]
             if not prompts:
                 raise PromptError(f"object {object_id} has no prompt on frame {index}")
-            masks = [load_mask_file(p.mask, object_id, self._prompt_source) for p in prompts if p.mask is not None]
+            masks = [p.mask_image(object_id, self._prompt_source) for p in prompts if p.has_mask]
             for m in masks:
                 if m.shape != frame.image.shape[:2]:
                     raise PromptError(f"object {object_id}, frame {index}: mask is {m.shape[1]}x{m.shape[0]}, "
@@ -506,7 +525,7 @@ class TrackingSession:
         evidence.learn(frame, {oid: handed[oid] for oid in given if handed[oid].any()}, "prompt")
         evidence.learn(frame, {oid: handed[oid] for oid in found if handed[oid].any()}, "found", colours=False)
         confidence: dict[int, float] = {oid: 1.0 for oid in given}
-        states: dict[int, str] = {oid: "prompt" for oid in given}
+        states: dict[int, str] = {oid: self._prompt_state(frame.index, oid) for oid in given}
         for oid in found:
             confidence[oid], states[oid] = evidence.found_confidence(oid), "found"
         result = {oid: out.get(oid, handed[oid]) for oid in handed if oid not in reseed}
@@ -593,6 +612,13 @@ class TrackingSession:
             self._record(f, state.confidence, state.states)
             ids = sorted(out)
             yield f, ids, [out[i] for i in ids]
+
+    def _prompt_state(self, frame: int, object_id: int) -> str:
+        """``interpolated`` where every prompt of the object on ``frame`` is (bridged
+        detections), else ``prompt``."""
+        obj = self.state.objects.get(object_id)
+        here = [p for p in obj.prompts if p.frame == frame] if obj is not None else []
+        return "interpolated" if here and all(p.interpolated for p in here) else "prompt"
 
     def _store(self, frame: int, masks: dict[int, np.ndarray]) -> None:
         write_label_png(frame_png(self.masks_dir, frame), self._labels(masks))

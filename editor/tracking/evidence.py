@@ -7,7 +7,8 @@ confident views and decides what is output (a :class:`Verdict` per object and fr
 
 **The object model.** A prompt defines it (a correction defines it anew); it then learns
 only from a steady track (at least three consecutive frames with confidence ≥
-``learn_above`` and the expected area):
+``learn_above`` and the expected area). A correction that edits the tracked mask (mostly
+the mask followed on the frame before) keeps the model and moves it:
 
 * colour: histograms of the object (half of it always the prompt's) and of a ring around
   it; their ratio gives every pixel a likelihood of being the object; colours seen in
@@ -17,7 +18,8 @@ only from a steady track (at least three consecutive frames with confidence ≥
 * size: the reference area follows the masks only slowly (at most +2 % per frame); faster
   growth needs the texture's evidence: the views, matched at a few sizes where the object
   is predicted, say how big it is now (growth with evidence, e.g. an object coming closer);
-* motion: centre, size and velocity of the full view. While only a part is visible the
+* motion: centre, size and velocity of the full view (prompts on nearby frames, such as a
+  detector's, give it too). While only a part is visible the
   prediction leads: a part cut by the border corrects it a little along its free edge
   (objects have inertia, a leftover stuck at the border has none), a part inside the frame
   (occluded, or a leftover on the background) does not move it at all.
@@ -50,9 +52,12 @@ On every frame each lost object is searched for in the whole frame at several sc
 (its views matched in a small copy of the frame); positions partly outside the frame count,
 so objects coming back in are found while they enter (``min_visible``). Each candidate is
 verified before re-acquisition: texture (masked normalised correlation of a view, in its
-own shape, at three sizes, located coarsely then to the pixel; small parts must correlate
-better), colour, a place the object can have reached since it was lost, and no overlap
-with other tracked objects (``verify``). While the motion still predicts where a hidden
+own shape, at three sizes, located coarsely then to the pixel; small parts and small
+objects must correlate better), colour, a place the object can have reached since it was
+last seen (around its predicted centre, or where it left the frame, within a reach that
+grows with the time elapsed and its speed; beyond twice the reach a candidate is refused),
+and no overlap with other tracked objects (``verify``). Objects too small to be told from
+look-alikes (``min_search_area``) are not searched for in the whole frame. While the motion still predicts where a hidden
 object is (``predict_frames``), the predicted region is checked first (an object coming
 out from behind an occluder), with colour and texture. A re-acquired mask is handed to
 the tracker like a prompt. Shot cuts end tracks: the engine forgets the models there.
@@ -114,6 +119,11 @@ class EvidenceOptions(BackendOptions):
     """Object sizes (× its last full view) tried when searching the whole frame."""
     min_visible: float = Field(0.2, gt=0, le=1)
     """Share of an object that must be inside the frame for a re-acquisition."""
+    min_search_area: float = Field(256.0, ge=0)
+    """Objects smaller than this (px at the working resolution, 16×16) are not
+    searched for in the whole frame: so few pixels match look-alikes anywhere. Up to four
+    times this size, a candidate's texture must match better. Only the region the motion
+    predicts is checked for them (``predict_frames``)."""
     verify: float = Field(0.55, ge=0, le=1)
     """Verification score (colour, texture, size) a candidate needs to be re-acquired."""
     review_below: float = Field(0.5, ge=0, le=1)
@@ -373,13 +383,42 @@ class Evidence:
             model = self._models.get(oid)
             if state == "prompt" and model is not None and self._partial(model, m):
                 self._correct(model, data, m)
+            elif state == "prompt" and model is not None and self._agrees(model, data, m):
+                # a correction of what was tracked (mostly the mask it follows): the object is
+                # the same, only its outline here changes; its model stays
+                self._update(oid, model, data, m, learn=False)
             elif model is None or state == "prompt":  # a prompt says what the object is: start over
                 self._models[oid] = self._new_model(data, m)
+                if model is not None:
+                    self._carry_motion(model, self._models[oid])
                 data.forget(oid)
             else:
                 self._update(oid, model, data, m, learn=colours, rate=0.6, reset_motion=state == "found")
             self._models[oid].state = state
             self._models[oid].held_for = self._models[oid].lost_for = 0
+
+    def _agrees(self, model: _Model, data: _FrameData, m: np.ndarray) -> bool:
+        """Whether a prompt's mask ``m`` is mostly what the model followed on the frame
+        before (IoU ≥ 0.6 with its last mask moved by its motion): a correction of the
+        tracked mask, not a new definition of the object."""
+        if model.last is None or abs(data.index - model.last_frame) != 1:
+            return False
+        q = _shift(model.last, model.vx, model.vy)
+        union = float((q | m).sum())
+        return union > 0 and float((q & m).sum()) / union >= 0.6
+
+    def _carry_motion(self, old: _Model, new: _Model) -> None:
+        """Prompts on nearby frames (a detector's, every few frames, or bridged between
+        them) give the object its motion: the velocity from the last view to the new prompt
+        (both full views, at most three frames apart), blended with the one known before."""
+        dt = abs(new.frame - old.frame)
+        if not 1 <= dt <= 3 or new.last is None or self._touches_border(new.last) \
+                or old.last is None or self._touches_border(old.last):
+            return
+        vx, vy = (new.cx - old.cx) / dt, (new.cy - old.cy) / dt
+        limit = 0.6 * max(new.w, new.h)
+        vx, vy = float(np.clip(vx, -limit, limit)), float(np.clip(vy, -limit, limit))
+        new.vx, new.vy = 0.6 * vx + 0.4 * old.vx, 0.6 * vy + 0.4 * old.vy
 
     def _partial(self, model: _Model, m: np.ndarray) -> bool:
         """Whether a corrected mask ``m`` shows only a part of the modelled object: cut by
@@ -809,6 +848,10 @@ class Evidence:
         occupied = np.zeros((H, W), bool)
         for other in taken.values():
             occupied |= data.small(other)
+        if model.area < o.min_search_area:
+            return None  # too few pixels to tell the object from look-alikes anywhere else
+        # small objects correlate well by chance: their texture must match better
+        small = 1.0 - _ramp(model.area, o.min_search_area, 4 * o.min_search_area)
         candidates = self._candidates(model, like) + self._texture_candidates(model, data)
         best_score = 0.0
         result: tuple[np.ndarray, float] | None = None
@@ -830,12 +873,10 @@ class Evidence:
                 continue
             c_app = _ramp(a, 0.5, 0.85)
             part = 1.0 - _ramp(share, 0.3, 0.6)  # small parts correlate well by chance: ask more
-            c_tex = _ramp(ncc, 0.6 + 0.15 * part, 0.85 + 0.07 * part)
+            c_tex = _ramp(ncc, 0.6 + 0.15 * part + 0.1 * small, 0.85 + 0.07 * part + 0.07 * small)
             score = c_tex * (0.5 + 0.5 * c_app) * (0.85 + 0.15 * _ramp(share, o.min_visible, 0.7))
             ys, xs = np.nonzero(placed)
-            plausible = self._plausible(model, data, float(xs.mean()), float(ys.mean()))
-            if not plausible:
-                score *= 0.7
+            score *= self._reachable(model, data, placed, share, float(xs.mean()), float(ys.mean()))
             best_score = max(best_score, score)
             if score >= o.verify and (result is None or score > result[1]):
                 result = (placed, score)
@@ -843,12 +884,47 @@ class Evidence:
             self._absent[oid] = 1.0 - _ramp(best_score, 0.2, o.verify)
         return result
 
-    def _plausible(self, model: _Model, data: _FrameData, cx: float, cy: float) -> bool:
-        """Whether the object can have got to (cx, cy) since it was last seen."""
+    def _reachable(self, model: _Model, data: _FrameData, placed: np.ndarray, share: float,
+                   cx: float, cy: float) -> float:
+        """How far a candidate (``placed``, its visible ``share``, centre (cx, cy)) is from
+        where the object can be now, as a factor of its verification score: 1 within the
+        reach of its motion, 0.7 up to twice that (the model's position may have drifted with
+        a poor track), 0 beyond (a look-alike elsewhere).
+
+        The reach, within ``predict_frames`` frames of the last view: half the object's size
+        one frame later, up to 0.8 of it after four, plus (2 px + half its speed) per frame
+        elapsed, around the predicted centre — or, for an object that left the frame, around
+        the point where it left (it comes back the way it went, for ``2 × predict_frames``
+        frames); half its size more while its motion is unknown (just re-acquired). Later,
+        anywhere: the motion says nothing any more."""
         dt = abs(data.index - model.last_frame)
-        px, py = model.predicted_centre(data.index)
-        reach = 0.75 * max(model.w, model.h) + (2.0 + 0.5 * np.hypot(model.vx, model.vy)) * dt
-        return bool(np.hypot(cx - px, cy - py) <= reach)
+        limit = self.options.predict_frames
+        size = max(model.w, model.h)
+        speed = float(np.hypot(model.vx, model.vy))
+        if self._exited(model, data):
+            if dt > 2 * limit:
+                return 1.0
+            H, W = data.shape
+            px, py = float(np.clip(model.cx, 0, W - 1)), float(np.clip(model.cy, 0, H - 1))
+            reach = 0.75 * size + (2.0 + 0.5 * speed) * dt
+        else:
+            if dt > limit:
+                return 1.0
+            px, py = model.predicted_centre(data.index)
+            # a moment after its last view the motion predicts well; uncertainty grows with time
+            reach = (0.4 + 0.1 * min(dt, 4)) * size + (2.0 + 0.5 * speed) * dt
+        if model.uncertain:  # just re-acquired: its motion is not known yet
+            reach += 0.5 * size
+        d = float(np.hypot(cx - px, cy - py))
+        return 1.0 if d <= reach else 0.7 if d <= 2 * reach else 0.0
+
+    def _exited(self, model: _Model, data: _FrameData) -> bool:
+        """Whether the object left the frame: last seen at the border, and its motion has
+        taken most of it outside since."""
+        if model.last is None or not self._touches_border(model.last):
+            return False
+        _, share, _ = _place(model.view.mask, *model.predicted_centre(data.index), model.w, model.h, data.shape)
+        return share < 0.5
 
     def _candidates(self, model: _Model, like: np.ndarray, top: int = 4) -> list[tuple[float, float, float, float]]:
         """(score, cx, cy, scale) of the best positions for the object's box: mean likelihood

@@ -691,7 +691,9 @@ async def _download_render(ui: UiSession) -> Response:
 
 
 async def _download_prompts(ui: UiSession) -> Response:
-    prompts = await ui.locked(ui.session.prompt_set)
+    # masks (uploaded ones, tracked masks that corrections edit) live in the session's folder:
+    # the download carries them inside, so that it replays anywhere
+    prompts = await ui.locked(lambda: ui.session.prompt_set().embedded())
     return Response(json.dumps(prompts.to_dict(), indent=2), media_type="application/json",
                     headers={"Content-Disposition": 'attachment; filename="prompts.json"'})
 

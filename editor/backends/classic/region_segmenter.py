@@ -41,8 +41,14 @@ then redecided by GrabCut in a narrow band at the full working resolution.
   covering it). Only connected parts holding an include point are kept.
 
 Masks after each prefix of the clicks are cached, so a new click on the same frame costs
-one step. Boxes and mask prompts go to :class:`GrabCutSegmenter` (a box bounds the object;
-a mask alone is returned as given, with points it is refined). Deterministic: the same
+one step.
+
+**A mask with clicks** (a correction on a tracked frame: the tracked mask is given with the
+new clicks, as SAM 2 takes its previous mask): the clicks edit the given mask as later
+clicks do; its parts stay whether or not an include point is on them, and where no edit
+reached, its outline is kept as given (full resolution). Clicks that change nothing (an
+include click inside it) ask for its outline to be refined: GrabCut from the mask. Boxes go to
+:class:`GrabCutSegmenter` (a box bounds the object); a mask alone is returned as given. Deterministic: the same
 image and clicks give the same mask on any thread (no random state; GrabCut is seeded).
 """
 from __future__ import annotations
@@ -129,6 +135,9 @@ class RegionSegmenter:
     def segment(self, image: np.ndarray, frame_index: int, prompts: list[Prompt],
                 masks: list[np.ndarray] | None = None) -> Segmentation:
         points = [(p, int(lab)) for pr in prompts for p, lab in zip(pr.points, pr.labels)]
+        if masks and points and not any(pr.box is not None for pr in prompts):
+            return self._edit_given(image, frame_index, np.logical_or.reduce([m.astype(bool) for m in masks]),
+                                    points)
         if masks or any(pr.box is not None for pr in prompts):
             return self._fallback.segment(image, frame_index, prompts, masks)
         if not any(lab == 1 for _, lab in points):
@@ -147,6 +156,42 @@ class RegionSegmenter:
                 if lab == 1:
                     full[int(y), int(x)] = True
         return Segmentation(full, 1.0)
+
+    def _edit_given(self, image: np.ndarray, frame_index: int, given: np.ndarray,
+                    points: list[tuple[Pixel, int]]) -> Segmentation:
+        """Clicks applied to a given mask (a correction of a tracked mask, as SAM 2 takes the
+        previous mask with new clicks): each click edits it as a later click does (module
+        doc); the given mask's parts stay, outside the edits its outline is kept at full
+        resolution."""
+        if image.dtype != np.uint8:
+            image = (image >> 8).astype(np.uint8) if image.dtype == np.uint16 else image.astype(np.uint8)
+        h, w = image.shape[:2]
+        key, r = self._regions(image)
+        sh, sw = r.shape
+        sx, sy = sw / w, sh / h
+        base = resize_mask(given, (sw, sh))
+        mask = base.copy()
+        pos: list[Pixel] = []
+        neg: list[Pixel] = []
+        edits = 0
+        for (x, y), lab in points:
+            p = (min(sw - 1, int(x * sx)), min(sh - 1, int(y * sy)))
+            if lab == 1:
+                if not mask[p[1], p[0]]:
+                    mask, edits = self._add(r, mask, p, pos, neg, base), edits + 1
+                pos.append(p)
+            else:
+                if mask[p[1], p[0]]:
+                    mask, edits = self._remove(r, mask, p, pos, neg, base), edits + 1
+                neg.append(p)
+        if not edits:  # the clicks confirm the mask: its outline is refined
+            return self._fallback.segment(image, frame_index, [Prompt(frame_index, tuple(
+                (float(x), float(y)) for (x, y), _ in points), tuple(lab for _, lab in points))], [given])
+        if np.array_equal(mask, base):
+            return Segmentation(given.copy(), 1.0)
+        # at full size: the given mask where the edits did not touch it, the edits elsewhere
+        added, removed = resize_mask(mask & ~base, (w, h)), resize_mask(base & ~mask, (w, h))
+        return Segmentation((given & ~removed) | added, 1.0)
 
     # -- per-image analysis ------------------------------------------------------------
     def _regions(self, image: np.ndarray) -> tuple[bytes, ImageRegions]:
@@ -263,8 +308,9 @@ class RegionSegmenter:
         return _clean(np.isin(gc, (GC_FGD, GC_PR_FGD)), pos, neg)
 
     def _add(self, r: ImageRegions, mask: np.ndarray, p: Pixel, pos: list[Pixel],
-             neg: list[Pixel]) -> np.ndarray:
-        """``mask`` and the region at include click ``p`` (outside ``mask``)."""
+             neg: list[Pixel], base: np.ndarray | None = None) -> np.ndarray:
+        """``mask`` and the region at include click ``p`` (outside ``mask``); ``base``: the
+        mask being refined (its parts stay, with or without an include point)."""
         seeds = [*pos, p]
         cands = []
         d = _distance_to(mask, p)
@@ -272,30 +318,31 @@ class RegionSegmenter:
         for m in r.nested_regions(p[0], p[1], min_px=1):
             if _covers(m, neg):
                 continue
-            cands.append(_clean(mask | m, seeds, neg))
-            cands.append(_clean(mask | (m & near), seeds, neg))  # its part near the click
-        cands.append(_clean(mask | _small_disk(r.shape, p, mask, neg), seeds, neg))  # just the spot
+            cands.append(_clean(mask | m, seeds, neg, base))
+            cands.append(_clean(mask | (m & near), seeds, neg, base))  # its part near the click
+        cands.append(_clean(mask | _small_disk(r.shape, p, mask, neg), seeds, neg, base))  # just the spot
         return _best_edit(r, cands, mask, p)
 
     def _remove(self, r: ImageRegions, mask: np.ndarray, q: Pixel, pos: list[Pixel],
-                neg: list[Pixel]) -> np.ndarray:
-        """``mask`` without the region at exclude click ``q`` (inside ``mask``): a subset."""
+                neg: list[Pixel], base: np.ndarray | None = None) -> np.ndarray:
+        """``mask`` without the region at exclude click ``q`` (inside ``mask``): a subset;
+        ``base`` as for :meth:`_add`."""
         x, y = q
         out = [*neg, q]
         cands = []
         near = _disk_mask(r.shape, q, int(round(LOCAL_REACH * max(2.0, _distance_to(mask, q)))))
         for m in r.nested_regions(x, y, min_px=1, max_fraction=1.0):
             if not _covers(m & near, pos):
-                cands.append(_clean(mask & ~(m & near), pos, out))  # its part near the click
+                cands.append(_clean(mask & ~(m & near), pos, out, base))  # its part near the click
             if not _covers(m, pos):
-                cands.append(_clean(mask & ~m, pos, out))
+                cands.append(_clean(mask & ~m, pos, out, base))
         n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
         part = lab == lab[y, x]
         if not _covers(part, pos):
-            cands.append(_clean(mask & ~part, pos, out))
+            cands.append(_clean(mask & ~part, pos, out, base))
         gc = self._grabcut(r, mask, pos, out)
-        cands.append(_clean(gc & mask, pos, out))
-        cands.append(_clean(mask & ~_small_disk(r.shape, q, mask, pos), pos, out))  # just the spot
+        cands.append(_clean(gc & mask, pos, out, base))
+        cands.append(_clean(mask & ~_small_disk(r.shape, q, mask, pos), pos, out, base))  # just the spot
         cands = [c for c in cands if c.any() and not c[y, x]]
         if not cands:
             return mask
@@ -464,12 +511,13 @@ def _small_disk(shape: tuple[int, int], p: Pixel, mask: np.ndarray, avoid: list[
     return _disk_mask(shape, p, max(0, int(np.ceil(radius))))
 
 
-def _clean(mask: np.ndarray, seeds: list[Pixel], keep_out: Sequence[Pixel] = ()) -> np.ndarray:
-    """Connected parts of ``mask`` holding an include point, holes filled except those
-    holding a ``keep_out`` (exclude) point."""
-    if not seeds or not mask.any():
+def _clean(mask: np.ndarray, seeds: list[Pixel], keep_out: Sequence[Pixel] = (),
+           base: np.ndarray | None = None) -> np.ndarray:
+    """Connected parts of ``mask`` holding an include point (or a pixel of ``base``, the
+    mask being refined), holes filled except those holding a ``keep_out`` (exclude) point."""
+    if (not seeds and base is None) or not mask.any():
         return mask
-    s = np.zeros(mask.shape, bool)
+    s = np.zeros(mask.shape, bool) if base is None else base.copy()
     for x, y in seeds:
         s[y, x] = True
     kept = components_touching(mask, s)
