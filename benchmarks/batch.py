@@ -2,7 +2,9 @@
 local worker processes vs Ray tasks on a Ray runtime started in-process (``--ray local``).
 
 Two presets: ``blur`` from precomputed masks (decode → blur → encode, no tracking: the
-I/O-bound case) and ``blur`` tracked from one click (classical backends: CPU-bound). Each
+lightest job, meant as the I/O-bound case — on a local disk it is CPU-bound too, since the
+codecs' threads keep both cores busy) and ``blur`` tracked from one click (classical
+backends: CPU-bound). Each
 configuration runs the same eight jobs into a fresh folder through the library's executors
 (what ``trackedit batch`` runs). ``wall`` is the time from submitting the first job to the last
 result, worker start included; Ray's own start (``ray.init``) is listed apart, since a batch pays
@@ -82,7 +84,7 @@ def collect(height: int = 240, frames: int = 48) -> list[dict[str, object]]:
     clips, prompts, masks = _inputs(height, frames)
     work = ROOT / "results" / "work" / f"batch-{height}p-{frames}"
     rows: list[dict[str, object]] = []
-    for preset, kw in (("blur from masks (I/O-bound)", {"masks": masks}), ("blur tracked (CPU-bound)",
+    for preset, kw in (("blur from masks (no tracking)", {"masks": masks}), ("blur tracked (CPU-bound)",
                                                                           {"prompts": prompts})):
         configs = [("local", 1, lambda: LocalExecutor(1)), ("local", 2, lambda: LocalExecutor(2)),
                    ("ray local", 2, lambda: RayExecutor("local", num_cpus=2))]
