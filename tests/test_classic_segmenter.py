@@ -330,6 +330,8 @@ def test_clicks_edit_a_given_mask() -> None:
     removed = seg.segment(img, 0, [_click(280, 100, 0)], [spurious]).mask
     assert not (removed & ~spurious).any()  # nothing grows
     assert _iou(removed, gt) > 0.9 > _iou(spurious, gt)
+    empty = seg.segment(img, 0, [_click(160, 100)], [np.zeros_like(gt)]).mask  # nothing to edit
+    assert np.array_equal(empty, seg.segment(img, 0, [_click(160, 100)]).mask)  # the click defines it
 
 
 def test_registered_as_the_classic_segmenter_with_typed_options(plugin_manager) -> None:  # noqa: ANN001

@@ -148,8 +148,14 @@ def test_embedded_masks_travel_inside_the_prompts_file(tmp_path: Path) -> None:
     with pytest.raises(PromptError, match=r"mask \(embedded\) is 64x48, the video is 64x50"):
         again.validate_for_video(64, 50, 5)
     assert load_prompts(again.save(moved / "q.json")) == again.__class__(again.objects, moved / "q.json")
+    import base64
+
+    png = (moved / "q.json").read_text().split("base64,")[1].split('"')[0]
+    half = base64.b64encode(base64.b64decode(png)[:60]).decode()
     for bad, why in (("data:image/png;base64,@@@", "not valid base64"),
-                     ("data:image/png;base64,aGVsbG8=", "not a PNG image")):
+                     ("data:image/png;base64,aGVsbG8=", "not a PNG image"),
+                     ("data:image/jpeg;base64," + png, "must be data:image/png;base64"),
+                     ("data:image/png;base64," + half, "prompt 0: mask: the embedded PNG is not a readable image")):
         (moved / "bad.json").write_text(json.dumps({"objects": [{"id": 1, "prompts": [{"frame": 0, "mask": bad}]}]}))
         with pytest.raises(PromptError, match=why) as err:
             load_prompts(moved / "bad.json")

@@ -352,13 +352,20 @@ def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
         if box is None:
             raise _fail(source, where, "shape needs a box (the shape is the box or the ellipse inscribed in it)")
     mask = mask_png = None
-    if "mask" in raw and isinstance(raw["mask"], str) and raw["mask"].startswith(PNG_DATA_URI):
+    if "mask" in raw and isinstance(raw["mask"], str) and raw["mask"][:5].lower() == "data:":
+        if not raw["mask"].startswith(PNG_DATA_URI):
+            kind = raw["mask"][5:].split(",", 1)[0][:40]
+            raise _fail(source, where, f"mask: an embedded mask must be {PNG_DATA_URI}…, got data:{kind}")
         try:
             mask_png = base64.b64decode(raw["mask"][len(PNG_DATA_URI):], validate=True)
         except (binascii.Error, ValueError):
             raise _fail(source, where, "mask: the embedded PNG is not valid base64") from None
         if not mask_png.startswith(b"\x89PNG"):
             raise _fail(source, where, "mask: the embedded data is not a PNG image")
+        try:
+            load_mask_file(mask_png, 1, source)
+        except PromptError:
+            raise _fail(source, where, "mask: the embedded PNG is not a readable image") from None
     elif "mask" in raw:
         m = raw["mask"]
         if not isinstance(m, str) or not m:

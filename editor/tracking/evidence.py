@@ -833,9 +833,13 @@ class Evidence:
         if a < 0.85:
             return None
         ncc, _, _ = self._texture(model, data, *model.predicted_centre(data.index), 1.0)
-        if ncc < 0.5:  # the colours are there; the object's texture must be too
+        # the colours are there; the object's texture must be too (better for small objects:
+        # few pixels correlate well by chance)
+        o = self.options
+        small = 1.0 - _ramp(model.area, o.min_search_area, 4 * o.min_search_area)
+        if ncc < 0.5 + 0.3 * small:
             return None
-        return min(_ramp(a, 0.7, 1.0), _ramp(ncc, 0.4, 0.8))
+        return min(_ramp(a, 0.7, 1.0), _ramp(ncc, 0.4 + 0.3 * small, 0.8 + 0.15 * small))
 
     def _search_one(self, oid: int, model: _Model, data: _FrameData,
                     taken: dict[int, np.ndarray]) -> tuple[np.ndarray, float] | None:
@@ -848,8 +852,9 @@ class Evidence:
         occupied = np.zeros((H, W), bool)
         for other in taken.values():
             occupied |= data.small(other)
-        if model.area < o.min_search_area:
-            return None  # too few pixels to tell the object from look-alikes anywhere else
+        if model.area < o.min_search_area:  # too few pixels to tell it from look-alikes elsewhere
+            self._absent[oid] = 0.5  # not searched: whether it is in the frame is not known
+            return None
         # small objects correlate well by chance: their texture must match better
         small = 1.0 - _ramp(model.area, o.min_search_area, 4 * o.min_search_area)
         candidates = self._candidates(model, like) + self._texture_candidates(model, data)

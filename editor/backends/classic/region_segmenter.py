@@ -135,6 +135,8 @@ class RegionSegmenter:
     def segment(self, image: np.ndarray, frame_index: int, prompts: list[Prompt],
                 masks: list[np.ndarray] | None = None) -> Segmentation:
         points = [(p, int(lab)) for pr in prompts for p, lab in zip(pr.points, pr.labels)]
+        if masks and points and not any(m.any() for m in masks):
+            masks = None  # an empty mask gives the clicks nothing to edit: they define the object
         if masks and points and not any(pr.box is not None for pr in prompts):
             return self._edit_given(image, frame_index, np.logical_or.reduce([m.astype(bool) for m in masks]),
                                     points)
