@@ -160,6 +160,44 @@ def test_missed_detections_do_not_split_a_track() -> None:
     assert [o.frame for o in track.observations] == [0, 4, 12, 16, 28, 32]
 
 
+def test_reliably_detected_objects_end_soon_after_their_last_detection() -> None:
+    """A track detected on (almost) every detection frame of its span gets the span ±
+    ``reach``; one detected now and then (a blurred face), or once, gets none (tracked
+    wherever the tracker follows it)."""
+    from editor.detection.association import Track
+    from editor.detection.detect import reliable_span
+
+    rounds = list(range(0, 100, 4))
+    steady = Track(1, "face", 0, [_obs(f, 30 + f, 40) for f in range(20, 61, 4)])
+    assert reliable_span(steady, rounds, 0.75, 8) == (12, 68)
+    gappy = Track(2, "face", 0, [_obs(f, 30, 40) for f in (20, 40, 44, 64)])
+    assert reliable_span(gappy, rounds, 0.75, 8) is None  # 4 of 12 rounds
+    once = Track(3, "face", 0, [_obs(20, 30, 40)])
+    assert reliable_span(once, rounds, 0.75, 8) is None
+
+
+def test_a_span_ends_an_object_in_the_engine(tmp_path: Path) -> None:
+    """``TrackingSession.spans``: outside its span an object is forgotten by the tracker
+    (both directions) and nothing is output for it; other objects are not touched."""
+    from editor.backends.classic import FlowTracker, GrabCutSegmenter
+    from editor.tracking.engine import TrackingSession
+
+    frames = [scene(t)[0] for t in range(T)]
+    src = write_clip(tmp_path / "discs.mp4", frames, pix_fmt="yuv444p", options={"crf": "0"})
+    prompts = detect_objects(src, {"discs": DiscDetector()}, DetectOptions(detectors=("discs",), every=4)).prompts
+    with TrackingSession(src, GrabCutSegmenter(), FlowTracker()) as s:
+        s.add_prompts(prompts)
+        first = prompts.objects[0].id
+        s.spans = {first: (8, 20)}
+        from editor.video.reader import iter_frames
+
+        labels = [item.labels for item in s.stream(iter_frames(src), bidirectional=True)]
+    on = [t for t, lab in enumerate(labels) if (lab == first).any()]
+    assert on and min(on) >= 8 and max(on) <= 20
+    others = [o.id for o in prompts.objects if o.id != first]
+    assert all(any((lab == o).any() for lab in labels[:8] + labels[21:]) for o in others)
+
+
 def test_a_fast_walker_is_one_track() -> None:
     """Someone crossing the view fast (bikes.mp4: a face of ~74 px moving ~18 px per frame,
     detected every 6 frames: 1.45 face sizes between detections, no overlap): the second
@@ -749,6 +787,15 @@ def test_bikes_detected_faces_never_jump_onto_the_background(footage: Path, tmp_
         assert not np.isin(labels[t], walker).any(), t  # he has left the view
     for t in range(86, 99):
         assert not labels[t].any(), t  # the cyclist is behind the van: nothing to edit
+    # detected every 7 frames (the automatic cadence here) he is seen on frames 30 and 37 only;
+    # the tracker then lags behind him onto a parked car. Seen reliably, then not at all: his
+    # object ends two rounds after its last detection (it used to stay on the car to frame 75)
+    out7 = tmp_path / "masks7"
+    assert main(["track", str(src), "--detect", "faces", "--detect-every", "7", "-o", str(out7), "-q"]) == 0
+    labels7 = [read_label_png(frame_png(out7, t)) for t in range(110)]
+    walker7 = [oid for oid in MasksManifest.load(out7).objects if (labels7[36] == oid).any()]
+    assert walker7 and all(np.isin(labels7[t], walker7).any() for t in range(30, 38))
+    assert not any(np.isin(labels7[t], walker7).any() for t in range(52, 110))
 
 
 def test_faces_on_a_clip_without_faces_is_a_plain_transcode(clip: Path, tmp_path: Path,

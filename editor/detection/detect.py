@@ -42,6 +42,10 @@ class DetectedObjects:
     detections: int = 0
     """Detections kept (score ≥ ``min_score``), before the noise rule."""
     cuts: list[int] = field(default_factory=list)
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Object id → the frames it may be tracked on (first detection − reach … last
+    detection + reach) for the objects detected reliably (:attr:`DetectOptions.reach`);
+    give them to :attr:`editor.tracking.engine.TrackingSession.spans`."""
     seconds: float = 0.0
     """Wall-clock time of the detection pass (decoding, cut detection, detectors, association)."""
     detector_seconds: float = 0.0
@@ -135,6 +139,24 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
     bridge = options.bridge if options.bridge is not None else 2 * found.cadence.every
     pairs = objects_from_tracks(found.tracks, options, info.width, info.height, first_id=first_id,
                                 taken_names=taken, bridge=bridge)
+    reach = options.reach if options.reach is not None else 2 * found.cadence.every
+    spans = {o.id: span for o, t in pairs
+             if (span := reliable_span(t, found.detected_frames, options.reliable, reach)) is not None}
     return DetectedObjects(PromptSet(tuple(o for o, _ in pairs)), [t for _, t in pairs], found.cadence,
                            tuple(detectors), found.frames, len(found.detected_frames), found.detections, found.cuts,
-                           time.perf_counter() - start, found.detector_seconds)
+                           spans, time.perf_counter() - start, found.detector_seconds)
+
+
+def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float,
+                  reach: int) -> tuple[int, int] | None:
+    """(first − ``reach``, last + ``reach``) for a track detected at least twice and on at
+    least ``reliable`` of the ``detected_frames`` (where the detectors ran) between its first
+    and last detection; ``None`` otherwise (see :attr:`DetectOptions.reach`)."""
+    seen = {o.frame for o in track.observations}
+    if len(seen) < 2:
+        return None
+    first, last = min(seen), max(seen)
+    rounds = sum(1 for f in detected_frames if first <= f <= last)
+    if len(seen) < reliable * max(1, rounds):
+        return None
+    return first - reach, last + reach

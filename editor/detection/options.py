@@ -98,6 +98,17 @@ class DetectOptions(BaseModel):
     the track before its first and after its last detection and across longer gaps (a
     missed stretch). ``None``: twice the detection cadence (one missed round is bridged);
     0: off."""
+    reach: int | None = Field(None, ge=0)
+    """Frames an object the detector saw reliably (on at least :attr:`reliable` of the
+    detection frames between its first and last detection) is tracked before its first and
+    after its last detection; ``None``: twice the detection cadence. When such an object is
+    no longer detected it has left or turned away, and a tracked mask going on would sit on
+    the background (a face leaving the view fast: the tracker lags onto a car). Objects seen
+    less reliably (a blurred face, found now and then) are tracked wherever the tracker
+    follows them."""
+    reliable: float = Field(0.75, ge=0, le=1)
+    """The share of detection frames, between its first and last detection, on which an
+    object must be detected (at least twice) for :attr:`reach` to apply."""
     max_share: float = Field(0.25, gt=0, lt=1)
     """Automatic ``every``: the largest share of the time per frame detection may take."""
     max_every: int = Field(8, ge=1)

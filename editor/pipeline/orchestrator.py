@@ -71,6 +71,8 @@ class _Objects:
     prompts: PromptSet | None
     backends: Backends | None = None
     detection: DetectionSummary | None = None
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Detected objects' spans of frames (:attr:`editor.detection.DetectedObjects.spans`)."""
 
 
 class Pipeline:
@@ -113,7 +115,7 @@ class Pipeline:
             log.warning("no objects found by %s in %s (%d frames detected, minimum score %g); %s",
                         what, Path(video.path).name, found.detected_frames, req.detect.min_score, rest)
         prompts = combine(req.prompts, found.prompts.objects)
-        return _Objects(prompts, backends if prompts is not None else None, summary)
+        return _Objects(prompts, backends if prompts is not None else None, summary, found.spans)
 
     def _items(self, req: RunRequest, video: VideoInfo, work: Path, progress: Progress | None,
                objects: _Objects, *, deep: bool = True
@@ -147,6 +149,7 @@ class Pipeline:
         tracking = TrackingSession(video, backends.segmenter, backends.tracker, work_dir=work,
                                    detect_cuts=req.detect_cuts, refine=backends.refine_options, evidence=evidence)
         tracking.add_prompts(objects.prompts)
+        tracking.spans = dict(objects.spans)
         bidirectional = req.bidirectional or req.detect is not None
         # frames up to where the backward pass starts are read for tracking (cached as raw
         # planes) and decoded again for the output (see TrackingSession.stream's replay)

@@ -267,6 +267,11 @@ class TrackingSession:
         self._prompt_source: Path | None = None
         self._passes: dict[bool, _Pass] = {}
         self._cuts = _Cuts(self.stats.cuts, detect_cuts)
+        self.spans: dict[int, tuple[int, int]] = {}
+        """Object id → the frames (first, last) it may be tracked on; outside them the
+        tracker forgets it and nothing is output for it (a detected object the detector
+        stopped seeing, :attr:`editor.detection.DetectedObjects.spans`). Objects not listed
+        are tracked wherever the tracker follows them."""
 
     @property
     def frame_count(self) -> int | None:
@@ -509,6 +514,14 @@ class TrackingSession:
             state.track.end_objects(list(self.state.objects))
             evidence.end(list(evidence.objects))
             state.reseed.clear()
+        outside = [oid for oid, (lo, hi) in self.spans.items() if not lo <= frame.index <= hi]
+        prompted = [oid for oid in prompted if oid not in outside]
+        outside = [oid for oid in outside if oid in evidence.objects]
+        if outside:  # past the span of frames they may be on: forgotten (once)
+            state.track.end_objects(outside)
+            evidence.end(outside)
+            for oid in outside:
+                state.reseed.pop(oid, None)
         given = {oid: self._prompt_mask(frame, frame.index, oid) for oid in prompted}
         found = {oid: m for oid, m in evidence.search(frame, skip=given, occupied=given).items()
                  if oid in self.state.objects}
