@@ -5,8 +5,8 @@ Protocol: on the first frame each ground-truth object gets ``clicks`` simulated 
 segmentation); the objects are propagated through the sequence in one pass; optional
 ``rounds`` of correction add one click on the worst frame of the worst object and track
 again; where the object was tracked on that frame the click edits the tracked mask (the
-prompt holds both, as in SAM 2's interactive protocol). Scores follow the DAVIS-2017 semi-supervised convention (first and last frames
-excluded).
+prompt holds both, as in SAM 2's interactive protocol). Scores follow the DAVIS-2017
+semi-supervised convention (first and last frames excluded).
 """
 from __future__ import annotations
 

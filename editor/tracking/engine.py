@@ -288,8 +288,9 @@ class TrackingSession:
         Prompts on the same frame combine (each click refines). A prompt on a frame after
         propagation is a correction: it replaces the prediction there when propagation
         passes (or resumes at) that frame; clicks where the object was tracked edit the
-        tracked mask (it is kept as a mask file in the session's folder and given with them). Raises :class:`PromptError` for a frame outside
-        the video, a point outside the frame, a bad label or a missing mask file.
+        tracked mask (it is kept as a mask file in the session's folder and given with
+        them). Raises :class:`PromptError` for a frame outside the video, a point outside
+        the frame, a bad label or a missing mask file.
         """
         if self.frames is None:
             raise PromptError("this session streams frames; give prompts with add_prompts()")
