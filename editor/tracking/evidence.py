@@ -858,6 +858,7 @@ class Evidence:
         # small objects correlate well by chance: their texture must match better
         small = 1.0 - _ramp(model.area, o.min_search_area, 4 * o.min_search_area)
         candidates = self._candidates(model, like) + self._texture_candidates(model, data)
+        exited = self._exited(model, data)
         best_score = 0.0
         result: tuple[np.ndarray, float] | None = None
         seen: list[tuple[float, float, float]] = []
@@ -881,7 +882,7 @@ class Evidence:
             c_tex = _ramp(ncc, 0.6 + 0.15 * part + 0.1 * small, 0.85 + 0.07 * part + 0.07 * small)
             score = c_tex * (0.5 + 0.5 * c_app) * (0.85 + 0.15 * _ramp(share, o.min_visible, 0.7))
             ys, xs = np.nonzero(placed)
-            score *= self._reachable(model, data, float(xs.mean()), float(ys.mean()))
+            score *= self._reachable(model, data, float(xs.mean()), float(ys.mean()), exited)
             best_score = max(best_score, score)
             if score >= o.verify and (result is None or score > result[1]):
                 result = (placed, score)
@@ -889,8 +890,9 @@ class Evidence:
             self._absent[oid] = 1.0 - _ramp(best_score, 0.2, o.verify)
         return result
 
-    def _reachable(self, model: _Model, data: _FrameData, cx: float, cy: float) -> float:
-        """How far a candidate centred at (cx, cy) is from where the object can be now, as a factor of its verification score: 1 within the
+    def _reachable(self, model: _Model, data: _FrameData, cx: float, cy: float, exited: bool) -> float:
+        """How far a candidate centred at (cx, cy) is from where the object can be now
+        (``exited``: it left the frame, :meth:`_exited`), as a factor of its verification score: 1 within the
         reach of its motion, 0.7 up to twice that (the model's position may have drifted with
         a poor track), 0 beyond (a look-alike elsewhere).
 
@@ -904,7 +906,7 @@ class Evidence:
         limit = self.options.predict_frames
         size = max(model.w, model.h)
         speed = float(np.hypot(model.vx, model.vy))
-        if self._exited(model, data):
+        if exited:
             if dt > 2 * limit:
                 return 1.0
             H, W = data.shape
