@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from editor.api.backends import ReviewableTrackPass, Segmenter, Tracker, TrackPass
@@ -227,6 +228,29 @@ class _Pass:
     """Confidence and state of each object on the frame stepped last."""
     detector: ShotDetector = field(default_factory=ShotDetector)
     """For boundaries no in-order visit has seen (an interactive backward pass)."""
+    shown: dict[int, int] = field(default_factory=dict)
+    """Object id → the last frame of this run of consecutive steps it was output on (held
+    masks aside)."""
+    recall: Callable[[int], Frame | None] | None = None
+    """Frames this pass stepped before, by index (``None`` where no longer at hand), for
+    the look-back from a re-acquisition; set by the driver (no look-back without it)."""
+    recovered: dict[int, dict[int, tuple[np.ndarray, float, str]]] = field(default_factory=dict)
+    """Frame → object id → (mask, confidence, state) found by looking back from a re-acquisition
+    on frames this pass output nothing for the object; the driver takes them (:meth:`take`)."""
+
+    def take(self) -> dict[int, dict[int, tuple[np.ndarray, float, str]]]:
+        out, self.recovered = self.recovered, {}
+        return out
+
+
+@dataclass
+class _Output:
+    """One frame's output of a headless run, until it is yielded."""
+
+    frame: Frame
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
+    confidence: dict[int, float] = field(default_factory=dict)
+    states: dict[int, str] = field(default_factory=dict)
 
 
 class TrackingSession:
@@ -471,20 +495,25 @@ class TrackingSession:
     def _pass(self, reverse: bool, start: int) -> _Pass:
         state = self._passes.get(reverse)
         if state is None:
-            track = self.tracker.new_pass(self.info, reverse=reverse)
-            reviewable = isinstance(track, ReviewableTrackPass)
-            evidence = Evidence(self.evidence_options, acts=reviewable)
-            review = None
-            if reviewable:
-                refinement = Refinement(self._refiner, self.refine_options, self.stats.refinement) \
-                    if self._refiner is not None else None
-                review = _Review(evidence, refinement)
-                track.set_review(review)
-            else:
-                attach_refinement(track, self._refiner, self.refine_options, self.stats.refinement)
-            state = _Pass(track, reverse, start + (1 if reverse else -1), evidence, review)
-            self._passes[reverse] = state
+            state = self._passes[reverse] = self._new_pass(reverse, start)
         return state
+
+    def _new_pass(self, reverse: bool, start: int, evidence: Evidence | None = None) -> _Pass:
+        """A tracker pass in one direction, about to step ``start``, with its judge (a new
+        one, or ``evidence``: a look-back's fork, whose pass is not refined)."""
+        track = self.tracker.new_pass(self.info, reverse=reverse)
+        reviewable = isinstance(track, ReviewableTrackPass)
+        refines = evidence is None and self._refiner is not None
+        evidence = evidence or Evidence(self.evidence_options, acts=reviewable)
+        evidence.acts = evidence.acts and reviewable
+        review = None
+        if reviewable:
+            refinement = Refinement(self._refiner, self.refine_options, self.stats.refinement) if refines else None
+            review = _Review(evidence, refinement)
+            track.set_review(review)
+        elif refines:
+            attach_refinement(track, self._refiner, self.refine_options, self.stats.refinement)
+        return _Pass(track, reverse, start + (1 if reverse else -1), evidence, review)
 
     def _is_cut(self, state: _Pass, frame: Frame) -> bool:
         """Whether a shot cut separates ``frame`` from the frame this pass stepped before."""
@@ -499,11 +528,14 @@ class TrackingSession:
             return self._cuts.is_cut(boundary)
         return state.detector.update(frame.image)
 
-    def _step(self, state: _Pass, frame: Frame, prompted: list[int]) -> dict[int, np.ndarray]:
+    def _step(self, state: _Pass, frame: Frame, prompted: list[int],
+              seeds: dict[int, np.ndarray] | None = None) -> dict[int, np.ndarray]:
         """Advance ``state`` to ``frame``: end tracks at a cut, look for lost objects, hand
         the tracker the masks of the objects prompted or re-acquired there (overlaps
         resolved), judge what it reports (:mod:`editor.tracking.evidence`) and record each
-        object's confidence; keep only known objects."""
+        object's confidence; keep only known objects. Objects back after frames without a
+        mask are looked back from (:meth:`_look_back`). ``seeds``: masks handed to the
+        tracker as the evidence already knows them (a look-back's first frame)."""
         frame = frame.as_8bit()  # backends, cut detection and evidence work on 8-bit RGB
         if not state.reverse:
             self._cuts.observe(frame)
@@ -511,6 +543,7 @@ class TrackingSession:
         evidence.begin(frame)
         if abs(frame.index - state.last_frame) != 1:
             state.reseed.clear()
+            state.shown.clear()
         if self._is_cut(state, frame) and (abs(frame.index - state.last_frame) == 1):
             state.track.end_objects(list(self.state.objects))
             evidence.end(list(evidence.objects))
@@ -524,9 +557,11 @@ class TrackingSession:
             for oid in outside:
                 state.reseed.pop(oid, None)
         given = {oid: self._prompt_mask(frame, frame.index, oid) for oid in prompted}
+        was_lost = evidence.lost()
         found = {oid: m for oid, m in evidence.search(frame, skip=given, occupied=given).items()
                  if oid in self.state.objects}
-        reseed = {oid: m for oid, m in state.reseed.items() if oid not in given and oid not in found}
+        # seeds (a look-back's start) enter like masks the evidence kept: known, not learnt
+        reseed = {oid: m for oid, m in {**state.reseed, **(seeds or {})}.items() if oid not in given and oid not in found}
         state.reseed.clear()
         handed = {**reseed, **found, **given}
         if len(handed) > 1:
@@ -569,7 +604,72 @@ class TrackingSession:
         known = self.state.objects
         state.confidence = {k: round(float(v), 4) for k, v in sorted(confidence.items()) if k in known}
         state.states = {k: v for k, v in sorted(states.items()) if k in known}
-        return {oid: m for oid, m in result.items() if oid in known}
+        result = {oid: m for oid, m in result.items() if oid in known}
+        back = {oid: result[oid] for oid in result if states.get(oid) == "found" or oid in given and oid in was_lost}
+        if back:
+            self._look_back(state, frame, back)
+        # held masks (the prediction, low confidence) do not count as shown: a look-back replaces them
+        state.shown.update({oid: frame.index for oid, m in result.items() if m.any() and states.get(oid) != "held"})
+        return result
+
+    def _look_back(self, state: _Pass, frame: Frame, masks: dict[int, np.ndarray]) -> None:
+        """Objects back on ``frame`` after frames with nothing output for them, or only held
+        masks (re-acquired, or prompted again): track each backward from its mask here, over at most
+        ``look_back`` of those frames, with a fork of its model in a pass of its own, while
+        the evidence accepts what the tracker follows (an object coming in, or out from
+        behind something, shows too little to be verified on its first frames, but it can be
+        followed back from where it was verified). What is accepted waits in
+        ``state.recovered`` for the driver, which adds it where the object has no mask."""
+        limit = self.evidence_options.look_back
+        if not limit or state.recall is None or not state.evidence.acts:
+            return
+        back = 1 if state.reverse else -1  # towards the frames this pass stepped before
+        for oid, mask in masks.items():
+            since = state.shown.get(oid)
+            if since is None:
+                continue  # not output before in this run of steps: nothing to look back to
+            frames = [frame.index + back * k for k in range(1, limit + 1)]
+            frames = [g for g in frames if (g - since) * back < 0]
+            if not frames:
+                continue
+            mini = self._new_pass(not state.reverse, frame.index, state.evidence.fork([oid]))
+            mini.last_frame = frame.index  # a start of its own (no cut to look for before it)
+            later = mask
+            try:
+                self._step(mini, frame, [], seeds={oid: mask})
+                for g in frames:
+                    earlier = state.recall(g)
+                    if earlier is None:
+                        break
+                    m = self._step(mini, earlier, []).get(oid)
+                    if m is None or mini.states.get(oid) not in ("tracked", "held"):
+                        break
+                    # coming back, an object shows more of itself with every frame: going back,
+                    # its mask stays within the one after it (moved a little), never grows
+                    # over what hides it or beyond the border
+                    r = 2 + int(0.1 * np.sqrt(later.sum()))
+                    m = m & (cv2.dilate(later.astype(np.uint8), cv2.getStructuringElement(
+                        cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0)
+                    if not m.any():
+                        break
+                    state.recovered.setdefault(g, {})[oid] = (m, mini.confidence[oid], mini.states[oid])
+                    later = m
+            finally:
+                mini.track.close()
+
+    @staticmethod
+    def _merge(recovered: dict[int, tuple[np.ndarray, float, str]], masks: dict[int, np.ndarray],
+               confidence: dict[int, float], states: dict[int, str],
+               takes: Callable[[int], bool] = lambda oid: True) -> bool:
+        """Add a look-back's masks to one frame's output, for objects without a mask there
+        or only a held one (and that ``takes`` accepts); whether anything was added."""
+        added = False
+        for oid, (mask, conf, state) in recovered.items():
+            if oid in masks and states.get(oid) != "held" or not takes(oid):
+                continue
+            masks[oid], confidence[oid], states[oid] = mask, conf, state
+            added = True
+        return added
 
     def _record(self, frame: int, confidence: dict[int, float], states: dict[int, str]) -> None:
         self.stats.confidence[frame] = dict(sorted(confidence.items()))
@@ -620,10 +720,19 @@ class TrackingSession:
         if max_frames is not None:
             stop = max(-1, start_frame - max_frames) if reverse else min(len(self.frames), start_frame + max_frames)
         state = self._pass(reverse, start_frame)
+        frames = self.frames
+        state.recall = lambda g: frames[g] if 0 <= g < len(frames) else None
         for f in range(start_frame, stop, step):
             out = self._step(state, self.frames[f], self._prompted_on(f))
             self._store(f, out)
             self._record(f, state.confidence, state.states)
+            for g, recovered in state.take().items():  # frames before, where it was coming back
+                labels = self.label_map(g)
+                masks = split_label_map(labels) if labels is not None else {}
+                confidence, states = self.confidence(g), self.states(g)
+                if self._merge(recovered, masks, confidence, states):
+                    self._store(g, masks)
+                    self._record(g, confidence, states)
             ids = sorted(out)
             yield f, ids, [out[i] for i in ids]
 
@@ -719,11 +828,16 @@ class TrackingSession:
         back_scores: dict[int, tuple[dict[int, float], dict[int, str]]] = {}
         if horizon > 0:  # 2. backward from the horizon to 0
             back = self._pass(True, horizon)
+            back.recall = lambda g: cache.get(g) if g <= horizon else None
             for f in range(horizon, -1, -1):
                 here = [o for o, fs in prompt_frames.items() if f in fs] if bidirectional else \
                     [o for o, ff in first.items() if ff == f]
                 cache.put_labels(f, self._labels(self._step(back, cache.get(f), here)))
                 back_scores[f] = (back.confidence, back.states)
+                for g, recovered in back.take().items():  # later frames, where it was coming back
+                    masks = split_label_map(cache.get_labels(g))
+                    if self._merge(recovered, masks, *back_scores[g]):
+                        cache.put_labels(g, self._labels(masks))
                 progress("backward", horizon - f + 1, horizon + 1)
         fwd = self._pass(False, f_min)  # 3. forward, merged with the backward results
         replaying = replay is not None
@@ -732,6 +846,15 @@ class TrackingSession:
             if close is not None:
                 close()  # stop the first reading (and its decode thread)
             source = iter(replay())
+        # output waits ``look_back`` frames: a re-acquisition may still add masks to them
+        delay = self.evidence_options.look_back if self.evidence_options.enabled else 0
+        waiting: dict[int, _Output] = {}
+        fwd.recall = lambda g: waiting[g].frame if g in waiting else None
+
+        def release(item: _Output) -> FrameItem:
+            self._record(item.frame.index, item.confidence, item.states)
+            return FrameItem(item.frame, self._labels(item.masks), dict(item.confidence))
+
         f = 0
         try:
             while True:
@@ -742,29 +865,34 @@ class TrackingSession:
                     if frame is None:
                         break
                 assert frame is not None
-                masks: dict[int, np.ndarray] = {}
-                confidence: dict[int, float] = {}
-                states: dict[int, str] = {}
+                item = _Output(frame)
                 if f >= f_min:
                     out = self._step(fwd, frame, self._prompted_on(f))
-                    masks.update({oid: m for oid, m in out.items() if not from_backward(oid, f)})
-                    confidence.update({o: c for o, c in fwd.confidence.items() if not from_backward(o, f)})
-                    states.update({o: c for o, c in fwd.states.items() if not from_backward(o, f)})
+                    item.masks.update({oid: m for oid, m in out.items() if not from_backward(oid, f)})
+                    item.confidence.update({o: c for o, c in fwd.confidence.items() if not from_backward(o, f)})
+                    item.states.update({o: c for o, c in fwd.states.items() if not from_backward(o, f)})
+                    for g, recovered in fwd.take().items():
+                        if g in waiting:
+                            self._merge(recovered, waiting[g].masks, waiting[g].confidence, waiting[g].states,
+                                        lambda oid, g=g: not from_backward(oid, g))
                 else:
                     self._cuts.observe(frame)
                 if f < horizon:
                     back_masks = split_label_map(cache.get_labels(f))
-                    masks.update({oid: m for oid, m in back_masks.items() if from_backward(oid, f)})
+                    item.masks.update({oid: m for oid, m in back_masks.items() if from_backward(oid, f)})
                 if f in back_scores:
                     b_conf, b_states = back_scores.pop(f)
-                    confidence.update({o: c for o, c in b_conf.items() if from_backward(o, f)})
-                    states.update({o: c for o, c in b_states.items() if from_backward(o, f)})
-                self._record(f, confidence, states)
+                    item.confidence.update({o: c for o, c in b_conf.items() if from_backward(o, f)})
+                    item.states.update({o: c for o, c in b_states.items() if from_backward(o, f)})
                 if horizon > 0 and f <= horizon:
                     cache.drop(f)
                 progress("forward", f + 1, self.info.frame_count_estimate)
-                yield FrameItem(frame, self._labels(masks), dict(confidence))
+                waiting[f] = item
+                if f - delay in waiting:
+                    yield release(waiting.pop(f - delay))
                 f += 1
+            for g in sorted(waiting):
+                yield release(waiting.pop(g))
         finally:
             self._close_passes()
         self.stats.frames = f

@@ -74,6 +74,7 @@ lost or inconsistent objects.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -126,6 +127,11 @@ class EvidenceOptions(BackendOptions):
     predicts is checked for them (``predict_frames``)."""
     verify: float = Field(0.55, ge=0, le=1)
     """Verification score (colour, texture, size) a candidate needs to be re-acquired."""
+    look_back: int = Field(8, ge=0)
+    """Frames before a re-acquisition (or a prompt after the object was lost) that are
+    tracked backward from it, for the first frames of an object coming back in or out from
+    behind something, before enough of it shows to be verified. Headless runs hold their
+    output back by this many frames (and as many decoded frames in memory); 0: off."""
     review_below: float = Field(0.5, ge=0, le=1)
     """Frames with a confidence below this are listed for review."""
 
@@ -359,6 +365,18 @@ class Evidence:
     def state(self, oid: int) -> State | None:
         model = self._models.get(oid)
         return model.state if model is not None else None
+
+    def fork(self, ids: Iterable[int]) -> "Evidence":
+        """A new judge that knows only ``ids``, as this one knows them now, for a pass in
+        the opposite direction (velocities reversed): the look-back from a re-acquisition."""
+        other = Evidence(self.options, acts=self.acts)
+        for oid in ids:
+            model = self._models.get(oid)
+            if model is not None:
+                twin = copy.deepcopy(model)
+                twin.vx, twin.vy = -model.vx, -model.vy
+                other._models[oid] = twin
+        return other
 
     def end(self, ids: Iterable[int]) -> None:
         """Forget objects (a shot cut, a removed object): they are not searched for any more."""
