@@ -192,6 +192,11 @@ def test_a_span_ends_an_object_in_the_engine(tmp_path: Path) -> None:
         from editor.video.reader import iter_frames
 
         labels = [item.labels for item in s.stream(iter_frames(src), bidirectional=True)]
+        # a person's prompt inside the span keeps it; outside, it lifts it (theirs now)
+        s.add_prompt(12, first, points=[(60, 53)])
+        assert s.spans == {first: (8, 20)}
+        s.add_prompt(25, first, points=[(99, 56)])
+        assert s.spans == {}
     on = [t for t, lab in enumerate(labels) if (lab == first).any()]
     assert on and min(on) >= 8 and max(on) <= 20
     others = [o.id for o in prompts.objects if o.id != first]
@@ -677,10 +682,12 @@ def test_ui_detect_job_adds_tracked_objects(clip: Path, tmp_path: Path) -> None:
         assert objects[1]["prompt_frames"][:3] == [0, 4, 8]
         conf = c.get(f"{base}/confidence").json()
         assert {o["id"] for o in conf["objects"]} >= {mine + 1, mine + 2}
+        session = app.state.ui.get(sid).session
+        # spans as in headless runs: disc 2, first detected on 16, from two rounds (of 4) before
+        assert session.spans[mine + 2][0] == 8, session.spans
         # tracked both ways: disc 2 (first detected on 16) is covered on 14; then delete it
         frame = c.get(f"{base}/frames/14.jpg")
         assert frame.status_code == 200
-        session = app.state.ui.get(sid).session
         assert (session.label_map(14)[scene(14)[1] == 2] == mine + 2).mean() > 0.9
         assert c.delete(f"{base}/objects/{mine + 2}").json() == {"ok": True}
         assert [o["name"] for o in c.get(f"{base}/objects").json()["objects"]] == ["mine", "disc-1"]

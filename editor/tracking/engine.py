@@ -47,6 +47,7 @@ Rules shared by both (each implemented once, here):
 """
 from __future__ import annotations
 
+import bisect
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -83,8 +84,30 @@ class ObjectState:
     id: int
     name: str = ""
     prompts: list[Prompt] = field(default_factory=list)
+    """In the order given; changed only through :meth:`add` and :meth:`pop` (they keep the
+    index by frame)."""
     undone: list[Prompt] = field(default_factory=list)
     """Prompts taken back with :meth:`TrackingSession.undo`, latest last (for redo)."""
+    _by_frame: dict[int, list[Prompt]] = field(default_factory=dict, repr=False)
+
+    def add(self, *prompts: Prompt) -> None:
+        for p in prompts:
+            self.prompts.append(p)
+            self._by_frame.setdefault(p.frame, []).append(p)
+
+    def pop(self) -> Prompt:
+        """Remove and return the latest prompt."""
+        p = self.prompts.pop()
+        here = self._by_frame[p.frame]
+        here.pop()  # the latest prompt is the last one of its frame
+        if not here:
+            del self._by_frame[p.frame]
+        return p
+
+    def on(self, frame: int) -> list[Prompt]:
+        """Its prompts on ``frame``, in the order given (a long video with a detector's prompts
+        on most frames is not scanned per frame)."""
+        return list(self._by_frame.get(frame, ()))
 
 
 @dataclass(frozen=True)
@@ -295,7 +318,8 @@ class TrackingSession:
         """Object id → the frames (first, last) it may be tracked on; outside them the
         tracker forgets it and nothing is output for it (a detected object the detector
         stopped seeing, :attr:`editor.detection.DetectedObjects.spans`). Objects not listed
-        are tracked wherever the tracker follows them."""
+        are tracked wherever the tracker follows them; :meth:`add_prompt` outside an
+        object's span removes it (a person's correction overrides the detector)."""
 
     @property
     def frame_count(self) -> int | None:
@@ -313,8 +337,9 @@ class TrackingSession:
         propagation is a correction: it replaces the prediction there when propagation
         passes (or resumes at) that frame; clicks where the object was tracked edit the
         tracked mask (it is kept as a mask file in the session's folder and given with
-        them). Raises :class:`PromptError` for a frame outside the video, a point outside
-        the frame, a bad label or a missing mask file.
+        them). A prompt outside the object's span (:attr:`spans`) lifts the span. Raises
+        :class:`PromptError` for a frame outside the video, a point outside the frame, a bad
+        label or a missing mask file.
         """
         if self.frames is None:
             raise PromptError("this session streams frames; give prompts with add_prompts()")
@@ -337,6 +362,9 @@ class TrackingSession:
             obj.name = name
         mask = self._append(obj, prompt, is_new)
         obj.undone.clear()  # a new prompt ends the redo history
+        lo, hi = self.spans.get(object_id, (frame, frame))
+        if not lo <= frame <= hi:  # a person shows it where the detector had ended it: theirs now
+            del self.spans[object_id]
         return mask
 
     def _correction_base(self, frame: int, object_id: int) -> Path | None:
@@ -345,7 +373,7 @@ class TrackingSession:
         a file in the session's folder and given with the clicks (the segmenter edits it).
         ``None`` where there is nothing to correct (never tracked, not there, or prompted)."""
         obj = self.state.objects.get(object_id)
-        if obj is None or any(p.frame == frame for p in obj.prompts):
+        if obj is None or obj.on(frame):
             return None
         labels = self.label_map(frame)
         if labels is None or not (labels == object_id).any():
@@ -363,7 +391,7 @@ class TrackingSession:
         self._prompt_source = prompts.source
         for obj in prompts.objects:
             state = self.state.objects.setdefault(obj.id, ObjectState(obj.id, obj.name))
-            state.prompts.extend(obj.prompts)
+            state.add(*obj.prompts)
             for p in obj.prompts:
                 self.state.prompt_masks.pop((p.frame, obj.id), None)
 
@@ -376,12 +404,12 @@ class TrackingSession:
         return oid
 
     def _append(self, obj: ObjectState, prompt: Prompt, is_new: bool = False) -> np.ndarray:
-        obj.prompts.append(prompt)
+        obj.add(prompt)
         self.state.prompt_masks.pop((prompt.frame, obj.id), None)
         try:
             return self.mask_from_prompts(prompt.frame, obj.id)
         except Exception:
-            obj.prompts.pop()
+            obj.pop()
             if is_new:
                 del self.state.objects[obj.id]
             raise
@@ -391,7 +419,7 @@ class TrackingSession:
         obj = self.state.objects.get(object_id)
         if obj is None or not obj.prompts:
             return None
-        prompt = obj.prompts.pop()
+        prompt = obj.pop()
         obj.undone.append(prompt)
         self.state.prompt_masks.pop((prompt.frame, object_id), None)
         return prompt
@@ -414,6 +442,7 @@ class TrackingSession:
     def remove_object(self, object_id: int) -> None:
         """Forget an object: its prompts, its masks and its track in running passes."""
         self.state.objects.pop(object_id, None)
+        self.spans.pop(object_id, None)
         self.state.prompt_masks = {k: v for k, v in self.state.prompt_masks.items() if k[1] != object_id}
         for p in self._passes.values():
             p.track.end_objects([object_id])
@@ -432,6 +461,7 @@ class TrackingSession:
         """Drop every object, prompt, mask and tracker memory."""
         self._close_passes()
         self.state = SessionState()
+        self.spans.clear()
         self.stats.confidence.clear()
         self.stats.states.clear()
         shutil.rmtree(self.masks_dir, ignore_errors=True)
@@ -447,7 +477,7 @@ class TrackingSession:
         key = (index, object_id)
         if key not in self.state.prompt_masks:
             assert frame is not None
-            prompts = [p for p in self.state.objects[object_id].prompts if p.frame == index]
+            prompts = self.state.objects[object_id].on(index)
             if not prompts:
                 raise PromptError(f"object {object_id} has no prompt on frame {index}")
             masks = [p.mask_image(object_id, self._prompt_source) for p in prompts if p.has_mask]
@@ -477,7 +507,7 @@ class TrackingSession:
     def prompts_on(self, frame: int) -> dict[int, tuple[Prompt, ...]]:
         """The prompts on ``frame`` by object id, in the order given (objects without a
         prompt there are left out)."""
-        out = {o.id: tuple(p for p in o.prompts if p.frame == frame) for _, o in sorted(self.state.objects.items())}
+        out = {o.id: tuple(o.on(frame)) for _, o in sorted(self.state.objects.items())}
         return {oid: ps for oid, ps in out.items() if ps}
 
     def prompt_label_map(self, frame: int) -> np.ndarray | None:
@@ -489,7 +519,7 @@ class TrackingSession:
 
     def _prompted_on(self, index: int, only: set[int] | None = None) -> list[int]:
         return [o.id for o in self.state.objects.values()
-                if (only is None or o.id in only) and any(p.frame == index for p in o.prompts)]
+                if (only is None or o.id in only) and o.on(index)]
 
     # -- one step of a pass (both drivers) ------------------------------------------------
     def _pass(self, reverse: bool, start: int) -> _Pass:
@@ -740,7 +770,7 @@ class TrackingSession:
         """``interpolated`` where every prompt of the object on ``frame`` is (bridged
         detections), else ``prompt``."""
         obj = self.state.objects.get(object_id)
-        here = [p for p in obj.prompts if p.frame == frame] if obj is not None else []
+        here = obj.on(frame) if obj is not None else []
         return "interpolated" if here and all(p.interpolated for p in here) else "prompt"
 
     def _store(self, frame: int, masks: dict[int, np.ndarray]) -> None:
@@ -804,9 +834,10 @@ class TrackingSession:
                 return True
             if not bidirectional or f >= fs[-1]:
                 return False
-            before = max(p for p in fs if p <= f)
-            after = min(p for p in fs if p >= f)
-            return after - f < f - before
+            i = bisect.bisect_left(fs, f)  # fs[i - 1] < f <= fs[i] (or f is a prompt frame)
+            if fs[i] == f:
+                return False
+            return fs[i] - f < f - fs[i - 1]
 
         self._close_passes()
         cache = FrameCache(self.work_dir / "tracking-cache")

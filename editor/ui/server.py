@@ -532,7 +532,9 @@ async def detect(request: Request) -> Response:
     ``face-1``, ``face-2``… (ids after the existing ones; prompts on their detection frames
     only, without the interpolated bridging prompts of headless runs)
     and tracks every object backward from the last detection to the first frame (so each is
-    covered from where it appears), then forward to the end. The
+    covered from where it appears), then forward to the end; objects detected reliably are
+    tracked only a little beyond their first and last detections, as in headless runs
+    (:attr:`~editor.detection.DetectedObjects.spans`; a person's prompt outside lifts that). The
     detected objects are ordinary objects: the person deletes, renames or corrects them.
     Unknown or unavailable detectors are a 400 before the job starts; nothing found ends the
     job with a note."""
@@ -573,6 +575,7 @@ async def detect(request: Request) -> Response:
             job.progress(total, total, None)
             return
         ui.call(s.add_prompts, found.prompts)
+        ui.call(s.spans.update, found.spans)  # as headless runs: tracked where they were detected
         names = ", ".join(found.names.values())
         job.note = f"found {len(found.prompts.objects)}: {names}"
         # backward from the last detection (every object covered back to where it appears,
