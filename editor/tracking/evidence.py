@@ -28,7 +28,8 @@ the mask followed on the frame before) keeps the model and moves it:
 motion, clipped to the frame): *area* (growth beyond ``grow_ok`` × the expected visible
 area costs confidence, ``max_growth`` × leaves none; shrinking costs less, since exits and
 occlusions shrink objects, but a mask much smaller than the object must show the object's
-texture), *position* (the share of the mask inside the expected region, widened for
+texture; where the whole object's view matches there (correlation ≥ 0.7), the mask is
+completed with it), *position* (the share of the mask inside the expected region, widened for
 motion uncertainty, and not on another tracked object), *appearance* (mean colour
 likelihood inside, relative to the confident views) and, when the tracker has it, its
 mean foreground probability. The confidence is the weakest of these, in [0, 1].
@@ -56,7 +57,9 @@ own shape, at three sizes, located coarsely then to the pixel; small parts and s
 objects must correlate better), colour, a place the object can have reached since it was
 last seen (around its predicted centre, or where it left the frame, within a reach that
 grows with the time elapsed and its speed; beyond twice the reach a candidate is refused),
-and no overlap with other tracked objects (``verify``). Objects too small to be told from
+and no overlap with other tracked objects (``verify``). A verified match smaller than the
+object was is taken at a larger size where a larger view matches nearly as well (a shrunken
+view correlates well on a part of a textured object; the tracker would follow that part). Objects too small to be told from
 look-alikes (``min_search_area``) are not searched for in the whole frame. While the motion still predicts where a hidden
 object is (``predict_frames``), the predicted region is checked first (an object coming
 out from behind an occluder), with colour and texture. A re-acquired mask is handed to
@@ -77,7 +80,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -299,6 +302,20 @@ class _FrameData:
             return mask
         h, w = self.full_shape
         return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+
+class _Match(NamedTuple):
+    """The best match of an object's views near a place (:meth:`Evidence._texture`)."""
+
+    ncc: float
+    """Masked normalised correlation (−1 when nothing could be matched)."""
+    placed: np.ndarray | None
+    """The matched view's mask placed there (working resolution, the part inside the frame)."""
+    share: float
+    """Share of it inside the frame."""
+    view: _View
+    box: tuple[int, int, int, int]
+    """Where the view is placed (x, y, width, height in working pixels; may reach outside)."""
 
 
 def _hist(codes: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -591,7 +608,7 @@ class Evidence:
         cx, cy = model.predicted_centre(data.index)
         scores: dict[float, tuple[float, float]] = {}
         for s in (0.85, 1.0, 1.15):
-            ncc, placed, share = self._texture(model, data, cx, cy, s, anchor_only=True)
+            ncc, placed, share, *_ = self._texture(model, data, cx, cy, s, anchor_only=True)
             if placed is not None and share > 0.9:
                 scores[s] = (ncc, float(placed.sum()))
         if not scores:
@@ -703,9 +720,9 @@ class Evidence:
             if conf >= o.accept and self._r < 0.7 and share > 0.3:
                 # much less than the object is left: a part of it (occluded), or a leftover on
                 # whatever hides it? Only the texture can tell: the object's views must match there
-                ncc, placed, pshare = self._texture(model, data, *model.predicted_centre(data.index), 1.0)
+                ncc, placed, pshare, *_ = self._texture(model, data, *model.predicted_centre(data.index), 1.0)
                 conf = min(conf, _ramp(ncc, 0.25, 0.5))
-                if self.acts and placed is not None and ncc >= 0.8 and pshare >= o.min_visible \
+                if self.acts and placed is not None and ncc >= 0.7 and pshare >= o.min_visible \
                         and placed.sum() > 1.3 * m.sum() and (placed & m).sum() >= 0.5 * m.sum():
                     # the whole object is there (its texture says so): the tracker kept only a
                     # part of it; complete the mask with the matched view
@@ -850,7 +867,7 @@ class Evidence:
         a = float(like[region].mean()) / model.like_ref
         if a < 0.85:
             return None
-        ncc, _, _ = self._texture(model, data, *model.predicted_centre(data.index), 1.0)
+        ncc = self._texture(model, data, *model.predicted_centre(data.index), 1.0).ncc
         # the colours are there; the object's texture must be too (better for small objects:
         # few pixels correlate well by chance)
         o = self.options
@@ -879,13 +896,15 @@ class Evidence:
         exited = self._exited(model, data)
         best_score = 0.0
         result: tuple[np.ndarray, float] | None = None
+        best: _Match | None = None
         seen: list[tuple[float, float, float]] = []
         for score_c, cx, cy, s in candidates:
             if any(abs(cx - a) < 0.15 * model.w and abs(cy - b) < 0.15 * model.h and abs(s / c - 1) < 0.1
                    for a, b, c in seen):
                 continue  # verified already
             seen.append((cx, cy, s))
-            ncc, placed, share = self._texture(model, data, cx, cy, s)
+            match = self._texture(model, data, cx, cy, s)
+            ncc, placed, share = match.ncc, match.placed, match.share
             if placed is None or share < o.min_visible or placed.sum() < 9:
                 continue
             if (placed & occupied).sum() > 0.3 * placed.sum():
@@ -903,10 +922,36 @@ class Evidence:
             score *= self._reachable(model, data, float(xs.mean()), float(ys.mean()), exited)
             best_score = max(best_score, score)
             if score >= o.verify and (result is None or score > result[1]):
-                result = (placed, score)
+                result, best = (placed, score), match
         if result is None:
             self._absent[oid] = 1.0 - _ramp(best_score, 0.2, o.verify)
-        return result
+            return None
+        assert best is not None
+        grown = self._grown(model, data, best, occupied)
+        return (grown, result[1]) if grown is not None else result
+
+    def _grown(self, model: _Model, data: _FrameData, match: "_Match", occupied: np.ndarray) -> np.ndarray | None:
+        """A verified match smaller than the object was, made larger where a larger view (up
+        to 1.45 × the object's area) matches nearly as well (within 0.08 of its correlation)
+        and holds it: a shrunken view correlates well on a part of a textured object, and the
+        tracker would follow only that part. ``None``: as it is."""
+        assert match.placed is not None
+        if match.placed.sum() / max(match.share, 1e-6) >= 0.8 * model.area:
+            return None  # not smaller than the object was
+        vh, vw = match.view.mask.shape
+        x, y, pw, ph = match.box
+        s = (pw / max(vw, 1)) * np.sqrt(vw * vh) / np.sqrt(max(model.w * model.h, 1.0))
+        for k in (1.45, 1.2):
+            m = self._texture(model, data, x + pw / 2, y + ph / 2, s * k)
+            if m.placed is None or m.share < self.options.min_visible or m.ncc < match.ncc - 0.08:
+                continue
+            if m.placed.sum() / m.share > 1.45 * model.area:
+                continue  # towards the size it had, not beyond
+            if (m.placed & occupied).sum() > 0.3 * m.placed.sum() \
+                    or (m.placed & match.placed).sum() < 0.8 * match.placed.sum():
+                continue
+            return m.placed
+        return None
 
     def _reachable(self, model: _Model, data: _FrameData, cx: float, cy: float, exited: bool) -> float:
         """How far a candidate centred at (cx, cy) is from where the object can be now
@@ -1041,14 +1086,13 @@ class Evidence:
         return out[:4]
 
     def _texture(self, model: _Model, data: _FrameData, cx: float, cy: float, s: float,
-                 anchor_only: bool = False) -> tuple[float, np.ndarray | None, float]:
+                 anchor_only: bool = False) -> "_Match":
         """Best masked correlation of the object's views (each in its own shape, at three
         sizes around ``s`` × the object's) with the frame near (cx, cy): located coarsely
         within half the object's size (candidates are rough), then to the pixel, scored over
-        the part inside the frame. Returns the correlation, the matched view's mask placed
-        there (working resolution) and its share inside the frame."""
+        the part inside the frame."""
         H, W = data.shape
-        best: tuple[float, np.ndarray | None, float] = (-1.0, None, 0.0)
+        best = _Match(-1.0, None, 0.0, model.view, (0, 0, 0, 0))
         area = np.sqrt(max(model.w * model.h, 1.0))
         views = (model.anchor,) if anchor_only or model.view is model.anchor else (model.view, model.anchor)
         for view in views:
@@ -1058,9 +1102,9 @@ class Evidence:
                 pw, ph = max(6, int(round(vw * k))), max(6, int(round(vh * k)))
                 x, y = int(round(cx - pw / 2)), int(round(cy - ph / 2))
                 ncc, (dx, dy) = self._match(data, view, x, y, pw, ph)
-                if ncc > best[0]:
-                    placed, share, _ = _place(view.mask, x + dx + pw / 2, y + dy + ph / 2, pw, ph, (H, W))
-                    best = (ncc, placed, share)
+                if ncc > best.ncc:
+                    placed, share, box = _place(view.mask, x + dx + pw / 2, y + dy + ph / 2, pw, ph, (H, W))
+                    best = _Match(ncc, placed, share, view, box)
         return best
 
     def _match(self, data: _FrameData, view: _View, x: int, y: int, pw: int,
