@@ -393,3 +393,24 @@ def test_a_reacquired_object_is_followed_whole(footage: Path, tmp_path: Path) ->
     assert len(after) >= 10 and missed == [], missed
     edited, away, ratio, _ = _robustness(result.predictions, gt, 2)
     assert away == 0 and edited >= 0.95, (edited, away)
+
+
+def test_looking_back_never_grows_onto_the_border(footage: Path, tmp_path: Path) -> None:
+    """One click on an exit clip (seed 23, panning, not in the benchmark): the object is
+    re-acquired when most of it is back, and tracked back from there. Going back it shows
+    less of itself on every frame; the evidence's held masks (its predicted region) there
+    were up to 6 × its visible area and one lay on the frame before it entered. Now the
+    look-back stops where a mask would grow."""
+    from editor.backends.classic import RegionSegmenter
+    from editor.evaluation.datasets import davis_sequences
+    from editor.evaluation.groundtruth import write_dataset
+    from editor.evaluation.runner import evaluate_sequence_with_clicks
+
+    root = write_dataset(tmp_path / "set", footage, (ClipSpec("exit-23", 23, "pan", frames=64, scenario="exit"),))
+    (seq,) = davis_sequences(root, "val")
+    result = evaluate_sequence_with_clicks(seq, RegionSegmenter(), FlowTracker(), clicks=1, keep_predictions=True)
+    assert result.predictions is not None
+    gt = list(seq.labels())
+    edited, away, ratio, _ = _robustness(result.predictions, gt, 1)
+    assert away == 0 and ratio <= 2.0 and edited >= 0.9, (away, ratio, edited)
+    assert _returning(gt, 1), "object 1 leaves and comes back"

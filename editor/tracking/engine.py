@@ -644,12 +644,15 @@ class TrackingSession:
 
     def _look_back(self, state: _Pass, frame: Frame, masks: dict[int, np.ndarray]) -> None:
         """Objects back on ``frame`` after frames with nothing output for them, or only held
-        masks (re-acquired, or prompted again): track each backward from its mask here, over at most
-        ``look_back`` of those frames, with a fork of its model in a pass of its own, while
-        the evidence accepts what the tracker follows (an object coming in, or out from
+        masks (re-acquired, or prompted again): track each backward from its mask here, over
+        at most ``look_back`` of those frames, with a fork of its model in a pass of its own,
+        while the evidence accepts what the tracker follows (an object coming in, or out from
         behind something, shows too little to be verified on its first frames, but it can be
-        followed back from where it was verified). What is accepted waits in
-        ``state.recovered`` for the driver, which adds it where the object has no mask."""
+        followed back from where it was verified) and its mask does not grow going back (it
+        stays within the next frame's, moved a little, and stops where it would be more than
+        15 % larger: an object coming in shows more of itself on every frame). What is
+        accepted waits in ``state.recovered`` for the driver, which adds it where the object
+        has no mask."""
         limit = self.evidence_options.look_back
         if not limit or state.recall is None or not state.evidence.acts:
             return
@@ -680,8 +683,8 @@ class TrackingSession:
                     r = 2 + int(0.1 * np.sqrt(later.sum()))
                     m = m & (cv2.dilate(later.astype(np.uint8), cv2.getStructuringElement(
                         cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0)
-                    if not m.any():
-                        break
+                    if not m.any() or m.sum() > 1.15 * later.sum():
+                        break  # nothing, or more than it showed a frame later: not the object
                     state.recovered.setdefault(g, {})[oid] = (m, mini.confidence[oid], mini.states[oid])
                     later = m
             finally:
