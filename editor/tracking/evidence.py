@@ -21,7 +21,8 @@ the mask followed on the frame before) keeps the model and moves it:
 * motion: centre, size and velocity of the full view (prompts on nearby frames, such as a
   detector's, give it too). While only a part is visible the
   prediction leads: a part cut by the border corrects it a little along its free edge
-  (objects have inertia, a leftover stuck at the border has none), a part inside the frame
+  (objects have inertia, a leftover stuck at the border has none: an edge lagging behind
+  the motion changes neither the position much nor the velocity), a part inside the frame
   (occluded, or a leftover on the background) does not move it at all.
 
 **Judging a mask** against the prediction (the last good mask moved by the estimated
@@ -537,6 +538,7 @@ class Evidence:
         area = float(m.sum())
         full = not any(border) and area >= 0.8 * model.area * self._size_change(model, x1 - x0, y1 - y0)
         moving = True
+        lag_x = lag_y = False
         if full or reset_motion:
             cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
             if full:
@@ -557,10 +559,11 @@ class Evidence:
                 lim_x, lim_y = 0.1 * w + 0.3 * speed + 1.0, 0.1 * h + 0.3 * speed + 1.0
                 # an edge lagging behind the motion is what a leftover stuck at the border
                 # shows (an object reverses only gradually): it barely holds the prediction back
+                # (nor its velocity: see below)
                 if (cx - pcx) * model.vx < 0 and abs(model.vx) > 1.0:
-                    lim_x = 0.03 * w + 1.0
+                    lim_x, lag_x = 0.03 * w + 1.0, True
                 if (cy - pcy) * model.vy < 0 and abs(model.vy) > 1.0:
-                    lim_y = 0.03 * h + 1.0
+                    lim_y, lag_y = 0.03 * h + 1.0, True
                 cx = pcx + float(np.clip(cx - pcx, -lim_x, lim_x))
                 cy = pcy + float(np.clip(cy - pcy, -lim_y, lim_y))
         if reset_motion:
@@ -576,7 +579,8 @@ class Evidence:
                 k = 0.3
                 vx = model.vx + float(np.clip(vx - model.vx, -(0.3 * abs(model.vx) + 1), 0.3 * abs(model.vx) + 1))
                 vy = model.vy + float(np.clip(vy - model.vy, -(0.3 * abs(model.vy) + 1), 0.3 * abs(model.vy) + 1))
-            model.vx, model.vy = k * vx + (1 - k) * model.vx, k * vy + (1 - k) * model.vy
+            model.vx = model.vx if lag_x else k * vx + (1 - k) * model.vx
+            model.vy = model.vy if lag_y else k * vy + (1 - k) * model.vy
         elif steps > 3:
             model.vx = model.vy = 0.0
         if not reset_motion:
