@@ -65,10 +65,11 @@ from editor.api.masks import MaskFolderWriter, compose_label_map, frame_png, rea
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
+from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
 from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
 from editor.tracking.frame_cache import FrameCache
-from editor.tracking.refinement import MaskRefiner, Refinement, RefineOptions, attach_refinement, \
+from editor.tracking.refinement import MaskRefiner, Refinement, RefineOptions, \
     resolve_refinement
 from editor.tracking.shots import ShotDetector
 from editor.video.random_access import FrameSource
@@ -541,8 +542,6 @@ class TrackingSession:
             refinement = Refinement(self._refiner, self.refine_options, self.stats.refinement) if refines else None
             review = _Review(evidence, refinement)
             track.set_review(review)
-        elif refines:
-            attach_refinement(track, self._refiner, self.refine_options, self.stats.refinement)
         return _Pass(track, reverse, start + (1 if reverse else -1), evidence, review)
 
     def _is_cut(self, state: _Pass, frame: Frame) -> bool:
@@ -681,8 +680,7 @@ class TrackingSession:
                     # its mask stays within the one after it (moved a little), never grows
                     # over what hides it or beyond the border
                     r = 2 + int(0.1 * np.sqrt(later.sum()))
-                    m = m & (cv2.dilate(later.astype(np.uint8), cv2.getStructuringElement(
-                        cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0)
+                    m = m & (cv2.dilate(later.astype(np.uint8), disk(r)) > 0)
                     if not m.any() or m.sum() > 1.15 * later.sum():
                         break  # nothing, or more than it showed a frame later: not the object
                     state.recovered.setdefault(g, {})[oid] = (m, mini.confidence[oid], mini.states[oid])

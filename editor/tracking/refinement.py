@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from editor.api.backends import BackendOptions, ReviewableTracker, ReviewableTrackPass, Segmentation, TrackPass
+from editor.api.backends import BackendOptions, ReviewableTracker, Segmentation
 from editor.api.run import RefineCounts
 from editor.api.errors import BackendUnavailable
 from editor.api.frames import Frame
@@ -136,14 +136,6 @@ class Refinement:
         """Drop the previous areas of objects the pass stopped tracking."""
         for oid in ids:
             self._areas.pop(oid, None)
-
-
-def attach_refinement(track: TrackPass, refiner: MaskRefiner | None, options: RefineOptions,
-                      counts: RefineCounts) -> None:
-    """Give a new tracking pass the review step, when there is a refiner and the pass is a
-    :class:`~editor.api.backends.ReviewableTrackPass`; ``counts`` receives the tallies."""
-    if refiner is not None and isinstance(track, ReviewableTrackPass):
-        track.set_review(Refinement(refiner, options, counts))
 
 
 def resolve_refinement(options: RefineOptions, segmenter: object, tracker: object) -> bool:
