@@ -127,10 +127,10 @@ class BackgroundStage(Stage):
         background = self._background(image)
         if background is None:
             top = peak(image.dtype)
-            return FrameItem(item.frame.replace(image, alpha=(alpha * top + 0.5).astype(image.dtype)), item.labels)
+            return item.with_frame(item.frame.replace(image, alpha=(alpha * top + 0.5).astype(image.dtype)))
         a = alpha[..., None]
         out = from_float(image.astype(np.float32) * a + background.astype(np.float32) * (1 - a), image.dtype)
-        return FrameItem(item.frame.replace(out), item.labels)
+        return item.with_frame(item.frame.replace(out))
 
 
 @hookimpl

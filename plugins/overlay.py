@@ -27,7 +27,7 @@ class OverlayStage(Stage):
         opts = self.options
         out = draw_overlay(item.frame.image, item.labels, ids=self.ids, names=self.names, opacity=opts.opacity,
                            outline=opts.outline, text=opts.labels)
-        return item if out is item.frame.image else FrameItem(item.frame.replace(out), item.labels)
+        return item if out is item.frame.image else item.with_frame(item.frame.replace(out))
 
 
 @hookimpl

@@ -23,7 +23,7 @@ from editor.imaging.compositing import blend, box_of_each, feathered_alpha, grow
 from editor.imaging.depth import match_depth, read_picture, scale_color
 from editor.api.errors import PresetError
 from editor.api.masks import present_ids
-from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
+from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec, redaction_region
 
 
 class RedactOptions(StageOptions):
@@ -63,13 +63,15 @@ class RedactStage(Stage):
 
     def __init__(self, options: RedactOptions, context: StageContext) -> None:
         self.options = options
-        self.ids = context.resolve_objects(options.objects)
+        self.selection = context.resolve_selection(options.objects)
+        self.ids = set(self.selection.ids) - set(self.selection.kept)
         self._last: dict[int, tuple[np.ndarray, int]] = {}  # id → (mask, frames since seen)
 
     def _mask(self, item: FrameItem) -> np.ndarray:
         labels = item.labels
         present = set(present_ids(labels)) & self.ids
-        mask = box_of_each(labels, present) if self.options.shape == "box" else item.mask_of(present)
+        # the selected objects' masks and every selected detection of the frame (the floor)
+        mask = redaction_region(item, self.selection, box=self.options.shape == "box")
         if self.options.hold:
             for oid in present:
                 self._last[oid] = ((box_of_each(labels, {oid}) if self.options.shape == "box"
@@ -100,7 +102,7 @@ class RedactStage(Stage):
         edited = self.redact(region, core)
         out = base.copy()
         out[y0:y1, x0:x1] = blend(region, edited, alpha)
-        return FrameItem(item.frame.replace(out), item.labels)
+        return item.with_frame(item.frame.replace(out))
 
     def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
         """The replacement of ``region`` (RGB, uint8 or uint16), same shape and dtype."""

@@ -86,7 +86,7 @@ class RemoveStage(Stage):
         self.temporal_fractions.append(self.engine.last_temporal_fraction)
         alpha = feathered_alpha(hole, self.options.feather)
         image = blend(current.frame.image, filled, alpha)
-        return FrameItem(current.frame.replace(image), current.labels)
+        return current.with_frame(current.frame.replace(image))
 
 
 def _telea(context: StageContext) -> Inpainter:

@@ -28,7 +28,7 @@ from editor.detection import DetectOptions, detect_objects
 from editor.detection.association import Appearance, Associator, Observation, iou, suppress
 from editor.detection.objects import combine, detector_groups, objects_from_tracks
 from editor.detection.options import AssociationOptions
-from editor.detection.schedule import Schedule, choose_every
+from editor.detection.schedule import Schedule
 from editor.pipeline.orchestrator import Pipeline, RunRequest
 from editor.pipeline.plugin_manager import PluginManager
 
@@ -282,23 +282,19 @@ def test_suppression_and_iou() -> None:
 
 
 # -- the cadence -------------------------------------------------------------------------------
-def test_choose_every_bounds_the_detection_share() -> None:
-    # detector 40 ms, tracker 10 ms per step and object, 2 passes: N with 40/N ≤ 1/3 × 20
-    assert choose_every(0.040, 0.010, max_share=0.25) == 6
-    assert choose_every(0.001, 0.010) == 1  # cheap detector: every frame
-    assert choose_every(5.0, 0.010, max_every=8) == 8  # capped
-    assert choose_every(0.040, 0.010, objects=3, max_share=0.25) == 2  # more objects, more tracking
-    assert choose_every(0.040, None, max_every=8) == 4
-
-
 def test_schedule_detects_every_nth_frame_and_each_new_shot() -> None:
     s = Schedule(4)
     due = [f for f in range(20) if s.due(f, new_shot=(f == 10))]
     assert due == [0, 4, 8, 10, 14, 18]
-    s = Schedule(None, warmup=3)
-    assert [s.due(f) for f in range(3)] == [True, True, True]
-    s.every = 5
-    assert [f for f in range(3, 15) if s.due(f)] == [7, 12]
+    s = Schedule()  # the default: every frame
+    assert all(s.due(f) for f in range(12))
+
+
+def test_the_default_cadence_is_every_frame_whatever_the_machine() -> None:
+    """Detection is the floor of redaction: by default every frame is detected, and nothing
+    about the cadence is measured (two machines detect on the same frames)."""
+    assert DetectOptions().every == 1
+    assert not any(f in DetectOptions.model_fields for f in ("max_share", "max_every"))
 
 
 # -- shape prompts: the detector's box or ellipse as a mask --------------------------------
@@ -480,8 +476,7 @@ def test_detected_objects_and_user_prompts_combine(clip: Path, tmp_path: Path) -
     summary = Pipeline(_pm()).track(RunRequest(clip, prompts=prompts, detect=DetectOptions(detectors=("discs",))),
                                     out)
     assert MasksManifest.load(out).objects == {7: "corner", 8: "disc-1", 9: "disc-2"}
-    assert summary.detection is not None and summary.detection.automatic
-    assert 1 <= summary.detection.every <= 8
+    assert summary.detection is not None and summary.detection.every == 1
     labels = read_label_png(frame_png(out, 0))
     assert (labels[100:116, 4:20] == 7).mean() > 0.9 and (labels == 8).any()
 
@@ -542,7 +537,8 @@ def test_cli_run_detect_blurs_the_discs(clip: Path, tmp_path: Path, cli_plugins:
     assert main(["run", str(clip), "-o", str(out), "--preset", str(preset), "--detect", "discs",
                  "--detect-every", "4", "--crf", "0"]) == 0
     err = capsys.readouterr().err
-    assert "discs found 2 objects (disc-1, disc-2)" in err and "every 4, as asked" in err
+    assert "discs found 2 objects (disc-1, disc-2)" in err and "(every 4)" in err
+    assert "detecting on every 4th frame only (--detect-every)" in err  # redaction warns of the trade
     from editor.video.reader import iter_frames
 
     for frame in iter_frames(out):
@@ -679,7 +675,18 @@ def test_ui_detect_job_adds_tracked_objects(clip: Path, tmp_path: Path) -> None:
         assert job["note"] == "found 2: disc-1, disc-2" and job["done"] == job["total"]
         objects = c.get(f"{base}/objects").json()["objects"]
         assert [(o["id"], o["name"]) for o in objects] == [(mine, "mine"), (mine + 1, "disc-1"), (mine + 2, "disc-2")]
-        assert objects[1]["prompt_frames"][:3] == [0, 4, 8]
+        # the same options as the CLI's: detections bridged between rounds, every detection kept
+        # for renders (the floor)
+        assert objects[1]["prompt_frames"][:5] == [0, 1, 2, 3, 4]
+        session = app.state.ui.get(sid).session
+        assert sorted(session.detections)[:3] == [0, 4, 8]
+        assert {d.object_id for d in session.detections[0]} == {mine + 1}
+        # keep: a person whose face stays visible, toggled per object
+        assert c.patch(f"{base}/objects/{mine + 1}", json={"keep": True}).json() == {"ok": True}
+        kept = {o["id"]: o["keep"] for o in c.get(f"{base}/objects").json()["objects"]}
+        assert kept == {mine: False, mine + 1: True, mine + 2: False}
+        assert session.prompt_set().kept() == {mine + 1}
+        c.patch(f"{base}/objects/{mine + 1}", json={"keep": False})
         conf = c.get(f"{base}/confidence").json()
         assert {o["id"] for o in conf["objects"]} >= {mine + 1, mine + 2}
         session = app.state.ui.get(sid).session

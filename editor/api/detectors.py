@@ -76,3 +76,31 @@ class DetectorSpec(BackendSpec[Detector, O]):
     """
 
     labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FrameDetection:
+    """A detection as redaction covers it on its own frame — the floor of redaction.
+
+    Every detection kept by the detection pass (score ≥ ``--min-score``, after duplicate
+    suppression) travels with its frame to the edit stages
+    (:attr:`editor.api.stages.FrameItem.detections`), whatever the tracker made of it, so a
+    redaction stage covers it even where a track drifted, was dropped as noise or did not
+    fit in the 255 object ids (:func:`editor.api.stages.redaction_region`).
+
+    ``box``: (x0, y0, x1, y1) frame pixels, already grown by the detection margin (may extend
+    past the frame); ``shape``: ``"ellipse"`` (inscribed in ``box``) or ``"box"``;
+    ``detector``: the registered detector's name (``"faces"``: the class a stage selects);
+    ``object_id``: the detected object whose track it belongs to, ``None`` when it joined
+    none (noise rule, id overflow); ``label``: the detection's class label (``"face"``).
+    """
+
+    box: tuple[float, float, float, float]
+    detector: str
+    object_id: int | None = None
+    shape: str = "ellipse"
+    label: str = ""
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from editor.api.detectors import FrameDetection
 from editor.api.errors import InputError
 from editor.api.files import AtomicOutput, write_text
 
 OBJECTS_FILE = "objects.json"
+DETECTIONS_FILE = "detections.json"
+"""Beside the label maps of a run with ``--detect``: every frame's detections (the floor
+redaction covers, :class:`editor.api.detectors.FrameDetection`), so ``run --masks`` covers
+them as the tracking run would have."""
 
 
 def davis_palette() -> np.ndarray:
@@ -63,6 +68,16 @@ def replace_objects(labels: np.ndarray, update: np.ndarray, ids: Iterable[int]) 
     here, there = size_new[update], size[base]
     take = (update > 0) & ((base == 0) | (here < there) | ((here == there) & (update < base)))
     return np.where(take, update, base).astype(np.uint8)
+
+
+def box_of_each(labels: np.ndarray, ids: Iterable[int]) -> np.ndarray:
+    """Bool H×W mask of the bounding box of each of the ``ids`` in the label map."""
+    out = np.zeros(labels.shape, bool)
+    for oid in ids:
+        ys, xs = np.nonzero(labels == oid)
+        if len(ys):
+            out[ys.min():ys.max() + 1, xs.min():xs.max() + 1] = True
+    return out
 
 
 def present_ids(labels: np.ndarray) -> list[int]:
@@ -123,11 +138,14 @@ class MasksManifest:
     height: int
     source: str = ""
     version: int = 1
+    kept: frozenset[int] = frozenset()
+    """Objects marked keep (never redacted, nor the faces on them)."""
 
     def to_json(self) -> str:
         return json.dumps({"version": self.version, "source": self.source,
                            "frame_count": self.frame_count, "width": self.width, "height": self.height,
-                           "objects": [{"id": i, "name": n} for i, n in sorted(self.objects.items())]},
+                           "objects": [{"id": i, "name": n, **({"keep": True} if i in self.kept else {})}
+                                       for i, n in sorted(self.objects.items())]},
                           indent=2) + "\n"
 
     @classmethod
@@ -137,7 +155,8 @@ class MasksManifest:
             data = json.loads(path.read_text())
             return cls({int(o["id"]): str(o.get("name", "")) for o in data["objects"]},
                        int(data["frame_count"]), int(data["width"]), int(data["height"]),
-                       str(data.get("source", "")), int(data.get("version", 1)))
+                       str(data.get("source", "")), int(data.get("version", 1)),
+                       frozenset(int(o["id"]) for o in data["objects"] if o.get("keep") is True))
         except FileNotFoundError as exc:
             raise InputError(f"no {OBJECTS_FILE} (not a trackedit masks folder)", folder) from exc
         except (ValueError, KeyError, TypeError) as exc:
@@ -157,19 +176,46 @@ class MaskFolderWriter:
     source: str = ""
     count: int = 0
     size: tuple[int, int] = (0, 0)
+    kept: frozenset[int] = frozenset()
+    detections: dict[int, list[dict]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def write(self, index: int, labels: np.ndarray) -> None:
+    def write(self, index: int, labels: np.ndarray, detections: Iterable[FrameDetection] = ()) -> None:
+        """Frame ``index``'s label map, and its detections (kept for :data:`DETECTIONS_FILE`)."""
         write_label_png(frame_png(self.folder, index), labels)
         self.count = max(self.count, index + 1)
         self.size = (labels.shape[1], labels.shape[0])
+        found = [{"box": list(d.box), "detector": d.detector, "object": d.object_id, "shape": d.shape,
+                  "label": d.label} for d in detections]
+        if found:
+            self.detections[index] = found
 
     def close(self) -> Path:
-        manifest = MasksManifest(self.objects, self.count, self.size[0], self.size[1], self.source)
+        manifest = MasksManifest(self.objects, self.count, self.size[0], self.size[1], self.source, kept=self.kept)
         write_text(self.folder / OBJECTS_FILE, manifest.to_json())
+        if self.detections:
+            write_text(self.folder / DETECTIONS_FILE,
+                       json.dumps({str(f): d for f, d in sorted(self.detections.items())}) + "\n")
         return self.folder
+
+
+def load_frame_detections(folder: Path) -> dict[int, tuple[FrameDetection, ...]]:
+    """The :data:`DETECTIONS_FILE` of a masks folder (frame → its detections; empty when the
+    folder has none). Raises :class:`InputError` naming the file when it is malformed."""
+    path = folder / DETECTIONS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return {int(f): tuple(FrameDetection(tuple(float(v) for v in d["box"]), str(d["detector"]),  # type: ignore[arg-type]
+                                             None if d.get("object") is None else int(d["object"]),
+                                             str(d.get("shape", "ellipse")), str(d.get("label", "")))
+                              for d in found)
+                for f, found in data.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{DETECTIONS_FILE} is invalid ({exc})", folder) from exc
 
 
 def iter_mask_folder(folder: Path, frame_count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:

@@ -53,12 +53,33 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 CONTRACT_VERSION = 1
 MAX_OBJECT_ID = 255
 _TOP_KEYS = {"version", "objects"}
-_OBJECT_KEYS = {"id", "name", "prompts"}
+_OBJECT_KEYS = {"id", "name", "prompts", "keep"}
 _PROMPT_KEYS = {"frame", "points", "labels", "box", "mask", "shape", "interpolated"}
 SHAPES = ("box", "ellipse")
 PNG_DATA_URI = "data:image/png;base64,"
 """How a prompts file carries a mask inside itself (``"mask": "data:image/png;base64,…"``)."""
 """Values of a prompt's ``shape``: its ``box`` is the mask as a rectangle or as the inscribed ellipse."""
+
+
+def paint_shape(out: np.ndarray, box: tuple[float, float, float, float], shape: str) -> np.ndarray:
+    """Set the pixels of ``out`` (bool H×W, modified in place and returned) whose centres lie
+    inside ``box`` (x0, y0, x1, y1 in pixels, may extend past the frame; ``shape="box"``) or
+    inside the ellipse inscribed in it (``"ellipse"``). The one rasterisation of shape
+    prompts and of the detections redaction covers (:class:`editor.api.detectors.FrameDetection`)."""
+    height, width = out.shape
+    x0, y0, x1, y1 = box
+    c0, c1 = max(0, int(np.floor(x0))), min(width, int(np.ceil(x1)))
+    r0, r1 = max(0, int(np.floor(y0))), min(height, int(np.ceil(y1)))
+    if c0 >= c1 or r0 >= r1:
+        return out
+    xs = np.arange(c0, c1) + 0.5
+    ys = np.arange(r0, r1) + 0.5
+    if shape == "box":
+        out[r0:r1, c0:c1] |= ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
+    else:
+        cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, max((x1 - x0) / 2, 1e-6), max((y1 - y0) / 2, 1e-6)
+        out[r0:r1, c0:c1] |= (((ys - cy) / ry) ** 2)[:, None] + (((xs - cx) / rx) ** 2)[None, :] <= 1.0
+    return out
 
 
 @dataclass(frozen=True)
@@ -107,19 +128,8 @@ class Prompt:
         ``ValueError`` for a prompt without ``shape`` and ``box``."""
         if self.shape not in SHAPES or self.box is None:
             raise ValueError("shape_mask needs a box prompt with shape 'box' or 'ellipse'")
-        x0, y0, x1, y1 = self.box
         out = np.zeros((height, width), bool)
-        c0, c1 = max(0, int(np.floor(x0))), min(width, int(np.ceil(x1)))
-        r0, r1 = max(0, int(np.floor(y0))), min(height, int(np.ceil(y1)))
-        if c0 >= c1 or r0 >= r1:
-            return out
-        xs = np.arange(c0, c1) + 0.5
-        ys = np.arange(r0, r1) + 0.5
-        if self.shape == "box":
-            out[r0:r1, c0:c1] = ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
-        else:
-            cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
-            out[r0:r1, c0:c1] = (((ys - cy) / ry) ** 2)[:, None] + (((xs - cx) / rx) ** 2)[None, :] <= 1.0
+        paint_shape(out, self.box, self.shape)
         return out
 
     @property
@@ -161,6 +171,11 @@ class ObjectPrompts:
     id: int
     name: str
     prompts: tuple[Prompt, ...]
+    keep: bool = False
+    """A person whose face stays visible (``"keep": true``; ``trackedit run --keep``):
+    redaction stages never edit this object, nor the detections and detected objects that
+    lie on it on a frame (:func:`editor.api.stages.redaction_region`). Everyone else is
+    still redacted."""
 
     @property
     def first_frame(self) -> int:
@@ -186,6 +201,10 @@ class PromptSet:
 
     def names(self) -> dict[int, str]:
         return {o.id: o.name for o in self.objects}
+
+    def kept(self) -> set[int]:
+        """Ids of the objects marked ``keep`` (:attr:`ObjectPrompts.keep`)."""
+        return {o.id for o in self.objects if o.keep}
 
     def frames(self) -> list[int]:
         """Sorted frame indices carrying at least one prompt."""
@@ -251,7 +270,7 @@ class PromptSet:
     def to_dict(self) -> dict[str, Any]:
         base = self.source.parent if self.source else None
         return {"version": self.version,
-                "objects": [{"id": o.id, "name": o.name,
+                "objects": [{"id": o.id, "name": o.name, **({"keep": True} if o.keep else {}),
                              "prompts": [p.to_dict(base) for p in o.prompts]} for o in self.objects]}
 
     def save(self, path: str | Path) -> Path:
@@ -413,7 +432,10 @@ def parse_prompts(data: Any, source: Path | None = None) -> PromptSet:
         if not isinstance(prompts_raw, list) or not prompts_raw:
             raise _fail(source, label, "'prompts' must be a non-empty list")
         prompts = tuple(_parse_prompt(p, source, f"{label}, prompt {j}") for j, p in enumerate(prompts_raw))
-        objects.append(ObjectPrompts(oid, name, tuple(sorted(prompts, key=lambda p: p.frame))))
+        keep = raw_obj.get("keep", False)
+        if not isinstance(keep, bool):
+            raise _fail(source, label, f"keep must be true or false, got {keep!r}")
+        objects.append(ObjectPrompts(oid, name, tuple(sorted(prompts, key=lambda p: p.frame)), keep))
     return PromptSet(tuple(objects), source, version)
 
 

@@ -61,8 +61,6 @@ class DetectionSummary:
     """Id → name of each detected object (``face-1``…); empty when nothing was found."""
     every: int
     """The detectors ran on every ``every``-th frame (and the first frame of every shot)."""
-    automatic: bool
-    """``every`` was chosen from measured speed."""
     detected_frames: int
     detections: int
     """Detections kept (score at least ``min_score``)."""

@@ -25,11 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from editor.api.detectors import FrameDetection
 from editor.api.errors import PresetError
 from editor.api.frames import Frame, VideoInfo
+from editor.api.masks import box_of_each, present_ids
+from editor.api.prompts import paint_shape
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +84,24 @@ class FrameItem:
     ``labels`` is H×W uint8 at the frame's size: 0 = background, else the object id.
     ``confidence``: object id → the tracker's confidence in [0, 1] on this frame, when the
     labels come from tracking (see :mod:`editor.tracking.evidence`); empty otherwise.
+    ``detections``: every detection of this frame when the run detects objects
+    (``--detect``): redaction stages cover them whatever the label map says
+    (:func:`redaction_region`); empty otherwise.
     """
 
     frame: Frame
     labels: np.ndarray
     confidence: dict[int, float] = field(default_factory=dict)
+    detections: tuple[FrameDetection, ...] = ()
 
     @property
     def index(self) -> int:
         return self.frame.index
+
+    def with_frame(self, frame: Frame) -> "FrameItem":
+        """This item with ``frame`` instead (an edited image): labels, confidence and
+        detections travel on to the next stage."""
+        return FrameItem(frame, self.labels, self.confidence, self.detections)
 
     def mask_of(self, ids: Iterable[int]) -> np.ndarray:
         """Bool H×W mask of the given object ids."""
@@ -98,6 +111,97 @@ class FrameItem:
         if len(ids) == 1:
             return self.labels == ids[0]
         return np.isin(self.labels, ids)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a stage's ``objects`` option selects, for stages that also cover a frame's
+    detections (:func:`redaction_region`): ``ids`` the selected objects, ``classes`` the
+    selected detector names (``None``: every detector, ``objects = "all"``), ``detected``
+    the ids of every detected object of the run (``face-1``…), ``kept`` the objects marked
+    keep (:attr:`editor.api.prompts.ObjectPrompts.keep`)."""
+
+    ids: frozenset[int]
+    classes: frozenset[str] | None = None
+    detected: frozenset[int] = frozenset()
+    kept: frozenset[int] = frozenset()
+
+    def takes(self, detection: FrameDetection) -> bool:
+        """Whether a frame's detection is selected: its object is, or — a detection that joined
+        no object — its detector's class is."""
+        if detection.object_id is not None:
+            return detection.object_id in self.ids
+        return self.classes is None or detection.detector in self.classes
+
+
+KEEP_TOUCH = 0.4
+"""A detection or detected object lies on a kept object when at least this share of the ring
+of pixels just around it belongs to the kept object (a face on the head it belongs to is
+surrounded by it — or, at the top of the head, half-bordered by it; a face beside a kept
+person touches them on one side at most), or its centre lies inside it. Chosen by
+construction (the geometry of a face on its own head), not tuned on footage."""
+
+
+def _on_kept(kept: np.ndarray, shape: np.ndarray, x0: int, y0: int) -> bool:
+    """Whether ``shape`` (bool, a crop of the frame at (``x0``, ``y0``)) lies on ``kept``
+    (bool H×W): its centre is inside, or :data:`KEEP_TOUCH` of its surrounding ring is."""
+    ys, xs = np.nonzero(shape)
+    if not len(ys):
+        return False
+    h, w = kept.shape
+    cy, cx = int(ys.mean()) + y0, int(xs.mean()) + x0
+    if 0 <= cy < h and 0 <= cx < w and kept[cy, cx]:
+        return True
+    pad = 3
+    grown = cv2.dilate(np.pad(shape, pad).astype(np.uint8), np.ones((2 * pad + 1, 2 * pad + 1), np.uint8)) > 0
+    ring = grown & ~np.pad(shape, pad)
+    ry, rx = np.nonzero(ring)
+    ry, rx = ry + y0 - pad, rx + x0 - pad
+    inside = (ry >= 0) & (ry < h) & (rx >= 0) & (rx < w)
+    if not inside.any():
+        return False
+    return float(kept[ry[inside], rx[inside]].mean()) >= KEEP_TOUCH
+
+
+def lies_on(kept: np.ndarray, detection: FrameDetection) -> bool:
+    """Whether ``detection`` (its ellipse or box) lies on the kept pixels ``kept`` (bool H×W;
+    the rule of :data:`KEEP_TOUCH`)."""
+    d = detection
+    x0, y0 = int(np.floor(d.box[0])), int(np.floor(d.box[1]))
+    crop = np.zeros((int(np.ceil(d.box[3])) - y0 + 1, int(np.ceil(d.box[2])) - x0 + 1), bool)
+    paint_shape(crop, (d.box[0] - x0, d.box[1] - y0, d.box[2] - x0, d.box[3] - y0), d.shape)
+    return _on_kept(kept, crop, x0, y0)
+
+
+def redaction_region(item: FrameItem, selection: Selection, *, box: bool = False) -> np.ndarray:
+    """The pixels a redaction stage edits on ``item``'s frame (bool H×W): the selected
+    objects' masks in the label map (each one's bounding box with ``box``) **united with**
+    the frame's selected detections (their ellipse or box) — detection is the floor,
+    tracking only adds: a detection is covered on its frame whatever the tracker did.
+
+    Kept objects (``selection.kept``) are never covered, nor any detection or detected
+    object lying on one (:data:`KEEP_TOUCH`): a kept person's face stays visible, every other
+    face is still covered.
+    """
+    labels = item.labels
+    present = set(present_ids(labels))
+    ids = (present & set(selection.ids)) - set(selection.kept)
+    kept_here = present & set(selection.kept)
+    detections = [d for d in item.detections if selection.takes(d)]
+    if kept_here:
+        kept = np.isin(labels, list(kept_here))
+        for oid in sorted(ids & set(selection.detected)):
+            ys, xs = np.nonzero(labels == oid)
+            y0, x0 = int(ys.min()), int(xs.min())
+            if _on_kept(kept, labels[y0:ys.max() + 1, x0:xs.max() + 1] == oid, x0, y0):
+                ids.discard(oid)
+
+        detections = [d for d in detections
+                      if (d.object_id is None or d.object_id not in selection.kept) and not lies_on(kept, d)]
+    mask = box_of_each(labels, ids) if box else item.mask_of(ids)
+    for d in detections:
+        paint_shape(mask, d.box, "box" if box else d.shape)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -131,6 +235,18 @@ class StageContext:
     objects named after its labels (``faces`` → ``face-1``, ``face-2``…; filled in by
     :func:`editor.pipeline.presets.build_stages` from the object names and the registered
     detectors)."""
+    kept: set[int] = field(default_factory=set)
+    """Objects marked keep (:attr:`editor.api.prompts.ObjectPrompts.keep`): redaction stages
+    never cover them nor the faces on them."""
+
+    def resolve_selection(self, selector: Literal["all"] | list[int | str]) -> Selection:
+        """:meth:`resolve_objects` with what covering a frame's detections needs
+        (:class:`Selection`): the detector classes selected (every one for ``"all"``; the
+        classes named in the list otherwise), the detected objects and the kept ones."""
+        ids = self.resolve_objects(selector)
+        classes = None if selector == "all" else frozenset(str(x) for x in selector if str(x) in self.object_groups)
+        detected = frozenset(i for group in self.object_groups.values() for i in group)
+        return Selection(frozenset(ids), classes, detected, frozenset(self.kept))
 
     def resolve_objects(self, selector: Literal["all"] | list[int | str]) -> set[int]:
         """Ids selected by a stage's ``objects`` option (:func:`select_objects`). A selection

@@ -154,7 +154,8 @@ _detect_options = [
                  help="Find objects automatically with these detectors (faces, plates, or a plugin's) and track "
                       "them: objects face-1, face-2… (prompts optional; both combine)."),
     click.option("--detect-every", type=click.IntRange(min=1), metavar="N",
-                 help="Run the detectors on every N-th frame (1: every frame; default: chosen from measured speed)."),
+                 help="Run the detectors on every N-th frame only (default 1: every frame). N > 1 is faster but "
+                      "only tracking covers faces between detections: a face it loses can show."),
     click.option("--min-score", type=click.FloatRange(0, 1), metavar="S",
                  help="Drop detections scoring below S (default 0.5)."),
     click.option("--detect-shape", type=click.Choice(["ellipse", "box", "mask"]),
@@ -162,6 +163,9 @@ _detect_options = [
                       "--detect-margin), or as a box the segmenter segments inside (mask)."),
     click.option("--detect-margin", type=click.FloatRange(0, 2), metavar="F",
                  help="Grow each detection's box by F of its size on every side (default 0.15)."),
+    click.option("--keep", "keep", multiple=True, metavar="NAME|PROMPTS",
+                 help="Keep this object's face visible: an object's name (a prompted person, or a detected "
+                      "face-<n>) or a prompts file whose objects are the people to keep. Repeatable."),
 ]
 
 
@@ -197,17 +201,17 @@ def _detect(kw: dict[str, Any]) -> Any:
 
 def _detected(summary: Any) -> None:
     """``trackedit: faces found 2 objects (face-1, face-2) with 180 detections on 96 frames
-    (every 4, chosen from speed) in 3.1 s`` (nothing when nothing was found: the pipeline
-    has logged that)."""
+    (every frame) in 3.1 s`` (nothing when nothing was found: the pipeline has logged
+    that)."""
     d = summary.detection
     if d is None or not d.objects:
         return
     names = list(d.objects.values())
     shown = ", ".join(names[:6]) + (f", … {names[-1]}" if len(names) > 6 else "")
-    how = "chosen from speed" if d.automatic else "as asked"
+    how = "every frame" if d.every == 1 else f"every {d.every}"
     click.echo(f"trackedit: {'+'.join(d.detectors)} found {len(names)} object{'s' if len(names) != 1 else ''} "
                f"({shown}) with {d.detections} detections on {d.detected_frames} frames "
-               f"(every {d.every}, {how}) in {d.seconds:.1f} s", err=True)
+               f"({how}) in {d.seconds:.1f} s", err=True)
 
 
 def model_options(func: Any) -> Any:
@@ -255,9 +259,38 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
     from editor.pipeline.orchestrator import RunRequest
     from editor.api.prompts import load_prompts
 
+    given = load_prompts(prompts) if prompts else None
+    given, names = _kept(given, kw.pop("keep", ()))
     return RunRequest(
-        input=input_path, prompts=load_prompts(prompts) if prompts else None, backends=_backend_choice(kw),
+        input=input_path, prompts=given, backends=_backend_choice(kw), keep=names,
         overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"], **extra)
+
+
+def _kept(prompts: Any, values: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
+    """``--keep`` values: a prompts file (``.json``/``.toml``) adds its objects marked keep
+    (ids after the run's own); anything else is an object's name (a prompted one, or a
+    detected ``face-<n>``). Returns the prompts and the names."""
+    import dataclasses
+
+    from editor.api.prompts import PromptSet, load_prompts
+
+    names: list[str] = []
+    for value in values:
+        if not Path(value).suffix.lower() in (".json", ".toml"):
+            names.append(value)
+            continue
+        extra = load_prompts(value)
+        taken = prompts.names() if prompts is not None else {}
+        first = max(taken, default=0) + 1
+        if first + len(extra.objects) - 1 > 255:
+            raise TrackeditError("--keep: more than 255 objects in all", Path(value))
+        clash = sorted({o.name for o in extra.objects if o.name} & set(taken.values()))
+        if clash:
+            raise TrackeditError(f"--keep: object name {clash[0]!r} is also in --prompts", Path(value))
+        added = tuple(dataclasses.replace(o, id=first + k, keep=True) for k, o in enumerate(extra.objects))
+        prompts = PromptSet((*(prompts.objects if prompts is not None else ()), *added),
+                            prompts.source if prompts is not None else extra.source)
+    return prompts, tuple(names)
 
 
 _PHASES = {"cache": "reading", "backward": "tracking back", "detect": "detecting"}

@@ -222,16 +222,49 @@ class Associator:
         self.every = every
         self._tracks: list[Track] = []
         self._shot = 0
+        self._across_cut: list[Track] = []
 
     @property
     def active(self) -> list[Track]:
         return [t for t in self._tracks if not t.ended]
 
     def cut(self) -> None:
-        """A shot cut: every track ends; detections after it start new tracks."""
+        """A shot cut: every track ends, except that a detection on the cut's frame that
+        is plainly the same object — its box overlapping the track's last one (IoU ≥
+        ``cut_iou``) and looking alike (similarity ≥ ``cut_appearance``) — continues it (a
+        jump cut, or faces composited over cut footage: one person, one track); detections
+        after it start new tracks."""
         for t in self._tracks:
-            t.ended = True
+            if not t.ended:
+                t.ended = True
+                self._across_cut.append(t)
         self._shot += 1
+
+    def _continue_across_cut(self, frame: int, detections: Sequence[Observation],
+                             looks: Sequence[Appearance] | None, ids: list[int]) -> None:
+        """Join detections on the frame after a cut to tracks that ended at it (see :meth:`cut`)."""
+        o = self.options
+        candidates = [t for t in self._across_cut if frame - t.last.frame <= self.every]
+        self._across_cut = []
+        if not candidates or not detections or looks is None:
+            return
+        cost = np.full((len(candidates), len(detections)), _IMPOSSIBLE)
+        for i, t in enumerate(candidates):
+            for j, d in enumerate(detections):
+                if t.label != d.label or t.appearance is None:
+                    continue
+                overlap = iou(t.last.box, d.box)
+                similar = looks[j].similarity(t.appearance)
+                if overlap >= o.cut_iou and similar >= o.cut_appearance:
+                    cost[i, j] = (1 - overlap) + (1 - similar)
+        rows, cols = linear_sum_assignment(cost)
+        for r, c in zip(rows, cols):
+            if cost[r, c] < _IMPOSSIBLE:
+                t = candidates[r]
+                t.ended = False
+                t.shot = self._shot
+                t.add(detections[c], looks[c])
+                ids[c] = t.id
 
     def _cost(self, track: Track, det: Observation, look: Appearance | None, frame: int) -> float:
         o = self.options
@@ -266,10 +299,13 @@ class Associator:
         for t in self.active:
             if frame - t.last.frame > gap:
                 t.ended = True
-        active = self.active
         ids = [0] * len(detections)
+        if self._across_cut:
+            self._continue_across_cut(frame, detections, looks, ids)
+        active = [t for t in self.active if t.id not in ids]
         if active and detections:
             cost = np.array([[self._cost(t, d, looks[j] if looks is not None else None, frame)
+                              if not ids[j] else _IMPOSSIBLE
                               for j, d in enumerate(detections)] for t in active])
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols):

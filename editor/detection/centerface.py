@@ -35,7 +35,8 @@ At its native input scale CenterFace finds faces from about 20 px high; 12–16 
 below 0.2. :class:`CenterFaceDetector` therefore searches a pyramid: the finest level scales
 the frame by ``22 / min_face`` (×1.83 for the default 12 px), each coarser level by 1/4 of
 the previous one, until the whole frame fits in one tile. Levels larger than a tile are cut
-into overlapping tiles (``tile``, default 640 network pixels, overlapping by 128). A tile's
+into overlapping tiles (at most ``tile``, default 1024 network pixels, a side; as few and as
+small as cover the level; overlapping by 128). A tile's
 detection is kept only when its centre lies in the tile's own share of the overlap and its
 box does not touch a border shared with another tile, so every face up to 128 network pixels
 is reported once, whole; larger faces are found whole at a coarser level. Everything is then
@@ -95,6 +96,17 @@ VERIFY_SIZES = (48, 64)
 VERIFY_RADIUS = 0.35
 """A verifying look counts a peak within this fraction of the face height from the window's centre."""
 LABEL = "face"
+AROUND_SIDE = 128
+"""Side (network pixels) of the fine windows searched around the previous frame's small
+faces between whole-frame fine searches: at the fine scale (×1.83 for 12 px faces) it
+spans about 70 frame pixels, so a small face moving up to ~17 px a frame (1.4 times its
+height) stays in its window's inner half; a faster one is found again by the next
+whole-frame search."""
+KNOWN_IOU = 0.5
+"""A proposal overlapping a proposal verified on the previous frame at least this much (IoU)
+is the same thing: it keeps the verified score until the next whole-frame search looks again."""
+KNOWN_RISE = 0.1
+"""…unless its search peak rose by more than this since it was verified."""
 
 
 def missing_model_message() -> str:
@@ -467,7 +479,19 @@ class FaceDetectorOptions(BackendOptions):
     """Smallest face height to find, in frame pixels. The finest search level scales the
     frame by 22 / min_face (the network's own minimum is about 20 px), so the cost grows
     with (frame size / min_face)²: 24 is four times cheaper than 12, 6 four times dearer."""
-    tile: int = Field(640, ge=256, le=4096, multiple_of=32)
+    coarse_face: float = Field(32.0, ge=4.0, le=2048.0)
+    """Faces at least this high (frame pixels) are searched for on every frame by the coarse
+    levels of the pyramid (scale 22 / coarse_face and coarser). The finer levels, for faces
+    between ``min_face`` and this, run on every ``fine_every``-th frame and, on the frames
+    between, in windows around the small faces of the previous frame. At or below
+    ``min_face``: the whole pyramid on every frame."""
+    fine_every: int = Field(6, ge=1)
+    """The fine levels (faces smaller than ``coarse_face``) search the whole frame on every
+    N-th consecutive frame (and on any frame that does not follow the previous call's); 1:
+    every frame. A small face appearing between two fine searches is found at the next one
+    (the tracker's backward pass covers the frames before). Fixed: it never depends on
+    measured speed."""
+    tile: int = Field(1024, ge=256, le=4096, multiple_of=32)
     """Side of the square tiles (network input pixels) that levels larger than one tile are cut
     into; neighbouring tiles overlap by 128 px. Bounds memory per network call."""
     batch: int = Field(1, ge=1, le=64)
@@ -508,6 +532,18 @@ class Level:
     tiles: tuple[Tile, ...]
 
 
+def _tile_side(length: int, tile: int) -> int:
+    """The tile side along an axis of ``length`` level pixels: the whole length (rounded up to
+    a multiple of 32) when it fits in ``tile``; else the smallest multiple of 32 that covers
+    the axis with as few tiles of at most ``tile`` as possible, overlapping by 128 — tiles no
+    larger than needed (fixed ``tile``-sized squares searched up to 2.5× the level's pixels)."""
+    if length <= tile:
+        return -(-length // ALIGN) * ALIGN
+    count = math.ceil((length - TILE_OVERLAP) / (tile - TILE_OVERLAP))
+    side = math.ceil((length + (count - 1) * TILE_OVERLAP) / count)
+    return min(tile, -(-side // ALIGN) * ALIGN)
+
+
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
     if length <= tile:
         return [0]
@@ -535,8 +571,7 @@ def plan_levels(width: int, height: int, min_face: float, tile: int) -> list[Lev
     while True:
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
         fits = w <= tile and h <= tile
-        tile_w = tile if w > tile else -(-w // ALIGN) * ALIGN
-        tile_h = tile if h > tile else -(-h // ALIGN) * ALIGN
+        tile_w, tile_h = _tile_side(w, tile), _tile_side(h, tile)
         xs, xcores = _axis(w, tile_w, TILE_OVERLAP)
         ys, ycores = _axis(h, tile_h, TILE_OVERLAP)
         tiles = tuple(
@@ -553,57 +588,162 @@ class CenterFaceDetector:
     """The ``faces`` detector: CenterFace over a multi-scale tiled pyramid (module docstring).
 
     ``net`` is a :class:`CenterFaceNet`; ``options`` a :class:`FaceDetectorOptions`.
-    :meth:`detect` implements :class:`editor.api.detectors.Detector`. Thread-safe when the
-    engine is (onnxruntime sessions are).
+    :meth:`detect` implements :class:`editor.api.detectors.Detector`. It remembers the
+    previous frame's faces (the fine windows and known scores between whole-frame searches):
+    one sequence of frames at a time per instance.
     """
 
     def __init__(self, net: CenterFaceNet, options: FaceDetectorOptions | None = None) -> None:
         self.net = net
         self.options = options or FaceDetectorOptions()
-        self._plans: dict[tuple[int, int], list[Level]] = {}
+        self._plans: dict[tuple[int, int], tuple[list[Level], list[Level]]] = {}
+        self._last_index: int | None = None
+        self._since_full = 0
+        self._previous = RawFaces.empty()
+        """Faces reported on the previous frame (score ≥ ``threshold``)."""
+        self._looked = RawFaces.empty()
+        """The previous frame's verified proposals: boxes, verified scores and (in the
+        landmarks' place, broadcast) their search peaks."""
 
     def levels(self, width: int, height: int) -> list[Level]:
-        """The search plan for frames of ``width``×``height`` (cached per size)."""
+        """The whole search plan for frames of ``width``×``height``: coarse and fine levels."""
+        coarse, fine = self._tiers(width, height)
+        return fine + coarse
+
+    def _tiers(self, width: int, height: int) -> tuple[list[Level], list[Level]]:
+        """(coarse levels, searched on every frame; fine levels, every ``fine_every``-th)."""
         key = (width, height)
         if key not in self._plans:
-            self._plans[key] = plan_levels(width, height, self.options.min_face, self.options.tile)
+            o = self.options
+            full = plan_levels(width, height, o.min_face, o.tile)
+            if o.coarse_face <= o.min_face:
+                self._plans[key] = (full, [])
+            else:
+                coarse = plan_levels(width, height, o.coarse_face, o.tile)
+                finest = max(level.sx for level in coarse)
+                self._plans[key] = (coarse, [level for level in full if level.sx > finest * 1.001])
         return self._plans[key]
 
     def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
-        """Faces on ``image`` (RGB uint8 H×W×3; ``frame_index`` is not used): boxes and five
+        """Faces on ``image`` (RGB uint8 H×W×3, frame ``frame_index``): boxes and five
         landmarks in frame pixels (boxes may extend past the frame), score = the heat map's
-        peak (0…1), label ``"face"``, highest score first. Raises ``ValueError`` for an image
-        that is not H×W×3 uint8."""
-        faces = self.detect_raw(image)
+        peak (0…1), label ``"face"``, highest score first. Frames are best given in display
+        order: the fine levels then search the whole frame every ``fine_every`` frames and
+        around the previous frame's small faces in between (any other order searches the whole
+        pyramid). Raises ``ValueError`` for an image that is not H×W×3 uint8."""
+        faces = self.detect_raw(image, frame_index)
         return [Detection(tuple(float(v) for v in box), float(score), LABEL,  # type: ignore[arg-type]
                           tuple((float(x), float(y)) for x, y in marks))
                 for box, score, marks in zip(faces.boxes, faces.scores, faces.landmarks)]
 
-    def detect_raw(self, image: np.ndarray) -> RawFaces:
-        """:meth:`detect` as arrays (:class:`RawFaces`, frame pixels, NMS-merged, highest score first)."""
-        faces = self.propose(image)
+    def detect_raw(self, image: np.ndarray, frame_index: int | None = None) -> RawFaces:
+        """:meth:`detect` as arrays (:class:`RawFaces`, frame pixels, NMS-merged, highest score
+        first). ``frame_index`` ``None``: the whole pyramid, every proposal verified."""
+        follows = frame_index is not None and self._last_index is not None and frame_index == self._last_index + 1
+        full = not follows or self._since_full + 1 >= self.options.fine_every
+        faces = self.propose(image, full=full, around=None if full else self._previous)
         if self.options.verify and faces.scores.size:
-            faces = RawFaces(faces.boxes, self.verify(image, faces.boxes), faces.landmarks)
+            peaks = faces.scores
+            scores = self.verify(image, faces.boxes, None if full else self._looked, peaks)
+            self._looked = RawFaces(faces.boxes, scores, peaks[:, None, None] * np.ones((1, 5, 2), np.float32))
+            faces = RawFaces(faces.boxes, scores, faces.landmarks)
+        else:
+            self._looked = RawFaces.empty()
         faces = faces.take(np.nonzero(faces.scores >= self.options.threshold)[0])
-        return faces.take(np.argsort(-faces.scores, kind="stable"))
+        faces = faces.take(np.argsort(-faces.scores, kind="stable"))
+        self._last_index = frame_index
+        self._since_full = 0 if full else self._since_full + 1
+        self._previous = faces
+        return faces
 
-    def propose(self, image: np.ndarray) -> RawFaces:
+    def new_shot(self) -> None:
+        """A shot cut before the next frame: search the whole pyramid there, forget the
+        previous frame's faces."""
+        self._last_index = None
+        self._previous = self._looked = RawFaces.empty()
+
+    def propose(self, image: np.ndarray, *, full: bool = True, around: RawFaces | None = None) -> RawFaces:
         """Candidate faces of the multi-scale tiled search (heat-map peaks at or above
-        ``candidate_threshold``), NMS-merged, in frame pixels. Raises ``ValueError`` for an
-        image that is not H×W×3 uint8."""
+        ``candidate_threshold``), NMS-merged, in frame pixels. ``full``: every level; else the
+        coarse levels, and the fine ones only in windows around the faces ``around`` smaller
+        than ``coarse_face``. Raises ``ValueError`` for an image that is not H×W×3 uint8."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 H×W×3 image, got {image.dtype} {image.shape}")
         height, width = image.shape[:2]
-        found = [self._level(image, level) for level in self.levels(width, height)]
+        coarse, fine = self._tiers(width, height)
+        small = np.zeros((0, 4), np.float32)
+        if not full and fine and around is not None and around.scores.size:
+            small = around.boxes[(around.boxes[:, 3] - around.boxes[:, 1]) < self.options.coarse_face * 1.5]
+            # many small faces (a crowd): the whole fine search costs less than their windows
+            if len(small) * AROUND_SIDE ** 2 > sum(level.width * level.height for level in fine):
+                full_fine, small = True, small[:0]
+            else:
+                full_fine = False
+        else:
+            full_fine = full
+        found = [self._level(image, level) for level in ((fine if full_fine else []) + coarse)]
+        if len(small):
+            found.append(self._around(image, small, max(level.sx for level in fine)))
         faces = RawFaces.concat(found)
         if faces.scores.size == 0:
             return faces
         return faces.take(nms(faces.boxes, faces.scores, self.options.nms_iou))
 
-    def verify(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    def _around(self, image: np.ndarray, boxes: np.ndarray, scale: float) -> RawFaces:
+        """The fine search in a window around each of ``boxes`` (frame pixels): a
+        :data:`AROUND_SIDE`-pixel network window at the fine level's ``scale``, centred on
+        the box; faces whose centre lies in the window's inner half are kept."""
+        side = AROUND_SIDE
+        found: list[RawFaces] = []
+        for first in range(0, len(boxes), max(self.options.batch, 8)):
+            group = boxes[first:first + max(self.options.batch, 8)]
+            crops, origins = [], []
+            for box in group:
+                cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+                half = side / 2 / scale
+                crops.append(_crop(image, cx - half, cy - half, cx + half, cy + half, side))
+                origins.append((cx - half, cy - half))
+            out = self.net(np.stack(crops).transpose(0, 3, 1, 2).astype(np.float32))
+            for k, (ox, oy) in enumerate(origins):
+                faces = decode(out, k, self.options.candidate_threshold)
+                if not faces.scores.size:
+                    continue
+                b = faces.boxes
+                cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+                keep = (np.abs(cx - side / 2) < side / 4) & (np.abs(cy - side / 2) < side / 4)
+                if keep.any():
+                    shift = np.array([ox, oy], np.float32)
+                    boxes_f = b[keep].reshape(-1, 2, 2) / scale + shift
+                    marks = faces.landmarks[keep] / scale + shift
+                    found.append(RawFaces(boxes_f.reshape(-1, 4).astype(np.float32), faces.scores[keep],
+                                          marks.astype(np.float32)))
+        return RawFaces.concat(found)
+
+    def verify(self, image: np.ndarray, boxes: np.ndarray, known: RawFaces | None = None,
+               peaks: np.ndarray | None = None) -> np.ndarray:
         """Verified scores (float32, one per box K×4 in frame pixels): the lower of the two
         best peaks the network finds near each box's centre in windows of 4× the box height
-        around it, scaled so the box is :data:`VERIFY_SIZES` (48, 64) px high."""
+        around it, scaled so the box is :data:`VERIFY_SIZES` (48, 64) px high. ``known``:
+        the previous frame's verified proposals (:attr:`_looked`) — a box overlapping one of
+        them (IoU ≥ :data:`KNOWN_IOU`) keeps its verified score without a new look unless
+        its search peak (``peaks``) rose by more than :data:`KNOWN_RISE` (a face turning
+        towards the camera is looked at again at once); every box is looked at again at the
+        next whole-frame search."""
+        scores = np.full(len(boxes), np.inf, np.float32)
+        todo = np.ones(len(boxes), bool)
+        if known is not None and known.scores.size and len(boxes):
+            overlap = _iou_matrix(boxes, known.boxes)
+            best = overlap.argmax(axis=1)
+            hit = overlap[np.arange(len(boxes)), best] >= KNOWN_IOU
+            if peaks is not None:
+                hit &= peaks <= known.landmarks[best, 0, 0] + KNOWN_RISE
+            scores[hit] = known.scores[best[hit]]
+            todo = ~hit
+        if todo.any():
+            scores[todo] = self._look(image, boxes[todo])
+        return scores
+
+    def _look(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         scores = np.full(len(boxes), np.inf, np.float32)
         for size in VERIFY_SIZES:
             side = 4 * size
@@ -667,22 +807,37 @@ class CenterFaceDetector:
         return RawFaces(boxes.reshape(-1, 4).astype(np.float32), faces.scores[keep], marks.astype(np.float32))
 
 
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a`` (K×4) with every box of ``b`` (M×4): K×M float32."""
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0).astype(np.float32)
+
+
+def _crop(image: np.ndarray, x0: float, y0: float, x1: float, y1: float, side: int) -> np.ndarray:
+    """The frame region (x0, y0)–(x1, y1) (frame pixels, may pass the frame: zeros there)
+    resized to ``side``×``side`` uint8 RGB."""
+    h, w = image.shape[:2]
+    ix0, iy0, ix1, iy1 = int(math.floor(x0)), int(math.floor(y0)), int(math.ceil(x1)), int(math.ceil(y1))
+    region = np.zeros((iy1 - iy0, ix1 - ix0, 3), np.uint8)
+    cx0, cy0, cx1, cy1 = max(ix0, 0), max(iy0, 0), min(ix1, w), min(iy1, h)
+    if cx1 > cx0 and cy1 > cy0:
+        region[cy0 - iy0:cy1 - iy0, cx0 - ix0:cx1 - ix0] = image[cy0:cy1, cx0:cx1]
+    shrink = region.shape[0] > side
+    return cv2.resize(region, (side, side), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
 def _window(image: np.ndarray, box: np.ndarray, side: int, size: int) -> np.ndarray:
     """A ``side``×``side`` uint8 RGB window centred on ``box`` (x0, y0, x1, y1, frame pixels),
     scaled so the box height becomes ``size`` px; zeros beyond the frame."""
-    height = max(float(box[3] - box[1]), 1.0)
-    scale = size / height
+    scale = size / max(float(box[3] - box[1]), 1.0)
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     half = side / 2 / scale  # frame pixels from the centre to the window's edge
-    x0, y0 = int(math.floor(cx - half)), int(math.floor(cy - half))
-    x1, y1 = int(math.ceil(cx + half)), int(math.ceil(cy + half))
-    h, w = image.shape[:2]
-    region = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
-    ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if ix1 > ix0 and iy1 > iy0:
-        region[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = image[iy0:iy1, ix0:ix1]
-    shrink = region.shape[0] > side
-    return cv2.resize(region, (side, side), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return _crop(image, cx - half, cy - half, cx + half, cy + half, side)
 
 
 def create_detector(options: FaceDetectorOptions | None = None, *, device: str = "auto",

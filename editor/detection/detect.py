@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from editor.api.backends import BackendContext, BackendOptions, Tracker
-from editor.api.detectors import Detector
+from editor.api.backends import BackendContext, BackendOptions
+from editor.api.detectors import Detector, FrameDetection
 from editor.api.errors import BackendUnavailable, PluginError, TrackeditError
 from editor.api.frames import VideoInfo
 from editor.api.prompts import PromptSet
 from editor.detection.association import Track
-from editor.detection.objects import objects_from_tracks
+from editor.detection.objects import frame_detections, objects_from_tracks
 from editor.detection.options import DetectOptions
 from editor.detection.scan import ScanProgress, scan
 from editor.detection.schedule import Cadence
@@ -35,13 +35,17 @@ class DetectedObjects:
     tracks: list[Track]
     """The track behind each object, in the same order as ``prompts.objects``."""
     cadence: Cadence
-    """Every how many frames the detectors ran, and the timings that chose it."""
+    """Every how many frames the detectors ran."""
     detectors: tuple[str, ...]
     frames: int = 0
     detected_frames: int = 0
     detections: int = 0
     """Detections kept (score ≥ ``min_score``), before the noise rule."""
     cuts: list[int] = field(default_factory=list)
+    floor: dict[int, tuple[FrameDetection, ...]] = field(default_factory=dict)
+    """Frame → every detection kept there, as redaction covers it (the floor; tracks or not:
+    :func:`editor.detection.objects.frame_detections`); give each frame's to
+    :attr:`editor.api.stages.FrameItem.detections`."""
     spans: dict[int, tuple[int, int]] = field(default_factory=dict)
     """Object id → the frames it may be tracked on (first detection − reach … last
     detection + reach) for the objects detected reliably (:attr:`DetectOptions.reach`);
@@ -98,7 +102,7 @@ def resolve_detectors(names: Sequence[str], plugins: object, *, device: str = "a
 
 def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Mapping[str, Detector] | None = None,
                    options: DetectOptions | None = None, *, plugins: object | None = None,
-                   existing: Mapping[int, str] | None = None, tracker: Tracker | None = None, device: str = "auto",
+                   existing: Mapping[int, str] | None = None, device: str = "auto",
                    models_dir: Path | None = None, progress: ScanProgress | None = None) -> DetectedObjects:
     """Find objects automatically in ``video`` and return them as tracked-object prompts.
 
@@ -108,8 +112,7 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
     ``None``: ``options.detectors``. ``options``: :class:`DetectOptions` (cadence, minimum
     score, shape, margin…). ``existing``: the objects already there (id → name, e.g.
     ``PromptSet.names()``) — detected ones take the ids after them and skip their names.
-    ``tracker``: timed for the automatic cadence (``None``: the cadence falls back to half
-    of ``max_every``). ``progress(done, total)`` per frame read.
+    ``progress(done, total)`` per frame read.
 
     The video is decoded once, 8-bit. Returns :class:`DetectedObjects` (``prompts`` empty
     when nothing was found). Raises :class:`~editor.api.errors.InputError` for an unreadable
@@ -130,7 +133,7 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
     start = time.perf_counter()
     frames = iter_frames(info.path, deep=False, keep_planes=False)
     try:
-        found = scan(frames, info, detectors, options, tracker=tracker, progress=progress)
+        found = scan(frames, info, detectors, options, progress=progress)
     finally:
         frames.close()
     existing = existing or {}
@@ -143,8 +146,9 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
     spans = {o.id: span for o, t in pairs
              if (span := reliable_span(t, found.detected_frames, options.reliable, reach)) is not None}
     return DetectedObjects(PromptSet(tuple(o for o, _ in pairs)), [t for _, t in pairs], found.cadence,
-                           tuple(detectors), found.frames, len(found.detected_frames), found.detections, found.cuts,
-                           spans, time.perf_counter() - start, found.detector_seconds)
+                           tuple(detectors), found.frames, len(found.detected_frames), found.detection_count,
+                           found.cuts, frame_detections(found.detections, pairs, options), spans,
+                           time.perf_counter() - start, found.detector_seconds)
 
 
 def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float,

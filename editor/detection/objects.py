@@ -26,7 +26,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 
-from editor.api.detectors import DetectorSpec
+from editor.api.detectors import DetectorSpec, FrameDetection
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.detection.association import Observation, Track, clip_box
 from editor.detection.options import DetectOptions
@@ -34,19 +34,39 @@ from editor.detection.options import DetectOptions
 log = logging.getLogger(__name__)
 
 
+def grown_box(raw_box: tuple[float, float, float, float], margin: float) -> tuple[float, float, float, float]:
+    """A detector's box grown by ``margin`` of its width (left and right) and height (top and
+    bottom) on every side (:attr:`DetectOptions.margin`), rounded to 0.01 px."""
+    x0, y0, x1, y1 = raw_box
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    return (round(x0 - mx, 2), round(y0 - my, 2), round(x1 + mx, 2), round(y1 + my, 2))
+
+
+def frame_detections(detections: Mapping[int, Sequence[tuple[Observation, str]]],
+                     pairs: Sequence[tuple[ObjectPrompts, Track]],
+                     options: DetectOptions) -> dict[int, tuple[FrameDetection, ...]]:
+    """Every frame's detections as redaction covers them (the floor,
+    :class:`~editor.api.detectors.FrameDetection`): each detection's box grown by the margin,
+    as an ellipse (``box`` for the box shape), with its detector's name and the id of the
+    object whose track it joined (``None`` for none: dropped as noise or beyond the 255
+    ids). ``detections``: :attr:`editor.detection.scan.ScanResult.detections`."""
+    owner = {id(o): obj.id for obj, track in pairs for o in track.observations}
+    shape = "box" if options.shape == "box" else "ellipse"
+    return {f: tuple(FrameDetection(grown_box(o.raw_box, options.margin), name, owner.get(id(o)), shape, o.label)
+                     for o, name in found)
+            for f, found in sorted(detections.items())}
+
+
 def prompt_for(obs: Observation, options: DetectOptions, width: int, height: int, *,
                interpolated: bool = False) -> Prompt:
     """The prompt of one detection (see the module docstring); the box is rounded to 0.01 px.
     ``interpolated``: a bridged box, not a detection (:attr:`Prompt.interpolated`)."""
-    x0, y0, x1, y1 = obs.raw_box
-    mx, my = options.margin * (x1 - x0), options.margin * (y1 - y0)
-    grown = (x0 - mx, y0 - my, x1 + mx, y1 + my)
+    grown = grown_box(obs.raw_box, options.margin)
     if options.shape == "mask":
         clipped = clip_box(grown, width, height) or obs.box
         return Prompt(obs.frame, box=tuple(round(v, 2) for v in clipped),  # type: ignore[arg-type]
                       interpolated=interpolated)
-    return Prompt(obs.frame, box=tuple(round(v, 2) for v in grown), shape=options.shape,  # type: ignore[arg-type]
-                  interpolated=interpolated)
+    return Prompt(obs.frame, box=grown, shape=options.shape, interpolated=interpolated)
 
 
 def bridged(track: Track, gap: int) -> list[Observation]:

@@ -50,6 +50,13 @@ class AssociationOptions(BaseModel):
     """A detection with at least this share of its area inside another of its label is the
     same object (a face's inner part found at another scale): one detection remains, the
     larger box with the higher score."""
+    cut_iou: float = Field(0.5, ge=0, le=1)
+    """A track continues across a shot cut only with a detection on the cut's frame whose box
+    overlaps its last one at least this much (IoU)…"""
+    cut_appearance: float = Field(0.7, ge=0, le=1)
+    """…and that looks alike at least this much (appearance similarity): the same person at
+    the same place (a jump cut; faces composited over cut footage). Chosen by construction,
+    not tuned: a different person in the same place after a cut rarely meets both."""
     confirm_score: float = Field(0.6, ge=0, le=1)
     """The noise rule: a track seen on a single detection frame whose score is below this
     is dropped (a real object is seen again on later detection frames; one weak hit is most
@@ -69,11 +76,11 @@ class DetectOptions(BaseModel):
 
     detectors: tuple[str, ...] = ("faces",)
     """Registered detector names (``PluginManager.detectors``; built-ins ``faces``, ``plates``)."""
-    every: int | None = Field(None, ge=1)
-    """Run the detectors on every N-th frame (1: every frame). ``None``: automatic — the
-    detectors and the tracker are timed on the first frames and N is the smallest that keeps
-    detection within :attr:`max_share` of the time per frame (:mod:`editor.detection.schedule`).
-    The first frame of every shot is always detected."""
+    every: int = Field(1, ge=1)
+    """Run the detectors on every N-th frame. 1 (the default): every frame — detection is the
+    floor of redaction, a face seen on a frame is covered there whatever the tracker does.
+    N > 1 trades recall for speed (between detection frames only the tracker covers what
+    moved; redaction runs warn). The first frame of every shot is always detected."""
     min_score: float = Field(0.5, ge=0, le=1)
     """Detections scoring below this are dropped before association."""
     shape: Shape = "ellipse"
@@ -109,9 +116,5 @@ class DetectOptions(BaseModel):
     reliable: float = Field(0.75, ge=0, le=1)
     """The share of detection frames, between its first and last detection, on which an
     object must be detected (at least twice) for :attr:`reach` to apply."""
-    max_share: float = Field(0.25, gt=0, lt=1)
-    """Automatic ``every``: the largest share of the time per frame detection may take."""
-    max_every: int = Field(8, ge=1)
-    """Automatic ``every`` is at most this (an object visible for fewer frames may be missed)."""
     association: AssociationOptions = AssociationOptions()
     """How detections are joined into tracks."""

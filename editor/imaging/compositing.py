@@ -4,7 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from editor.backends.classic.morphology import bbox, disk
+from editor.api.masks import box_of_each  # noqa: F401 - re-exported for stages
+from editor.backends.classic.morphology import disk
 from editor.imaging.depth import from_float, match_depth
 
 
@@ -13,16 +14,6 @@ def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
     if pixels <= 0:
         return mask
     return cv2.dilate(mask.astype(np.uint8), disk(pixels)) > 0
-
-
-def box_of_each(labels: np.ndarray, ids: set[int]) -> np.ndarray:
-    """Bool mask of the bounding box of each selected object."""
-    out = np.zeros(labels.shape, bool)
-    for oid in ids:
-        b = bbox(labels == oid)
-        if b is not None:
-            out[b[1]:b[3], b[0]:b[2]] = True
-    return out
 
 
 def feathered_alpha(core: np.ndarray, feather: int) -> np.ndarray:

@@ -11,6 +11,7 @@ go through the wrapper untouched.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -84,7 +85,7 @@ class EightBitStage(Stage):
 
 
 def _shallow(item: FrameItem) -> FrameItem:
-    return FrameItem(item.frame.as_8bit(), item.labels, item.confidence)
+    return item.with_frame(item.frame.as_8bit())
 
 
 def _back(out: FrameItem, handed: FrameItem, original: FrameItem) -> FrameItem:
@@ -93,7 +94,7 @@ def _back(out: FrameItem, handed: FrameItem, original: FrameItem) -> FrameItem:
     if not original.frame.deep or frame.image.dtype != np.uint8:
         return out
     if frame is handed.frame:  # nothing changed: the deep frame as it came
-        return FrameItem(original.frame, out.labels, out.confidence)
+        return dataclasses.replace(out, frame=original.frame)
     image = _deepen(frame.image, handed.frame.image, original.frame.image)
     if frame.alpha is None:
         alpha = None
@@ -103,4 +104,4 @@ def _back(out: FrameItem, handed: FrameItem, original: FrameItem) -> FrameItem:
         alpha = to_depth(frame.alpha, image.dtype)
     result = frame.replace(image)
     result.alpha = alpha
-    return FrameItem(result, out.labels, out.confidence)
+    return dataclasses.replace(out, frame=result)

@@ -8,6 +8,7 @@ the tracker's on-disk frame cache).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -18,12 +19,13 @@ import numpy as np
 
 from editor.backends.assembly import BackendChoice, Backends, detector_options, select_backends
 from editor.backends.device import check_device_name
-from editor.api.errors import InputError, OutputError, TrackeditError
+from editor.api.errors import InputError, OutputError, PromptError, TrackeditError
 from editor.api.files import AtomicOutput, check_output, scratch_dir
-from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder
+from editor.api.detectors import FrameDetection
+from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder, load_frame_detections
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
-from editor.api.prompts import PromptSet
+from editor.api.prompts import ObjectPrompts, PromptSet
 from editor.api.stages import FrameItem, Stage, StageContext
 from editor.pipeline.threads import threaded
 from editor.api.run import DetectionSummary, RunInfo, RunSummary
@@ -33,10 +35,14 @@ from editor.tracking.confidence import write_confidence
 from editor.tracking.evidence import EvidenceOptions
 from editor.tracking.engine import Progress, TrackingSession
 from editor.api.frames import Frame, VideoInfo
+from editor.video.random_access import FrameSource
 from editor.video.reader import iter_frames, probe
 from editor.video.writer import EncodeOptions
 
 log = logging.getLogger(__name__)
+
+REDACTION_STAGES = frozenset({"blur", "pixelate", "solid", "image"})
+"""Built-in stages that hide what they cover: a detection cadence above 1 warns for them."""
 
 
 @dataclass
@@ -56,6 +62,10 @@ class RunRequest:
     detect_cuts: bool = True
     bidirectional: bool = False
     queue_size: int = 4
+    keep: tuple[str, ...] = ()
+    """Names of objects to keep visible (``--keep NAME``): a prompted object (a person whose
+    face stays) or a detected one (``face-3``); marked keep
+    (:attr:`editor.api.prompts.ObjectPrompts.keep`) like ``"keep": true`` in a prompts file."""
     detect: DetectOptions | None = None
     """Find objects automatically before tracking (``--detect``; :mod:`editor.detection`):
     they join ``prompts`` (ids after the user's), and every object is then tracked in both
@@ -73,6 +83,9 @@ class _Objects:
     detection: DetectionSummary | None = None
     spans: dict[int, tuple[int, int]] = field(default_factory=dict)
     """Detected objects' spans of frames (:attr:`editor.detection.DetectedObjects.spans`)."""
+    floor: dict[int, tuple[FrameDetection, ...]] = field(default_factory=dict)
+    """Every frame's detections (:attr:`editor.detection.DetectedObjects.floor`): they travel
+    with their frames to the stages, which cover them whatever tracking did."""
 
 
 class Pipeline:
@@ -84,13 +97,12 @@ class Pipeline:
     # -- shared setup --------------------------------------------------------------------
     def _objects(self, req: RunRequest, video: VideoInfo, progress: Progress | None) -> _Objects:
         """The objects to track: ``req.prompts`` plus, with ``req.detect``, the detected ones
-        (the detection pass reads the video once; the tracker built here is timed for the
-        automatic cadence and then used for tracking). Backends are built only when there
-        is something to track."""
+        and every frame's detections (the detection pass reads the video once). Backends are
+        built only when there is something to track."""
         if req.masks_dir is not None and req.detect is not None:
             raise TrackeditError("masks_dir renders masks already tracked and detect tracks: give one of them")
         if req.masks_dir is not None or (req.prompts is None and req.detect is None):
-            return _Objects(req.prompts)
+            return _Objects(_mark_kept(req.prompts, req.keep, req.prompts.source if req.prompts else None))
         from editor.detection.detect import detect_objects, resolve_detectors
 
         detectors = None
@@ -100,13 +112,12 @@ class Pipeline:
                                           options=detector_options(self.plugins, req.backends))
         backends = select_backends(self.plugins, req.backends).build()
         if req.detect is None:
-            return _Objects(req.prompts, backends)
+            return _Objects(_mark_kept(req.prompts, req.keep, req.prompts.source if req.prompts else None), backends)
         assert detectors is not None
         scan_progress = (lambda done, total: progress("detect", done, total)) if progress is not None else None
         found = detect_objects(video, detectors, req.detect, existing=req.prompts.names() if req.prompts else None,
-                               tracker=backends.tracker,
                                progress=scan_progress)
-        summary = DetectionSummary(found.detectors, found.names, found.cadence.every, found.cadence.automatic,
+        summary = DetectionSummary(found.detectors, found.names, found.cadence.every,
                                    found.detected_frames, found.detections, found.seconds)
         if not found.prompts.objects:
             what = " or ".join(found.detectors)
@@ -114,8 +125,9 @@ class Pipeline:
                 "nothing to edit: the output is a plain transcode"
             log.warning("no objects found by %s in %s (%d frames detected, minimum score %g); %s",
                         what, Path(video.path).name, found.detected_frames, req.detect.min_score, rest)
-        prompts = combine(req.prompts, found.prompts.objects)
-        return _Objects(prompts, backends if prompts is not None else None, summary, found.spans)
+        prompts = _mark_kept(combine(req.prompts, found.prompts.objects), req.keep,
+                             req.prompts.source if req.prompts else None)
+        return _Objects(prompts, backends if prompts is not None else None, summary, found.spans, found.floor)
 
     def _items(self, req: RunRequest, video: VideoInfo, work: Path, progress: Progress | None,
                objects: _Objects, *, deep: bool = True
@@ -127,6 +139,7 @@ class Pipeline:
         if req.masks_dir is not None:
             manifest = MasksManifest.load(req.masks_dir)
             masks = iter_mask_folder(req.masks_dir, manifest.frame_count, video.size)
+            floor = load_frame_detections(req.masks_dir)
 
             def from_masks() -> Iterator[FrameItem]:
                 n = 0
@@ -136,13 +149,14 @@ class Pipeline:
                         raise InputError(f"masks cover {manifest.frame_count} frames but the video has more",
                                          req.masks_dir)
                     n += 1
-                    yield FrameItem(frame, labels)
+                    yield FrameItem(frame, labels, detections=floor.get(frame.index, ()))
                 if n != manifest.frame_count:
                     raise InputError(f"masks cover {manifest.frame_count} frames, the video has {n}",
                                      req.masks_dir)
             return from_masks(), None, None, None
         if objects.prompts is None:
-            return (FrameItem(f, np.zeros(shape, np.uint8)) for f in frames), None, None, None
+            return (FrameItem(f, np.zeros(shape, np.uint8), detections=objects.floor.get(f.index, ()))
+                    for f in frames), None, None, None
         backends = objects.backends or select_backends(self.plugins, req.backends).build()
         evidence = EvidenceOptions(hold_frames=req.detect.hold) \
             if req.detect is not None and req.detect.hold is not None else None
@@ -150,6 +164,8 @@ class Pipeline:
                                    detect_cuts=req.detect_cuts, refine=backends.refine_options, evidence=evidence)
         tracking.add_prompts(objects.prompts)
         tracking.spans = dict(objects.spans)
+        if objects.detection is not None:
+            _check_kept_faces(tracking, objects)
         bidirectional = req.bidirectional or req.detect is not None
         # frames up to where the backward pass starts are read for tracking (cached as raw
         # planes) and decoded again for the output (see TrackingSession.stream's replay)
@@ -158,6 +174,7 @@ class Pipeline:
         def replay() -> Iterator[Frame]:
             return threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
 
+        tracking.detections = objects.floor
         items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
                          req.queue_size, "track")
         return items, tracking, backends.segmenter_name, backends.tracker_name
@@ -166,6 +183,11 @@ class Pipeline:
         if req.masks_dir is not None:
             return MasksManifest.load(req.masks_dir).objects
         return objects.prompts.names() if objects.prompts else {}
+
+    def _kept(self, req: RunRequest, objects: _Objects) -> set[int]:
+        if req.masks_dir is not None:
+            return set(MasksManifest.load(req.masks_dir).kept)
+        return objects.prompts.kept() if objects.prompts else set()
 
     # -- commands ------------------------------------------------------------------------
     def run(self, req: RunRequest, *, on_frame: Callable[[int], None] | None = None,
@@ -182,6 +204,13 @@ class Pipeline:
         if req.masks_dir is None:  # a stage selecting an object that cannot exist: before detection
             check_object_selections(req.preset, self.plugins, req.prompts.names() if req.prompts else {},
                                     req.detect.detectors if req.detect is not None else ())
+        _check_keep_names(req, self.plugins)
+        if req.detect is not None and req.detect.every > 1 and \
+                any(s.use in REDACTION_STAGES for s in req.preset.stages):
+            log.warning("detecting on every %d%s frame only (--detect-every): between detections only tracking "
+                        "covers what the detectors find, and a face the tracker loses there stays visible; "
+                        "leave --detect-every out to detect on every frame", req.detect.every,
+                        {2: "nd", 3: "rd"}.get(req.detect.every, "th"))
         start = time.perf_counter()
         with scratch_dir("run") as work:
             device = check_device_name(req.backends.device)
@@ -192,7 +221,8 @@ class Pipeline:
                 sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)
                 try:
                     objects = self._objects(req, video, progress)
-                    context = StageContext(video, self._object_names(req, objects), device, req.output, work)
+                    context = StageContext(video, self._object_names(req, objects), device, req.output, work,
+                                           kept=self._kept(req, objects))
                     stages = build_stages(req.preset, self.plugins, context)
                     items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects)
                     info = RunInfo(req.input, req.output, video, [s.id for s in req.preset.stages], seg_name, trk_name)
@@ -221,6 +251,7 @@ class Pipeline:
         """Write the tracked label maps of ``req.input`` as a DAVIS-layout masks folder."""
         if req.prompts is None and req.detect is None:
             raise TrackeditError("track needs a prompts file or detection")
+        _check_keep_names(req, self.plugins)
         video = probe(req.input)
         check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
         if req.prompts is not None:
@@ -231,9 +262,9 @@ class Pipeline:
             objects = self._objects(req, video, progress)
             names = self._object_names(req, objects)
             items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects, deep=False)
-            writer = MaskFolderWriter(out.path, names, str(req.input))
+            writer = MaskFolderWriter(out.path, names, str(req.input), kept=frozenset(self._kept(req, objects)))
             for item in items:
-                writer.write(item.index, item.labels)
+                writer.write(item.index, item.labels, item.detections)
                 n += 1
                 if on_frame is not None:
                     on_frame(n)
@@ -242,6 +273,71 @@ class Pipeline:
                 write_confidence(out.path, tracking.stats, names, n)
         return RunSummary(n, time.perf_counter() - start, masks_out, seg_name, trk_name,
                           tracking.stats if tracking else None, objects.detection)
+
+
+def _check_keep_names(req: RunRequest, plugins: PluginManager) -> None:
+    """Before any detection: every ``--keep`` name is a prompted object's or one detection can
+    give (``face-<n>`` for ``--detect faces``); else a one-line
+    :class:`~editor.api.errors.PromptError`."""
+    import re
+
+    known = {n for n in (req.prompts.names().values() if req.prompts else ()) if n}
+    labels = [label for d in (req.detect.detectors if req.detect else ()) if d in plugins.detectors
+              for label in plugins.detectors[d].labels]
+    for name in req.keep:
+        if name in known or any(re.fullmatch(rf"{re.escape(label)}-\d+", name) for label in labels):
+            continue
+        listed = ", ".join(sorted(known)) or "none"
+        detected = f"; detection names its objects {', '.join(f'{label}-<n>' for label in labels)}" if labels else ""
+        raise PromptError(f"--keep {name!r}: no object of that name (objects: {listed}{detected})",
+                          req.prompts.source if req.prompts else None)
+
+
+def _mark_kept(prompts: PromptSet | None, names: tuple[str, ...], source: Path | None) -> PromptSet | None:
+    """``prompts`` with the objects named in ``names`` marked keep. Raises
+    :class:`~editor.api.errors.PromptError` (one line) for a name no object has."""
+    if not names:
+        return prompts
+    known = {o.name for o in prompts.objects} if prompts is not None else set()
+    unknown = [n for n in names if n not in known]
+    if unknown or prompts is None:
+        listed = ", ".join(sorted(n for n in known if n)) or "none"
+        raise PromptError(f"--keep {unknown[0] if unknown else names[0]!r}: no object of that name "
+                          f"(objects: {listed})", source)
+    wanted = set(names)
+    return dataclasses.replace(prompts, objects=tuple(
+        dataclasses.replace(o, keep=True) if o.name in wanted else o for o in prompts.objects))
+
+
+def _check_kept_faces(tracking: TrackingSession, objects: _Objects) -> None:
+    """Every kept object that is not itself detected must have a detection on it on one of
+    its prompted frames (a person whose face stays visible): else a one-line
+    :class:`~editor.api.errors.PromptError` — keeping a person no detector sees there keeps
+    nothing, and most likely the clicks are on someone else."""
+
+    assert objects.prompts is not None
+    detected = set(objects.detection.objects) if objects.detection is not None else set()
+    kept = [o for o in objects.prompts.objects if o.keep and o.id not in detected]
+    if not kept:
+        return
+    with FrameSource(tracking.video_path, cache_size=2) as source:
+        for obj in kept:
+            _check_kept_face(tracking, objects, obj, source)
+
+
+def _check_kept_face(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, source: FrameSource) -> None:
+    """:func:`_check_kept_faces` for one kept object (frames decoded from ``source``)."""
+    from editor.api.stages import lies_on
+
+    assert objects.prompts is not None
+    frames = sorted({p.frame for p in obj.prompts})
+    for f in frames:
+        found = objects.floor.get(f, ())
+        if found and any(lies_on(tracking.mask_from_prompts(f, obj.id, source[f]), d) for d in found):
+            return
+    where = f"frame {frames[0]}" if len(frames) == 1 else f"frames {', '.join(map(str, frames[:5]))}"
+    raise PromptError(f"{obj.label} is marked keep but no face (or other detection) lies on it at "
+                      f"{where}: click the person whose face should stay visible", objects.prompts.source)
 
 
 def _chain(items: Iterator[FrameItem], stages: list[Stage]) -> Iterator[FrameItem]:

@@ -57,6 +57,7 @@ import cv2
 import numpy as np
 
 from editor.api.backends import ReviewableTrackPass, Segmenter, Tracker, TrackPass
+from editor.api.detectors import FrameDetection
 from editor.api.errors import PromptError
 from editor.api.files import make_scratch_dir
 from editor.api.frames import Frame, VideoInfo
@@ -84,6 +85,8 @@ Progress = Callable[[str, int, int], None]
 class ObjectState:
     id: int
     name: str = ""
+    keep: bool = False
+    """Never redacted, nor the faces on it (:attr:`editor.api.prompts.ObjectPrompts.keep`)."""
     prompts: list[Prompt] = field(default_factory=list)
     """In the order given; changed only through :meth:`add` and :meth:`pop` (they keep the
     index by frame)."""
@@ -158,6 +161,8 @@ class ObjectInfo:
     """How many prompts it has (several on one frame combine)."""
     undone: int
     """How many prompts :meth:`TrackingSession.redo` can put back."""
+    keep: bool = False
+    """Kept visible by redaction (:meth:`TrackingSession.set_keep`)."""
 
 
 class _Cuts:
@@ -321,6 +326,10 @@ class TrackingSession:
         stopped seeing, :attr:`editor.detection.DetectedObjects.spans`). Objects not listed
         are tracked wherever the tracker follows them; :meth:`add_prompt` outside an
         object's span removes it (a person's correction overrides the detector)."""
+        self.detections: dict[int, tuple[FrameDetection, ...]] = {}
+        """Frame → every detection there (:attr:`editor.detection.DetectedObjects.floor`):
+        attached to the frames :meth:`stream` yields and written beside the label maps by
+        :meth:`export_masks`, so redaction covers them whatever tracking made of them."""
 
     @property
     def frame_count(self) -> int | None:
@@ -392,6 +401,7 @@ class TrackingSession:
         self._prompt_source = prompts.source
         for obj in prompts.objects:
             state = self.state.objects.setdefault(obj.id, ObjectState(obj.id, obj.name))
+            state.keep = state.keep or obj.keep
             state.add(*obj.prompts)
             for p in obj.prompts:
                 self.state.prompt_masks.pop((p.frame, obj.id), None)
@@ -440,6 +450,18 @@ class TrackingSession:
             raise PromptError(f"no object {object_id}")
         self.state.objects[object_id].name = name
 
+    def set_keep(self, object_id: int, keep: bool) -> None:
+        """Mark an object as kept visible by redaction (a person whose face stays, or a
+        detected face; :attr:`editor.api.prompts.ObjectPrompts.keep`) or not;
+        :class:`PromptError` if there is no such object."""
+        if object_id not in self.state.objects:
+            raise PromptError(f"no object {object_id}")
+        self.state.objects[object_id].keep = bool(keep)
+
+    def kept(self) -> set[int]:
+        """Ids of the objects marked keep."""
+        return {oid for oid, o in self.state.objects.items() if o.keep}
+
     def remove_object(self, object_id: int) -> None:
         """Forget an object: its prompts, its masks and its track in running passes."""
         self.state.objects.pop(object_id, None)
@@ -463,16 +485,21 @@ class TrackingSession:
         self._close_passes()
         self.state = SessionState()
         self.spans.clear()
+        self.detections.clear()
         self.stats.confidence.clear()
         self.stats.states.clear()
         shutil.rmtree(self.masks_dir, ignore_errors=True)
         self.masks_dir.mkdir(parents=True)
 
-    def mask_from_prompts(self, frame: int, object_id: int) -> np.ndarray:
-        """The object's mask from its prompts on ``frame`` (bool H×W), segmenting on demand."""
-        if self.frames is None and (frame, object_id) not in self.state.prompt_masks:
+    def mask_from_prompts(self, frame: int, object_id: int, image: Frame | None = None) -> np.ndarray:
+        """The object's mask from its prompts on ``frame`` (bool H×W), segmenting on demand.
+        ``image``: that frame, decoded by the caller (a session that streams frames cannot
+        fetch it by index)."""
+        if image is None and self.frames is None and (frame, object_id) not in self.state.prompt_masks:
             raise PromptError(f"this session streams frames; it cannot fetch frame {frame} by index")
-        return self._prompt_mask(self.frames[frame] if self.frames is not None else None, frame, object_id)
+        if image is None and self.frames is not None:
+            image = self.frames[frame]
+        return self._prompt_mask(image, frame, object_id)
 
     def _prompt_mask(self, frame: Frame | None, index: int, object_id: int) -> np.ndarray:
         key = (index, object_id)
@@ -497,12 +524,13 @@ class TrackingSession:
 
     def prompt_set(self) -> PromptSet:
         """The session's prompts in the prompt contract (save it for ``trackedit run``)."""
-        return PromptSet(tuple(ObjectPrompts(o.id, o.name, tuple(sorted(o.prompts, key=lambda p: p.frame)))
+        return PromptSet(tuple(ObjectPrompts(o.id, o.name, tuple(sorted(o.prompts, key=lambda p: p.frame)), o.keep)
                                for _, o in sorted(self.state.objects.items()) if o.prompts))
 
     def objects(self) -> list[ObjectInfo]:
         """Every object, prompted or not yet, as read-only snapshots in id order."""
-        return [ObjectInfo(o.id, o.name, tuple(sorted({p.frame for p in o.prompts})), len(o.prompts), len(o.undone))
+        return [ObjectInfo(o.id, o.name, tuple(sorted({p.frame for p in o.prompts})), len(o.prompts), len(o.undone),
+                           o.keep)
                 for _, o in sorted(self.state.objects.items())]
 
     def prompts_on(self, frame: int) -> dict[int, tuple[Prompt, ...]]:
@@ -790,12 +818,12 @@ class TrackingSession:
         """Write every frame's label map (empty where never propagated) as a masks folder,
         with ``confidence.json`` (:mod:`editor.tracking.confidence`)."""
         names = {o.id: o.name for o in self.state.objects.values()}
-        writer = MaskFolderWriter(folder, names, str(self.video_path))
+        writer = MaskFolderWriter(folder, names, str(self.video_path), kept=frozenset(self.kept()))
         empty = np.zeros((self.info.height, self.info.width), np.uint8)
         count = self.frame_count or self.stats.frames
         for f in range(count):
             labels = self.label_map(f)
-            writer.write(f, labels if labels is not None else empty)
+            writer.write(f, labels if labels is not None else empty, self.detections.get(f, ()))
         out = writer.close()
         write_confidence(out, self.stats, names, count)
         return out
@@ -885,7 +913,8 @@ class TrackingSession:
 
         def release(item: _Output) -> FrameItem:
             self._record(item.frame.index, item.confidence, item.states)
-            return FrameItem(item.frame, self._labels(item.masks), dict(item.confidence))
+            return FrameItem(item.frame, self._labels(item.masks), dict(item.confidence),
+                             self.detections.get(item.frame.index, ()))
 
         f = 0
         try:

@@ -258,6 +258,14 @@ class ObjectBody(Body):
     name: str = ""
 
 
+class ObjectPatch(Body):
+    """``PATCH …/objects/{id}``: a new name, and/or keep (the person's face stays visible in
+    redaction: :attr:`editor.api.prompts.ObjectPrompts.keep`)."""
+
+    name: str | None = None
+    keep: bool | None = None
+
+
 class PromptBody(Body):
     frame: int
     object: int = Field(ge=1, le=MAX_OBJECT_ID)
@@ -312,11 +320,14 @@ async def rename_object(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     oid = request.path_params["oid"]
-    body = await read_body(request, ObjectBody)
+    body = await read_body(request, ObjectPatch)
 
     def rename() -> None:
         _known_object(ui.session, oid)
-        ui.session.rename(oid, body.name)
+        if body.name is not None:
+            ui.session.rename(oid, body.name)
+        if body.keep is not None:
+            ui.session.set_keep(oid, body.keep)
 
     await ui.locked(rename)
     return JSONResponse({"ok": True})
@@ -341,7 +352,7 @@ async def list_objects(request: Request) -> Response:
     ui = _session(request)
     objects = await ui.locked(ui.session.objects)
     return JSONResponse({"objects": [{"id": o.id, "name": o.name, "color": list(object_color(o.id)),
-                                      "prompt_frames": list(o.prompt_frames)} for o in objects]})
+                                      "prompt_frames": list(o.prompt_frames), "keep": o.keep} for o in objects]})
 
 
 async def add_prompt(request: Request) -> Response:
@@ -548,8 +559,8 @@ async def detect(request: Request) -> Response:
         raise UiError(400, f"{what} (available: {', '.join(available) or 'none'})")
     given = {k: v for k, v in (("every", body.every), ("min_score", body.min_score), ("shape", body.shape))
              if v is not None}
-    # no bridging prompts here: a person corrects on detection frames, not on every frame
-    options = DetectOptions(detectors=tuple(dict.fromkeys(body.detectors)), bridge=0, **given)
+    # the same options as `trackedit run/track --detect` (every frame, bridging, spans)
+    options = DetectOptions(detectors=tuple(dict.fromkeys(body.detectors)), **given)
     detectors = await asyncio.to_thread(resolve_detectors, list(options.detectors), state.plugins,
                                         device=state.selection.device, models_dir=state.config.backends.models_dir,
                                         options=state.selection.detector_options)
@@ -566,8 +577,7 @@ async def detect(request: Request) -> Response:
 
         existing = {o.id: o.name for o in ui.call(s.objects)}
         try:
-            found = detect_objects(s.video_path, detectors, options, existing=existing, tracker=s.tracker,
-                                   progress=scanned)
+            found = detect_objects(s.video_path, detectors, options, existing=existing, progress=scanned)
         except _Paused:
             return
         if not found.prompts.objects:
@@ -576,6 +586,7 @@ async def detect(request: Request) -> Response:
             return
         ui.call(s.add_prompts, found.prompts)
         ui.call(s.spans.update, found.spans)  # as headless runs: tracked where they were detected
+        ui.call(s.detections.update, found.floor)  # and every detection covered by renders (the floor)
         names = ", ".join(found.names.values())
         job.note = f"found {len(found.prompts.objects)}: {names}"
         # backward from the last detection (every object covered back to where it appears,

@@ -95,12 +95,18 @@ function renderObjects() {
     li.innerHTML = `<span class="swatch" style="background:rgb(${o.color.join(",")})"></span>`;
     const name = document.createElement("input"); name.value = o.name; name.title = "name";
     name.onchange = () => api(`${base()}/objects/${o.id}`, { name: name.value }, "PATCH").then(() => { o.name = name.value; });
+    const keep = document.createElement("button"); keep.className = o.keep ? "keep on" : "keep";
+    keep.textContent = o.keep ? "kept" : "keep";
+    keep.title = "keep this person's face visible when redacting (every other face is still blurred)";
+    keep.onclick = (e) => { e.stopPropagation(); serial(async () => {
+      await api(`${base()}/objects/${o.id}`, { keep: !o.keep }, "PATCH"); o.keep = !o.keep; renderObjects(); })
+      .catch(() => {}); };
     const del = document.createElement("button"); del.textContent = "✕"; del.title = "delete";
     del.onclick = (e) => { e.stopPropagation(); serial(async () => {
       await api(`${base()}/objects/${o.id}`, undefined, "DELETE");
       state.objects = state.objects.filter((x) => x.id !== o.id); if (state.selected === o.id) state.selected = null;
       renderObjects(); showFrame(state.frame); }).catch(() => {}); };
-    li.append(name, del); li.onclick = () => { state.selected = o.id; renderObjects(); };
+    li.append(name, keep, del); li.onclick = () => { state.selected = o.id; renderObjects(); };
     ul.append(li);
   }
 }
@@ -108,7 +114,7 @@ function renderObjects() {
 // The session's objects as the server has them (after "Detect faces" added some).
 async function loadObjects() {
   const data = await api(`${base()}/objects`);
-  state.objects = data.objects.map((o) => ({ id: o.id, name: o.name, color: o.color }));
+  state.objects = data.objects.map((o) => ({ id: o.id, name: o.name, color: o.color, keep: o.keep }));
   if (state.selected !== null && !state.objects.some((o) => o.id === state.selected)) state.selected = null;
   renderObjects();
 }
