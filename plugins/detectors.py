@@ -1,10 +1,13 @@
-"""Built-in detectors: ``faces`` (CenterFace) and ``plates`` (a weak classical placeholder).
+"""Built-in detectors: ``faces`` (CenterFace), ``plates`` (a weak classical placeholder) and
+``plate-model`` (a trained plate detector file the user supplies: ONNX or TorchScript).
 
 ``faces`` needs the CenterFace model (``trackedit models download centerface``; options
 :class:`editor.detection.centerface.FaceDetectorOptions`, ``--backend-set faces.OPTION=VALUE``).
 ``plates`` needs nothing (options :class:`editor.detection.plates.PlateDetectorOptions`); it
 is weak on purpose-built footage and meant to be replaced by a plugin with a trained model
-(README, "Automatic redaction"). Importing this module loads neither onnxruntime nor the model.
+(README, "Automatic redaction") — ``plate-model`` runs one from a file
+(:mod:`editor.detection.model_detector`). Importing this module loads neither onnxruntime
+nor any model.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from editor.detection.centerface import (
     missing_model_message,
     model_path,
 )
+from editor.detection.model_detector import ModelDetector, ModelDetectorOptions
+from editor.detection.model_detector import unavailable as _model_unavailable
 from editor.detection.plates import PlateDetector, PlateDetectorOptions
 
 
@@ -35,6 +40,10 @@ def _plates(context: BackendContext, options: PlateDetectorOptions) -> PlateDete
     return PlateDetector(options)
 
 
+def _plate_model(context: BackendContext, options: ModelDetectorOptions) -> ModelDetector:
+    return ModelDetector(options, context.device)
+
+
 @hookimpl
 def editor_register_detectors(register):  # noqa: ANN001
     register(DetectorSpec("faces", FaceDetectorOptions, _faces, kind="model", priority=10,
@@ -44,3 +53,7 @@ def editor_register_detectors(register):  # noqa: ANN001
                           description="weak classical licence-plate finder (edges + character check); "
                                       "replace it with a plugin for real use",
                           labels=("plate",)))
+    register(DetectorSpec("plate-model", ModelDetectorOptions, _plate_model, kind="model",
+                          description="a trained plate detector you supply (ONNX or TorchScript file: "
+                                      "--backend-set plate-model.model=PATH)",
+                          unavailable=lambda context, options: _model_unavailable(options), labels=("plate",)))

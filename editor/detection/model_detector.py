@@ -15,9 +15,9 @@ The model's contract
   (``scale = 1/255``; 0…255 with ``--backend-set plate-model.scale=1``).
 * **Output** (the first output), either layout, in input pixels:
 
-  - *YOLO raw* (Ultralytics YOLOv8 and later): 1×(4 + C)×A or 1×A×(4 + C) — per anchor the
-    box centre x, y, width, height and C class scores (no objectness); the best class's
-    score is the detection's score;
+  - *YOLO raw* (Ultralytics YOLOv8 and later): 1×(4 + C)×A — per anchor the box centre x,
+    y, width, height and C class scores (no objectness); the best class's score is the
+    detection's score (anchors first, 1×A×(4 + C), with ``layout = "yolo"``);
   - *boxes*: K×6 or 1×K×6 — x0, y0, x1, y1, score, class (a model exported with its own
     non-maximum suppression).
 
@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+import warnings
+from typing import Callable, Literal
 
 import cv2
 import numpy as np
@@ -44,8 +45,13 @@ from editor.api.detectors import Detection
 from editor.detection.centerface import nms
 from editor.models.registry import ModelError
 
+Layout = Literal["auto", "yolo", "boxes"]
+"""How the model's output is read (module docstring)."""
 ENV = "TRACKEDIT_PLATE_MODEL"
 """Environment variable naming the model file when the option is not given."""
+MAX_BOXES = 300
+"""``layout="auto"``: a K×6 output with at most this many rows is *boxes* (Ultralytics' NMS
+exports keep at most 300); more rows are anchors."""
 PAD = 114
 """Letterbox padding level (Ultralytics' convention)."""
 
@@ -68,6 +74,8 @@ class ModelDetectorOptions(BackendOptions):
     """Class indices that are plates (empty: every class)."""
     label: str = "plate"
     """The detections' label (names the objects: ``plate-1``…)."""
+    layout: Layout = "auto"
+    """The output's layout (module docstring); ``auto`` tells them apart by shape."""
 
 
 def model_file(options: ModelDetectorOptions) -> Path | None:
@@ -99,7 +107,9 @@ def _runner(path: Path, device: str) -> Callable[[np.ndarray], np.ndarray]:
         except ImportError as exc:
             raise ModelError(f"{path}: a TorchScript model needs PyTorch (pip install torch)") from exc
         try:
-            module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # TorchScript's deprecation notice: the library never prints
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
             module.eval()
         except Exception as exc:  # noqa: BLE001 - torch raises many types
             raise ModelError(f"{path}: not a TorchScript model PyTorch can load "
@@ -135,22 +145,28 @@ def _runner(path: Path, device: str) -> Callable[[np.ndarray], np.ndarray]:
     return run_onnx
 
 
-def decode(out: np.ndarray, threshold: float, classes: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+def decode(out: np.ndarray, threshold: float, classes: tuple[int, ...] = (),
+           layout: Layout = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Boxes (K×4, x0 y0 x1 y1, input pixels) and scores (K) above ``threshold`` from a
-    model's first output in either layout of the module docstring. Raises ``ValueError`` for
-    any other shape."""
+    model's first output in either layout of the module docstring. ``layout="auto"``: K×6
+    (or 1×K×6) is *boxes*, 1×(4 + C)×A with more anchors than channels is *YOLO raw*;
+    ``"yolo"`` also takes anchors first (1×A×(4 + C)). Raises ``ValueError`` for any other
+    shape."""
     a = np.asarray(out, np.float32)
     if a.ndim == 3 and a.shape[0] == 1:
         a = a[0]
     if a.ndim != 2:
         raise ValueError(f"output of shape {list(np.shape(out))}")
-    if a.shape[1] == 6 and a.shape[0] != 6:  # boxes: x0 y0 x1 y1 score class
+    boxes_layout = layout == "boxes" or (layout == "auto" and a.shape[1] == 6 and a.shape[0] <= MAX_BOXES)
+    if boxes_layout:
+        if a.shape[1] != 6:
+            raise ValueError(f"output of shape {list(np.shape(out))} (boxes need K×6)")
         boxes, scores, cls = a[:, :4], a[:, 4], a[:, 5].round().astype(int)
-    else:  # YOLO raw: (4 + C) × A (or A × (4 + C)); the smaller side is the channels
-        if a.shape[0] > a.shape[1]:
-            a = a.T
-        if a.shape[0] < 5:
-            raise ValueError(f"output of shape {list(np.shape(out))}")
+    else:
+        if layout == "yolo" and a.shape[0] > a.shape[1]:
+            a = a.T  # anchors first
+        if a.shape[0] < 5 or a.shape[1] <= a.shape[0]:
+            raise ValueError(f"output of shape {list(np.shape(out))} (YOLO raw needs 1×(4+C)×A, A > 4+C)")
         cx, cy, w, h = a[0], a[1], a[2], a[3]
         cls_scores = a[4:]
         cls = cls_scores.argmax(axis=0)
@@ -179,7 +195,7 @@ class ModelDetector:
         s = options.input_size
         try:
             decode(self._run(np.full((1, 3, s, s), PAD * options.scale, np.float32)), options.threshold,
-                   options.classes)
+                   options.classes, options.layout)
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the file does, one line naming it
@@ -200,7 +216,7 @@ class ModelDetector:
                                                     else cv2.INTER_LINEAR)
         batch = (canvas.transpose(2, 0, 1)[None].astype(np.float32) * o.scale)
         try:
-            boxes, scores = decode(self._run(batch), o.threshold, o.classes)
+            boxes, scores = decode(self._run(batch), o.threshold, o.classes, o.layout)
         except ValueError as exc:
             raise ModelError(f"{self.path}: unexpected {exc}") from exc
         if not len(scores):
