@@ -7,8 +7,11 @@ A stream the output container cannot hold is converted where a standard conversi
 exists — audio to AAC (MP4, MOV, MPEG-TS), Opus (WebM, Matroska) or the container's
 default; text subtitles to ``mov_text`` (MP4, MOV), WebVTT (WebM) or SubRip (Matroska) —
 and otherwise dropped with one warning that names it. Further video streams are dropped
-with a warning: they would reach the output unedited. Packets an edit list hides are not
-copied; packets without a DTS are (a valid keyframe can have none).
+with a warning: they would reach the output unedited. Copied streams are packet-exact:
+every packet with its timestamps, those flagged *discard* included (the encoder priming an
+MP4/MOV edit list hides: the muxer writes the edit list again from their negative
+timestamps, as ``ffmpeg -c copy`` does); packets without a DTS too (a valid keyframe can
+have none).
 """
 from __future__ import annotations
 
@@ -365,8 +368,8 @@ class StreamCopier:
                     break
                 except av.error.FFmpegError as exc:
                     raise OutputError(f"cannot read the source's other streams ({exc})") from exc
-            if not packet.size or packet.is_discard:
-                continue  # the demuxer's flush packets; what an edit list hides
+            if not packet.size:
+                continue  # the demuxer's flush packets
             t = _seconds(packet)
             if seconds is not None and t is not None and t > seconds + LEAD:
                 self._pending = packet
