@@ -64,6 +64,10 @@ class JobOptions:
     external_plugins: bool = True
     detect: DetectOptions | None = None
     """``--detect``: objects found automatically in every video (with its prompts, if any)."""
+    video_stream: int | None = None
+    """``--video-stream``: the video stream edited in every video (default: each one's default)."""
+    extra_video: bool = True
+    """Copy the video streams that are not edited (``--no-extra-video``: drop them)."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-able form (for fingerprints and records)."""
@@ -378,9 +382,10 @@ def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> Any:
     preset = apply_overrides(load_preset(o.preset), list(o.overrides))
     validate_preset(preset, pm)
     encode = EncodeOptions.resolve(o.codec, crf=o.crf, preset=o.encoder_preset, pix_fmt=o.pix_fmt,
-                                   container=o.container, audio=o.audio, subtitles=o.subtitles)
+                                   container=o.container, audio=o.audio, subtitles=o.subtitles,
+                                   extra_video=o.extra_video)
     backends = dataclasses.replace(o.backends, models_dir=node_models_dir(_str(o.backends.models_dir)))
-    req = RunRequest(input=job.input, output=job.output, preset=preset,
+    req = RunRequest(input=job.input, output=job.output, preset=preset, video_stream=o.video_stream,
                      prompts=load_prompts(job.prompts) if job.prompts is not None else None,
                      masks_dir=job.masks, backends=backends, encode=encode, overwrite=job.overwrite,
                      detect_cuts=o.detect_cuts, bidirectional=o.bidirectional, detect=o.detect)

@@ -143,6 +143,13 @@ _backend_options = [
 ]
 
 
+#: Which video stream is edited (``run``, ``track``, ``ui``; ``batch`` takes ``run``'s).
+video_stream_option = click.option(
+    "--video-stream", type=click.IntRange(min=0), metavar="N",
+    help="Edit video stream N (its number as ffprobe lists it); default: the default video stream, else the "
+         "largest; never cover art. Prompts and masks are in its pixels.")
+
+
 def backend_options(func: Any) -> Any:
     for option in reversed(_backend_options):
         func = option(func)
@@ -256,7 +263,8 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
     from editor.api.prompts import load_prompts
 
     return RunRequest(
-        input=input_path, prompts=load_prompts(prompts) if prompts else None, backends=_backend_choice(kw),
+        input=input_path, video_stream=kw["video_stream"], prompts=load_prompts(prompts) if prompts else None,
+        backends=_backend_choice(kw),
         overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"], **extra)
 
 
@@ -303,6 +311,8 @@ class _Progress:
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE", help="Override a preset option.")
 @click.option("--no-audio", is_flag=True, help="Drop the audio streams.")
 @click.option("--no-subtitles", is_flag=True, help="Drop the subtitle streams.")
+@click.option("--no-extra-video", is_flag=True,
+              help="Drop the video streams that are not edited (default: copied as they are, with a warning).")
 @click.option("--codec", default="auto", show_default=True,
               help="Video codec: auto (libx264; libx265 for HDR and 12-bit sources, VP9 for .webm), nvenc, "
                    "or any FFmpeg encoder.")
@@ -312,12 +322,14 @@ class _Progress:
               help="Output pixel format; auto: the source's (depth, chroma subsampling, alpha) or the nearest "
                    "the codec supports.")
 @click.option("--container", default=None, help="Container format (default: from the extension).")
+@video_stream_option
 @detect_options
 @backend_options
 @click.pass_context
 def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, prompts: Path | None,
-        masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, no_subtitles: bool, codec: str,
-        crf: int, encoder_preset: str, pix_fmt: str, container: str | None, **kw: Any) -> None:
+        masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, no_subtitles: bool,
+        no_extra_video: bool, codec: str, crf: int, encoder_preset: str, pix_fmt: str, container: str | None,
+        **kw: Any) -> None:
     """Track the prompted (or detected) objects in INPUT and edit them with a preset."""
     from editor.pipeline.orchestrator import Pipeline
     from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
@@ -337,10 +349,11 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
     preset = apply_overrides(load_preset(preset_name), list(overrides))
     validate_preset(preset, pm)
     encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
-                                   container=container, audio=not no_audio, subtitles=not no_subtitles)
+                                   container=container, audio=not no_audio, subtitles=not no_subtitles,
+                                   extra_video=not no_extra_video)
     req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode,
                    detect=detect)
-    video = probe(input_path)
+    video = probe(input_path, req.video_stream)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
         summary = Pipeline(pm).run(req, on_frame=progress.frame, progress=progress.phase_update)
@@ -359,6 +372,7 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Masks folder to write.")
+@video_stream_option
 @detect_options
 @backend_options
 @click.pass_context
@@ -371,7 +385,7 @@ def track(ctx: click.Context, input_path: Path, prompts: Path | None, output: Pa
     if not prompts and detect is None:
         raise click.UsageError("nothing to track: give --prompts FILE or --detect faces")
     req = _request(input_path, prompts, kw, detect=detect)
-    video = probe(input_path)
+    video = probe(input_path, req.video_stream)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
         summary = Pipeline(_plugins()).track(req, output, on_frame=progress.frame,
@@ -495,10 +509,11 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
 @click.option("--max-upload-mb", default=512, show_default=True)
 @click.option("--no-token", is_flag=True,
               help="No secret in the URL (kiosk use; loopback --host only): anyone on this machine can use the UI.")
+@video_stream_option
 @model_options
 @click.pass_context
 def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, no_token: bool,
-       **kw: Any) -> None:
+       video_stream: int | None, **kw: Any) -> None:
     """Open the web UI: click objects, track, correct, render."""
     import socket
 
@@ -512,14 +527,14 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
         raise TrackeditError(f"--no-token needs a loopback --host (127.0.0.1, localhost, ::1), not {host}: "
                              "on a network the token is what keeps others out")
     if input_path is not None:
-        probe(input_path)  # a clear error now rather than in the page
+        probe(input_path, video_stream)  # a clear error now rather than in the page
     if not is_loopback(host):
         log.warning("binding %s: anyone who can reach this address and has the printed URL can use the UI and "
                     "read the opened video (an SSH tunnel is safer)", host)
     if no_token:
         log.warning("--no-token: any user or program on this machine can use the UI and read the opened video")
     token = None if no_token else new_token()
-    config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, token=token,
+    config = UiConfig(input_path, video_stream, _backend_choice(kw), max_upload_mb * 2 ** 20, token=token,
                       allowed_hosts=host_allow_list(host, port))
     app = create_app(config, _plugins())
     shown = "127.0.0.1" if host in WILDCARD_BINDS else host

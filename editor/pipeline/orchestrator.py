@@ -8,6 +8,7 @@ the tracker's on-disk frame cache).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +46,9 @@ class RunRequest:
 
     input: Path
     output: Path | None = None
+    video_stream: int | None = None
+    """The video stream to edit (the container's stream number, ``--video-stream``); default:
+    the default-disposition one (:func:`editor.video.reader.video_stream`)."""
     preset: Preset | None = None
     prompts: PromptSet | None = None
     masks_dir: Path | None = None
@@ -122,7 +126,7 @@ class Pipeline:
                ) -> tuple[Iterator[FrameItem], TrackingSession | None, str | None, str | None]:
         # deep: the source's depth, uint16 RGB for sources above 8 bits (stages that take
         # only 8-bit frames get them through build_stages; tracking works on an 8-bit view)
-        frames = threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
+        frames = threaded(iter_frames(video.path, deep=deep, stream=video.index), req.queue_size, "decode")
         shape = (video.height, video.width)
         if req.masks_dir is not None:
             manifest = MasksManifest.load(req.masks_dir)
@@ -153,10 +157,10 @@ class Pipeline:
         bidirectional = req.bidirectional or req.detect is not None
         # frames up to where the backward pass starts are read for tracking (cached as raw
         # planes) and decoded again for the output (see TrackingSession.stream's replay)
-        first = threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
+        first = threaded(iter_frames(video.path, deep=deep, stream=video.index), req.queue_size, "decode")
 
         def replay() -> Iterator[Frame]:
-            return threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
+            return threaded(iter_frames(video.path, deep=deep, stream=video.index), req.queue_size, "decode")
 
         items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
                          req.queue_size, "track")
@@ -173,7 +177,7 @@ class Pipeline:
         """Edit ``req.input`` with ``req.preset`` into ``req.output``."""
         if req.output is None or req.preset is None:
             raise TrackeditError("run needs an output path and a preset")
-        video = probe(req.input)
+        video = probe(req.input, req.video_stream)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)
         sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
@@ -189,7 +193,8 @@ class Pipeline:
             n = 0
             try:
                 # the sink first: it checks the output path before a long detection pass
-                sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)
+                encode = dataclasses.replace(req.encode, redacts=True) if req.detect is not None else req.encode
+                sink = sink_spec.factory(req.output, video, encode, req.overwrite)
                 try:
                     objects = self._objects(req, video, progress)
                     context = StageContext(video, self._object_names(req, objects), device, req.output, work)
@@ -221,7 +226,7 @@ class Pipeline:
         """Write the tracked label maps of ``req.input`` as a DAVIS-layout masks folder."""
         if req.prompts is None and req.detect is None:
             raise TrackeditError("track needs a prompts file or detection")
-        video = probe(req.input)
+        video = probe(req.input, req.video_stream)
         check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)

@@ -286,12 +286,15 @@ class TrackingSession:
     segmenter can refine and the tracker can take masks back). ``detect_cuts=False`` never
     ends tracks at shot cuts. ``work_dir`` holds label maps and the backward frame cache (a
     private scratch folder, removed by :meth:`close`, when not given). ``evidence``: the
-    thresholds of the evidence checks (:mod:`editor.tracking.evidence`).
+    thresholds of the evidence checks (:mod:`editor.tracking.evidence`). ``video_stream``: the
+    video stream of a file to use (default: the default-disposition one;
+    :func:`editor.video.reader.video_stream`).
     """
 
     def __init__(self, video: str | Path | VideoInfo, segmenter: Segmenter, tracker: Tracker, *,
                  work_dir: Path | None = None, detect_cuts: bool = True,
-                 refine: RefineOptions | None = None, evidence: EvidenceOptions | None = None) -> None:
+                 refine: RefineOptions | None = None, evidence: EvidenceOptions | None = None,
+                 video_stream: int | None = None) -> None:
         self.refine_options = refine or RefineOptions()
         self.evidence_options = evidence or EvidenceOptions()
         refines = resolve_refinement(self.refine_options, segmenter, tracker)  # before opening anything
@@ -300,8 +303,8 @@ class TrackingSession:
             self.info = video
             self.frames: FrameSource | None = None
         else:
-            self.info = probe(Path(video))
-            self.frames = FrameSource(self.info.path)
+            self.info = probe(Path(video), video_stream)
+            self.frames = FrameSource(self.info.path, stream=self.info.index)
         self.video_path = self.info.path
         self.segmenter = segmenter
         self.tracker = tracker

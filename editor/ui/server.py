@@ -70,6 +70,8 @@ T = TypeVar("T")
 @dataclass
 class UiConfig:
     video: Path | None = None
+    video_stream: int | None = None
+    """The video stream of ``video`` and uploads to edit (``--video-stream``; default: the default-disposition one)."""
     backends: BackendChoice = field(default_factory=BackendChoice)
     """Segmenter, tracker, device and their options; every session gets freshly built backends."""
     max_upload_bytes: int = 512 * 2 ** 20
@@ -133,7 +135,7 @@ class UiState:
         folder.mkdir(parents=True)
         backends = self.selection.build()
         session = TrackingSession(video, backends.segmenter, backends.tracker, refine=backends.refine_options,
-                                  work_dir=folder / "work")
+                                  work_dir=folder / "work", video_stream=self.config.video_stream)
         ui = UiSession(sid, session, folder)
         self.sessions[sid] = ui
         return ui
@@ -566,7 +568,7 @@ async def detect(request: Request) -> Response:
 
         existing = {o.id: o.name for o in ui.call(s.objects)}
         try:
-            found = detect_objects(s.video_path, detectors, options, existing=existing, tracker=s.tracker,
+            found = detect_objects(s.info, detectors, options, existing=existing, tracker=s.tracker,
                                    progress=scanned)
         except _Paused:
             return
@@ -601,7 +603,8 @@ async def render(request: Request) -> Response:
         if masks.exists():
             shutil.rmtree(masks)
         ui.call(ui.session.export_masks, masks)
-        req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks, overwrite=True)
+        req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks, overwrite=True,
+                         video_stream=ui.session.info.index)
         Pipeline(state.plugins).run(req, on_frame=lambda n: job.progress(n, total, n - 1))
 
     ui.job = Job("render").start(work)

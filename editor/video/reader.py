@@ -12,6 +12,7 @@ the decoder outputs (a cut that starts mid-GOP, open-GOP leading pictures) are n
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import re
 import struct
@@ -25,6 +26,8 @@ import av.error
 from editor.api.errors import InputError
 from editor.api.frames import AudioStreamInfo, ContentLight, Frame, MasteringDisplay, VideoInfo
 from editor.video.pixels import bit_depth, color_of, decode, upright  # noqa: F401 - upright: re-exported
+
+log = logging.getLogger(__name__)
 
 #: decoding may end this many frame durations before the stream's recorded end before the
 #: file is called truncated.
@@ -57,15 +60,40 @@ def open_container(path: str | Path) -> av.container.InputContainer:
         raise InputError(f"not a readable video file ({_av_message(exc)})", path) from exc
 
 
-def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
-    """The first video stream of ``container``, cover art excluded (``InputError`` naming
-    ``path`` when there is none)."""
-    streams = [s for s in container.streams.video
-               if not (s.disposition & av.stream.Disposition.attached_pic)] if container.streams.video else []
+def _area(stream: av.video.stream.VideoStream) -> int:
+    cc = stream.codec_context
+    return int(cc.width or 0) * int(cc.height or 0)
+
+
+def describe_video_streams(container: av.container.InputContainer) -> str:
+    """``0 (h264 160x90), 1 (h264 640x360, default)`` — the video streams, for messages."""
+    parts = []
+    for s in container.streams.video:
+        cc = s.codec_context
+        flags = [f for f, bit in (("default", av.stream.Disposition.default),
+                                  ("attached picture", av.stream.Disposition.attached_pic)) if s.disposition & bit]
+        parts.append(f"{s.index} ({cc.name} {cc.width}x{cc.height}{''.join(', ' + f for f in flags)})")
+    return ", ".join(parts) or "none"
+
+
+def video_stream(container: av.container.InputContainer, path: Path,
+                 index: int | None = None) -> av.video.stream.VideoStream:
+    """The video stream that is edited: stream ``index`` (the container's stream number, as
+    ffprobe lists it) when given, else the video stream with the *default* disposition (the
+    largest of several), else the largest; never an attached picture (cover art, thumbnail).
+    ``InputError`` naming ``path`` when there is none, or ``index`` is not such a stream."""
+    streams = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+    if index is not None:
+        chosen = next((s for s in streams if s.index == index), None)
+        if chosen is None:
+            raise InputError(f"has no video stream {index} that can be edited (video streams: "
+                             f"{describe_video_streams(container)})", path)
+        return chosen
     if not streams:
         what = "audio only" if container.streams.audio else "no streams FFmpeg can decode"
         raise InputError(f"has no video stream ({what})", path)
-    return streams[0]
+    default = [s for s in streams if s.disposition & av.stream.Disposition.default]
+    return max(default or streams, key=_area)  # the first of equals
 
 
 def rotation_of(frame: av.VideoFrame) -> int:
@@ -147,21 +175,26 @@ def decodable_pts(container: av.container.InputContainer, stream: av.video.strea
     return pts, untimed
 
 
-_probe_cache: dict[tuple[str, int, int], VideoInfo] = {}
+_probe_cache: dict[tuple[str, int, int, int | None], VideoInfo] = {}
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """Describe ``path``; decodes the first frame to prove the video is readable and counts
-    the frames that decode with a demux-only pass (cached per file version)."""
+def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
+    """Describe ``path`` and its edited video stream (:func:`video_stream`: ``stream`` or the
+    default one); decodes the first frame to prove the video is readable and counts the
+    frames that decode with a demux-only pass (cached per file version)."""
     path = Path(path)
     _check_path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, stream)
     cached = _probe_cache.get(key)
     if cached is not None:
         return cached if cached.path == str(path) else _replace_path(cached, path)
     with open_container(path) as container:
-        stream = video_stream(container, path)
+        chosen = video_stream(container, path, stream)
+        if stream is None and len(container.streams.video) > 1:
+            log.info("%s: editing video stream %d of %s", path.name, chosen.index,
+                     describe_video_streams(container))
+        stream = chosen
         first = None
         try:
             for first in decode_frames(container, stream):
@@ -261,8 +294,9 @@ def to_frame(av_frame: av.VideoFrame, index: int, time_base: Fraction, rate: Fra
 
 
 def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int | None = None,
-                deep: bool = False, keep_planes: bool = True) -> Iterator[Frame]:
-    """Yield every frame of the first video stream, upright, in display order (see
+                deep: bool = False, keep_planes: bool = True, stream: int | None = None) -> Iterator[Frame]:
+    """Yield every frame of the edited video stream (:func:`video_stream`: ``stream``, or the
+    default one), upright, in display order (see
     :func:`to_frame` for ``deep`` and ``keep_planes``; frames that keep their planes also keep
     the RGB copy the writer compares against).
 
@@ -273,7 +307,7 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
     """
     path = Path(path)
     with open_container(path) as container:
-        stream = video_stream(container, path)
+        stream = video_stream(container, path, stream)  # type: ignore[assignment]
         stream.thread_type = "AUTO"
         if threads is not None:
             stream.codec_context.thread_count = threads
@@ -302,9 +336,9 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
                              f"{index}-{index + missing - 1}, do not decode)", path)
 
 
-def count_frames(path: str | Path) -> int:
+def count_frames(path: str | Path, stream: int | None = None) -> int:
     """Number of frames that decode (see :func:`probe`)."""
-    info = probe(path)
+    info = probe(path, stream)
     if info.frame_count is not None:
         return info.frame_count
-    return sum(1 for _ in iter_frames(path, check_truncation=False, keep_planes=False))
+    return sum(1 for _ in iter_frames(path, check_truncation=False, keep_planes=False, stream=info.index))

@@ -1,14 +1,15 @@
-"""Everything of the source besides the edited video stream: audio, subtitles, data
-streams, attachments, cover art, chapters and metadata.
+"""Everything of the source besides the edited video stream: audio, subtitles, other
+video streams, data streams, attachments, chapters and metadata.
 
 Streams are remuxed packet by packet (PyAV's remux idiom, ``add_stream_from_template``)
 with their metadata (language, title, handler…) and disposition (default, forced…).
 A stream the output container cannot hold is converted where a standard conversion
 exists — audio to AAC (MP4, MOV, MPEG-TS), Opus (WebM, Matroska) or the container's
 default; text subtitles to ``mov_text`` (MP4, MOV), WebVTT (WebM) or SubRip (Matroska) —
-and otherwise dropped with one warning that names it. Further video streams are dropped
-with a warning: they would reach the output unedited. Copied streams are packet-exact:
-every packet with its timestamps, those flagged *discard* included (the encoder priming an
+and otherwise dropped with one warning that names it. Further video streams are copied
+unedited with a warning (or dropped: on request, or in a redacting run); attached pictures
+(cover art, thumbnails) are dropped with a warning: they show the video unedited. Copied
+streams are packet-exact: every packet with its timestamps, those flagged *discard* included (the encoder priming an
 MP4/MOV edit list hides: the muxer writes the edit list again from their negative
 timestamps, as ``ffmpeg -c copy`` does); packets without a DTS too (a valid keyframe can
 have none).
@@ -147,11 +148,20 @@ def _relabel(frame: av.AudioFrame, layout: str) -> av.AudioFrame:
 
 class StreamCopier:
     """Adds the source's other streams, chapters and metadata to ``output`` (before its
-    header is written) and muxes their packets as the video advances (:meth:`write_until`)."""
+    header is written) and muxes their packets as the video advances (:meth:`write_until`).
+
+    ``video_index``: the edited video stream (not copied). Other video streams are copied
+    unedited with a warning, or dropped: ``extra_video=False`` (``--no-extra-video``), or
+    ``redacts`` (a run that hides what it found: an unedited copy would show it). Attached
+    pictures (cover art) are always dropped with a warning: they show the unedited video."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer, video_index: int, *,
-                 audio: bool = True, subtitles: bool = True) -> None:
+                 audio: bool = True, subtitles: bool = True, extra_video: bool = True,
+                 redacts: bool = False) -> None:
         self._input = open_container(source)
+        self.video_index = video_index
+        self.extra_video = extra_video
+        self.redacts = redacts
         self._output = output
         self._routes: dict[int, _Route] = {}
         self.format = output.format.name.split(",")[0]
@@ -192,18 +202,7 @@ class StreamCopier:
     def _add(self, stream: av.stream.Stream) -> None:
         kind = stream.type
         if kind == "video":
-            if not stream.disposition & av.stream.Disposition.attached_pic:
-                self._drop(stream, "only the first video stream is edited, and this one would be "
-                                   "copied unedited")
-                return
-            problem = self._supported(stream)
-            if problem:
-                self._drop(stream, f"{self.format} cannot hold this cover art ({problem})")
-                return
-            if self.format == "matroska":
-                self._cover_attachment(stream)
-            else:
-                self._template(stream, "copy")
+            self._add_video(stream)
         elif kind == "audio":
             problem = self._supported(stream)
             if problem is None:
@@ -231,19 +230,28 @@ class StreamCopier:
         else:
             self._drop(stream, f"{kind} streams are not copied")
 
-    def _cover_attachment(self, stream: av.stream.Stream) -> None:
-        """Cover art into Matroska: an attachment (where Matroska keeps it), not a one-frame track."""
-        kind = {"mjpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png")}.get(stream.codec_context.name)
-        if kind is None:
-            self._drop(stream, f"matroska keeps cover art as JPEG or PNG, not {stream.codec_context.name}")
+    def _add_video(self, stream: av.stream.Stream) -> None:
+        """A video stream besides the edited one: an attached picture (cover art, a thumbnail)
+        shows the video as it was, so it is dropped; another video stream is copied as it is
+        (not edited: a warning says so), or dropped on request or when the run redacts."""
+        if stream.disposition & av.stream.Disposition.attached_pic:
+            self._drop(stream, "an attached picture (cover art) would show the video unedited")
             return
-        with open_container(Path(self._input.name)) as source:
-            picture = next((bytes(p) for p in source.demux(source.streams[stream.index]) if p.size), None)
-        if picture is None:
-            self._drop(stream, "the picture is empty")
+        if self.redacts:
+            self._drop(stream, f"it is not edited, and a redacting run keeps no unedited copy of what "
+                               f"video stream {self.video_index} hides")
             return
-        name = stream.metadata.get("filename") or f"cover.{kind[0]}"
-        self._output.add_attachment(name, stream.metadata.get("mimetype") or kind[1], picture)
+        if not self.extra_video:
+            self.dropped.append(describe(stream))
+            log.info("%s is not in the output (--no-extra-video)", describe(stream))
+            return
+        problem = self._supported(stream)
+        if problem:
+            self._drop(stream, f"{self.format} cannot hold it ({problem})")
+            return
+        self._template(stream, "copy")
+        log.warning("%s is copied as it is, NOT edited: only video stream %d is edited (--video-stream N "
+                    "picks another, --no-extra-video drops the others)", describe(stream), self.video_index)
 
     def _tags(self, stream: av.stream.Stream, out: av.stream.Stream) -> None:
         for key, value in copy_metadata(stream.metadata).items():

@@ -58,8 +58,14 @@ class EncodeOptions:
     audio: bool = True
     subtitles: bool = True
     other_streams: bool = True
-    """Copy the source's other streams (audio and subtitles as the two flags above say; data,
-    attachments, cover art), chapters and metadata; ``False``: a bare video (e.g. a matte)."""
+    """Copy the source's other streams (audio, subtitles and video as the flags say; data,
+    attachments), chapters and metadata; ``False``: a bare video (e.g. a matte)."""
+    extra_video: bool = True
+    """Copy the source's other video streams, unedited (a warning says so); ``False``
+    (``--no-extra-video``): drop them. Attached pictures (cover art) are always dropped."""
+    redacts: bool = False
+    """The run hides what it found (``--detect``): other video streams are dropped (with a
+    warning), never copied unedited."""
     options: dict[str, str] = field(default_factory=dict)
     """Extra codec options passed to FFmpeg (e.g. ``{"tune": "film"}``)."""
     threads: int = 0
@@ -347,7 +353,8 @@ class VideoWriter:
             self._copy_video_tags(stream)
             try:
                 self._copier = StreamCopier(Path(self.source.path), self._container, self.source.index,
-                                            audio=opts.audio, subtitles=opts.subtitles)
+                                            audio=opts.audio, subtitles=opts.subtitles,
+                                            extra_video=opts.extra_video, redacts=opts.redacts)
             except OutputError as exc:
                 raise self._named(exc) from exc
             if self._copier.timecode and "timecode" not in stream.metadata:
