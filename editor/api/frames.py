@@ -129,6 +129,9 @@ class VideoInfo:
     """HDR10 content light level of the first frame, when present."""
     index: int = 0
     """Index of the edited video stream in the container."""
+    field_order: str = "progressive"
+    """``progressive``, or interlaced: ``tt``/``tb`` top field first, ``bb``/``bt`` bottom field
+    first (FFmpeg's ``field_order``; an interlaced stream that does not say is ``tt``)."""
 
     @property
     def size(self) -> tuple[int, int]:

@@ -68,6 +68,8 @@ class JobOptions:
     """``--video-stream``: the video stream edited in every video (default: each one's default)."""
     extra_video: bool = True
     """Copy the video streams that are not edited (``--no-extra-video``: drop them)."""
+    deinterlace: str | None = None
+    """``--deinterlace bwdif|yadif``."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-able form (for fingerprints and records)."""
@@ -386,6 +388,7 @@ def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> Any:
                                    extra_video=o.extra_video)
     backends = dataclasses.replace(o.backends, models_dir=node_models_dir(_str(o.backends.models_dir)))
     req = RunRequest(input=job.input, output=job.output, preset=preset, video_stream=o.video_stream,
+                     deinterlace=o.deinterlace,
                      prompts=load_prompts(job.prompts) if job.prompts is not None else None,
                      masks_dir=job.masks, backends=backends, encode=encode, overwrite=job.overwrite,
                      detect_cuts=o.detect_cuts, bidirectional=o.bidirectional, detect=o.detect)

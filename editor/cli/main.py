@@ -148,6 +148,10 @@ video_stream_option = click.option(
     "--video-stream", type=click.IntRange(min=0), metavar="N",
     help="Edit video stream N (its number as ffprobe lists it); default: the default video stream, else the "
          "largest; never cover art. Prompts and masks are in its pixels.")
+deinterlace_option = click.option(
+    "--deinterlace", type=click.Choice(["bwdif", "yadif"]),
+    help="Deinterlace an interlaced source (FFmpeg's bwdif or yadif, one frame per frame); the output is "
+         "progressive. Default: interlaced stays interlaced, with its field order.")
 
 
 def backend_options(func: Any) -> Any:
@@ -263,7 +267,7 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
     from editor.api.prompts import load_prompts
 
     return RunRequest(
-        input=input_path, video_stream=kw["video_stream"], prompts=load_prompts(prompts) if prompts else None,
+        input=input_path, video_stream=kw["video_stream"], deinterlace=kw["deinterlace"], prompts=load_prompts(prompts) if prompts else None,
         backends=_backend_choice(kw),
         overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"], **extra)
 
@@ -323,6 +327,7 @@ class _Progress:
                    "the codec supports.")
 @click.option("--container", default=None, help="Container format (default: from the extension).")
 @video_stream_option
+@deinterlace_option
 @detect_options
 @backend_options
 @click.pass_context
@@ -373,6 +378,7 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
 @click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Masks folder to write.")
 @video_stream_option
+@deinterlace_option
 @detect_options
 @backend_options
 @click.pass_context

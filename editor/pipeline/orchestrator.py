@@ -34,6 +34,7 @@ from editor.tracking.confidence import write_confidence
 from editor.tracking.evidence import EvidenceOptions
 from editor.tracking.engine import Progress, TrackingSession
 from editor.api.frames import Frame, VideoInfo
+from editor.video.filters import DEINTERLACERS, is_interlaced
 from editor.video.reader import iter_frames, probe
 from editor.video.writer import EncodeOptions
 
@@ -49,6 +50,9 @@ class RunRequest:
     video_stream: int | None = None
     """The video stream to edit (the container's stream number, ``--video-stream``); default:
     the default-disposition one (:func:`editor.video.reader.video_stream`)."""
+    deinterlace: str | None = None
+    """``bwdif`` or ``yadif`` (``--deinterlace``): deinterlace the frames before anything sees
+    them; the output is progressive. Default: an interlaced source stays interlaced."""
     preset: Preset | None = None
     prompts: PromptSet | None = None
     masks_dir: Path | None = None
@@ -126,7 +130,7 @@ class Pipeline:
                ) -> tuple[Iterator[FrameItem], TrackingSession | None, str | None, str | None]:
         # deep: the source's depth, uint16 RGB for sources above 8 bits (stages that take
         # only 8-bit frames get them through build_stages; tracking works on an 8-bit view)
-        frames = threaded(iter_frames(video.path, deep=deep, stream=video.index), req.queue_size, "decode")
+        frames = _decode(req, video, deep)
         shape = (video.height, video.width)
         if req.masks_dir is not None:
             manifest = MasksManifest.load(req.masks_dir)
@@ -157,10 +161,10 @@ class Pipeline:
         bidirectional = req.bidirectional or req.detect is not None
         # frames up to where the backward pass starts are read for tracking (cached as raw
         # planes) and decoded again for the output (see TrackingSession.stream's replay)
-        first = threaded(iter_frames(video.path, deep=deep, stream=video.index), req.queue_size, "decode")
+        first = _decode(req, video, deep)
 
         def replay() -> Iterator[Frame]:
-            return threaded(iter_frames(video.path, deep=deep, stream=video.index), req.queue_size, "decode")
+            return _decode(req, video, deep)
 
         items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
                          req.queue_size, "track")
@@ -177,7 +181,7 @@ class Pipeline:
         """Edit ``req.input`` with ``req.preset`` into ``req.output``."""
         if req.output is None or req.preset is None:
             raise TrackeditError("run needs an output path and a preset")
-        video = probe(req.input, req.video_stream)
+        video = _probe(req)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)
         sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
@@ -226,7 +230,7 @@ class Pipeline:
         """Write the tracked label maps of ``req.input`` as a DAVIS-layout masks folder."""
         if req.prompts is None and req.detect is None:
             raise TrackeditError("track needs a prompts file or detection")
-        video = probe(req.input, req.video_stream)
+        video = _probe(req)
         check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)
@@ -247,6 +251,28 @@ class Pipeline:
                 write_confidence(out.path, tracking.stats, names, n)
         return RunSummary(n, time.perf_counter() - start, masks_out, seg_name, trk_name,
                           tracking.stats if tracking else None, objects.detection)
+
+
+def _probe(req: RunRequest) -> VideoInfo:
+    """The edited video stream of ``req.input``; deinterlaced on request (then progressive for the writer)."""
+    video = probe(req.input, req.video_stream)
+    if req.deinterlace is None:
+        return video
+    if req.deinterlace not in DEINTERLACERS:
+        raise TrackeditError(f"--deinterlace takes {' or '.join(DEINTERLACERS)}, not {req.deinterlace!r}")
+    if is_interlaced(video.field_order):
+        log.warning("deinterlacing the interlaced source (field order %s) with %s: the output is progressive",
+                    video.field_order, req.deinterlace)
+    else:
+        log.info("--deinterlace: %s is progressive; frames flagged interlaced only are deinterlaced",
+                 Path(video.path).name)
+    return dataclasses.replace(video, field_order="progressive")
+
+
+def _decode(req: RunRequest, video: VideoInfo, deep: bool) -> Iterator[Frame]:
+    """The frames of ``video`` as the request reads them, from a decoding thread."""
+    return threaded(iter_frames(video.path, deep=deep, stream=video.index, deinterlace=req.deinterlace),
+                    req.queue_size, "decode")
 
 
 def _chain(items: Iterator[FrameItem], stages: list[Stage]) -> Iterator[FrameItem]:

@@ -25,6 +25,7 @@ import av.error
 
 from editor.api.errors import InputError
 from editor.api.frames import AudioStreamInfo, ContentLight, Frame, MasteringDisplay, VideoInfo
+from editor.video.filters import DEINTERLACERS, FIELD_ORDERS, FrameFilter
 from editor.video.pixels import bit_depth, color_of, decode, upright  # noqa: F401 - upright: re-exported
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,9 @@ def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
                             int(a.codec_context.channels or 0),
                             getattr(a.codec_context.layout, "name", "") or "")
             for a in container.streams.audio)
+        field_order = FIELD_ORDERS.get(int(cc.field_order or 0), "unknown")
+        if field_order == "unknown":
+            field_order = "tt" if first.interlaced_frame else "progressive"
         first_pts = first.pts
         index, container_name, codec, pix_fmt = stream.index, container.format.name, cc.name, first.format.name
     with open_container(path) as container:
@@ -236,7 +240,7 @@ def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
         frame_count_estimate=estimate, average_rate=Fraction(rate), time_base=Fraction(tb),
         duration=duration, codec=codec, pix_fmt=pix_fmt, color=color,
         audio=audio, container_format=container_name, bit_depth=bit_depth(pix_fmt),
-        mastering_display=mastering, content_light=light, index=index)
+        mastering_display=mastering, content_light=light, index=index, field_order=field_order)
     if len(_probe_cache) > 64:
         _probe_cache.clear()
     _probe_cache[key] = info
@@ -293,12 +297,24 @@ def to_frame(av_frame: av.VideoFrame, index: int, time_base: Fraction, rate: Fra
                  planes=planes if keep_planes else None)
 
 
+def _filtered(frames: Iterator[av.VideoFrame], chain: FrameFilter | None) -> Iterator[av.VideoFrame]:
+    if chain is None:
+        yield from frames
+        return
+    for frame in frames:
+        yield from chain(frame)
+    yield from chain.flush()
+
+
 def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int | None = None,
-                deep: bool = False, keep_planes: bool = True, stream: int | None = None) -> Iterator[Frame]:
+                deep: bool = False, keep_planes: bool = True, stream: int | None = None,
+                deinterlace: str | None = None) -> Iterator[Frame]:
     """Yield every frame of the edited video stream (:func:`video_stream`: ``stream``, or the
     default one), upright, in display order (see
     :func:`to_frame` for ``deep`` and ``keep_planes``; frames that keep their planes also keep
-    the RGB copy the writer compares against).
+    the RGB copy the writer compares against). ``deinterlace``: ``bwdif`` or ``yadif``
+    (:data:`editor.video.filters.DEINTERLACERS`; frames flagged interlaced are deinterlaced,
+    one frame per frame, same timestamps).
 
     Raises ``InputError`` for undecodable data, and for a truncated file: decoding that
     stops more than :data:`TRUNCATION_SLACK` frames before the end the container records
@@ -317,7 +333,8 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
         index = 0
         last_end: float | None = None
         try:
-            for av_frame in decode_frames(container, stream):
+            chain = FrameFilter(DEINTERLACERS[deinterlace]) if deinterlace else None
+            for av_frame in _filtered(decode_frames(container, stream), chain):
                 frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes, keep_rgb=True)
                 if av_frame.pts is not None:
                     length = av_frame.duration * tb if av_frame.duration else 1 / rate

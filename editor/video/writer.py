@@ -28,6 +28,7 @@ import numpy as np
 from editor.api.errors import OutputError
 from editor.api.files import AtomicOutput, check_output
 from editor.api.frames import ColorInfo, Frame, VideoInfo
+from editor.video.filters import FIELD_ORDER_CODES, FrameFilter, is_interlaced, top_field_first
 from editor.video.pixels import compatible, from_rgb, pixel_format, restore_untouched
 from editor.video.streams import StreamCopier, copy_metadata
 
@@ -40,6 +41,9 @@ _ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9"
 #: Encoders whose 4:2:0/4:2:2 modes need even frame sizes.
 _EVEN_SIZE_CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1", "libsvtav1")
 _CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
+#: Encoders that code interlaced pictures (fields) when asked (``flags=+ildct+ilme``); others
+#: write an interlaced source's frames whole, tagged with its field order.
+_INTERLACED_CODECS = ("libx264", "mpeg2video", "prores_ks", "h264_nvenc")
 _FRAME_RATE_CODECS = ("mpeg1video", "mpeg2video", "h261", "h263", "h263p")
 
 
@@ -192,6 +196,7 @@ class VideoWriter:
         self._pad = (0, 0)
         self._color = ColorInfo()
         self._alpha_out = False
+        self._fields: FrameFilter | None = None
         self.frames_written = 0
         self.frames_passed_through = 0
         """Frames whose untouched pixels were copied from the decoded planes."""
@@ -284,6 +289,31 @@ class VideoWriter:
         ours = [p for p in params if p.split("=")[0] not in given]
         options[key] = ":".join([p for p in [user] if p] + ours)
 
+    def _interlaced(self, codec: str, options: dict[str, str]) -> None:
+        """An interlaced source is written interlaced with its field order: the stream's
+        ``field_order`` tag, interlaced coding (``flags=+ildct+ilme``, FFmpeg's generic codec
+        options, which libx264, mpeg2video and prores_ks honour), every frame flagged with its
+        field order (the ``setfield`` filter: libx264 takes top/bottom first from each frame) and,
+        for H.264, x264's ``pic-struct`` (the order in each picture's timing SEI: an MP4 has no
+        field-order box, and FFmpeg's H.264 parser reads it there)."""
+        order = self.source.field_order
+        if not is_interlaced(order):
+            return
+        assert self._stream is not None
+        self._stream.codec_context.field_order = FIELD_ORDER_CODES[order]
+        first = "top" if top_field_first(order) else "bottom"
+        self._fields = FrameFilter(f"setfield=mode={'tff' if first == 'top' else 'bff'}")
+        coded = codec in _INTERLACED_CODECS
+        if coded:
+            flags = options.get("flags", "")
+            options["flags"] = flags + "".join(f for f in ("+ildct", "+ilme") if f not in flags)
+        if codec == "libx264":  # the field order in every picture's timing SEI, where readers look for it
+            params = options.get("x264-params", "")
+            if "pic-struct" not in params:
+                options["x264-params"] = ":".join(p for p in (params, "pic-struct=1") if p)
+        log.warning("interlaced source (%s field first): writing %s%s, %s field first, tagged (--deinterlace "
+                    "bwdif makes it progressive)", first, "interlaced " if coded else "", codec, first)
+
     def _open(self, first: Frame) -> None:
         opts = self.options
         h, w = first.image.shape[:2]
@@ -316,6 +346,7 @@ class VideoWriter:
                 setattr(cc, attr, getattr(self._color, attr))
             except Exception:  # noqa: BLE001 - tag only what this PyAV can set
                 pass
+        self._stream = stream
         codec_options = dict(opts.options)
         if opts.crf is not None and codec in _CRF_CODECS and "qp" not in codec_options:
             codec_options.setdefault("crf", str(opts.crf))
@@ -332,6 +363,7 @@ class VideoWriter:
             if "log-level" not in params:
                 codec_options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
         self._hdr_options(codec, codec_options)
+        self._interlaced(codec, codec_options)
         cc.options = codec_options
         if opts.threads:
             cc.thread_count = opts.threads
@@ -341,7 +373,6 @@ class VideoWriter:
                 cc.codec_tag = "hvc1"  # the tag Apple players require
             except Exception:  # noqa: BLE001
                 pass
-        self._stream = stream
         if first.planes is not None and not compatible(first.planes.format, pix_fmt):
             log.info("output %s differs from the source's %s: untouched pixels are converted plane to plane "
                      "(with the source's matrix and range), not copied", pix_fmt, first.planes.format)
@@ -411,6 +442,8 @@ class VideoWriter:
             pts = self._last_pts + 1
         av_frame.pts = pts
         av_frame.time_base = enc_tb
+        if self._fields is not None:  # the field-order flags (setfield passes each frame straight through)
+            av_frame = self._fields(av_frame)[0]
         if duration:
             av_frame.duration = duration
         self._last_pts = pts
