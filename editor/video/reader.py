@@ -123,11 +123,36 @@ def hdr_metadata(frame: av.VideoFrame) -> tuple[MasteringDisplay | None, Content
     return mastering, light
 
 
+def alpha_decoder(stream: av.video.stream.VideoStream) -> av.CodecContext | None:
+    """A ``libvpx-vp9`` decoder for VP9 with an alpha channel (WebM/Matroska ``alpha_mode`` 1:
+    the alpha is a second VP9 stream in each block's BlockAdditional, which FFmpeg's native
+    vp9 decoder ignores and libvpx-vp9 decodes into ``yuva420p``); ``None`` for other streams."""
+    cc = stream.codec_context
+    alpha = any(k.lower() == "alpha_mode" and v.strip() == "1" for k, v in (stream.metadata or {}).items())
+    if cc is None or cc.name != "vp9" or not alpha:
+        return None
+    if "libvpx-vp9" not in av.codecs_available:
+        log.warning("video stream %d is VP9 with alpha, but this FFmpeg has no libvpx-vp9 decoder: the alpha "
+                    "channel is not decoded", stream.index)
+        return None
+    decoder = av.CodecContext.create("libvpx-vp9", "r")
+    decoder.extradata = cc.extradata
+    decoder.width, decoder.height = cc.width, cc.height
+    decoder.thread_type = "AUTO"
+    return decoder
+
+
 def decode_frames(container: av.container.InputContainer,
                   stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
-    """Decode ``stream`` (display order). AVI stores no presentation timestamps (newer FFmpeg
-    guesses them a frame late for H.264): there each frame gets the earliest decode timestamp
-    not yet used, which is its place in the constant-rate sequence."""
+    """Decode ``stream`` (display order); VP9 with alpha through :func:`alpha_decoder`. AVI
+    stores no presentation timestamps (newer FFmpeg guesses them a frame late for H.264):
+    there each frame gets the earliest decode timestamp not yet used, which is its place in
+    the constant-rate sequence."""
+    decoder = alpha_decoder(stream)
+    if decoder is not None:
+        for packet in container.demux(stream):
+            yield from decoder.decode(packet)
+        return
     if not container.format.name.startswith("avi"):
         yield from container.decode(stream)
         return
