@@ -48,6 +48,7 @@ Rules shared by both (each implemented once, here):
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -569,6 +570,10 @@ class TrackingSession:
         mask are looked back from (:meth:`_look_back`). ``seeds``: masks handed to the
         tracker as the evidence already knows them (a look-back's first frame)."""
         frame = frame.as_8bit()  # backends, cut detection and evidence work on 8-bit RGB
+        if frame.damaged:
+            self.stats.damaged.add(frame.index)
+        elif frame.index in self.stats.damaged:  # from the frame cache, which keeps pixels only
+            frame = dataclasses.replace(frame, damaged=True)
         if not state.reverse:
             self._cuts.observe(frame)
         evidence = state.evidence

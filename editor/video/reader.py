@@ -11,12 +11,14 @@ the decoder outputs (a cut that starts mid-GOP, open-GOP leading pictures) are n
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 import os
 import re
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -142,28 +144,88 @@ def alpha_decoder(stream: av.video.stream.VideoStream) -> av.CodecContext | None
     return decoder
 
 
-def decode_frames(container: av.container.InputContainer,
-                  stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
+@dataclass(frozen=True)
+class LostFrame:
+    """A packet the decoder rejects (damaged data: ``avcodec_send_packet`` fails): the frame
+    it holds, by presentation timestamp, in display order among the decoded frames."""
+
+    pts: int | None
+
+
+#: Seconds of packets in a row the decoder may reject before decoding gives up.
+MAX_LOST_SECONDS = 2.0
+
+
+def decode_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream, *,
+                  lost: bool = False) -> Iterator[av.VideoFrame | LostFrame]:
     """Decode ``stream`` (display order); VP9 with alpha through :func:`alpha_decoder`. AVI
     stores no presentation timestamps (newer FFmpeg guesses them a frame late for H.264):
     there each frame gets the earliest decode timestamp not yet used, which is its place in
-    the constant-rate sequence."""
+    the constant-rate sequence.
+
+    ``lost``: after damage — a packet the decoder rejects as invalid data (``ffmpeg`` goes
+    on after "Error while decoding"), or a frame it flags corrupt — every packet whose frame
+    the decoder does not output (it skips frames that refer to lost data) is a
+    :class:`LostFrame` in its place in display order. Without ``lost`` a rejected packet
+    raises."""
     decoder = alpha_decoder(stream)
-    if decoder is not None:
-        for packet in container.demux(stream):
-            yield from decoder.decode(packet)
-        return
-    if not container.format.name.startswith("avi"):
-        yield from container.decode(stream)
-        return
-    pending: list[int] = []
-    for packet in container.demux(stream):
-        if packet.size and packet.dts is not None and not packet.is_discard:
-            heapq.heappush(pending, int(packet.dts))
-        for frame in packet.decode():
-            if pending:
+    avi = container.format.name.startswith("avi")
+    pending: list[int] = []  # AVI: decode timestamps not yet given to a frame
+    expected: list[int] = []  # presentation timestamps of packets whose frames are not out yet
+    started = damaged = False
+    last: int | None = None
+    packets = container.demux(stream)
+    retries = 0
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.error.BlockingIOError:  # EAGAIN: the demuxer resynchronises (MPEG-TS); read on
+            retries += 1
+            if retries > 1000:
+                raise
+            packets = container.demux(stream)
+            continue
+        except av.error.FFmpegError:
+            if not (lost and damaged):
+                raise
+            break  # the demuxer cannot go on after the damage: the rest is lost
+        usable = packet.size and not packet.is_discard
+        t = (packet.dts if avi else _timestamp(container, packet)) if usable else None
+        if t is not None:
+            heapq.heappush(pending if avi else expected, int(t))
+        try:
+            frames = decoder.decode(packet) if decoder is not None else packet.decode()
+        except av.error.InvalidDataError:
+            # (with frame threads the error of one packet may surface on a later one, the
+            # final flush packet included: the frames that never come out are what is lost)
+            if not lost:
+                raise
+            damaged = True
+            if avi and t is not None:  # its decode timestamp is no frame's
+                pending.remove(int(t))
+                heapq.heapify(pending)
+                yield LostFrame(int(t))
+            elif usable and t is None:
+                yield LostFrame(None)
+            continue
+        for frame in frames:
+            if avi and pending:
                 frame.pts = heapq.heappop(pending)
+            damaged = damaged or frame.is_corrupt
+            if lost and damaged and started and frame.pts is not None and last is not None and frame.pts <= last:
+                continue  # out of order after damage: its place was taken by a LostFrame
+            while expected and frame.pts is not None and expected[0] <= frame.pts:
+                t = heapq.heappop(expected)
+                if t < frame.pts and started and damaged and lost:
+                    last = t
+                    yield LostFrame(t)  # its frame never came out
+            started = True
+            last = frame.pts if frame.pts is not None else last
             yield frame
+    while lost and damaged and expected:
+        yield LostFrame(heapq.heappop(expected))
 
 
 def _timestamp(container: av.container.InputContainer, packet: av.Packet) -> int | None:
@@ -322,12 +384,16 @@ def to_frame(av_frame: av.VideoFrame, index: int, time_base: Fraction, rate: Fra
                  planes=planes if keep_planes else None)
 
 
-def _filtered(frames: Iterator[av.VideoFrame], chain: FrameFilter | None) -> Iterator[av.VideoFrame]:
+def _filtered(frames: Iterator[av.VideoFrame | LostFrame],
+              chain: FrameFilter | None) -> Iterator[av.VideoFrame | LostFrame]:
     if chain is None:
         yield from frames
         return
     for frame in frames:
-        yield from chain(frame)
+        if isinstance(frame, LostFrame):
+            yield frame
+        else:
+            yield from chain(frame)
     yield from chain.flush()
 
 
@@ -340,6 +406,11 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
     the RGB copy the writer compares against). ``deinterlace``: ``bwdif`` or ``yadif``
     (:data:`editor.video.filters.DEINTERLACERS`; frames flagged interlaced are deinterlaced,
     one frame per frame, same timestamps).
+
+    Frames decoded with errors (FFmpeg flags them corrupt: concealed), frames whose packet
+    the decoder rejects (they repeat the frame before) and the frames after them up to the
+    next clean keyframe (which predict from them) are ``damaged``. Packets rejected for more
+    than :data:`MAX_LOST_SECONDS` in a row end decoding with an ``InputError`` naming the frame.
 
     Raises ``InputError`` for undecodable data, and for a truncated file: decoding that
     stops more than :data:`TRUNCATION_SLACK` frames before the end the container records
@@ -359,11 +430,34 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
         last_end: float | None = None
         try:
             chain = FrameFilter(DEINTERLACERS[deinterlace]) if deinterlace else None
-            for av_frame in _filtered(decode_frames(container, stream), chain):
-                frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes, keep_rgb=True)
-                if av_frame.pts is not None:
-                    length = av_frame.duration * tb if av_frame.duration else 1 / rate
-                    last_end = float(av_frame.pts * tb + length)
+            damaged = False
+            last: Frame | None = None
+            rejected = 0
+            for av_frame in _filtered(decode_frames(container, stream, lost=True), chain):
+                if isinstance(av_frame, LostFrame):
+                    # a packet the decoder rejects: its frame repeats the last one, damaged
+                    rejected += 1
+                    if last is None or rejected > MAX_LOST_SECONDS * float(rate):
+                        where = f"after frame {index - 1}" if index else "from the first frame"
+                        raise InputError(f"cannot continue decoding {where}: {rejected} packets in a row are "
+                                         "damaged (the decoder rejects them as invalid data)", path)
+                    pts = av_frame.pts
+                    frame = dataclasses.replace(last, index=index, image=last.image.copy(), pts=pts,
+                                                time=index / float(rate) if pts is None else float(pts * tb),
+                                                damaged=True)
+                    damaged = True
+                    if pts is not None:
+                        last_end = float(pts * tb) + 1 / float(rate)
+                else:
+                    rejected = 0
+                    frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes, keep_rgb=True)
+                    # damage lasts from a frame decoded with errors to the next clean keyframe
+                    damaged = av_frame.is_corrupt or damaged and not av_frame.key_frame
+                    frame.damaged = damaged
+                    if av_frame.pts is not None:
+                        length = av_frame.duration * tb if av_frame.duration else 1 / rate
+                        last_end = float(av_frame.pts * tb + length)
+                last = frame
                 yield frame
                 index += 1
         except av.error.FFmpegError as exc:
