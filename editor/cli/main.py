@@ -148,6 +148,9 @@ video_stream_option = click.option(
     "--video-stream", type=click.IntRange(min=0), metavar="N",
     help="Edit video stream N (its number as ffprobe lists it); default: the default video stream, else the "
          "largest; never cover art. Prompts and masks are in its pixels.")
+fps_option = click.option(
+    "--fps", type=click.FloatRange(min=0, min_open=True), metavar="RATE",
+    help="Frames per second of an image-sequence INPUT (default 25).")
 deinterlace_option = click.option(
     "--deinterlace", type=click.Choice(["bwdif", "yadif"]),
     help="Deinterlace an interlaced source (FFmpeg's bwdif or yadif, one frame per frame); the output is "
@@ -262,12 +265,21 @@ def _refined(summary: Any) -> str:
     return f", weak masks {r.weak}: {r.refined} refined by the segmenter, {r.rejected} kept" if r and r.weak else ""
 
 
+def _input(ctx: click.Context, spec: str, kw: dict[str, Any]) -> Path:
+    """INPUT as a file on disk for the whole command (stdin ``-``, FIFOs, URLs and image
+    sequences become scratch files: :func:`editor.video.inputs.input_file`)."""
+    from editor.video.inputs import input_file
+
+    return ctx.with_resource(input_file(spec, fps=kw.pop("fps", None)))
+
+
 def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra: Any) -> Any:
     from editor.pipeline.orchestrator import RunRequest
     from editor.api.prompts import load_prompts
 
     return RunRequest(
-        input=input_path, video_stream=kw["video_stream"], deinterlace=kw["deinterlace"], prompts=load_prompts(prompts) if prompts else None,
+        input=input_path, video_stream=kw["video_stream"], deinterlace=kw["deinterlace"],
+        prompts=load_prompts(prompts) if prompts else None,
         backends=_backend_choice(kw),
         overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"], **extra)
 
@@ -306,7 +318,7 @@ class _Progress:
 
 
 @cli.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output file.")
 @click.option("--preset", "preset_name", required=True, help="Built-in preset name or a .toml file.")
 @click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
@@ -328,10 +340,11 @@ class _Progress:
 @click.option("--container", default=None, help="Container format (default: from the extension).")
 @video_stream_option
 @deinterlace_option
+@fps_option
 @detect_options
 @backend_options
 @click.pass_context
-def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, prompts: Path | None,
+def run(ctx: click.Context, input_path: str, output: Path, preset_name: str, prompts: Path | None,
         masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, no_subtitles: bool,
         no_extra_video: bool, codec: str, crf: int, encoder_preset: str, pix_fmt: str, container: str | None,
         **kw: Any) -> None:
@@ -353,12 +366,13 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
     pm = _plugins()
     preset = apply_overrides(load_preset(preset_name), list(overrides))
     validate_preset(preset, pm)
+    source = _input(ctx, input_path, kw)
     encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
                                    container=container, audio=not no_audio, subtitles=not no_subtitles,
                                    extra_video=not no_extra_video)
-    req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode,
+    req = _request(source, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode,
                    detect=detect)
-    video = probe(input_path, req.video_stream)
+    video = probe(source, req.video_stream)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
         summary = Pipeline(pm).run(req, on_frame=progress.frame, progress=progress.phase_update)
@@ -374,15 +388,16 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
 
 
 @cli.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="INPUT")
 @click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Masks folder to write.")
 @video_stream_option
 @deinterlace_option
+@fps_option
 @detect_options
 @backend_options
 @click.pass_context
-def track(ctx: click.Context, input_path: Path, prompts: Path | None, output: Path, **kw: Any) -> None:
+def track(ctx: click.Context, input_path: str, prompts: Path | None, output: Path, **kw: Any) -> None:
     """Track objects and write per-frame masks (DAVIS layout) for later `run --masks`."""
     from editor.pipeline.orchestrator import Pipeline
     from editor.video.reader import probe
@@ -390,8 +405,9 @@ def track(ctx: click.Context, input_path: Path, prompts: Path | None, output: Pa
     detect = _detect(kw)
     if not prompts and detect is None:
         raise click.UsageError("nothing to track: give --prompts FILE or --detect faces")
-    req = _request(input_path, prompts, kw, detect=detect)
-    video = probe(input_path, req.video_stream)
+    source = _input(ctx, input_path, kw)
+    req = _request(source, prompts, kw, detect=detect)
+    video = probe(source, req.video_stream)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
         summary = Pipeline(_plugins()).track(req, output, on_frame=progress.frame,

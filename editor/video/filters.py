@@ -1,5 +1,6 @@
 """Frames through an FFmpeg filter chain (PyAV's filter graph): deinterlacing on request
-(``bwdif``/``yadif``) and the field flags an interlaced encode needs (``setfield``).
+(``bwdif``/``yadif``), the field flags an interlaced encode needs (``setfield``) and a
+palette per frame for GIF output (``palettegen`` + ``paletteuse``).
 
 Filters and their options are FFmpeg's (https://ffmpeg.org/ffmpeg-filters.html: ``bwdif``,
 ``yadif``, ``setfield``). ``bwdif``/``yadif`` run with ``mode=send_frame``: one output frame per
@@ -43,20 +44,23 @@ class FrameFilter:
 
     def _build(self, frame: av.VideoFrame) -> av.filter.Graph:
         graph = av.filter.Graph()
-        last = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
-                                time_base=frame.time_base or Fraction(1, 90000))
+        source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
+                                  time_base=frame.time_base or Fraction(1, 90000))
         try:
-            for part in self.chain.split(","):
-                name, _, args = part.partition("=")
-                node = graph.add(name, args or None)
-                last.link_to(node)
-                last = node
-            sink = graph.add("buffersink")
-            last.link_to(sink)
+            self._link(graph, source).link_to(graph.add("buffersink"))
             graph.configure()
         except (av.error.FFmpegError, ValueError) as exc:
             raise OutputError(f"cannot build the FFmpeg filter {self.chain!r} ({exc})") from exc
         return graph
+
+    def _link(self, graph: av.filter.Graph, last: av.filter.context.FilterContext) -> av.filter.context.FilterContext:
+        """The chain's filters after ``last``; the last of them."""
+        for part in self.chain.split(","):
+            name, _, args = part.partition("=")
+            node = graph.add(name, args or None)
+            last.link_to(node)
+            last = node
+        return last
 
     def _drain(self, like: av.VideoFrame | None) -> list[av.VideoFrame]:
         assert self._graph is not None
@@ -92,3 +96,23 @@ class FrameFilter:
             return []
         self._graph.vpush(None)
         return self._drain(getattr(self, "_like", None))
+
+
+class PaletteFilter(FrameFilter):
+    """Each frame → ``pal8`` with its own 256-colour palette (``palettegen=stats_mode=single``,
+    ``paletteuse=new=1``, no dithering: a frame of at most 256 colours — a GIF source's
+    untouched frames — keeps its colours exactly): what the GIF encoder takes, without the
+    banding of one fixed palette."""
+
+    def __init__(self) -> None:
+        super().__init__("split,palettegen,paletteuse")
+
+    def _link(self, graph: av.filter.Graph, last: av.filter.context.FilterContext) -> av.filter.context.FilterContext:
+        split = graph.add("split", "2")
+        palette = graph.add("palettegen", "stats_mode=single:max_colors=256")
+        use = graph.add("paletteuse", "new=1:dither=none")
+        last.link_to(split)
+        split.link_to(use, 0, 0)
+        split.link_to(palette, 1, 0)
+        palette.link_to(use, 0, 1)
+        return use

@@ -28,7 +28,7 @@ import numpy as np
 from editor.api.errors import OutputError
 from editor.api.files import AtomicOutput, check_output
 from editor.api.frames import ColorInfo, Frame, VideoInfo
-from editor.video.filters import FIELD_ORDER_CODES, FrameFilter, is_interlaced, top_field_first
+from editor.video.filters import FIELD_ORDER_CODES, FrameFilter, PaletteFilter, is_interlaced, top_field_first
 from editor.video.pixels import compatible, from_rgb, pixel_format, restore_untouched
 from editor.video.streams import StreamCopier, copy_metadata
 
@@ -41,6 +41,8 @@ _ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9"
 #: Encoders whose 4:2:0/4:2:2 modes need even frame sizes.
 _EVEN_SIZE_CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1", "libsvtav1")
 _CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
+#: Sources that are animations (palette or RGB pictures): written 4:2:0 by x264/x265 by default.
+_ANIMATION_CODECS = ("gif", "webp", "apng")
 #: Encoders that code interlaced pictures (fields) when asked (``flags=+ildct+ilme``); others
 #: write an interlaced source's frames whole, tagged with its field order.
 _INTERLACED_CODECS = ("libx264", "mpeg2video", "prores_ks", "h264_nvenc")
@@ -197,6 +199,7 @@ class VideoWriter:
         self._color = ColorInfo()
         self._alpha_out = False
         self._fields: FrameFilter | None = None
+        self._palette: PaletteFilter | None = None
         self.frames_written = 0
         self.frames_passed_through = 0
         """Frames whose untouched pixels were copied from the decoded planes."""
@@ -209,7 +212,13 @@ class VideoWriter:
         source_fmt = first.planes.format if first.planes is not None else self.source.pix_fmt
         src = pixel_format(source_fmt)
         suffix = self.path.suffix.lower()
-        wants_alpha = first.alpha is not None
+        wants_alpha = first.alpha is not None and bool((first.alpha < first.alpha.max()).any() or
+                                                     first.alpha.max() < np.iinfo(first.alpha.dtype).max)
+        if first.alpha is not None and not wants_alpha:
+            log.info("the source's alpha is opaque on the first frame: no alpha is written")
+        if opts.auto_codec and codec == "libx264" and (suffix == ".gif" or opts.container == "gif"):
+            log.info("GIF output: a palette of its own for every frame (FFmpeg's palettegen/paletteuse)")
+            return "gif", "pal8"
         if wants_alpha and not (pix_fmt != "auto" and pix_fmt.startswith(_ALPHA_FORMATS)):
             codec_alpha = any(pixel_format(f).has_alpha for f in codec_formats(codec))
             if pix_fmt != "auto" or not codec_alpha:
@@ -230,6 +239,11 @@ class VideoWriter:
                 codec = "libx265"
                 log.info("%s source: encoding with libx265 (HEVC) to keep it", "HDR" if self.source.color.is_hdr
                          else f"{src.bits}-bit")
+        if pix_fmt == "auto" and self.source.codec in _ANIMATION_CODECS and codec in ("libx264", "libx265") \
+                and "yuv420p" in codec_formats(codec):
+            pix_fmt = "yuv420p"  # an animation (GIF, WebP) into a video: what every player plays
+            log.info("%s source: writing yuv420p (players refuse 4:4:4 H.264; --pix-fmt yuv444p keeps full colour)",
+                     self.source.codec)
         if pix_fmt == "auto":
             pix_fmt = choose_pix_fmt(codec, source_fmt, alpha=wants_alpha)
             got = pixel_format(pix_fmt)
@@ -412,6 +426,9 @@ class VideoWriter:
     def _to_av(self, frame: Frame) -> av.VideoFrame:
         assert self._stream is not None
         pix_fmt = self._stream.pix_fmt
+        if pix_fmt == "pal8":  # GIF: RGB through the palette filter (write)
+            self._palette = self._palette or PaletteFilter()
+            return av.VideoFrame.from_ndarray(np.ascontiguousarray(frame.rgb8), format="rgb24")
         alpha = frame.alpha if self._alpha_out else None
         if frame.planes is not None and self._pad == (0, 0):
             restored = restore_untouched(frame.image, alpha, frame.planes, pix_fmt, self._color)
@@ -444,6 +461,8 @@ class VideoWriter:
         av_frame.time_base = enc_tb
         if self._fields is not None:  # the field-order flags (setfield passes each frame straight through)
             av_frame = self._fields(av_frame)[0]
+        if self._palette is not None:  # one frame in, one out
+            av_frame = self._palette(av_frame)[0]
         if duration:
             av_frame.duration = duration
         self._last_pts = pts
