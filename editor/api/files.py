@@ -18,14 +18,28 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from editor.api.errors import OutputError
 
 _PARTIAL = re.compile(r"^\.(?P<stem>.*)\.(?P<pid>\d+)-[0-9a-f]{8}\.partial(?P<suffix>.*)$")
 _SCRATCH = re.compile(r"^trackedit-(?P<pid>\d+)-")
+_before_commit: ContextVar[Callable[[Path, Path], None] | None] = ContextVar("before_commit", default=None)
+
+
+@contextmanager
+def before_commit(hook: Callable[[Path, Path], None]) -> Iterator[None]:
+    """Call ``hook(temporary, final)`` in every :meth:`AtomicOutput.commit` of this context
+    (thread / task) just before the rename: what must be complete when the output appears
+    (a batch job's record) is written first, so that no signal can fall between them."""
+    token = _before_commit.set(hook)
+    try:
+        yield
+    finally:
+        _before_commit.reset(token)
 
 
 def _alive(pid: int) -> bool:
@@ -94,6 +108,9 @@ class AtomicOutput:
         self.done = False
 
     def commit(self) -> Path:
+        hook = _before_commit.get()
+        if hook is not None:
+            hook(self.path, self.final)
         if self.directory and self.final.exists():
             _remove(self.final)
         os.replace(self.path, self.final)
