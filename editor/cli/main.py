@@ -633,6 +633,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: still one line
         if _STATE.debug:
             traceback.print_exc()
+        from editor.api.files import storage_error
+
+        filename = getattr(exc, "filename", None)
+        full = storage_error(exc, Path(filename).parent, Path(filename).name) if filename else None
+        if full is not None:  # a full or read-only folder the code did not expect to write in
+            click.echo(f"trackedit: error: {full}", err=True)
+            return 1
         message = " ".join(str(exc).split()) or type(exc).__name__
         click.echo(f"trackedit: error: internal error: {message} (run with --debug for the traceback)", err=True)
         return 1

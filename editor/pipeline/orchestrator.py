@@ -8,6 +8,7 @@ the tracker's on-disk frame cache).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -15,12 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
+import av.error
 import numpy as np
 
 from editor.backends.assembly import BackendChoice, Backends, detector_options, select_backends
 from editor.backends.device import check_device_name
 from editor.api.errors import InputError, OutputError, TrackeditError
-from editor.api.files import AtomicOutput, check_output, scratch_dir
+from editor.api.files import AtomicOutput, check_output, require_space, scratch_dir
 from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
@@ -159,6 +162,9 @@ class Pipeline:
         tracking.add_prompts(objects.prompts)
         tracking.spans = dict(objects.spans)
         bidirectional = req.bidirectional or req.detect is not None
+        if bidirectional:  # the backward pass keeps frames on disk: check the space before hours of work
+            require_space(work, _cache_bytes(video), "the frame cache of the backward pass "
+                          f"({video.frame_count_estimate} frames of {video.width}x{video.height} {video.pix_fmt})")
         # frames up to where the backward pass starts are read for tracking (cached as raw
         # planes) and decoded again for the output (see TrackingSession.stream's replay)
         first = _decode(req, video, deep)
@@ -206,11 +212,13 @@ class Pipeline:
                     items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects)
                     info = RunInfo(req.input, req.output, video, [s.id for s in req.preset.stages], seg_name, trk_name)
                     self.plugins.run_started(info)
-                    for item in threaded(_chain(items, stages), req.queue_size, "edit"):
-                        sink.write(item.frame)
-                        n += 1
-                        if on_frame is not None:
-                            on_frame(n)
+                    edited = threaded(_chain(items, stages), req.queue_size, "edit")
+                    with contextlib.closing(edited):  # a failing sink stops the threads before it
+                        for item in edited:
+                            sink.write(item.frame)
+                            n += 1
+                            if on_frame is not None:
+                                on_frame(n)
                     sink.close()
                     for stage in stages:
                         stage.finish()
@@ -241,11 +249,12 @@ class Pipeline:
             names = self._object_names(req, objects)
             items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects, deep=False)
             writer = MaskFolderWriter(out.path, names, str(req.input))
-            for item in items:
-                writer.write(item.index, item.labels)
-                n += 1
-                if on_frame is not None:
-                    on_frame(n)
+            with contextlib.closing(items):  # a failing write stops the decode and tracking threads
+                for item in items:
+                    writer.write(item.index, item.labels)
+                    n += 1
+                    if on_frame is not None:
+                        on_frame(n)
             writer.close()
             if tracking is not None:  # confidence.json beside the masks
                 write_confidence(out.path, tracking.stats, names, n)
@@ -267,6 +276,17 @@ def _probe(req: RunRequest) -> VideoInfo:
         log.info("--deinterlace: %s is progressive; frames flagged interlaced only are deinterlaced",
                  Path(video.path).name)
     return dataclasses.replace(video, field_order="progressive")
+
+
+def _cache_bytes(video: VideoInfo) -> int:
+    """Bytes the backward pass's frame cache takes at most: every frame's decoded planes, raw
+    (:mod:`editor.tracking.frame_cache`)."""
+    try:
+        frame = av.VideoFrame(video.width, video.height, video.pix_fmt)
+        per_frame = sum(plane.buffer_size for plane in frame.planes)
+    except (ValueError, av.error.FFmpegError):
+        per_frame = video.width * video.height * 3 * (2 if video.bit_depth > 8 else 1)
+    return per_frame * video.frame_count_estimate
 
 
 def _decode(req: RunRequest, video: VideoInfo, deep: bool) -> Iterator[Frame]:

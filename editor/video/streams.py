@@ -26,6 +26,7 @@ import av
 import av.error
 
 from editor.api.errors import OutputError
+from editor.api.files import storage_cause
 from editor.video.reader import open_container
 
 log = logging.getLogger(__name__)
@@ -359,6 +360,8 @@ class StreamCopier:
                     out_packet.duration = packet.duration
                     self._output.mux(out_packet)
         except (av.error.FFmpegError, ValueError) as exc:
+            if storage_cause(exc):
+                raise  # the output folder's problem: the writer names it
             what = f"converting to {route.target}" if route.target else "copying"
             raise OutputError(f"{describe(in_stream)}: {what} failed at "
                               f"{_seconds(packet):.3f} s ({' '.join(str(exc).split())})") from exc

@@ -26,7 +26,7 @@ import av.error
 import numpy as np
 
 from editor.api.errors import OutputError
-from editor.api.files import AtomicOutput, check_output
+from editor.api.files import AtomicOutput, check_output, storage_error
 from editor.api.frames import ColorInfo, Frame, VideoInfo
 from editor.video.filters import FIELD_ORDER_CODES, FrameFilter, PaletteFilter, is_interlaced, top_field_first
 from editor.video.pixels import compatible, from_rgb, pixel_format, restore_untouched
@@ -407,7 +407,7 @@ class VideoWriter:
         try:
             self._container.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot write the {self._container.format.name} header ({exc})", self.path) from exc
+            raise self._failed(exc, f"cannot write the {self._container.format.name} header") from exc
 
     def _copy_video_tags(self, stream: av.video.stream.VideoStream) -> None:
         try:
@@ -418,6 +418,10 @@ class VideoWriter:
                 stream.disposition = in_stream.disposition
         except (av.error.FFmpegError, IndexError, OSError):
             pass
+
+    def _failed(self, exc: BaseException, what: str) -> OutputError:
+        """One line: the output folder and its cause when it is full or read-only, else ``what``."""
+        return storage_error(exc, self.path.parent, self.path.name) or OutputError(f"{what} ({exc})", self.path)
 
     def _named(self, exc: OutputError) -> OutputError:
         return exc if exc.source else OutputError(exc.message, self.path)
@@ -470,12 +474,14 @@ class VideoWriter:
             for packet in self._stream.encode(av_frame):
                 self._container.mux(packet)
         except av.error.FFmpegError as exc:
-            raise OutputError(f"encoding failed at frame {frame.index} ({exc})", self.path) from exc
+            raise self._failed(exc, f"encoding failed at frame {frame.index}") from exc
         if self._copier is not None:
             try:
                 self._copier.write_until(frame.time)
             except OutputError as exc:
                 raise self._named(exc) from exc
+            except av.error.FFmpegError as exc:  # the folder's: full, read-only (streams.StreamCopier._emit)
+                raise self._failed(exc, "writing the other streams") from exc
         self.frames_written += 1
 
     def close(self) -> Path:
@@ -487,17 +493,19 @@ class VideoWriter:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
         except av.error.FFmpegError as exc:
-            raise OutputError(f"encoding failed at the end ({exc})", self.path) from exc
+            raise self._failed(exc, "encoding failed at the end") from exc
         if self._copier is not None:
             copier, self._copier = self._copier, None
             try:
                 copier.close()
             except OutputError as exc:
                 raise self._named(exc) from exc
+            except av.error.FFmpegError as exc:
+                raise self._failed(exc, "writing the other streams") from exc
         try:
             self._container.close()
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot finish the {self._container.format.name} file ({exc})", self.path) from exc
+            raise self._failed(exc, f"cannot finish the {self._container.format.name} file") from exc
         finally:
             self._container = None
         return self._out.commit()
