@@ -165,16 +165,36 @@ def test_cover_art_and_other_videos_never_show_what_a_redacting_run_hides(tmp_pa
     err = capsys.readouterr().err
     assert err.count("attached picture") == 1 and err.count("NOT edited") == 1
     assert [v[3] for v in _videos(out)] == [False, False]
-    # a redacting run: neither the cover nor the other video stream is in the output
+    # a redacting run: the other video stream is dropped; the cover is kept with its faces blurred
     out = tmp_path / f"detected{suffix}"
     assert _run("run", str(src), "-o", str(out), "--preset", "blur", "--detect", "faces", "--detect-every", "4",
                 *CLASSIC) == 0
     err = capsys.readouterr().err
-    assert err.count("attached picture") == 1 and err.count("redacting run") == 1
-    assert _videos(out) == [(176, 144, True, False)]
-    with av.open(str(out)) as c:  # nor as a Matroska attachment
-        assert not c.streams.attachments
-    assert probe(out).frame_count == 8 and cover.shape == (288, 352, 3)
+    assert "attached picture" not in err and err.count("redacting run") == 1
+    assert sorted(_videos(out)) == [(176, 144, True, False), (352, 288, False, True)]
+    assert probe(out).frame_count == 8
+    faces = [d for d in _faces(cover) if d.score >= 0.5]
+    assert faces  # the cover shows a face
+    kept = _cover(out)
+    for d in faces:  # and no face of it keeps its detail
+        x0, y0, x1, y1 = (int(v) for v in d.box)
+        assert _laplacian_energy(kept[y0:y1, x0:x1]) <= 0.1 * _laplacian_energy(cover[y0:y1, x0:x1])
+    # untouched, away from the faces
+    assert np.abs(kept[:, :40].astype(int) - cover[:, :40]).mean() < 3
+
+
+def _faces(image: np.ndarray) -> list:  # noqa: ANN001
+    from editor.detection.detect import resolve_detectors
+    from editor.pipeline.plugin_manager import PluginManager
+
+    return resolve_detectors(["faces"], PluginManager())["faces"].detect(image, 0)
+
+
+def _cover(path: Path) -> np.ndarray:
+    """The attached picture of ``path`` (an MP4 cover stream or a Matroska image attachment), RGB."""
+    with av.open(str(path)) as c:
+        s = next(s for s in c.streams.video if s.disposition & av.stream.Disposition.attached_pic)
+        return next(iter(c.decode(s))).to_ndarray(format="rgb24")
 
 
 def test_writer_drops_other_videos_when_redacting(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from editor.backends.device import check_device_name
 from editor.api.errors import InputError, OutputError, TrackeditError
 from editor.api.files import AtomicOutput, check_output, require_space, scratch_dir
 from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder
+from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
 from editor.api.prompts import PromptSet
@@ -203,7 +204,8 @@ class Pipeline:
             n = 0
             try:
                 # the sink first: it checks the output path before a long detection pass
-                encode = dataclasses.replace(req.encode, redacts=True) if req.detect is not None else req.encode
+                encode = req.encode if req.detect is None else dataclasses.replace(
+                    req.encode, redacts=True, pictures=picture_redactor(req.detect, self.plugins, req.backends))
                 sink = sink_spec.factory(req.output, video, encode, req.overwrite)
                 try:
                     objects = self._objects(req, video, progress)

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import av.error
+import numpy as np
 
 from editor.api.errors import OutputError
 from editor.api.files import storage_cause
@@ -154,12 +156,15 @@ class StreamCopier:
     ``video_index``: the edited video stream (not copied). Other video streams are copied
     unedited with a warning, or dropped: ``extra_video=False`` (``--no-extra-video``), or
     ``redacts`` (a run that hides what it found: an unedited copy would show it). Attached
-    pictures (cover art) are always dropped with a warning: they show the unedited video."""
+    pictures (cover art) are dropped with a warning (they show the unedited video), or, with
+    ``pictures`` (a redacting run's: :mod:`editor.pipeline.pictures`), kept edited by it."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer, video_index: int, *,
                  audio: bool = True, subtitles: bool = True, extra_video: bool = True,
-                 redacts: bool = False) -> None:
+                 redacts: bool = False, pictures: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self._input = open_container(source)
+        self.pictures = pictures
+        self._pictures: list[tuple[av.stream.Stream, bytes]] = []
         self.video_index = video_index
         self.extra_video = extra_video
         self.redacts = redacts
@@ -236,7 +241,10 @@ class StreamCopier:
         shows the video as it was, so it is dropped; another video stream is copied as it is
         (not edited: a warning says so), or dropped on request or when the run redacts."""
         if stream.disposition & av.stream.Disposition.attached_pic:
-            self._drop(stream, "an attached picture (cover art) would show the video unedited")
+            if self.pictures is None:
+                self._drop(stream, "an attached picture (cover art) would show the video unedited")
+            else:
+                self._edited_picture(stream, self.pictures)
             return
         if self.redacts:
             self._drop(stream, f"it is not edited, and a redacting run keeps no unedited copy of what "
@@ -253,6 +261,45 @@ class StreamCopier:
         self._template(stream, "copy")
         log.warning("%s is copied as it is, NOT edited: only video stream %d is edited (--video-stream N "
                     "picks another, --no-extra-video drops the others)", describe(stream), self.video_index)
+
+    def _edited_picture(self, stream: av.stream.Stream, edit: Callable[[np.ndarray], np.ndarray]) -> None:
+        """An attached picture through ``edit`` (RGB uint8 in and out), encoded again as it was
+        (JPEG or PNG): a Matroska attachment, or a one-picture stream with its disposition."""
+        codec = stream.codec_context.name if stream.codec_context.name in ("mjpeg", "png") else "png"
+        with open_container(Path(self._input.name)) as source:
+            try:
+                picture = next(iter(source.decode(source.streams[stream.index])), None)
+            except av.error.FFmpegError:
+                picture = None
+        if picture is None:
+            self._drop(stream, "the attached picture does not decode")
+            return
+        edited = edit(picture.to_ndarray(format="rgb24"))
+        encoder = av.CodecContext.create(codec, "w")
+        encoder.width, encoder.height = picture.width, picture.height
+        encoder.pix_fmt = "yuvj444p" if codec == "mjpeg" else "rgb24"
+        encoder.time_base = Fraction(1, 25)
+        if codec == "mjpeg":
+            encoder.options = {"qmin": "1", "q:v": "2"}
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(edited), format="rgb24").reformat(
+            format=encoder.pix_fmt)
+        data = b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)])
+        if self.format == "matroska":
+            name = stream.metadata.get("filename") or f"cover.{'jpg' if codec == 'mjpeg' else 'png'}"
+            self._output.add_attachment(name, "image/jpeg" if codec == "mjpeg" else "image/png", data)
+            return
+        out = self._output.add_stream(codec)
+        out.width, out.height, out.pix_fmt = picture.width, picture.height, encoder.pix_fmt
+        self._tags(stream, out)
+        self._pictures.append((out, data))
+
+    def _mux_pictures(self) -> None:
+        for out, data in self._pictures:
+            packet = av.Packet(data)
+            packet.stream, packet.pts, packet.dts, packet.time_base = out, 0, 0, out.time_base or Fraction(1, 25)
+            packet.is_keyframe = True
+            self._output.mux(packet)
+        self._pictures.clear()
 
     def _tags(self, stream: av.stream.Stream, out: av.stream.Stream) -> None:
         for key, value in copy_metadata(stream.metadata).items():
@@ -368,6 +415,8 @@ class StreamCopier:
 
     def write_until(self, seconds: float | None) -> None:
         """Mux packets up to ``seconds`` (+ :data:`LEAD`); ``None`` = everything."""
+        if self._pictures:
+            self._mux_pictures()
         while not self._done:
             packet = self._pending
             self._pending = None

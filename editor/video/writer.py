@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -72,6 +73,9 @@ class EncodeOptions:
     redacts: bool = False
     """The run hides what it found (``--detect``): other video streams are dropped (with a
     warning), never copied unedited."""
+    pictures: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    """How attached pictures (cover art) are edited, RGB uint8 in and out (a redacting run's
+    detectors: :mod:`editor.pipeline.pictures`); ``None``: they are dropped with a warning."""
     options: dict[str, str] = field(default_factory=dict)
     """Extra codec options passed to FFmpeg (e.g. ``{"tune": "film"}``)."""
     threads: int = 0
@@ -399,7 +403,8 @@ class VideoWriter:
             try:
                 self._copier = StreamCopier(Path(self.source.path), self._container, self.source.index,
                                             audio=opts.audio, subtitles=opts.subtitles,
-                                            extra_video=opts.extra_video, redacts=opts.redacts)
+                                            extra_video=opts.extra_video, redacts=opts.redacts,
+                                            pictures=opts.pictures)
             except OutputError as exc:
                 raise self._named(exc) from exc
             if self._copier.timecode and "timecode" not in stream.metadata:
