@@ -119,6 +119,7 @@ def test_image_sequences(tmp_path: Path, kind: str) -> None:
                  *CLASSIC]) == 0
     info = probe(out)
     assert (info.frame_count, info.size, info.average_rate) == (12, (64, 48), Fraction(25, 2))
+    assert info.pix_fmt in ("yuv420p", "yuvj420p")  # pictures into H.264: 4:2:0, what players play
     with input_file(spec, fps=10) as path:  # the frames as decoded, bit for bit
         got = [f.image for f in iter_frames(path)]
         assert probe(path).average_rate == 10

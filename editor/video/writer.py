@@ -42,8 +42,6 @@ _ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9"
 #: Encoders whose 4:2:0/4:2:2 modes need even frame sizes.
 _EVEN_SIZE_CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1", "libsvtav1")
 _CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
-#: Sources that are animations (palette or RGB pictures): written 4:2:0 by x264/x265 by default.
-_ANIMATION_CODECS = ("gif", "webp", "apng")
 #: Encoders that code interlaced pictures (fields) when asked (``flags=+ildct+ilme``); others
 #: write an interlaced source's frames whole, tagged with its field order.
 _INTERLACED_CODECS = ("libx264", "mpeg2video", "prores_ks", "h264_nvenc")
@@ -243,11 +241,13 @@ class VideoWriter:
                 codec = "libx265"
                 log.info("%s source: encoding with libx265 (HEVC) to keep it", "HDR" if self.source.color.is_hdr
                          else f"{src.bits}-bit")
-        if pix_fmt == "auto" and self.source.codec in _ANIMATION_CODECS and codec in ("libx264", "libx265") \
-                and "yuv420p" in codec_formats(codec):
-            pix_fmt = "yuv420p"  # an animation (GIF, WebP) into a video: what every player plays
-            log.info("%s source: writing yuv420p (players refuse 4:4:4 H.264; --pix-fmt yuv444p keeps full colour)",
-                     self.source.codec)
+        if pix_fmt == "auto" and opts.auto_codec and codec in ("libx264", "libx265") and src.is_rgb \
+                and src.bits <= 8 and not wants_alpha:
+            # 8-bit RGB or palette pictures (GIF, WebP, PNG/JPEG sequences, screen captures) into
+            # H.264/HEVC: 4:2:0, what players play (most refuse 4:4:4 H.264)
+            pix_fmt = "yuv420p"
+            log.info("%s source (%s): writing yuv420p, what players play (--pix-fmt yuv444p keeps full colour)",
+                     self.source.codec, source_fmt)
         if pix_fmt == "auto":
             pix_fmt = choose_pix_fmt(codec, source_fmt, alpha=wants_alpha)
             got = pixel_format(pix_fmt)
