@@ -206,3 +206,22 @@ def test_writer_drops_other_videos_when_redacting(tmp_path: Path) -> None:
             if frame.index == 5:
                 break
     assert _videos(out) == [(640, 360, True, False)]
+
+
+@pytest.mark.parametrize("stream,size", [(None, (640, 360)), (0, (160, 90))])
+def test_the_ui_opens_the_edited_stream(tmp_path: Path, plugin_manager, stream: int | None,  # noqa: ANN001
+                                        size: tuple[int, int]) -> None:
+    from starlette.testclient import TestClient
+
+    from editor.ui.server import UiConfig, create_app
+
+    origin = "http://127.0.0.1:8765"
+    app = create_app(UiConfig(CASES / "f29_twovideo.mkv", work_root=tmp_path / "ui", token="t", video_stream=stream),
+                     plugin_manager)
+    with TestClient(app, base_url=origin, headers={"Origin": origin}) as c:
+        assert c.get("/?token=t").status_code == 200
+        s = c.post("/api/sessions", json={}).json()
+        assert (s["width"], s["height"]) == size
+        jpeg = c.get(f"/api/sessions/{s['id']}/frames/3.jpg")
+        image = cv2.imdecode(np.frombuffer(jpeg.content, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape[:2] == size[::-1]

@@ -556,8 +556,8 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
     if no_token:
         log.warning("--no-token: any user or program on this machine can use the UI and read the opened video")
     token = None if no_token else new_token()
-    config = UiConfig(input_path, video_stream, _backend_choice(kw), max_upload_mb * 2 ** 20, token=token,
-                      allowed_hosts=host_allow_list(host, port))
+    config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, token=token,
+                      allowed_hosts=host_allow_list(host, port), video_stream=video_stream)
     app = create_app(config, _plugins())
     shown = "127.0.0.1" if host in WILDCARD_BINDS else host
     click.echo(f"trackedit: UI on {ui_url(shown, port, token)} (open this URL; Ctrl+C to stop)", err=True)

@@ -70,8 +70,6 @@ T = TypeVar("T")
 @dataclass
 class UiConfig:
     video: Path | None = None
-    video_stream: int | None = None
-    """The video stream of ``video`` and uploads to edit (``--video-stream``; default: the default-disposition one)."""
     backends: BackendChoice = field(default_factory=BackendChoice)
     """Segmenter, tracker, device and their options; every session gets freshly built backends."""
     max_upload_bytes: int = 512 * 2 ** 20
@@ -81,6 +79,8 @@ class UiConfig:
     token: str | None = field(default_factory=new_token)
     #: The ``(name, port)`` pairs a request's Host header may name (see ``host_allow_list``).
     allowed_hosts: frozenset[tuple[str, int]] = field(default_factory=lambda: host_allow_list("127.0.0.1", 8765))
+    video_stream: int | None = None
+    """The video stream of ``video`` and uploads to edit (``--video-stream``; default: the default-disposition one)."""
 
 
 @dataclass
