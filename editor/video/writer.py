@@ -214,10 +214,11 @@ class VideoWriter:
         source_fmt = first.planes.format if first.planes is not None else self.source.pix_fmt
         src = pixel_format(source_fmt)
         suffix = self.path.suffix.lower()
-        wants_alpha = first.alpha is not None and bool((first.alpha < first.alpha.max()).any() or
-                                                     first.alpha.max() < np.iinfo(first.alpha.dtype).max)
-        if first.alpha is not None and not wants_alpha:
-            log.info("the source's alpha is opaque on the first frame: no alpha is written")
+        wants_alpha = first.alpha is not None
+        if wants_alpha and self.source.codec == "gif" and bool((first.alpha == np.iinfo(first.alpha.dtype).max).all()):
+            # FFmpeg decodes every GIF with an alpha plane; an opaque first frame: a GIF without transparency
+            wants_alpha = False
+            log.info("GIF without transparency: no alpha is written")
         if opts.auto_codec and codec == "libx264" and (suffix == ".gif" or opts.container == "gif"):
             log.info("GIF output: a palette of its own for every frame (FFmpeg's palettegen/paletteuse)")
             return "gif", "pal8"
