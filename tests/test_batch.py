@@ -281,6 +281,40 @@ def test_sigterm_midway_stops_workers_leaves_no_partials_and_a_rerun_completes(t
     assert [_frames(out / f"v{k}.mp4") for k in range(5)] == [500, 160, 160, 160, 160]
 
 
+def test_a_stop_right_after_an_output_appears_leaves_its_record_complete(clips: tuple[Path, Path], tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race behind the flaky SIGTERM test, made to happen every time: the stop signal
+    arrives the instant the output has its name. The completed record was written before the
+    rename, so the pair is complete and a rerun skips the job."""
+    from editor.api.errors import Interrupted
+    from editor.api.files import AtomicOutput
+    from editor.batch.discovery import discover, make_jobs
+    from editor.batch.jobs import SKIPPED, JobOptions, decide, read_record, run_job
+
+    videos, prompts = clips
+    jobs = make_jobs(discover([videos / "a.mp4"], tmp_path / "out", prompts), JobOptions("blur"), cwd=tmp_path)
+    job, result = decide(jobs[0])
+    assert result is None
+    commit = AtomicOutput.commit
+
+    def stop_after(self: AtomicOutput) -> Path:
+        final = commit(self)
+        if final == job.output:
+            raise Interrupted(signal.SIGTERM)
+        return final
+
+    monkeypatch.setattr(AtomicOutput, "commit", stop_after)
+    with pytest.raises(Interrupted):
+        run_job(job)
+    monkeypatch.undo()
+    st = job.output.stat()
+    record = read_record(job.output)
+    assert record is not None and record["output"] == {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    assert record["frames"] == 12
+    _, again = decide(jobs[0])
+    assert again is not None and again.status == SKIPPED
+
+
 def test_importing_editor_does_not_import_ray() -> None:
     code = ("import sys, editor, editor.batch, editor.cli.main, editor.batch.ray_executor; "
             "print('ray' in sys.modules)")

@@ -295,38 +295,6 @@ def test_writer_takes_frames_without_pts_or_planes(tmp_path: Path) -> None:
     assert probe(out).frame_count == 3
 
 
-def test_cover_art_survives_mp4_and_mkv(tmp_path: Path) -> None:
-    base = make_clip(tmp_path / "base.mp4", frames=6)
-    picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 200, np.uint8), format="rgb24").reformat(format="yuvj420p")
-    jpeg = av.CodecContext.create("mjpeg", "w")
-    jpeg.width = jpeg.height = 32
-    jpeg.pix_fmt, jpeg.time_base = "yuvj420p", Fraction(1, 25)
-    packets = jpeg.encode(picture) + jpeg.encode(None)
-    src = tmp_path / "cover.mp4"
-    with av.open(str(base)) as i, av.open(str(src), "w") as o:
-        v = o.add_stream_from_template(i.streams.video[0])
-        cover = o.add_stream("mjpeg")
-        cover.width = cover.height = 32
-        cover.pix_fmt, cover.disposition = "yuvj420p", av.stream.Disposition.attached_pic
-        for p in i.demux(i.streams.video[0]):
-            if p.size:
-                p.stream = v
-                o.mux(p)
-        for p in packets:
-            p.stream, p.pts, p.dts, p.time_base = cover, 0, 0, Fraction(1, 25)
-            o.mux(p)
-    wanted = [bytes(p) for p in packets]
-    mkv, back = tmp_path / "out.mkv", tmp_path / "back.mp4"
-    _render(src, mkv)  # Matroska keeps it as an attachment
-    _render(mkv, back)
-    for path in (mkv, back):
-        covers = [s for s in _streams(path) if s["codec_type"] == "video" and s["disposition"].get("attached_pic")]
-        assert len(covers) == 1, path
-        with av.open(str(path)) as c:
-            assert [bytes(p) for p in c.demux(c.streams[covers[0]["index"]]) if p.size] == wanted
-        assert probe(path).frame_count == 6
-
-
 def test_a_bare_video_when_asked(tmp_path: Path) -> None:
     src = _source(tmp_path)
     out = tmp_path / "bare.mkv"

@@ -13,19 +13,34 @@ Scratch folders (frame caches, working copies) live in the system's temporary fo
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from editor.api.errors import OutputError
 
 _PARTIAL = re.compile(r"^\.(?P<stem>.*)\.(?P<pid>\d+)-[0-9a-f]{8}\.partial(?P<suffix>.*)$")
 _SCRATCH = re.compile(r"^trackedit-(?P<pid>\d+)-")
+_before_commit: ContextVar[Callable[[Path, Path], None] | None] = ContextVar("before_commit", default=None)
+
+
+@contextmanager
+def before_commit(hook: Callable[[Path, Path], None]) -> Iterator[None]:
+    """Call ``hook(temporary, final)`` in every :meth:`AtomicOutput.commit` of this context
+    (thread / task) just before the rename: what must be complete when the output appears
+    (a batch job's record) is written first, so that no signal can fall between them."""
+    token = _before_commit.set(hook)
+    try:
+        yield
+    finally:
+        _before_commit.reset(token)
 
 
 def _alive(pid: int) -> bool:
@@ -72,6 +87,67 @@ def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 
 
+#: What a write error's errno says about the folder written to.
+_STORAGE = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied", errno.EFBIG: "file too large for the file system"}
+
+
+def storage_cause(exc: BaseException) -> str | None:
+    """The cause of a failed write when it is the folder's (full, read-only, not writable):
+    from the error's ``errno`` (``OSError``, PyAV's ``FFmpegError``) or NumPy's short write;
+    ``None`` for anything else."""
+    code = getattr(exc, "errno", None)
+    if code in _STORAGE:
+        return _STORAGE[code]
+    text = str(exc)
+    if isinstance(exc, OSError) and "requested and" in text and "written" in text:
+        return _STORAGE[errno.ENOSPC]  # numpy.save / tofile on a full disk
+    return None
+
+
+def shown_folder(path: Path) -> Path:
+    """``path`` as the user named it: a temporary ``.NAME.<pid>-<hex>.partial`` folder (or a
+    file in one) is shown as ``NAME``."""
+    path = Path(path)
+    for candidate in (path, *path.parents):
+        m = _PARTIAL.match(candidate.name)
+        if m:
+            return candidate.parent / f"{m['stem']}{m['suffix']}"
+    return path
+
+
+def storage_error(exc: BaseException, folder: Path, what: str) -> OutputError | None:
+    """One line for a write into ``folder`` that failed because of the folder (see
+    :func:`storage_cause`): ``FOLDER: cannot write WHAT: no space left on the device``."""
+    cause = storage_cause(exc)
+    return None if cause is None else OutputError(f"cannot write {what}: {cause}", shown_folder(folder))
+
+
+@contextmanager
+def writing_in(folder: Path, what: str) -> Iterator[None]:
+    """Writes into ``folder``: a full, read-only or forbidden folder is an ``OutputError``
+    naming it and the cause (other errors pass)."""
+    try:
+        yield
+    except OSError as exc:
+        error = storage_error(exc, folder, what)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def require_space(folder: Path, needed: int, what: str) -> None:
+    """``OutputError`` naming ``folder`` when its file system has less than ``needed`` bytes free."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < needed:
+        raise OutputError(f"not enough space for {what}: about {needed / 1e6:,.0f} MB needed, "
+                          f"{free / 1e6:,.0f} MB free (TMPDIR sets the scratch folder)", shown_folder(folder))
+
+
 class AtomicOutput:
     """A file or folder that appears at ``final`` only when :meth:`commit` is called.
 
@@ -90,10 +166,14 @@ class AtomicOutput:
             remove_stale_partials(self.final)
         self.path = partial_path(self.final)
         if directory:
-            self.path.mkdir()
+            with writing_in(self.final.parent, f"the folder {self.final.name}"):
+                self.path.mkdir()
         self.done = False
 
     def commit(self) -> Path:
+        hook = _before_commit.get()
+        if hook is not None:
+            hook(self.path, self.final)
         if self.directory and self.final.exists():
             _remove(self.final)
         os.replace(self.path, self.final)
@@ -111,8 +191,12 @@ class AtomicOutput:
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
         if exc_type is None and not self.done:
             self.commit()
-        else:
-            self.discard()
+            return
+        self.discard()
+        if isinstance(exc, OSError):
+            error = storage_error(exc, self.final.parent, self.final.name)
+            if error is not None:
+                raise error from exc
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -154,7 +238,8 @@ def make_scratch_dir(kind: str = "work") -> Path:
         m = _SCRATCH.match(entry.name)
         if m and not _alive(int(m["pid"])):
             _remove(entry)
-    return Path(tempfile.mkdtemp(prefix=f"trackedit-{os.getpid()}-{kind}-"))
+    with writing_in(root, "a scratch folder (TMPDIR)"):
+        return Path(tempfile.mkdtemp(prefix=f"trackedit-{os.getpid()}-{kind}-", dir=root))
 
 
 @contextmanager

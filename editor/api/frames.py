@@ -129,6 +129,9 @@ class VideoInfo:
     """HDR10 content light level of the first frame, when present."""
     index: int = 0
     """Index of the edited video stream in the container."""
+    field_order: str = "progressive"
+    """``progressive``, or interlaced: ``tt``/``tb`` top field first, ``bb``/``bt`` bottom field
+    first (FFmpeg's ``field_order``; an interlaced stream that does not say is ``tt``)."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -174,6 +177,9 @@ class Frame:
     duration: int | None = None
     """Display duration in ``time_base`` units when the source says (keeps the last frame's length)."""
     planes: DecodedPlanes | None = field(default=None, repr=False, compare=False)
+    damaged: bool = False
+    """The decoder reported errors on this frame (FFmpeg's corrupt flag: concealed data), or it
+    predicts from such a frame (every frame after one, up to the next clean keyframe)."""
 
     @property
     def height(self) -> int:
@@ -201,9 +207,9 @@ class Frame:
             return self
         alpha = None if self.alpha is None else rgb8(self.alpha)
         return Frame(self.index, rgb8(self.image), self.pts, self.time_base, self.time, alpha, self.duration,
-                     self.planes)
+                     self.planes, self.damaged)
 
     def replace(self, image: np.ndarray, alpha: np.ndarray | None = None) -> "Frame":
         """A copy of this frame's timing with another image (and optionally alpha)."""
         return Frame(self.index, image, self.pts, self.time_base, self.time,
-                     alpha if alpha is not None else self.alpha, self.duration, self.planes)
+                     alpha if alpha is not None else self.alpha, self.duration, self.planes, self.damaged)

@@ -39,6 +39,9 @@ class TrackingStats:
     ``lost`` (nothing output)."""
     review_below: float = 0.5
     """Frames with a confidence below this are weak: the ones to review."""
+    damaged: set[int] = field(default_factory=set)
+    """Frames decoded with errors or predicted from such frames (:attr:`Frame.damaged`):
+    tracked without learning from them, and to review."""
 
     def weak_frames(self, below: float | None = None) -> dict[int, list[int]]:
         """Object id → frames (ascending) with a confidence below ``below`` (default

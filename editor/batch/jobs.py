@@ -28,7 +28,7 @@ from typing import Any
 
 from editor import __version__
 from editor.api.errors import OutputError, TrackeditError
-from editor.api.files import check_output, remove_stale_partials, write_text
+from editor.api.files import before_commit, check_output, remove_stale_partials, write_text
 from editor.backends.assembly import BackendChoice
 from editor.detection.options import DetectOptions
 
@@ -64,6 +64,12 @@ class JobOptions:
     external_plugins: bool = True
     detect: DetectOptions | None = None
     """``--detect``: objects found automatically in every video (with its prompts, if any)."""
+    video_stream: int | None = None
+    """``--video-stream``: the video stream edited in every video (default: each one's default)."""
+    extra_video: bool = True
+    """Copy the video streams that are not edited (``--no-extra-video``: drop them)."""
+    deinterlace: str | None = None
+    """``--deinterlace bwdif|yadif``."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-able form (for fingerprints and records)."""
@@ -211,15 +217,17 @@ def _output_stat(output: Path) -> dict[str, int] | None:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def write_record(job: BatchJob, result: JobResult | None) -> None:
+def write_record(job: BatchJob, result: JobResult | None, output: Path | None = None) -> None:
     """The record before the run (``output: null``: the output is the batch's to replace)
-    or after it (with the complete output's size and mtime)."""
+    or after it (with the complete output's size and mtime: of ``output``, the finished
+    temporary about to be renamed to ``job.output``, when given)."""
     data: dict[str, Any] = {"version": RECORD_VERSION, "trackedit": __version__, "fingerprint": job.fingerprint,
                             "input": str(job.input), "prompts": _str(job.prompts), "masks": _str(job.masks),
                             "options": job.options.describe(), "output": None}
     if result is not None:
-        data.update(output=_output_stat(job.output), frames=result.frames, seconds=round(result.seconds, 3),
-                    worker=result.worker, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        data.update(output=_output_stat(output or job.output), frames=result.frames,
+                    seconds=round(result.seconds, 3), worker=result.worker,
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     write_text(record_path(job.output), json.dumps(data, indent=1) + "\n")
 
 
@@ -335,10 +343,24 @@ def run_job(job: BatchJob, on_frame: Callable[[int], None] | None = None) -> Job
     never-completed record are removed."""
     worker = worker_name()
     start = time.perf_counter()
+    frames = [0]
+
+    def counted(n: int) -> None:
+        frames[0] = n
+        if on_frame is not None:
+            on_frame(n)
+
+    def complete(temporary: Path, final: Path) -> None:
+        """The completed record, written before the output gets its name (the pair in one step:
+        a signal between them leaves no record without its output, nor an output without its)."""
+        if final == job.output:
+            write_record(job, JobResult(str(job.input), str(job.output), DONE, None, frames[0],
+                                        time.perf_counter() - start, worker), temporary)
+
     with captured_logs() as notices:
         try:
-            with _working_dir(job.cwd):
-                summary = _run(job, on_frame)
+            with _working_dir(job.cwd), before_commit(complete):
+                summary = _run(job, counted)
         except TrackeditError as exc:
             _forget(job)
             return failed(job, _message(exc, job), seconds=time.perf_counter() - start, worker=worker,
@@ -378,9 +400,11 @@ def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> Any:
     preset = apply_overrides(load_preset(o.preset), list(o.overrides))
     validate_preset(preset, pm)
     encode = EncodeOptions.resolve(o.codec, crf=o.crf, preset=o.encoder_preset, pix_fmt=o.pix_fmt,
-                                   container=o.container, audio=o.audio, subtitles=o.subtitles)
+                                   container=o.container, audio=o.audio, subtitles=o.subtitles,
+                                   extra_video=o.extra_video)
     backends = dataclasses.replace(o.backends, models_dir=node_models_dir(_str(o.backends.models_dir)))
-    req = RunRequest(input=job.input, output=job.output, preset=preset,
+    req = RunRequest(input=job.input, output=job.output, preset=preset, video_stream=o.video_stream,
+                     deinterlace=o.deinterlace,
                      prompts=load_prompts(job.prompts) if job.prompts is not None else None,
                      masks_dir=job.masks, backends=backends, encode=encode, overwrite=job.overwrite,
                      detect_cuts=o.detect_cuts, bidirectional=o.bidirectional, detect=o.detect)

@@ -24,13 +24,14 @@ from editor.cli.main import backend_options, detect_options, run
 log = logging.getLogger("editor.cli")
 
 #: The options of ``run`` that ``batch`` takes as they are (the same click parameters).
-RUN_OPTIONS = ("preset_name", "overrides", "no_audio", "no_subtitles", "codec", "crf", "encoder_preset", "pix_fmt",
-               "container")
+RUN_OPTIONS = ("preset_name", "overrides", "no_audio", "no_subtitles", "no_extra_video", "codec", "crf",
+               "encoder_preset", "pix_fmt", "container", "video_stream", "deinterlace")
 
 
 def run_options(func: Any) -> Any:
     """Decorator: ``run``'s own ``--preset``, ``--set``, ``--no-audio``, ``--no-subtitles``,
-    ``--codec``, ``--crf``, ``--encoder-preset``, ``--pix-fmt`` and ``--container``."""
+    ``--no-extra-video``, ``--codec``, ``--crf``, ``--encoder-preset``, ``--pix-fmt``, ``--container``,
+    ``--video-stream`` and ``--deinterlace``."""
     by_name = {p.name: p for p in run.params}
     params = func.__dict__.setdefault("__click_params__", [])
     for name in reversed(RUN_OPTIONS):  # click reverses decorator order
@@ -71,7 +72,8 @@ def _absolute(path: Path | None) -> Path | None:
 @detect_options
 @backend_options
 def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: tuple[str, ...], no_audio: bool,
-          no_subtitles: bool, codec: str, crf: int, encoder_preset: str, pix_fmt: str, container: str | None,
+          no_subtitles: bool, no_extra_video: bool, codec: str, crf: int, encoder_preset: str, pix_fmt: str,
+          container: str | None, video_stream: int | None, deinterlace: str | None,
           prompts_dir: Path | None, workers: int | None, ray_address: str | None, cpus_per_video: float,
           gpus_per_video: float, report: Path | None, force: bool, **kw: Any) -> None:
     """Edit many videos with one preset: INPUTs are video files, folders (searched recursively)
@@ -111,7 +113,8 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
             # with Ray the nodes choose: a backend whose weights only the GPU nodes have is fine
     options = JobOptions(preset_ref(preset_name), tuple(overrides), codec, crf, encoder_preset, pix_fmt, container,
                          not no_audio, not no_subtitles, choice, not kw["no_cuts"], kw["bidirectional"],
-                         m._STATE.external, detect)
+                         m._STATE.external, detect, video_stream=video_stream, extra_video=not no_extra_video,
+                         deinterlace=deinterlace)
     outdir = outdir.expanduser().absolute()
     if outdir.exists() and not outdir.is_dir():
         raise click.BadParameter(f"{outdir} is not a folder", param_hint="--output-dir")

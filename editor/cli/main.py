@@ -143,6 +143,20 @@ _backend_options = [
 ]
 
 
+#: Which video stream is edited (``run``, ``track``, ``ui``; ``batch`` takes ``run``'s).
+video_stream_option = click.option(
+    "--video-stream", type=click.IntRange(min=0), metavar="N",
+    help="Edit video stream N (its number as ffprobe lists it); default: the default video stream, else the "
+         "largest; never cover art. Prompts and masks are in its pixels.")
+fps_option = click.option(
+    "--fps", type=click.FloatRange(min=0, min_open=True), metavar="RATE",
+    help="Frames per second of an image-sequence INPUT (default 25).")
+deinterlace_option = click.option(
+    "--deinterlace", type=click.Choice(["bwdif", "yadif"]),
+    help="Deinterlace an interlaced source (FFmpeg's bwdif or yadif, one frame per frame); the output is "
+         "progressive. Default: interlaced stays interlaced, with its field order.")
+
+
 def backend_options(func: Any) -> Any:
     for option in reversed(_backend_options):
         func = option(func)
@@ -255,6 +269,14 @@ def _refined(summary: Any) -> str:
     return f", weak masks {r.weak}: {r.refined} refined by the segmenter, {r.rejected} kept" if r and r.weak else ""
 
 
+def _input(ctx: click.Context, spec: str, kw: dict[str, Any]) -> Path:
+    """INPUT as a file on disk for the whole command (stdin ``-``, FIFOs, URLs and image
+    sequences become scratch files: :func:`editor.video.inputs.input_file`)."""
+    from editor.video.inputs import input_file
+
+    return ctx.with_resource(input_file(spec, fps=kw.pop("fps", None)))
+
+
 def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra: Any) -> Any:
     from editor.pipeline.orchestrator import RunRequest
     from editor.api.prompts import load_prompts
@@ -262,7 +284,8 @@ def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra
     given = load_prompts(prompts) if prompts else None
     given, names = _kept(given, kw.pop("keep", ()))
     return RunRequest(
-        input=input_path, prompts=given, backends=_backend_choice(kw), keep=names,
+        input=input_path, video_stream=kw["video_stream"], deinterlace=kw["deinterlace"],
+        prompts=given, backends=_backend_choice(kw), keep=names,
         overwrite=kw["overwrite"], detect_cuts=not kw["no_cuts"], bidirectional=kw["bidirectional"], **extra)
 
 
@@ -327,7 +350,7 @@ class _Progress:
 
 
 @cli.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output file.")
 @click.option("--preset", "preset_name", required=True, help="Built-in preset name or a .toml file.")
 @click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
@@ -336,6 +359,8 @@ class _Progress:
 @click.option("--set", "overrides", multiple=True, metavar="STAGE.OPTION=VALUE", help="Override a preset option.")
 @click.option("--no-audio", is_flag=True, help="Drop the audio streams.")
 @click.option("--no-subtitles", is_flag=True, help="Drop the subtitle streams.")
+@click.option("--no-extra-video", is_flag=True,
+              help="Drop the video streams that are not edited (default: copied as they are, with a warning).")
 @click.option("--codec", default="auto", show_default=True,
               help="Video codec: auto (libx264; libx265 for HDR and 12-bit sources, VP9 for .webm), nvenc, "
                    "or any FFmpeg encoder.")
@@ -345,12 +370,16 @@ class _Progress:
               help="Output pixel format; auto: the source's (depth, chroma subsampling, alpha) or the nearest "
                    "the codec supports.")
 @click.option("--container", default=None, help="Container format (default: from the extension).")
+@video_stream_option
+@deinterlace_option
+@fps_option
 @detect_options
 @backend_options
 @click.pass_context
-def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, prompts: Path | None,
-        masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, no_subtitles: bool, codec: str,
-        crf: int, encoder_preset: str, pix_fmt: str, container: str | None, **kw: Any) -> None:
+def run(ctx: click.Context, input_path: str, output: Path, preset_name: str, prompts: Path | None,
+        masks_dir: Path | None, overrides: tuple[str, ...], no_audio: bool, no_subtitles: bool,
+        no_extra_video: bool, codec: str, crf: int, encoder_preset: str, pix_fmt: str, container: str | None,
+        **kw: Any) -> None:
     """Track the prompted (or detected) objects in INPUT and edit them with a preset."""
     from editor.pipeline.orchestrator import Pipeline
     from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
@@ -369,11 +398,13 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
     pm = _plugins()
     preset = apply_overrides(load_preset(preset_name), list(overrides))
     validate_preset(preset, pm)
+    source = _input(ctx, input_path, kw)
     encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
-                                   container=container, audio=not no_audio, subtitles=not no_subtitles)
-    req = _request(input_path, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode,
+                                   container=container, audio=not no_audio, subtitles=not no_subtitles,
+                                   extra_video=not no_extra_video)
+    req = _request(source, prompts, kw, output=output, preset=preset, masks_dir=masks_dir, encode=encode,
                    detect=detect)
-    video = probe(input_path)
+    video = probe(source, req.video_stream)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
         summary = Pipeline(pm).run(req, on_frame=progress.frame, progress=progress.phase_update)
@@ -389,13 +420,16 @@ def run(ctx: click.Context, input_path: Path, output: Path, preset_name: str, pr
 
 
 @cli.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="INPUT")
 @click.option("--prompts", type=click.Path(path_type=Path), help="Prompts file (JSON or TOML).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Masks folder to write.")
+@video_stream_option
+@deinterlace_option
+@fps_option
 @detect_options
 @backend_options
 @click.pass_context
-def track(ctx: click.Context, input_path: Path, prompts: Path | None, output: Path, **kw: Any) -> None:
+def track(ctx: click.Context, input_path: str, prompts: Path | None, output: Path, **kw: Any) -> None:
     """Track objects and write per-frame masks (DAVIS layout) for later `run --masks`."""
     from editor.pipeline.orchestrator import Pipeline
     from editor.video.reader import probe
@@ -403,8 +437,9 @@ def track(ctx: click.Context, input_path: Path, prompts: Path | None, output: Pa
     detect = _detect(kw)
     if not prompts and detect is None:
         raise click.UsageError("nothing to track: give --prompts FILE or --detect faces")
-    req = _request(input_path, prompts, kw, detect=detect)
-    video = probe(input_path)
+    source = _input(ctx, input_path, kw)
+    req = _request(source, prompts, kw, detect=detect)
+    video = probe(source, req.video_stream)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:
         summary = Pipeline(_plugins()).track(req, output, on_frame=progress.frame,
@@ -528,10 +563,11 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
 @click.option("--max-upload-mb", default=512, show_default=True)
 @click.option("--no-token", is_flag=True,
               help="No secret in the URL (kiosk use; loopback --host only): anyone on this machine can use the UI.")
+@video_stream_option
 @model_options
 @click.pass_context
 def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, no_token: bool,
-       **kw: Any) -> None:
+       video_stream: int | None, **kw: Any) -> None:
     """Open the web UI: click objects, track, correct, render."""
     import socket
 
@@ -545,7 +581,7 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
         raise TrackeditError(f"--no-token needs a loopback --host (127.0.0.1, localhost, ::1), not {host}: "
                              "on a network the token is what keeps others out")
     if input_path is not None:
-        probe(input_path)  # a clear error now rather than in the page
+        probe(input_path, video_stream)  # a clear error now rather than in the page
     if not is_loopback(host):
         log.warning("binding %s: anyone who can reach this address and has the printed URL can use the UI and "
                     "read the opened video (an SSH tunnel is safer)", host)
@@ -553,7 +589,7 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
         log.warning("--no-token: any user or program on this machine can use the UI and read the opened video")
     token = None if no_token else new_token()
     config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, token=token,
-                      allowed_hosts=host_allow_list(host, port))
+                      allowed_hosts=host_allow_list(host, port), video_stream=video_stream)
     app = create_app(config, _plugins())
     shown = "127.0.0.1" if host in WILDCARD_BINDS else host
     click.echo(f"trackedit: UI on {ui_url(shown, port, token)} (open this URL; Ctrl+C to stop)", err=True)
@@ -629,6 +665,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: still one line
         if _STATE.debug:
             traceback.print_exc()
+        from editor.api.files import storage_error
+
+        filename = getattr(exc, "filename", None)
+        full = storage_error(exc, Path(filename).parent, Path(filename).name) if filename else None
+        if full is not None:  # a full or read-only folder the code did not expect to write in
+            click.echo(f"trackedit: error: {full}", err=True)
+            return 1
         message = " ".join(str(exc).split()) or type(exc).__name__
         click.echo(f"trackedit: error: internal error: {message} (run with --debug for the traceback)", err=True)
         return 1

@@ -131,7 +131,7 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
             plugins = PluginManager()
         detectors = resolve_detectors(list(detectors), plugins, device=device, models_dir=models_dir)
     start = time.perf_counter()
-    frames = iter_frames(info.path, deep=False, keep_planes=False)
+    frames = iter_frames(info.path, deep=False, keep_planes=False, stream=info.index)
     try:
         found = scan(frames, info, detectors, options, progress=progress)
     finally:

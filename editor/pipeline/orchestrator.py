@@ -8,6 +8,7 @@ the tracker's on-disk frame cache).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -15,14 +16,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
+import av.error
 import numpy as np
 
 from editor.backends.assembly import BackendChoice, Backends, detector_options, select_backends
 from editor.backends.device import check_device_name
 from editor.api.errors import InputError, OutputError, PromptError, TrackeditError
-from editor.api.files import AtomicOutput, check_output, scratch_dir
+from editor.api.files import AtomicOutput, check_output, require_space, scratch_dir
 from editor.api.detectors import FrameDetection
 from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder, load_frame_detections
+from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
 from editor.api.prompts import ObjectPrompts, PromptSet
@@ -35,6 +39,7 @@ from editor.tracking.confidence import write_confidence
 from editor.tracking.evidence import EvidenceOptions
 from editor.tracking.engine import Progress, TrackingSession
 from editor.api.frames import Frame, VideoInfo
+from editor.video.filters import DEINTERLACERS, is_interlaced
 from editor.video.random_access import FrameSource
 from editor.video.reader import iter_frames, probe
 from editor.video.writer import EncodeOptions
@@ -51,6 +56,12 @@ class RunRequest:
 
     input: Path
     output: Path | None = None
+    video_stream: int | None = None
+    """The video stream to edit (the container's stream number, ``--video-stream``); default:
+    the default-disposition one (:func:`editor.video.reader.video_stream`)."""
+    deinterlace: str | None = None
+    """``bwdif`` or ``yadif`` (``--deinterlace``): deinterlace the frames before anything sees
+    them; the output is progressive. Default: an interlaced source stays interlaced."""
     preset: Preset | None = None
     prompts: PromptSet | None = None
     masks_dir: Path | None = None
@@ -134,7 +145,7 @@ class Pipeline:
                ) -> tuple[Iterator[FrameItem], TrackingSession | None, str | None, str | None]:
         # deep: the source's depth, uint16 RGB for sources above 8 bits (stages that take
         # only 8-bit frames get them through build_stages; tracking works on an 8-bit view)
-        frames = threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
+        frames = _decode(req, video, deep)
         shape = (video.height, video.width)
         if req.masks_dir is not None:
             manifest = MasksManifest.load(req.masks_dir)
@@ -165,14 +176,17 @@ class Pipeline:
         tracking.add_prompts(objects.prompts)
         tracking.spans = dict(objects.spans)
         if objects.detection is not None:
-            _check_kept_faces(tracking, objects)
+            _check_kept_faces(tracking, objects, req.video_stream)
         bidirectional = req.bidirectional or req.detect is not None
+        if bidirectional:  # the backward pass keeps frames on disk: check the space before hours of work
+            require_space(work, _cache_bytes(video), "the frame cache of the backward pass "
+                          f"({video.frame_count_estimate} frames of {video.width}x{video.height} {video.pix_fmt})")
         # frames up to where the backward pass starts are read for tracking (cached as raw
         # planes) and decoded again for the output (see TrackingSession.stream's replay)
-        first = threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
+        first = _decode(req, video, deep)
 
         def replay() -> Iterator[Frame]:
-            return threaded(iter_frames(video.path, deep=deep), req.queue_size, "decode")
+            return _decode(req, video, deep)
 
         tracking.detections = objects.floor
         items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
@@ -195,7 +209,7 @@ class Pipeline:
         """Edit ``req.input`` with ``req.preset`` into ``req.output``."""
         if req.output is None or req.preset is None:
             raise TrackeditError("run needs an output path and a preset")
-        video = probe(req.input)
+        video = _probe(req)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)
         sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
@@ -218,7 +232,9 @@ class Pipeline:
             n = 0
             try:
                 # the sink first: it checks the output path before a long detection pass
-                sink = sink_spec.factory(req.output, video, req.encode, req.overwrite)
+                encode = req.encode if req.detect is None else dataclasses.replace(
+                    req.encode, redacts=True, pictures=picture_redactor(req.detect, self.plugins, req.backends))
+                sink = sink_spec.factory(req.output, video, encode, req.overwrite)
                 try:
                     objects = self._objects(req, video, progress)
                     context = StageContext(video, self._object_names(req, objects), device, req.output, work,
@@ -227,11 +243,13 @@ class Pipeline:
                     items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects)
                     info = RunInfo(req.input, req.output, video, [s.id for s in req.preset.stages], seg_name, trk_name)
                     self.plugins.run_started(info)
-                    for item in threaded(_chain(items, stages), req.queue_size, "edit"):
-                        sink.write(item.frame)
-                        n += 1
-                        if on_frame is not None:
-                            on_frame(n)
+                    edited = threaded(_chain(items, stages), req.queue_size, "edit")
+                    with contextlib.closing(edited):  # a failing sink stops the threads before it
+                        for item in edited:
+                            sink.write(item.frame)
+                            n += 1
+                            if on_frame is not None:
+                                on_frame(n)
                     sink.close()
                     for stage in stages:
                         stage.finish()
@@ -252,7 +270,7 @@ class Pipeline:
         if req.prompts is None and req.detect is None:
             raise TrackeditError("track needs a prompts file or detection")
         _check_keep_names(req, self.plugins)
-        video = probe(req.input)
+        video = _probe(req)
         check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)
@@ -263,11 +281,12 @@ class Pipeline:
             names = self._object_names(req, objects)
             items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects, deep=False)
             writer = MaskFolderWriter(out.path, names, str(req.input), kept=frozenset(self._kept(req, objects)))
-            for item in items:
-                writer.write(item.index, item.labels, item.detections)
-                n += 1
-                if on_frame is not None:
-                    on_frame(n)
+            with contextlib.closing(items):  # a failing write stops the decode and tracking threads
+                for item in items:
+                    writer.write(item.index, item.labels, item.detections)
+                    n += 1
+                    if on_frame is not None:
+                        on_frame(n)
             writer.close()
             if tracking is not None:  # confidence.json beside the masks
                 write_confidence(out.path, tracking.stats, names, n)
@@ -309,7 +328,7 @@ def _mark_kept(prompts: PromptSet | None, names: tuple[str, ...], source: Path |
         dataclasses.replace(o, keep=True) if o.name in wanted else o for o in prompts.objects))
 
 
-def _check_kept_faces(tracking: TrackingSession, objects: _Objects) -> None:
+def _check_kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None = None) -> None:
     """Every kept object that is not itself detected must have a detection on it on one of
     its prompted frames (a person whose face stays visible): else a one-line
     :class:`~editor.api.errors.PromptError` — keeping a person no detector sees there keeps
@@ -320,7 +339,7 @@ def _check_kept_faces(tracking: TrackingSession, objects: _Objects) -> None:
     kept = [o for o in objects.prompts.objects if o.keep and o.id not in detected]
     if not kept:
         return
-    with FrameSource(tracking.video_path, cache_size=2) as source:
+    with FrameSource(tracking.video_path, cache_size=2, stream=stream) as source:
         for obj in kept:
             _check_kept_face(tracking, objects, obj, source)
 
@@ -338,6 +357,39 @@ def _check_kept_face(tracking: TrackingSession, objects: _Objects, obj: ObjectPr
     where = f"frame {frames[0]}" if len(frames) == 1 else f"frames {', '.join(map(str, frames[:5]))}"
     raise PromptError(f"{obj.label} is marked keep but no face (or other detection) lies on it at "
                       f"{where}: click the person whose face should stay visible", objects.prompts.source)
+
+
+def _probe(req: RunRequest) -> VideoInfo:
+    """The edited video stream of ``req.input``; deinterlaced on request (then progressive for the writer)."""
+    video = probe(req.input, req.video_stream)
+    if req.deinterlace is None:
+        return video
+    if req.deinterlace not in DEINTERLACERS:
+        raise TrackeditError(f"--deinterlace takes {' or '.join(DEINTERLACERS)}, not {req.deinterlace!r}")
+    if is_interlaced(video.field_order):
+        log.warning("deinterlacing the interlaced source (field order %s) with %s: the output is progressive",
+                    video.field_order, req.deinterlace)
+    else:
+        log.info("--deinterlace: %s is progressive; frames flagged interlaced only are deinterlaced",
+                 Path(video.path).name)
+    return dataclasses.replace(video, field_order="progressive")
+
+
+def _cache_bytes(video: VideoInfo) -> int:
+    """Bytes the backward pass's frame cache takes at most: every frame's decoded planes, raw
+    (:mod:`editor.tracking.frame_cache`)."""
+    try:
+        frame = av.VideoFrame(video.width, video.height, video.pix_fmt)
+        per_frame = sum(plane.buffer_size for plane in frame.planes)
+    except (ValueError, av.error.FFmpegError):
+        per_frame = video.width * video.height * 3 * (2 if video.bit_depth > 8 else 1)
+    return per_frame * video.frame_count_estimate
+
+
+def _decode(req: RunRequest, video: VideoInfo, deep: bool) -> Iterator[Frame]:
+    """The frames of ``video`` as the request reads them, from a decoding thread."""
+    return threaded(iter_frames(video.path, deep=deep, stream=video.index, deinterlace=req.deinterlace),
+                    req.queue_size, "decode")
 
 
 def _chain(items: Iterator[FrameItem], stages: list[Stage]) -> Iterator[FrameItem]:

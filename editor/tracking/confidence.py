@@ -7,7 +7,7 @@ them into what people and tools read:
 * ``confidence.json`` in a masks folder (written by ``trackedit track``, the web UI's masks
   export and the ``export-masks`` stage's ``davis`` format)::
 
-      {"version": 1, "frame_count": 132, "review_below": 0.5,
+      {"version": 1, "frame_count": 132, "review_below": 0.5, "damaged": [60, 61, …],
        "objects": [{"id": 1, "name": "bunny",
                     "confidence": [1.0, 0.93, …],   # one per frame; null: not tracked there
                     "state": ["prompt", "tracked", …],
@@ -16,7 +16,10 @@ them into what people and tools read:
   ``state`` is ``prompt``, ``interpolated`` (a prompt bridged between two detections, not
   given), ``tracked``, ``found`` (re-acquired), ``held`` (the last good mask moved by the
   motion), ``lost`` (nothing edited) or null.
-* :func:`review_lines`: ``12 frames to review for "bunny": 97–108`` per object.
+  ``damaged``: frames decoded with errors (or predicted from such frames), whatever their
+  confidence.
+* :func:`review_lines`: ``12 frames to review for "bunny": 97–108`` per object, and
+  ``60 damaged frames to review (decoded with errors): 60–119``.
 """
 from __future__ import annotations
 
@@ -56,11 +59,16 @@ def review_lines(stats: TrackingStats, names: Mapping[int, str], below: float | 
     for oid, frames in stats.weak_frames(below).items():
         n = len(frames)
         lines.append(f"{n} frame{'s' if n != 1 else ''} to review for {_label(oid, names)}: {frame_ranges(frames)}")
+    if stats.damaged:
+        n = len(stats.damaged)
+        lines.append(f"{n} damaged frame{'s' if n != 1 else ''} to review (decoded with errors): "
+                     f"{frame_ranges(stats.damaged)}")
     return lines
 
 
 def confidence_document(confidence: Mapping[int, Mapping[int, float]], states: Mapping[int, Mapping[int, str]],
-                        names: Mapping[int, str], frame_count: int, below: float = 0.5) -> dict[str, object]:
+                        names: Mapping[int, str], frame_count: int, below: float = 0.5,
+                        damaged: Iterable[int] = ()) -> dict[str, object]:
     """The ``confidence.json`` content for frames ``0..frame_count-1``."""
     ids = sorted(set(names) | {oid for per in confidence.values() for oid in per})
     objects = []
@@ -71,12 +79,14 @@ def confidence_document(confidence: Mapping[int, Mapping[int, float]], states: M
                         "confidence": [None if c is None else round(float(c), 4) for c in conf],
                         "state": state,
                         "review": [f for f, c in enumerate(conf) if c is not None and c < below]})
-    return {"version": 1, "frame_count": frame_count, "review_below": below, "objects": objects}
+    return {"version": 1, "frame_count": frame_count, "review_below": below, "damaged": sorted(damaged),
+            "objects": objects}
 
 
 def write_confidence(folder: Path, stats: TrackingStats, names: Mapping[int, str], frame_count: int) -> Path:
     """Write ``folder/confidence.json`` from a run's tracking statistics."""
-    doc = confidence_document(stats.confidence, stats.states, names, frame_count, stats.review_below)
+    doc = confidence_document(stats.confidence, stats.states, names, frame_count, stats.review_below,
+                              stats.damaged)
     path = folder / FILE
     path.write_text(json.dumps(doc) + "\n")
     return path

@@ -48,6 +48,7 @@ Rules shared by both (each implemented once, here):
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -291,12 +292,15 @@ class TrackingSession:
     segmenter can refine and the tracker can take masks back). ``detect_cuts=False`` never
     ends tracks at shot cuts. ``work_dir`` holds label maps and the backward frame cache (a
     private scratch folder, removed by :meth:`close`, when not given). ``evidence``: the
-    thresholds of the evidence checks (:mod:`editor.tracking.evidence`).
+    thresholds of the evidence checks (:mod:`editor.tracking.evidence`). ``video_stream``: the
+    video stream of a file to use (default: the default-disposition one;
+    :func:`editor.video.reader.video_stream`).
     """
 
     def __init__(self, video: str | Path | VideoInfo, segmenter: Segmenter, tracker: Tracker, *,
                  work_dir: Path | None = None, detect_cuts: bool = True,
-                 refine: RefineOptions | None = None, evidence: EvidenceOptions | None = None) -> None:
+                 refine: RefineOptions | None = None, evidence: EvidenceOptions | None = None,
+                 video_stream: int | None = None) -> None:
         self.refine_options = refine or RefineOptions()
         self.evidence_options = evidence or EvidenceOptions()
         refines = resolve_refinement(self.refine_options, segmenter, tracker)  # before opening anything
@@ -305,8 +309,8 @@ class TrackingSession:
             self.info = video
             self.frames: FrameSource | None = None
         else:
-            self.info = probe(Path(video))
-            self.frames = FrameSource(self.info.path)
+            self.info = probe(Path(video), video_stream)
+            self.frames = FrameSource(self.info.path, stream=self.info.index)
         self.video_path = self.info.path
         self.segmenter = segmenter
         self.tracker = tracker
@@ -594,6 +598,10 @@ class TrackingSession:
         mask are looked back from (:meth:`_look_back`). ``seeds``: masks handed to the
         tracker as the evidence already knows them (a look-back's first frame)."""
         frame = frame.as_8bit()  # backends, cut detection and evidence work on 8-bit RGB
+        if frame.damaged:
+            self.stats.damaged.add(frame.index)
+        elif frame.index in self.stats.damaged:  # from the frame cache, which keeps pixels only
+            frame = dataclasses.replace(frame, damaged=True)
         if not state.reverse:
             self._cuts.observe(frame)
         evidence = state.evidence

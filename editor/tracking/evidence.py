@@ -265,6 +265,7 @@ class _FrameData:
 
     def __init__(self, frame: Frame, scale: float) -> None:
         self.index = frame.index
+        self.damaged = frame.damaged
         image = frame.image
         if image.dtype != np.uint8:
             image = (image >> 8).astype(np.uint8)
@@ -519,7 +520,8 @@ class Evidence:
 
     def _update(self, oid: int, model: _Model, data: _FrameData, m: np.ndarray, *, learn: bool,
                 rate: float = 0.2, reset_motion: bool = False) -> None:
-        """Move the model to an accepted mask ``m``; with ``learn``, also its colours and views.
+        """Move the model to an accepted mask ``m``; with ``learn``, also its colours and views
+        (never from a damaged frame: concealed pixels are not the object's colours).
 
         A full view sets position, size and velocity. A part (cut by the border, or smaller
         than the object) anchors each axis on the edge that agrees with the prediction, and
@@ -527,6 +529,7 @@ class Evidence:
         (objects have inertia; a leftover stuck at the border does not); a part inside the
         frame leaves the predicted position as it is (it may be a leftover on the background
         or the object half hidden: the motion decides)."""
+        learn = learn and not data.damaged
         box = _bbox(m)
         if box is None:
             return
@@ -705,6 +708,10 @@ class Evidence:
     def _judge_one(self, oid: int, model: _Model, data: _FrameData, mask: np.ndarray, mean_prob: float | None,
                    others: dict[int, np.ndarray]) -> Verdict:
         o = self.options
+        if data.damaged and self.acts:
+            damaged = self._damaged(oid, model, data, mask)
+            if damaged is not None:
+                return damaged
         m = data.small(mask)
         q, share, expected_area = self._expected(model, data)
         like = data.like(oid, model)
@@ -761,6 +768,22 @@ class Evidence:
         if not self.acts:
             return Verdict("tracked", conf, mask if mask.any() else None)
         return self._fallback(oid, model, data, q, share, others)
+
+    def _damaged(self, oid: int, model: _Model, data: _FrameData, mask: np.ndarray) -> Verdict | None:
+        """A frame decoded with errors: its pixels can neither confirm nor refute the object
+        (concealment paints other frames' or grey blocks over it), and the tracker may follow
+        the damage. The object is where its motion says (the expected mask), joined with
+        what the tracker reports next to it, held at ``held_confidence``; nothing is learnt.
+        ``None`` when the object is expected outside the frame (judged as usual)."""
+        q, share, _ = self._expected(model, data)
+        if not q.any() or share <= 0.1:
+            return None
+        size = np.sqrt(max(model.area, 1.0))
+        near = data.small(mask) & (cv2.dilate(q.astype(np.uint8), _disk(2 + 0.15 * size)) > 0)
+        model.state = "held"
+        self._update(oid, model, data, q, learn=False)
+        return Verdict("held", self.options.held_confidence, data.full(q | near) | (mask & data.full(near)),
+                       replaced=True)
 
     @staticmethod
     def _trim(m: np.ndarray, q: np.ndarray, qd: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -16,15 +16,27 @@ without planes keeps its 8-bit RGB raw. Alpha and planes are not returned then."
 from __future__ import annotations
 
 import dataclasses
+import errno
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from editor.api.files import writing_in
 from editor.api.frames import DecodedPlanes, Frame
 from editor.api.masks import read_label_png, write_label_png
 
 _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+
+
+def _imwrite(path: str, image: np.ndarray, params: list[int]) -> None:
+    """``cv2.imwrite``, which returns ``False`` instead of raising: an ``OSError`` (no space
+    when the folder's file system has less free than the image)."""
+    if not cv2.imwrite(path, image, params):
+        folder = Path(path).parent
+        full = shutil.disk_usage(folder).free < image.nbytes
+        raise OSError(errno.ENOSPC if full else errno.EIO, "cannot write", path)
 
 
 class FrameCache:
@@ -47,6 +59,11 @@ class FrameCache:
         return files
 
     def put(self, frame: Frame, *, tracking_only: bool = False) -> None:
+        """Store ``frame`` (a full or read-only scratch folder: an ``OutputError`` naming it)."""
+        with writing_in(self.folder, "the frame cache of the backward pass"):
+            self._put(frame, tracking_only=tracking_only)
+
+    def _put(self, frame: Frame, *, tracking_only: bool = False) -> None:
         """Store ``frame`` whole, or (``tracking_only``) what its 8-bit RGB image is made of
         and its timing: :meth:`get` then returns a frame with the 8-bit image only."""
         i = frame.index
@@ -62,13 +79,13 @@ class FrameCache:
             self._meta[i] = Frame(i, empty, frame.pts, frame.time_base, frame.time, None, frame.duration, planes)
             self._tracking_only.add(i)
             return
-        cv2.imwrite(str(self.folder / f"f{i:06d}.png"), np.ascontiguousarray(frame.image[..., ::-1]), _PNG)
+        _imwrite(str(self.folder / f"f{i:06d}.png"), np.ascontiguousarray(frame.image[..., ::-1]), _PNG)
         if frame.alpha is not None:
-            cv2.imwrite(str(self.folder / f"a{i:06d}.png"), frame.alpha, _PNG)
+            _imwrite(str(self.folder / f"a{i:06d}.png"), frame.alpha, _PNG)
         planes = None
         if frame.planes is not None:
             for k, plane in enumerate(frame.planes.data):
-                cv2.imwrite(str(self.folder / f"p{i:06d}_{k}.png"), plane, _PNG)
+                _imwrite(str(self.folder / f"p{i:06d}_{k}.png"), plane, _PNG)
             planes = dataclasses.replace(frame.planes, data=())
         empty = np.empty((0, 0, 3), frame.image.dtype)
         self._meta[i] = Frame(i, empty, frame.pts, frame.time_base, frame.time, None, frame.duration, planes)

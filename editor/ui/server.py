@@ -79,6 +79,8 @@ class UiConfig:
     token: str | None = field(default_factory=new_token)
     #: The ``(name, port)`` pairs a request's Host header may name (see ``host_allow_list``).
     allowed_hosts: frozenset[tuple[str, int]] = field(default_factory=lambda: host_allow_list("127.0.0.1", 8765))
+    video_stream: int | None = None
+    """The video stream of ``video`` and uploads to edit (``--video-stream``; default: the default-disposition one)."""
 
 
 @dataclass
@@ -133,7 +135,7 @@ class UiState:
         folder.mkdir(parents=True)
         backends = self.selection.build()
         session = TrackingSession(video, backends.segmenter, backends.tracker, refine=backends.refine_options,
-                                  work_dir=folder / "work")
+                                  work_dir=folder / "work", video_stream=self.config.video_stream)
         ui = UiSession(sid, session, folder)
         self.sessions[sid] = ui
         return ui
@@ -577,7 +579,7 @@ async def detect(request: Request) -> Response:
 
         existing = {o.id: o.name for o in ui.call(s.objects)}
         try:
-            found = detect_objects(s.video_path, detectors, options, existing=existing, progress=scanned)
+            found = detect_objects(s.info, detectors, options, existing=existing, progress=scanned)
         except _Paused:
             return
         if not found.prompts.objects:
@@ -612,7 +614,8 @@ async def render(request: Request) -> Response:
         if masks.exists():
             shutil.rmtree(masks)
         ui.call(ui.session.export_masks, masks)
-        req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks, overwrite=True)
+        req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks, overwrite=True,
+                         video_stream=ui.session.info.index)
         Pipeline(state.plugins).run(req, on_frame=lambda n: job.progress(n, total, n - 1))
 
     ui.job = Job("render").start(work)

@@ -28,19 +28,23 @@ from editor.video.reader import decodable_pts, decode_frames, open_container, to
 
 class FrameSource:
     """``source[i]`` → :class:`Frame` ``i`` (upright RGB, with its decoded planes, made by
-    :func:`editor.video.reader.to_frame` like every decoded frame); ``len(source)`` frames."""
+    :func:`editor.video.reader.to_frame` like every decoded frame); ``len(source)`` frames.
+    ``stream``: the video stream (:func:`editor.video.reader.video_stream`; default: the
+    default-disposition one)."""
 
     READ_AHEAD = 48
     """Frames ahead of the decoder's position reached by decoding on rather than seeking."""
 
-    def __init__(self, path: str | Path, cache_size: int = 32, *, deep: bool = False) -> None:
+    def __init__(self, path: str | Path, cache_size: int = 32, *, deep: bool = False,
+                 stream: int | None = None) -> None:
         self.path = Path(path)
+        index = stream
         self.cache_size = cache_size
         self.deep = deep
         self._cache: OrderedDict[int, Frame] = OrderedDict()
         first_pts = None
         with open_container(self.path) as c:
-            stream = video_stream(c, self.path)
+            stream = video_stream(c, self.path, index)
             self.time_base = Fraction(stream.time_base or Fraction(1, 90000))
             self.rate = Fraction(stream.average_rate or stream.guessed_rate or Fraction(25))
             try:
@@ -50,7 +54,7 @@ class FrameSource:
             except av.error.FFmpegError as exc:
                 raise InputError(f"cannot decode video ({exc})", self.path) from exc
         with open_container(self.path) as c:
-            stream = video_stream(c, self.path)
+            stream = video_stream(c, self.path, index)
             try:
                 pts, _ = decodable_pts(c, stream, first_pts)
             except av.error.FFmpegError as exc:
@@ -58,7 +62,7 @@ class FrameSource:
         self.pts = pts
         self._index = {p: i for i, p in enumerate(self.pts)}
         self._container = open_container(self.path)
-        self._stream = video_stream(self._container, self.path)
+        self._stream = video_stream(self._container, self.path, index)
         self._stream.thread_type = "AUTO"
         self._lock = threading.RLock()
         self._decoder: Iterator[Frame] | None = None  # continues after self._position

@@ -11,11 +11,14 @@ the decoder outputs (a cut that starts mid-GOP, open-GOP leading pictures) are n
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
+import logging
 import os
 import re
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,7 +27,10 @@ import av.error
 
 from editor.api.errors import InputError
 from editor.api.frames import AudioStreamInfo, ContentLight, Frame, MasteringDisplay, VideoInfo
+from editor.video.filters import DEINTERLACERS, FIELD_ORDERS, FrameFilter
 from editor.video.pixels import bit_depth, color_of, decode, upright  # noqa: F401 - upright: re-exported
+
+log = logging.getLogger(__name__)
 
 #: decoding may end this many frame durations before the stream's recorded end before the
 #: file is called truncated.
@@ -57,15 +63,40 @@ def open_container(path: str | Path) -> av.container.InputContainer:
         raise InputError(f"not a readable video file ({_av_message(exc)})", path) from exc
 
 
-def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
-    """The first video stream of ``container``, cover art excluded (``InputError`` naming
-    ``path`` when there is none)."""
-    streams = [s for s in container.streams.video
-               if not (s.disposition & av.stream.Disposition.attached_pic)] if container.streams.video else []
+def _area(stream: av.video.stream.VideoStream) -> int:
+    cc = stream.codec_context
+    return int(cc.width or 0) * int(cc.height or 0)
+
+
+def describe_video_streams(container: av.container.InputContainer) -> str:
+    """``0 (h264 160x90), 1 (h264 640x360, default)`` — the video streams, for messages."""
+    parts = []
+    for s in container.streams.video:
+        cc = s.codec_context
+        flags = [f for f, bit in (("default", av.stream.Disposition.default),
+                                  ("attached picture", av.stream.Disposition.attached_pic)) if s.disposition & bit]
+        parts.append(f"{s.index} ({cc.name} {cc.width}x{cc.height}{''.join(', ' + f for f in flags)})")
+    return ", ".join(parts) or "none"
+
+
+def video_stream(container: av.container.InputContainer, path: Path,
+                 index: int | None = None) -> av.video.stream.VideoStream:
+    """The video stream that is edited: stream ``index`` (the container's stream number, as
+    ffprobe lists it) when given, else the video stream with the *default* disposition (the
+    largest of several), else the largest; never an attached picture (cover art, thumbnail).
+    ``InputError`` naming ``path`` when there is none, or ``index`` is not such a stream."""
+    streams = [s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+    if index is not None:
+        chosen = next((s for s in streams if s.index == index), None)
+        if chosen is None:
+            raise InputError(f"has no video stream {index} that can be edited (video streams: "
+                             f"{describe_video_streams(container)})", path)
+        return chosen
     if not streams:
         what = "audio only" if container.streams.audio else "no streams FFmpeg can decode"
         raise InputError(f"has no video stream ({what})", path)
-    return streams[0]
+    default = [s for s in streams if s.disposition & av.stream.Disposition.default]
+    return max(default or streams, key=_area)  # the first of equals
 
 
 def rotation_of(frame: av.VideoFrame) -> int:
@@ -94,22 +125,107 @@ def hdr_metadata(frame: av.VideoFrame) -> tuple[MasteringDisplay | None, Content
     return mastering, light
 
 
-def decode_frames(container: av.container.InputContainer,
-                  stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
-    """Decode ``stream`` (display order). AVI stores no presentation timestamps (newer FFmpeg
-    guesses them a frame late for H.264): there each frame gets the earliest decode timestamp
-    not yet used, which is its place in the constant-rate sequence."""
-    if not container.format.name.startswith("avi"):
-        yield from container.decode(stream)
-        return
-    pending: list[int] = []
-    for packet in container.demux(stream):
-        if packet.size and packet.dts is not None and not packet.is_discard:
-            heapq.heappush(pending, int(packet.dts))
-        for frame in packet.decode():
-            if pending:
+def alpha_decoder(stream: av.video.stream.VideoStream) -> av.CodecContext | None:
+    """A ``libvpx-vp9`` decoder for VP9 with an alpha channel (WebM/Matroska ``alpha_mode`` 1:
+    the alpha is a second VP9 stream in each block's BlockAdditional, which FFmpeg's native
+    vp9 decoder ignores and libvpx-vp9 decodes into ``yuva420p``); ``None`` for other streams."""
+    cc = stream.codec_context
+    alpha = any(k.lower() == "alpha_mode" and v.strip() == "1" for k, v in (stream.metadata or {}).items())
+    if cc is None or cc.name != "vp9" or not alpha:
+        return None
+    if "libvpx-vp9" not in av.codecs_available:
+        log.warning("video stream %d is VP9 with alpha, but this FFmpeg has no libvpx-vp9 decoder: the alpha "
+                    "channel is not decoded", stream.index)
+        return None
+    decoder = av.CodecContext.create("libvpx-vp9", "r")
+    decoder.extradata = cc.extradata
+    decoder.width, decoder.height = cc.width, cc.height
+    decoder.thread_type = "AUTO"
+    return decoder
+
+
+@dataclass(frozen=True)
+class LostFrame:
+    """A packet the decoder rejects (damaged data: ``avcodec_send_packet`` fails): the frame
+    it holds, by presentation timestamp, in display order among the decoded frames."""
+
+    pts: int | None
+
+
+#: Seconds of packets in a row the decoder may reject before decoding gives up.
+MAX_LOST_SECONDS = 2.0
+
+
+def decode_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream, *,
+                  lost: bool = False) -> Iterator[av.VideoFrame | LostFrame]:
+    """Decode ``stream`` (display order); VP9 with alpha through :func:`alpha_decoder`. AVI
+    stores no presentation timestamps (newer FFmpeg guesses them a frame late for H.264):
+    there each frame gets the earliest decode timestamp not yet used, which is its place in
+    the constant-rate sequence.
+
+    ``lost``: after damage — a packet the decoder rejects as invalid data (``ffmpeg`` goes
+    on after "Error while decoding"), or a frame it flags corrupt — every packet whose frame
+    the decoder does not output (it skips frames that refer to lost data) is a
+    :class:`LostFrame` in its place in display order. Without ``lost`` a rejected packet
+    raises."""
+    decoder = alpha_decoder(stream)
+    avi = container.format.name.startswith("avi")
+    pending: list[int] = []  # AVI: decode timestamps not yet given to a frame
+    expected: list[int] = []  # presentation timestamps of packets whose frames are not out yet
+    started = damaged = False
+    last: int | None = None
+    packets = container.demux(stream)
+    retries = 0
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.error.BlockingIOError:  # EAGAIN: the demuxer resynchronises (MPEG-TS); read on
+            retries += 1
+            if retries > 1000:
+                raise
+            packets = container.demux(stream)
+            continue
+        except av.error.FFmpegError:
+            if not (lost and damaged):
+                raise
+            break  # the demuxer cannot go on after the damage: the rest is lost
+        usable = packet.size and not packet.is_discard
+        t = (packet.dts if avi else _timestamp(container, packet)) if usable else None
+        if t is not None:
+            heapq.heappush(pending if avi else expected, int(t))
+        try:
+            frames = decoder.decode(packet) if decoder is not None else packet.decode()
+        except av.error.InvalidDataError:
+            # (with frame threads the error of one packet may surface on a later one, the
+            # final flush packet included: the frames that never come out are what is lost)
+            if not lost:
+                raise
+            damaged = True
+            if avi and t is not None:  # its decode timestamp is no frame's
+                pending.remove(int(t))
+                heapq.heapify(pending)
+                yield LostFrame(int(t))
+            elif usable and t is None:
+                yield LostFrame(None)
+            continue
+        for frame in frames:
+            if avi and pending:
                 frame.pts = heapq.heappop(pending)
+            damaged = damaged or frame.is_corrupt
+            if lost and damaged and started and frame.pts is not None and last is not None and frame.pts <= last:
+                continue  # out of order after damage: its place was taken by a LostFrame
+            while expected and frame.pts is not None and expected[0] <= frame.pts:
+                t = heapq.heappop(expected)
+                if t < frame.pts and started and damaged and lost:
+                    last = t
+                    yield LostFrame(t)  # its frame never came out
+            started = True
+            last = frame.pts if frame.pts is not None else last
             yield frame
+    while lost and damaged and expected:
+        yield LostFrame(heapq.heappop(expected))
 
 
 def _timestamp(container: av.container.InputContainer, packet: av.Packet) -> int | None:
@@ -147,21 +263,26 @@ def decodable_pts(container: av.container.InputContainer, stream: av.video.strea
     return pts, untimed
 
 
-_probe_cache: dict[tuple[str, int, int], VideoInfo] = {}
+_probe_cache: dict[tuple[str, int, int, int | None], VideoInfo] = {}
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """Describe ``path``; decodes the first frame to prove the video is readable and counts
-    the frames that decode with a demux-only pass (cached per file version)."""
+def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
+    """Describe ``path`` and its edited video stream (:func:`video_stream`: ``stream`` or the
+    default one); decodes the first frame to prove the video is readable and counts the
+    frames that decode with a demux-only pass (cached per file version)."""
     path = Path(path)
     _check_path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, stream)
     cached = _probe_cache.get(key)
     if cached is not None:
         return cached if cached.path == str(path) else _replace_path(cached, path)
     with open_container(path) as container:
-        stream = video_stream(container, path)
+        chosen = video_stream(container, path, stream)
+        if stream is None and len(container.streams.video) > 1:
+            log.info("%s: editing video stream %d of %s", path.name, chosen.index,
+                     describe_video_streams(container))
+        stream = chosen
         first = None
         try:
             for first in decode_frames(container, stream):
@@ -188,6 +309,9 @@ def probe(path: str | Path) -> VideoInfo:
                             int(a.codec_context.channels or 0),
                             getattr(a.codec_context.layout, "name", "") or "")
             for a in container.streams.audio)
+        field_order = FIELD_ORDERS.get(int(cc.field_order or 0), "unknown")
+        if field_order == "unknown":
+            field_order = "tt" if first.interlaced_frame else "progressive"
         first_pts = first.pts
         index, container_name, codec, pix_fmt = stream.index, container.format.name, cc.name, first.format.name
     with open_container(path) as container:
@@ -203,7 +327,7 @@ def probe(path: str | Path) -> VideoInfo:
         frame_count_estimate=estimate, average_rate=Fraction(rate), time_base=Fraction(tb),
         duration=duration, codec=codec, pix_fmt=pix_fmt, color=color,
         audio=audio, container_format=container_name, bit_depth=bit_depth(pix_fmt),
-        mastering_display=mastering, content_light=light, index=index)
+        mastering_display=mastering, content_light=light, index=index, field_order=field_order)
     if len(_probe_cache) > 64:
         _probe_cache.clear()
     _probe_cache[key] = info
@@ -260,11 +384,33 @@ def to_frame(av_frame: av.VideoFrame, index: int, time_base: Fraction, rate: Fra
                  planes=planes if keep_planes else None)
 
 
+def _filtered(frames: Iterator[av.VideoFrame | LostFrame],
+              chain: FrameFilter | None) -> Iterator[av.VideoFrame | LostFrame]:
+    if chain is None:
+        yield from frames
+        return
+    for frame in frames:
+        if isinstance(frame, LostFrame):
+            yield frame
+        else:
+            yield from chain(frame)
+    yield from chain.flush()
+
+
 def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int | None = None,
-                deep: bool = False, keep_planes: bool = True) -> Iterator[Frame]:
-    """Yield every frame of the first video stream, upright, in display order (see
+                deep: bool = False, keep_planes: bool = True, stream: int | None = None,
+                deinterlace: str | None = None) -> Iterator[Frame]:
+    """Yield every frame of the edited video stream (:func:`video_stream`: ``stream``, or the
+    default one), upright, in display order (see
     :func:`to_frame` for ``deep`` and ``keep_planes``; frames that keep their planes also keep
-    the RGB copy the writer compares against).
+    the RGB copy the writer compares against). ``deinterlace``: ``bwdif`` or ``yadif``
+    (:data:`editor.video.filters.DEINTERLACERS`; frames flagged interlaced are deinterlaced,
+    one frame per frame, same timestamps).
+
+    Frames decoded with errors (FFmpeg flags them corrupt: concealed), frames whose packet
+    the decoder rejects (they repeat the frame before) and the frames after them up to the
+    next clean keyframe (which predict from them) are ``damaged``. Packets rejected for more
+    than :data:`MAX_LOST_SECONDS` in a row end decoding with an ``InputError`` naming the frame.
 
     Raises ``InputError`` for undecodable data, and for a truncated file: decoding that
     stops more than :data:`TRUNCATION_SLACK` frames before the end the container records
@@ -273,7 +419,7 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
     """
     path = Path(path)
     with open_container(path) as container:
-        stream = video_stream(container, path)
+        stream = video_stream(container, path, stream)  # type: ignore[assignment]
         stream.thread_type = "AUTO"
         if threads is not None:
             stream.codec_context.thread_count = threads
@@ -283,11 +429,35 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
         index = 0
         last_end: float | None = None
         try:
-            for av_frame in decode_frames(container, stream):
-                frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes, keep_rgb=True)
-                if av_frame.pts is not None:
-                    length = av_frame.duration * tb if av_frame.duration else 1 / rate
-                    last_end = float(av_frame.pts * tb + length)
+            chain = FrameFilter(DEINTERLACERS[deinterlace]) if deinterlace else None
+            damaged = False
+            last: Frame | None = None
+            rejected = 0
+            for av_frame in _filtered(decode_frames(container, stream, lost=True), chain):
+                if isinstance(av_frame, LostFrame):
+                    # a packet the decoder rejects: its frame repeats the last one, damaged
+                    rejected += 1
+                    if last is None or rejected > MAX_LOST_SECONDS * float(rate):
+                        where = f"after frame {index - 1}" if index else "from the first frame"
+                        raise InputError(f"cannot continue decoding {where}: {rejected} packets in a row are "
+                                         "damaged (the decoder rejects them as invalid data)", path)
+                    pts = av_frame.pts
+                    frame = dataclasses.replace(last, index=index, image=last.image.copy(), pts=pts,
+                                                time=index / float(rate) if pts is None else float(pts * tb),
+                                                damaged=True)
+                    damaged = True
+                    if pts is not None:
+                        last_end = float(pts * tb) + 1 / float(rate)
+                else:
+                    rejected = 0
+                    frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes, keep_rgb=True)
+                    # damage lasts from a frame decoded with errors to the next clean keyframe
+                    damaged = av_frame.is_corrupt or damaged and not av_frame.key_frame
+                    frame.damaged = damaged
+                    if av_frame.pts is not None:
+                        length = av_frame.duration * tb if av_frame.duration else 1 / rate
+                        last_end = float(av_frame.pts * tb + length)
+                last = frame
                 yield frame
                 index += 1
         except av.error.FFmpegError as exc:
@@ -302,9 +472,9 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
                              f"{index}-{index + missing - 1}, do not decode)", path)
 
 
-def count_frames(path: str | Path) -> int:
+def count_frames(path: str | Path, stream: int | None = None) -> int:
     """Number of frames that decode (see :func:`probe`)."""
-    info = probe(path)
+    info = probe(path, stream)
     if info.frame_count is not None:
         return info.frame_count
-    return sum(1 for _ in iter_frames(path, check_truncation=False, keep_planes=False))
+    return sum(1 for _ in iter_frames(path, check_truncation=False, keep_planes=False, stream=info.index))

@@ -1,27 +1,34 @@
-"""Everything of the source besides the edited video stream: audio, subtitles, data
-streams, attachments, cover art, chapters and metadata.
+"""Everything of the source besides the edited video stream: audio, subtitles, other
+video streams, data streams, attachments, chapters and metadata.
 
 Streams are remuxed packet by packet (PyAV's remux idiom, ``add_stream_from_template``)
 with their metadata (language, title, handler…) and disposition (default, forced…).
 A stream the output container cannot hold is converted where a standard conversion
 exists — audio to AAC (MP4, MOV, MPEG-TS), Opus (WebM, Matroska) or the container's
 default; text subtitles to ``mov_text`` (MP4, MOV), WebVTT (WebM) or SubRip (Matroska) —
-and otherwise dropped with one warning that names it. Further video streams are dropped
-with a warning: they would reach the output unedited. Packets an edit list hides are not
-copied; packets without a DTS are (a valid keyframe can have none).
+and otherwise dropped with one warning that names it. Further video streams are copied
+unedited with a warning (or dropped: on request, or in a redacting run); attached pictures
+(cover art, thumbnails) are dropped with a warning: they show the video unedited. Copied
+streams are packet-exact: every packet with its timestamps, those flagged *discard* included (the encoder priming an
+MP4/MOV edit list hides: the muxer writes the edit list again from their negative
+timestamps, as ``ffmpeg -c copy`` does); packets without a DTS too (a valid keyframe can
+have none).
 """
 from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import av.error
+import numpy as np
 
 from editor.api.errors import OutputError
+from editor.api.files import storage_cause
 from editor.video.reader import open_container
 
 log = logging.getLogger(__name__)
@@ -144,11 +151,23 @@ def _relabel(frame: av.AudioFrame, layout: str) -> av.AudioFrame:
 
 class StreamCopier:
     """Adds the source's other streams, chapters and metadata to ``output`` (before its
-    header is written) and muxes their packets as the video advances (:meth:`write_until`)."""
+    header is written) and muxes their packets as the video advances (:meth:`write_until`).
+
+    ``video_index``: the edited video stream (not copied). Other video streams are copied
+    unedited with a warning, or dropped: ``extra_video=False`` (``--no-extra-video``), or
+    ``redacts`` (a run that hides what it found: an unedited copy would show it). Attached
+    pictures (cover art) are dropped with a warning (they show the unedited video), or, with
+    ``pictures`` (a redacting run's: :mod:`editor.pipeline.pictures`), kept edited by it."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer, video_index: int, *,
-                 audio: bool = True, subtitles: bool = True) -> None:
+                 audio: bool = True, subtitles: bool = True, extra_video: bool = True,
+                 redacts: bool = False, pictures: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self._input = open_container(source)
+        self.pictures = pictures
+        self._pictures: list[tuple[av.stream.Stream, bytes]] = []
+        self.video_index = video_index
+        self.extra_video = extra_video
+        self.redacts = redacts
         self._output = output
         self._routes: dict[int, _Route] = {}
         self.format = output.format.name.split(",")[0]
@@ -189,18 +208,7 @@ class StreamCopier:
     def _add(self, stream: av.stream.Stream) -> None:
         kind = stream.type
         if kind == "video":
-            if not stream.disposition & av.stream.Disposition.attached_pic:
-                self._drop(stream, "only the first video stream is edited, and this one would be "
-                                   "copied unedited")
-                return
-            problem = self._supported(stream)
-            if problem:
-                self._drop(stream, f"{self.format} cannot hold this cover art ({problem})")
-                return
-            if self.format == "matroska":
-                self._cover_attachment(stream)
-            else:
-                self._template(stream, "copy")
+            self._add_video(stream)
         elif kind == "audio":
             problem = self._supported(stream)
             if problem is None:
@@ -228,19 +236,70 @@ class StreamCopier:
         else:
             self._drop(stream, f"{kind} streams are not copied")
 
-    def _cover_attachment(self, stream: av.stream.Stream) -> None:
-        """Cover art into Matroska: an attachment (where Matroska keeps it), not a one-frame track."""
-        kind = {"mjpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png")}.get(stream.codec_context.name)
-        if kind is None:
-            self._drop(stream, f"matroska keeps cover art as JPEG or PNG, not {stream.codec_context.name}")
+    def _add_video(self, stream: av.stream.Stream) -> None:
+        """A video stream besides the edited one: an attached picture (cover art, a thumbnail)
+        shows the video as it was, so it is dropped; another video stream is copied as it is
+        (not edited: a warning says so), or dropped on request or when the run redacts."""
+        if stream.disposition & av.stream.Disposition.attached_pic:
+            if self.pictures is None:
+                self._drop(stream, "an attached picture (cover art) would show the video unedited")
+            else:
+                self._edited_picture(stream, self.pictures)
             return
+        if self.redacts:
+            self._drop(stream, f"it is not edited, and a redacting run keeps no unedited copy of what "
+                               f"video stream {self.video_index} hides")
+            return
+        if not self.extra_video:
+            self.dropped.append(describe(stream))
+            log.info("%s is not in the output (--no-extra-video)", describe(stream))
+            return
+        problem = self._supported(stream)
+        if problem:
+            self._drop(stream, f"{self.format} cannot hold it ({problem})")
+            return
+        self._template(stream, "copy")
+        log.warning("%s is copied as it is, NOT edited: only video stream %d is edited (--video-stream N "
+                    "picks another, --no-extra-video drops the others)", describe(stream), self.video_index)
+
+    def _edited_picture(self, stream: av.stream.Stream, edit: Callable[[np.ndarray], np.ndarray]) -> None:
+        """An attached picture through ``edit`` (RGB uint8 in and out), encoded again as it was
+        (JPEG or PNG): a Matroska attachment, or a one-picture stream with its disposition."""
+        codec = stream.codec_context.name if stream.codec_context.name in ("mjpeg", "png") else "png"
         with open_container(Path(self._input.name)) as source:
-            picture = next((bytes(p) for p in source.demux(source.streams[stream.index]) if p.size), None)
+            try:
+                picture = next(iter(source.decode(source.streams[stream.index])), None)
+            except av.error.FFmpegError:
+                picture = None
         if picture is None:
-            self._drop(stream, "the picture is empty")
+            self._drop(stream, "the attached picture does not decode")
             return
-        name = stream.metadata.get("filename") or f"cover.{kind[0]}"
-        self._output.add_attachment(name, stream.metadata.get("mimetype") or kind[1], picture)
+        edited = edit(picture.to_ndarray(format="rgb24"))
+        encoder = av.CodecContext.create(codec, "w")
+        encoder.width, encoder.height = picture.width, picture.height
+        encoder.pix_fmt = "yuvj444p" if codec == "mjpeg" else "rgb24"
+        encoder.time_base = Fraction(1, 25)
+        if codec == "mjpeg":
+            encoder.options = {"qmin": "1", "q:v": "2"}
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(edited), format="rgb24").reformat(
+            format=encoder.pix_fmt)
+        data = b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)])
+        if self.format == "matroska":
+            name = stream.metadata.get("filename") or f"cover.{'jpg' if codec == 'mjpeg' else 'png'}"
+            self._output.add_attachment(name, "image/jpeg" if codec == "mjpeg" else "image/png", data)
+            return
+        out = self._output.add_stream(codec)
+        out.width, out.height, out.pix_fmt = picture.width, picture.height, encoder.pix_fmt
+        self._tags(stream, out)
+        self._pictures.append((out, data))
+
+    def _mux_pictures(self) -> None:
+        for out, data in self._pictures:
+            packet = av.Packet(data)
+            packet.stream, packet.pts, packet.dts, packet.time_base = out, 0, 0, out.time_base or Fraction(1, 25)
+            packet.is_keyframe = True
+            self._output.mux(packet)
+        self._pictures.clear()
 
     def _tags(self, stream: av.stream.Stream, out: av.stream.Stream) -> None:
         for key, value in copy_metadata(stream.metadata).items():
@@ -348,12 +407,16 @@ class StreamCopier:
                     out_packet.duration = packet.duration
                     self._output.mux(out_packet)
         except (av.error.FFmpegError, ValueError) as exc:
+            if storage_cause(exc):
+                raise  # the output folder's problem: the writer names it
             what = f"converting to {route.target}" if route.target else "copying"
             raise OutputError(f"{describe(in_stream)}: {what} failed at "
                               f"{_seconds(packet):.3f} s ({' '.join(str(exc).split())})") from exc
 
     def write_until(self, seconds: float | None) -> None:
         """Mux packets up to ``seconds`` (+ :data:`LEAD`); ``None`` = everything."""
+        if self._pictures:
+            self._mux_pictures()
         while not self._done:
             packet = self._pending
             self._pending = None
@@ -365,8 +428,8 @@ class StreamCopier:
                     break
                 except av.error.FFmpegError as exc:
                     raise OutputError(f"cannot read the source's other streams ({exc})") from exc
-            if not packet.size or packet.is_discard:
-                continue  # the demuxer's flush packets; what an edit list hides
+            if not packet.size:
+                continue  # the demuxer's flush packets
             t = _seconds(packet)
             if seconds is not None and t is not None and t > seconds + LEAD:
                 self._pending = packet

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -26,8 +27,9 @@ import av.error
 import numpy as np
 
 from editor.api.errors import OutputError
-from editor.api.files import AtomicOutput, check_output
+from editor.api.files import AtomicOutput, check_output, storage_error
 from editor.api.frames import ColorInfo, Frame, VideoInfo
+from editor.video.filters import FIELD_ORDER_CODES, FrameFilter, PaletteFilter, is_interlaced, top_field_first
 from editor.video.pixels import compatible, from_rgb, pixel_format, restore_untouched
 from editor.video.streams import StreamCopier, copy_metadata
 
@@ -40,6 +42,9 @@ _ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9"
 #: Encoders whose 4:2:0/4:2:2 modes need even frame sizes.
 _EVEN_SIZE_CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1", "libsvtav1")
 _CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
+#: Encoders that code interlaced pictures (fields) when asked (``flags=+ildct+ilme``); others
+#: write an interlaced source's frames whole, tagged with its field order.
+_INTERLACED_CODECS = ("libx264", "mpeg2video", "prores_ks", "h264_nvenc")
 _FRAME_RATE_CODECS = ("mpeg1video", "mpeg2video", "h261", "h263", "h263p")
 
 
@@ -58,8 +63,17 @@ class EncodeOptions:
     audio: bool = True
     subtitles: bool = True
     other_streams: bool = True
-    """Copy the source's other streams (audio and subtitles as the two flags above say; data,
-    attachments, cover art), chapters and metadata; ``False``: a bare video (e.g. a matte)."""
+    """Copy the source's other streams (audio, subtitles and video as the flags say; data,
+    attachments), chapters and metadata; ``False``: a bare video (e.g. a matte)."""
+    extra_video: bool = True
+    """Copy the source's other video streams, unedited (a warning says so); ``False``
+    (``--no-extra-video``): drop them. Attached pictures (cover art) are always dropped."""
+    redacts: bool = False
+    """The run hides what it found (``--detect``): other video streams are dropped (with a
+    warning), never copied unedited."""
+    pictures: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    """How attached pictures (cover art) are edited, RGB uint8 in and out (a redacting run's
+    detectors: :mod:`editor.pipeline.pictures`); ``None``: they are dropped with a warning."""
     options: dict[str, str] = field(default_factory=dict)
     """Extra codec options passed to FFmpeg (e.g. ``{"tune": "film"}``)."""
     threads: int = 0
@@ -186,6 +200,8 @@ class VideoWriter:
         self._pad = (0, 0)
         self._color = ColorInfo()
         self._alpha_out = False
+        self._fields: FrameFilter | None = None
+        self._palette: PaletteFilter | None = None
         self.frames_written = 0
         self.frames_passed_through = 0
         """Frames whose untouched pixels were copied from the decoded planes."""
@@ -199,6 +215,13 @@ class VideoWriter:
         src = pixel_format(source_fmt)
         suffix = self.path.suffix.lower()
         wants_alpha = first.alpha is not None
+        if wants_alpha and self.source.codec == "gif" and bool((first.alpha == np.iinfo(first.alpha.dtype).max).all()):
+            # FFmpeg decodes every GIF with an alpha plane; an opaque first frame: a GIF without transparency
+            wants_alpha = False
+            log.info("GIF without transparency: no alpha is written")
+        if opts.auto_codec and codec == "libx264" and (suffix == ".gif" or opts.container == "gif"):
+            log.info("GIF output: a palette of its own for every frame (FFmpeg's palettegen/paletteuse)")
+            return "gif", "pal8"
         if wants_alpha and not (pix_fmt != "auto" and pix_fmt.startswith(_ALPHA_FORMATS)):
             codec_alpha = any(pixel_format(f).has_alpha for f in codec_formats(codec))
             if pix_fmt != "auto" or not codec_alpha:
@@ -219,6 +242,13 @@ class VideoWriter:
                 codec = "libx265"
                 log.info("%s source: encoding with libx265 (HEVC) to keep it", "HDR" if self.source.color.is_hdr
                          else f"{src.bits}-bit")
+        if pix_fmt == "auto" and opts.auto_codec and codec in ("libx264", "libx265") and src.is_rgb \
+                and src.bits <= 8 and not wants_alpha:
+            # 8-bit RGB or palette pictures (GIF, WebP, PNG/JPEG sequences, screen captures) into
+            # H.264/HEVC: 4:2:0, what players play (most refuse 4:4:4 H.264)
+            pix_fmt = "yuv420p"
+            log.info("%s source (%s): writing yuv420p, what players play (--pix-fmt yuv444p keeps full colour)",
+                     self.source.codec, source_fmt)
         if pix_fmt == "auto":
             pix_fmt = choose_pix_fmt(codec, source_fmt, alpha=wants_alpha)
             got = pixel_format(pix_fmt)
@@ -278,6 +308,31 @@ class VideoWriter:
         ours = [p for p in params if p.split("=")[0] not in given]
         options[key] = ":".join([p for p in [user] if p] + ours)
 
+    def _interlaced(self, codec: str, options: dict[str, str]) -> None:
+        """An interlaced source is written interlaced with its field order: the stream's
+        ``field_order`` tag, interlaced coding (``flags=+ildct+ilme``, FFmpeg's generic codec
+        options, which libx264, mpeg2video and prores_ks honour), every frame flagged with its
+        field order (the ``setfield`` filter: libx264 takes top/bottom first from each frame) and,
+        for H.264, x264's ``pic-struct`` (the order in each picture's timing SEI: an MP4 has no
+        field-order box, and FFmpeg's H.264 parser reads it there)."""
+        order = self.source.field_order
+        if not is_interlaced(order):
+            return
+        assert self._stream is not None
+        self._stream.codec_context.field_order = FIELD_ORDER_CODES[order]
+        first = "top" if top_field_first(order) else "bottom"
+        self._fields = FrameFilter(f"setfield=mode={'tff' if first == 'top' else 'bff'}")
+        coded = codec in _INTERLACED_CODECS
+        if coded:
+            flags = options.get("flags", "")
+            options["flags"] = flags + "".join(f for f in ("+ildct", "+ilme") if f not in flags)
+        if codec == "libx264":  # the field order in every picture's timing SEI, where readers look for it
+            params = options.get("x264-params", "")
+            if "pic-struct" not in params:
+                options["x264-params"] = ":".join(p for p in (params, "pic-struct=1") if p)
+        log.warning("interlaced source (%s field first): writing %s%s, %s field first, tagged (--deinterlace "
+                    "bwdif makes it progressive)", first, "interlaced " if coded else "", codec, first)
+
     def _open(self, first: Frame) -> None:
         opts = self.options
         h, w = first.image.shape[:2]
@@ -310,6 +365,7 @@ class VideoWriter:
                 setattr(cc, attr, getattr(self._color, attr))
             except Exception:  # noqa: BLE001 - tag only what this PyAV can set
                 pass
+        self._stream = stream
         codec_options = dict(opts.options)
         if opts.crf is not None and codec in _CRF_CODECS and "qp" not in codec_options:
             codec_options.setdefault("crf", str(opts.crf))
@@ -326,6 +382,7 @@ class VideoWriter:
             if "log-level" not in params:
                 codec_options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
         self._hdr_options(codec, codec_options)
+        self._interlaced(codec, codec_options)
         cc.options = codec_options
         if opts.threads:
             cc.thread_count = opts.threads
@@ -335,7 +392,6 @@ class VideoWriter:
                 cc.codec_tag = "hvc1"  # the tag Apple players require
             except Exception:  # noqa: BLE001
                 pass
-        self._stream = stream
         if first.planes is not None and not compatible(first.planes.format, pix_fmt):
             log.info("output %s differs from the source's %s: untouched pixels are converted plane to plane "
                      "(with the source's matrix and range), not copied", pix_fmt, first.planes.format)
@@ -347,7 +403,9 @@ class VideoWriter:
             self._copy_video_tags(stream)
             try:
                 self._copier = StreamCopier(Path(self.source.path), self._container, self.source.index,
-                                            audio=opts.audio, subtitles=opts.subtitles)
+                                            audio=opts.audio, subtitles=opts.subtitles,
+                                            extra_video=opts.extra_video, redacts=opts.redacts,
+                                            pictures=opts.pictures)
             except OutputError as exc:
                 raise self._named(exc) from exc
             if self._copier.timecode and "timecode" not in stream.metadata:
@@ -355,7 +413,7 @@ class VideoWriter:
         try:
             self._container.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot write the {self._container.format.name} header ({exc})", self.path) from exc
+            raise self._failed(exc, f"cannot write the {self._container.format.name} header") from exc
 
     def _copy_video_tags(self, stream: av.video.stream.VideoStream) -> None:
         try:
@@ -367,6 +425,10 @@ class VideoWriter:
         except (av.error.FFmpegError, IndexError, OSError):
             pass
 
+    def _failed(self, exc: BaseException, what: str) -> OutputError:
+        """One line: the output folder and its cause when it is full or read-only, else ``what``."""
+        return storage_error(exc, self.path.parent, self.path.name) or OutputError(f"{what} ({exc})", self.path)
+
     def _named(self, exc: OutputError) -> OutputError:
         return exc if exc.source else OutputError(exc.message, self.path)
 
@@ -374,6 +436,9 @@ class VideoWriter:
     def _to_av(self, frame: Frame) -> av.VideoFrame:
         assert self._stream is not None
         pix_fmt = self._stream.pix_fmt
+        if pix_fmt == "pal8":  # GIF: RGB through the palette filter (write)
+            self._palette = self._palette or PaletteFilter()
+            return av.VideoFrame.from_ndarray(np.ascontiguousarray(frame.rgb8), format="rgb24")
         alpha = frame.alpha if self._alpha_out else None
         if frame.planes is not None and self._pad == (0, 0):
             restored = restore_untouched(frame.image, alpha, frame.planes, pix_fmt, self._color)
@@ -404,6 +469,10 @@ class VideoWriter:
             pts = self._last_pts + 1
         av_frame.pts = pts
         av_frame.time_base = enc_tb
+        if self._fields is not None:  # the field-order flags (setfield passes each frame straight through)
+            av_frame = self._fields(av_frame)[0]
+        if self._palette is not None:  # one frame in, one out
+            av_frame = self._palette(av_frame)[0]
         if duration:
             av_frame.duration = duration
         self._last_pts = pts
@@ -411,12 +480,14 @@ class VideoWriter:
             for packet in self._stream.encode(av_frame):
                 self._container.mux(packet)
         except av.error.FFmpegError as exc:
-            raise OutputError(f"encoding failed at frame {frame.index} ({exc})", self.path) from exc
+            raise self._failed(exc, f"encoding failed at frame {frame.index}") from exc
         if self._copier is not None:
             try:
                 self._copier.write_until(frame.time)
             except OutputError as exc:
                 raise self._named(exc) from exc
+            except av.error.FFmpegError as exc:  # the folder's: full, read-only (streams.StreamCopier._emit)
+                raise self._failed(exc, "writing the other streams") from exc
         self.frames_written += 1
 
     def close(self) -> Path:
@@ -428,17 +499,19 @@ class VideoWriter:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
         except av.error.FFmpegError as exc:
-            raise OutputError(f"encoding failed at the end ({exc})", self.path) from exc
+            raise self._failed(exc, "encoding failed at the end") from exc
         if self._copier is not None:
             copier, self._copier = self._copier, None
             try:
                 copier.close()
             except OutputError as exc:
                 raise self._named(exc) from exc
+            except av.error.FFmpegError as exc:
+                raise self._failed(exc, "writing the other streams") from exc
         try:
             self._container.close()
         except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot finish the {self._container.format.name} file ({exc})", self.path) from exc
+            raise self._failed(exc, f"cannot finish the {self._container.format.name} file") from exc
         finally:
             self._container = None
         return self._out.commit()

@@ -1,0 +1,261 @@
+"""Inputs that are not a video file on disk, made into one: stdin (``-``) and FIFOs, URLs
+(``file://``, ``http(s)://``), image sequences (``frame_%05d.png``, a folder of numbered
+PNG/JPEG/TIFF/EXR…) and animated WebP (which FFmpeg's webp decoder does not read).
+
+Every run reads its input several times (probing, the detection pass, tracking, the
+output's decode, the copied streams), so an input that can be read only once — a pipe, a
+FIFO, a download — is read once, in one pass, into a scratch file (said in one log line),
+and every pass then reads that file; the backward tracking pass uses its on-disk frame
+cache as always. An image sequence becomes a lossless FFV1 video in Matroska at ``fps``
+frames per second (FFmpeg's ``image2`` demuxer reads it: ``start_number``, ``framerate``;
+https://ffmpeg.org/ffmpeg-formats.html#image2-1), its pixels as decoded, bit for bit.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import stat
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO
+
+import av
+import av.error
+
+from editor.api.errors import InputError
+from editor.api.files import scratch_dir
+from editor.video.pixels import pixel_format
+
+log = logging.getLogger(__name__)
+
+#: Image file suffixes a folder of frames may hold.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".dpx", ".webp")
+#: Frames per second of an image sequence when ``--fps`` is not given (FFmpeg's image2 default).
+DEFAULT_FPS = Fraction(25)
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_PATTERN = re.compile(r"%0?\d*d")
+_CHUNK = 1 << 20
+
+
+def is_url(spec: str) -> bool:
+    return bool(_URL.match(spec))
+
+
+def _spool(source: BinaryIO, folder: Path, name: str, what: str) -> Path:
+    """Copy ``source`` to ``folder/name`` in one pass (a one-line error naming the folder
+    when it is full or read-only)."""
+    path = folder / name
+    try:
+        with path.open("wb") as out:
+            shutil.copyfileobj(source, out, _CHUNK)
+    except OSError as exc:
+        raise InputError(f"cannot keep {what} in the scratch folder {folder} ({exc.strerror or exc})") from exc
+    if path.stat().st_size == 0:
+        raise InputError(f"{what} is empty: nothing came through")
+    log.info("read %s in one pass into %s (%.1f MB): it cannot be read again, and a run reads its input "
+             "several times (probing, detection, tracking, the output, the copied streams)", what, path,
+             path.stat().st_size / 1e6)
+    return path
+
+
+def _numbered(folder: Path) -> tuple[str, int, int]:
+    """The ``image2`` pattern of a folder of numbered frames (``frame_%05d.png``), its first
+    number and frame count; ``InputError`` when the folder holds no such sequence."""
+    groups: dict[tuple[str, int, str], list[int]] = {}
+    for entry in folder.iterdir():
+        if entry.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
+            continue
+        m = re.match(r"^(.*?)(\d+)(\.[^.]+)$", entry.name)
+        if m:
+            width = len(m[2]) if m[2].startswith("0") else 0
+            groups.setdefault((m[1], width, m[3]), []).append(int(m[2]))
+    if not groups:
+        raise InputError("is a directory, not a video file, and holds no numbered images "
+                         f"({', '.join(IMAGE_SUFFIXES)})", folder)
+    (prefix, width, suffix), numbers = max(groups.items(), key=lambda kv: len(kv[1]))
+    numbers.sort()
+    gaps = [n for a, b in zip(numbers, numbers[1:]) for n in range(a + 1, b)]
+    if gaps:
+        raise InputError(f"the numbered images {prefix}…{suffix} miss number{'s' if len(gaps) > 1 else ''} "
+                         f"{', '.join(map(str, gaps[:5]))}{'…' if len(gaps) > 5 else ''}", folder)
+    pattern = f"{prefix.replace('%', '%%')}%0{width}d{suffix}" if width else f"{prefix.replace('%', '%%')}%d{suffix}"
+    return pattern, numbers[0], len(numbers)
+
+
+def _sequence(folder: Path, pattern: str, start: int, fps: Fraction, out: Path, shown: str) -> Path:
+    """The image sequence as a lossless FFV1/Matroska video at ``fps``."""
+    try:
+        source = av.open(str(folder / pattern), format="image2",
+                         options={"start_number": str(start), "framerate": str(fps)})
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise InputError(f"cannot read the image sequence ({exc})", shown) from exc
+    n = 0
+    with source, av.open(str(out), "w", format="matroska") as target:
+        stream = source.streams.video[0]
+        encoder = None
+        for frame in source.decode(stream):
+            if encoder is None:
+                encoder = target.add_stream("ffv1", rate=fps)
+                encoder.width, encoder.height = frame.width, frame.height
+                encoder.pix_fmt = _ffv1_format(frame.format.name)
+                encoder.time_base = encoder.codec_context.time_base = 1 / fps
+                for attr in ("color_range", "colorspace"):
+                    try:
+                        setattr(encoder.codec_context, attr, getattr(frame, attr))
+                    except (AttributeError, TypeError, ValueError):
+                        pass
+            if frame.format.name != encoder.pix_fmt:
+                frame = frame.reformat(format=encoder.pix_fmt)
+            frame.pts, frame.time_base = n, 1 / fps
+            for packet in encoder.encode(frame):
+                target.mux(packet)
+            n += 1
+        if encoder is None:
+            raise InputError("the image sequence has no frames", shown)
+        for packet in encoder.encode(None):
+            target.mux(packet)
+    log.info("image sequence %s: %d frames at %s fps (--fps sets the rate)", shown, n, fps)
+    return out
+
+
+def _ffv1_format(name: str) -> str:
+    """The FFV1 pixel format that holds decoded image pixels as they are."""
+    formats = {f.name for f in av.Codec("ffv1", "w").video_formats or []}
+    if name in formats:
+        return name
+    fmt = pixel_format(name)
+    bits, alpha = fmt.bits, fmt.has_alpha
+    if fmt.is_rgb:
+        candidates = ["bgra" if alpha else "bgr0"] if bits <= 8 else [f"gbrap{bits}le" if alpha else f"gbrp{bits}le",
+                                                                         "gbrap16le" if alpha else "gbrp16le"]
+    elif fmt.is_gray:
+        candidates = ["gray" if bits <= 8 else f"gray{bits}le", "gray16le"]
+    else:
+        candidates = [name.replace("yuvj", "yuv")]
+    return next((c for c in candidates if c in formats), "gbrap16le" if alpha else "gbrp16le")
+
+
+@contextmanager
+def input_file(spec: str | Path, *, fps: Fraction | float | None = None) -> Iterator[Path]:
+    """A video file on disk for the input ``spec``: the file itself, or (removed on exit) a
+    scratch file with what stdin (``-``), a FIFO or a URL delivered, or an image sequence
+    (a ``%d`` pattern or a folder of numbered images; ``fps``, default 25) as a lossless
+    video. ``InputError`` (one line naming the input) when it cannot be read."""
+    text = str(spec)
+    rate = Fraction(fps).limit_denominator(1001 * 1000) if fps else None
+    if rate is not None and rate <= 0:
+        raise InputError(f"--fps must be positive, not {fps}")
+    if text.startswith("file://"):
+        text = urllib.parse.unquote(urllib.parse.urlparse(text).path)
+    if text == "-" or is_url(text):
+        with scratch_dir("input") as folder:
+            if text == "-":
+                if sys.stdin is None or sys.stdin.isatty():
+                    raise InputError("- reads the video from standard input, but nothing is piped in")
+                yield _spool(sys.stdin.buffer, folder, "stdin", "standard input")
+            else:
+                yield _download(text, folder)
+        return
+    path = Path(text)
+    if _PATTERN.search(path.name) and not path.exists():
+        with scratch_dir("input") as folder:
+            first = _first_number(path)
+            yield _sequence(path.parent, path.name, first, rate or DEFAULT_FPS, folder / "sequence.mkv", text)
+        return
+    if path.is_dir():
+        pattern, first, _ = _numbered(path)
+        with scratch_dir("input") as folder:
+            yield _sequence(path, pattern, first, rate or DEFAULT_FPS, folder / "sequence.mkv", text)
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = 0
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+        with scratch_dir("input") as folder, path.open("rb") as source:
+            yield _spool(source, folder, "stream", f"{path} (a pipe)")
+        return
+    if path.suffix.lower() == ".webp" and path.is_file() and _animated_webp(path):
+        with scratch_dir("input") as folder:
+            yield _webp(path, folder / "animation.mkv")
+        return
+    if rate is not None:
+        log.warning("--fps applies to image sequences; %s keeps its own timing", path.name)
+    yield path
+
+
+def _animated_webp(path: Path) -> bool:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "n_frames", 1) > 1
+    except (OSError, UnidentifiedImageError):
+        return False
+
+
+def _webp(path: Path, out: Path) -> Path:
+    """An animated WebP (FFmpeg's webp decoder reads still pictures only; Pillow reads the
+    animation) as a lossless FFV1/Matroska video with each frame's own duration (ms)."""
+    import numpy as np
+    from PIL import Image, ImageSequence
+
+    tb = Fraction(1, 1000)
+    with Image.open(path) as image, av.open(str(out), "w", format="matroska") as target:
+        stream = None
+        t = 0
+        for picture in ImageSequence.Iterator(image):
+            rgba = np.asarray(picture.convert("RGBA"))
+            opaque = bool((rgba[..., 3] == 255).all())
+            if stream is None:
+                stream = target.add_stream("ffv1", rate=Fraction(1000, max(1, picture.info.get("duration") or 40)))
+                stream.width, stream.height = picture.width, picture.height
+                stream.pix_fmt = "bgr0" if opaque else "bgra"
+                stream.time_base = stream.codec_context.time_base = tb
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format="rgba").reformat(
+                format=stream.pix_fmt)
+            frame.pts, frame.time_base = t, tb
+            for packet in stream.encode(frame):
+                target.mux(packet)
+            t += int(picture.info.get("duration") or 40)
+        assert stream is not None
+        for packet in stream.encode(None):
+            target.mux(packet)
+    log.info("animated WebP %s: read with Pillow (FFmpeg decodes still WebP only)", path.name)
+    return out
+
+
+def _first_number(pattern: Path) -> int:
+    """The first number of ``pattern`` that exists (image2 looks from 0 to 4)."""
+    regex = re.compile("^" + _PATTERN.sub(r"(\\d+)", re.escape(pattern.name)) + "$")
+    numbers = sorted(int(m[1]) for p in pattern.parent.glob("*") if (m := regex.match(p.name)))
+    if not numbers:
+        raise InputError("no files match this image-sequence pattern", pattern)
+    return numbers[0]
+
+
+def _download(url: str, folder: Path) -> Path:
+    """``url`` in one pass into ``folder``: http(s) through urllib; other protocols FFmpeg reads
+    (rtsp, srt…) are live streams with no end: record them first."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise InputError(f"{scheme}:// inputs are not read directly: record the stream to a file first "
+                         f"(ffmpeg -i URL -c copy file.mkv)", url)
+    name = Path(urllib.parse.urlparse(url).path).name or "download"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s) only, checked above
+            return _spool(response, folder, name, url)
+    except urllib.error.HTTPError as exc:
+        raise InputError(f"the server answers {exc.code} {exc.reason}", url) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise InputError(f"cannot download ({reason})", url) from exc
+
+

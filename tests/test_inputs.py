@@ -1,0 +1,172 @@
+"""Inputs people have: stdin (``-``) and FIFOs (f27: MPEG-TS as it comes down a pipe), URLs
+(``http://`` from a server on 127.0.0.1, ``file://``), image sequences (a ``%05d`` pattern, a
+folder of numbered PNG or JPEG, ``--fps``), GIF and animated WebP in, GIF out with a palette."""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from editor.cli.main import main
+from editor.video.inputs import input_file
+from editor.video.reader import iter_frames, probe
+from editor.video.writer import EncodeOptions, VideoWriter
+
+CASES = Path(__file__).parent / "data" / "cases"
+CLASSIC = ("--segmenter", "classic", "--tracker", "classic")
+BOX = '{"version":1,"objects":[{"id":1,"name":"a","prompts":[{"frame":0,"box":[10,10,60,60]}]}]}'
+
+
+def _same_as_f27(out: Path) -> None:
+    src = probe(CASES / "f27_pipe.ts")
+    got = probe(out)
+    assert (got.frame_count, got.size) == (src.frame_count, src.size) and got.audio
+
+
+def test_f27_from_stdin(tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    with (CASES / "f27_pipe.ts").open("rb") as stdin:
+        r = subprocess.run([sys.executable, "-m", "editor", "-q", "run", "-", "-o", str(out), "--preset", "blur",
+                            "--prompts", str(CASES / "f27_prompts.json"), *CLASSIC],
+                           stdin=stdin, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    _same_as_f27(out)
+
+
+def test_f27_from_a_fifo(tmp_path: Path) -> None:
+    fifo, out = tmp_path / "pipe.ts", tmp_path / "out.mp4"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes((CASES / "f27_pipe.ts").read_bytes()), daemon=True)
+    writer.start()
+    assert main(["-q", "run", str(fifo), "-o", str(out), "--preset", "blur", "--prompts",
+                 str(CASES / "f27_prompts.json"), *CLASSIC]) == 0
+    writer.join(10)
+    _same_as_f27(out)
+
+
+def test_stdin_with_nothing_piped_is_one_line(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "editor", "run", "-", "-o", str(tmp_path / "o.mp4"), "--preset", "blur",
+                        "--prompts", str(CASES / "f27_prompts.json")], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "empty" in r.stderr
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _http(folder: Path) -> Iterator[str]:
+    handler = functools.partial(_Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def test_urls(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "out.mp4"
+    with _http(CASES) as base:
+        assert main(["-q", "run", f"{base}/f27_pipe.ts", "-o", str(out), "--preset", "blur", "--prompts",
+                     str(CASES / "f27_prompts.json"), *CLASSIC]) == 0
+        _same_as_f27(out)
+        capsys.readouterr()
+        assert main(["run", f"{base}/missing.mp4", "-o", str(tmp_path / "x.mp4"), "--preset", "blur",
+                     "--prompts", str(CASES / "f27_prompts.json")]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "404" in err[0] and "http://127.0.0.1" in err[0]
+    spaced = tmp_path / "a clip.ts"
+    spaced.write_bytes((CASES / "f27_pipe.ts").read_bytes())
+    with input_file("file://" + str(spaced).replace(" ", "%20")) as path:
+        assert path == spaced
+
+
+def _frames(n: int = 12) -> list[np.ndarray]:
+    rng = np.random.default_rng(3)
+    return [rng.integers(0, 255, (48, 64, 3), np.uint8) for _ in range(n)]
+
+
+@pytest.mark.parametrize("kind", ["pattern", "folder", "jpeg-folder"])
+def test_image_sequences(tmp_path: Path, kind: str) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    images = _frames()
+    suffix = ".jpg" if kind == "jpeg-folder" else ".png"
+    for i, image in enumerate(images):
+        cv2.imwrite(str(folder / f"frame_{i + 1:05d}{suffix}"), image[..., ::-1])
+    spec = str(folder / "frame_%05d.png") if kind == "pattern" else str(folder)
+    prompts = tmp_path / "p.json"
+    prompts.write_text(BOX.replace("[10,10,60,60]", "[10,10,40,40]"))
+    out = tmp_path / "out.mkv"
+    assert main(["-q", "run", spec, "--fps", "12.5", "-o", str(out), "--preset", "blur", "--prompts", str(prompts),
+                 *CLASSIC]) == 0
+    info = probe(out)
+    assert (info.frame_count, info.size, info.average_rate) == (12, (64, 48), Fraction(25, 2))
+    assert info.pix_fmt in ("yuv420p", "yuvj420p")  # pictures into H.264: 4:2:0, what players play
+    with input_file(spec, fps=10) as path:  # the frames as decoded, bit for bit
+        got = [f.image for f in iter_frames(path)]
+        assert probe(path).average_rate == 10
+    wanted = images if kind != "jpeg-folder" else [f.image for f in iter_frames(folder / "frame_00001.jpg")]
+    assert len(got) == 12 and np.array_equal(got[0], wanted[0])
+
+
+def test_a_gap_in_the_numbers_is_one_line(tmp_path: Path) -> None:
+    for i in (1, 2, 4):
+        cv2.imwrite(str(tmp_path / f"f{i:03d}.png"), _frames(1)[0])
+    with pytest.raises(Exception, match="miss number 3"):
+        with input_file(tmp_path):
+            pass
+
+
+def _gif(path: Path) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2",
+                    *(["-loop", "0"] if path.suffix == ".webp" else []), str(path)], check=True)
+    return path
+
+
+def test_gif_in_and_out(tmp_path: Path) -> None:
+    src = _gif(tmp_path / "in.gif")
+    prompts = tmp_path / "p.json"
+    prompts.write_text(BOX)
+    mp4, gif = tmp_path / "out.mp4", tmp_path / "out.gif"
+    for out in (mp4, gif):
+        assert main(["-q", "run", str(src), "-o", str(out), "--preset", "blur", "--prompts", str(prompts),
+                     *CLASSIC]) == 0
+    assert probe(mp4).pix_fmt == "yuv420p" and probe(mp4).frame_count == 20  # what players play
+    with av.open(str(gif)) as c:
+        assert c.streams.video[0].codec_context.name == "gif"
+    a, b = list(iter_frames(src)), list(iter_frames(gif))
+    assert len(b) == 20 and [f.time for f in b] == [f.time for f in a]
+    # far from the blurred box, pixels keep their colours within a level (a palette of each frame's own)
+    assert all(np.abs(x.image[90:].astype(int) - y.image[90:]).mean() < 1.5 for x, y in zip(a, b))
+    plain = tmp_path / "plain.gif"  # nothing edited: every colour exactly
+    with VideoWriter(plain, probe(src), EncodeOptions.resolve()) as w:
+        for frame in a:
+            w.write(frame)
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, iter_frames(plain)))
+
+
+def test_animated_webp_in(tmp_path: Path) -> None:
+    src = _gif(tmp_path / "in.webp")
+    with input_file(src) as path:
+        frames = list(iter_frames(path))
+    assert len(frames) == 20 and abs(frames[-1].time - 1.9) < 0.02
+    reference = list(iter_frames(_gif(tmp_path / "ref.gif")))
+    assert np.abs(frames[5].image.astype(int) - reference[5].image).mean() < 8
