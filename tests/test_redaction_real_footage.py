@@ -49,17 +49,20 @@ def _faces_seen(video: Path, min_score: float = 0.5) -> dict[int, list[tuple[flo
 
 
 def _detail(image: np.ndarray, box: tuple[float, ...], *, oval: bool = False) -> float:
-    """Mean |Laplacian| of the grey image inside ``box`` (frame pixels) — or, ``oval``, inside
-    the ellipse inscribed in it: the face itself, not the background in the box's corners."""
+    """Mean |Laplacian| of the grey image inside ``box`` (frame pixels) — or, ``oval``, of the
+    grey image smoothed by a 1-px Gaussian inside the ellipse inscribed in the box: the face
+    itself, not the background in the box's corners, and its structure, not the 8-bit
+    rounding of a smooth surface (on a 50 px face any blur measures 0.07–0.10 of the input's
+    raw Laplacian from rounding alone)."""
     h, w = image.shape[:2]
     x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
     x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
     if x1 - x0 < 3 or y1 - y0 < 3:
         return 0.0
     grey = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float64)
-    energy = np.abs(cv2.Laplacian(grey, cv2.CV_64F))
     if not oval:
-        return float(energy.mean())
+        return float(np.abs(cv2.Laplacian(grey, cv2.CV_64F)).mean())
+    energy = np.abs(cv2.Laplacian(cv2.GaussianBlur(grey, (0, 0), 1.0), cv2.CV_64F))
     inside = np.zeros(energy.shape, np.uint8)
     centre = ((box[0] + box[2]) / 2 - x0, (box[1] + box[3]) / 2 - y0)
     cv2.ellipse(inside, (centre, (box[2] - box[0], box[3] - box[1]), 0.0), 255, -1)
