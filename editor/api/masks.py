@@ -17,6 +17,7 @@ from PIL import Image
 
 from editor.api.errors import InputError
 from editor.api.files import AtomicOutput, write_text
+from editor.api.limits import open_image
 
 OBJECTS_FILE = "objects.json"
 
@@ -91,7 +92,7 @@ def write_label_png(path: Path, labels: np.ndarray) -> None:
 def read_label_png(path: Path) -> np.ndarray:
     """Read a label PNG: palette images give their indices; others: gray value = id."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if img.mode == "P":
                 return np.array(img, dtype=np.uint8)
             if img.mode in ("L", "I", "I;16", "1"):

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from editor import __version__
+from editor.api import limits
 from editor.api.errors import Interrupted, TrackeditError
 
 log = logging.getLogger("editor")
@@ -105,9 +106,14 @@ class _Group(click.Group):
 @common_options
 @click.option("--no-external-plugins", is_flag=True, envvar="TRACKEDIT_DISABLE_PLUGINS",
               help="Load only the built-in plugins.")
-def cli(no_external_plugins: bool) -> None:
+@click.option("--max-pixels", type=click.IntRange(min=1), metavar="N",
+              help="Refuse videos, pictures and masks with more than N pixels per frame "
+                   "[default: 67108864 = 8192x8192; env TRACKEDIT_MAX_PIXELS].")
+def cli(no_external_plugins: bool, max_pixels: int | None) -> None:
     """Edit videos around objects picked with a few clicks."""
     _STATE.external = not no_external_plugins
+    if max_pixels is not None:
+        limits.configure(max_pixels=max_pixels)
 
 
 def _plugins() -> Any:
@@ -527,7 +533,8 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
     if host in WILDCARD_BINDS:
         click.echo(f"trackedit: from other machines: {ui_url(socket.gethostname(), port, token)}", err=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # open event streams get 1 s to end: a stop signal ends the server within 2 s
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
     finally:  # also when a signal uvicorn does not handle (SIGHUP) ends the loop
         app.state.ui.close()
 
@@ -571,7 +578,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     previous = _install_signal_handlers()
     try:
-        cli.main(args=argv, prog_name="trackedit", standalone_mode=False)
+        with limits.restored():
+            limits.current()  # a bad TRACKEDIT_MAX_PIXELS is one line now
+            cli.main(args=argv, prog_name="trackedit", standalone_mode=False)
         return 0
     except Interrupted as exc:
         click.echo(f"trackedit: stopped by {signal.Signals(exc.signum).name}; partial outputs removed", err=True)

@@ -24,6 +24,7 @@ import av.error
 
 from editor.api.errors import InputError
 from editor.api.frames import AudioStreamInfo, ContentLight, Frame, MasteringDisplay, VideoInfo
+from editor.api.limits import check_frame_size, regular_file
 from editor.video.pixels import bit_depth, color_of, decode, upright  # noqa: F401 - upright: re-exported
 
 #: decoding may end this many frame durations before the stream's recorded end before the
@@ -32,10 +33,7 @@ TRUNCATION_SLACK = 2
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise InputError("no such file", path)
-    if path.is_dir():
-        raise InputError("is a directory, not a video file", path)
+    regular_file(path, "file")  # a FIFO or device would block or never end
     if path.stat().st_size == 0:
         raise InputError("file is empty", path)
     if not os.access(path, os.R_OK):
@@ -65,6 +63,8 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
     if not streams:
         what = "audio only" if container.streams.audio else "no streams FFmpeg can decode"
         raise InputError(f"has no video stream ({what})", path)
+    cc = streams[0].codec_context
+    check_frame_size(cc.width or 0, cc.height or 0, path)  # from the header, before decoding
     return streams[0]
 
 
@@ -98,15 +98,19 @@ def decode_frames(container: av.container.InputContainer,
                   stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
     """Decode ``stream`` (display order). AVI stores no presentation timestamps (newer FFmpeg
     guesses them a frame late for H.264): there each frame gets the earliest decode timestamp
-    not yet used, which is its place in the constant-rate sequence."""
+    not yet used, which is its place in the constant-rate sequence. Every frame is checked
+    against the pixel limit (:func:`editor.api.limits.check_frame_size`: headers can lie)."""
     if not container.format.name.startswith("avi"):
-        yield from container.decode(stream)
+        for frame in container.decode(stream):
+            check_frame_size(frame.width, frame.height, container.name)
+            yield frame
         return
     pending: list[int] = []
     for packet in container.demux(stream):
         if packet.size and packet.dts is not None and not packet.is_discard:
             heapq.heappush(pending, int(packet.dts))
         for frame in packet.decode():
+            check_frame_size(frame.width, frame.height, container.name)
             if pending:
                 frame.pts = heapq.heappop(pending)
             yield frame

@@ -1,0 +1,288 @@
+"""Hostile inputs (issue #23): each is refused with one line, exit status 1, nothing written
+outside the output folder and bounded peak memory, measured in the child process itself."""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from clips import write_clip
+
+from editor.api.names import printable, safe_name
+
+#: Runs ``trackedit ARGS`` and reports the child's own peak RSS on stderr's last line.
+_WRAP = ("import resource, sys\n"
+         "from editor.cli.main import main\n"
+         "rc = main(sys.argv[1:])\n"
+         "sys.stderr.write('\\nPEAK_RSS_KB %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+         "sys.exit(rc)\n")
+#: What a refused input may cost: the interpreter, numpy, PyAV, torch imports and a small clip.
+PEAK_RSS_MB = 900
+CLASSIC = ["--segmenter", "classic", "--tracker", "classic"]
+
+
+def trackedit(*args: str, cwd: Path | None = None, timeout: float = 120) -> tuple[int, list[str], float]:
+    """(exit status, stderr lines without the RSS report, peak RSS in MB)."""
+    r = subprocess.run([sys.executable, "-c", _WRAP, *args], capture_output=True, text=True, timeout=timeout,
+                       cwd=cwd)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("PEAK_RSS_KB "), r.stderr
+    return r.returncode, lines[:-1], int(lines[-1].split()[1]) / 1024
+
+
+def refused(*args: str, expect: str, cwd: Path | None = None) -> str:
+    """Run ``trackedit ARGS``; assert one error line containing ``expect``, exit status 1,
+    bounded peak RSS; return the line."""
+    rc, lines, peak = trackedit(*args, cwd=cwd)
+    assert rc == 1, lines
+    assert len(lines) == 1 and lines[0].startswith("trackedit: error: "), lines
+    assert expect in lines[0], lines
+    assert "internal error" not in lines[0]
+    assert peak < PEAK_RSS_MB, (peak, lines)
+    return lines[0]
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*")}
+
+
+def _clip(path: Path, size: tuple[int, int] = (96, 64), frames: int = 8) -> Path:
+    def images():  # noqa: ANN202
+        for i in range(frames):
+            img = np.full((size[1], size[0], 3), 30, np.uint8)
+            img[10:40, 10 + 3 * i:34 + 3 * i] = (220, 60, 40)
+            yield img
+    return write_clip(path, images())
+
+
+def _prompts(path: Path, objects: list[dict]) -> Path:
+    path.write_text(json.dumps({"version": 1, "objects": objects}))
+    return path
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` × ``height`` with almost no data (a bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+# -- names are never paths ------------------------------------------------------------------
+HOSTILE_NAMES = ["/../../../../escaped", "..", ".", "a/b\\c", "x\x1b[31mred\x07", "con", " -rf ", "\0nul",
+                 "名前" * 80, "name:with*odd?chars|<>"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_safe_name_is_one_harmless_component(name: str) -> None:
+    safe = safe_name(name)
+    assert safe and safe not in (".", "..") and not safe.startswith((".", "-"))
+    assert not set(safe) & set('/\\:*?"<>|') and all(ord(c) >= 32 and not 127 <= ord(c) < 160 for c in safe)
+    assert len(safe) <= 60 and safe.lower() != "con"
+
+
+def test_long_names_differing_at_the_end_stay_different() -> None:
+    a, b = "x" * 100 + "a", "x" * 100 + "b"
+    assert safe_name(a) != safe_name(b)
+    assert safe_name("bunny") == "bunny" and safe_name("face-1") == "face-1"
+
+
+def test_printable_escapes_terminal_sequences() -> None:
+    assert printable("a\x1b[2Jb\rc\n") == "a\\x1b[2Jb\\x0dc\\x0a"
+
+
+def test_export_masks_png_folders_never_leave_the_output_folder(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    clip = _clip(work / "clip.mp4")
+    objects = [{"id": i + 1, "name": n, "prompts": [{"frame": 0, "box": [5 + i, 5, 60, 50], "shape": "box"}]}
+               for i, n in enumerate(HOSTILE_NAMES)]
+    prompts = _prompts(work / "p.json", objects)
+    before = files_under(tmp_path)
+    out_masks = work / "export"
+    rc, lines, _ = trackedit("-q", "run", str(clip), "-o", str(work / "out.mp4"), "--preset", "export-masks",
+                             "--prompts", str(prompts), "--set", f'export-masks.folder="{out_masks}"',
+                             "--set", 'export-masks.formats=["png"]', *CLASSIC, cwd=work)
+    assert rc == 0, lines
+    new = files_under(tmp_path) - before
+    assert all(p.is_relative_to(out_masks) or p == work / "out.mp4" for p in new), sorted(new)
+    folders = sorted(p.name for p in (out_masks / "png").iterdir())
+    assert len(folders) == len(HOSTILE_NAMES)  # one folder per object: no two collide
+    assert all(f == f"{i}-{safe_name(n)}" for f, (i, n) in
+               zip(sorted(folders, key=lambda f: int(f.split("-")[0])), enumerate(HOSTILE_NAMES, 1)))
+
+
+# -- frame size ------------------------------------------------------------------------------
+def test_frames_over_the_pixel_limit_are_refused_from_the_header(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "big.mp4", size=(96, 64))
+    prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    line = refused("--max-pixels", "5000", "run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur",
+                   "--prompts", str(prompts), *CLASSIC, expect="96x64 = 0.0 million pixels, over the limit")
+    assert str(clip) in line and "--max-pixels" in line
+    assert not (tmp_path / "o.mp4").exists()
+    env_rc, lines, _ = trackedit("run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur",
+                                 "--prompts", str(prompts), *CLASSIC)
+    assert env_rc == 0, lines  # the default limit (8K x 8K) takes it
+
+
+def _lying_avi(path: Path) -> Path:
+    """An MJPEG AVI whose headers say 16x16 while its frames are 96x64."""
+    write_clip(path, (np.full((64, 96, 3), 40 * i, np.uint8) for i in range(3)), codec="mjpeg",
+               pix_fmt="yuvj420p")
+    data = bytearray(path.read_bytes())
+    for old in (struct.pack("<ii", 96, 64),):
+        at = data.find(old)
+        while at != -1:
+            data[at:at + 8] = struct.pack("<ii", 16, 16)
+            at = data.find(old, at + 8)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_frames_over_the_pixel_limit_are_refused_on_the_first_decoded_frame(tmp_path: Path) -> None:
+    import av
+
+    clip = _lying_avi(tmp_path / "liar.avi")
+    with av.open(str(clip)) as c:
+        header = c.streams.video[0].codec_context
+        if header.width * header.height > 1000:
+            pytest.skip("this FFmpeg reads the frame size from the frames, not the AVI header")
+    prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [2, 2, 10, 10]}]}])
+    refused("--max-pixels", "1000", "run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur",
+            "--prompts", str(prompts), *CLASSIC, expect="96x64 = 0.0 million pixels, over the limit")
+
+
+def test_mask_png_bomb_is_one_line_naming_the_mask(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    for size in (13000, 60000):
+        bomb = _png_header_only(tmp_path / f"bomb{size}.png", size, size)
+        prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "mask": bomb.name}]}])
+        line = refused("run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--prompts",
+                       str(prompts), *CLASSIC, expect="million pixels")
+        assert bomb.name in line
+
+
+def test_picture_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    bomb = _png_header_only(tmp_path / "bg.png", 30000, 30000)
+    line = refused("run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "background", "--set",
+                   "background.mode=image", "--set", f'background.path="{bomb}"', "--prompts", str(prompts),
+                   *CLASSIC, expect="million pixels")
+    assert str(bomb) in line
+
+
+# -- prompts ---------------------------------------------------------------------------------
+def test_prompt_with_100k_points_is_refused_at_once(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    points = [[10 + i % 50, 10 + i % 40] for i in range(100_000)]
+    prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "points": points}]}])
+    refused("run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--prompts", str(prompts),
+            *CLASSIC, expect="too many points: 100000 points in one prompt (the limit is 1000)")
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"version": 1, "objects": [{"id": ' + "7" * 5000 + "}]}", "5000 digits"),
+])
+def test_deep_or_huge_json_is_one_line(tmp_path: Path, text: str, expect: str) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    prompts = tmp_path / "p.json"
+    prompts.write_text(text)
+    refused("run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--prompts", str(prompts),
+            *CLASSIC, expect=expect)
+    preset = tmp_path / "deep.toml"
+    preset.write_text("v = " + text if text.startswith("[") else "v = " + "7" * 5000)
+    refused("run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", str(preset), "--prompts",
+            str(tmp_path / "none.json"), *CLASSIC, expect="not valid TOML")
+
+
+# -- special files ---------------------------------------------------------------------------
+@pytest.fixture
+def specials(tmp_path: Path) -> dict[str, Path]:
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    return {"FIFO": fifo, "device": Path("/dev/zero"), "directory": folder}
+
+
+@pytest.mark.parametrize("where", ["input", "prompts", "mask", "preset", "image", "background-image",
+                                   "background-video"])
+def test_special_files_are_refused_never_a_hang(tmp_path: Path, specials: dict[str, Path], where: str) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    good = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    for kind, special in specials.items():
+        args = {"input": str(clip), "prompts": str(good), "preset": "blur", "sets": []}
+        if where == "input":
+            args["input"] = str(special)
+        elif where == "prompts":
+            args["prompts"] = str(special)
+        elif where == "mask":
+            args["prompts"] = str(_prompts(tmp_path / "m.json", [{"id": 1, "prompts": [
+                {"frame": 0, "mask": str(special)}]}]))
+        elif where == "preset":
+            args["preset"] = str(special.with_suffix(".toml")) if kind != "device" else str(special)
+            if kind == "FIFO":
+                os.mkfifo(args["preset"])
+            elif kind == "directory":
+                Path(args["preset"]).mkdir(exist_ok=True)
+        elif where == "image":
+            stage = tmp_path / "image.toml"
+            stage.write_text(f'stages = ["image"]\n[image]\npath = "{special}"\n')
+            args["preset"] = str(stage)
+        else:
+            mode = where.split("-")[1]
+            args["preset"] = "background"
+            args["sets"] = ["--set", f"background.mode={mode}", "--set", f'background.path="{special}"']
+        expect = {"FIFO": "is a FIFO", "device": "is a device", "directory": "is a directory"}[kind]
+        refused("run", args["input"], "-o", str(tmp_path / "o.mp4"), "--preset", args["preset"], *args["sets"],
+                "--prompts", args["prompts"], *CLASSIC, expect=expect)
+        assert not (tmp_path / "o.mp4").exists()
+
+
+def test_control_characters_in_a_path_are_escaped(tmp_path: Path) -> None:
+    evil = tmp_path / "clip\x1b[2J\x1b]0;owned\x07.mp4"
+    prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    line = refused("run", str(evil), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--prompts", str(prompts),
+                   expect="no such")
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b[2J" in line
+
+
+# -- batch confinement -----------------------------------------------------------------------
+def test_batch_manifest_outputs_stay_inside_outdir(tmp_path: Path) -> None:
+    from editor.batch.discovery import discover, make_jobs
+    from editor.batch.jobs import JobOptions
+
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    clip = _clip(work / "clip.mp4")
+    prompts = _prompts(work / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    elsewhere = tmp_path / "elsewhere.mp4"
+    manifest = work / "list.jsonl"
+    manifest.write_text("\n".join(json.dumps({"input": clip.name, "prompts": prompts.name, "output": out})
+                                  for out in ("../../x.mp4", str(elsewhere), "sub/../../y.mp4")) + "\n")
+    outdir = work / "out"
+    before = files_under(tmp_path)
+    report = work / "report.jsonl"
+    rc, lines, peak = trackedit("batch", str(manifest), "-o", str(outdir), "--preset", "blur", "--report",
+                                str(report), *CLASSIC)
+    assert rc == 1 and peak < PEAK_RSS_MB
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["failed"] * 3
+    for no, row in enumerate(rows, 1):
+        assert row["error"].startswith(f"{manifest}:{no}: output ") and "outside the output folder" in row["error"]
+    new = files_under(tmp_path) - before
+    assert all(p.is_relative_to(work) for p in new), sorted(new)
+    assert not elsewhere.exists() and not (tmp_path / "a" / "x.mp4").exists()
+    # with --allow-outside-outdir the rows are jobs like any other
+    jobs = make_jobs(discover([manifest], outdir), JobOptions("blur"), outdir=outdir, allow_outside=True)
+    assert [j.problem for j in jobs] == [None] * 3
