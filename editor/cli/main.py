@@ -496,15 +496,22 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. The UI answers to 127.0.0.1, localhost, [::1] and this name (0.0.0.0: also "
-                   "the machine's own names); other than loopback: a warning, and the token stays on.")
+                   "the machine's own names and addresses); other than loopback: a warning, and the token stays on.")
 @click.option("--port", default=8765, show_default=True)
-@click.option("--max-upload-mb", default=512, show_default=True)
+@click.option("--max-upload-mb", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Largest upload.")
+@click.option("--max-uploads-mb", type=click.IntRange(min=1), default=4096, show_default=True,
+              help="All uploads kept at once (each is deleted with its session).")
+@click.option("--max-sessions", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Sessions (open tabs) at once.")
+@click.option("--idle-minutes", type=click.FloatRange(min=0.01), default=15.0, show_default=True,
+              help="Close a session whose page has not been heard from for this long.")
 @click.option("--no-token", is_flag=True,
               help="No secret in the URL (kiosk use; loopback --host only): anyone on this machine can use the UI.")
 @model_options
 @click.pass_context
-def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, no_token: bool,
-       **kw: Any) -> None:
+def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, max_uploads_mb: int,
+       max_sessions: int, idle_minutes: float, no_token: bool, **kw: Any) -> None:
     """Open the web UI: click objects, track, correct, render."""
     import socket
 
@@ -525,8 +532,8 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
     if no_token:
         log.warning("--no-token: any user or program on this machine can use the UI and read the opened video")
     token = None if no_token else new_token()
-    config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, token=token,
-                      allowed_hosts=host_allow_list(host, port))
+    config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, max_uploads_mb * 2 ** 20,
+                      max_sessions, idle_minutes * 60, token=token, allowed_hosts=host_allow_list(host, port))
     app = create_app(config, _plugins())
     shown = "127.0.0.1" if host in WILDCARD_BINDS else host
     click.echo(f"trackedit: UI on {ui_url(shown, port, token)} (open this URL; Ctrl+C to stop)", err=True)
