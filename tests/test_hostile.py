@@ -286,3 +286,19 @@ def test_batch_manifest_outputs_stay_inside_outdir(tmp_path: Path) -> None:
     # with --allow-outside-outdir the rows are jobs like any other
     jobs = make_jobs(discover([manifest], outdir), JobOptions("blur"), outdir=outdir, allow_outside=True)
     assert [j.problem for j in jobs] == [None] * 3
+
+
+# -- outputs the system refuses ----------------------------------------------------------------
+@pytest.mark.parametrize("command", ["run", "track", "export-masks"])
+def test_a_read_only_output_folder_is_one_line(tmp_path: Path, command: str) -> None:
+    """/sys refuses new files even to root (a chmod'ed folder does not stop root)."""
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("needs Linux's /sys as a folder nobody can create files in")
+    clip = _clip(tmp_path / "clip.mp4")
+    prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    args = {"run": ["run", str(clip), "-o", "/sys/out.mp4", "--preset", "blur"],
+            "track": ["track", str(clip), "-o", "/sys/masks"],
+            "export-masks": ["run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "export-masks", "--set",
+                             'export-masks.folder="/sys/masks"']}[command]
+    line = refused(*args, "--prompts", str(prompts), *CLASSIC, expect="/sys")
+    assert "ermi" in line or "not permitted" in line  # Permission denied / Operation not permitted

@@ -259,3 +259,26 @@ def test_load_twenty_clients_open_click_track_close(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     assert rss2 - rss0 < 200, (rss0, rss1, rss2)
     assert threads2 <= threads1, (threads0, threads1, threads2)
+
+
+def test_a_wildcard_bind_answers_to_the_machines_own_addresses(clip: Path, tmp_path: Path,
+                                                               plugin_manager) -> None:  # noqa: ANN001
+    """``--host 0.0.0.0``: a request naming any of the machine's addresses (as ``hostname -I``
+    lists them; a host name may resolve only to 127.0.x.x) is served; a foreign name is not."""
+    import shutil
+
+    from editor.ui.security import host_allow_list
+
+    if shutil.which("hostname") is None:
+        pytest.skip("no hostname command to list the machine's addresses")
+    listed = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    if not listed:
+        pytest.skip("hostname -I lists no addresses here")
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=TOKEN,
+                              allowed_hosts=host_allow_list("0.0.0.0", 8765)), plugin_manager)
+    for address in listed:
+        name = f"[{address}]" if ":" in address else address
+        with TestClient(app, base_url=f"http://{name}:8765", headers={"X-Trackedit-Token": TOKEN}) as c:
+            assert c.get("/api/info").status_code == 200, address
+    with TestClient(app, base_url="http://evil.example:8765", headers={"X-Trackedit-Token": TOKEN}) as c:
+        assert c.get("/api/info").status_code == 400

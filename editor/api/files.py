@@ -80,7 +80,8 @@ class AtomicOutput:
     folder with ``directory=True``); :meth:`discard` removes the temporary. As a context
     manager it commits on success and discards on any exception, ``KeyboardInterrupt``
     and signals included. ``clean_stale=False`` skips looking for temporaries of dead
-    processes (for many small files inside a folder that is itself a temporary).
+    processes (for many small files inside a folder that is itself a temporary). Raises
+    :class:`~editor.api.errors.OutputError` when the folder cannot be written to.
     """
 
     def __init__(self, final: Path, *, directory: bool = False, clean_stale: bool = True) -> None:
@@ -89,9 +90,13 @@ class AtomicOutput:
         if clean_stale:
             remove_stale_partials(self.final)
         self.path = partial_path(self.final)
-        if directory:
-            self.path.mkdir()
         self.done = False
+        if directory:
+            try:
+                self.path.mkdir()
+            except OSError as exc:  # a read-only folder, a full disk…
+                raise OutputError(f"cannot write in {self.final.parent} ({exc.strerror or exc})", self.final) \
+                    from None
 
     def commit(self) -> Path:
         if self.directory and self.final.exists():

@@ -15,6 +15,7 @@ import click
 from editor import __version__
 from editor.api import limits
 from editor.api.errors import Interrupted, TrackeditError
+from editor.api.names import printable
 
 log = logging.getLogger("editor")
 
@@ -35,7 +36,7 @@ _STATE = CliState()
 
 class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return "trackedit: " + " ".join(record.getMessage().split())
+        return "trackedit: " + printable(" ".join(record.getMessage().split()))
 
 
 class _BarSafeHandler(logging.Handler):
@@ -599,20 +600,27 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code or 0)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "trackedit"
-        click.echo(f"trackedit: error: {' '.join(exc.format_message().split())} (see `{where} --help`)", err=True)
+        click.echo(f"trackedit: error: {printable(' '.join(exc.format_message().split()))} (see `{where} --help`)",
+                   err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"trackedit: error: {' '.join(exc.format_message().split())}", err=True)
+        click.echo(f"trackedit: error: {printable(' '.join(exc.format_message().split()))}", err=True)
         return exc.exit_code
     except TrackeditError as exc:
         if _STATE.debug:
             traceback.print_exc()
         click.echo(f"trackedit: error: {exc}", err=True)
         return 1
+    except OSError as exc:  # a file the system refused (read-only folder, full disk…): the user can act on it
+        if _STATE.debug:
+            traceback.print_exc()
+        where = f"{printable(exc.filename)}: " if exc.filename else ""
+        click.echo(f"trackedit: error: {where}{printable(exc.strerror or exc)}", err=True)
+        return 1
     except Exception as exc:  # noqa: BLE001 - last resort: still one line
         if _STATE.debug:
             traceback.print_exc()
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = printable(" ".join(str(exc).split())) or type(exc).__name__
         click.echo(f"trackedit: error: internal error: {message} (run with --debug for the traceback)", err=True)
         return 1
     finally:
