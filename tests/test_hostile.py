@@ -302,3 +302,20 @@ def test_a_read_only_output_folder_is_one_line(tmp_path: Path, command: str) -> 
                              'export-masks.folder="/sys/masks"']}[command]
     line = refused(*args, "--prompts", str(prompts), *CLASSIC, expect="/sys")
     assert "ermi" in line or "not permitted" in line  # Permission denied / Operation not permitted
+
+
+# -- model downloads -----------------------------------------------------------------------------
+def test_plain_http_downloads_need_a_known_hash(tmp_path: Path) -> None:
+    """Nothing is fetched from a plain-http address on the network without a published,
+    recorded or pinned SHA-256 (192.0.2.1 is a documentation address: never contacted)."""
+    from editor.models.download import download
+    from editor.models.registry import ModelError, ModelSpec
+
+    spec = ModelSpec("tofu", "tofu.pth", "http://192.0.2.1/tofu.pth", None, None, "xmem")
+    with pytest.raises(ModelError, match="is plain http and tofu.pth has no published or recorded SHA-256"):
+        download(spec, tmp_path, attempts=1, timeout=0.5)
+    with pytest.raises(ModelError, match="64 hexadecimal digits"):
+        download(spec, tmp_path, attempts=1, timeout=0.5, sha256="abc")
+    with pytest.raises(ModelError, match="cannot reach|interrupted|failed"):  # pinned: it goes ahead
+        download(spec, tmp_path, attempts=1, timeout=0.5, sha256="0" * 64)
+    assert not (tmp_path / "tofu.pth").exists()
