@@ -319,3 +319,16 @@ def test_plain_http_downloads_need_a_known_hash(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="cannot reach|interrupted|failed"):  # pinned: it goes ahead
         download(spec, tmp_path, attempts=1, timeout=0.5, sha256="0" * 64)
     assert not (tmp_path / "tofu.pth").exists()
+
+
+# -- after SIGKILL -----------------------------------------------------------------------------
+def test_any_command_removes_the_scratch_folders_of_killed_runs(tmp_path: Path) -> None:
+    import tempfile
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id that no longer runs
+    left = Path(tempfile.gettempdir()) / f"trackedit-{dead.pid}-work-test"
+    (left / "cache").mkdir(parents=True)
+    rc, lines, _ = trackedit("presets")
+    assert rc == 0, lines
+    assert not left.exists()

@@ -9,7 +9,8 @@ SIGKILL only that dot-prefixed temporary can remain; the next output to the same
 destination removes it, because the process id in its name is no longer running.
 
 Scratch folders (frame caches, working copies) live in the system's temporary folder under
-``trackedit-<pid>-…`` and are removed the same way.
+``trackedit-<pid>-…`` and are removed the same way; after SIGKILL the next ``trackedit``
+command removes them (:func:`remove_stale_scratch`).
 """
 from __future__ import annotations
 
@@ -154,12 +155,20 @@ def make_scratch_dir(kind: str = "work") -> Path:
     """A new private scratch folder ``trackedit-<pid>-<kind>-…`` in the system's temporary
     folder, for an owner that removes it (see :func:`scratch_dir`). Folders that trackedit
     processes which no longer run left behind are removed first."""
-    root = Path(tempfile.gettempdir())
-    for entry in root.glob("trackedit-*"):
+    remove_stale_scratch()
+    return Path(tempfile.mkdtemp(prefix=f"trackedit-{os.getpid()}-{kind}-"))
+
+
+def remove_stale_scratch() -> list[Path]:
+    """Remove the scratch folders of trackedit processes that no longer run (SIGKILL, power
+    loss); returns what was removed. Every ``trackedit`` command calls it on start."""
+    removed = []
+    for entry in Path(tempfile.gettempdir()).glob("trackedit-*"):
         m = _SCRATCH.match(entry.name)
         if m and not _alive(int(m["pid"])):
             _remove(entry)
-    return Path(tempfile.mkdtemp(prefix=f"trackedit-{os.getpid()}-{kind}-"))
+            removed.append(entry)
+    return removed
 
 
 @contextmanager

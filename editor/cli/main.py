@@ -15,6 +15,7 @@ import click
 from editor import __version__
 from editor.api import limits
 from editor.api.errors import Interrupted, TrackeditError
+from editor.api.files import remove_stale_scratch
 from editor.api.names import printable
 
 log = logging.getLogger("editor")
@@ -588,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with limits.restored():
             limits.current()  # a bad TRACKEDIT_MAX_PIXELS is one line now
+            remove_stale_scratch()  # what a killed trackedit left in the temporary folder
             cli.main(args=argv, prog_name="trackedit", standalone_mode=False)
         return 0
     except Interrupted as exc:
