@@ -99,6 +99,55 @@ def test_printable_escapes_terminal_sequences() -> None:
     assert printable("a\x1b[2Jb\rc\n") == "a\\x1b[2Jb\\x0dc\\x0a"
 
 
+def test_every_writer_keeps_hostile_names_inside_its_output(tmp_path: Path) -> None:
+    """export-masks in every format, ``track``'s masks folder, the UI's downloads: objects
+    with hostile names (as a prompts file, a detector's labels or a rename give them) write
+    nothing outside the output, and the names survive as text where they are text."""
+    import io
+    import zipfile
+
+    from starlette.testclient import TestClient
+
+    from editor.ui.server import UiConfig, create_app
+
+    work = tmp_path / "work"
+    work.mkdir()
+    clip = _clip(work / "clip.mp4")
+    objects = [{"id": i + 1, "name": n, "prompts": [{"frame": 0, "box": [5 + i, 5, 60, 50], "shape": "box"}]}
+               for i, n in enumerate(HOSTILE_NAMES)]
+    prompts = _prompts(work / "p.json", objects)
+    before = files_under(tmp_path)
+    export, masks = work / "export", work / "masks"
+    rc, lines, _ = trackedit("-q", "run", str(clip), "-o", str(work / "out.mp4"), "--preset", "export-masks",
+                             "--prompts", str(prompts), "--set", f'export-masks.folder="{export}"', *CLASSIC, cwd=work)
+    assert rc == 0, lines
+    rc, lines, _ = trackedit("-q", "track", str(clip), "-o", str(masks), "--prompts", str(prompts), *CLASSIC, cwd=work)
+    assert rc == 0, lines
+    new = files_under(tmp_path) - before
+    assert all(p.is_relative_to(export) or p.is_relative_to(masks) or p == work / "out.mp4" for p in new), \
+        sorted(new)
+    davis = json.loads((export / "davis" / "objects.json").read_text())
+    assert [o["name"] for o in davis["objects"]] == HOSTILE_NAMES
+    coco = json.loads((export / "coco.json").read_text())
+    assert sorted(c["name"] for c in coco["categories"]) == sorted(HOSTILE_NAMES)
+
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token="t"))
+    with TestClient(app, base_url="http://127.0.0.1:8765", headers={"Origin": "http://127.0.0.1:8765",
+                                                                     "X-Trackedit-Token": "t"}) as c:
+        sid = c.post("/api/sessions", json={}).json()["id"]
+        for i, name in enumerate(HOSTILE_NAMES[:5]):
+            oid = c.post(f"/api/sessions/{sid}/objects", json={"name": "plain"}).json()["id"]
+            assert c.patch(f"/api/sessions/{sid}/objects/{oid}", json={"name": name}).status_code == 200
+            c.post(f"/api/sessions/{sid}/prompts", json={"frame": 0, "object": oid, "box": [5 + i, 5, 60, 50]})
+        saved = c.get(f"/api/sessions/{sid}/download/prompts.json")
+        assert [o["name"] for o in saved.json()["objects"]] == HOSTILE_NAMES[:5]
+        assert saved.headers["content-disposition"] == 'attachment; filename="prompts.json"'
+        with zipfile.ZipFile(io.BytesIO(c.get(f"/api/sessions/{sid}/download/masks.zip").content)) as z:
+            assert all("/" not in n and ".." not in n for n in z.namelist())
+    new = files_under(tmp_path) - before
+    assert all(p.is_relative_to(export) or p.is_relative_to(masks) or p == work / "out.mp4" for p in new)
+
+
 def test_export_masks_png_folders_never_leave_the_output_folder(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
@@ -332,3 +381,15 @@ def test_any_command_removes_the_scratch_folders_of_killed_runs(tmp_path: Path) 
     rc, lines, _ = trackedit("presets")
     assert rc == 0, lines
     assert not left.exists()
+
+
+def test_the_python_api_refuses_too_many_points_before_segmenting(tmp_path: Path) -> None:
+    from editor.api.errors import PromptError
+    from editor.backends.classic import FlowTracker, GrabCutSegmenter
+    from editor.tracking.engine import TrackingSession
+
+    clip = _clip(tmp_path / "clip.mp4")
+    with TrackingSession(clip, GrabCutSegmenter(), FlowTracker()) as s:
+        with pytest.raises(PromptError, match=r"too many: 5000 points in one prompt \(the limit is 1000\)"):
+            s.add_prompt(0, 1, points=[(10.0, 10.0)] * 5000)
+        assert s.objects() == []
