@@ -22,8 +22,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from editor.api.errors import InputError, TrackeditError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: The environment variable that sets :attr:`Limits.max_pixels` (``--max-pixels`` sets it).
 MAX_PIXELS_ENV = "TRACKEDIT_MAX_PIXELS"
@@ -127,7 +131,7 @@ def regular_file(path: str | Path, what: str = "file", error: type[TrackeditErro
 
 @contextmanager
 def open_image(source: str | Path | bytes, name: str | Path | None = None, *,
-               error: type[TrackeditError] = InputError) -> Iterator["PIL.Image.Image"]:  # noqa: F821
+               error: type[TrackeditError] = InputError) -> Iterator[Image.Image]:
     """A Pillow image opened lazily (header only) and checked: a regular file, a readable
     image, at most :attr:`Limits.max_pixels` pixels. ``source`` is a path or the bytes of an
     image; ``name`` names it in messages (default: the path). Raises ``error`` (one line)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
