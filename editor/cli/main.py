@@ -542,8 +542,8 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
     if host in WILDCARD_BINDS:
         click.echo(f"trackedit: from other machines: {ui_url(socket.gethostname(), port, token)}", err=True)
     try:
-        # open event streams get 1 s to end: a stop signal ends the server within 2 s
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
+        # open event streams get 0.5 s to end: a stop signal ends the server within 2 s
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=0.5)
     finally:  # also when a signal uvicorn does not handle (SIGHUP) ends the loop
         app.state.ui.close()
 

@@ -111,6 +111,8 @@ class UiSession:
     """The key of the upload this session edits (deleted when no session uses it)."""
     seen: float = field(default_factory=time.monotonic)
     """When the page last asked for anything (:func:`time.monotonic`, s)."""
+    closed: bool = False
+    """Set (under :attr:`lock`) when the session is closed: later calls are a 404."""
 
     def busy(self) -> bool:
         return self.job is not None and self.job.state == "running"
@@ -120,6 +122,8 @@ class UiSession:
         preview). Every call that reads or changes the session goes through here or
         :meth:`locked`."""
         with self.lock:
+            if self.closed:  # a request that raced the tab's close
+                raise UiError(404, "unknown session (closed): reload the page")
             return fn(*args, **kwargs)
 
     async def locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -257,6 +261,7 @@ def _release(ui: UiSession, deadline: float) -> None:
     held = ui.lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
     try:
         if held:  # a step still running keeps the session: the process's exit releases it
+            ui.closed = True
             ui.session.close()
     finally:
         if held:
