@@ -106,7 +106,7 @@ def check_frame_size(width: int, height: int, source: str | Path | None, what: s
     limit = current().max_pixels
     if width * height > limit:
         raise LimitError(f"{what} are {width}x{height} = {width * height / 1e6:.1f} million pixels, over the limit "
-                         f"of {limit / 1e6:.1f} million (--max-pixels {limit} to change)", source)
+                         f"of {limit / 1e6:.1f} million (--max-pixels N to change it)", source)
 
 
 def regular_file(path: str | Path, what: str = "file", error: type[TrackeditError] = InputError) -> Path:
