@@ -289,6 +289,23 @@ def test_special_files_are_refused_never_a_hang(tmp_path: Path, specials: dict[s
         assert not (tmp_path / "o.mp4").exists()
 
 
+def test_a_fifo_in_a_masks_folder_is_refused_never_a_hang(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    os.mkfifo(masks / "objects.json")
+    line = refused("run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--masks", str(masks),
+                   expect="is a FIFO (named pipe), not a regular objects.json")
+    assert str(masks) in line
+    manifest = tmp_path / "list.jsonl"
+    manifest.write_text(json.dumps({"input": clip.name, "masks": "masks"}) + "\n")
+    rc, lines, _ = trackedit("batch", str(manifest), "-o", str(tmp_path / "out"), "--preset", "blur",
+                             "--workers", "1", "--report", str(tmp_path / "r.jsonl"), timeout=120)
+    assert rc == 1, lines
+    row = json.loads((tmp_path / "r.jsonl").read_text())
+    assert row["status"] == "failed" and "is a FIFO" in row["error"], row
+
+
 def test_control_characters_in_a_path_are_escaped(tmp_path: Path) -> None:
     evil = tmp_path / "clip\x1b[2J\x1b]0;owned\x07.mp4"
     prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])

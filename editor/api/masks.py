@@ -17,7 +17,7 @@ from PIL import Image
 
 from editor.api.errors import InputError
 from editor.api.files import AtomicOutput, write_text
-from editor.api.limits import open_image
+from editor.api.limits import open_image, regular_file
 
 OBJECTS_FILE = "objects.json"
 
@@ -135,6 +135,8 @@ class MasksManifest:
     def load(cls, folder: Path) -> "MasksManifest":
         path = folder / OBJECTS_FILE
         try:
+            if path.exists():  # a FIFO or device would block or never end
+                regular_file(path, OBJECTS_FILE)
             data = json.loads(path.read_text())
             return cls({int(o["id"]): str(o.get("name", "")) for o in data["objects"]},
                        int(data["frame_count"]), int(data["width"]), int(data["height"]),
