@@ -285,3 +285,17 @@ def test_a_wildcard_bind_answers_to_the_machines_own_addresses(clip: Path, tmp_p
             assert c.get("/api/info").status_code == 200, address
     with TestClient(app, base_url="http://evil.example:8765", headers={"X-Trackedit-Token": TOKEN}) as c:
         assert c.get("/api/info").status_code == 400
+
+
+def test_an_upload_over_the_pixel_limit_is_refused_with_a_line(clip: Path, tmp_path: Path,
+                                                               plugin_manager) -> None:  # noqa: ANN001
+    from editor.api import limits
+
+    app = _app(clip, tmp_path, plugin_manager)
+    with limits.restored(), _client(app) as c:
+        limits.configure(max_pixels=1000)
+        r = c.post("/api/upload?name=big.mp4", content=clip.read_bytes(), headers={"Content-Type": "video/mp4"})
+        assert r.status_code == 415 and "96x64" in r.json()["error"] and "over the limit" in r.json()["error"]
+        assert not list((tmp_path / "ui" / "uploads").iterdir())
+        r = c.post("/api/sessions", json={})  # the video given on the command line: the same limit
+        assert r.status_code == 400 and "over the limit" in r.json()["error"]
