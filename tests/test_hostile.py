@@ -289,6 +289,22 @@ def test_special_files_are_refused_never_a_hang(tmp_path: Path, specials: dict[s
         assert not (tmp_path / "o.mp4").exists()
 
 
+@pytest.mark.parametrize("option", ["--sam-checkpoint", "--xmem-checkpoint", "-o"])
+def test_special_files_as_checkpoints_or_output_are_refused(tmp_path: Path, specials: dict[str, Path],
+                                                            option: str) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    backends = {"--sam-checkpoint": ["--segmenter", "sam", "--tracker", "classic"],
+                "--xmem-checkpoint": ["--segmenter", "classic", "--tracker", "xmem"], "-o": CLASSIC}[option]
+    for kind, special in specials.items():
+        out = [] if option == "-o" else ["-o", str(tmp_path / "o.mp4")]
+        expect = {"--sam-checkpoint": "not a file", "--xmem-checkpoint": "not a file",
+                  "-o": "already exists" if kind != "directory" else "is a directory"}[option]
+        refused("run", str(clip), *out, option, str(special), "--preset", "blur", "--prompts", str(prompts),
+                *backends, expect=expect)
+    assert not (tmp_path / "o.mp4").exists()
+
+
 def test_a_fifo_in_a_masks_folder_is_refused_never_a_hang(tmp_path: Path) -> None:
     clip = _clip(tmp_path / "clip.mp4")
     masks = tmp_path / "masks"
