@@ -297,6 +297,8 @@ def test_special_files_as_checkpoints_or_output_are_refused(tmp_path: Path, spec
     backends = {"--sam-checkpoint": ["--segmenter", "sam", "--tracker", "classic"],
                 "--xmem-checkpoint": ["--segmenter", "classic", "--tracker", "xmem"], "-o": CLASSIC}[option]
     for kind, special in specials.items():
+        if option != "-o" and kind != "FIFO":
+            continue  # one is_file() check refuses all three; each run imports torch (seconds)
         out = [] if option == "-o" else ["-o", str(tmp_path / "o.mp4")]
         expect = {"--sam-checkpoint": "not a file", "--xmem-checkpoint": "not a file",
                   "-o": "already exists" if kind != "directory" else "is a directory"}[option]
