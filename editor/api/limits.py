@@ -3,7 +3,7 @@ prompts and objects a prompts file or a page may give, and which files count as 
 
 A hostile or broken input must fail as one line before it costs memory or hangs: a video
 whose frames are larger than :attr:`Limits.max_pixels` is refused from its stream header
-(before decoding) and again on its first decoded frame (headers can lie); pictures and mask
+(before decoding) and again on any decoded frame over it (headers can lie); pictures and mask
 PNGs are refused from their header, and Pillow's decompression-bomb check is one line naming
 the file; a FIFO, device or directory given where a regular file is expected is refused
 without opening it (opening a FIFO blocks until a writer comes).
@@ -148,8 +148,9 @@ def open_image(source: str | Path | bytes, name: str | Path | None = None, *,
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     except Image.DecompressionBombError:
-        raise (LimitError if error is InputError else error)(f"image too large to read safely (over {current().max_pixels / 1e6:.1f} million pixels)",
-                    label) from None
+        kind = LimitError if error is InputError else error
+        raise kind(f"image too large to read safely (over {current().max_pixels / 1e6:.1f} million pixels)",
+                   label) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise error(f"not a readable image ({exc.__class__.__name__})", label) from None
     try:
