@@ -434,3 +434,18 @@ def test_the_python_api_refuses_too_many_points_before_segmenting(tmp_path: Path
         with pytest.raises(PromptError, match=r"too many: 5000 points in one prompt \(the limit is 1000\)"):
             s.add_prompt(0, 1, points=[(10.0, 10.0)] * 5000)
         assert s.objects() == []
+
+
+def test_max_pixels_reaches_batch_workers(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    prompts_dir = tmp_path / "prompts"
+    prompts_dir.mkdir()
+    _prompts(prompts_dir / "clip.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    report = tmp_path / "r.jsonl"
+    rc, lines, _ = trackedit("--max-pixels", "5000", "batch", str(clip), "-o", str(tmp_path / "out"), "--preset",
+                             "blur", "--prompts-dir", str(prompts_dir), "--workers", "1", "--report", str(report),
+                             *CLASSIC)
+    assert rc == 1, lines
+    row = json.loads(report.read_text())
+    assert row["status"] == "failed" and "96x64 = 0.0 million pixels, over the limit" in row["error"], row
+    assert not (tmp_path / "out" / "clip.mp4").exists()
