@@ -16,7 +16,7 @@ import numpy as np
 
 from editor.api.errors import InputError
 from editor.api.frames import rgb8
-from editor.api.limits import LimitError, open_image, regular_file
+from editor.api.limits import LimitError, check_frame_size, open_image, regular_file
 
 __all__ = ["from_float", "match_depth", "peak", "read_picture", "rgb8", "scale_color", "to_depth"]
 
@@ -81,8 +81,10 @@ def read_picture(path: str | Path) -> np.ndarray | None:
     except LimitError:
         raise
     except InputError:
-        pass  # a format OpenCV reads and Pillow does not: OpenCV's own size limit applies
+        pass  # a format OpenCV reads and Pillow does not: checked once read (OpenCV caps it at 2^30 pixels)
     img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if img is not None and img.dtype not in (np.uint8, np.uint16):  # float images: 8-bit reading
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is not None:
+        check_frame_size(img.shape[1], img.shape[0], path, "images")
     return None if img is None else np.ascontiguousarray(img[..., ::-1])
