@@ -236,6 +236,18 @@ def test_mask_png_bomb_is_one_line_naming_the_mask(tmp_path: Path) -> None:
         assert bomb.name in line
 
 
+def test_an_embedded_mask_bomb_is_one_line(tmp_path: Path) -> None:
+    import base64
+
+    clip = _clip(tmp_path / "clip.mp4")
+    png = _png_header_only(tmp_path / "bomb.png", 60000, 60000).read_bytes()
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "mask": uri}]}])
+    refused("run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--prompts", str(prompts),
+            *CLASSIC, expect="object 1, prompt 0: mask: the embedded PNG is too large: image too large to read "
+                             "safely (over 67.1 million pixels)")
+
+
 def test_picture_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     clip = _clip(tmp_path / "clip.mp4")
     prompts = _prompts(tmp_path / "p.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])

@@ -358,8 +358,10 @@ def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
             raise _fail(source, where, "mask: the embedded data is not a PNG image")
         try:
             load_mask_file(mask_png, 1, source)
-        except PromptError:
-            raise _fail(source, where, "mask: the embedded PNG is not a readable image") from None
+        except PromptError as exc:
+            reason = exc.message.split(": ", 1)[-1]  # load_mask_file's "an embedded mask: <reason>"
+            problem = f"is too large: {reason}" if "million pixels" in reason else "is not a readable image"
+            raise _fail(source, where, f"mask: the embedded PNG {problem}") from None
     elif "mask" in raw:
         m = raw["mask"]
         if not isinstance(m, str) or not m:
