@@ -6,7 +6,7 @@ Formats (option ``formats``, any combination):
   object id, plus ``objects.json`` (the same layout ``trackedit track`` writes) and, when the
   masks come from tracking, ``confidence.json`` (:mod:`editor.tracking.confidence`);
 * ``png`` — ``FOLDER/png/<id>[-<name>]/00000.png…``: one binary (0/255) PNG per object
-  per frame;
+  per frame (the name made a safe file name, :func:`editor.api.names.safe_name`);
 * ``coco`` — ``FOLDER/coco.json``: COCO-style instances with RLE segmentations that
   ``pycocotools.mask.decode`` reads (image id = frame index, category id = object id);
 * ``matte`` — ``FOLDER/matte.mp4``: black-and-white matte video (white = selected
@@ -31,6 +31,7 @@ from editor.imaging import rle
 from editor.api.errors import PresetError
 from editor.api.files import AtomicOutput
 from editor.api.masks import MaskFolderWriter, present_ids
+from editor.api.names import safe_name
 from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 from editor.tracking.confidence import ConfidenceCollector
 from editor.video.writer import EncodeOptions, VideoWriter
@@ -82,7 +83,7 @@ class ExportMasksStage(Stage):
         if self.png:
             for oid in self.ids:
                 name = self.names.get(oid, "")
-                d = self.tmp / "png" / (f"{oid}-{name}" if name else str(oid))
+                d = self.tmp / "png" / (f"{oid}-{safe_name(name)}" if name else str(oid))
                 d.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(d / f"{item.index:05d}.png"), ((labels == oid) * 255).astype(np.uint8))
         if self.coco is not None:

@@ -193,3 +193,35 @@ def test_full_loop_in_chromium(server: str, footage: Path, tmp_path: Path) -> No
         assert (ui > 0).any(), t  # the bunny is masked on every frame
         same += int(np.array_equal(ui, cli))
     assert same == 132
+
+
+def test_closing_the_tab_closes_its_session(tmp_path: Path) -> None:
+    """The page says goodbye on ``pagehide``: the server closes the tab's session and removes
+    its folder (issue #23: each page load used to hold its frames until the server stopped)."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (setup.sh installs it)")
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    from clips import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", [np.full((64, 96, 3), 20 * i, np.uint8) for i in range(8)])
+    port, token = free_port(), new_token()
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=token,
+                              allowed_hosts=host_allow_list("127.0.0.1", port)))
+    state = app.state.ui
+    with serving(app, port) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(f"{base}/?token={token}")
+        page.wait_for_function("document.getElementById('frame').naturalWidth > 0")
+        assert len(state.sessions) == 1
+        folder = state.root / next(iter(state.sessions))
+        assert folder.is_dir()
+        page.close(run_before_unload=True)
+        deadline = time.monotonic() + 15
+        while state.sessions and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not state.sessions and not folder.exists()  # before the server stops (which closes all)
+        browser.close()

@@ -1,5 +1,6 @@
 """What plugins and library users program against: hook specifications, the stage and
-backend protocols, frames, prompts, label maps, errors and safe output files.
+backend protocols, frames, prompts, label maps, errors, safe output files and safe file
+names (``safe_name``: user text → one file-name component).
 
 Nothing in ``editor.api`` imports from the rest of ``editor`` (the pipeline, tracking,
 backends, UI and CLI all build on it), so a plugin that imports only ``editor`` and
@@ -16,6 +17,7 @@ from editor.api.errors import (BackendOptionError, BackendUnavailable, InputErro
                                PluginError, PresetError, PromptError, TrackeditError)
 from editor.api.files import AtomicOutput, check_output, scratch_dir
 from editor.api.frames import AudioStreamInfo, ColorInfo, Frame, VideoInfo
+from editor.api.names import safe_name
 from editor.api.prompts import ObjectPrompts, Prompt, PromptSet, load_prompts
 from editor.api.run import RefineCounts, RunInfo, RunSummary, TrackingStats
 from editor.api.stages import (FrameItem, FrameWindow, Inpainter, InpainterSpec, Selection, Stage, StageContext,
@@ -29,5 +31,5 @@ __all__ = [
     "PromptError", "PromptSet", "RefineCounts", "Review", "ReviewableTrackPass", "ReviewableTracker", "RunInfo",
     "RunSummary", "Segmentation", "Selection", "Segmenter", "SegmenterSpec", "Sink", "SinkSpec", "Stage", "StageContext",
     "StageOptions", "StageSpec", "TrackPass", "TrackeditError", "Tracker", "TrackerSpec", "TrackingStats",
-    "VideoInfo", "check_output", "load_prompts", "redaction_region", "scratch_dir",
+    "VideoInfo", "check_output", "load_prompts", "redaction_region", "safe_name", "scratch_dir",
 ]

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from editor.api.names import printable
+
 
 class TrackeditError(Exception):
     """An error the user can act on. ``str()`` is a single line.
 
-    ``source`` names the file (or preset, plugin, …) the problem is in.
+    ``source`` names the file (or preset, plugin, …) the problem is in. Control characters
+    in either (a file name carrying terminal escape sequences) are shown escaped.
     """
 
     def __init__(self, message: str, source: str | Path | None = None) -> None:
-        self.message = " ".join(str(message).split())  # one line, always
-        self.source = str(source) if source is not None else None
+        self.message = printable(" ".join(str(message).split()))  # one line, always
+        self.source = printable(source) if source is not None else None
         super().__init__(self.__str__())
 
     def __str__(self) -> str:

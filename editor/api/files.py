@@ -9,7 +9,8 @@ SIGKILL only that dot-prefixed temporary can remain; the next output to the same
 destination removes it, because the process id in its name is no longer running.
 
 Scratch folders (frame caches, working copies) live in the system's temporary folder under
-``trackedit-<pid>-…`` and are removed the same way.
+``trackedit-<pid>-…`` and are removed the same way; after SIGKILL the next ``trackedit``
+command removes them (:func:`remove_stale_scratch`).
 """
 from __future__ import annotations
 
@@ -156,7 +157,8 @@ class AtomicOutput:
     folder with ``directory=True``); :meth:`discard` removes the temporary. As a context
     manager it commits on success and discards on any exception, ``KeyboardInterrupt``
     and signals included. ``clean_stale=False`` skips looking for temporaries of dead
-    processes (for many small files inside a folder that is itself a temporary).
+    processes (for many small files inside a folder that is itself a temporary). Raises
+    :class:`~editor.api.errors.OutputError` when the folder cannot be written to.
     """
 
     def __init__(self, final: Path, *, directory: bool = False, clean_stale: bool = True) -> None:
@@ -165,10 +167,10 @@ class AtomicOutput:
         if clean_stale:
             remove_stale_partials(self.final)
         self.path = partial_path(self.final)
+        self.done = False
         if directory:
             with writing_in(self.final.parent, f"the folder {self.final.name}"):
                 self.path.mkdir()
-        self.done = False
 
     def commit(self) -> Path:
         hook = _before_commit.get()
@@ -233,13 +235,22 @@ def make_scratch_dir(kind: str = "work") -> Path:
     """A new private scratch folder ``trackedit-<pid>-<kind>-…`` in the system's temporary
     folder, for an owner that removes it (see :func:`scratch_dir`). Folders that trackedit
     processes which no longer run left behind are removed first."""
+    remove_stale_scratch()
     root = Path(tempfile.gettempdir())
-    for entry in root.glob("trackedit-*"):
+    with writing_in(root, "a scratch folder (TMPDIR)"):
+        return Path(tempfile.mkdtemp(prefix=f"trackedit-{os.getpid()}-{kind}-", dir=root))
+
+
+def remove_stale_scratch() -> list[Path]:
+    """Remove the scratch folders of trackedit processes that no longer run (SIGKILL, power
+    loss); returns what was removed. Every ``trackedit`` command calls it on start."""
+    removed = []
+    for entry in Path(tempfile.gettempdir()).glob("trackedit-*"):
         m = _SCRATCH.match(entry.name)
         if m and not _alive(int(m["pid"])):
             _remove(entry)
-    with writing_in(root, "a scratch folder (TMPDIR)"):
-        return Path(tempfile.mkdtemp(prefix=f"trackedit-{os.getpid()}-{kind}-", dir=root))
+            removed.append(entry)
+    return removed
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from PIL import Image
 from editor.api.detectors import FrameDetection
 from editor.api.errors import InputError
 from editor.api.files import AtomicOutput, write_text
+from editor.api.limits import open_image, regular_file
 
 OBJECTS_FILE = "objects.json"
 DETECTIONS_FILE = "detections.json"
@@ -106,7 +107,7 @@ def write_label_png(path: Path, labels: np.ndarray) -> None:
 def read_label_png(path: Path) -> np.ndarray:
     """Read a label PNG: palette images give their indices; others: gray value = id."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             if img.mode == "P":
                 return np.array(img, dtype=np.uint8)
             if img.mode in ("L", "I", "I;16", "1"):
@@ -152,6 +153,8 @@ class MasksManifest:
     def load(cls, folder: Path) -> "MasksManifest":
         path = folder / OBJECTS_FILE
         try:
+            if path.exists():  # a FIFO or device would block or never end
+                regular_file(path, OBJECTS_FILE)
             data = json.loads(path.read_text())
             return cls({int(o["id"]): str(o.get("name", "")) for o in data["objects"]},
                        int(data["frame_count"]), int(data["width"]), int(data["height"]),

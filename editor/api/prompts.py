@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ import numpy as np
 
 from editor.api.errors import PromptError
 from editor.api.files import write_text
+from editor.api.limits import check_prompt_counts, current, document_problem, open_image, regular_file
 
 try:  # Python 3.11+
     import tomllib
@@ -283,29 +283,21 @@ def load_mask_file(path: Path | bytes, object_id: int, source: Path | None = Non
     """Read a mask image (a file, or the bytes of an embedded one) as bool H×W.
 
     Non-zero pixels are the object; for a palette (indexed) PNG that contains the
-    object's id, only pixels equal to the id are.
+    object's id, only pixels equal to the id are. Raises :class:`PromptError` naming the
+    mask for a missing or special file, an unreadable image or one over the pixel limit
+    (:mod:`editor.api.limits`).
     """
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(path, bytes):
-        try:
-            with Image.open(io.BytesIO(path)) as img:
-                arr = np.asarray(img) if img.mode == "P" else np.asarray(img.convert("L")) > 0
-        except (UnidentifiedImageError, OSError) as exc:
-            raise PromptError("an embedded mask is not a readable image", source) from exc
-        if arr.dtype == bool:
-            return arr
-        return arr == object_id if (arr == object_id).any() else arr > 0
+    what = "an embedded mask" if isinstance(path, bytes) else f"mask file {path}"
     try:
-        with Image.open(path) as img:
+        with open_image(path, what, error=PromptError) as img:
             if img.mode == "P":
                 arr = np.asarray(img)
                 return arr == object_id if (arr == object_id).any() else arr > 0
             arr = np.asarray(img.convert("L"))
-    except FileNotFoundError as exc:
-        raise PromptError(f"mask file {path} does not exist", source) from exc
-    except (UnidentifiedImageError, OSError) as exc:
-        raise PromptError(f"mask file {path} is not a readable image", source) from exc
+    except PromptError as exc:
+        raise PromptError(f"{exc.source}: {exc.message}", source) from None
+    except OSError as exc:  # truncated image data
+        raise PromptError(f"{what} is not a readable image ({exc.__class__.__name__})", source) from None
     return arr > 0
 
 
@@ -343,6 +335,8 @@ def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
         pts = raw["points"]
         if not isinstance(pts, list) or not pts:
             raise _fail(source, where, "points must be a non-empty list of [x, y]")
+        if (over := check_prompt_counts(len(pts), 0, 0)) is not None:
+            raise _fail(source, where, f"too many points: {over}")
         for j, pt in enumerate(pts):
             if not (isinstance(pt, list) and len(pt) == 2 and all(_number(c) for c in pt)):
                 raise _fail(source, where, f"points[{j}] must be [x, y] numbers, got {pt!r}")
@@ -383,8 +377,10 @@ def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
             raise _fail(source, where, "mask: the embedded data is not a PNG image")
         try:
             load_mask_file(mask_png, 1, source)
-        except PromptError:
-            raise _fail(source, where, "mask: the embedded PNG is not a readable image") from None
+        except PromptError as exc:
+            reason = exc.message.split(": ", 1)[-1]  # load_mask_file's "an embedded mask: <reason>"
+            problem = f"is too large: {reason}" if "million pixels" in reason else "is not a readable image"
+            raise _fail(source, where, f"mask: the embedded PNG {problem}") from None
     elif "mask" in raw:
         m = raw["mask"]
         if not isinstance(m, str) or not m:
@@ -392,8 +388,12 @@ def _parse_prompt(raw: Any, source: Path | None, where: str) -> Prompt:
         mask = Path(m)
         if not mask.is_absolute() and source is not None:
             mask = source.parent / mask
-        if not mask.is_file():
+        if not mask.exists():
             raise _fail(source, where, f"mask file {mask} does not exist")
+        try:
+            regular_file(mask, "mask file", PromptError)
+        except PromptError as exc:
+            raise _fail(source, where, f"mask file {exc.source} {exc.message}") from None
     interpolated = raw.get("interpolated", False)
     if not isinstance(interpolated, bool):
         raise _fail(source, where, f"interpolated must be true or false, got {interpolated!r}")
@@ -409,6 +409,8 @@ def parse_prompts(data: Any, source: Path | None = None) -> PromptSet:
     objects_raw = data.get("objects")
     if not isinstance(objects_raw, list) or not objects_raw:
         raise _fail(source, "", "'objects' must be a non-empty list")
+    if (over := check_prompt_counts(0, 0, len(objects_raw))) is not None:
+        raise _fail(source, "", f"too many objects: {over}")
     objects: list[ObjectPrompts] = []
     seen_ids: set[int] = set()
     seen_names: set[str] = set()
@@ -424,6 +426,9 @@ def parse_prompts(data: Any, source: Path | None = None) -> PromptSet:
         name = raw_obj.get("name", "")
         if not isinstance(name, str):
             raise _fail(source, where, f"name must be a string, got {name!r}")
+        if len(name) > current().max_name_chars:
+            raise _fail(source, where, f"name is {len(name)} characters long (the limit is "
+                                       f"{current().max_name_chars})")
         if name and name in seen_names:
             raise _fail(source, where, f"duplicate name {name!r}")
         seen_names.add(name)
@@ -431,6 +436,8 @@ def parse_prompts(data: Any, source: Path | None = None) -> PromptSet:
         prompts_raw = raw_obj.get("prompts")
         if not isinstance(prompts_raw, list) or not prompts_raw:
             raise _fail(source, label, "'prompts' must be a non-empty list")
+        if (over := check_prompt_counts(0, len(prompts_raw), 0)) is not None:
+            raise _fail(source, label, f"too many prompts: {over}")
         prompts = tuple(_parse_prompt(p, source, f"{label}, prompt {j}") for j, p in enumerate(prompts_raw))
         keep = raw_obj.get("keep", False)
         if not isinstance(keep, bool):
@@ -441,16 +448,13 @@ def parse_prompts(data: Any, source: Path | None = None) -> PromptSet:
 
 def load_prompts(path: str | Path) -> PromptSet:
     """Read and validate a prompts file (``.json`` or ``.toml``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise PromptError("no such prompts file", path)
+    path = regular_file(path, "prompts file", PromptError)
     text = path.read_text(encoding="utf-8", errors="replace")
+    kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
     try:
-        if path.suffix.lower() == ".toml":
-            data = tomllib.loads(text)
-        else:
-            data = json.loads(text)
+        data = tomllib.loads(text) if kind == "TOML" else json.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PromptError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'} ({exc})",
-                          path) from exc
+        raise PromptError(f"not valid {kind} ({exc})", path) from exc
+    except (ValueError, RecursionError) as exc:  # numbers of thousands of digits, nesting thousands deep
+        raise PromptError(f"not valid {kind} ({document_problem(exc)})", path) from None
     return parse_prompts(data, path)

@@ -4,7 +4,9 @@ An INPUT is a video file, a folder (searched recursively for video files; hidden
 the output folder are left out) or a manifest: ``.jsonl`` (one JSON object a line) or
 ``.csv`` (a header row), each row naming ``input`` and optionally ``output``, ``prompts``,
 ``masks`` and option overrides (:data:`ROW_OPTIONS`). Relative ``input``, ``prompts`` and
-``masks`` are relative to the manifest's folder, a relative ``output`` to the output folder.
+``masks`` are relative to the manifest's folder, a relative ``output`` to the output folder;
+an output that resolves outside the output folder (``..``, an absolute path elsewhere) is a
+failed row unless ``--allow-outside-outdir`` is given (:func:`make_jobs`).
 
 Outputs: ``OUTDIR/<stem><suffix>`` for a file, ``OUTDIR/<path inside the folder>`` for a video
 found in a folder. Prompts: the row's, else ``PROMPTS_DIR/<path inside the folder>/<stem>.json``
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from editor.api.errors import TrackeditError
+from editor.api.limits import document_problem
 from editor.batch.jobs import NOTHING_TO_EDIT, BatchJob, JobOptions
 
 VIDEO_SUFFIXES = frozenset({
@@ -150,8 +153,8 @@ def read_manifest(path: Path, outdir: Path) -> list[Source]:
                 continue
             try:
                 row = json.loads(line)
-            except ValueError as exc:
-                raise ManifestError(f"not valid JSON ({exc})", f"{path}:{no}") from exc
+            except (ValueError, RecursionError) as exc:
+                raise ManifestError(f"not valid JSON ({document_problem(exc)})", f"{path}:{no}") from None
             if not isinstance(row, dict):
                 raise ManifestError("expected a JSON object per line", f"{path}:{no}")
             rows.append((no, row))
@@ -255,16 +258,21 @@ def preset_ref(name_or_path: str) -> str:
 
 
 def make_jobs(sources: Sequence[Source], options: JobOptions, *, overwrite: bool = False, force: bool = False,
-              cwd: Path | None = None) -> list[BatchJob]:
-    """Jobs for ``sources``: a video with neither prompts nor masks (nor ``--detect``), or
-    whose output another video already has, becomes a job with a ``problem`` (a failed row,
-    not a stop)."""
+              cwd: Path | None = None, outdir: Path | None = None, allow_outside: bool = False) -> list[BatchJob]:
+    """Jobs for ``sources``: a video with neither prompts nor masks (nor ``--detect``), whose
+    output another video already has, or whose output resolves outside ``outdir`` (a
+    manifest's ``..`` or absolute ``output``; unless ``allow_outside``) becomes a job with a
+    ``problem`` (a failed row naming the manifest line, not a stop)."""
     jobs = []
     owners: dict[Path, Path] = {}
+    inside = Path(outdir).resolve() if outdir is not None else None
     for s in sources:
         problem = None
         key = s.output.resolve()
-        if s.prompts is None and s.masks is None and options.detect is None:
+        if inside is not None and not allow_outside and (key == inside or not _inside(key, inside)):
+            problem = (f"{s.where or s.input}: output {s.output} is outside the output folder {inside} "
+                       "(--allow-outside-outdir allows it)")
+        elif s.prompts is None and s.masks is None and options.detect is None:
             problem = f"{s.input}: {NOTHING_TO_EDIT}"
         elif s.masks is not None and options.detect is not None:
             problem = f"{s.where or s.input}: masks are already tracked; --detect tracks: give one of them"

@@ -167,7 +167,7 @@ def _folder_digest(folder: Path) -> str:
     for p in sorted(folder.iterdir()) if folder.is_dir() else []:
         st = p.stat()
         h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        if p.name == "objects.json":
+        if p.name == "objects.json" and p.is_file():  # never a FIFO: it would block
             h.update(p.read_bytes())
     return h.hexdigest()
 

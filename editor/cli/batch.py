@@ -69,13 +69,15 @@ def _absolute(path: Path | None) -> Path | None:
 @click.option("--report", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write a JSON Lines report, one row per video (- for stdout).")
 @click.option("--force", is_flag=True, help="Redo videos whose outputs are complete and whose jobs are unchanged.")
+@click.option("--allow-outside-outdir", is_flag=True,
+              help="Let manifest rows write outputs outside OUTDIR (.. or absolute paths); otherwise such a row fails.")
 @detect_options
 @backend_options
 def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: tuple[str, ...], no_audio: bool,
           no_subtitles: bool, no_extra_video: bool, codec: str, crf: int, encoder_preset: str, pix_fmt: str,
           container: str | None, video_stream: int | None, deinterlace: str | None,
           prompts_dir: Path | None, workers: int | None, ray_address: str | None, cpus_per_video: float,
-          gpus_per_video: float, report: Path | None, force: bool, **kw: Any) -> None:
+          gpus_per_video: float, report: Path | None, force: bool, allow_outside_outdir: bool, **kw: Any) -> None:
     """Edit many videos with one preset: INPUTs are video files, folders (searched recursively)
     or manifests (.jsonl / .csv rows: input, output, prompts, masks, option overrides).
 
@@ -122,7 +124,8 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     sources = discover(inputs, outdir, _absolute(prompts_dir))
     if not sources:
         raise click.UsageError(f"no videos found in {', '.join(map(str, inputs))}")
-    jobs = make_jobs(sources, options, overwrite=kw["overwrite"], force=force, cwd=Path.cwd())
+    jobs = make_jobs(sources, options, overwrite=kw["overwrite"], force=force, cwd=Path.cwd(), outdir=outdir,
+                     allow_outside=allow_outside_outdir)
     shown: set[str] = set()
     if ray_address is None:  # with Ray, the nodes choose (their weights): their notices come with results
         _notices(notices, shown)

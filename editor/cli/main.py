@@ -13,7 +13,10 @@ from typing import Any
 import click
 
 from editor import __version__
+from editor.api import limits
 from editor.api.errors import Interrupted, TrackeditError
+from editor.api.files import remove_stale_scratch
+from editor.api.names import printable
 
 log = logging.getLogger("editor")
 
@@ -34,7 +37,7 @@ _STATE = CliState()
 
 class _OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return "trackedit: " + " ".join(record.getMessage().split())
+        return "trackedit: " + printable(" ".join(record.getMessage().split()))
 
 
 class _BarSafeHandler(logging.Handler):
@@ -105,9 +108,14 @@ class _Group(click.Group):
 @common_options
 @click.option("--no-external-plugins", is_flag=True, envvar="TRACKEDIT_DISABLE_PLUGINS",
               help="Load only the built-in plugins.")
-def cli(no_external_plugins: bool) -> None:
+@click.option("--max-pixels", type=click.IntRange(min=1), metavar="N",
+              help="Refuse videos, pictures and masks with more than N pixels per frame "
+                   "[default: 67108864 = 8192x8192; env TRACKEDIT_MAX_PIXELS].")
+def cli(no_external_plugins: bool, max_pixels: int | None) -> None:
     """Edit videos around objects picked with a few clicks."""
     _STATE.external = not no_external_plugins
+    if max_pixels is not None:
+        limits.configure(max_pixels=max_pixels)
 
 
 def _plugins() -> Any:
@@ -558,16 +566,23 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. The UI answers to 127.0.0.1, localhost, [::1] and this name (0.0.0.0: also "
-                   "the machine's own names); other than loopback: a warning, and the token stays on.")
+                   "the machine's own names and addresses); other than loopback: a warning, and the token stays on.")
 @click.option("--port", default=8765, show_default=True)
-@click.option("--max-upload-mb", default=512, show_default=True)
+@click.option("--max-upload-mb", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Largest upload.")
+@click.option("--max-uploads-mb", type=click.IntRange(min=1), default=4096, show_default=True,
+              help="All uploads kept at once (each is deleted with its session).")
+@click.option("--max-sessions", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Sessions (open tabs) at once.")
+@click.option("--idle-minutes", type=click.FloatRange(min=0.01), default=15.0, show_default=True,
+              help="Close a session whose page has not been heard from for this long.")
 @click.option("--no-token", is_flag=True,
               help="No secret in the URL (kiosk use; loopback --host only): anyone on this machine can use the UI.")
 @video_stream_option
 @model_options
 @click.pass_context
-def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, no_token: bool,
-       video_stream: int | None, **kw: Any) -> None:
+def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, max_uploads_mb: int,
+       max_sessions: int, idle_minutes: float, no_token: bool, video_stream: int | None, **kw: Any) -> None:
     """Open the web UI: click objects, track, correct, render."""
     import socket
 
@@ -588,15 +603,17 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
     if no_token:
         log.warning("--no-token: any user or program on this machine can use the UI and read the opened video")
     token = None if no_token else new_token()
-    config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, token=token,
-                      allowed_hosts=host_allow_list(host, port), video_stream=video_stream)
+    config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, max_uploads_mb * 2 ** 20,
+                      max_sessions, idle_minutes * 60, token=token, allowed_hosts=host_allow_list(host, port),
+                      video_stream=video_stream)
     app = create_app(config, _plugins())
     shown = "127.0.0.1" if host in WILDCARD_BINDS else host
     click.echo(f"trackedit: UI on {ui_url(shown, port, token)} (open this URL; Ctrl+C to stop)", err=True)
     if host in WILDCARD_BINDS:
         click.echo(f"trackedit: from other machines: {ui_url(socket.gethostname(), port, token)}", err=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # open event streams get 0.5 s to end: a stop signal ends the server within 2 s
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=0.5)
     finally:  # also when a signal uvicorn does not handle (SIGHUP) ends the loop
         app.state.ui.close()
 
@@ -640,7 +657,10 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     previous = _install_signal_handlers()
     try:
-        cli.main(args=argv, prog_name="trackedit", standalone_mode=False)
+        with limits.restored():
+            limits.current()  # a bad TRACKEDIT_MAX_PIXELS is one line now
+            remove_stale_scratch()  # what a killed trackedit left in the temporary folder
+            cli.main(args=argv, prog_name="trackedit", standalone_mode=False)
         return 0
     except Interrupted as exc:
         click.echo(f"trackedit: stopped by {signal.Signals(exc.signum).name}; partial outputs removed", err=True)
@@ -652,27 +672,33 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code or 0)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "trackedit"
-        click.echo(f"trackedit: error: {' '.join(exc.format_message().split())} (see `{where} --help`)", err=True)
+        click.echo(f"trackedit: error: {printable(' '.join(exc.format_message().split()))} (see `{where} --help`)",
+                   err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"trackedit: error: {' '.join(exc.format_message().split())}", err=True)
+        click.echo(f"trackedit: error: {printable(' '.join(exc.format_message().split()))}", err=True)
         return exc.exit_code
     except TrackeditError as exc:
         if _STATE.debug:
             traceback.print_exc()
         click.echo(f"trackedit: error: {exc}", err=True)
         return 1
-    except Exception as exc:  # noqa: BLE001 - last resort: still one line
+    except OSError as exc:  # a file the system refused (read-only folder, full disk…): the user can act on it
         if _STATE.debug:
             traceback.print_exc()
         from editor.api.files import storage_error
 
-        filename = getattr(exc, "filename", None)
-        full = storage_error(exc, Path(filename).parent, Path(filename).name) if filename else None
+        full = storage_error(exc, Path(exc.filename).parent, Path(exc.filename).name) if isinstance(exc.filename, str) else None
         if full is not None:  # a full or read-only folder the code did not expect to write in
-            click.echo(f"trackedit: error: {full}", err=True)
+            click.echo(f"trackedit: error: {printable(str(full))}", err=True)
             return 1
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        where = f"{printable(exc.filename)}: " if exc.filename else ""
+        click.echo(f"trackedit: error: {where}{printable(exc.strerror or exc)}", err=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last resort: still one line
+        if _STATE.debug:
+            traceback.print_exc()
+        message = printable(" ".join(str(exc).split())) or type(exc).__name__
         click.echo(f"trackedit: error: internal error: {message} (run with --debug for the traceback)", err=True)
         return 1
     finally:

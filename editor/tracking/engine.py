@@ -62,6 +62,7 @@ from editor.api.detectors import FrameDetection
 from editor.api.errors import PromptError
 from editor.api.files import make_scratch_dir
 from editor.api.frames import Frame, VideoInfo
+from editor.api.limits import check_prompt_counts
 from editor.api.masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, \
     write_label_png
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
@@ -353,7 +354,8 @@ class TrackingSession:
         tracked mask (it is kept as a mask file in the session's folder and given with
         them). A prompt outside the object's span (:attr:`spans`) lifts the span. Raises
         :class:`PromptError` for a frame outside the video, a point outside the frame, a bad
-        label or a missing mask file.
+        label, a missing mask file, or more points or prompts than :mod:`editor.api.limits`
+        allows.
         """
         if self.frames is None:
             raise PromptError("this session streams frames; give prompts with add_prompts()")
@@ -362,6 +364,10 @@ class TrackingSession:
         if not 1 <= object_id <= MAX_OBJECT_ID:
             raise PromptError(f"object id {object_id} is outside 1..{MAX_OBJECT_ID}")
         points = list(points or [])
+        given = self.state.objects.get(object_id)
+        over = check_prompt_counts(len(points), len(given.prompts) + 1 if given is not None else 1, 0)
+        if over is not None:  # before any work: a segmenter given 100 000 points takes minutes
+            raise PromptError(f"too many: {over}")
         labels = list(labels) if labels is not None else [1] * len(points)
         if len(labels) != len(points) or any(lab not in (0, 1) for lab in labels):
             raise PromptError("labels must be one 0 (exclude) or 1 (include) per point")

@@ -19,6 +19,7 @@ import ipaddress
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,7 +62,8 @@ def is_loopback(host: str) -> bool:
 def host_allow_list(bind: str, port: int) -> frozenset[tuple[str, int]]:
     """The ``(name, port)`` pairs a request's Host header may name: 127.0.0.1, localhost and
     [::1], plus the ``--host`` name, all with the server's port. A wildcard bind (0.0.0.0, ::)
-    adds the machine's own host names and the addresses they resolve to.
+    adds the machine's own host names, the addresses they resolve to and the addresses of its
+    interfaces (:func:`local_addresses`).
 
     Defends against DNS rebinding: a page on ``evil.example.com`` that re-points its own name
     at 127.0.0.1 reaches this server as "same-origin", but its requests still say
@@ -94,7 +96,32 @@ def _machine_names() -> set[str]:
             names |= {str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(name, None)}
         except OSError:
             continue
-    return {n for n in names if n}
+    return {n for n in names | local_addresses() if n}
+
+
+def local_addresses() -> set[str]:
+    """The machine's own IP addresses: those of every interface (Linux: from ``/proc``) and,
+    everywhere, the source address of the default routes (a host name often resolves only
+    to 127.0.0.1 or 127.0.1.1, not to the address others reach the machine at)."""
+    found: set[str] = set()
+    for family, remote in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1")):
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.connect((remote, 9))  # sends nothing: only picks the route's source address
+                found.add(str(s.getsockname()[0]).split("%")[0])
+        except OSError:
+            continue
+    try:
+        lines = Path("/proc/net/fib_trie").read_text().splitlines()
+        found |= {prev.split()[-1] for prev, line in zip(lines, lines[1:]) if line.strip() == "/32 host LOCAL"}
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/net/if_inet6").read_text().splitlines():
+            found.add(str(ipaddress.IPv6Address(bytes.fromhex(line.split()[0]))))
+    except (OSError, ValueError, IndexError):
+        pass
+    return {_bare(a) for a in found if a}
 
 
 def _parse_host(value: str, scheme: str) -> tuple[str, int] | None:

@@ -6,6 +6,12 @@ command line (or an uploaded one) and each session's own outputs are ever served
 endpoint takes a file path. Every request first passes :class:`editor.ui.security.UiGuard`
 (Host allow-list, origin checks, the per-launch token, content types).
 
+Resources are bounded (:class:`UiConfig`): at most ``max_sessions`` sessions and
+``max_upload_total_bytes`` of uploads at once; a session closes when its tab closes (the page
+sends ``DELETE /api/sessions/ID`` on ``pagehide``) or after ``idle_seconds`` without a
+request (the page polls while open), and closing releases its frames, threads and work
+folder and deletes its upload. Nothing in a session's folder is served through a symlink.
+
 Endpoints are plain functions, grouped below by concern (sessions, objects and prompts;
 frames and previews; jobs and their events; files), that reach the :class:`UiState` through
 ``request.app.state.ui`` and the tracking session only through its public methods, each
@@ -21,8 +27,11 @@ import functools
 import io
 import json
 import logging
+import os
 import shutil
+import stat
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -43,6 +52,8 @@ from starlette.staticfiles import StaticFiles
 
 from editor.api.errors import TrackeditError
 from editor.api.files import make_scratch_dir, scratch_dir
+from editor.api.limits import current as current_limits
+from editor.api.limits import document_problem
 from editor.api.masks import replace_objects
 from editor.api.prompts import MAX_OBJECT_ID
 from editor.api.stages import StageContext
@@ -73,6 +84,14 @@ class UiConfig:
     backends: BackendChoice = field(default_factory=BackendChoice)
     """Segmenter, tracker, device and their options; every session gets freshly built backends."""
     max_upload_bytes: int = 512 * 2 ** 20
+    """Bytes of one upload (413 above)."""
+    max_upload_total_bytes: int = 4 * 2 ** 30
+    """Bytes of all uploads kept at once (413 above): uploads go with their sessions."""
+    max_sessions: int = 16
+    """Sessions (open tabs) at once (503 above)."""
+    idle_seconds: float = 15 * 60
+    """A session without a request for this long (and without a running job) is closed; an
+    upload no session uses is deleted after as long."""
     work_root: Path | None = None
     #: The secret every API request must present (cookie or header); ``None`` only for
     #: ``trackedit ui --no-token``. A fresh one by default.
@@ -90,6 +109,12 @@ class UiSession:
     folder: Path
     job: Job | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    upload: str | None = None
+    """The key of the upload this session edits (deleted when no session uses it)."""
+    seen: float = field(default_factory=time.monotonic)
+    """When the page last asked for anything (:func:`time.monotonic`, s)."""
+    closed: bool = False
+    """Set (under :attr:`lock`) when the session is closed: later calls are a 404."""
 
     def busy(self) -> bool:
         return self.job is not None and self.job.state == "running"
@@ -99,6 +124,8 @@ class UiSession:
         preview). Every call that reads or changes the session goes through here or
         :meth:`locked`."""
         with self.lock:
+            if self.closed:  # a request that raced the tab's close
+                raise UiError(404, "unknown session (closed): reload the page")
             return fn(*args, **kwargs)
 
     async def locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -120,46 +147,171 @@ class UiState:
         self.root = config.work_root or make_scratch_dir("ui")
         self.sessions: dict[str, UiSession] = {}
         self.uploads: dict[str, Path] = {}
+        self.uploaded: dict[str, float] = {}
+        """Upload key → when it arrived (:func:`time.monotonic`, s)."""
         self.selection = select_backends(plugins, config.backends)
+        self._lock = threading.Lock()  # sessions and uploads are added and removed from worker threads
+        self._opening = 0
 
     def video_for(self, key: str | None) -> Path:
         if key and key in self.uploads:
             return self.uploads[key]
+        if key:
+            raise UiError(404, "unknown upload (uploads are deleted with their session): upload it again")
         if self.config.video is None:
             raise UiError(400, "no video is open: start with `trackedit ui VIDEO` or upload one")
         return self.config.video
 
-    def new_session(self, video: Path) -> UiSession:
-        sid = uuid.uuid4().hex
-        folder = self.root / sid
-        folder.mkdir(parents=True)
-        backends = self.selection.build()
-        session = TrackingSession(video, backends.segmenter, backends.tracker, refine=backends.refine_options,
-                                  work_dir=folder / "work", video_stream=self.config.video_stream)
-        ui = UiSession(sid, session, folder)
-        self.sessions[sid] = ui
-        return ui
+    def new_session(self, video: Path, upload: str | None = None) -> UiSession:
+        """A new session on ``video``; a 503 when ``max_sessions`` are open."""
+        limit = self.config.max_sessions
+        with self._lock:
+            if len(self.sessions) + self._opening >= limit:
+                raise UiError(503, f"too many open sessions ({limit}): close other tabs of the UI, or wait for "
+                                   f"idle ones to close after {self.config.idle_seconds / 60:g} min")
+            self._opening += 1
+        try:
+            sid = uuid.uuid4().hex
+            folder = self.root / sid
+            folder.mkdir(parents=True)
+            backends = self.selection.build()
+            session = TrackingSession(video, backends.segmenter, backends.tracker, refine=backends.refine_options,
+                                      work_dir=folder / "work", video_stream=self.config.video_stream)
+            ui = UiSession(sid, session, folder, upload=upload)
+            with self._lock:
+                self.sessions[sid] = ui
+            return ui
+        finally:
+            with self._lock:
+                self._opening -= 1
 
     def get(self, sid: str) -> UiSession:
         ui = self.sessions.get(sid)
         if ui is None:
-            raise UiError(404, "unknown session")
+            raise UiError(404, "unknown session (closed, or idle too long): reload the page")
+        ui.seen = time.monotonic()
         return ui
 
-    def close(self) -> None:
-        """Stop jobs, close sessions and remove the scratch folder (safe to call twice)."""
-        sessions, self.sessions = list(self.sessions.values()), {}
-        for ui in sessions:
+    def add_upload(self, key: str, path: Path) -> None:
+        with self._lock:
+            self.uploads[key] = path
+            self.uploaded[key] = time.monotonic()
+
+    def upload_bytes(self) -> int:
+        """Bytes of the uploads kept now."""
+        return sum(p.stat().st_size for p in list(self.uploads.values()) if p.exists())
+
+    def close_session(self, sid: str, wait: float = 5.0) -> bool:
+        """Close session ``sid``: stop its job, release the tracking session (frames,
+        decoder threads, caches), remove its folder and the upload no other session uses.
+        ``False`` when there is no such session. Blocks up to about ``wait`` seconds for a
+        job's current step; call from a worker thread."""
+        with self._lock:
+            ui = self.sessions.pop(sid, None)
+        if ui is None:
+            return False
+        _release(ui, time.monotonic() + wait)
+        self._drop_unused_uploads(only=ui.upload)
+        _return_memory()
+        return True
+
+    def expire(self, now: float | None = None) -> list[str]:
+        """Close sessions idle for ``idle_seconds`` (not those running a job) and delete
+        uploads that no session has used for as long; returns the sessions closed."""
+        now = time.monotonic() if now is None else now
+        idle = self.config.idle_seconds
+        stale = [sid for sid, ui in list(self.sessions.items()) if now - ui.seen > idle and not ui.busy()]
+        closed = [sid for sid in stale if self.close_session(sid)]
+        self._drop_unused_uploads(older_than=now - idle)
+        return closed
+
+    def _drop_unused_uploads(self, *, only: str | None = None, older_than: float | None = None) -> None:
+        with self._lock:
+            used = {ui.upload for ui in self.sessions.values()}
+            keys = [only] if only is not None else [k for k, t in self.uploaded.items()
+                                                    if older_than is not None and t < older_than]
+            for key in keys:
+                if key in used or key not in self.uploads:
+                    continue
+                self.uploads.pop(key).unlink(missing_ok=True)
+                self.uploaded.pop(key, None)
+
+    def close(self, wait: float = 1.0) -> None:
+        """Stop jobs, close sessions and remove the scratch folder (safe to call twice).
+        Waits at most about ``wait`` seconds in all for jobs to finish their current step: a
+        stop signal ends the server within 2 s whatever runs (a session still busy then is
+        left to the process's exit)."""
+        with self._lock:
+            sessions, self.sessions = list(self.sessions.values()), {}
+        for ui in sessions:  # every job is told first, then each gets what is left of the time
             if ui.job is not None:
                 ui.job.pause()
-                ui.job.join(5)
-            held = ui.lock.acquire(timeout=30)  # a job still in one step finishes it first
-            try:
-                ui.session.close()
-            finally:
-                if held:
-                    ui.lock.release()
+        deadline = time.monotonic() + wait
+        for ui in sessions:
+            _release(ui, deadline)
+        self.uploads.clear()
+        self.uploaded.clear()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _release(ui: UiSession, deadline: float) -> None:
+    """Stop ``ui``'s job, close its tracking session and remove its folder, waiting until
+    ``deadline`` (:func:`time.monotonic`) at most for a job's current step."""
+    if ui.job is not None:
+        ui.job.pause()
+        ui.job.join(max(0.0, deadline - time.monotonic()))
+    held = ui.lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+    try:
+        if held:  # a step still running keeps the session: the process's exit releases it
+            ui.closed = True
+            ui.session.close()
+    finally:
+        if held:
+            ui.lock.release()
+    shutil.rmtree(ui.folder, ignore_errors=True)
+
+
+def _return_memory() -> None:
+    """Give freed memory back to the system (glibc keeps freed heap pages otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _own_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself, not a symlink (a link planted in a session's
+    folder is never followed)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _fresh_folder(folder: Path) -> None:
+    """Remove whatever is at ``folder`` (a folder, a file, a planted symlink: never followed)."""
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder)
+
+
+async def _expire_idle(state: UiState) -> None:
+    """Close idle sessions and unused uploads every so often, for as long as the app runs."""
+    period = max(0.05, min(30.0, state.config.idle_seconds / 4))
+    while True:
+        await asyncio.sleep(period)
+        try:
+            closed = await asyncio.to_thread(state.expire)
+        except Exception:  # noqa: BLE001 - a bug here must not stop the expiry
+            log.exception("closing idle sessions failed")
+            continue
+        if closed:
+            log.info("closed %d idle session(s)", len(closed))
 
 
 # -- request helpers ------------------------------------------------------------------
@@ -217,8 +369,8 @@ async def read_body(request: Request, model: type[B]) -> B:
     raw = await request.body()
     try:
         data = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UiError(400, f"the request body is not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise UiError(400, f"the request body is not valid JSON ({document_problem(exc)})") from None
     if not isinstance(data, dict):
         raise UiError(400, "the request body must be a JSON object")
     try:
@@ -259,6 +411,14 @@ class NewSessionBody(Body):
 class ObjectBody(Body):
     name: str = ""
 
+    @field_validator("name")
+    @classmethod
+    def _short(cls, value: str) -> str:
+        limit = current_limits().max_name_chars
+        if len(value) > limit:
+            raise PydanticCustomError("name", f"{len(value)} characters (the limit is {limit})")
+        return value
+
 
 class ObjectPatch(Body):
     """``PATCH …/objects/{id}``: a new name, and/or keep (the person's face stays visible in
@@ -281,6 +441,14 @@ class PromptBody(Body):
     def _empty_box(cls, value: Any) -> Any:
         return value or None
 
+    @field_validator("points", mode="before")
+    @classmethod
+    def _few_points(cls, value: Any) -> Any:  # checked before thousands of points are validated
+        limit = current_limits().max_points
+        if isinstance(value, list) and len(value) > limit:
+            raise PydanticCustomError("points", f"{len(value)} points in one prompt (the limit is {limit})")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> "PromptBody":
         if self.labels is not None and len(self.labels) != len(self.points):
@@ -299,10 +467,20 @@ class ObjectRef(Body):
 async def new_session(request: Request) -> Response:
     state = _state(request)
     body = await read_body(request, NewSessionBody)
-    ui = await asyncio.to_thread(state.new_session, state.video_for(body.upload))
+    ui = await asyncio.to_thread(state.new_session, state.video_for(body.upload), body.upload)
     s = ui.session
     return JSONResponse({"id": ui.id, "frames": s.frame_count, "width": s.info.width, "height": s.info.height,
                          "fps": float(s.info.average_rate), "name": Path(s.info.path).name})
+
+
+async def close_session(request: Request) -> Response:
+    """``DELETE /api/sessions/ID``: the page's tab closed (``pagehide``); everything the
+    session holds is released and its folder and upload removed."""
+    state = _state(request)
+    sid = request.path_params["sid"]
+    if not await asyncio.to_thread(state.close_session, sid):
+        raise UiError(404, "unknown session")
+    return JSONResponse({"closed": True})
 
 
 async def add_object(request: Request) -> Response:
@@ -609,16 +787,24 @@ async def render(request: Request) -> Response:
     out = ui.folder / "render.mp4"
     total = ui.session.frame_count or 0
 
+    def frame_done(n: int) -> None:
+        job.progress(n, total, n - 1)
+        if job.stopped:  # paused, or the session closes: the partial output is removed
+            raise _Paused
+
     def work(job: Job) -> None:
         masks = ui.folder / "masks"
-        if masks.exists():
-            shutil.rmtree(masks)
+        _fresh_folder(masks)
         ui.call(ui.session.export_masks, masks)
         req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks, overwrite=True,
                          video_stream=ui.session.info.index)
-        Pipeline(state.plugins).run(req, on_frame=lambda n: job.progress(n, total, n - 1))
+        try:
+            Pipeline(state.plugins).run(req, on_frame=frame_done)
+        except _Paused:
+            return
 
-    ui.job = Job("render").start(work)
+    job = Job("render")
+    ui.job = job.start(work)
     return JSONResponse(ui.job.to_json())
 
 
@@ -671,10 +857,16 @@ async def upload(request: Request) -> Response:
     limit = state.config.max_upload_bytes
     too_large = UiError(413, f"upload too large (limit {limit // 2 ** 20} MiB)")
     declared = request.headers.get("content-length", "") or "0"
-    if not (declared.isascii() and declared.isdigit()):
+    if not (declared.isascii() and declared.isdigit() and len(declared) < 19):
         raise UiError(400, "invalid Content-Length header")
     if int(declared) > limit:
         raise too_large
+    room = state.config.max_upload_total_bytes - await asyncio.to_thread(state.upload_bytes)
+    full = UiError(413, f"the server keeps {state.config.max_upload_total_bytes // 2 ** 20} MiB of uploads at "
+                        "most: close other tabs of the UI (their uploads are deleted) and try again")
+    if int(declared) > room:
+        raise full
+    limit = min(limit, room)
     name = request.query_params.get("name", "upload.mp4")
     suffix = Path(name).suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
@@ -689,20 +881,20 @@ async def upload(request: Request) -> Response:
             if written > limit:
                 f.close()
                 path.unlink(missing_ok=True)
-                raise too_large
+                raise too_large if limit == state.config.max_upload_bytes else full
             f.write(chunk)
     try:
         await asyncio.to_thread(probe, path)
     except TrackeditError as exc:
         path.unlink(missing_ok=True)
         raise UiError(415, f"{name}: {exc.message}") from exc
-    state.uploads[key] = path
+    state.add_upload(key, path)
     return JSONResponse({"upload": key})
 
 
 async def _download_render(ui: UiSession) -> Response:
     path = ui.folder / "render.mp4"
-    if not path.exists():
+    if not _own_file(path):  # missing, or something planted there (a symlink is never followed)
         raise UiError(404, "nothing rendered yet")
     return FileResponse(path, media_type="video/mp4", filename="render.mp4")
 
@@ -720,13 +912,13 @@ async def _download_masks(ui: UiSession) -> Response:
     folder = ui.folder / "masks-export"
 
     def export() -> bytes:  # under the lock: two downloads never share the folder
-        if folder.exists():
-            shutil.rmtree(folder)
+        _fresh_folder(folder)
         ui.session.export_masks(folder)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
             for p in sorted(folder.iterdir()):
-                z.write(p, p.name)
+                if _own_file(p):
+                    z.write(p, p.name)
         return buf.getvalue()
 
     return Response(await ui.locked(export), media_type="application/zip",
@@ -762,6 +954,7 @@ def _routes() -> list[BaseRoute]:
         post("/api/upload", upload),
         # sessions, objects, prompts
         post("/api/sessions", new_session),
+        Route(s, api(close_session), methods=["DELETE"]),
         get(f"{s}/objects", list_objects),
         post(f"{s}/objects", add_object),
         Route(f"{s}/objects/{{oid:int}}", api(rename_object), methods=["PATCH"]),
@@ -788,8 +981,12 @@ def _routes() -> list[BaseRoute]:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
-    yield
-    app.state.ui.close()
+    expiry = asyncio.create_task(_expire_idle(app.state.ui))
+    try:
+        yield
+    finally:
+        expiry.cancel()
+        app.state.ui.close()
 
 
 def create_app(config: UiConfig, plugins: PluginManager | None = None) -> Starlette:

@@ -27,6 +27,7 @@ import av.error
 
 from editor.api.errors import InputError
 from editor.api.frames import AudioStreamInfo, ContentLight, Frame, MasteringDisplay, VideoInfo
+from editor.api.limits import check_frame_size, regular_file
 from editor.video.filters import DEINTERLACERS, FIELD_ORDERS, FrameFilter
 from editor.video.pixels import bit_depth, color_of, decode, upright  # noqa: F401 - upright: re-exported
 
@@ -38,10 +39,7 @@ TRUNCATION_SLACK = 2
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise InputError("no such file", path)
-    if path.is_dir():
-        raise InputError("is a directory, not a video file", path)
+    regular_file(path, "file")  # a FIFO or device would block or never end
     if path.stat().st_size == 0:
         raise InputError("file is empty", path)
     if not os.access(path, os.R_OK):
@@ -91,12 +89,15 @@ def video_stream(container: av.container.InputContainer, path: Path,
         if chosen is None:
             raise InputError(f"has no video stream {index} that can be edited (video streams: "
                              f"{describe_video_streams(container)})", path)
-        return chosen
-    if not streams:
-        what = "audio only" if container.streams.audio else "no streams FFmpeg can decode"
-        raise InputError(f"has no video stream ({what})", path)
-    default = [s for s in streams if s.disposition & av.stream.Disposition.default]
-    return max(default or streams, key=_area)  # the first of equals
+    else:
+        if not streams:
+            what = "audio only" if container.streams.audio else "no streams FFmpeg can decode"
+            raise InputError(f"has no video stream ({what})", path)
+        default = [s for s in streams if s.disposition & av.stream.Disposition.default]
+        chosen = max(default or streams, key=_area)  # the first of equals
+    cc = chosen.codec_context
+    check_frame_size(cc.width or 0, cc.height or 0, path)  # from the header, before decoding
+    return chosen
 
 
 def rotation_of(frame: av.VideoFrame) -> int:
@@ -211,6 +212,7 @@ def decode_frames(container: av.container.InputContainer, stream: av.video.strea
                 yield LostFrame(None)
             continue
         for frame in frames:
+            check_frame_size(frame.width, frame.height, container.name)  # headers can lie
             if avi and pending:
                 frame.pts = heapq.heappop(pending)
             damaged = damaged or frame.is_corrupt

@@ -287,4 +287,10 @@ document.addEventListener("keydown", (e) => {
   if (mod && e.key.toLowerCase() === "y") { history("redo"); e.preventDefault(); }
   if (!mod && e.key.toLowerCase() === "n") { nextWeak(e.shiftKey ? -1 : 1); e.preventDefault(); }
 });
+// The server closes a session when its tab goes (freeing its memory and files), and closes
+// sessions it has not heard from for a while: say goodbye, and keep in touch while open.
+window.addEventListener("pagehide", () => {
+  if (state.sid) fetch(base(), { method: "DELETE", keepalive: true }).catch(() => {});
+});
+setInterval(() => { if (state.sid) fetch(`${base()}/job`).catch(() => {}); }, 120000);
 start().catch((e) => showError(String(e)));
