@@ -33,8 +33,9 @@ face-frames), the f32 crowd (``tests/data/cases/f32_crowd.mp4``: 40 small real f
 street footage, 1280×720, 90 frames, 3600 face-frames) and ``carphone_pristine.mp4`` (one
 face on all 120 frames), each with face boxes checked by eye on every frame
 (``tests/data/*_faces_gt.json``, :mod:`editor.evaluation.face_boxes`). Per clip and tool:
-visible face-frames (a labelled face whose box's core keeps at least a tenth of the input's
-Laplacian energy in the output: :mod:`editor.evaluation.face_detail`, the issue's criterion),
+visible face-frames (a labelled face whose core keeps at least a tenth of the input's
+Laplacian energy in the output, after a Gaussian of a 40th of the face's height that removes
+codec noise: :mod:`editor.evaluation.face_detail`, the issue's criterion),
 coverage (the others ÷ all face-frames), false redactions (changed pixels, by the rule
 below, outside the face boxes and the boxes marked unsure, against the tool's own
 re-encode), fps of the whole command, and the issue's goals: 0 visible face-frames where
@@ -500,8 +501,8 @@ def table(report: Report) -> str:
 
 def real_table(report: Report) -> str:
     """The real-footage rows, their goals (issue #22) and the visible face-frames, as Markdown."""
-    lines = [f"Real footage (hand-checked face boxes; visible = the box's core keeps ≥ {DETAIL_RATIO:g} of the "
-             "input's Laplacian energy):", "",
+    lines = [f"Real footage (hand-checked face boxes; visible = the face's core keeps ≥ {DETAIL_RATIO:g} of the "
+             "input's Laplacian-of-Gaussian energy, editor.evaluation.face_detail):", "",
              "| clip | size | tool | face-frames | visible face-frames | coverage | false redaction max / mean | fps | "
              "frames compared |", "|---|---|---|---|---|---|---|---|---|"]
     for r in report.real:
