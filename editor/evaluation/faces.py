@@ -437,7 +437,7 @@ def _composite(canvas: np.ndarray, layer: _Layer) -> None:
     region += layer.rgb[sl]
 
 
-def _ellipse_mask(box: tuple[float, float, float, float]) -> tuple[tuple[int, int], np.ndarray]:
+def ellipse_mask(box: tuple[float, float, float, float]) -> tuple[tuple[int, int], np.ndarray]:
     """The ellipse inscribed in ``box`` as (top-left (x, y), bool mask), not clipped to any frame."""
     x0, y0, x1, y1 = box
     ox, oy = math.floor(x0), math.floor(y0)
@@ -515,7 +515,7 @@ def render(spec: FaceClipSpec, footage: Path, source: FaceFootage | None = None
             _composite(canvas, layer)
         truths = []
         for k, (pose, _, box) in enumerate(drawn):
-            origin, mask = _ellipse_mask(box)
+            origin, mask = ellipse_mask(box)
             area = int(np.count_nonzero(mask))
             for above in [d[1] for d in drawn[k + 1:]] + poles:
                 mask &= ~_hidden_by(above, origin, mask.shape)
