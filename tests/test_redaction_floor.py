@@ -105,7 +105,7 @@ def test_a_face_seen_once_is_covered_on_its_frame(clip: Path, tmp_path: Path) ->
     """A detection the tracks drop (one weak hit: the noise rule) is still redacted on its
     frame: the floor does not depend on tracking. Before issue 22 it was left sharp."""
     out = tmp_path / "out.mp4"
-    Pipeline(_pm()).run(RunRequest(clip, out, load_preset("blur"), detect=DetectOptions(detectors=("faces",))))
+    Pipeline(_pm()).run(RunRequest(clip, output=out, preset=load_preset("blur"), detect=DetectOptions(detectors=("faces",))))
     frames = {f.index: f.image for f in iter_frames(out)}
     assert len(frames) == T
     for t, img in frames.items():
@@ -156,7 +156,7 @@ def test_keep_a_person_end_to_end(clip: Path, tmp_path: Path) -> None:
     prompts.write_text(json.dumps({"objects": [{"id": 1, "name": "alice", "prompts": [
         {"frame": 0, "box": [cx - 16, cy - 16, cx + 17, cy + 17], "shape": "ellipse"}]}]}))
     out = tmp_path / "kept.mp4"
-    Pipeline(_pm()).run(RunRequest(clip, out, load_preset("blur"), prompts=parse_prompts(
+    Pipeline(_pm()).run(RunRequest(clip, output=out, preset=load_preset("blur"), prompts=parse_prompts(
         json.loads(prompts.read_text()), prompts), keep=("alice",), detect=DetectOptions(detectors=("faces",))))
     frames = {f.index: f.image for f in iter_frames(out)}
     for t in (0, 5, 12, 20):
@@ -195,6 +195,6 @@ def test_track_writes_the_detections_and_run_masks_covers_them(clip: Path, tmp_p
     assert any(d["object"] is None for d in data[str(BLINK)])  # the blink joined no object
     assert MasksManifest.load(masks).kept == frozenset()
     out = tmp_path / "from-masks.mp4"
-    Pipeline(_pm()).run(RunRequest(clip, out, load_preset("blur"), masks_dir=masks))
+    Pipeline(_pm()).run(RunRequest(clip, output=out, preset=load_preset("blur"), masks_dir=masks))
     frames = {f.index: f.image for f in iter_frames(out)}
     assert _detail(frames[BLINK], BLINK_BOX) <= 0.1 * _detail(scene(BLINK), BLINK_BOX)

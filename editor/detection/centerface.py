@@ -106,7 +106,9 @@ KNOWN_IOU = 0.5
 """A proposal overlapping a proposal verified on the previous frame at least this much (IoU)
 is the same thing: it keeps the verified score until the next whole-frame search looks again."""
 KNOWN_RISE = 0.1
-"""…unless its search peak rose by more than this since it was verified."""
+"""…unless its search peak rose by more than this since it was verified…"""
+REVERIFY = 24
+"""…or the verdict is this many frames old (about a second): looked at again."""
 
 
 def missing_model_message() -> str:
@@ -485,7 +487,7 @@ class FaceDetectorOptions(BackendOptions):
     between ``min_face`` and this, run on every ``fine_every``-th frame and, on the frames
     between, in windows around the small faces of the previous frame. At or below
     ``min_face``: the whole pyramid on every frame."""
-    fine_every: int = Field(6, ge=1)
+    fine_every: int = Field(8, ge=1)
     """The fine levels (faces smaller than ``coarse_face``) search the whole frame on every
     N-th consecutive frame (and on any frame that does not follow the previous call's); 1:
     every frame. A small face appearing between two fine searches is found at the next one
@@ -584,6 +586,60 @@ def plan_levels(width: int, height: int, min_face: float, tile: int) -> list[Lev
         scale /= LEVEL_RATIO
 
 
+class _Verdicts:
+    """Verified proposals of the frames just seen (one sequence of frames): boxes (K×4),
+    verified scores, search peaks, the frame they were looked at and last proposed on
+    (counted in calls to :meth:`update`). A verdict not proposed again for
+    :data:`REVERIFY` frames is forgotten."""
+
+    def __init__(self) -> None:
+        self.boxes = np.zeros((0, 4), np.float32)
+        self.scores = np.zeros(0, np.float32)
+        self.peaks = np.zeros(0, np.float32)
+        self.looked = np.zeros(0, np.int64)
+        self.seen = np.zeros(0, np.int64)
+        self.now = 0
+
+    def lookup(self, boxes: np.ndarray, peaks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(reusable: bool K, their scores: float32 K) for ``boxes`` (see
+        :meth:`CenterFaceDetector.verify`)."""
+        hit = np.zeros(len(boxes), bool)
+        scores = np.zeros(len(boxes), np.float32)
+        if not len(self.scores) or not len(boxes):
+            return hit, scores
+        overlap = _iou_matrix(boxes, self.boxes)
+        best = overlap.argmax(axis=1)
+        hit = overlap[np.arange(len(boxes)), best] >= KNOWN_IOU
+        hit &= self.now - self.looked[best] < REVERIFY
+        if peaks is not None:
+            hit &= peaks <= self.peaks[best] + KNOWN_RISE
+        scores[hit] = self.scores[best[hit]]
+        return hit, scores
+
+    def update(self, boxes: np.ndarray, scores: np.ndarray, peaks: np.ndarray) -> None:
+        """This frame's proposals and their scores: fresh looks replace what they overlap,
+        reused verdicts are kept with their age; verdicts not proposed for a while go."""
+        self.now += 1
+        keep = self.now - self.seen < REVERIFY
+        if len(self.scores) and len(boxes):
+            overlap = _iou_matrix(boxes, self.boxes)
+            best = overlap.argmax(axis=1)
+            same = overlap[np.arange(len(boxes)), best] >= KNOWN_IOU
+            reused = same & (self.scores[best] == scores)
+            looked = np.where(reused, self.looked[best], self.now)
+            peaks = np.where(reused, self.peaks[best], peaks)
+            covered = np.zeros(len(self.scores), bool)
+            covered[best[same]] = True
+            keep &= ~covered
+        else:
+            looked = np.full(len(boxes), self.now)
+        self.boxes = np.concatenate([self.boxes[keep], boxes.astype(np.float32)])
+        self.scores = np.concatenate([self.scores[keep], scores.astype(np.float32)])
+        self.peaks = np.concatenate([self.peaks[keep], peaks.astype(np.float32)])
+        self.looked = np.concatenate([self.looked[keep], looked.astype(np.int64)])
+        self.seen = np.concatenate([self.seen[keep], np.full(len(boxes), self.now, np.int64)])
+
+
 class CenterFaceDetector:
     """The ``faces`` detector: CenterFace over a multi-scale tiled pyramid (module docstring).
 
@@ -601,9 +657,8 @@ class CenterFaceDetector:
         self._since_full = 0
         self._previous = RawFaces.empty()
         """Faces reported on the previous frame (score ≥ ``threshold``)."""
-        self._looked = RawFaces.empty()
-        """The previous frame's verified proposals: boxes, verified scores and (in the
-        landmarks' place, broadcast) their search peaks."""
+        self._verdicts = _Verdicts()
+        """Recent frames' verified proposals (:meth:`verify`)."""
 
     def levels(self, width: int, height: int) -> list[Level]:
         """The whole search plan for frames of ``width``×``height``: coarse and fine levels."""
@@ -641,14 +696,13 @@ class CenterFaceDetector:
         first). ``frame_index`` ``None``: the whole pyramid, every proposal verified."""
         follows = frame_index is not None and self._last_index is not None and frame_index == self._last_index + 1
         full = not follows or self._since_full + 1 >= self.options.fine_every
+        if not follows:
+            self._verdicts = _Verdicts()
         faces = self.propose(image, full=full, around=None if full else self._previous)
         if self.options.verify and faces.scores.size:
-            peaks = faces.scores
-            scores = self.verify(image, faces.boxes, None if full else self._looked, peaks)
-            self._looked = RawFaces(faces.boxes, scores, peaks[:, None, None] * np.ones((1, 5, 2), np.float32))
+            scores = self.verify(image, faces.boxes, self._verdicts if follows else None, faces.scores)
+            self._verdicts.update(faces.boxes, scores, faces.scores)
             faces = RawFaces(faces.boxes, scores, faces.landmarks)
-        else:
-            self._looked = RawFaces.empty()
         faces = faces.take(np.nonzero(faces.scores >= self.options.threshold)[0])
         faces = faces.take(np.argsort(-faces.scores, kind="stable"))
         self._last_index = frame_index
@@ -658,9 +712,10 @@ class CenterFaceDetector:
 
     def new_shot(self) -> None:
         """A shot cut before the next frame: search the whole pyramid there, forget the
-        previous frame's faces."""
+        previous frames' faces and verdicts."""
         self._last_index = None
-        self._previous = self._looked = RawFaces.empty()
+        self._previous = RawFaces.empty()
+        self._verdicts = _Verdicts()
 
     def propose(self, image: np.ndarray, *, full: bool = True, around: RawFaces | None = None) -> RawFaces:
         """Candidate faces of the multi-scale tiled search (heat-map peaks at or above
@@ -719,25 +774,20 @@ class CenterFaceDetector:
                                           marks.astype(np.float32)))
         return RawFaces.concat(found)
 
-    def verify(self, image: np.ndarray, boxes: np.ndarray, known: RawFaces | None = None,
+    def verify(self, image: np.ndarray, boxes: np.ndarray, known: _Verdicts | None = None,
                peaks: np.ndarray | None = None) -> np.ndarray:
         """Verified scores (float32, one per box K×4 in frame pixels): the lower of the two
         best peaks the network finds near each box's centre in windows of 4× the box height
         around it, scaled so the box is :data:`VERIFY_SIZES` (48, 64) px high. ``known``:
-        the previous frame's verified proposals (:attr:`_looked`) — a box overlapping one of
-        them (IoU ≥ :data:`KNOWN_IOU`) keeps its verified score without a new look unless
-        its search peak (``peaks``) rose by more than :data:`KNOWN_RISE` (a face turning
-        towards the camera is looked at again at once); every box is looked at again at the
-        next whole-frame search."""
+        recent frames' verdicts — a box overlapping one of them (IoU ≥ :data:`KNOWN_IOU`: the
+        same face, or the same patch of scenery, one frame on) keeps its score without a new
+        look, unless its search peak (``peaks``) rose by more than :data:`KNOWN_RISE` (a face
+        turning towards the camera) or the verdict is :data:`REVERIFY` frames old."""
         scores = np.full(len(boxes), np.inf, np.float32)
         todo = np.ones(len(boxes), bool)
-        if known is not None and known.scores.size and len(boxes):
-            overlap = _iou_matrix(boxes, known.boxes)
-            best = overlap.argmax(axis=1)
-            hit = overlap[np.arange(len(boxes)), best] >= KNOWN_IOU
-            if peaks is not None:
-                hit &= peaks <= known.landmarks[best, 0, 0] + KNOWN_RISE
-            scores[hit] = known.scores[best[hit]]
+        if known is not None and len(boxes):
+            hit, reused = known.lookup(boxes, peaks)
+            scores[hit] = reused[hit]
             todo = ~hit
         if todo.any():
             scores[todo] = self._look(image, boxes[todo])
