@@ -20,9 +20,11 @@ Formats (option ``formats``, any combination):
   (FFmpeg's ``prores_ks``, profile 4444, ``yuva444p10le``) with the matte both in alpha and
   in luma (white, 255 as RGB, on the object; black elsewhere), at the source's timing (the
   same pts and time base) — a track matte for Premiere Pro and After Effects (alpha or luma)
-  and an External Matte for DaVinci Resolve.
-
-Cryptomatte (Psyop's per-object ID specification) is not written.
+  and an External Matte for DaVinci Resolve;
+* ``cryptomatte`` — ``FOLDER/cryptomatte/00000.exr…``: one OpenEXR file per frame with a
+  Cryptomatte of type ``CryptoObject`` (IDs from the objects' names, ranked ID/coverage
+  layers, the manifest in the header: :mod:`editor.imaging.cryptomatte`), which Nuke's,
+  Blender's and Fusion's Cryptomatte tools pick objects from by name or click.
 
 Everything is written into a temporary folder next to ``FOLDER`` and renamed when the
 run succeeds. Frames pass through unchanged, at any depth (``deep=True``).
@@ -40,7 +42,7 @@ import numpy as np
 from pydantic import Field
 
 from editor import hookimpl
-from editor.imaging import rle
+from editor.imaging import cryptomatte, rle
 from editor.api.errors import PresetError
 from editor.api.files import AtomicOutput
 from editor.api.masks import MaskFolderWriter, present_ids
@@ -48,7 +50,10 @@ from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, Stag
 from editor.tracking.confidence import ConfidenceCollector
 from editor.video.writer import EncodeOptions, VideoWriter
 
-Format = Literal["davis", "png", "coco", "matte", "exr", "prores"]
+Format = Literal["davis", "png", "coco", "matte", "exr", "prores", "cryptomatte"]
+
+#: The Cryptomatte type written (the name most tools look for first).
+CRYPTOMATTE_TYPE = "CryptoObject"
 
 #: ProRes 4444 with alpha: FFmpeg's ``prores_ks`` profile 4 (``4444``), 10-bit 4:4:4 + alpha.
 PRORES = EncodeOptions(codec="prores_ks", pix_fmt="yuva444p10le", crf=None, preset=None,
@@ -64,27 +69,33 @@ def file_name(text: str) -> str:
     return name[:60]
 
 
-def channel_names(names: dict[int, str], ids: list[int]) -> dict[int, str]:
-    """EXR channel name of each object id: its name with ``.`` (OpenEXR's layer separator)
-    replaced by ``_``, ``object-<id>`` when it has none, ``<name>-<id>`` when two objects
-    would share a channel name."""
-    base = {i: (names.get(i, "") or f"object-{i}").replace(".", "_") for i in ids}
+def object_labels(names: dict[int, str], ids: list[int]) -> dict[int, str]:
+    """One distinct label per object id: its name, ``object-<id>`` when it has none,
+    ``<name>-<id>`` when two objects share a name."""
+    base = {i: names.get(i, "") or f"object-{i}" for i in ids}
     counts: dict[str, int] = {}
     for n in base.values():
         counts[n] = counts.get(n, 0) + 1
     return {i: n if counts[n] == 1 else f"{n}-{i}" for i, n in base.items()}
 
 
-def write_exr(path: Path, channels: dict[str, np.ndarray]) -> None:
+def channel_names(names: dict[int, str], ids: list[int]) -> dict[int, str]:
+    """EXR channel name of each object id: its label (:func:`object_labels`) with ``.``
+    (OpenEXR's layer separator) replaced by ``_``."""
+    return object_labels({i: n.replace(".", "_") for i, n in names.items()}, ids)
+
+
+def write_exr(path: Path, channels: dict[str, np.ndarray], attributes: dict[str, str] | None = None) -> None:
     """One single-part scan-line OpenEXR file with ZIP compression: ``channels`` maps a
-    channel name to an H×W float16 plane (HALF channels)."""
+    channel name to an H×W plane, float16 (a HALF channel) or float32 (FLOAT);
+    ``attributes``: string attributes added to the header."""
     try:
         import OpenEXR
     except ImportError as exc:  # pragma: no cover - the `exr` extra
         raise PresetError("export-masks: the exr format needs the OpenEXR package "
                           "(pip install 'trackedit[exr]')") from exc
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    with OpenEXR.File(header, {n: np.ascontiguousarray(c, np.float16) for n, c in channels.items()}) as f:
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **(attributes or {})}
+    with OpenEXR.File(header, {n: np.ascontiguousarray(c) for n, c in channels.items()}) as f:
         f.write(str(path))
 
 
@@ -123,6 +134,11 @@ class ExportMasksStage(Stage):
         if self.exr is not None:
             self.exr.mkdir()
             self.channels = channel_names(self.names, sorted(self.ids))
+        self.crypto = self.tmp / "cryptomatte" if "cryptomatte" in formats else None
+        if self.crypto is not None:
+            self.crypto.mkdir()
+            self.crypto_names = object_labels(self.names, sorted(self.ids))
+            self.crypto_header = cryptomatte.header(CRYPTOMATTE_TYPE, self.crypto_names)
         self.prores: dict[int, VideoWriter] = {}
         if "prores" in formats:
             (self.tmp / "prores").mkdir()
@@ -161,6 +177,9 @@ class ExportMasksStage(Stage):
         if self.exr is not None:
             write_exr(self.exr / f"{item.index:05d}.exr",
                       {self.channels[oid]: (labels == oid).astype(np.float16) for oid in sorted(self.ids)})
+        if self.crypto is not None:
+            write_exr(self.crypto / f"{item.index:05d}.exr",
+                      cryptomatte.channels(labels, self.crypto_names, CRYPTOMATTE_TYPE), self.crypto_header)
         for oid, writer in self.prores.items():
             matte = np.where(labels == oid, 255, 0).astype(np.uint8)
             writer.write(dataclasses.replace(item.frame, image=np.repeat(matte[..., None], 3, axis=2),
@@ -210,5 +229,5 @@ class ExportMasksStage(Stage):
 def editor_register_stages(register):  # noqa: ANN001
     register(StageSpec("export-masks", ExportMasksOptions, ExportMasksStage,
                        "write masks as DAVIS PNGs, per-object PNGs, COCO RLE JSON, a matte video, "
-                       "OpenEXR matte channels and/or ProRes 4444 matte clips",
+                       "OpenEXR matte channels, ProRes 4444 matte clips and/or Cryptomatte EXRs",
                        deep=True))
