@@ -36,12 +36,15 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert "DaVinci Resolve" in mattes and "--8&lt;--" not in mattes  # README's section, included
     assert 'id="editor.moviepy.TrackedEdit"' in (site / "moviepy" / "index.html").read_text()
     assert "Latest figures" in (site / "benchmarks" / "index.html").read_text()
+    assert (site / "images" / "before-after.jpg").is_file() and not (site / "make_figures.py").exists()
 
 
 def test_broken_link_fails_the_build(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    shutil.copytree(REPO, root, ignore=shutil.ignore_patterns(".git", ".venv", "samples", "tests", "benchmarks",
-                                                               "__pycache__", ".shim"))
+    for folder in ("docs", "editor"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("mkdocs.yml", "README.md", "BENCHMARKS.md", "ARCHITECTURE.md"):
+        shutil.copy(REPO / name, root / name)
     (root / "docs" / "redaction.md").write_text((root / "docs" / "redaction.md").read_text()
                                                + "\nSee [the missing page](no-such-page.md).\n")
     result = _build(root, tmp_path / "site")
