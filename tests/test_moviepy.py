@@ -150,3 +150,42 @@ def test_mask_clip_values_and_compositing(tmp_path: Path) -> None:
     band[50:70] = True
     assert (frame[band & on_person] == 90).all()          # behind the person
     assert (frame[band & ~on_person] == [255, 255, 0]).all()  # in front of the rest
+
+
+def test_detect_faces_on_the_clips_frames(footage: Path, tmp_path: Path) -> None:
+    """``detect=["faces"]`` on a subclip scaled up by 1.5: the face CenterFace finds on the
+    clip's own frames is blurred, pixels far from it are the clip's."""
+    from fractions import Fraction
+
+    from moviepy import VideoFileClip
+
+    from editor.api.backends import BackendContext
+    from editor.detection.detect import detect_objects
+    from editor.detection.options import DetectOptions
+    from editor.pipeline.plugin_manager import PluginManager
+    from editor.video.inputs import rgb_video
+
+    plugins = PluginManager(external=False)
+    reason = plugins.detectors["faces"].unavailable(BackendContext(), plugins.detectors["faces"].options_model())
+    if reason:
+        pytest.skip(f"faces detector not available: {reason}")
+    with VideoFileClip(str(footage / "carphone_pristine.mp4")) as source:
+        clip = source.subclipped(1, 2).resized(1.5)
+        frames = list(clip.iter_frames(dtype="uint8"))
+        edited = list(clip.with_effects([TrackedEdit(preset="blur", detect=["faces"])]).iter_frames(dtype="uint8"))
+    assert len(edited) == len(frames) and frames[0].shape == (216, 264, 3)
+    # the reference: the detector on the same frames
+    rgb_video(frames, Fraction(clip.fps).limit_denominator(1001), tmp_path / "frames.mkv")
+    found = detect_objects(tmp_path / "frames.mkv", ["faces"], DetectOptions(every=1), plugins=plugins)
+    boxes = {o.frame: o.box for track in found.tracks for o in track.observations}
+    assert len(boxes) >= 0.9 * len(frames)
+    for i, (before, after) in enumerate(zip(frames, edited)):
+        if i not in boxes:
+            continue
+        x0, y0, x1, y1 = (int(round(v)) for v in boxes[i])
+        changed = np.abs(after.astype(int) - before.astype(int)).max(axis=2)
+        assert (changed[y0:y1, x0:x1] > 6).mean() > 0.5, i
+        reach = int(0.35 * max(x1 - x0, y1 - y0)) + 24
+        far = np.ones(changed.shape, bool)
+        far[max(0, y0 - reach):y1 + reach, max(0, x0 - reach):x1 + reach] = False
+        assert far.any() and changed[far].max() == 0, i
