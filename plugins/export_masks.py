@@ -85,15 +85,21 @@ def channel_names(names: dict[int, str], ids: list[int]) -> dict[int, str]:
     return object_labels({i: n.replace(".", "_") for i, n in names.items()}, ids)
 
 
+def openexr():  # noqa: ANN201 - the module
+    """The ``OpenEXR`` module; a one-line :class:`PresetError` when it is not installed."""
+    try:
+        import OpenEXR
+    except ImportError as exc:  # pragma: no cover - the `exr` extra
+        raise PresetError("export-masks: the exr and cryptomatte formats need the OpenEXR package "
+                          "(pip install 'trackedit[exr]')") from exc
+    return OpenEXR
+
+
 def write_exr(path: Path, channels: dict[str, np.ndarray], attributes: dict[str, str] | None = None) -> None:
     """One single-part scan-line OpenEXR file with ZIP compression: ``channels`` maps a
     channel name to an H×W plane, float16 (a HALF channel) or float32 (FLOAT);
     ``attributes``: string attributes added to the header."""
-    try:
-        import OpenEXR
-    except ImportError as exc:  # pragma: no cover - the `exr` extra
-        raise PresetError("export-masks: the exr format needs the OpenEXR package "
-                          "(pip install 'trackedit[exr]')") from exc
+    OpenEXR = openexr()
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **(attributes or {})}
     with OpenEXR.File(header, {n: np.ascontiguousarray(c) for n, c in channels.items()}) as f:
         f.write(str(path))
@@ -116,6 +122,8 @@ class ExportMasksStage(Stage):
             raise PresetError(f"export-masks: {folder} already exists (set export-masks.overwrite=true)")
         if not folder.parent.exists():
             raise PresetError(f"export-masks: folder {folder.parent} does not exist")
+        if {"exr", "cryptomatte"} & set(options.formats):
+            openexr()  # before the run (and any temporary folder), not at its first frame
         self._out = AtomicOutput(folder, directory=True)
         self.tmp = self._out.path
         formats = set(options.formats)
