@@ -10,7 +10,21 @@ Formats (option ``formats``, any combination):
 * ``coco`` — ``FOLDER/coco.json``: COCO-style instances with RLE segmentations that
   ``pycocotools.mask.decode`` reads (image id = frame index, category id = object id);
 * ``matte`` — ``FOLDER/matte.mp4``: black-and-white matte video (white = selected
-  objects) with the source's timing, H.264 lossless luma.
+  objects) with the source's timing, H.264 lossless luma;
+* ``exr`` — ``FOLDER/exr/00000.exr…``: one OpenEXR file per frame (scan lines, ZIP
+  compression) with one HALF channel per object, named after it (:func:`channel_names`),
+  1.0 on the object and 0.0 elsewhere — what Nuke, Blender, Fusion and Resolve read as
+  matte channels (OpenEXR file layout: openexr.com, "OpenEXR File Layout"; written with the
+  ``OpenEXR`` package of the Academy Software Foundation, the ``exr`` extra);
+* ``prores`` — ``FOLDER/prores/<id>[-<name>].mov``: one Apple ProRes 4444 clip per object
+  (FFmpeg's ``prores_ks``, profile 4444, ``yuva444p10le``) with the matte both in alpha and
+  in luma (white, 255 as RGB, on the object; black elsewhere), at the source's timing (the
+  same pts and time base) — a track matte for Premiere Pro and After Effects (alpha or luma)
+  and an External Matte for DaVinci Resolve;
+* ``cryptomatte`` — ``FOLDER/cryptomatte/00000.exr…``: one OpenEXR file per frame with a
+  Cryptomatte of type ``CryptoObject`` (IDs from the objects' names, ranked ID/coverage
+  layers, the manifest in the header: :mod:`editor.imaging.cryptomatte`), which Nuke's,
+  Blender's and Fusion's Cryptomatte tools pick objects from by name or click.
 
 Everything is written into a temporary folder next to ``FOLDER`` and renamed when the
 run succeeds. Frames pass through unchanged, at any depth (``deep=True``).
@@ -19,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +42,7 @@ import numpy as np
 from pydantic import Field
 
 from editor import hookimpl
-from editor.imaging import rle
+from editor.imaging import cryptomatte, rle
 from editor.api.errors import PresetError
 from editor.api.files import AtomicOutput
 from editor.api.masks import MaskFolderWriter, present_ids
@@ -36,7 +51,59 @@ from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, Stag
 from editor.tracking.confidence import ConfidenceCollector
 from editor.video.writer import EncodeOptions, VideoWriter
 
-Format = Literal["davis", "png", "coco", "matte"]
+Format = Literal["davis", "png", "coco", "matte", "exr", "prores", "cryptomatte"]
+
+#: The Cryptomatte type written (the name most tools look for first).
+CRYPTOMATTE_TYPE = "CryptoObject"
+
+#: ProRes 4444 with alpha: FFmpeg's ``prores_ks`` profile 4 (``4444``), 10-bit 4:4:4 + alpha.
+PRORES = EncodeOptions(codec="prores_ks", pix_fmt="yuva444p10le", crf=None, preset=None,
+                       options={"profile": "4444"}, audio=False, subtitles=False, other_streams=False,
+                       extra_video=False)
+
+
+def file_name(text: str) -> str:
+    """``text`` (an object name) as one file-name component: path separators, control
+    characters and characters Windows refuses become ``_``; leading dots, dashes and spaces
+    are dropped; at most 60 characters. A stand-in for the project's one safe-name helper."""
+    name = re.sub(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]+', "_", str(text)).strip().lstrip(".-_ ").rstrip(". ")
+    return name[:60]
+
+
+def object_labels(names: dict[int, str], ids: list[int]) -> dict[int, str]:
+    """One distinct label per object id: its name, ``object-<id>`` when it has none,
+    ``<name>-<id>`` when two objects share a name."""
+    base = {i: names.get(i, "") or f"object-{i}" for i in ids}
+    counts: dict[str, int] = {}
+    for n in base.values():
+        counts[n] = counts.get(n, 0) + 1
+    return {i: n if counts[n] == 1 else f"{n}-{i}" for i, n in base.items()}
+
+
+def channel_names(names: dict[int, str], ids: list[int]) -> dict[int, str]:
+    """EXR channel name of each object id: its label (:func:`object_labels`) with ``.``
+    (OpenEXR's layer separator) replaced by ``_``."""
+    return object_labels({i: n.replace(".", "_") for i, n in names.items()}, ids)
+
+
+def openexr():  # noqa: ANN201 - the module
+    """The ``OpenEXR`` module; a one-line :class:`PresetError` when it is not installed."""
+    try:
+        import OpenEXR
+    except ImportError as exc:  # pragma: no cover - the `exr` extra
+        raise PresetError("export-masks: the exr and cryptomatte formats need the OpenEXR package "
+                          "(pip install 'trackedit[exr]')") from exc
+    return OpenEXR
+
+
+def write_exr(path: Path, channels: dict[str, np.ndarray], attributes: dict[str, str] | None = None) -> None:
+    """One single-part scan-line OpenEXR file with ZIP compression: ``channels`` maps a
+    channel name to an H×W plane, float16 (a HALF channel) or float32 (FLOAT);
+    ``attributes``: string attributes added to the header."""
+    OpenEXR = openexr()
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **(attributes or {})}
+    with OpenEXR.File(header, {n: np.ascontiguousarray(c) for n, c in channels.items()}) as f:
+        f.write(str(path))
 
 
 class ExportMasksOptions(StageOptions):
@@ -56,6 +123,8 @@ class ExportMasksStage(Stage):
             raise PresetError(f"export-masks: {folder} already exists (set export-masks.overwrite=true)")
         if not folder.parent.exists():
             raise PresetError(f"export-masks: folder {folder.parent} does not exist")
+        if {"exr", "cryptomatte"} & set(options.formats):
+            openexr()  # before the run (and any temporary folder), not at its first frame
         self._out = AtomicOutput(folder, directory=True)
         self.tmp = self._out.path
         formats = set(options.formats)
@@ -70,6 +139,22 @@ class ExportMasksStage(Stage):
             self.matte = VideoWriter(self.tmp / "matte.mp4", video,
                                      EncodeOptions(crf=0, preset="veryfast", audio=False, subtitles=False,
                                                    other_streams=False))
+        self.exr = self.tmp / "exr" if "exr" in formats else None
+        if self.exr is not None:
+            self.exr.mkdir()
+            self.channels = channel_names(self.names, sorted(self.ids))
+        self.crypto = self.tmp / "cryptomatte" if "cryptomatte" in formats else None
+        if self.crypto is not None:
+            self.crypto.mkdir()
+            self.crypto_names = object_labels(self.names, sorted(self.ids))
+            self.crypto_header = cryptomatte.header(CRYPTOMATTE_TYPE, self.crypto_names)
+        self.prores: dict[int, VideoWriter] = {}
+        if "prores" in formats:
+            (self.tmp / "prores").mkdir()
+            for oid in sorted(self.ids):
+                name = file_name(self.names.get(oid, ""))
+                path = self.tmp / "prores" / (f"{oid}-{name}.mov" if name else f"{oid}.mov")
+                self.prores[oid] = VideoWriter(path, context.video, PRORES)
         self.frames = 0
         self._ann_id = 0
 
@@ -98,6 +183,16 @@ class ExportMasksStage(Stage):
             # the matte's own pixels: no alpha, and no decoded source planes to pass through
             self.matte.write(dataclasses.replace(item.frame, image=np.repeat(matte[..., None], 3, axis=2),
                                                  alpha=None, planes=None))
+        if self.exr is not None:
+            write_exr(self.exr / f"{item.index:05d}.exr",
+                      {self.channels[oid]: (labels == oid).astype(np.float16) for oid in sorted(self.ids)})
+        if self.crypto is not None:
+            write_exr(self.crypto / f"{item.index:05d}.exr",
+                      cryptomatte.channels(labels, self.crypto_names, CRYPTOMATTE_TYPE), self.crypto_header)
+        for oid, writer in self.prores.items():
+            matte = np.where(labels == oid, 255, 0).astype(np.uint8)
+            writer.write(dataclasses.replace(item.frame, image=np.repeat(matte[..., None], 3, axis=2),
+                                             alpha=matte, planes=None))
         self.frames = item.index + 1
         return item
 
@@ -108,6 +203,9 @@ class ExportMasksStage(Stage):
         if self.matte is not None:
             self.matte.close()
             self.matte = None
+        for writer in self.prores.values():
+            writer.close()
+        self.prores = {}
         if self.coco is not None:
             self.coco.close()
             self.coco = None
@@ -129,6 +227,8 @@ class ExportMasksStage(Stage):
     def close(self) -> None:
         if self.matte is not None:
             self.matte.abort()
+        for writer in self.prores.values():
+            writer.abort()
         if self.coco is not None:
             self.coco.close()
         self._out.discard()
@@ -137,5 +237,6 @@ class ExportMasksStage(Stage):
 @hookimpl
 def editor_register_stages(register):  # noqa: ANN001
     register(StageSpec("export-masks", ExportMasksOptions, ExportMasksStage,
-                       "write masks as DAVIS PNGs, per-object PNGs, COCO RLE JSON and/or a matte video",
+                       "write masks as DAVIS PNGs, per-object PNGs, COCO RLE JSON, a matte video, "
+                       "OpenEXR matte channels, ProRes 4444 matte clips and/or Cryptomatte EXRs",
                        deep=True))

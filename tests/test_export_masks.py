@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -34,6 +35,14 @@ def clip_and_masks(tmp_path: Path) -> tuple[Path, Path]:
         writer.write(t, _labels(t))
     writer.close()
     return clip, tmp_path / "masks"
+
+
+def _export(clip: Path, masks: Path, out_dir: Path, formats: list[str]) -> Path:
+    """Run the export-masks preset with ``formats`` over ``clip`` and its masks; ``out_dir``."""
+    preset = apply_overrides(load_preset("export-masks"),
+                             [f'export-masks.folder="{out_dir}"', f"export-masks.formats={json.dumps(formats)}"])
+    Pipeline().run(RunRequest(input=clip, output=out_dir.with_suffix(".mp4"), preset=preset, masks_dir=masks))
+    return out_dir
 
 
 def test_all_formats_round_trip(clip_and_masks: tuple[Path, Path], tmp_path: Path) -> None:
@@ -81,3 +90,115 @@ def test_selected_objects_only_and_existing_folder(clip_and_masks: tuple[Path, P
     with pytest.raises(PresetError, match="already exists"):
         Pipeline().run(RunRequest(input=clip, output=tmp_path / "o2.mp4", preset=preset, masks_dir=masks))
     assert not (tmp_path / "o2.mp4").exists()
+
+
+def test_exr_channels_per_object(clip_and_masks: tuple[Path, Path], tmp_path: Path) -> None:
+    OpenEXR = pytest.importorskip("OpenEXR", reason="the exr format needs the OpenEXR package (exr extra)")
+    clip, masks = clip_and_masks
+    out_dir = _export(clip, masks, tmp_path / "exr-export", ["exr"])
+    files = sorted((out_dir / "exr").iterdir())
+    assert [f.name for f in files] == [f"{t:05d}.exr" for t in range(T)]
+    for t, path in enumerate(files):
+        with OpenEXR.File(str(path), separate_channels=True) as f:
+            channels = f.channels()
+            assert sorted(channels) == ["ball", "brick"]
+            assert f.header()["dataWindow"][1].tolist() == [W - 1, H - 1]
+            for oid, name in ((3, "ball"), (7, "brick")):
+                pixels = channels[name].pixels
+                assert pixels.dtype == np.float16 and pixels.shape == (H, W)
+                assert np.array_equal(pixels, (_labels(t) == oid).astype(np.float16))
+
+
+def test_exr_channel_names() -> None:
+    from trackedit_plugins.export_masks import channel_names
+
+    assert channel_names({1: "left.eye", 2: "", 3: "a", 4: "a"}, [1, 2, 3, 4]) == \
+        {1: "left_eye", 2: "object-2", 3: "a-3", 4: "a-4"}
+
+
+def test_prores_matte_per_object(tmp_path: Path) -> None:
+    import av
+
+    # a variable frame rate source in a 1/90000 time base: the clips keep its pts
+    src = tmp_path / "vfr.mp4"
+    pts = [0, 3000, 9000, 10500, 18000, 21000, 30000, 33000, 36000, 45000]
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.time_base = Fraction(1, 90000)
+        stream.codec_context.time_base = Fraction(1, 90000)
+        for t, p in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(np.full((H, W, 3), 20 * t, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = p, Fraction(1, 90000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    writer = MaskFolderWriter(tmp_path / "masks", {3: "ball/../x", 7: "brick"}, str(src))
+    for t in range(T):
+        writer.write(t, _labels(t))
+    writer.close()
+    out_dir = _export(src, tmp_path / "masks", tmp_path / "prores-export", ["prores"])
+    source = list(iter_frames(src))
+    assert sorted(p.name for p in (out_dir / "prores").iterdir()) == ["3-ball_.._x.mov", "7-brick.mov"]
+    for oid, name in ((3, "3-ball_.._x.mov"), (7, "7-brick.mov")):
+        with av.open(str(out_dir / "prores" / name)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "prores" and stream.codec_context.profile == "4444"
+            assert stream.codec_context.codec_tag == "ap4h"  # ProRes 4444 in QuickTime
+            assert stream.codec_context.format.name.startswith("yuva444p")  # decoded with its alpha
+        frames = list(iter_frames(out_dir / "prores" / name))
+        assert len(frames) == T
+        assert [f.time for f in frames] == pytest.approx([f.time for f in source], abs=1e-6)
+        assert [f.pts * f.time_base for f in frames] == [f.pts * f.time_base for f in source]
+        for t, frame in enumerate(frames):
+            truth = np.where(_labels(t) == oid, 255, 0)
+            assert frame.alpha is not None
+            alpha = frame.alpha.astype(int) * 255 // np.iinfo(frame.alpha.dtype).max
+            luma = frame.image.astype(int).mean(axis=2) * 255 / np.iinfo(frame.image.dtype).max
+            assert np.abs(alpha - truth).max() <= 2, (oid, t)
+            assert np.abs(luma - truth).max() <= 4, (oid, t)
+
+
+def test_cryptomatte_hash_matches_the_specification() -> None:
+    from editor.imaging import cryptomatte
+
+    # MurmurHash3 x86 32-bit reference values, and the specification's manifest example
+    assert [cryptomatte.murmurhash3_32(b) for b in (b"", b"hello", b"Hello, world!")] == \
+        [0, 0x248BFA47, 0xC0363E43]
+    assert json.loads(cryptomatte.manifest({1: "bunny", 2: "default"})) == {"bunny": "13851a76",
+                                                                            "default": "42c9679f"}
+    # the exponent is clamped to 1…254: never zero/denormal, NaN or infinity
+    for name in (f"object-{i}" for i in range(2000)):
+        assert np.isfinite(cryptomatte.id_float(name)) and 0 < (cryptomatte.id_bits(name) >> 23) & 0xFF < 255
+
+
+def test_cryptomatte_decodes_to_the_masks(clip_and_masks: tuple[Path, Path], tmp_path: Path) -> None:
+    import struct
+
+    OpenEXR = pytest.importorskip("OpenEXR", reason="the cryptomatte format needs the OpenEXR package (exr extra)")
+    clip, masks = clip_and_masks
+    out_dir = _export(clip, masks, tmp_path / "crypto-export", ["cryptomatte"])
+    files = sorted((out_dir / "cryptomatte").iterdir())
+    assert len(files) == T
+    for t, path in enumerate(files):
+        with OpenEXR.File(str(path), separate_channels=True) as f:
+            header, channels = f.header(), f.channels()
+            keys = {k.split("/")[1] for k in header if k.startswith("cryptomatte/")}
+            assert len(keys) == 1
+            meta = {k.split("/")[2]: v for k, v in header.items() if k.startswith("cryptomatte/")}
+            assert meta["name"] == "CryptoObject" and meta["hash"] == "MurmurHash3_32"
+            assert meta["conversion"] == "uint32_to_float32"
+            manifest = json.loads(meta["manifest"])
+            assert sorted(manifest) == ["ball", "brick"]
+            layers = sorted({n.split(".")[0] for n in channels if n.startswith("CryptoObject0")})
+            assert layers == ["CryptoObject00", "CryptoObject01", "CryptoObject02"]
+            assert all(channels[f"{layer}.{c}"].pixels.dtype == np.float32 for layer in layers for c in "RGBA")
+            # a decoder's matte: the coverage of every rank whose ID is the manifest's
+            for oid, name in ((3, "ball"), (7, "brick")):
+                wanted = struct.unpack(">f", bytes.fromhex(manifest[name]))[0]
+                matte = np.zeros((H, W), np.float32)
+                for layer in layers:
+                    for id_c, cov_c in (("R", "G"), ("B", "A")):
+                        ids = channels[f"{layer}.{id_c}"].pixels
+                        matte += np.where(ids == np.float32(wanted), channels[f"{layer}.{cov_c}"].pixels, 0)
+                assert np.array_equal(matte, (_labels(t) == oid).astype(np.float32)), (t, name)
+            assert (channels["CryptoObject00.R"].pixels[_labels(t) == 0] == 0).all()

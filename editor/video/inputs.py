@@ -20,7 +20,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 import av
 import av.error
+import numpy as np
 
 from editor.api.errors import InputError
 from editor.api.files import scratch_dir
@@ -102,10 +103,7 @@ def _sequence(folder: Path, pattern: str, start: int, fps: Fraction, out: Path, 
         encoder = None
         for frame in source.decode(stream):
             if encoder is None:
-                encoder = target.add_stream("ffv1", rate=fps)
-                encoder.width, encoder.height = frame.width, frame.height
-                encoder.pix_fmt = _ffv1_format(frame.format.name)
-                encoder.time_base = encoder.codec_context.time_base = 1 / fps
+                encoder = _ffv1_stream(target, fps, frame.width, frame.height, _ffv1_format(frame.format.name))
                 for attr in ("color_range", "colorspace"):
                     try:
                         setattr(encoder.codec_context, attr, getattr(frame, attr))
@@ -114,15 +112,29 @@ def _sequence(folder: Path, pattern: str, start: int, fps: Fraction, out: Path, 
             if frame.format.name != encoder.pix_fmt:
                 frame = frame.reformat(format=encoder.pix_fmt)
             frame.pts, frame.time_base = n, 1 / fps
-            for packet in encoder.encode(frame):
-                target.mux(packet)
+            _mux(target, encoder, frame)
             n += 1
         if encoder is None:
             raise InputError("the image sequence has no frames", shown)
-        for packet in encoder.encode(None):
-            target.mux(packet)
+        _mux(target, encoder, None)
     log.info("image sequence %s: %d frames at %s fps (--fps sets the rate)", shown, n, fps)
     return out
+
+
+def _ffv1_stream(target: av.container.OutputContainer, rate: Fraction, width: int, height: int, pix_fmt: str,
+                 time_base: Fraction | None = None) -> av.video.stream.VideoStream:
+    """An FFV1 stream of ``target`` (lossless) at ``rate``, time base ``time_base`` (default 1/``rate``)."""
+    stream = target.add_stream("ffv1", rate=rate)
+    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+    stream.time_base = stream.codec_context.time_base = time_base or 1 / rate
+    return stream
+
+
+def _mux(target: av.container.OutputContainer, stream: av.video.stream.VideoStream,
+         frame: av.VideoFrame | None) -> None:
+    """Encode ``frame`` (``None``: flush the encoder) and write its packets into ``target``."""
+    for packet in stream.encode(frame):
+        target.mux(packet)
 
 
 def _ffv1_format(name: str) -> str:
@@ -191,6 +203,28 @@ def input_file(spec: str | Path, *, fps: Fraction | float | None = None) -> Iter
     yield path
 
 
+def rgb_video(images: Iterable[np.ndarray], rate: Fraction, out: Path) -> int:
+    """RGB frames (H×W×3 uint8, all one size) as a lossless FFV1/Matroska video at ``rate``
+    frames per second (pts = frame number, time base 1/``rate``; ``bgr0`` planes, which decode
+    to the same RGB bit for bit). Returns the number of frames; ``InputError`` when there
+    are none."""
+    n = 0
+    with av.open(str(out), "w", format="matroska") as target:
+        stream = None
+        for image in images:
+            image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+            if stream is None:
+                stream = _ffv1_stream(target, rate, image.shape[1], image.shape[0], "bgr0")
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="bgr0")
+            frame.pts, frame.time_base = n, 1 / rate
+            _mux(target, stream, frame)
+            n += 1
+        if stream is None:
+            raise InputError("no frames to write", out)
+        _mux(target, stream, None)
+    return n
+
+
 def _animated_webp(path: Path) -> bool:
     from PIL import Image, UnidentifiedImageError
 
@@ -204,7 +238,6 @@ def _animated_webp(path: Path) -> bool:
 def _webp(path: Path, out: Path) -> Path:
     """An animated WebP (FFmpeg's webp decoder reads still pictures only; Pillow reads the
     animation) as a lossless FFV1/Matroska video with each frame's own duration (ms)."""
-    import numpy as np
     from PIL import Image, ImageSequence
 
     tb = Fraction(1, 1000)
@@ -215,19 +248,15 @@ def _webp(path: Path, out: Path) -> Path:
             rgba = np.asarray(picture.convert("RGBA"))
             opaque = bool((rgba[..., 3] == 255).all())
             if stream is None:
-                stream = target.add_stream("ffv1", rate=Fraction(1000, max(1, picture.info.get("duration") or 40)))
-                stream.width, stream.height = picture.width, picture.height
-                stream.pix_fmt = "bgr0" if opaque else "bgra"
-                stream.time_base = stream.codec_context.time_base = tb
+                stream = _ffv1_stream(target, Fraction(1000, max(1, picture.info.get("duration") or 40)),
+                                      picture.width, picture.height, "bgr0" if opaque else "bgra", tb)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format="rgba").reformat(
                 format=stream.pix_fmt)
             frame.pts, frame.time_base = t, tb
-            for packet in stream.encode(frame):
-                target.mux(packet)
+            _mux(target, stream, frame)
             t += int(picture.info.get("duration") or 40)
         assert stream is not None
-        for packet in stream.encode(None):
-            target.mux(packet)
+        _mux(target, stream, None)
     log.info("animated WebP %s: read with Pillow (FFmpeg decodes still WebP only)", path.name)
     return out
 
