@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -60,14 +59,6 @@ CRYPTOMATTE_TYPE = "CryptoObject"
 PRORES = EncodeOptions(codec="prores_ks", pix_fmt="yuva444p10le", crf=None, preset=None,
                        options={"profile": "4444"}, audio=False, subtitles=False, other_streams=False,
                        extra_video=False)
-
-
-def file_name(text: str) -> str:
-    """``text`` (an object name) as one file-name component: path separators, control
-    characters and characters Windows refuses become ``_``; leading dots, dashes and spaces
-    are dropped; at most 60 characters. A stand-in for the project's one safe-name helper."""
-    name = re.sub(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]+', "_", str(text)).strip().lstrip(".-_ ").rstrip(". ")
-    return name[:60]
 
 
 def object_labels(names: dict[int, str], ids: list[int]) -> dict[int, str]:
@@ -152,8 +143,8 @@ class ExportMasksStage(Stage):
         if "prores" in formats:
             (self.tmp / "prores").mkdir()
             for oid in sorted(self.ids):
-                name = file_name(self.names.get(oid, ""))
-                path = self.tmp / "prores" / (f"{oid}-{name}.mov" if name else f"{oid}.mov")
+                name = self.names.get(oid, "")
+                path = self.tmp / "prores" / (f"{oid}-{safe_name(name)}.mov" if name else f"{oid}.mov")
                 self.prores[oid] = VideoWriter(path, context.video, PRORES)
         self.frames = 0
         self._ann_id = 0
