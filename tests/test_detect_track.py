@@ -161,15 +161,16 @@ def test_missed_detections_do_not_split_a_track() -> None:
 
 
 def test_reliably_detected_objects_end_soon_after_their_last_detection() -> None:
-    """A track detected on (almost) every detection frame of its span gets the span ±
-    ``reach``; one detected now and then (a blurred face), or once, gets none (tracked
-    wherever the tracker follows it)."""
+    """A track detected on (almost) every detection frame of its span ends ``reach`` frames
+    after its last detection (before its first it is tracked back as far as the tracker
+    follows: a face found late); one detected now and then (a blurred face), or once, gets
+    none (tracked wherever the tracker follows it)."""
     from editor.detection.association import Track
     from editor.detection.detect import reliable_span
 
     rounds = list(range(0, 100, 4))
     steady = Track(1, "face", 0, [_obs(f, 30 + f, 40) for f in range(20, 61, 4)])
-    assert reliable_span(steady, rounds, 0.75, 8) == (12, 68)
+    assert reliable_span(steady, rounds, 0.75, 8) == (0, 68)
     gappy = Track(2, "face", 0, [_obs(f, 30, 40) for f in (20, 40, 44, 64)])
     assert reliable_span(gappy, rounds, 0.75, 8) is None  # 4 of 12 rounds
     once = Track(3, "face", 0, [_obs(20, 30, 40)])
@@ -691,7 +692,7 @@ def test_ui_detect_job_adds_tracked_objects(clip: Path, tmp_path: Path) -> None:
         assert {o["id"] for o in conf["objects"]} >= {mine + 1, mine + 2}
         session = app.state.ui.get(sid).session
         # spans as in headless runs: disc 2, first detected on 16, from two rounds (of 4) before
-        assert session.spans[mine + 2][0] == 8, session.spans
+        assert session.spans[mine + 2][0] == 0, session.spans  # tracked back as far as the tracker follows
         # tracked both ways: disc 2 (first detected on 16) is covered on 14; then delete it
         frame = c.get(f"{base}/frames/14.jpg")
         assert frame.status_code == 200

@@ -198,3 +198,61 @@ def test_track_writes_the_detections_and_run_masks_covers_them(clip: Path, tmp_p
     Pipeline(_pm()).run(RunRequest(clip, output=out, preset=load_preset("blur"), masks_dir=masks))
     frames = {f.index: f.image for f in iter_frames(out)}
     assert _detail(frames[BLINK], BLINK_BOX) <= 0.1 * _detail(scene(BLINK), BLINK_BOX)
+
+
+# -- the floor carried by motion: faces crossing the border, faces hidden for a moment ------------
+def _runner(t: int) -> tuple[int, int]:
+    return 120 + 6 * t, 60  # leaves over the right border around frame 12
+
+
+def runner_scene(t: int) -> np.ndarray:
+    img = BACKGROUND.copy()
+    cv2.circle(img, _runner(t), 14, (250, 250, 250), -1)
+    cv2.circle(img, _runner(t), 5, (10, 10, 10), -1)
+    return img
+
+
+class SeenWholeDetector:
+    """Finds the runner only while it is wholly in view and not on frames 3–6 (turned away):
+    a detector that misses half faces at the border and a face for a moment."""
+
+    def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
+        cx, cy = _runner(frame_index)
+        if cx + 15 > W or 3 <= frame_index <= 6:
+            return []
+        return [Detection((cx - 14.0, cy - 14.0, cx + 15.0, cy + 15.0), 0.9, "face")]
+
+
+class SeenWholePlugin:
+    @hookimpl
+    def editor_register_detectors(self, register):  # noqa: ANN001
+        register(DetectorSpec("faces", ScriptedOptions, lambda context, options: SeenWholeDetector(),
+                              kind="classic", labels=("face",)))
+
+
+def test_the_floor_follows_a_face_over_the_border_and_through_a_gap(tmp_path: Path) -> None:
+    """A face the detector misses for a moment (frames 3–6) and once it is partly out of the
+    frame is still covered: the floor is carried by its track's motion — interpolated across
+    the gap, extrapolated until it has left — whatever the tracker does."""
+    clip = write_clip(tmp_path / "runner.mp4", [runner_scene(t) for t in range(16)], pix_fmt="yuv444p",
+                      options={"crf": "0"})
+    pm = PluginManager(external=False)
+    pm.unregister(name="detectors")
+    pm.register(SeenWholePlugin(), "seen-whole")
+    from editor.detection import detect_objects
+
+    found = detect_objects(clip, ["faces"], DetectOptions(), plugins=pm)
+    seen = {f for f, ds in found.floor.items() if ds}
+    detected = {t for t in range(16) if _runner(t)[0] + 15 <= W and not 3 <= t <= 6}
+    in_view = {t for t in range(16) if _runner(t)[0] - 14 < W}
+    assert seen == in_view and seen > detected  # carried across 3–6 and over the border, not beyond
+    out = tmp_path / "out.mp4"
+    Pipeline(pm).run(RunRequest(clip, output=out, preset=load_preset("blur"), detect=DetectOptions()))
+    for frame in iter_frames(out):
+        t = frame.index
+        cx, cy = _runner(t)
+        x0, x1 = max(0, cx - 8), min(W, cx + 8)
+        if x1 - x0 < 4:
+            continue  # gone
+        box = (x0, cy - 8, x1, cy + 8)
+        assert _detail(frame.image, box) <= 0.1 * _detail(runner_scene(t), box), t

@@ -147,15 +147,19 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
              if (span := reliable_span(t, found.detected_frames, options.reliable, reach)) is not None}
     return DetectedObjects(PromptSet(tuple(o for o, _ in pairs)), [t for _, t in pairs], found.cadence,
                            tuple(detectors), found.frames, len(found.detected_frames), found.detection_count,
-                           found.cuts, frame_detections(found.detections, pairs, options), spans,
+                           found.cuts, frame_detections(found.detections, pairs, options, width=info.width,
+                                                        height=info.height, frames=found.frames, cuts=found.cuts),
+                           spans,
                            time.perf_counter() - start, found.detector_seconds)
 
 
 def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float,
                   reach: int) -> tuple[int, int] | None:
-    """(first − ``reach``, last + ``reach``) for a track detected at least twice and on at
-    least ``reliable`` of the ``detected_frames`` (where the detectors ran) between its first
-    and last detection; ``None`` otherwise (see :attr:`DetectOptions.reach`)."""
+    """(0, last + ``reach``) for a track detected at least twice and on at least ``reliable``
+    of the ``detected_frames`` (where the detectors ran) between its first and last
+    detection; ``None`` otherwise (see :attr:`DetectOptions.reach`). No lower bound: before
+    its first detection an object is tracked back as far as the tracker follows it (a small
+    or half-hidden face found a few frames late; the backward pass covers those frames)."""
     seen = {o.frame for o in track.observations}
     if len(seen) < 2:
         return None
@@ -163,4 +167,4 @@ def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float,
     rounds = sum(1 for f in detected_frames if first <= f <= last)
     if len(seen) < reliable * max(1, rounds):
         return None
-    return first - reach, last + reach
+    return 0, last + reach

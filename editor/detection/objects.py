@@ -22,6 +22,7 @@ prompts file, since only the names are needed.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -43,18 +44,84 @@ def grown_box(raw_box: tuple[float, float, float, float], margin: float) -> tupl
 
 
 def frame_detections(detections: Mapping[int, Sequence[tuple[Observation, str]]],
-                     pairs: Sequence[tuple[ObjectPrompts, Track]],
-                     options: DetectOptions) -> dict[int, tuple[FrameDetection, ...]]:
+                     pairs: Sequence[tuple[ObjectPrompts, Track]], options: DetectOptions, *,
+                     width: int = 0, height: int = 0, frames: int = 0,
+                     cuts: Sequence[int] = ()) -> dict[int, tuple[FrameDetection, ...]]:
     """Every frame's detections as redaction covers them (the floor,
     :class:`~editor.api.detectors.FrameDetection`): each detection's box grown by the margin,
     as an ellipse (``box`` for the box shape), with its detector's name and the id of the
     object whose track it joined (``None`` for none: dropped as noise or beyond the 255
-    ids). ``detections``: :attr:`editor.detection.scan.ScanResult.detections`."""
+    ids). ``detections``: :attr:`editor.detection.scan.ScanResult.detections`.
+
+    The floor is then carried by each track's motion where the detector cannot see what is
+    still there (:func:`carried`): across gaps of at most :attr:`DetectOptions.carry` frames
+    between two detections of a track (the box interpolated: a face behind a post, turned, or
+    blurred), and — given the frame's ``width`` and ``height`` — before a track's first and
+    after its last detection while the box, moved at the track's speed, still overlaps the
+    frame (a face entering or leaving over the border is detected only once most of it is
+    in view). Never across a shot cut (``cuts``) nor past ``frames``."""
     owner = {id(o): obj.id for obj, track in pairs for o in track.observations}
     shape = "box" if options.shape == "box" else "ellipse"
-    return {f: tuple(FrameDetection(grown_box(o.raw_box, options.margin), name, owner.get(id(o)), shape, o.label)
-                     for o, name in found)
-            for f, found in sorted(detections.items())}
+    out: dict[int, list[FrameDetection]] = {
+        f: [FrameDetection(grown_box(o.raw_box, options.margin), name, owner.get(id(o)), shape, o.label)
+            for o, name in found]
+        for f, found in sorted(detections.items())}
+    names = {id(o): name for found in detections.values() for o, name in found}
+    for obj, track in pairs:
+        if not track.observations:
+            continue
+        name = names.get(id(track.observations[0]), "")
+        for f, raw in carried(track, options.carry, width, height, frames, cuts):
+            out.setdefault(f, []).append(FrameDetection(grown_box(raw, options.margin), name, obj.id, shape,
+                                                        track.label))
+    return {f: tuple(found) for f, found in sorted(out.items())}
+
+
+def carried(track: Track, gap: int, width: int, height: int, frames: int,
+            cuts: Sequence[int] = ()) -> list[tuple[int, tuple[float, float, float, float]]]:
+    """(frame, raw box) where the track is carried by its motion (see
+    :func:`frame_detections`): interpolated across gaps of 2…``gap`` frames, and — with a
+    frame size — extrapolated at the track's speed (measured over its first or last
+    detections) before its first and after its last detection for as long as the box would
+    still overlap the frame, at most ``gap`` frames, when it entered or leaves across the
+    border (its first or last box within one box size of the border it moves through)."""
+    obs = track.observations
+    out: list[tuple[int, tuple[float, float, float, float]]] = []
+    bounds = sorted(cuts)
+
+    def shot_of(f: int) -> int:
+        return bisect.bisect_right(bounds, f)
+
+    for a, b in zip(obs, obs[1:]):
+        span = b.frame - a.frame
+        if 1 < span <= gap and shot_of(a.frame) == shot_of(b.frame):
+            for f in range(a.frame + 1, b.frame):
+                t = (f - a.frame) / span
+                out.append((f, tuple((1 - t) * u + t * v for u, v in zip(a.raw_box, b.raw_box))))  # type: ignore[arg-type]
+    if width <= 0 or height <= 0 or len(obs) < 2:
+        return out
+    for end, step in ((obs[-1], 1), (obs[0], -1)):
+        near = obs[-3:] if step > 0 else obs[:3]
+        first, last = near[0], near[-1]
+        dt = max(1, last.frame - first.frame)
+        vx = ((last.raw_box[0] + last.raw_box[2]) - (first.raw_box[0] + first.raw_box[2])) / 2 / dt * step
+        vy = ((last.raw_box[1] + last.raw_box[3]) - (first.raw_box[1] + first.raw_box[3])) / 2 / dt * step
+        x0, y0, x1, y1 = end.raw_box
+        size = max(x1 - x0, y1 - y0)
+        crossing = (vx < 0 and x0 < size) or (vx > 0 and x1 > width - size) or \
+            (vy < 0 and y0 < size) or (vy > 0 and y1 > height - size)
+        if not crossing or abs(vx) + abs(vy) < 0.5:
+            continue
+        shot = shot_of(end.frame)
+        for k in range(1, gap + 1):
+            f = end.frame + step * k
+            if f < 0 or (frames and f >= frames) or shot_of(f) != shot:
+                break
+            box = (x0 + vx * k, y0 + vy * k, x1 + vx * k, y1 + vy * k)
+            if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
+                break
+            out.append((f, box))
+    return out
 
 
 def prompt_for(obs: Observation, options: DetectOptions, width: int, height: int, *,

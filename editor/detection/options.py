@@ -105,10 +105,19 @@ class DetectOptions(BaseModel):
     the track before its first and after its last detection and across longer gaps (a
     missed stretch). ``None``: twice the detection cadence (one missed round is bridged);
     0: off."""
+    carry: int = Field(25, ge=0)
+    """Redaction's floor is carried by a track's motion for at most this many frames where the
+    detector cannot see what is still there: across a gap between two of its detections
+    (interpolated: a face behind a post, turned away or blurred for a moment), and before its
+    first / after its last detection while it enters or leaves over the frame's border
+    (extrapolated until its box is out of the frame). Covered like detections, whatever the
+    tracker does (:func:`editor.detection.objects.frame_detections`); 0: off. About a second
+    at 25 fps: chosen by construction (a covered background is cheap, a bare face is not)."""
     reach: int | None = Field(None, ge=0)
     """Frames an object the detector saw reliably (on at least :attr:`reliable` of the
-    detection frames between its first and last detection) is tracked before its first and
-    after its last detection; ``None``: twice the detection cadence. When such an object is
+    detection frames between its first and last detection) is tracked after its last
+    detection (before its first one it is tracked back to where the tracker loses it: a face
+    the detector finds late); ``None``: twice the detection cadence. When such an object is
     no longer detected it has left or turned away, and a tracked mask going on would sit on
     the background (a face leaving the view fast: the tracker lags onto a car). Objects seen
     less reliably (a blurred face, found now and then) are tracked wherever the tracker

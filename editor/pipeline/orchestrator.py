@@ -199,8 +199,9 @@ class Pipeline:
         return objects.prompts.names() if objects.prompts else {}
 
     def _kept(self, req: RunRequest, objects: _Objects) -> set[int]:
-        if req.masks_dir is not None:
-            return set(MasksManifest.load(req.masks_dir).kept)
+        if req.masks_dir is not None:  # kept in the folder, and by name with --keep
+            manifest = MasksManifest.load(req.masks_dir)
+            return set(manifest.kept) | {oid for oid, name in manifest.objects.items() if name and name in req.keep}
         return objects.prompts.kept() if objects.prompts else set()
 
     # -- commands ------------------------------------------------------------------------
@@ -294,19 +295,28 @@ class Pipeline:
                           tracking.stats if tracking else None, objects.detection)
 
 
+def _natural(name: str) -> tuple:
+    """Sort key putting ``face-2`` before ``face-10``."""
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
 def _check_keep_names(req: RunRequest, plugins: PluginManager) -> None:
     """Before any detection: every ``--keep`` name is a prompted object's or one detection can
     give (``face-<n>`` for ``--detect faces``); else a one-line
     :class:`~editor.api.errors.PromptError`."""
     import re
 
-    known = {n for n in (req.prompts.names().values() if req.prompts else ()) if n}
+    names = MasksManifest.load(req.masks_dir).objects if req.masks_dir is not None else \
+        req.prompts.names() if req.prompts else {}
+    known = {n for n in names.values() if n}
     labels = [label for d in (req.detect.detectors if req.detect else ()) if d in plugins.detectors
               for label in plugins.detectors[d].labels]
     for name in req.keep:
         if name in known or any(re.fullmatch(rf"{re.escape(label)}-\d+", name) for label in labels):
             continue
-        listed = ", ".join(sorted(known)) or "none"
+        listed = ", ".join(sorted(known, key=_natural)) or "none"
         detected = f"; detection names its objects {', '.join(f'{label}-<n>' for label in labels)}" if labels else ""
         raise PromptError(f"--keep {name!r}: no object of that name (objects: {listed}{detected})",
                           req.prompts.source if req.prompts else None)
@@ -320,7 +330,7 @@ def _mark_kept(prompts: PromptSet | None, names: tuple[str, ...], source: Path |
     known = {o.name for o in prompts.objects} if prompts is not None else set()
     unknown = [n for n in names if n not in known]
     if unknown or prompts is None:
-        listed = ", ".join(sorted(n for n in known if n)) or "none"
+        listed = ", ".join(sorted((n for n in known if n), key=_natural)) or "none"
         raise PromptError(f"--keep {unknown[0] if unknown else names[0]!r}: no object of that name "
                           f"(objects: {listed})", source)
     wanted = set(names)
