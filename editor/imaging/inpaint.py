@@ -33,10 +33,15 @@ from editor.api.stages import Inpainter
 from editor.imaging.background_memory import OBSERVED, SYNTHETIC, BackgroundMemory
 from editor.imaging.compositing import grow
 from editor.imaging.depth import peak, rgb8, to_depth
+from editor.tracking.shots import ShotDetector
 
-#: Mean grey difference (8-bit levels, outside the holes) above which two consecutive frames
-#: that no homography relates are taken as a cut: the background memory starts over.
-CUT_DIFFERENCE = 30.0
+#: A homography moving a frame corner by more than this share of the frame's longer side, or
+#: scaling its area out of [1/AREA_CHANGE, AREA_CHANGE], is not camera motion between two
+#: neighbouring frames (a false match): it is not used.
+MAX_CORNER_SHIFT, AREA_CHANGE = 0.35, 1.5
+#: The memory starts over when a frame's footprint in the shot's first frame has grown or
+#: shrunk beyond this factor (a zoom, or drift of the chained homographies).
+MAX_FOOTPRINT_CHANGE = 3.0
 #: With a memory, a window frame is used only if it shows more than this share of the hole
 #: still to fill (and more than 32 px).
 MIN_REVEAL = 0.01
@@ -92,6 +97,7 @@ class TemporalInpainter:
     _last: int | None = None  # the last frame filled (its features are kept for the next pair)
     _to_ref: np.ndarray = field(default_factory=lambda: np.eye(3))  # last frame → shot's first (small coords)
     _pair_ok: dict[int, bool] = field(default_factory=dict)
+    _shots: ShotDetector = field(default_factory=ShotDetector)
     _features: dict[int, _Features] = field(default_factory=dict)
     _homography: dict[int, np.ndarray] = field(default_factory=dict)  # i → H mapping frame i to i+1 (small coords)
     _orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(1000))
@@ -128,8 +134,9 @@ class TemporalInpainter:
                     est, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 2.0)
                     if est is not None and inliers is not None and inliers.sum() >= 10:
                         h = self._subpixel(fa.grey, fb.grey, src[inliers.ravel() > 0], est)
-            self._homography[key] = h
-            self._pair_ok[key] = h is not None and not np.array_equal(h, np.eye(3))
+            ok = not np.array_equal(h, np.eye(3)) and _change(h, fa.grey.shape) is not None
+            self._homography[key] = h if ok else np.eye(3)
+            self._pair_ok[key] = ok
         return self._homography[key]
 
     @staticmethod
@@ -172,22 +179,25 @@ class TemporalInpainter:
             del self._homography[k]
             self._pair_ok.pop(k, None)
 
-    def _follow_shot(self, t: int) -> None:
+    def _follow_shot(self, t: int, image: np.ndarray) -> None:
         """Move the memory's pose to frame ``t`` (chained homography from the last frame),
-        starting a new shot at a cut or a gap."""
+        starting a new shot at a cut (:class:`~editor.tracking.shots.ShotDetector`), a gap,
+        or where the chain has drifted (the frame's footprint ``MAX_FOOTPRINT_CHANGE``)."""
         last, self._last = self._last, t
-        if last is None or t != last + 1 or last not in self._features:
-            self.memory.reset()
-            self._to_ref = np.eye(3)
+        cut = self._shots.update(image)
+        if cut or last is None or t != last + 1 or last not in self._features:
+            self._start_shot()
             return
-        pair = self._pair(last, t)
-        if not self._pair_ok[last]:
-            a, b = self._features[last].grey, self._features[t].grey
-            if float(np.mean(cv2.absdiff(a, b))) > CUT_DIFFERENCE:
-                self.memory.reset()
-                self._to_ref = np.eye(3)
-                return
-        self._to_ref = self._to_ref @ np.linalg.inv(pair)
+        to_ref = self._to_ref @ np.linalg.inv(self._pair(last, t))
+        area = _change(to_ref, self._features[t].grey.shape, max_shift=None)
+        if area is None or not 1 / MAX_FOOTPRINT_CHANGE <= area <= MAX_FOOTPRINT_CHANGE:
+            self._start_shot()
+            return
+        self._to_ref = to_ref
+
+    def _start_shot(self) -> None:
+        self.memory.reset()
+        self._to_ref = np.eye(3)
 
     def close(self) -> None:
         if self.memory is not None:
@@ -210,7 +220,7 @@ class TemporalInpainter:
         inv_scale = np.diag([1 / s_small, 1 / s_small, 1.0])
         to_ref = None
         if self.memory is not None:
-            self._follow_shot(t)
+            self._follow_shot(t, image)
             to_ref = inv_scale @ self._to_ref @ scale
         if not hole.any():
             self.memory.write(image, ~hole, to_ref, OBSERVED)
@@ -330,3 +340,26 @@ class TemporalInpainter:
             return None
         dx, dy = np.median(flow[small_band], axis=0) / s
         return float(dx), float(dy)
+
+
+def _change(h: np.ndarray, shape: tuple[int, ...], max_shift: float | None = MAX_CORNER_SHIFT) -> float | None:
+    """Area ratio of a frame (``shape``: its H, W) mapped by homography ``h``, or ``None``
+    when that is no plausible camera motion: a fold (a non-convex or flipped quadrilateral),
+    a corner moved by more than ``max_shift`` × the longer side (unless ``None``), or — with
+    ``max_shift`` given — an area change beyond ``AREA_CHANGE``."""
+    H, W = shape[:2]
+    corners = np.float64([[0, 0], [W, 0], [W, H], [0, H]])
+    moved = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), h).reshape(-1, 2)
+    if not np.isfinite(moved).all() or not cv2.isContourConvex(moved.astype(np.float32).reshape(-1, 1, 2)):
+        return None
+    x, y = moved[:, 0], moved[:, 1]
+    area = 0.5 * (np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))  # > 0: same orientation
+    ratio = area / float(W * H)
+    if ratio <= 0:
+        return None
+    if max_shift is not None:
+        if np.abs(moved - corners).max() > max_shift * max(H, W):
+            return None
+        if not 1 / AREA_CHANGE <= ratio <= AREA_CHANGE:
+            return None
+    return float(ratio)
