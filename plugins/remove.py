@@ -71,20 +71,23 @@ class RemoveStage(Stage):
     def process(self, item: FrameItem) -> FrameItem:  # window = 0: spatial fill only
         return self.process_window(FrameWindow((item,), 0))
 
-    def _scaled(self, item: FrameItem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(image, hole) at the fill resolution and the full-resolution hole, cached per
-        frame while it is in the window."""
+    def _scaled(self, item: FrameItem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(image, hole, other objects) at the fill resolution and the full-resolution hole,
+        cached per frame while it is in the window. Other objects: the tracked objects this
+        stage keeps (grown like the hole), which are no background to copy or remember."""
         cached = self._small.get(item.index)
         if cached is None:
             image, hole = item.frame.image, self._hole(item)
+            others = grow((item.labels > 0) & ~hole, self.options.dilate)
             h, w = hole.shape
             s = min(1.0, self.options.fill_max_side / float(max(h, w)))
-            small = hole
+            small, small_others = hole, others
             if s < 1.0:
                 size = (max(1, round(w * s)), max(1, round(h * s)))
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
                 small = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-            cached = self._small[item.index] = (image, small, hole)
+                small_others = cv2.resize(others.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+            cached = self._small[item.index] = (image, small, small_others, hole)
         return cached
 
     def process_window(self, window: FrameWindow) -> FrameItem:
@@ -93,12 +96,12 @@ class RemoveStage(Stage):
         for k in [k for k in self._small if k < first]:
             del self._small[k]
         self.engine.forget_before(first)
-        _, small_hole, hole = self._scaled(current)
+        _, small_hole, _, hole = self._scaled(current)
         if not small_hole.any() and self.engine.memory is None:
             return current
         scaled = [self._scaled(it) for it in window.items]
-        filled = self.engine.fill([im for im, _, _ in scaled], [hl for _, hl, _ in scaled],
-                                  [it.index for it in window.items], window.center)
+        filled = self.engine.fill([sc[0] for sc in scaled], [sc[1] for sc in scaled],
+                                  [it.index for it in window.items], window.center, [sc[2] for sc in scaled])
         if not small_hole.any():  # remembered, nothing to fill
             return current
         if filled.shape != current.frame.image.shape:

@@ -132,6 +132,29 @@ def test_background_seen_outside_the_window_replaces_the_synthesis(plugin_manage
     assert max(changes) < 1.0, changes
 
 
+def test_objects_kept_in_the_picture_are_not_remembered_as_background(plugin_manager) -> None:  # noqa: ANN001
+    """A kept object (id 2, magenta) stands where the removed one (id 1) was, then the removed
+    one comes back: its hole must not be filled with the kept object."""
+    wall = brick_wall(240, 160, seed=4)
+    items = []
+    for t in range(16):
+        img, labels = wall.copy(), np.zeros(wall.shape[:2], np.uint8)
+        oid, colour = (2, (255, 0, 255)) if 5 <= t < 10 else (1, (128, 128, 128))
+        cv2.circle(labels, (120, 80), 30, oid, -1)
+        img[labels > 0] = colour
+        items.append(FrameItem(Frame(t, img, t, Fraction(1, 25), t / 25), labels))
+    (stage,) = build_stages(apply_overrides(load_preset("remove"), ["remove.window=2", "remove.objects=[1]"]),
+                            plugin_manager, StageContext(_video(240, 160, 16), {1: "removed", 2: "kept"}))
+    out = list(stage.run(iter(items)))
+    stage.close()
+    disc = items[0].labels > 0
+    for it in out[12:]:
+        px = it.frame.image[disc].astype(int)
+        magenta = (px[:, 0] > 200) & (px[:, 1] < 60) & (px[:, 2] > 200)
+        assert magenta.mean() < 0.01, (it.index, magenta.mean())
+    assert all(np.array_equal(o.frame.image, i.frame.image) for o, i in zip(out[5:10], items[5:10]))
+
+
 def test_patch_synthesis_continues_a_brick_wall_where_telea_smears() -> None:
     wall = brick_wall(320, 200, seed=5)
     hole = np.zeros(wall.shape[:2], np.uint8)

@@ -204,12 +204,23 @@ class TemporalInpainter:
             self.memory.close()
 
     def fill(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
-             center: int) -> np.ndarray:
+             center: int, others: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """Fill ``holes[center]`` in ``frames[center]`` using the other frames of the window
         and the memory. Frames: H×W×3 uint8 or uint16, all the same size; holes: H×W bool.
-        With a memory every frame of the shot must be given in order (also those without a
-        hole: they are remembered)."""
-        image, hole = frames[center], holes[center]
+        ``others``: per frame, H×W bool pixels that are not background either (objects kept
+        in the picture, e.g. a passing car): never copied into a hole, remembered or used for
+        alignment, and not filled. With a memory every frame of the shot must be given in
+        order (also those without a hole: they are remembered)."""
+        if others is not None:  # "not background": the hole and the other objects
+            blocked = [h | o for h, o in zip(holes, others)]
+            return self._fill(frames, blocked, indices, center, holes[center])
+        return self._fill(frames, holes, indices, center, holes[center])
+
+    def _fill(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
+              center: int, target: np.ndarray) -> np.ndarray:
+        """``holes``: per frame what is not background; ``target``: the centre frame's pixels
+        to fill (within ``holes[center]``)."""
+        image, blocked, hole = frames[center], holes[center], target
         t = indices[center]
         if self.memory is None and not hole.any():
             return image
@@ -223,7 +234,7 @@ class TemporalInpainter:
             self._follow_shot(t, image)
             to_ref = inv_scale @ self._to_ref @ scale
         if not hole.any():
-            self.memory.write(image, ~hole, to_ref, OBSERVED)
+            self.memory.write(image, ~blocked, to_ref, OBSERVED)
             return image
         H, W = hole.shape
         if self.memory is None:
@@ -268,7 +279,7 @@ class TemporalInpainter:
                 filled = self.spatial(rgb8(out), full_remaining)
                 out[full_remaining] = to_depth(filled[full_remaining], out.dtype)
         if self.memory is not None:
-            self.memory.write(image, ~hole, to_ref, OBSERVED)
+            self.memory.write(image, ~blocked, to_ref, OBSERVED)
             self.memory.write(out, grow(hole, 2), to_ref, SYNTHETIC)  # only where nothing is stored
         return out
 
