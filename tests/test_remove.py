@@ -27,7 +27,6 @@ from editor.pipeline.presets import apply_overrides, build_stages, load_preset
 from editor.video.reader import iter_frames
 
 TELEA_ONLY = ["remove.window=0", "remove.memory=false", "remove.inpainter=telea"]
-OLD = ["remove.memory=false", "remove.inpainter=telea"]  # the engine before issue #28
 
 
 @pytest.fixture(scope="module")
