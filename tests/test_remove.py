@@ -19,6 +19,7 @@ from editor.api.stages import FrameItem, StageContext
 from editor.evaluation.metrics import psnr, ssim
 from editor.evaluation.removal import held_in_frame_clip, panning_clip, score_removal
 from editor.evaluation.synthetic import PastedObjectClip, brick_wall, face_sprite
+from editor.imaging.background_memory import EMPTY, OBSERVED, SYNTHETIC, BackgroundMemory
 from editor.imaging.compositing import grow
 from editor.imaging.inpaint import telea
 from editor.imaging.patch_synthesis import complete
@@ -152,6 +153,38 @@ def test_objects_kept_in_the_picture_are_not_remembered_as_background(plugin_man
         magenta = (px[:, 0] > 200) & (px[:, 1] < 60) & (px[:, 2] > 200)
         assert magenta.mean() < 0.01, (it.index, magenta.mean())
     assert all(np.array_equal(o.frame.image, i.frame.image) for o, i in zip(out[5:10], items[5:10]))
+
+
+def _shift(dx: float, dy: float = 0.0) -> np.ndarray:
+    return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64)
+
+
+def test_background_memory_on_disk_follows_the_camera_and_keeps_observed_over_synthetic(tmp_path) -> None:  # noqa: ANN001
+    wall = brick_wall(400, 100, seed=6)
+    memory = BackgroundMemory(directory=tmp_path)
+    everything = np.ones((100, 160), bool)
+    # frame 0 shows columns 0–159 (reference); a synthetic fill over it must not replace it
+    memory.write(wall[:, :160], everything, np.eye(3), OBSERVED)
+    memory.write(np.zeros((100, 160, 3), np.uint8), everything, np.eye(3), SYNTHETIC)
+    colour, state = memory.read(np.eye(3), (160, 100))
+    assert (state[2:-2, 2:-2] == OBSERVED).all() and np.array_equal(colour[2:-2, 2:-2], wall[2:-2, 2:158])
+    # the camera pans right by 120 px per step: the canvas (2x the frame) recentres on it
+    for step in (1, 2):
+        x = 120 * step
+        memory.write(wall[:, x:x + 160], everything, _shift(x), OBSERVED)
+    colour, state = memory.read(_shift(-240), (160, 100))  # the last frame's view
+    assert (state[2:-2, 2:-2] == OBSERVED).all() and np.array_equal(colour[2:-2, 2:-2], wall[2:-2, 242:398])
+    assert len(list(tmp_path.rglob("*.npy"))) == 2  # memory-mapped in the scratch folder
+    # the first frame's columns fell off the canvas (it spans columns 160–479 now): forgotten
+    _, state = memory.read(np.eye(3), (160, 100))
+    assert (state == EMPTY).all()
+    # (seen: columns 160–399); a synthetic value over 300–459 fills only 400–459
+    memory.write(np.full((100, 160, 3), 7, np.uint8), everything, _shift(300), SYNTHETIC)
+    colour, state = memory.read(_shift(-300), (160, 100))
+    assert (state[5:-5, 5:95] == OBSERVED).all() and np.array_equal(colour[5:-5, 5:95], wall[5:-5, 305:395])
+    assert (state[5:-5, 105:155] == SYNTHETIC).all() and (colour[5:-5, 105:155] == 7).all()
+    memory.close()
+    assert not list(tmp_path.rglob("*.npy"))
 
 
 def test_patch_synthesis_continues_a_brick_wall_where_telea_smears() -> None:
