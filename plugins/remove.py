@@ -65,7 +65,7 @@ class RemoveStage(Stage):
     def _hole(self, item: FrameItem) -> np.ndarray:
         mask = item.mask_of(self.ids)
         if self.options.shadow and mask.any():
-            mask = mask | attached_shadow(item.frame.image, mask, self.options.shadow_reach)
+            mask = mask | (attached_shadow(item.frame.image, mask, self.options.shadow_reach) & (item.labels == 0))
         return grow(mask, self.options.dilate)
 
     def process(self, item: FrameItem) -> FrameItem:  # window = 0: spatial fill only
