@@ -96,7 +96,6 @@ class TemporalInpainter:
     memory: BackgroundMemory | None = None
     _last: int | None = None  # the last frame filled (its features are kept for the next pair)
     _to_ref: np.ndarray = field(default_factory=lambda: np.eye(3))  # last frame → shot's first (small coords)
-    _pair_ok: dict[int, bool] = field(default_factory=dict)
     _shots: ShotDetector = field(default_factory=ShotDetector)
     _features: dict[int, _Features] = field(default_factory=dict)
     _homography: dict[int, np.ndarray] = field(default_factory=dict)  # i → H mapping frame i to i+1 (small coords)
@@ -134,9 +133,8 @@ class TemporalInpainter:
                     est, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 2.0)
                     if est is not None and inliers is not None and inliers.sum() >= 10:
                         h = self._subpixel(fa.grey, fb.grey, src[inliers.ravel() > 0], est)
-            ok = not np.array_equal(h, np.eye(3)) and _change(h, fa.grey.shape) is not None
-            self._homography[key] = h if ok else np.eye(3)
-            self._pair_ok[key] = ok
+            # no plausible camera motion (a false match): taken as none
+            self._homography[key] = h if _change(h, fa.grey.shape) is not None else np.eye(3)
         return self._homography[key]
 
     @staticmethod
@@ -177,7 +175,6 @@ class TemporalInpainter:
             del self._features[k]
         for k in [k for k in self._homography if k < index]:
             del self._homography[k]
-            self._pair_ok.pop(k, None)
 
     def _follow_shot(self, t: int, image: np.ndarray) -> None:
         """Move the memory's pose to frame ``t`` (chained homography from the last frame),
