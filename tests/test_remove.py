@@ -155,6 +155,38 @@ def test_objects_kept_in_the_picture_are_not_remembered_as_background(plugin_man
     assert all(np.array_equal(o.frame.image, i.frame.image) for o, i in zip(out[5:10], items[5:10]))
 
 
+def _moving_thing_over_the_place_of_a_returning_object() -> tuple[np.ndarray, list[FrameItem]]:
+    """A still wall; a removed disc (id 1) on frames 0–4 and 12–15; in between the place is
+    clear, but on frames 10–11 an untracked magenta square flies across it (30 px a frame,
+    20 px wide: a moving thing no mask covers)."""
+    wall = brick_wall(240, 160, seed=7)
+    items = []
+    for t in range(16):
+        img, labels = wall.copy(), np.zeros(wall.shape[:2], np.uint8)
+        if t < 5 or t >= 12:
+            cv2.circle(labels, (120, 80), 30, 1, -1)
+            img[labels > 0] = 128
+        if t in (10, 11):
+            x = 95 + 30 * (t - 10)
+            img[60:100, x:x + 20] = (255, 0, 255)
+        items.append(FrameItem(Frame(t, img, t, Fraction(1, 25), t / 25), labels))
+    return wall, items
+
+
+def test_moving_things_the_masks_miss_are_not_remembered_as_background(plugin_manager) -> None:  # noqa: ANN001
+    wall, items = _moving_thing_over_the_place_of_a_returning_object()
+    (stage,) = build_stages(apply_overrides(load_preset("remove"), ["remove.window=2"]), plugin_manager,
+                            StageContext(_video(240, 160, 16), {1: "disc"}))
+    out = list(stage.run(iter(items)))
+    stage.close()
+    disc = items[0].labels > 0
+    for it in out[12:]:
+        px = it.frame.image[disc].astype(int)
+        magenta = (px[:, 0] > 200) & (px[:, 1] < 60) & (px[:, 2] > 200)
+        assert magenta.mean() < 0.01, (it.index, magenta.mean())
+        assert psnr(it.frame.image, wall, disc) > 35  # the wall seen on frames 5–9
+
+
 def _shift(dx: float, dy: float = 0.0) -> np.ndarray:
     return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64)
 
