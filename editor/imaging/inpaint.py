@@ -8,8 +8,10 @@ For each frame, hole pixels are filled, in this order of trust:
    optical flow around the hole (local motion / parallax), gain-matched on a ring around
    the hole, nearest frames first (with ``memory`` off: all neighbours, before and after);
 2. from the shot's background memory (:mod:`editor.imaging.background_memory`): every
-   pixel any earlier frame of the shot showed, then what was synthesised for earlier
-   frames, carried along the camera's motion so a fill does not change from frame to frame;
+   pixel any earlier frame of the shot showed (outside all objects, and still: unchanged
+   since the previous frame once the camera's motion is undone), then what was synthesised
+   for earlier frames, carried along the camera's motion so a fill does not change from
+   frame to frame;
 3. what is still missing is synthesised spatially (the ``spatial`` inpainter: by default
    exemplar-based completion, :mod:`editor.imaging.patch_synthesis`) and remembered.
 
