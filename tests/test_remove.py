@@ -187,6 +187,34 @@ def test_moving_things_the_masks_miss_are_not_remembered_as_background(plugin_ma
         assert psnr(it.frame.image, wall, disc) > 35  # the wall seen on frames 5–9
 
 
+def test_the_window_does_not_reach_across_a_cut(plugin_manager) -> None:  # noqa: ANN001
+    """A disc stays on a brick wall for frames 0–9; frames 10–15 are another shot (green
+    grass-like noise, no disc). The look-ahead of frames 1–9 reaches into that shot: its
+    pixels must not fill the hole."""
+    wall = brick_wall(240, 160, seed=8)
+    rng = np.random.default_rng(1)
+    other = np.clip(rng.normal((60, 160, 50), 25, (160, 240, 3)), 0, 255).astype(np.uint8)
+    items = []
+    for t in range(16):
+        labels = np.zeros((160, 240), np.uint8)
+        if t < 10:
+            cv2.circle(labels, (120, 80), 30, 1, -1)
+            img = wall.copy()
+            img[labels > 0] = 128
+        else:
+            img = other.copy()
+        items.append(FrameItem(Frame(t, img, t, Fraction(1, 25), t / 25), labels))
+    (stage,) = build_stages(apply_overrides(load_preset("remove"), ["remove.window=8"]), plugin_manager,
+                            StageContext(_video(240, 160, 16), {1: "disc"}))
+    out = list(stage.run(iter(items)))
+    stage.close()
+    disc = items[0].labels > 0
+    for it in out[2:10]:
+        px = it.frame.image[disc].astype(int)
+        green = (px[:, 1] > px[:, 0] + 40) & (px[:, 1] > px[:, 2] + 40)
+        assert green.mean() < 0.01, (it.index, green.mean())
+
+
 def _shift(dx: float, dy: float = 0.0) -> np.ndarray:
     return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64)
 

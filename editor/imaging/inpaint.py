@@ -37,6 +37,9 @@ from editor.imaging.compositing import grow
 from editor.imaging.depth import peak, rgb8, to_depth
 from editor.tracking.shots import ShotDetector
 
+#: Mean grey difference (8-bit levels) of two consecutive frames, aligned by their
+#: homography, above which they are taken as a cut: the window's frames beyond it are not used.
+CUT_DIFFERENCE = 25.0
 #: A homography moving a frame corner by more than this share of the frame's longer side, or
 #: scaling its area out of [1/AREA_CHANGE, AREA_CHANGE], is not camera motion between two
 #: neighbouring frames (a false match): it is not used.
@@ -102,6 +105,7 @@ class TemporalInpainter:
     _last: int | None = None  # the last frame filled (its features are kept for the next pair)
     _to_ref: np.ndarray = field(default_factory=lambda: np.eye(3))  # last frame → shot's first (small coords)
     _shots: ShotDetector = field(default_factory=ShotDetector)
+    _broken: set[int] = field(default_factory=set)  # pairs (by first frame) with a cut between them
     _features: dict[int, _Features] = field(default_factory=dict)
     _homography: dict[int, np.ndarray] = field(default_factory=dict)  # i → H mapping frame i to i+1 (small coords)
     _orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(1000))
@@ -138,8 +142,15 @@ class TemporalInpainter:
                     est, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 2.0)
                     if est is not None and inliers is not None and inliers.sum() >= 10:
                         h = self._subpixel(fa.grey, fb.grey, src[inliers.ravel() > 0], est)
-            # no plausible camera motion (a false match): taken as none
-            self._homography[key] = h if _change(h, fa.grey.shape) is not None else np.eye(3)
+            # no plausible camera motion (a false match): taken as none; a motion that leaves
+            # the frames far apart is a cut, which no chain of homographies may cross
+            if _change(h, fa.grey.shape) is None:
+                h = np.eye(3)
+            size = (fb.grey.shape[1], fb.grey.shape[0])
+            aligned = cv2.warpPerspective(fa.grey, h, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            if float(np.mean(cv2.absdiff(aligned, fb.grey))) > CUT_DIFFERENCE:
+                self._broken.add(key)
+            self._homography[key] = h
         return self._homography[key]
 
     @staticmethod
@@ -163,8 +174,9 @@ class TemporalInpainter:
         refined, _ = cv2.findHomography(src[keep], dst[keep], 0)
         return refined if refined is not None else est
 
-    def _to(self, s: int, t: int) -> np.ndarray:
-        """Homography (small coords) mapping frame s to frame t by chaining neighbours."""
+    def _to(self, s: int, t: int) -> np.ndarray | None:
+        """Homography (small coords) mapping frame s to frame t by chaining neighbours;
+        ``None`` across a cut."""
         h = np.eye(3)
         if s < t:
             for i in range(s, t):
@@ -172,6 +184,8 @@ class TemporalInpainter:
         else:
             for i in range(s - 1, t - 1, -1):
                 h = np.linalg.inv(self._pair(i, i + 1)) @ h
+        if any(i in self._broken for i in range(min(s, t), max(s, t))):
+            return None
         return h
 
     def forget_before(self, index: int) -> None:
@@ -180,6 +194,7 @@ class TemporalInpainter:
             del self._features[k]
         for k in [k for k in self._homography if k < index]:
             del self._homography[k]
+            self._broken.discard(k)
 
     def _follow_shot(self, t: int, image: np.ndarray) -> None:
         """Move the memory's pose to frame ``t`` (chained homography from the last frame),
@@ -191,6 +206,9 @@ class TemporalInpainter:
             self._start_shot()
             return
         to_ref = self._to_ref @ np.linalg.inv(self._pair(last, t))
+        if last in self._broken:
+            self._start_shot()
+            return
         area = _change(to_ref, self._features[t].grey.shape, max_shift=None)
         if area is None or not 1 / MAX_FOOTPRINT_CHANGE <= area <= MAX_FOOTPRINT_CHANGE:
             self._start_shot()
@@ -299,7 +317,10 @@ class TemporalInpainter:
         for k in order:
             if not remaining.any():
                 break
-            h_roi = to_roi @ self._to(indices[k], t) @ scale
+            chain = self._to(indices[k], t)
+            if chain is None:
+                continue  # another shot
+            h_roi = to_roi @ chain @ scale
             seen = self._seen(holes[k], h_roi, size)
             if np.count_nonzero(remaining & seen) <= min_reveal:
                 continue  # this frame sees (almost) none of what is left: skip the warp and the refinement
