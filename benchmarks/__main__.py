@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(report, indent=2) + "\n")
     text = table(rows)
     if removal:
-        text += "\n\nObject removal quality (synthetic clips from real footage, true background known):\n\n"
+        text += "\n\nObject removal quality (synthetic clips, true background known; benchmarks/removal.py):\n\n"
         text += removal_table(removal)
     if quality:
         text += "\n\nMask quality on the generated ground-truth clips (DAVIS J&F, first/last frames excluded):\n\n"

@@ -1,12 +1,16 @@
 """``remove``: erase the selected objects by video inpainting (see :mod:`editor.imaging.inpaint`).
 
-Options: ``window`` (frames before and after used as sources), ``dilate`` (grow the hole,
-px, to cover edges and shadows), ``feather`` (seam width, px), ``flow`` (refine alignment
-with optical flow), ``inpainter`` (the spatial fallback for pixels never seen: ``telea``,
-registered here, or a learned inpainter another plugin registers through the
-``editor_register_inpainters`` hook).
-Memory is bounded by the window; output is full resolution and pixels outside the
-dilated, feathered hole are bit-identical to the input. 8- and 16-bit frames
+Options: ``window`` (frames after — and, without ``memory``, before — used as sources),
+``dilate`` (grow the hole, px, to cover edges), ``feather`` (seam width, px), ``flow``
+(refine alignment with optical flow), ``memory`` (remember the shot's background and carry
+synthesised fill along the camera's motion, so it does not flicker; off: the window alone),
+``shadow`` (grow the hole by the object's attached shadow, :mod:`editor.imaging.shadow`),
+``inpainter`` (the spatial fill for pixels no frame shows: ``patch``, exemplar-based
+completion, and ``telea``, OpenCV's fast marching, are registered here; a learned inpainter
+another plugin registers through the ``editor_register_inpainters`` hook).
+Memory is bounded by the window and the shot's memory canvas (2× the fill size each way,
+memory-mapped in the run's scratch folder); output is full resolution and pixels outside
+the dilated, feathered hole are bit-identical to the input. 8- and 16-bit frames
 (``deep=True``): alignment on an 8-bit view, the fill sampled and composited at the
 frame's depth (the spatial fallback in 8 bits, scaled).
 """
@@ -19,7 +23,10 @@ from pydantic import Field
 from editor import hookimpl
 from editor.imaging.compositing import blend, feathered_alpha, grow
 from editor.api.errors import PresetError
+from editor.imaging.background_memory import BackgroundMemory
 from editor.imaging.inpaint import TemporalInpainter, telea
+from editor.imaging.patch_synthesis import complete
+from editor.imaging.shadow import attached_shadow
 from editor.api.stages import (FrameItem, FrameWindow, Inpainter, InpainterSpec, Stage, StageContext, StageOptions,
                                StageSpec)
 
@@ -29,7 +36,12 @@ class RemoveOptions(StageOptions):
     dilate: int = Field(8, ge=0, le=200)
     feather: int = Field(6, ge=0, le=200)
     flow: bool = True
-    inpainter: str = "telea"
+    memory: bool = Field(True, description="remember the shot's background (everything seen, and the fill "
+                                           "once synthesised, carried along the camera's motion)")
+    shadow: bool = Field(False, description="also remove the object's shadow: a darker region attached to "
+                                            "the mask, within shadow_reach px")
+    shadow_reach: int = Field(40, ge=1, le=1000, description="how far from the mask a shadow is looked for (px)")
+    inpainter: str = "patch"
     fill_max_side: int = Field(1280, ge=64, le=16384,
                                description="compute the fill at most at this size (longer side); only "
                                            "the hole is replaced in the full-resolution frame")
@@ -43,30 +55,39 @@ class RemoveStage(Stage):
                               f"(available: {', '.join(sorted(context.inpainters))})")
         self.options = options
         self.ids = context.resolve_objects(options.objects)
-        self.window = (options.window, options.window)
-        self.engine = TemporalInpainter(flow_refine=options.flow,
-                                        spatial=spec.factory(context))
+        # with a memory the past is remembered: one frame back is enough (for the next homography)
+        self.window = (min(options.window, 1) if options.memory else options.window, options.window)
+        memory = BackgroundMemory(directory=context.work_dir) if options.memory else None
+        self.engine = TemporalInpainter(flow_refine=options.flow, spatial=spec.factory(context), memory=memory)
         self.temporal_fractions: list[float] = []
         self._small: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _hole(self, item: FrameItem) -> np.ndarray:
-        return grow(item.mask_of(self.ids), self.options.dilate)
+        mask = item.mask_of(self.ids)
+        if self.options.shadow and mask.any():
+            mask = mask | (attached_shadow(item.frame.image, mask, self.options.shadow_reach) & (item.labels == 0))
+        return grow(mask, self.options.dilate)
 
     def process(self, item: FrameItem) -> FrameItem:  # window = 0: spatial fill only
         return self.process_window(FrameWindow((item,), 0))
 
-    def _scaled(self, item: FrameItem) -> tuple[np.ndarray, np.ndarray]:
-        """(image, hole) at the fill resolution, cached per frame while it is in the window."""
+    def _scaled(self, item: FrameItem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(image, hole, other objects) at the fill resolution and the full-resolution hole,
+        cached per frame while it is in the window. Other objects: the tracked objects this
+        stage keeps (grown like the hole), which are no background to copy or remember."""
         cached = self._small.get(item.index)
         if cached is None:
             image, hole = item.frame.image, self._hole(item)
+            others = grow((item.labels > 0) & ~hole, self.options.dilate)
             h, w = hole.shape
             s = min(1.0, self.options.fill_max_side / float(max(h, w)))
+            small, small_others = hole, others
             if s < 1.0:
                 size = (max(1, round(w * s)), max(1, round(h * s)))
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-                hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-            cached = self._small[item.index] = (image, hole)
+                small = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+                small_others = cv2.resize(others.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+            cached = self._small[item.index] = (image, small, small_others, hole)
         return cached
 
     def process_window(self, window: FrameWindow) -> FrameItem:
@@ -75,18 +96,28 @@ class RemoveStage(Stage):
         for k in [k for k in self._small if k < first]:
             del self._small[k]
         self.engine.forget_before(first)
-        hole = self._hole(current)
-        if not hole.any():
+        _, small_hole, _, hole = self._scaled(current)
+        if not small_hole.any() and self.engine.memory is None:
             return current
         scaled = [self._scaled(it) for it in window.items]
-        filled = self.engine.fill([im for im, _ in scaled], [hl for _, hl in scaled],
-                                  [it.index for it in window.items], window.center)
+        filled = self.engine.fill([sc[0] for sc in scaled], [sc[1] for sc in scaled],
+                                  [it.index for it in window.items], window.center, [sc[2] for sc in scaled])
+        if not small_hole.any():  # remembered, nothing to fill
+            return current
         if filled.shape != current.frame.image.shape:
             filled = cv2.resize(filled, (hole.shape[1], hole.shape[0]), interpolation=cv2.INTER_CUBIC)
         self.temporal_fractions.append(self.engine.last_temporal_fraction)
         alpha = feathered_alpha(hole, self.options.feather)
         image = blend(current.frame.image, filled, alpha)
         return current.with_frame(current.frame.replace(image))
+
+    def close(self) -> None:
+        self.engine.close()
+        self._small.clear()
+
+
+def _patch(context: StageContext) -> Inpainter:
+    return complete
 
 
 def _telea(context: StageContext) -> Inpainter:
@@ -95,6 +126,8 @@ def _telea(context: StageContext) -> Inpainter:
 
 @hookimpl
 def editor_register_inpainters(register):  # noqa: ANN001
+    register(InpainterSpec("patch", _patch, "exemplar-based completion (Wexler et al. 2007 with PatchMatch, "
+                                            "Barnes et al. 2009): texture and structure from around the hole"))
     register(InpainterSpec("telea", _telea, "OpenCV Telea (fast marching), at reduced resolution for large holes"))
 
 

@@ -408,8 +408,8 @@ def test_inpainter_registered_by_a_plugin_is_used_by_remove(registered_plugin) -
     pm = registered_plugin(Magenta(), "magenta-plugin")
     assert pm.owner("inpainters", "magenta") == "magenta-plugin" and pm.owner("inpainters", "telea") == "remove"
     video, items = _square_clip()
-    preset = apply_overrides(load_preset("remove"), ["remove.window=0", 'remove.inpainter="magenta"',
-                                                     "remove.feather=0", "remove.dilate=0"])
+    preset = apply_overrides(load_preset("remove"), ["remove.window=0", "remove.memory=false",
+                                                     'remove.inpainter="magenta"', "remove.feather=0", "remove.dilate=0"])
     (stage,) = build_stages(preset, pm, StageContext(video, {1: "box"}))
     out = list(stage.run(iter(items)))
     assert calls == [16 * 20] * len(items)
@@ -418,7 +418,7 @@ def test_inpainter_registered_by_a_plugin_is_used_by_remove(registered_plugin) -
     from editor.api.errors import PresetError
 
     nope = apply_overrides(load_preset("remove"), ['remove.inpainter="nope"'])
-    with pytest.raises(PresetError, match="unknown inpainter 'nope' \\(available: magenta, telea\\)"):
+    with pytest.raises(PresetError, match="unknown inpainter 'nope' \\(available: magenta, patch, telea\\)"):
         build_stages(nope, pm, StageContext(video, {1: "box"}))
 
 

@@ -68,3 +68,22 @@ def face_sprite(face_frame: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray,
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR)
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
     return crop, mask > 0
+
+
+def brick_wall(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A running-bond brick wall (H×W×3 uint8 RGB) made in code: bricks 26×12 px, each ±10 levels
+    off one red-brown, 2 px light mortar courses, ±6 levels of noise. Regular structure and
+    texture, the kind of background a removal must continue across the hole."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((height, width, 3), np.int16)
+    img[:] = (200, 200, 190)  # mortar
+    course, length = 14, 28
+    for r in range(0, height, course):
+        offset = 0 if (r // course) % 2 == 0 else length // 2
+        for c in range(-length, width, length):
+            colour = np.array((150, 70, 50)) + rng.integers(-10, 11, 3)
+            x0, x1 = max(0, c + offset), min(width, c + offset + length - 2)
+            if x1 > x0:
+                img[r:r + course - 2, x0:x1] = colour
+    img += rng.integers(-6, 7, img.shape).astype(np.int16)
+    return np.clip(img, 0, 255).astype(np.uint8)

@@ -1,18 +1,27 @@
 """Video inpainting that uses the video itself (the ``remove`` stage's engine).
 
-For each frame, hole pixels are filled from neighbouring frames where that background is
-visible: each neighbour is aligned to the current frame by a homography (camera motion;
-ORB features matched outside the holes, chained frame to frame), optionally refined by
-the median dense optical flow around the hole (local motion / parallax), gain-matched on a ring around the hole,
-and used for the hole pixels it sees — nearest frames first. Pixels no frame sees are
-filled spatially (OpenCV Telea). Alignment is computed at a reduced resolution; the fill
-is sampled from the full-resolution frames and composited back with a feathered seam, so
-pixels outside the dilated hole stay bit-identical.
+For each frame, hole pixels are filled, in this order of trust:
+
+1. from the next frames of the window where that background is visible: each neighbour is
+   aligned to the current frame by a homography (camera motion; ORB features matched
+   outside the holes, chained frame to frame), optionally refined by the median dense
+   optical flow around the hole (local motion / parallax), gain-matched on a ring around
+   the hole, nearest frames first (with ``memory`` off: all neighbours, before and after);
+2. from the shot's background memory (:mod:`editor.imaging.background_memory`): every
+   pixel any earlier frame of the shot showed (outside all objects, and still: unchanged
+   since the previous frame once the camera's motion is undone), then what was synthesised
+   for earlier frames, carried along the camera's motion so a fill does not change from
+   frame to frame;
+3. what is still missing is synthesised spatially (the ``spatial`` inpainter: by default
+   exemplar-based completion, :mod:`editor.imaging.patch_synthesis`) and remembered.
+
+A pixel some frame shows replaces its synthesised value from then on. Alignment is computed
+at a reduced resolution (≤ ``max_side``); the fill is sampled from the full-resolution frames.
 
 Frames may be uint8 or uint16: features and flow are computed on an 8-bit view (ORB and
-DIS take 8-bit images), warping, gain matching and compositing run at the frame's depth,
-and the spatial fill (Telea or a plugin's inpainter, which take 8-bit RGB) is computed in
-8 bits and scaled back for the pixels no frame sees.
+DIS take 8-bit images), warping, gain matching, the memory and compositing run at the
+frame's depth, and the spatial fill (which takes 8-bit RGB) is computed in 8 bits and
+scaled back for the pixels no frame sees.
 """
 from __future__ import annotations
 
@@ -23,7 +32,27 @@ import cv2
 import numpy as np
 
 from editor.api.stages import Inpainter
+from editor.imaging.background_memory import OBSERVED, SYNTHETIC, BackgroundMemory
+from editor.imaging.compositing import grow
 from editor.imaging.depth import peak, rgb8, to_depth
+from editor.tracking.shots import ShotDetector
+
+#: Mean grey difference (8-bit levels) of two consecutive frames, aligned by their
+#: homography, above which they are taken as a cut: the window's frames beyond it are not used.
+CUT_DIFFERENCE = 25.0
+#: A homography moving a frame corner by more than this share of the frame's longer side, or
+#: scaling its area out of [1/AREA_CHANGE, AREA_CHANGE], is not camera motion between two
+#: neighbouring frames (a false match): it is not used.
+MAX_CORNER_SHIFT, AREA_CHANGE = 0.35, 1.5
+#: The memory starts over when a frame's footprint in the shot's first frame has grown or
+#: shrunk beyond this factor (a zoom, or drift of the chained homographies).
+MAX_FOOTPRINT_CHANGE = 3.0
+#: With a memory, a window frame is used only if it shows more than this share of the hole
+#: still to fill (and more than 32 px).
+MIN_REVEAL = 0.01
+#: Change of any RGB channel (8-bit levels, after a σ 1.5 px blur) between a frame and the
+#: previous one aligned to it above which a pixel is taken as moving and not remembered.
+STILL_DIFFERENCE = 20
 
 
 def telea(image: np.ndarray, hole: np.ndarray, max_side: int = 320) -> np.ndarray:
@@ -65,14 +94,21 @@ class _Features:
 
 @dataclass
 class TemporalInpainter:
-    """Fill holes from a window of frames; reuse across frames (features are cached)."""
+    """Fill holes from a window of frames and the shot's memory; reuse across frames
+    (features are cached). Frames are given in order; ``memory`` ``None``: no memory and no
+    carried fill (each frame filled on its own from its window)."""
 
     max_side: int = 640
     flow_refine: bool = True
     spatial: Inpainter = telea
+    memory: BackgroundMemory | None = None
+    _last: int | None = None  # the last frame filled (its features are kept for the next pair)
+    _to_ref: np.ndarray = field(default_factory=lambda: np.eye(3))  # last frame → shot's first (small coords)
+    _shots: ShotDetector = field(default_factory=ShotDetector)
+    _broken: set[int] = field(default_factory=set)  # pairs (by first frame) with a cut between them
     _features: dict[int, _Features] = field(default_factory=dict)
     _homography: dict[int, np.ndarray] = field(default_factory=dict)  # i → H mapping frame i to i+1 (small coords)
-    _orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(1500))
+    _orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(1000))
     _matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True))
     last_temporal_fraction: float = 0.0
 
@@ -105,12 +141,42 @@ class TemporalInpainter:
                     dst = np.float32([fb.keypoints[m.trainIdx].pt for m in matches])
                     est, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 2.0)
                     if est is not None and inliers is not None and inliers.sum() >= 10:
-                        h = est
+                        h = self._subpixel(fa.grey, fb.grey, src[inliers.ravel() > 0], est)
+            # no plausible camera motion (a false match): taken as none; a motion that leaves
+            # the frames far apart is a cut, which no chain of homographies may cross
+            if _change(h, fa.grey.shape) is None:
+                h = np.eye(3)
+            size = (fb.grey.shape[1], fb.grey.shape[0])
+            aligned = cv2.warpPerspective(fa.grey, h, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            if float(np.mean(cv2.absdiff(aligned, fb.grey))) > CUT_DIFFERENCE:
+                self._broken.add(key)
             self._homography[key] = h
         return self._homography[key]
 
-    def _to(self, s: int, t: int) -> np.ndarray:
-        """Homography (small coords) mapping frame s to frame t by chaining neighbours."""
+    @staticmethod
+    def _subpixel(a: np.ndarray, b: np.ndarray, points: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+        """The RANSAC homography refined to sub-pixel accuracy: its inlier features followed
+        from ``a`` to ``b`` by pyramidal Lucas–Kanade (started at the estimate's prediction),
+        then fitted again (RANSAC at 1 px, least squares on the inliers). Chained over a
+        window, ORB's whole-pixel keypoints would drift by pixels."""
+        predicted = cv2.perspectiveTransform(points.reshape(-1, 1, 2), estimate).astype(np.float32)
+        tracked, status, _ = cv2.calcOpticalFlowPyrLK(a, b, points.reshape(-1, 1, 2), predicted.copy(),
+                                                      winSize=(15, 15), maxLevel=1,
+                                                      flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+        ok = status.ravel() == 1
+        if ok.sum() < 10:
+            return estimate
+        src, dst = points[ok], tracked.reshape(-1, 2)[ok]
+        est, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+        if est is None or inliers is None or inliers.sum() < 10:
+            return estimate
+        keep = inliers.ravel() > 0
+        refined, _ = cv2.findHomography(src[keep], dst[keep], 0)
+        return refined if refined is not None else est
+
+    def _to(self, s: int, t: int) -> np.ndarray | None:
+        """Homography (small coords) mapping frame s to frame t by chaining neighbours;
+        ``None`` across a cut."""
         h = np.eye(3)
         if s < t:
             for i in range(s, t):
@@ -118,28 +184,83 @@ class TemporalInpainter:
         else:
             for i in range(s - 1, t - 1, -1):
                 h = np.linalg.inv(self._pair(i, i + 1)) @ h
+        if any(i in self._broken for i in range(min(s, t), max(s, t))):
+            return None
         return h
 
     def forget_before(self, index: int) -> None:
-        for k in [k for k in self._features if k < index]:
+        keep = self._last if self._last is not None else index
+        for k in [k for k in self._features if k < index and k != keep]:
             del self._features[k]
         for k in [k for k in self._homography if k < index]:
             del self._homography[k]
+            self._broken.discard(k)
+
+    def _follow_shot(self, t: int, image: np.ndarray) -> None:
+        """Move the memory's pose to frame ``t`` (chained homography from the last frame),
+        starting a new shot at a cut (:class:`~editor.tracking.shots.ShotDetector`), a gap,
+        or where the chain has drifted (the frame's footprint ``MAX_FOOTPRINT_CHANGE``)."""
+        last, self._last = self._last, t
+        cut = self._shots.update(image)
+        if cut or last is None or t != last + 1 or last not in self._features:
+            self._start_shot()
+            return
+        to_ref = self._to_ref @ np.linalg.inv(self._pair(last, t))
+        if last in self._broken:
+            self._start_shot()
+            return
+        area = _change(to_ref, self._features[t].grey.shape, max_shift=None)
+        if area is None or not 1 / MAX_FOOTPRINT_CHANGE <= area <= MAX_FOOTPRINT_CHANGE:
+            self._start_shot()
+            return
+        self._to_ref = to_ref
+
+    def _start_shot(self) -> None:
+        self.memory.reset()
+        self._to_ref = np.eye(3)
+
+    def close(self) -> None:
+        if self.memory is not None:
+            self.memory.close()
 
     def fill(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
-             center: int) -> np.ndarray:
-        """Fill ``holes[center]`` in ``frames[center]`` using the other frames of the window."""
-        image, hole = frames[center], holes[center]
-        if not hole.any():
+             center: int, others: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """Fill ``holes[center]`` in ``frames[center]`` using the other frames of the window
+        and the memory. Frames: H×W×3 uint8 or uint16, all the same size; holes: H×W bool.
+        ``others``: per frame, H×W bool pixels that are not background either (objects kept
+        in the picture, e.g. a passing car): never copied into a hole, remembered or used for
+        alignment, and not filled. With a memory every frame of the shot must be given in
+        order (also those without a hole: they are remembered)."""
+        if others is not None:  # "not background": the hole and the other objects
+            blocked = [h | o for h, o in zip(holes, others)]
+            return self._fill(frames, blocked, indices, center, holes[center])
+        return self._fill(frames, holes, indices, center, holes[center])
+
+    def _fill(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
+              center: int, target: np.ndarray) -> np.ndarray:
+        """``holes``: per frame what is not background; ``target``: the centre frame's pixels
+        to fill (within ``holes[center]``)."""
+        image, blocked, hole = frames[center], holes[center], target
+        t = indices[center]
+        if self.memory is None and not hole.any():
             return image
         for img, hl, idx in zip(frames, holes, indices):
             self._feat(idx, img, hl)
-        t = indices[center]
         s_small = self._scale(image.shape)
         scale = np.diag([s_small, s_small, 1.0])
         inv_scale = np.diag([1 / s_small, 1 / s_small, 1.0])
+        to_ref = None
+        if self.memory is not None:
+            self._follow_shot(t, image)
+            to_ref = inv_scale @ self._to_ref @ scale
+        if not hole.any():
+            self.memory.write(image, ~blocked & self._still(frames, indices, center, scale), to_ref, OBSERVED)
+            return image
         H, W = hole.shape
-        order = sorted((k for k in range(len(frames)) if k != center), key=lambda k: abs(indices[k] - t))
+        if self.memory is None:
+            order = sorted((k for k in range(len(frames)) if k != center), key=lambda k: abs(indices[k] - t))
+        else:  # the past is in the memory; its frames only for what the memory lacks
+            order = sorted((k for k in range(len(frames)) if indices[k] > t), key=lambda k: indices[k])
         # Everything happens in a region of interest around the hole (plus margin for the
         # gain ring and the flow refinement); the warps are computed into that region only.
         bx, by, bw, bh = cv2.boundingRect(hole.view(np.uint8))
@@ -150,44 +271,25 @@ class TemporalInpainter:
         roi_img, roi_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
         roi_out = roi_img.copy()
         remaining = roi_hole.copy()
-        ring = (cv2.dilate(roi_hole.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~roi_hole
         size = (x1 - x0, y1 - y0)
-        for k in order:
-            if not remaining.any():
-                break
-            h_roi = shift @ inv_scale @ self._to(indices[k], t) @ scale
-            warped = cv2.warpPerspective(frames[k], h_roi, size, flags=cv2.INTER_LINEAR,
-                                         borderMode=cv2.BORDER_CONSTANT)
-            seen = cv2.warpPerspective((~holes[k]).astype(np.uint8), h_roi, size, flags=cv2.INTER_NEAREST,
-                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-            seen = cv2.erode(seen.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            if not (remaining & seen).any():
-                continue  # this frame sees none of what is left: skip the costly refinement
-            if self.flow_refine:
-                shift_xy = self._residual_shift(roi_img, roi_hole, warped, seen)
-                if shift_xy is not None and max(abs(shift_xy[0]), abs(shift_xy[1])) > 0.25:
-                    # warped(x + d) ≈ image(x): fold the translation into the homography
-                    fix = np.array([[1, 0, -shift_xy[0]], [0, 1, -shift_xy[1]], [0, 0, 1]], np.float64)
-                    h_roi = fix @ h_roi
-                    warped = cv2.warpPerspective(frames[k], h_roi, size, flags=cv2.INTER_LINEAR,
-                                                 borderMode=cv2.BORDER_CONSTANT)
-                    seen = cv2.warpPerspective((~holes[k]).astype(np.uint8), h_roi, size,
-                                               flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                                               borderValue=0) > 0
-                    seen = cv2.erode(seen.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            use = remaining & seen
-            if not use.any():
-                continue
-            ring_ok = ring & seen
-            if ring_ok.sum() > 50:  # exposure / gain matching on the hole's surroundings
-                gain = (roi_img[ring_ok].astype(np.float32).mean(0) + 1) / (warped[ring_ok].astype(np.float32).mean(0) + 1)
-                warped = np.clip(warped.astype(np.float32) * np.clip(gain, 0.8, 1.25), 0,
-                                 peak(warped.dtype)).astype(warped.dtype)
-            roi_out[use] = warped[use]
+        self._from_neighbours(frames, holes, indices, order, t, shift @ inv_scale, scale, roi_img, roi_hole,
+                              roi_out, remaining, size)
+        carried = np.zeros_like(remaining)
+        if self.memory is not None and remaining.any():
+            colour, state = self.memory.read(shift @ np.linalg.inv(to_ref), size)
+            use = remaining & (state == OBSERVED)
+            roi_out[use] = colour[use]
             remaining &= ~use
+            if remaining.any():  # what the past frames show but the memory lost (its edges)
+                past = sorted((k for k in range(len(frames)) if indices[k] < t), key=lambda k: t - indices[k])
+                self._from_neighbours(frames, holes, indices, past, t, shift @ inv_scale, scale, roi_img,
+                                      roi_hole, roi_out, remaining, size)
+            carried = remaining & (state == SYNTHETIC)
+            roi_out[carried] = colour[carried]
+            remaining &= ~carried
         out = image.copy()
         out[y0:y1, x0:x1] = roi_out
-        self.last_temporal_fraction = 1.0 - remaining.sum() / max(1, hole.sum())
+        self.last_temporal_fraction = 1.0 - (remaining.sum() + carried.sum()) / max(1, hole.sum())
         if remaining.any():
             full_remaining = np.zeros_like(hole)
             full_remaining[y0:y1, x0:x1] = remaining
@@ -196,7 +298,81 @@ class TemporalInpainter:
             else:  # inpainters take 8-bit RGB: fill in 8 bits, scale only the filled pixels back
                 filled = self.spatial(rgb8(out), full_remaining)
                 out[full_remaining] = to_depth(filled[full_remaining], out.dtype)
+        if self.memory is not None:
+            self.memory.write(image, ~blocked & self._still(frames, indices, center, scale), to_ref, OBSERVED)
+            self.memory.write(out, grow(hole, 2), to_ref, SYNTHETIC)  # only where nothing is stored
         return out
+
+    def _from_neighbours(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
+                         order: Sequence[int], t: int, to_roi: np.ndarray, scale: np.ndarray,
+                         roi_img: np.ndarray, roi_hole: np.ndarray, roi_out: np.ndarray, remaining: np.ndarray,
+                         size: tuple[int, int]) -> None:
+        """Fill ``remaining`` (ROI bool, updated in place) in ``roi_out`` from the frames
+        ``order`` (window positions), each aligned to frame ``t``; ``to_roi`` maps the
+        small (alignment) coordinates of frame ``t`` to the ROI's pixels."""
+        ring = None
+        # with a memory, a frame that reveals only a sliver is not worth its warp and flow:
+        # the memory has those pixels as soon as the frame that shows them is filled
+        min_reveal = 0 if self.memory is None else max(32, int(MIN_REVEAL * roi_hole.sum()))
+        for k in order:
+            if not remaining.any():
+                break
+            chain = self._to(indices[k], t)
+            if chain is None:
+                continue  # another shot
+            h_roi = to_roi @ chain @ scale
+            seen = self._seen(holes[k], h_roi, size)
+            if np.count_nonzero(remaining & seen) <= min_reveal:
+                continue  # this frame sees (almost) none of what is left: skip the warp and the refinement
+            warped = cv2.warpPerspective(frames[k], h_roi, size, flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT)
+            if self.flow_refine:
+                shift_xy = self._residual_shift(roi_img, roi_hole, warped, seen)
+                if shift_xy is not None and max(abs(shift_xy[0]), abs(shift_xy[1])) > 0.25:
+                    # warped(x + d) ≈ image(x): fold the translation into the homography
+                    fix = np.array([[1, 0, -shift_xy[0]], [0, 1, -shift_xy[1]], [0, 0, 1]], np.float64)
+                    h_roi = fix @ h_roi
+                    warped = cv2.warpPerspective(frames[k], h_roi, size, flags=cv2.INTER_LINEAR,
+                                                 borderMode=cv2.BORDER_CONSTANT)
+                    seen = self._seen(holes[k], h_roi, size)
+            use = remaining & seen
+            if not use.any():
+                continue
+            if ring is None:
+                ring = (cv2.dilate(roi_hole.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~roi_hole
+            ring_ok = ring & seen
+            values = warped[use]
+            if ring_ok.sum() > 50:  # exposure / gain matching on the hole's surroundings
+                gain = (roi_img[ring_ok].astype(np.float32).mean(0) + 1) / (warped[ring_ok].astype(np.float32).mean(0) + 1)
+                values = np.clip(values.astype(np.float32) * np.clip(gain, 0.8, 1.25), 0,
+                                 peak(warped.dtype)).astype(warped.dtype)
+            roi_out[use] = values
+            remaining &= ~use
+
+    def _still(self, frames: Sequence[np.ndarray], indices: Sequence[int], center: int,
+               scale: np.ndarray) -> np.ndarray | bool:
+        """H×W bool: pixels of the centre frame that agree with the previous frame aligned by
+        the camera's motion (each RGB channel within ``STILL_DIFFERENCE`` after a σ 1.5 blur),
+        so moving things the masks missed (an ear, a motion-blurred arm) are not remembered as
+        background; ``True`` (everything) without a previous frame."""
+        t = indices[center]
+        if center == 0 or indices[center - 1] != t - 1:
+            return True
+        image, previous = frames[center], frames[center - 1]
+        h = np.linalg.inv(scale) @ self._pair(t - 1, t) @ scale
+        size = (image.shape[1], image.shape[0])
+        now = cv2.GaussianBlur(rgb8(image), (0, 0), 1.5)
+        before = cv2.warpPerspective(cv2.GaussianBlur(rgb8(previous), (0, 0), 1.5), h, size,
+                                     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        moving = (cv2.absdiff(now, before).max(axis=2) > STILL_DIFFERENCE).view(np.uint8)
+        return cv2.dilate(moving, np.ones((5, 5), np.uint8)) == 0
+
+    @staticmethod
+    def _seen(hole: np.ndarray, h_roi: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """ROI bool: pixels a neighbour shows (outside its hole and its frame), eroded by one."""
+        seen = cv2.warpPerspective((~hole).view(np.uint8), h_roi, size, flags=cv2.INTER_NEAREST,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.erode(seen, np.ones((3, 3), np.uint8)) > 0
 
     def _residual_shift(self, image: np.ndarray, hole: np.ndarray, warped: np.ndarray,
                         seen: np.ndarray) -> tuple[float, float] | None:
@@ -216,3 +392,26 @@ class TemporalInpainter:
             return None
         dx, dy = np.median(flow[small_band], axis=0) / s
         return float(dx), float(dy)
+
+
+def _change(h: np.ndarray, shape: tuple[int, ...], max_shift: float | None = MAX_CORNER_SHIFT) -> float | None:
+    """Area ratio of a frame (``shape``: its H, W) mapped by homography ``h``, or ``None``
+    when that is no plausible camera motion: a fold (a non-convex or flipped quadrilateral),
+    a corner moved by more than ``max_shift`` × the longer side (unless ``None``), or — with
+    ``max_shift`` given — an area change beyond ``AREA_CHANGE``."""
+    H, W = shape[:2]
+    corners = np.float64([[0, 0], [W, 0], [W, H], [0, H]])
+    moved = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), h).reshape(-1, 2)
+    if not np.isfinite(moved).all() or not cv2.isContourConvex(moved.astype(np.float32).reshape(-1, 1, 2)):
+        return None
+    x, y = moved[:, 0], moved[:, 1]
+    area = 0.5 * (np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))  # > 0: same orientation
+    ratio = area / float(W * H)
+    if ratio <= 0:
+        return None
+    if max_shift is not None:
+        if np.abs(moved - corners).max() > max_shift * max(H, W):
+            return None
+        if not 1 / AREA_CHANGE <= ratio <= AREA_CHANGE:
+            return None
+    return float(ratio)

@@ -1,0 +1,277 @@
+"""Exemplar-based image completion: texture and structure copied from around a hole.
+
+Method: the multi-scale completion of Wexler, Shechtman & Irani, "Space-Time Completion of
+Video", IEEE TPAMI 29(3), 2007 (in 2-D): coarse to fine, each level alternates
+
+* a nearest-neighbour field (NNF): for every patch that touches the hole, the most similar
+  patch lying wholly in the known pixels, found by PatchMatch (Barnes, Shechtman, Finkelstein
+  & Goldman, "PatchMatch: A Randomized Correspondence Algorithm for Structural Image Editing",
+  SIGGRAPH 2009): initialised from the coarser level, improved by propagation from the four
+  neighbours and by random search in windows halving in size;
+* a vote: each hole pixel becomes the weighted mean of what the overlapping patches' matches
+  say it is, weights ``exp(-d / 2σ²)`` (d: patch distance, σ²: its 75th percentile) times
+  Wexler's confidence ``γ^-dist`` (γ = 1.3, dist: pixels from the hole's edge, so pixels near
+  known ones count more).
+
+Vectorised with NumPy: propagation runs for all patches at once (Jacobi rather than
+PatchMatch's scan order, so information travels one patch per step; the iterations make up
+for it), distances on patch vectors (9×9×3 float32). The coarsest level starts from a greedy
+exemplar fill from the hole's edge inwards (Criminisi, Pérez & Toyama 2004; see
+``_onion_peel``), so structure crossing the hole is continued before EM refines it; OpenCV's
+Telea fill (Telea, J. Graphics Tools 9(1), 2004) only where no whole known patch exists.
+Large holes are synthesised at a reduced scale (``budget`` hole
+pixels at the finest level) and the result upsampled into the hole.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: Patch side (px); Wexler et al. use 5×5×5 space-time patches. In 2-D, 9×9 continued the
+#: brick wall of the tests in 4 seeds out of 4 (7×7: 2 out of 4, a course shifted by half a
+#: brick in the others) and scored 1.2 dB more on grass, at about twice the time.
+PATCH = 9
+#: Confidence base of Wexler et al. (2007): a pixel ``k`` px inside the hole weighs ``γ^-k``.
+GAMMA = 1.3
+
+
+def complete(image: np.ndarray, hole: np.ndarray, *, budget: int = 20000, seed: int = 0,
+             em_iterations: int = 4, pm_iterations: int = 3) -> np.ndarray:
+    """Fill ``hole`` of ``image`` with patches from around it.
+
+    ``image``: H×W×3 uint8 RGB; ``hole``: H×W bool. Returns a copy with only the hole pixels
+    replaced. Each group of hole pixels (connected once grown by a patch) is filled on its
+    own, from the known pixels within a margin of about its size; ``budget``: the most hole
+    pixels synthesised at the finest level (larger holes are synthesised smaller and
+    upsampled; the region around them is bounded to ``SOURCE_AREA`` × ``budget`` pixels).
+    Deterministic for a given ``seed``.
+    """
+    if not hole.any():
+        return image
+    H, W = hole.shape
+    out = image.copy()
+    grouped = cv2.dilate(hole.view(np.uint8), np.ones((PATCH, PATCH), np.uint8))
+    count, labels, boxes, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    rng = np.random.default_rng(seed)
+    for c in range(1, count):
+        x, y, w, h = boxes[c, :4]
+        margin = max(3 * PATCH, int(0.75 * max(w, h)))
+        x0, y0, x1, y1 = max(0, x - margin), max(0, y - margin), min(W, x + w + margin), min(H, y + h + margin)
+        roi = out[y0:y1, x0:x1]
+        roi_hole = hole[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == c)
+        if not roi_hole.any():
+            continue
+        if (~roi_hole).sum() < PATCH * PATCH * 4:  # nothing to copy from
+            filled = cv2.inpaint(roi, roi_hole.view(np.uint8), 5, cv2.INPAINT_TELEA)
+        else:
+            filled = _complete_roi(roi, roi_hole, budget, rng, em_iterations, pm_iterations)
+        roi[roi_hole] = filled[roi_hole]
+    return out
+
+
+#: The region synthesised around a hole holds at most this many times ``budget`` pixels.
+SOURCE_AREA = 8
+#: The coarsest level's exhaustive search compares with at most this many source patches.
+ONION_SOURCES = 6000
+
+
+def _complete_roi(roi: np.ndarray, hole: np.ndarray, budget: int, rng: np.random.Generator,
+                  em_iterations: int, pm_iterations: int) -> np.ndarray:
+    h, w = hole.shape
+    s = min(1.0, float(np.sqrt(budget / max(1, hole.sum()))), float(np.sqrt(SOURCE_AREA * budget / (h * w))))
+    work = (max(PATCH * 3, round(w * s)), max(PATCH * 3, round(h * s)))
+    img = cv2.resize(roi, work, interpolation=cv2.INTER_AREA) if s < 1 else roi
+    msk = (cv2.resize(hole.astype(np.float32), work, interpolation=cv2.INTER_AREA) > 0) if s < 1 else hole
+    # Levels: the coarsest has the hole at most ~a patch thick, so it starts from a smooth guess.
+    thickness = float(cv2.distanceTransform(msk.view(np.uint8), cv2.DIST_L2, 3).max())
+    levels = 0
+    while levels < 5 and thickness / 2 ** levels > PATCH and min(img.shape[:2]) / 2 ** (levels + 1) >= 3 * PATCH:
+        levels += 1
+    pyramid = [(img.astype(np.float32), msk)]
+    for _ in range(levels):
+        im, m = pyramid[-1]
+        size = (max(1, im.shape[1] // 2), max(1, im.shape[0] // 2))
+        pyramid.append((cv2.resize(im, size, interpolation=cv2.INTER_AREA),
+                        cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0))
+    im, m = pyramid[-1]
+    est = _onion_peel(im, m)
+    nnf = None
+    for level in range(levels, -1, -1):
+        im, m = pyramid[level]
+        if level < levels:  # the coarser estimate, upsampled, inside this level's hole
+            up = cv2.resize(est, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR)
+            est = im.copy()
+            est[m] = up[m]
+        else:
+            est = np.where(m[..., None], est, im)
+        est, nnf = _level(est, m, nnf, rng, em_iterations + 2 * level, pm_iterations)
+    out = np.clip(est + 0.5, 0, 255).astype(np.uint8)
+    if s < 1:
+        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
+    return out
+
+
+def _level(est: np.ndarray, hole: np.ndarray, prior: np.ndarray | None, rng: np.random.Generator,
+           em_iterations: int, pm_iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """EM iterations at one level. ``est``: h×w×3 float32 (hole pixels: current guess).
+    Returns the new estimate and the NNF (h×w×2 int32, source centre y, x per pixel)."""
+    h, w = hole.shape
+    r = PATCH // 2
+    source_ok = _sources(hole)
+    sy, sx = np.nonzero(source_ok)
+    if len(sy) == 0:
+        return est, np.zeros((h, w, 2), np.int32)
+    targets = cv2.dilate(hole.view(np.uint8), np.ones((PATCH, PATCH), np.uint8)) > 0
+    targets[:r], targets[h - r:], targets[:, :r], targets[:, w - r:] = False, False, False, False
+    ty, tx = np.nonzero(targets)
+    if len(ty) == 0:
+        return est, np.zeros((h, w, 2), np.int32)
+    # NNF initialisation: the coarser level's, doubled; else (or where invalid) random sources
+    ny, nx = np.empty(len(ty), np.int64), np.empty(len(ty), np.int64)
+    if prior is not None:
+        py = np.clip(ty // 2, 0, prior.shape[0] - 1)
+        px = np.clip(tx // 2, 0, prior.shape[1] - 1)
+        ny = np.clip(prior[py, px, 0] * 2 + ty % 2, 0, h - 1)
+        nx = np.clip(prior[py, px, 1] * 2 + tx % 2, 0, w - 1)
+        bad = ~source_ok[ny, nx]
+    else:
+        bad = np.ones(len(ty), bool)
+    pick = rng.integers(0, len(sy), bad.sum())
+    ny[bad], nx[bad] = sy[pick], sx[pick]
+    depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, 3)
+    index = np.full((h, w), -1, np.int64)
+    index[ty, tx] = np.arange(len(ty))
+    hole_index = np.full((h, w), -1, np.int64)
+    hy, hx = np.nonzero(hole)
+    hole_index[hy, hx] = np.arange(len(hy))
+    offsets = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+    if prior is not None:  # the coarser level's matches give this level's first estimate
+        feats = _patch_vectors(est)
+        est = _vote(est, hole, hole_index, hy, hx, ty, tx, ny, nx, _distance(feats[ty, tx], feats, ny, nx),
+                    depth, offsets)
+    for _ in range(em_iterations):
+        feats = _patch_vectors(est)
+        target_f = feats[ty, tx]
+        dist = _distance(target_f, feats, ny, nx)
+        for it in range(pm_iterations):
+            # propagation: a neighbour's match, shifted by the neighbour's offset (alternating order)
+            steps = ((0, -1), (-1, 0), (0, 1), (1, 0)) if it % 2 == 0 else ((0, 1), (1, 0), (0, -1), (-1, 0))
+            for dy, dx in steps:
+                qy, qx = ty + dy, tx + dx
+                j = index[np.clip(qy, 0, h - 1), np.clip(qx, 0, w - 1)]
+                has = (j >= 0) & (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+                cy = np.where(has, ny[np.maximum(j, 0)] - dy, ny)
+                cx = np.where(has, nx[np.maximum(j, 0)] - dx, nx)
+                ny, nx, dist = _try(target_f, feats, source_ok, ny, nx, dist, cy, cx)
+            # random search around the current match in windows halving in size
+            radius = max(h, w)
+            while radius >= 1:
+                cy = ny + rng.integers(-radius, radius + 1, len(ny))
+                cx = nx + rng.integers(-radius, radius + 1, len(nx))
+                ny, nx, dist = _try(target_f, feats, source_ok, ny, nx, dist, cy, cx)
+                radius //= 2
+        est = _vote(est, hole, hole_index, hy, hx, ty, tx, ny, nx, dist, depth, offsets)
+    nnf = np.zeros((h, w, 2), np.int32)
+    nnf[ty, tx, 0], nnf[ty, tx, 1] = ny, nx
+    return est, nnf
+
+
+def _onion_peel(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The coarsest level's first estimate (h×w×3 float32): the hole filled layer by layer
+    from its edge inwards, each pixel taking the centre of the known patch closest to what
+    is known around it (exhaustive search, distances over known pixels only), as in the
+    greedy exemplar fill of Criminisi, Pérez & Toyama, "Region Filling and Object Removal by
+    Exemplar-Based Image Inpainting", IEEE TIP 13(9), 2004 (without its priority order)."""
+    source_ok = _sources(hole)
+    est = img.copy()
+    if not source_ok.any():
+        return cv2.inpaint(np.clip(img, 0, 255).astype(np.uint8), hole.view(np.uint8), 3,
+                           cv2.INPAINT_TELEA).astype(np.float32)
+    sy, sx = np.nonzero(source_ok)
+    if len(sy) > ONION_SOURCES:  # an even subset keeps the search's matrix bounded
+        keep = np.linspace(0, len(sy) - 1, ONION_SOURCES).astype(np.int64)
+        sy, sx = sy[keep], sx[keep]
+    sources = _patch_vectors(img)[sy, sx]
+    source_sq = sources * sources
+    remaining = hole.copy()
+    cross = np.ones((3, 3), np.uint8)
+    while remaining.any():
+        layer = remaining & (cv2.dilate((~remaining).view(np.uint8), cross) > 0)
+        if not layer.any():
+            break
+        ly, lx = np.nonzero(layer)
+        f = _patch_vectors(est)[ly, lx]
+        m = _patch_vectors(np.repeat((~remaining)[..., None], 3, 2).astype(np.float32))[ly, lx]
+        mf = m * f
+        d = (mf * f).sum(1)[:, None] - 2 * mf @ sources.T + m @ source_sq.T
+        best = d.argmin(1)
+        est[ly, lx] = img[sy[best], sx[best]]
+        remaining[ly, lx] = False
+    return est
+
+
+def _sources(hole: np.ndarray) -> np.ndarray:
+    """h×w bool: centres of patches lying wholly in the known pixels (and in the image)."""
+    h, w = hole.shape
+    r = PATCH // 2
+    ok = cv2.erode((~hole).view(np.uint8), np.ones((PATCH, PATCH), np.uint8),
+                   borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    ok[:r], ok[h - r:], ok[:, :r], ok[:, w - r:] = False, False, False, False
+    return ok
+
+
+def _patch_vectors(img: np.ndarray) -> np.ndarray:
+    """h×w×(PATCH²·3) float32: the patch around each pixel (edges reflected)."""
+    r = PATCH // 2
+    padded = cv2.copyMakeBorder(img, r, r, r, r, cv2.BORDER_REFLECT)
+    view = np.lib.stride_tricks.sliding_window_view(padded, (PATCH, PATCH), axis=(0, 1))
+    return np.ascontiguousarray(view).reshape(img.shape[0], img.shape[1], -1)
+
+
+def _distance(target_f: np.ndarray, feats: np.ndarray, cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
+    d = feats[cy, cx] - target_f
+    return np.einsum("ij,ij->i", d, d)
+
+
+def _try(target_f: np.ndarray, feats: np.ndarray, source_ok: np.ndarray, ny: np.ndarray, nx: np.ndarray,
+         dist: np.ndarray, cy: np.ndarray, cx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the candidate source centres (cy, cx) that are valid and closer."""
+    h, w = source_ok.shape
+    inside = (cy >= 0) & (cy < h) & (cx >= 0) & (cx < w)
+    cy, cx = np.where(inside, cy, ny), np.where(inside, cx, nx)
+    ok = source_ok[cy, cx] & ((cy != ny) | (cx != nx))
+    if not ok.any():
+        return ny, nx, dist
+    k = np.nonzero(ok)[0]
+    d = _distance(target_f[k], feats, cy[k], cx[k])
+    better = d < dist[k]
+    k = k[better]
+    ny, nx, dist = ny.copy(), nx.copy(), dist.copy()
+    ny[k], nx[k], dist[k] = cy[k], cx[k], d[better]
+    return ny, nx, dist
+
+
+def _vote(est: np.ndarray, hole: np.ndarray, hole_index: np.ndarray, hy: np.ndarray, hx: np.ndarray,
+          ty: np.ndarray, tx: np.ndarray, ny: np.ndarray, nx: np.ndarray, dist: np.ndarray,
+          depth: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
+    """Each hole pixel ← weighted mean of its overlapping patches' matches (Wexler et al. 2007)."""
+    sigma2 = max(float(np.percentile(dist, 75)), 1e-3)
+    weight = np.exp(-dist / (2 * sigma2)) * GAMMA ** -depth[ty, tx]
+    n = len(hy)
+    acc = np.zeros((n, 3), np.float64)
+    wsum = np.zeros(n, np.float64)
+    for dy, dx in offsets:
+        qy, qx = ty + dy, tx + dx
+        j = hole_index[qy, qx]  # targets lie at least PATCH//2 from the border
+        use = j >= 0
+        if not use.any():
+            continue
+        jj, wu = j[use], weight[use]
+        vals = est[ny[use] + dy, nx[use] + dx]
+        wsum += np.bincount(jj, wu, n)
+        for c in range(3):
+            acc[:, c] += np.bincount(jj, wu * vals[:, c], n)
+    out = est.copy()
+    good = wsum > 0
+    out[hy[good], hx[good]] = (acc[good] / wsum[good, None]).astype(np.float32)
+    return out
