@@ -301,6 +301,8 @@ def test_special_files_are_refused_never_a_hang(tmp_path: Path, specials: dict[s
     for kind, special in specials.items():
         args = {"input": str(clip), "prompts": str(good), "preset": "blur", "sets": []}
         if where == "input":
+            if kind == "FIFO":  # a pipe is an input (issue 24: read once, as it comes): tested with a writer
+                continue
             args["input"] = str(special)
         elif where == "prompts":
             args["prompts"] = str(special)
@@ -322,6 +324,8 @@ def test_special_files_are_refused_never_a_hang(tmp_path: Path, specials: dict[s
             args["preset"] = "background"
             args["sets"] = ["--set", f"background.mode={mode}", "--set", f'background.path="{special}"']
         expect = {"FIFO": "is a FIFO", "device": "is a device", "directory": "is a directory"}[kind]
+        if where == "input" and kind == "directory":
+            expect = "holds no numbered images"  # a folder of frames is an input (issue 24)
         refused("run", args["input"], "-o", str(tmp_path / "o.mp4"), "--preset", args["preset"], *args["sets"],
                 "--prompts", args["prompts"], *CLASSIC, expect=expect)
         assert not (tmp_path / "o.mp4").exists()

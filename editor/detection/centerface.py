@@ -592,7 +592,11 @@ class _Verdicts:
     (counted in calls to :meth:`update`). A verdict not proposed again for
     :data:`REVERIFY` frames is forgotten."""
 
-    def __init__(self) -> None:
+    def __init__(self, threshold: float = 0.3) -> None:
+        self.threshold = threshold
+        """Only verdicts at or above this (the detector's noise floor) are reused: a proposal
+        that once looked like scenery is looked at again every time (a small face whose look
+        dipped for a frame would otherwise stay dropped)."""
         self.boxes = np.zeros((0, 4), np.float32)
         self.scores = np.zeros(0, np.float32)
         self.peaks = np.zeros(0, np.float32)
@@ -611,6 +615,7 @@ class _Verdicts:
         best = overlap.argmax(axis=1)
         hit = overlap[np.arange(len(boxes)), best] >= KNOWN_IOU
         hit &= self.now - self.looked[best] < REVERIFY
+        hit &= self.scores[best] >= self.threshold  # a face is never dropped on an old look
         if peaks is not None:
             hit &= peaks <= self.peaks[best] + KNOWN_RISE
         scores[hit] = self.scores[best[hit]]
@@ -657,7 +662,7 @@ class CenterFaceDetector:
         self._since_full = 0
         self._previous = RawFaces.empty()
         """Faces reported on the previous frame (score ≥ ``threshold``)."""
-        self._verdicts = _Verdicts()
+        self._verdicts = _Verdicts(self.options.threshold)
         """Recent frames' verified proposals (:meth:`verify`)."""
 
     def levels(self, width: int, height: int) -> list[Level]:
@@ -697,7 +702,7 @@ class CenterFaceDetector:
         follows = frame_index is not None and self._last_index is not None and frame_index == self._last_index + 1
         full = not follows or self._since_full + 1 >= self.options.fine_every
         if not follows:
-            self._verdicts = _Verdicts()
+            self._verdicts = _Verdicts(self.options.threshold)
         faces = self.propose(image, full=full, around=None if full else self._previous)
         if self.options.verify and faces.scores.size:
             scores = self.verify(image, faces.boxes, self._verdicts if follows else None, faces.scores)
@@ -715,7 +720,7 @@ class CenterFaceDetector:
         previous frames' faces and verdicts."""
         self._last_index = None
         self._previous = RawFaces.empty()
-        self._verdicts = _Verdicts()
+        self._verdicts = _Verdicts(self.options.threshold)
 
     def propose(self, image: np.ndarray, *, full: bool = True, around: RawFaces | None = None) -> RawFaces:
         """Candidate faces of the multi-scale tiled search (heat-map peaks at or above
@@ -779,10 +784,10 @@ class CenterFaceDetector:
         """Verified scores (float32, one per box K×4 in frame pixels): the lower of the two
         best peaks the network finds near each box's centre in windows of 4× the box height
         around it, scaled so the box is :data:`VERIFY_SIZES` (48, 64) px high. ``known``:
-        recent frames' verdicts — a box overlapping one of them (IoU ≥ :data:`KNOWN_IOU`: the
-        same face, or the same patch of scenery, one frame on) keeps its score without a new
-        look, unless its search peak (``peaks``) rose by more than :data:`KNOWN_RISE` (a face
-        turning towards the camera) or the verdict is :data:`REVERIFY` frames old."""
+        recent frames' verdicts — a box overlapping a face verified there (IoU ≥
+        :data:`KNOWN_IOU`: the same face, one frame on) keeps its score without a new look,
+        unless its search peak (``peaks``) rose by more than :data:`KNOWN_RISE` or the verdict
+        is :data:`REVERIFY` frames old; what looked like scenery is always looked at again."""
         scores = np.full(len(boxes), np.inf, np.float32)
         todo = np.ones(len(boxes), bool)
         if known is not None and len(boxes):

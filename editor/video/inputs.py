@@ -190,7 +190,9 @@ def input_file(spec: str | Path, *, fps: Fraction | float | None = None) -> Iter
         mode = path.stat().st_mode
     except OSError:
         mode = 0
-    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):  # /dev/zero would be read for ever
+        raise InputError("is a device, not a video file or a pipe", path)
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
         with scratch_dir("input") as folder, path.open("rb") as source:
             yield _spool(source, folder, "stream", f"{path} (a pipe)")
         return
