@@ -594,9 +594,8 @@ class _Verdicts:
 
     def __init__(self, threshold: float = 0.3) -> None:
         self.threshold = threshold
-        """Only verdicts at or above this (the detector's noise floor) are reused: a proposal
-        that once looked like scenery is looked at again every time (a small face whose look
-        dipped for a frame would otherwise stay dropped)."""
+        """The detector's noise floor: a verdict below it on a proposal where the previous
+        frame had a face is not reused."""
         self.boxes = np.zeros((0, 4), np.float32)
         self.scores = np.zeros(0, np.float32)
         self.peaks = np.zeros(0, np.float32)
@@ -604,9 +603,12 @@ class _Verdicts:
         self.seen = np.zeros(0, np.int64)
         self.now = 0
 
-    def lookup(self, boxes: np.ndarray, peaks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def lookup(self, boxes: np.ndarray, peaks: np.ndarray | None,
+               faces: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(reusable: bool K, their scores: float32 K) for ``boxes`` (see
-        :meth:`CenterFaceDetector.verify`)."""
+        :meth:`CenterFaceDetector.verify`). ``faces``: the boxes reported as faces on the
+        previous frame — a proposal on one of them is looked at again unless its verdict
+        was a face (a small face whose look dips for a frame is not dropped for longer)."""
         hit = np.zeros(len(boxes), bool)
         scores = np.zeros(len(boxes), np.float32)
         if not len(self.scores) or not len(boxes):
@@ -615,7 +617,9 @@ class _Verdicts:
         best = overlap.argmax(axis=1)
         hit = overlap[np.arange(len(boxes)), best] >= KNOWN_IOU
         hit &= self.now - self.looked[best] < REVERIFY
-        hit &= self.scores[best] >= self.threshold  # a face is never dropped on an old look
+        if faces is not None and len(faces):  # a face is never dropped on an old look
+            was_face = _iou_matrix(boxes, faces).max(axis=1) >= KNOWN_IOU / 2
+            hit &= (self.scores[best] >= self.threshold) | ~was_face
         if peaks is not None:
             hit &= peaks <= self.peaks[best] + KNOWN_RISE
         scores[hit] = self.scores[best[hit]]
@@ -705,7 +709,8 @@ class CenterFaceDetector:
             self._verdicts = _Verdicts(self.options.threshold)
         faces = self.propose(image, full=full, around=None if full else self._previous)
         if self.options.verify and faces.scores.size:
-            scores = self.verify(image, faces.boxes, self._verdicts if follows else None, faces.scores)
+            scores = self.verify(image, faces.boxes, self._verdicts if follows else None, faces.scores,
+                                 self._previous.boxes)
             self._verdicts.update(faces.boxes, scores, faces.scores)
             faces = RawFaces(faces.boxes, scores, faces.landmarks)
         faces = faces.take(np.nonzero(faces.scores >= self.options.threshold)[0])
@@ -780,18 +785,19 @@ class CenterFaceDetector:
         return RawFaces.concat(found)
 
     def verify(self, image: np.ndarray, boxes: np.ndarray, known: _Verdicts | None = None,
-               peaks: np.ndarray | None = None) -> np.ndarray:
+               peaks: np.ndarray | None = None, faces: np.ndarray | None = None) -> np.ndarray:
         """Verified scores (float32, one per box K×4 in frame pixels): the lower of the two
         best peaks the network finds near each box's centre in windows of 4× the box height
         around it, scaled so the box is :data:`VERIFY_SIZES` (48, 64) px high. ``known``:
-        recent frames' verdicts — a box overlapping a face verified there (IoU ≥
-        :data:`KNOWN_IOU`: the same face, one frame on) keeps its score without a new look,
-        unless its search peak (``peaks``) rose by more than :data:`KNOWN_RISE` or the verdict
-        is :data:`REVERIFY` frames old; what looked like scenery is always looked at again."""
+        recent frames' verdicts — a box overlapping one of them (IoU ≥ :data:`KNOWN_IOU`: the
+        same face, or the same patch of scenery, a frame on) keeps its score without a new
+        look, unless its search peak (``peaks``) rose by more than :data:`KNOWN_RISE`, the
+        verdict is :data:`REVERIFY` frames old, or it was scenery where the previous frame
+        reported a face (``faces``: a small face whose look dipped once is looked at again)."""
         scores = np.full(len(boxes), np.inf, np.float32)
         todo = np.ones(len(boxes), bool)
         if known is not None and len(boxes):
-            hit, reused = known.lookup(boxes, peaks)
+            hit, reused = known.lookup(boxes, peaks, faces)
             scores[hit] = reused[hit]
             todo = ~hit
         if todo.any():

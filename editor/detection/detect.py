@@ -144,7 +144,8 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
                                 taken_names=taken, bridge=bridge)
     reach = options.reach if options.reach is not None else 2 * found.cadence.every
     spans = {o.id: span for o, t in pairs
-             if (span := reliable_span(t, found.detected_frames, options.reliable, reach)) is not None}
+             if (span := reliable_span(t, found.detected_frames, options.reliable, reach, width=info.width,
+                                       height=info.height)) is not None}
     return DetectedObjects(PromptSet(tuple(o for o, _ in pairs)), [t for _, t in pairs], found.cadence,
                            tuple(detectors), found.frames, len(found.detected_frames), found.detection_count,
                            found.cuts, frame_detections(found.detections, pairs, options, width=info.width,
@@ -153,13 +154,20 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
                            time.perf_counter() - start, found.detector_seconds)
 
 
-def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float,
-                  reach: int) -> tuple[int, int] | None:
+def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float, reach: int, *,
+                  width: int = 0, height: int = 0) -> tuple[int, int] | None:
     """(0, last + ``reach``) for a track detected at least twice and on at least ``reliable``
     of the ``detected_frames`` (where the detectors ran) between its first and last
     detection; ``None`` otherwise (see :attr:`DetectOptions.reach`). No lower bound: before
     its first detection an object is tracked back as far as the tracker follows it (a small
-    or half-hidden face found a few frames late; the backward pass covers those frames)."""
+    or half-hidden face found a few frames late; the backward pass covers those frames).
+
+    Given the frame's ``width`` and ``height``, only a track whose last detection lies within
+    one box size of the frame's border gets the bound: it left the view (the floor follows
+    it out, :func:`editor.detection.objects.carried`). One that stops being detected in the
+    middle of the frame may well still be there — a detector's recall on small, turned or
+    blurred faces is not 1 — and is tracked on while the evidence module verifies its
+    appearance where it is."""
     seen = {o.frame for o in track.observations}
     if len(seen) < 2:
         return None
@@ -167,4 +175,9 @@ def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float,
     rounds = sum(1 for f in detected_frames if first <= f <= last)
     if len(seen) < reliable * max(1, rounds):
         return None
+    if width > 0 and height > 0:
+        x0, y0, x1, y1 = track.last.raw_box
+        size = max(x1 - x0, y1 - y0)
+        if x0 >= size and y0 >= size and x1 <= width - size and y1 <= height - size:
+            return None
     return 0, last + reach
