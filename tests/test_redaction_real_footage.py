@@ -20,6 +20,7 @@ import pytest
 
 from editor.cli.main import main
 from editor.detection.centerface import FaceDetectorOptions, create_detector, model_path
+from editor.evaluation.face_detail import detail_ratio, keeps_detail
 from editor.video.reader import iter_frames
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -108,6 +109,8 @@ def test_a_crowd_of_small_faces_is_blurred_with_one_track_each(tmp_path: Path) -
     for frame, edited in zip(iter_frames(clip, deep=False, keep_planes=False),
                              iter_frames(out, deep=False, keep_planes=False)):
         for box in truth[frame.index]:
-            before = _detail(frame.rgb8, box)
-            assert _detail(edited.rgb8, box) <= 0.1 * before, (frame.index, box)
+            # the benchmark's one criterion (the face's structure; not the 8-bit rounding
+            # noise of a flat blur, which alone is ~0.08 of a 14 px face's raw Laplacian)
+            assert not keeps_detail(frame.rgb8, edited.rgb8, tuple(box)), (frame.index, box,
+                                                                         detail_ratio(frame.rgb8, edited.rgb8, tuple(box)))
     shutil.rmtree(masks)
