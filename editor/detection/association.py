@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from editor.api.detectors import Detection
 from editor.detection.options import AssociationOptions
@@ -42,6 +41,15 @@ _IMPOSSIBLE = 1e6
 
 
 # -- boxes -------------------------------------------------------------------------------
+
+def _assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The minimum-cost assignment of ``cost``'s rows to columns (row indices, column
+    indices): :func:`scipy.optimize.linear_sum_assignment`, imported on first use (scipy's
+    optimize package costs 0.4 s at startup)."""
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)
+
 def clip_box(box: Box, width: int, height: int) -> Box | None:
     """``box`` clipped to the ``width``×``height`` frame; ``None`` when less than a pixel of
     it is inside."""
@@ -257,7 +265,7 @@ class Associator:
                 similar = looks[j].similarity(t.appearance)
                 if overlap >= o.cut_iou and similar >= o.cut_appearance:
                     cost[i, j] = (1 - overlap) + (1 - similar)
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = _assignment(cost)
         for r, c in zip(rows, cols):
             if cost[r, c] < _IMPOSSIBLE:
                 t = candidates[r]
@@ -307,7 +315,7 @@ class Associator:
             cost = np.array([[self._cost(t, d, looks[j] if looks is not None else None, frame)
                               if not ids[j] else _IMPOSSIBLE
                               for j, d in enumerate(detections)] for t in active])
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = _assignment(cost)
             for r, c in zip(rows, cols):
                 if cost[r, c] <= self.options.max_cost:
                     active[r].add(detections[c], looks[c] if looks is not None else None)

@@ -805,19 +805,35 @@ class CenterFaceDetector:
         return scores
 
     def _look(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """The lower of the looks at :data:`VERIFY_SIZES` for each box (K×4, frame pixels).
+        The smaller, cheaper look comes first, and a box it puts below the noise floor
+        (``threshold``) is not looked at again: the lower of the two is below it whatever the
+        second says (on bikes.mp4, 194 of the 224 boxes looked at). The boxes kept get the
+        very score of looking at both; a dropped one gets its first look's score."""
         scores = np.full(len(boxes), np.inf, np.float32)
-        for size in VERIFY_SIZES:
-            side = 4 * size
-            for first in range(0, len(boxes), max(self.options.batch, 8)):
-                group = boxes[first:first + max(self.options.batch, 8)]
-                batch = np.stack([_window(image, box, side, size) for box in group]).transpose(0, 3, 1, 2)
-                out = self.net(batch.astype(np.float32))
-                for k in range(len(group)):
-                    found = decode(out, k, 0.01)
-                    centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2 - side / 2
-                    near = np.hypot(centres[:, 0], centres[:, 1]) <= VERIFY_RADIUS * size
-                    best = float(found.scores[near].max()) if near.any() else 0.0
-                    scores[first + k] = min(scores[first + k], best)
+        todo = np.arange(len(boxes))
+        for size in sorted(VERIFY_SIZES):
+            if not len(todo):
+                break
+            scores[todo] = np.minimum(scores[todo], self._look_at(image, boxes[todo], size))
+            todo = todo[scores[todo] >= self.options.threshold]
+        return scores
+
+    def _look_at(self, image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+        """The best peak near each box's centre in a window of 4× ``size`` scaled so that
+        the box is ``size`` px high (float32 K)."""
+        scores = np.zeros(len(boxes), np.float32)
+        side = 4 * size
+        step = max(self.options.batch, 8)
+        for first in range(0, len(boxes), step):
+            group = boxes[first:first + step]
+            batch = np.stack([_window(image, box, side, size) for box in group]).transpose(0, 3, 1, 2)
+            out = self.net(batch.astype(np.float32))
+            for k in range(len(group)):
+                found = decode(out, k, 0.01)
+                centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2 - side / 2
+                near = np.hypot(centres[:, 0], centres[:, 1]) <= VERIFY_RADIUS * size
+                scores[first + k] = float(found.scores[near].max()) if near.any() else 0.0
         return scores
 
     def _level(self, image: np.ndarray, level: Level) -> RawFaces:

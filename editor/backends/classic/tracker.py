@@ -107,7 +107,8 @@ class FlowTrackPass:
         small = self._small(frame.image)
         grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         sh, sw = grey.shape
-        if self._objects and self._prev_grey is not None:
+        if self._prev_grey is not None and any(oid not in prompts for oid in self._objects):
+            # the flow moves the masks of objects without a prompt here: none, no flow
             assert self._flow is not None
             flow = self._flow.calc(grey, self._prev_grey, None)
             gx, gy = np.meshgrid(np.arange(sw, dtype=np.float32), np.arange(sh, dtype=np.float32))
