@@ -204,3 +204,14 @@ def test_a_setting_changes_the_render(client: TestClient, clip: Path, tmp_path: 
     ranged = client.get(f"{s}/result", headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100  # the player can seek
     assert len(list((tmp_path / "ui" / sid).glob("render.*"))) == 1  # the last render only
+
+
+def test_job_time_left_from_the_rate_so_far() -> None:
+    from editor.ui.jobs import Job
+
+    job = Job("render", started=100.0)
+    assert job.eta(now=101.0) is None  # nothing counted yet: the page says "estimating"
+    job.progress(10, 40, 9)
+    assert job.eta(now=102.0) == pytest.approx(6.0)  # 10 frames in 2 s, 30 to go
+    job.state = "done"
+    assert job.eta(now=103.0) is None

@@ -195,7 +195,7 @@ def test_open_click_reload_play(empty_server, footage: Path, tmp_path: Path) -> 
         assert (labels == 1).sum() > 500  # the face is tracked to frame 60
         _shot(page, "4-tracked")
         page.reload()
-        page.wait_for_function("state.objects.length === 1")
+        page.wait_for_function("state.ready && state.objects.length === 1")
         assert page.url.endswith(f"#s={sid}") and page.input_value("#objects li input") == "object 1"
         assert [m["kind"] for m in _markers(page)] == ["include"]  # frame 0: the click
         _goto(page, 60)
@@ -204,14 +204,14 @@ def test_open_click_reload_play(empty_server, footage: Path, tmp_path: Path) -> 
         _shot(page, "5-reloaded")
         second = context.new_page()
         second.goto(url.split("?")[0] + f"#s={sid}")
-        second.wait_for_function("state.objects.length === 1 && state.confidence !== null")
+        second.wait_for_function("state.ready && state.objects.length === 1 && state.confidence !== null")
         assert second.input_value("#objects li input") == "object 1"
         second.close()
         cookies = context.storage_state()
         fresh = browser.new_context(viewport={"width": 1280, "height": 720}, storage_state=cookies)
         again = fresh.new_page()
         again.goto(url.split("?")[0] + f"#s={sid}")
-        again.wait_for_function("state.objects.length === 1")
+        again.wait_for_function("state.ready && state.objects.length === 1")
         _goto(again, 60)
         assert np.abs(_frame_pixels(again) - before).mean() < 1
         fresh.close()
@@ -236,6 +236,21 @@ def test_open_click_reload_play(empty_server, footage: Path, tmp_path: Path) -> 
         _frame_loaded(page)
         at = page.evaluate("state.frame")
         assert at > 30
+        # a loop range: I at 10, O at 20, played: every frame shown is in the range, and it wraps
+        _goto(page, 10)
+        page.keyboard.press("i")
+        _goto(page, 20)
+        page.keyboard.press("o")
+        assert page.is_checked("#loop")
+        page.evaluate("window.shown = []")
+        page.keyboard.press("Space")
+        page.wait_for_timeout(1500)
+        page.keyboard.press("Space")
+        looped = [s[1] for s in page.evaluate("window.shown.filter(s => s[2].startsWith('blob:'))")]
+        assert looped and all(10 <= f <= 20 for f in looped), looped
+        assert any(b < a for a, b in zip(looped, looped[1:])), looped  # went round
+        page.keyboard.press("l")
+        _goto(page, at)
         shown_pixels = _frame_pixels(page)
         mask = _labels(page, at) == 1
         small = np.array(Image.fromarray(frames[at]).resize(shown_pixels.shape[1::-1], Image.BILINEAR), float)
@@ -257,10 +272,23 @@ def test_open_click_reload_play(empty_server, footage: Path, tmp_path: Path) -> 
         # a second video from the recent videos: a new session, the first one kept
         assert page.locator("#recent option").all_inner_texts()[1].startswith("carphone_pristine.mp4 · ")
         page.select_option("#recent", index=1)
-        page.wait_for_function(f"!location.hash.endsWith('{sid}') && state.objects.length === 0")
+        page.wait_for_function(f"!location.hash.endsWith('{sid}') && state.ready && state.objects.length === 0")
         _frame_loaded(page)
         assert len(ui_state.sessions) == 2 and sid in ui_state.sessions
         assert not errors, errors
+        # leaving while a click is still on its way to the server warns
+        page.route("**/prompts", lambda route: None)  # the request never answers
+        page.mouse.click(fx, fy)
+        page.wait_for_function("state.pending > 0")
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.type), d.accept()))
+        keeper = context.new_page()  # Playwright delivers the dialog while it waits on a page
+        page.close(run_before_unload=True)
+        for _ in range(50):
+            if dialogs:
+                break
+            keeper.wait_for_timeout(100)
+        assert dialogs == ["beforeunload"]
         browser.close()
 
 

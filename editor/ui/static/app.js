@@ -628,21 +628,26 @@ async function attach(s, fresh) {
   history.replaceState(null, "", `/#s=${s.id}`);
   $("video-name").textContent = s.name; document.title = `${s.name} · trackedit`;
   $("open-panel").hidden = true; $("result-panel").hidden = true; $("stage").hidden = false;
+  for (const el of document.querySelectorAll("aside .panel, .transport")) el.inert = false;
   $("scrubber").max = s.frames - 1;
   $("download-prompts").href = `${base()}/download/prompts.json`;
   $("download-masks").href = `${base()}/download/masks.zip`;
   $("job-status").textContent = ""; $("job-eta").textContent = ""; $("progress").value = 0;
+  state.ready = false;
   fitStage();
+  showFrame(0);
   await loadObjects();
+  drawMarkers();  // in the objects' colours
   if (!fresh) await loadConfidence();
   showRenderLinks();
-  showFrame(0);
+  state.ready = true;
   showJob(s.job);
   if (s.job && s.job.state === "running") watchJob();
 }
 
 function showOpenPanel(message) {
   $("stage").hidden = true; $("open-panel").hidden = false;
+  for (const el of document.querySelectorAll("aside .panel:not(.shortcuts), .transport")) el.inert = true;  // nothing to act on yet
   $("open-limits").textContent = (message ? message + " " : "") +
     `Up to ${state.info.max_upload_bytes / 2 ** 20} MiB: ${state.info.video_suffixes.join(" ")}`;
 }
