@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,29 +21,62 @@ from clips import write_clip
 from editor.cli.main import main
 from editor.ui.server import UiConfig, create_app
 from editor.video.reader import iter_frames, probe
+from test_ui_api import _wait
 
 TOKEN = "test-token"
 ORIGIN = "http://127.0.0.1:8765"
-W, H, N = 160, 96, 10
-
-
-def _images():  # noqa: ANN202
+@dataclass(frozen=True)
+class SquareClip:
     """A square with a fixed random texture moving right over a static textured background
-    (the texture makes blur measurable)."""
-    rng = np.random.default_rng(7)
-    background = (rng.integers(0, 60, (H, W, 1)) + np.linspace(40, 120, W)[None, :, None]).astype(np.uint8)
-    texture = rng.integers(0, 256, (40, 40, 3)).astype(np.uint8)
-    texture[..., 0] = np.maximum(texture[..., 0], 160)  # reddish
-    for t in range(N):
-        img = np.repeat(background, 3, axis=2)
-        x = 30 + 4 * t
-        img[30:70, x:x + 40] = texture
-        yield img
+    (the texture makes blur measurable): frame size (px), frames, the square's side, its
+    first top-left corner and its step per frame (px)."""
+
+    w: int = 160
+    h: int = 96
+    n: int = 10
+    side: int = 40
+    x0: int = 30
+    y0: int = 30
+    step: int = 4
+
+    def write(self, path: Path) -> Path:
+        rng = np.random.default_rng(7)
+        background = (rng.integers(0, 60, (self.h, self.w, 1))
+                      + np.linspace(40, 120, self.w)[None, :, None]).astype(np.uint8)
+        texture = rng.integers(0, 256, (self.side, self.side, 3)).astype(np.uint8)
+        texture[..., 0] = np.maximum(texture[..., 0], 160)  # reddish
+
+        def images():  # noqa: ANN202
+            for t in range(self.n):
+                img = np.repeat(background, 3, axis=2)
+                img[self.square(t)] = texture
+                yield img
+        return write_clip(path, images(), pix_fmt="yuv444p", options={"crf": "0"})
+
+    def square(self, t: int) -> tuple[slice, slice]:
+        x = self.x0 + self.step * t
+        return slice(self.y0, self.y0 + self.side), slice(x, x + self.side)
+
+    def detail(self, video: Path, inside: bool) -> float:
+        """Mean absolute vertical gradient over ``video``, in the middle of the square
+        (``inside``) or in the background below it (texture → high, blurred → low)."""
+        m = self.side // 5
+        values = []
+        for t, f in enumerate(iter_frames(video)):
+            ys, xs = self.square(t)
+            region = (f.image[ys.start + m:ys.stop - m, xs.start + m:xs.stop - m] if inside
+                      else f.image[ys.stop + self.side // 4:, :])
+            values.append(np.abs(np.diff(region.astype(float), axis=0)).mean())
+        return float(np.mean(values))
+
+
+SQUARE = SquareClip()
+W, H, N = SQUARE.w, SQUARE.h, SQUARE.n
 
 
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
-    return write_clip(tmp_path / "clip.mp4", _images(), pix_fmt="yuv444p", options={"crf": "0"})
+    return SQUARE.write(tmp_path / "clip.mp4")
 
 
 @pytest.fixture
@@ -50,17 +84,6 @@ def client(clip: Path, tmp_path: Path, plugin_manager):  # noqa: ANN001, ANN201
     app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=TOKEN), plugin_manager)
     with TestClient(app, base_url=ORIGIN, headers={"Origin": ORIGIN, "X-Trackedit-Token": TOKEN}) as c:
         yield c
-
-
-def _wait(client: TestClient, sid: str) -> dict:
-    import time
-
-    for _ in range(1200):
-        job = client.get(f"/api/sessions/{sid}/job").json()
-        if job["state"] != "running":
-            return job
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
 
 
 def _png(data: bytes) -> np.ndarray:
@@ -99,7 +122,7 @@ def test_work_belongs_to_the_server(client: TestClient, tmp_path: Path) -> None:
     labels = _png(client.get(f"{s}/labels/{N - 1}.png").content)
     assert labels.shape == (H, W) and labels.dtype == np.uint8
     square = np.zeros((H, W), bool)
-    square[30:70, 30 + 4 * (N - 1):70 + 4 * (N - 1)] = True
+    square[SQUARE.square(N - 1)] = True
     iou = ((labels == 1) & square).sum() / ((labels == 1) | square).sum()
     assert iou > 0.5, iou  # the tracked square (the classical tracker trims its edges)
     with zipfile.ZipFile(io.BytesIO(client.get(f"{s}/download/masks.zip").content)) as z:
@@ -165,17 +188,6 @@ def test_settings_form_and_its_messages(client: TestClient, clip: Path, tmp_path
     assert r.status_code == 400 and r.json()["error"].startswith("output.crf: input should be less than or equal")
 
 
-def _detail(video: Path, inside: bool) -> float:
-    """Mean absolute vertical gradient over the video, in the middle of the square
-    (``inside``) or in the background below it (texture → high, blurred → low)."""
-    values = []
-    for t, f in enumerate(iter_frames(video)):
-        x = 30 + 4 * t
-        region = f.image[38:62, x + 8:x + 32] if inside else f.image[80:96, :]
-        values.append(np.abs(np.diff(region.astype(float), axis=0)).mean())
-    return float(np.mean(values))
-
-
 def test_a_setting_changes_the_render(client: TestClient, clip: Path, tmp_path: Path) -> None:
     sid = client.post("/api/sessions", json={}).json()["id"]
     s = f"/api/sessions/{sid}"
@@ -197,10 +209,10 @@ def test_a_setting_changes_the_render(client: TestClient, clip: Path, tmp_path: 
         path.write_bytes(got.content)
         assert probe(path).frame_count == N
         outs[sigma] = path
-    source = _detail(clip, True)
-    weak, strong = _detail(outs[1], True), _detail(outs[30], True)
+    source = SQUARE.detail(clip, True)
+    weak, strong = SQUARE.detail(outs[1], True), SQUARE.detail(outs[30], True)
     assert strong < 0.3 * weak < 0.3 * source, (source, weak, strong)  # stronger blur: the texture is gone
-    assert abs(_detail(outs[1], False) - _detail(outs[30], False)) < 1  # outside the mask: the same
+    assert abs(SQUARE.detail(outs[1], False) - SQUARE.detail(outs[30], False)) < 1  # outside the mask: the same
     ranged = client.get(f"{s}/result", headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100  # the player can seek
     assert len(list((tmp_path / "ui" / sid).glob("render.*"))) == 1  # the last render only

@@ -27,12 +27,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clips import write_clip
 from editor.cli.main import main
 from editor.ui.security import host_allow_list, new_token
 from editor.ui.server import UiConfig, create_app
 from editor.video.reader import iter_frames, probe
 from live_server import free_port, serving
+from test_ui_browser import _wait_job
+from test_ui_session_state import SquareClip
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -54,16 +55,6 @@ def _shot(page, name: str) -> np.ndarray:  # noqa: ANN001
     ARTIFACTS.mkdir(exist_ok=True)
     data = page.screenshot(path=str(ARTIFACTS / f"ui-workflow-{name}.png"))
     return np.array(Image.open(io.BytesIO(data)).convert("RGB"))
-
-
-def _wait_job(page, kind: str, timeout_s: float = 240) -> None:  # noqa: ANN001
-    try:
-        page.wait_for_function(f"document.getElementById('job-status').textContent.startsWith('{kind} done')",
-                               timeout=timeout_s * 1000)
-    except Exception:
-        status = page.inner_text("#job-status")
-        error = page.inner_text("#error") if page.locator("#error").is_visible() else ""
-        raise AssertionError(f"{kind} job did not finish: status {status!r}, error {error!r}") from None
 
 
 def _to_screen(page, x: float, y: float, size: tuple[int, int]) -> tuple[float, float]:  # noqa: ANN001
@@ -292,35 +283,15 @@ def test_open_click_reload_play(empty_server, footage: Path, tmp_path: Path) -> 
         browser.close()
 
 
-def _textured_clip(path: Path, w: int = 320, h: int = 180, n: int = 12) -> Path:
-    """A square with a fixed random texture moving right over a textured background."""
-    rng = np.random.default_rng(3)
-    background = (rng.integers(0, 50, (h, w, 1)) + np.linspace(40, 140, w)[None, :, None]).astype(np.uint8)
-    texture = rng.integers(0, 256, (60, 60, 3)).astype(np.uint8)
-
-    def images():  # noqa: ANN202
-        for t in range(n):
-            img = np.repeat(background, 3, axis=2)
-            img[60:120, 60 + 5 * t:120 + 5 * t] = texture
-            yield img
-    return write_clip(path, images(), pix_fmt="yuv444p", options={"crf": "0"})
+SQUARE = SquareClip(w=320, h=180, n=12, side=60, x0=60, y0=60, step=5)
 
 
-def _detail(video: Path, inside: bool) -> float:
-    values = []
-    for t, f in enumerate(iter_frames(video)):
-        x = 60 + 5 * t
-        region = f.image[72:108, x + 12:x + 48] if inside else f.image[150:180, :]
-        values.append(np.abs(np.diff(region.astype(float), axis=0)).mean())
-    return float(np.mean(values))
-
-
-def test_settings_render_result_and_layout(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_settings_render_result_and_layout(tmp_path: Path, footage: Path, capsys) -> None:  # noqa: ANN001
     from playwright.sync_api import sync_playwright
 
-    clip = _textured_clip(tmp_path / "square.mp4")
+    clip = SQUARE.write(tmp_path / "square.mp4")
     port, token = free_port(), new_token()
-    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=token,
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=token, max_upload_bytes=300_000,
                               allowed_hosts=host_allow_list("127.0.0.1", port)))
     with serving(app, port) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_chromium(), args=ARGS)
@@ -397,16 +368,36 @@ def test_settings_render_result_and_layout(tmp_path: Path, capsys) -> None:  # n
         page.select_option("#preset", "blur")
         assert page.evaluate("window.shifts") == 0  # nothing moved while tracking, rendering, previewing
         assert not errors, errors
+        # a file over the server's upload limit is refused in the page, before any upload
+        page.set_input_files("#file", str(footage / "carphone_pristine.mp4"))
+        page.wait_for_selector("#error:not([hidden])")
+        assert page.inner_text("#error") == "carphone_pristine.mp4: too large (576 KiB; the limit is 293 KiB)"
+        assert not app.state.ui.uploads
+        # a video dropped on the page opens in a new session
+        first = page.evaluate("state.sid")
+        payload = list(clip.read_bytes())
+        page.evaluate("""(bytes) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array(bytes)], 'dropped.mp4', {type: 'video/mp4'}));
+            window.dropped = dt;
+            window.dispatchEvent(new DragEvent('dragenter', {dataTransfer: dt, bubbles: true}));
+        }""", payload)
+        assert page.locator("#drop").is_visible()
+        _shot(page, "10-drop")
+        page.evaluate("window.dispatchEvent(new DragEvent('drop', {dataTransfer: window.dropped, bubbles: true}))")
+        page.wait_for_function(f"state.ready && state.sid !== '{first}'")
+        assert page.inner_text("#video-name") == "dropped.mp4" and page.locator("#drop").is_hidden()
+        assert len(app.state.ui.uploads) == 1 and first in app.state.ui.sessions
         # 4K: the same page, larger text, the frame still most of the window
         page.set_viewport_size({"width": 3840, "height": 2160})
         page.wait_for_timeout(500)
         assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 22
         area = page.locator("#stage-area").bounding_box()
         assert area["width"] * area["height"] > 0.6 * 3840 * 2160
-        _shot(page, "10-4k")
+        _shot(page, "11-4k")
         browser.close()
     for path in renders.values():
         assert probe(path).frame_count == 12
-    source, weak, strong = _detail(clip, True), _detail(renders[1], True), _detail(renders[40], True)
+    source, weak, strong = (SQUARE.detail(v, True) for v in (clip, renders[1], renders[40]))
     assert strong < 0.3 * weak and weak < source, (source, weak, strong)
-    assert abs(_detail(renders[1], False) - _detail(renders[40], False)) < 1
+    assert abs(SQUARE.detail(renders[1], False) - SQUARE.detail(renders[40], False)) < 1

@@ -558,12 +558,16 @@ function closeResult() { $("result").pause(); $("result-panel").hidden = true; }
 
 // -- opening videos: file picker, drag and drop, recent videos ------------------------------
 let uploading = false;
+function fmtBytes(n) {
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(n >= 10 * 2 ** 20 ? 0 : 1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
+}
+
 function checkFile(file) {
   const suffix = file.name.includes(".") ? file.name.slice(file.name.lastIndexOf(".")).toLowerCase() : "";
   if (!state.info.video_suffixes.includes(suffix))
     return `${file.name}: not a video file type (${state.info.video_suffixes.join(" ")})`;
   if (file.size > state.info.max_upload_bytes)
-    return `${file.name}: too large (${(file.size / 2 ** 20).toFixed(0)} MiB; the limit is ${state.info.max_upload_bytes / 2 ** 20} MiB)`;
+    return `${file.name}: too large (${fmtBytes(file.size)}; the limit is ${fmtBytes(state.info.max_upload_bytes)})`;
   return null;
 }
 
@@ -606,7 +610,7 @@ async function loadRecent() {
   const sel = $("recent"); sel.length = 1;
   const list = $("recent-list"); list.replaceChildren();
   for (const v of videos) {
-    const label = `${v.name} · ${(v.bytes / 2 ** 20).toFixed(1)} MiB`;
+    const label = `${v.name} · ${fmtBytes(v.bytes)}`;
     const o = document.createElement("option"); o.value = v.upload === null ? "-" : v.upload; o.textContent = label; sel.append(o);
     const li = document.createElement("li"); li.textContent = label; li.onclick = () => openVideo(v.upload).catch(() => {});
     list.append(li);
@@ -649,7 +653,7 @@ function showOpenPanel(message) {
   $("stage").hidden = true; $("open-panel").hidden = false;
   for (const el of document.querySelectorAll("aside .panel:not(.shortcuts), .transport")) el.inert = true;  // nothing to act on yet
   $("open-limits").textContent = (message ? message + " " : "") +
-    `Up to ${state.info.max_upload_bytes / 2 ** 20} MiB: ${state.info.video_suffixes.join(" ")}`;
+    `Up to ${fmtBytes(state.info.max_upload_bytes)}: ${state.info.video_suffixes.join(" ")}`;
 }
 
 async function start() {
