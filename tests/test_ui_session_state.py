@@ -184,6 +184,16 @@ def test_settings_form_and_its_messages(client: TestClient, clip: Path, tmp_path
     r = client.get(f"/api/sessions/{sid}/preview/0.jpg?preset=blur&set=blur.sigma=-3")
     assert r.status_code == 400 and r.json()["error"] == _cli_error(capsys, clip, tmp_path / "masks", "--set",
                                                                      "blur.sigma=-3")
+    # no text from the page becomes a path: options that take one are neither offered nor taken
+    background = {f["name"] for f in form["presets"]["background"]["stages"][0]["fields"]}
+    assert "mode" in background and "path" not in background
+    secret = tmp_path / "secret.png"
+    r = client.post(f"/api/sessions/{sid}/render", json={"preset": "background", "options": {
+        "background.mode": "image", "background.path": str(secret)}})
+    assert r.status_code == 400 and r.json()["error"] == (f"--set background.path={secret}: the web UI takes no "
+                                                          "file paths (use `trackedit run --set`)")
+    r = client.get(f"/api/sessions/{sid}/preview/0.jpg?preset=background&set=background.path={secret}")
+    assert r.status_code == 400 and "takes no file paths" in r.json()["error"]
     r = client.post(f"/api/sessions/{sid}/render", json={"preset": "blur", "output": {"crf": 99}})
     assert r.status_code == 400 and r.json()["error"].startswith("output.crf: input should be less than or equal")
 

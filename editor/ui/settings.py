@@ -9,6 +9,8 @@ the stage options become ``--set stage.option=value`` items (:func:`settings_pre
 """
 from __future__ import annotations
 
+import typing
+from pathlib import Path
 from typing import Any, Literal
 
 import av
@@ -24,7 +26,18 @@ CONTAINERS: dict[str, str] = {"mp4": "mp4", "mov": "mov", "mkv": "matroska", "we
 CODECS = ("auto", "libx264", "libx265", "libvpx-vp9", "libaom-av1")
 """Video codecs the form lists (those this FFmpeg build has; ``auto`` as ``--codec auto``)."""
 HIDDEN_OPTIONS = frozenset({"objects", "folder", "formats"})
-"""Options the form leaves to presets and the CLI (which objects; export paths)."""
+"""Options the form leaves to presets and the CLI (which objects; export paths). Options
+that take a file path are never offered nor taken (:func:`is_path_option`): no text from
+the page becomes a path on the server."""
+
+
+def is_path_option(model: type[BaseModel], name: str) -> bool:
+    """Whether option ``name`` of ``model`` is a file path (its type is or includes ``Path``)."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return False
+    kinds = {field.annotation, *typing.get_args(field.annotation)}
+    return any(isinstance(k, type) and issubclass(k, Path) for k in kinds)
 
 
 class OutputSettings(BaseModel):
@@ -71,7 +84,8 @@ def preset_forms(plugins: PluginManager) -> dict[str, dict[str, Any]]:
             props = spec.options_model.model_json_schema().get("properties", {})
             defaults = spec.options_model()
             fields = [_field(k, v, cfg.options.get(k, getattr(defaults, k, v.get("default"))))
-                      for k, v in props.items() if k not in HIDDEN_OPTIONS]
+                      for k, v in props.items()
+                      if k not in HIDDEN_OPTIONS and not is_path_option(spec.options_model, k)]
             stages.append({"id": cfg.id, "use": cfg.use, "description": spec.description, "fields": fields})
         forms[name] = {"description": preset.description, "stages": stages}
     return forms
@@ -81,9 +95,15 @@ def settings_preset(name: str, options: dict[str, str], plugins: PluginManager) 
     """Built-in preset ``name`` with ``options`` (``"stage.option"`` → the text typed in the
     form, read as ``--set`` reads it: a TOML value, else text), checked as the CLI checks
     ``--set``: :class:`PresetError` with the CLI's message (``--set blur.sigma=-1: sigma:
-    Input should be greater than or equal to 0``)."""
+    Input should be greater than or equal to 0``); an option that takes a file path is a
+    :class:`PresetError` too (no text from the page becomes a path)."""
     items = [f"{key}={value}" for key, value in options.items()]
     preset = apply_overrides(load_preset(name), items)
+    for cfg in preset.stages:
+        spec = plugins.stages.get(cfg.use)
+        for option, item in cfg.overrides.items():
+            if spec is not None and is_path_option(spec.options_model, option):
+                raise PresetError(f"--set {item}: the web UI takes no file paths (use `trackedit run --set`)")
     validate_preset(preset, plugins)
     return preset
 
