@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -178,8 +179,15 @@ def test_open_click_reload_play(empty_server, footage: Path, tmp_path: Path) -> 
         s = ui_state.sessions[sid].session
         assert [(o.id, len(o.prompts)) for o in s.prompt_set().objects] == [(1, 1)]
         # track, then the same state after a reload, in a second tab and in a fresh browser
+        page.evaluate("""() => { window.eta = []; new MutationObserver(() => window.eta.push(
+            [performance.now(), document.getElementById('job-eta').textContent])).observe(
+            document.getElementById('job-eta'), {childList: true, characterData: true, subtree: true}); }""")
+        clicked = page.evaluate("performance.now()")
         page.click("#track-both")
         _wait_job(page, "track")
+        eta = page.evaluate("window.eta")
+        assert eta[0][0] - clicked < 1000  # something from the first second
+        assert any(re.search(r"about \d+ s left", text) for _, text in eta), eta  # then the time left
         _goto(page, 60)
         before = _frame_pixels(page)
         labels = _labels(page, 60)
