@@ -746,8 +746,7 @@ async def preview(request: Request) -> Response:
     index = _frame_index(ui, request.path_params["index"], 404)
     names = {o.id: o.name for o in await ui.locked(s.objects)}
     empty = np.zeros((s.info.height, s.info.width), np.uint8)
-    job = Job("preview")
-    job.phase = "building the stages"
+    job = Job("preview", phase="building the stages")
     ui.preview_job = job
 
     def labels_at(i: int) -> np.ndarray:
@@ -846,7 +845,8 @@ async def track(request: Request) -> Response:
         prompts (never one half-added), and clicks and frame views get in between steps."""
         _propagate(ui, job, runs, 0, total)
 
-    ui.job = Job("track").start(work)
+    job = Job("track", phase="segmenting the prompted frames")  # until the first frame is tracked
+    ui.job = job.start(work)
     return JSONResponse(ui.job.to_json())
 
 
@@ -930,7 +930,7 @@ async def detect(request: Request) -> Response:
         runs = [(last, True, last + 1), (last, False, count - last)]
         _propagate(ui, job, runs, count, count + sum(n for _, _, n in runs))
 
-    ui.job = Job("detect").start(work)
+    ui.job = Job("detect", phase=f"running {' and '.join(options.detectors)} on the first frame").start(work)
     return JSONResponse(ui.job.to_json())
 
 
@@ -966,8 +966,7 @@ async def render(request: Request) -> Response:
                 old.unlink()
         ui.render = out
 
-    job = Job("render")
-    job.phase = "starting"
+    job = Job("render", phase="starting")
     ui.job = job.start(work)
     return JSONResponse(ui.job.to_json())
 
