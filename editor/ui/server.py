@@ -1,14 +1,19 @@
 """The web UI's server: a small Starlette app over :class:`editor.tracking.engine.TrackingSession`.
 
-One tracking session per browser tab; long operations (tracking, rendering) run in
-background jobs and report progress over server-sent events. Only the video given on the
+The server owns each session's work (objects, prompts, tracked masks, the last render; the
+prompts autosaved to ``prompts.json`` in its folder); the page names its session in its
+address, so a reload, a second tab or a restarted browser attaches to the same one
+(``GET /api/sessions/ID``). Long operations (tracking, detection, rendering) run in
+background jobs and report progress, elapsed time and an estimate of the time left over
+server-sent events. Only the video given on the
 command line (or an uploaded one) and each session's own outputs are ever served: no
 endpoint takes a file path. Every request first passes :class:`editor.ui.security.UiGuard`
 (Host allow-list, origin checks, the per-launch token, content types).
 
 Resources are bounded (:class:`UiConfig`): at most ``max_sessions`` sessions and
 ``max_upload_total_bytes`` of uploads at once; a session closes when its tab closes (the page
-sends ``DELETE /api/sessions/ID`` on ``pagehide``) or after ``idle_seconds`` without a
+sends ``DELETE /api/sessions/ID?unless_work=1`` on ``pagehide``: only a session without
+prompts or render closes then) or after ``idle_seconds`` without a
 request (the page polls while open), and closing releases its frames, threads and work
 folder and deletes its upload. Nothing in a session's folder is served through a symlink.
 
