@@ -18,15 +18,24 @@ from editor.api.frames import Frame
 
 
 def preview_frame(preset: Preset, plugins: PluginManager, context: StageContext, index: int, count: int,
-                  frame_at: Callable[[int], Frame], labels_at: Callable[[int], np.ndarray]) -> Frame:
+                  frame_at: Callable[[int], Frame], labels_at: Callable[[int], np.ndarray],
+                  progress: Callable[[int, int], None] | None = None) -> Frame:
     """Frame ``index`` (of ``count``) as ``preset`` renders it, from ``frame_at``/``labels_at``,
-    as an 8-bit frame for display (:meth:`Frame.as_8bit`)."""
+    as an 8-bit frame for display (:meth:`Frame.as_8bit`). ``progress(done, total)`` is
+    called as each frame of the stretch is taken by the stages (``total``: the stretch's
+    frames)."""
     stages = build_stages(preset, plugins, context)
     try:
         before = sum(s.window[0] for s in stages)
         after = sum(s.window[1] for s in stages)
         lo, hi = max(0, index - before), min(count - 1, index + after)
-        items = (FrameItem(frame_at(i), labels_at(i)) for i in range(lo, hi + 1))
+        def taken(i: int) -> FrameItem:
+            item = FrameItem(frame_at(i), labels_at(i))
+            if progress is not None:
+                progress(i - lo + 1, hi - lo + 1)
+            return item
+
+        items = (taken(i) for i in range(lo, hi + 1))
         for stage in stages:
             items = stage.run(items)
         for item in items:

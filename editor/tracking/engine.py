@@ -110,6 +110,15 @@ class ObjectState:
             del self._by_frame[p.frame]
         return p
 
+    def discard(self, prompt: Prompt) -> None:
+        """Remove ``prompt`` (the very object, wherever it is in the order given)."""
+        self.prompts = [p for p in self.prompts if p is not prompt]
+        here = [p for p in self._by_frame.get(prompt.frame, ()) if p is not prompt]
+        if here:
+            self._by_frame[prompt.frame] = here
+        else:
+            self._by_frame.pop(prompt.frame, None)
+
     def on(self, frame: int) -> list[Prompt]:
         """Its prompts on ``frame``, in the order given (a long video with a detector's prompts
         on most frames is not scanned per frame)."""
@@ -452,6 +461,20 @@ class TrackingSession:
             return None
         prompt = obj.undone.pop()
         self._append(obj, prompt)
+        return prompt
+
+    def remove_prompt(self, object_id: int, frame: int, index: int) -> Prompt:
+        """Remove the ``index``-th prompt (0-based, in the order given) of the object on
+        ``frame`` — a click taken back wherever it is, not only the latest (:meth:`redo`
+        puts it back). Returns it; :class:`PromptError` when there is no such prompt."""
+        obj = self.state.objects.get(object_id)
+        here = obj.on(frame) if obj is not None else []
+        if not 0 <= index < len(here):
+            raise PromptError(f"object {object_id} has no prompt {index} on frame {frame}")
+        prompt = here[index]
+        obj.discard(prompt)  # type: ignore[union-attr]
+        obj.undone.append(prompt)  # type: ignore[union-attr]
+        self.state.prompt_masks.pop((frame, object_id), None)
         return prompt
 
     def rename(self, object_id: int, name: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,12 @@ class Job:
     error: str | None = None
     note: str | None = None
     """A line for the person about the result (e.g. what detection found)."""
+    phase: str | None = None
+    """What the job is doing before its first frame (e.g. "exporting masks"), shown with the
+    elapsed time so that the page says something from the first second."""
+    started: float = field(default_factory=time.monotonic)
+    """When the job started (:func:`time.monotonic`, s)."""
+    ended: float | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -35,6 +42,14 @@ class Job:
 
     def progress(self, done: int, total: int, frame: int | None = None) -> None:
         self.done, self.total, self.frame = done, total, frame
+        self.phase = None
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds left at the rate so far (``None`` before the first step or when done)."""
+        if self.state != "running" or self.done <= 0 or self.total <= self.done:
+            return None
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        return elapsed / self.done * (self.total - self.done)
 
     def pause(self) -> None:
         self._stop.set()
@@ -52,6 +67,7 @@ class Job:
                 self.error = INTERNAL_ERROR
                 self.state = "failed"
                 log.exception("%s job failed", self.kind)
+            self.ended = time.monotonic()
 
         self._thread = threading.Thread(target=run, name=f"trackedit-ui-{self.kind}", daemon=True)
         self._thread.start()
@@ -62,5 +78,11 @@ class Job:
             self._thread.join(timeout)
 
     def to_json(self) -> dict[str, object]:
+        """The job for the page: ``elapsed`` and ``eta`` in seconds (``eta`` ``None`` until
+        the first step), ``phase`` a line while nothing is counted yet."""
+        now = time.monotonic()
+        eta = self.eta(now)
         return {"kind": self.kind, "state": self.state, "done": self.done, "total": self.total,
-                "frame": self.frame, "error": self.error, "note": self.note}
+                "frame": self.frame, "error": self.error, "note": self.note, "phase": self.phase,
+                "elapsed": round((self.ended or now) - self.started, 1),
+                "eta": None if eta is None else round(eta, 1)}

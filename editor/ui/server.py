@@ -1,14 +1,19 @@
 """The web UI's server: a small Starlette app over :class:`editor.tracking.engine.TrackingSession`.
 
-One tracking session per browser tab; long operations (tracking, rendering) run in
-background jobs and report progress over server-sent events. Only the video given on the
+The server owns each session's work (objects, prompts, tracked masks, the last render; the
+prompts autosaved to ``prompts.json`` in its folder); the page names its session in its
+address, so a reload, a second tab or a restarted browser attaches to the same one
+(``GET /api/sessions/ID``). Long operations (tracking, detection, rendering) run in
+background jobs and report progress, elapsed time and an estimate of the time left over
+server-sent events. Only the video given on the
 command line (or an uploaded one) and each session's own outputs are ever served: no
 endpoint takes a file path. Every request first passes :class:`editor.ui.security.UiGuard`
 (Host allow-list, origin checks, the per-launch token, content types).
 
 Resources are bounded (:class:`UiConfig`): at most ``max_sessions`` sessions and
 ``max_upload_total_bytes`` of uploads at once; a session closes when its tab closes (the page
-sends ``DELETE /api/sessions/ID`` on ``pagehide``) or after ``idle_seconds`` without a
+sends ``DELETE /api/sessions/ID?unless_work=1`` on ``pagehide``: only a session without
+prompts or render closes then) or after ``idle_seconds`` without a
 request (the page polls while open), and closing releases its frames, threads and work
 folder and deletes its upload. Nothing in a session's folder is served through a symlink.
 
@@ -51,10 +56,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from editor.api.errors import TrackeditError
-from editor.api.files import make_scratch_dir, scratch_dir
+from editor.api.files import AtomicOutput, make_scratch_dir, scratch_dir
 from editor.api.limits import current as current_limits
 from editor.api.limits import document_problem
 from editor.api.masks import replace_objects
+from editor.api.names import printable
 from editor.api.prompts import MAX_OBJECT_ID
 from editor.api.stages import StageContext
 from editor.backends.assembly import BackendChoice, select_backends
@@ -70,6 +76,7 @@ from editor.tracking.engine import TrackingSession
 from editor.video.reader import probe
 from editor.ui.jobs import INTERNAL_ERROR, Job
 from editor.ui.security import UiGuard, host_allow_list, new_token
+from editor.ui.settings import OutputSettings, available_codecs, encode_options, preset_forms, settings_preset
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -115,6 +122,10 @@ class UiSession:
     """When the page last asked for anything (:func:`time.monotonic`, s)."""
     closed: bool = False
     """Set (under :attr:`lock`) when the session is closed: later calls are a 404."""
+    render: Path | None = None
+    """The last finished render (``render.mp4``, ``render.webm``…), ``None`` before one."""
+    preview_job: Job | None = None
+    """The progress of the preview being made (previews do not block the session)."""
 
     def busy(self) -> bool:
         return self.job is not None and self.job.state == "running"
@@ -149,6 +160,8 @@ class UiState:
         self.uploads: dict[str, Path] = {}
         self.uploaded: dict[str, float] = {}
         """Upload key → when it arrived (:func:`time.monotonic`, s)."""
+        self.upload_names: dict[str, str] = {}
+        """Upload key → the file name it was uploaded as (shown in the page, never a path)."""
         self.selection = select_backends(plugins, config.backends)
         self._lock = threading.Lock()  # sessions and uploads are added and removed from worker threads
         self._opening = 0
@@ -192,10 +205,26 @@ class UiState:
         ui.seen = time.monotonic()
         return ui
 
-    def add_upload(self, key: str, path: Path) -> None:
+    def add_upload(self, key: str, path: Path, name: str = "") -> None:
         with self._lock:
             self.uploads[key] = path
             self.uploaded[key] = time.monotonic()
+            self.upload_names[key] = name or path.name
+
+    def recent(self) -> list[dict[str, object]]:
+        """The videos this server can open now, newest upload first, the command line's last:
+        ``upload`` (its key; ``None`` for the command line's video), ``name``, ``bytes`` and
+        ``sessions`` (how many sessions edit it)."""
+        with self._lock:
+            using = [ui.upload for ui in self.sessions.values()]
+            rows: list[dict[str, object]] = [
+                {"upload": key, "name": self.upload_names.get(key, path.name), "bytes": _size(path),
+                 "sessions": using.count(key)}
+                for key, path in sorted(self.uploads.items(), key=lambda kv: -self.uploaded.get(kv[0], 0))]
+        if self.config.video is not None:
+            rows.append({"upload": None, "name": self.config.video.name, "bytes": _size(self.config.video),
+                         "sessions": using.count(None)})
+        return rows
 
     def upload_bytes(self) -> int:
         """Bytes of the uploads kept now."""
@@ -235,6 +264,7 @@ class UiState:
                     continue
                 self.uploads.pop(key).unlink(missing_ok=True)
                 self.uploaded.pop(key, None)
+                self.upload_names.pop(key, None)
 
     def close(self, wait: float = 1.0) -> None:
         """Stop jobs, close sessions and remove the scratch folder (safe to call twice).
@@ -269,6 +299,13 @@ def _release(ui: UiSession, deadline: float) -> None:
         if held:
             ui.lock.release()
     shutil.rmtree(ui.folder, ignore_errors=True)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _return_memory() -> None:
@@ -464,30 +501,74 @@ class ObjectRef(Body):
     object: int
 
 
+def _session_json(state: UiState, ui: UiSession) -> dict[str, object]:
+    s = ui.session
+    name = state.upload_names.get(ui.upload, "") if ui.upload else ""
+    return {"id": ui.id, "frames": s.frame_count, "width": s.info.width, "height": s.info.height,
+            "fps": float(s.info.average_rate), "name": name or Path(s.info.path).name, "upload": ui.upload,
+            "render": ui.render.suffix[1:] if ui.render is not None else None, "job": _job_json(ui)}
+
+
 async def new_session(request: Request) -> Response:
     state = _state(request)
     body = await read_body(request, NewSessionBody)
     ui = await asyncio.to_thread(state.new_session, state.video_for(body.upload), body.upload)
-    s = ui.session
-    return JSONResponse({"id": ui.id, "frames": s.frame_count, "width": s.info.width, "height": s.info.height,
-                         "fps": float(s.info.average_rate), "name": Path(s.info.path).name})
+    return JSONResponse(_session_json(state, ui))
+
+
+async def session_info(request: Request) -> Response:
+    """``GET /api/sessions/ID``: what a page needs to show a session it did not open (a
+    reload, a second tab, a restarted browser on the same URL): the video's facts, the last
+    render's container (``None`` before one) and the job."""
+    state, ui = _state(request), _session(request)
+    return JSONResponse(_session_json(state, ui))
+
+
+def _has_work(ui: UiSession) -> bool:
+    return ui.busy() or ui.render is not None or any(o.prompts for o in ui.session.objects())
 
 
 async def close_session(request: Request) -> Response:
-    """``DELETE /api/sessions/ID``: the page's tab closed (``pagehide``); everything the
-    session holds is released and its folder and upload removed."""
+    """``DELETE /api/sessions/ID``: everything the session holds is released and its folder
+    and upload removed. ``?unless_work=1`` (what the page sends on ``pagehide``): only a
+    session without prompts, render or running job closes; one with work stays for a reload,
+    another tab or a restarted browser, until it is idle for ``idle_seconds``
+    (``{"closed": false}``)."""
     state = _state(request)
     sid = request.path_params["sid"]
+    if request.query_params.get("unless_work") == "1":
+        ui = _session(request)
+        if await ui.locked(_has_work, ui):
+            return JSONResponse({"closed": False})
     if not await asyncio.to_thread(state.close_session, sid):
         raise UiError(404, "unknown session")
     return JSONResponse({"closed": True})
+
+
+def _autosave(ui: UiSession) -> None:
+    """Write the session's prompts to ``prompts.json`` in its folder (under a temporary name,
+    then renamed), as the prompts download has them but with mask files by path. Call with
+    the session lock held, after every change."""
+    doc = ui.session.prompt_set().to_dict()
+    doc["names"] = {str(o.id): o.name for o in ui.session.objects()}  # objects without prompts yet
+    with AtomicOutput(ui.folder / "prompts.json", clean_stale=False) as out:
+        out.path.write_text(json.dumps(doc, indent=1))
+
+
+async def _change(ui: UiSession, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn`` under the session lock, then the prompts autosaved (:func:`_autosave`)."""
+    def run() -> T:
+        result = fn(*args, **kwargs)
+        _autosave(ui)
+        return result
+    return await ui.locked(run)
 
 
 async def add_object(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     body = await read_body(request, ObjectBody)
-    oid = await ui.locked(ui.session.add_object, body.name)
+    oid = await _change(ui, ui.session.add_object, body.name)
     return JSONResponse({"id": oid, "color": list(object_color(oid))})
 
 
@@ -509,7 +590,7 @@ async def rename_object(request: Request) -> Response:
         if body.keep is not None:
             ui.session.set_keep(oid, body.keep)
 
-    await ui.locked(rename)
+    await _change(ui, rename)
     return JSONResponse({"ok": True})
 
 
@@ -522,7 +603,7 @@ async def delete_object(request: Request) -> Response:
         _known_object(ui.session, oid)
         ui.session.remove_object(oid)
 
-    await ui.locked(remove)
+    await _change(ui, remove)
     return JSONResponse({"ok": True})
 
 
@@ -539,7 +620,7 @@ async def add_prompt(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     body = await read_body(request, PromptBody)
-    mask = await ui.locked(ui.session.add_prompt, body.frame, body.object, points=body.points, labels=body.labels,
+    mask = await _change(ui, ui.session.add_prompt, body.frame, body.object, points=body.points, labels=body.labels,
                            box=body.box)
     return JSONResponse({"area": int(mask.sum())})
 
@@ -548,14 +629,43 @@ async def undo(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     body = await read_body(request, ObjectRef)
-    return JSONResponse({"undone": await ui.locked(ui.session.undo, body.object) is not None})
+    return JSONResponse({"undone": await _change(ui, ui.session.undo, body.object) is not None})
 
 
 async def redo(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     body = await read_body(request, ObjectRef)
-    return JSONResponse({"redone": await ui.locked(ui.session.redo, body.object) is not None})
+    return JSONResponse({"redone": await _change(ui, ui.session.redo, body.object) is not None})
+
+
+def _prompt_json(oid: int, index: int, p: Any) -> dict[str, object]:
+    return {"object": oid, "index": index, "frame": p.frame, "points": [list(xy) for xy in p.points],
+            "labels": list(p.labels), "box": list(p.box) if p.box is not None else None,
+            "detected": p.shape is not None}
+
+
+async def list_prompts(request: Request) -> Response:
+    """``GET …/prompts?frame=N``: the prompts on frame N (the page draws them as markers:
+    points in video pixels, labels 1 include / 0 exclude, boxes as ``[x0, y0, x1, y1]``;
+    ``index``: the prompt's place on that frame, for removing it)."""
+    ui = _session(request)
+    raw = request.query_params.get("frame", "")
+    if not (raw.isascii() and raw.isdigit()):
+        raise UiError(400, f"frame must be a frame number, not {raw!r}")
+    index = _frame_index(ui, int(raw), 400)
+    on = await ui.locked(ui.session.prompts_on, index)
+    return JSONResponse({"frame": index, "prompts": [_prompt_json(oid, i, p) for oid, ps in on.items()
+                                                     for i, p in enumerate(ps)]})
+
+
+async def remove_prompt(request: Request) -> Response:
+    """``DELETE …/prompts/FRAME/OBJECT/INDEX``: a click or box taken back (a marker clicked)."""
+    ui = _session(request)
+    _idle(ui)
+    p = request.path_params
+    await _change(ui, ui.session.remove_prompt, p["oid"], p["frame"], p["prompt"])
+    return JSONResponse({"ok": True})
 
 
 # -- frames and previews --------------------------------------------------------------
@@ -602,28 +712,73 @@ async def frame(request: Request) -> Response:
     return await asyncio.to_thread(draw)
 
 
+async def labels(request: Request) -> Response:
+    """``GET …/labels/N.png``: the label map the page shows on frame N (8-bit grey PNG at the
+    video's size, pixel = object id, 0 = none): the page reads the object under the pointer
+    from it. An all-zero map where nothing is tracked or prompted."""
+    ui = _session(request)
+    index = _frame_index(ui, request.path_params["index"], 400)
+    found = await ui.locked(page_labels, ui.session, index)
+    s = ui.session
+    labels = found if found is not None else np.zeros((s.info.height, s.info.width), np.uint8)
+    ok, buf = cv2.imencode(".png", labels)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return Response(buf.tobytes(), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+def _settings(request: Request) -> dict[str, str]:
+    """The ``set`` query values (``stage.option=value``, as ``--set``) → option → text."""
+    out = {}
+    for item in request.query_params.getlist("set"):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UiError(400, f"--set {item!r}: expected stage.option=value")
+        out[key] = value
+    return out
+
+
 async def preview(request: Request) -> Response:
-    """A frame as a preset renders it, from the labels the page shows."""
+    """A frame as a preset renders it (with the form's ``set=stage.option=value`` settings),
+    from the labels the page shows. Its progress (frames of the stages' window read) is
+    ``…/preview-progress`` while it is made."""
     state, ui = _state(request), _session(request)
     width = _width(request)
-    preset = _preset(request.query_params.get("preset", "blur"), "export-masks has no picture to preview")
+    name = request.query_params.get("preset", "blur")
+    _preset(name, "export-masks has no picture to preview")
+    preset = settings_preset(name, _settings(request), state.plugins)
     s = ui.session
     index = _frame_index(ui, request.path_params["index"], 404)
     names = {o.id: o.name for o in await ui.locked(s.objects)}
     empty = np.zeros((s.info.height, s.info.width), np.uint8)
+    job = Job("preview", phase="building the stages")
+    ui.preview_job = job
 
     def labels_at(i: int) -> np.ndarray:
         labels = ui.call(page_labels, s, i)
         return labels if labels is not None else empty
 
     def make() -> Response:
-        with scratch_dir("preview") as tmp:
-            context = StageContext(s.info, names, state.selection.device, None, Path(tmp))
-            out = preview_frame(preset, state.plugins, context, index, s.frame_count or 0,
-                                lambda i: s.frames[i], labels_at)
-        return _jpeg(out.image[..., :3], width)
+        try:
+            with scratch_dir("preview") as tmp:
+                context = StageContext(s.info, names, state.selection.device, None, Path(tmp))
+                out = preview_frame(preset, state.plugins, context, index, s.frame_count or 0,
+                                    lambda i: s.frames[i], labels_at, progress=job.progress)
+            job.state = "done"
+            return _jpeg(out.image[..., :3], width)
+        except BaseException:
+            job.state = "failed"
+            raise
+        finally:
+            job.ended = time.monotonic()
 
     return await asyncio.to_thread(make)
+
+
+async def preview_progress(request: Request) -> Response:
+    """The progress of the session's latest preview (``{"state": "idle"}`` before one)."""
+    ui = _session(request)
+    return JSONResponse(ui.preview_job.to_json() if ui.preview_job else {"state": "idle"})
 
 
 async def confidence(request: Request) -> Response:
@@ -652,6 +807,9 @@ class TrackBody(Body):
 
 class RenderBody(Body):
     preset: str = "blur"
+    options: dict[str, str] = {}
+    """The form's stage options: ``"stage.option"`` → the text typed (read as ``--set``)."""
+    output: OutputSettings = OutputSettings()
 
 
 class DetectBody(Body):
@@ -692,7 +850,8 @@ async def track(request: Request) -> Response:
         prompts (never one half-added), and clicks and frame views get in between steps."""
         _propagate(ui, job, runs, 0, total)
 
-    ui.job = Job("track").start(work)
+    job = Job("track", phase="segmenting the prompted frames")  # until the first frame is tracked
+    ui.job = job.start(work)
     return JSONResponse(ui.job.to_json())
 
 
@@ -765,6 +924,7 @@ async def detect(request: Request) -> Response:
             job.progress(total, total, None)
             return
         ui.call(s.add_prompts, found.prompts)
+        ui.call(_autosave, ui)
         ui.call(s.spans.update, found.spans)  # as headless runs: tracked where they were detected
         ui.call(s.detections.update, found.floor)  # and every detection covered by renders (the floor)
         names = ", ".join(found.names.values())
@@ -775,7 +935,7 @@ async def detect(request: Request) -> Response:
         runs = [(last, True, last + 1), (last, False, count - last)]
         _propagate(ui, job, runs, count, count + sum(n for _, _, n in runs))
 
-    ui.job = Job("detect").start(work)
+    ui.job = Job("detect", phase=f"running {' and '.join(options.detectors)} on the first frame").start(work)
     return JSONResponse(ui.job.to_json())
 
 
@@ -783,8 +943,10 @@ async def render(request: Request) -> Response:
     state, ui = _state(request), _session(request)
     _idle(ui)
     body = await read_body(request, RenderBody)
-    preset = _preset(body.preset, "use the masks download for exporting masks")
-    out = ui.folder / "render.mp4"
+    _preset(body.preset, "use the masks download for exporting masks")
+    preset = settings_preset(body.preset, body.options, state.plugins)  # the CLI's checks and messages
+    encode, suffix = encode_options(body.output)
+    out = ui.folder / f"render.{suffix}"
     total = ui.session.frame_count or 0
 
     def frame_done(n: int) -> None:
@@ -793,17 +955,23 @@ async def render(request: Request) -> Response:
             raise _Paused
 
     def work(job: Job) -> None:
+        job.phase = "exporting the masks"
         masks = ui.folder / "masks"
         _fresh_folder(masks)
         ui.call(ui.session.export_masks, masks)
+        job.phase = "opening the video and the stages"
         req = RunRequest(input=ui.session.video_path, output=out, preset=preset, masks_dir=masks, overwrite=True,
-                         video_stream=ui.session.info.index)
+                         video_stream=ui.session.info.index, encode=encode)
         try:
             Pipeline(state.plugins).run(req, on_frame=frame_done)
         except _Paused:
             return
+        for old in ui.folder.glob("render.*"):  # one render kept: the last one
+            if old != out and _own_file(old):
+                old.unlink()
+        ui.render = out
 
-    job = Job("render")
+    job = Job("render", phase="starting")
     ui.job = job.start(work)
     return JSONResponse(ui.job.to_json())
 
@@ -849,7 +1017,22 @@ async def info(request: Request) -> Response:
     seg, trk = state.selection.segmenter_spec, state.selection.tracker_spec
     return JSONResponse({"video": video.name if video else None, "segmenter": seg.name, "tracker": trk.name,
                          "classic": seg.kind == "classic" or trk.kind == "classic",
-                         "presets": sorted(builtin_presets()), "detectors": sorted(state.plugins.detectors)})
+                         "presets": sorted(builtin_presets()), "detectors": sorted(state.plugins.detectors),
+                         "max_upload_bytes": state.config.max_upload_bytes, "video_suffixes": sorted(VIDEO_SUFFIXES)})
+
+
+async def settings(request: Request) -> Response:
+    """The render settings form: each built-in preset's stages and their options
+    (:func:`editor.ui.settings.preset_forms`), and the output's codecs and containers."""
+    state = _state(request)
+    forms = await asyncio.to_thread(preset_forms, state.plugins)
+    return JSONResponse({"presets": forms, "codecs": available_codecs(), "containers": ["mp4", "webm", "mkv", "mov"],
+                         "output": OutputSettings().model_dump()})
+
+
+async def videos(request: Request) -> Response:
+    """``GET /api/videos``: the videos this server can open (:meth:`UiState.recent`)."""
+    return JSONResponse({"videos": _state(request).recent()})
 
 
 async def upload(request: Request) -> Response:
@@ -888,15 +1071,31 @@ async def upload(request: Request) -> Response:
     except TrackeditError as exc:
         path.unlink(missing_ok=True)
         raise UiError(415, f"{name}: {exc.message}") from exc
-    state.add_upload(key, path)
-    return JSONResponse({"upload": key})
+    shown = printable(Path(name).name)[:current_limits().max_name_chars]
+    state.add_upload(key, path, shown)
+    return JSONResponse({"upload": key, "name": shown})
+
+
+MEDIA_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "mkv": "video/x-matroska", "webm": "video/webm"}
+
+
+def _render_path(ui: UiSession) -> Path:
+    path = ui.render if ui.render is not None else ui.folder / "render.mp4"
+    if not _own_file(path):  # missing, or something planted there (a symlink is never followed)
+        raise UiError(404, "nothing rendered yet")
+    return path
 
 
 async def _download_render(ui: UiSession) -> Response:
-    path = ui.folder / "render.mp4"
-    if not _own_file(path):  # missing, or something planted there (a symlink is never followed)
-        raise UiError(404, "nothing rendered yet")
-    return FileResponse(path, media_type="video/mp4", filename="render.mp4")
+    path = _render_path(ui)
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix[1:]], filename=path.name)
+
+
+async def result(request: Request) -> Response:
+    """``GET …/result``: the last render, inline (the page's player; byte ranges for seeking)."""
+    path = _render_path(_session(request))
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix[1:]],
+                        headers={"Cache-Control": "no-store"})
 
 
 async def _download_prompts(ui: UiSession) -> Response:
@@ -926,7 +1125,7 @@ async def _download_masks(ui: UiSession) -> Response:
 
 
 DOWNLOADS: dict[str, Callable[[UiSession], Awaitable[Response]]] = {
-    "render.mp4": _download_render, "prompts.json": _download_prompts, "masks.zip": _download_masks}
+    "render.mp4": _download_render, "render": _download_render, "prompts.json": _download_prompts, "masks.zip": _download_masks}
 """What a session offers for download, by name; nothing else is ever served from its folder."""
 
 
@@ -951,20 +1150,27 @@ def _routes() -> list[BaseRoute]:
     return [
         get("/", page),
         get("/api/info", info),
+        get("/api/settings", settings),
+        get("/api/videos", videos),
         post("/api/upload", upload),
         # sessions, objects, prompts
         post("/api/sessions", new_session),
+        get(s, session_info),
         Route(s, api(close_session), methods=["DELETE"]),
         get(f"{s}/objects", list_objects),
         post(f"{s}/objects", add_object),
         Route(f"{s}/objects/{{oid:int}}", api(rename_object), methods=["PATCH"]),
         Route(f"{s}/objects/{{oid:int}}", api(delete_object), methods=["DELETE"]),
+        get(f"{s}/prompts", list_prompts),
         post(f"{s}/prompts", add_prompt),
+        Route(f"{s}/prompts/{{frame:int}}/{{oid:int}}/{{prompt:int}}", api(remove_prompt), methods=["DELETE"]),
         post(f"{s}/undo", undo),
         post(f"{s}/redo", redo),
         # frames and previews
         get(f"{s}/frames/{{index:int}}.jpg", frame),
+        get(f"{s}/labels/{{index:int}}.png", labels),
         get(f"{s}/preview/{{index:int}}.jpg", preview),
+        get(f"{s}/preview-progress", preview_progress),
         get(f"{s}/confidence", confidence),
         # jobs
         post(f"{s}/track", track),
@@ -975,6 +1181,7 @@ def _routes() -> list[BaseRoute]:
         get(f"{s}/events", events),
         # files
         get(f"{s}/download/{{what}}", download),
+        get(f"{s}/result", result),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
