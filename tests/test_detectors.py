@@ -286,6 +286,10 @@ def test_pyramid_plans() -> None:
     small = plan_levels(176, 144, 12, 640)
     assert len(small) == 1 and (small[0].tile_w, small[0].tile_h) == (352, 288)  # 323×264, padded
     assert len(plan_levels(3840, 2160, 12, 640)) == 3
+    wide = plan_levels(640, 272, 12, 1024)[0]  # bikes.mp4's fine level, 1173×499: one input
+    assert (wide.width, wide.height, len(wide.tiles)) == (1173, 499, 1)
+    assert (wide.tile_w, wide.tile_h) == (1184, 512)
+    assert len(plan_levels(2000, 1000, 12, 1024)[0].tiles) > 1  # 3667×1833: tiled
 
 
 def test_bad_images_are_refused(faces: CenterFaceDetector) -> None:

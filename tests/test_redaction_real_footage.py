@@ -20,11 +20,13 @@ import pytest
 
 from editor.cli.main import main
 from editor.detection.centerface import FaceDetectorOptions, create_detector, model_path
+from editor.evaluation.face_boxes import load_face_boxes
 from editor.evaluation.face_detail import detail_ratio, keeps_detail
 from editor.video.reader import iter_frames
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-CASES = Path(__file__).resolve().parent / "data" / "cases"
+DATA = Path(__file__).resolve().parent / "data"
+CASES = DATA / "cases"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not model_path().is_file(), reason="the face model is not installed (setup.sh)")]
@@ -47,6 +49,10 @@ def _faces_seen(video: Path, min_score: float = 0.5) -> dict[int, list[tuple[flo
         if found:
             seen[frame.index] = found
     return seen
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
 def _detail(image: np.ndarray, box: tuple[float, ...], *, oval: bool = False) -> float:
@@ -76,7 +82,14 @@ def test_bikes_defaults_leave_no_face_a_detector_can_find(tmp_path: Path) -> Non
     out = tmp_path / "bikes.mp4"
     assert main(["-q", "run", str(clip), "-o", str(out), "--preset", "blur", "--detect", "faces"]) == 0
     assert sum(1 for _ in iter_frames(out, deep=False, keep_planes=False)) == 250
-    assert _faces_seen(out) == {}
+    # the judge's detections that touch a face labelled by hand (or a box marked unsure);
+    # the judge also fires on scenery that the labeller looked at and rejected (frame 45:
+    # a blurred car at 0.53) — blurring that or not is no leak
+    truth = load_face_boxes(DATA / "bikes_faces_gt.json")
+    leaks = {f: boxes for f, found in _faces_seen(out).items()
+             if (boxes := [b for b in found if any(_overlaps(b, t) for t in
+                                                   truth.frames[f] + truth.unsure.get(f, ()))])}
+    assert leaks == {}
 
 
 def test_carphone_is_blurred_on_every_frame(tmp_path: Path) -> None:

@@ -61,6 +61,13 @@ class Detector(Protocol):
         detector may drop what it considers noise below its own floor). Boxes may extend
         past the frame; the caller clips them. Raise ``TrackeditError`` (e.g.
         :class:`editor.models.ModelError`) when the detector cannot run.
+
+        Optional methods the detection pass uses when a detector has them:
+        ``new_shot()`` — a cut (or the start of a chunk of frames) comes next: forget what
+        the previous frames showed; ``fork()`` — an independent instance (same model and
+        options, no frame seen yet) that may run on another thread at the same time:
+        detectors that all have it are run on chunks of frames in parallel
+        (:func:`editor.detection.scan.scan`), each chunk starting with ``new_shot()``.
         """
         ...
 

@@ -330,6 +330,7 @@ class CenterFaceNet:
 
     def __init__(self, model: bytes, *, engine: Engine = "auto", device: str = "auto", threads: int = 0) -> None:
         graph = dynamic_shapes(model)
+        self._made = (model, device)
         if engine == "auto":
             try:
                 import onnxruntime  # noqa: F401
@@ -381,6 +382,12 @@ class CenterFaceNet:
             return list(net.forward(names))
 
         return run
+
+    def copy(self, threads: int) -> CenterFaceNet:
+        """Another network on the same engine and device with its own session of
+        ``threads`` intra-op threads (0: the engine's default), to run beside this one."""
+        model, device = self._made
+        return CenterFaceNet(model, engine=self.engine, device=device, threads=threads)
 
     def __call__(self, batch: np.ndarray) -> NetOutput:
         """Run a batch: float32 N×3×H×W, RGB 0…255, H and W multiples of 32."""
@@ -567,13 +574,19 @@ def _axis(length: int, tile: int, overlap: int) -> tuple[list[int], list[tuple[f
 def plan_levels(width: int, height: int, min_face: float, tile: int) -> list[Level]:
     """The pyramid for a ``width``×``height`` frame (see the module docstring): finest scale
     ``22 / min_face``, each next one ``1/4`` of it, the last the first whose image fits in one
-    tile; levels larger than a tile are cut into ``tile``-sized tiles overlapping by 128."""
+    tile; levels larger than a tile are cut into ``tile``-sized tiles overlapping by 128 —
+    except a level of at most ``tile``² pixels whose sides are at most twice ``tile``, searched
+    as one network input (a wide frame's fine level: bikes.mp4's 1173×499 is one 1184×512
+    input, not two 672×512 tiles with 16 % more pixels; the memory bound is the same)."""
     levels: list[Level] = []
     scale = NATIVE_MIN_FACE / min_face
     while True:
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
         fits = w <= tile and h <= tile
-        tile_w, tile_h = _tile_side(w, tile), _tile_side(h, tile)
+        if w * h <= tile * tile and max(w, h) <= 2 * tile:
+            tile_w, tile_h = -(-w // ALIGN) * ALIGN, -(-h // ALIGN) * ALIGN
+        else:
+            tile_w, tile_h = _tile_side(w, tile), _tile_side(h, tile)
         xs, xcores = _axis(w, tile_w, TILE_OVERLAP)
         ys, ycores = _axis(h, tile_h, TILE_OVERLAP)
         tiles = tuple(
@@ -719,6 +732,13 @@ class CenterFaceDetector:
         self._since_full = 0 if full else self._since_full + 1
         self._previous = faces
         return faces
+
+    def fork(self) -> CenterFaceDetector:
+        """An independent detector with the same options and a network of its own (one
+        intra-op thread unless ``threads`` says otherwise), that no frame has been given yet:
+        the detection pass runs two on chunks of frames at once
+        (:func:`editor.detection.scan.scan`)."""
+        return CenterFaceDetector(self.net.copy(self.options.threads or 1), self.options)
 
     def new_shot(self) -> None:
         """A shot cut before the next frame: search the whole pyramid there, forget the

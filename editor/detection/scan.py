@@ -13,8 +13,10 @@ redaction covers whatever tracking makes of it.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from editor.api.detectors import Detection, Detector
@@ -58,11 +60,107 @@ def _finite(d: Detection) -> bool:
         and math.isfinite(d.score)
 
 
+WORKERS = 2
+"""Detection threads of a pass whose detectors can ``fork()`` (see :func:`scan`). Not taken
+from the machine: the detections depend only on the chunks, whichever thread takes them.
+On bikes.mp4 (2 busy cores) two one-thread onnxruntime sessions took half the wall-clock
+time and half the CPU time of one two-thread session (CenterFace's small per-layer work
+does not split well over threads)."""
+CHUNK_FRAMES = 32
+"""Frames a detection thread takes at a time (a multiple of the face detector's
+``fine_every``: its whole-frame fine search falls on a chunk's first frame anyway)."""
+CHUNK_BYTES = 192 << 20
+"""At most this many bytes of 8-bit RGB frames per chunk: large frames get shorter chunks
+(at least 8 frames), which bounds the frames waiting for a thread (about two chunks)."""
+
+
+def chunk_frames(width: int, height: int) -> int:
+    """Frames per chunk for ``width``×``height`` frames: :data:`CHUNK_FRAMES`, fewer (a
+    multiple of 8, at least 8) where a chunk would hold more than :data:`CHUNK_BYTES`."""
+    fit = CHUNK_BYTES // max(1, width * height * 3)
+    return max(8, min(CHUNK_FRAMES, fit - fit % 8))
+
+
+PARALLEL_BYTES = 512 << 20
+"""Frames waiting for the detection threads (about two chunks) may take this much memory;
+larger frames (above 4K) are detected by one thread, chunk after chunk — the same
+detections, since a chunk starts afresh whichever thread takes it."""
+
+
+def workers_for(width: int, height: int, chunk: int) -> int:
+    """Detection threads for ``width``×``height`` frames in chunks of ``chunk``: :data:`WORKERS`,
+    or 1 where their waiting frames would pass :data:`PARALLEL_BYTES`."""
+    return WORKERS if WORKERS * (chunk + 1) * width * height * 3 <= PARALLEL_BYTES else 1
+
+
+@dataclass
+class _Found:
+    """One frame's detections after the filters (what the association needs)."""
+
+    observations: list[Observation]
+    names: list[str]
+    looks: list
+    seconds: float
+
+
+def _detect(detectors: Mapping[str, Detector], frame: Frame, options: DetectOptions) -> _Found:
+    """Run ``detectors`` on ``frame``: score floor, finite boxes, duplicate suppression,
+    clipping, and each kept detection's appearance. Raises what :func:`scan` documents."""
+    f, image = frame.index, frame.rgb8
+    start = time.perf_counter()
+    found: list[Detection] = []
+    owner: dict[int, str] = {}
+    for name, detector in detectors.items():
+        try:
+            here = detector.detect(image, f)
+        except TrackeditError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - name the detector
+            raise PluginError(f"detector {name!r} failed on frame {f} "
+                              f"({' '.join(str(exc).split()) or type(exc).__name__})") from exc
+        owner.update((id(d), name) for d in here)
+        found += here
+    seconds = time.perf_counter() - start
+    kept = suppress([d for d in found if _finite(d) and d.score >= options.min_score],
+                    options.association.nms_iou, options.association.nms_contained)
+    observations: list[Observation] = []
+    names: list[str] = []
+    for d in kept:
+        box = clip_box(d.box, frame.width, frame.height)
+        if box is not None:
+            observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label))
+            names.append(owner.get(id(d), next(iter(detectors), "")))
+    return _Found(observations, names, [appearance(image, o.box) for o in observations], seconds)
+
+
+def _restart(detectors: Mapping[str, Detector]) -> None:
+    """A detector that follows frames starts afresh (a cut, or a chunk's first frame)."""
+    for detector in detectors.values():
+        reset = getattr(detector, "new_shot", None)
+        if callable(reset):
+            reset()
+
+
+def _forks(detectors: Mapping[str, Detector]) -> list[dict[str, Detector]] | None:
+    """:data:`WORKERS` independent sets of the detectors when every one can ``fork()``."""
+    if not detectors or not all(callable(getattr(d, "fork", None)) for d in detectors.values()):
+        return None
+    return [{name: d.fork() for name, d in detectors.items()} for _ in range(WORKERS)]  # type: ignore[attr-defined]
+
+
 def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Detector],
          options: DetectOptions | None = None, *, progress: ScanProgress | None = None) -> ScanResult:
     """Run ``detectors`` (name → detector) over ``frames`` (every frame of ``video`` in
     display order; deep frames are seen 8-bit) and return the tracks and every frame's
     detections.
+
+    Detectors that can ``fork()`` (an independent instance with the same model and options,
+    see :class:`~editor.api.detectors.Detector`) run on :data:`WORKERS` threads, each taking
+    chunks of :func:`chunk_frames` consecutive frames in turn and starting each chunk afresh
+    (``new_shot()``, as at a cut): which frames a detector sees in sequence is fixed by the
+    video, never by the machine's speed, so two runs give the same detections. Cuts,
+    association and the noise rule stay in display order on the calling thread. Other
+    detectors run on the calling thread, frame after frame.
 
     A detector raising :class:`~editor.api.errors.TrackeditError` stops the pass with it;
     any other exception becomes a :class:`~editor.api.errors.PluginError` naming the
@@ -74,48 +172,132 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
     shots = ShotDetector()
     result = ScanResult([], Cadence(options.every))
     total = video.frame_count or video.frame_count_estimate
+    forks = _forks(detectors)
 
-    for frame in frames:
-        f = frame.index
-        image = frame.rgb8
-        if shots.update(image):
-            result.cuts.append(f)
-            assoc.cut()
-            for detector in detectors.values():  # a detector that follows frames starts afresh
-                reset = getattr(detector, "new_shot", None)
-                if callable(reset):
-                    reset()
-        new_shot = bool(result.cuts) and result.cuts[-1] == f
-        if schedule.due(f, new_shot):
-            start = time.perf_counter()
-            found: list[Detection] = []
-            owner: dict[int, str] = {}
-            for name, detector in detectors.items():
-                try:
-                    here = detector.detect(image, f)
-                except TrackeditError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - name the detector
-                    raise PluginError(f"detector {name!r} failed on frame {f} "
-                                      f"({' '.join(str(exc).split()) or type(exc).__name__})") from exc
-                owner.update((id(d), name) for d in here)
-                found += here
-            result.detector_seconds += time.perf_counter() - start
-            result.detected_frames.append(f)
-            kept = suppress([d for d in found if _finite(d) and d.score >= options.min_score],
-                            options.association.nms_iou, options.association.nms_contained)
-            observations: list[Observation] = []
-            names: list[str] = []
-            for d in kept:
-                box = clip_box(d.box, frame.width, frame.height)
-                if box is not None:
-                    observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label))
-                    names.append(owner.get(id(d), next(iter(detectors), "")))
-            if observations:
-                result.detections[f] = list(zip(observations, names))
-            assoc.update(f, observations, [appearance(image, o.box) for o in observations])
-        result.frames = f + 1
-        if progress is not None:
-            progress(f + 1, max(total, f + 1))
+    def marked() -> Iterator[tuple[Frame, bool, bool]]:
+        """(frame, a cut before it, detectors due) in display order."""
+        for frame in frames:
+            cut = shots.update(frame.rgb8)
+            if cut:
+                result.cuts.append(frame.index)
+            yield frame, cut, schedule.due(frame.index, cut)
+
+    if forks is None:
+        def found_frames() -> Iterator[tuple[int, bool, _Found | None]]:
+            for frame, cut, due in marked():
+                if cut:
+                    _restart(detectors)
+                yield frame.index, cut, _detect(detectors, frame, options) if due else None
+        stream = found_frames()
+    else:
+        chunk = chunk_frames(video.width, video.height)
+        stream = _parallel(marked(), forks[:workers_for(video.width, video.height, chunk)], options, chunk)
+    try:
+        for f, cut, here in stream:
+            if cut:
+                assoc.cut()
+            if here is not None:
+                result.detector_seconds += here.seconds
+                result.detected_frames.append(f)
+                if here.observations:
+                    result.detections[f] = list(zip(here.observations, here.names))
+                assoc.update(f, here.observations, here.looks)
+            result.frames = f + 1
+            if progress is not None:
+                progress(f + 1, max(total, f + 1))
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
     result.tracks = assoc.tracks()
     return result
+
+
+_END = object()
+
+
+def _parallel(marked: Iterator[tuple[Frame, bool, bool]], forks: list[dict[str, Detector]], options: DetectOptions,
+              chunk: int) -> Iterator[tuple[int, bool, _Found | None]]:
+    """The detections of ``marked`` frames, in display order, found by one thread per set
+    of ``forks``: chunk ``k`` (frames ``k·chunk`` … ``(k+1)·chunk − 1``) goes to thread
+    ``k mod len(forks)``, which restarts its detectors at the chunk's first frame and at
+    cuts. A feeding thread reads the frames; a failure anywhere stops every thread and is
+    raised here; closing the generator stops them too."""
+    workers = len(forks)
+    stop = threading.Event()
+    # a thread's inbox holds the rest of its chunk while the other thread's chunk is fed
+    inbox: list[queue.Queue] = [queue.Queue(maxsize=chunk + 1 if workers > 1 else 2) for _ in range(workers)]
+    outbox: list[queue.Queue] = [queue.Queue() for _ in range(workers)]
+    order: queue.Queue = queue.Queue()
+    """Which thread has each frame, in display order (the feeder's record)."""
+    failure: list[BaseException] = []
+
+    def put(q: queue.Queue, item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def feed() -> None:
+        try:
+            for frame, cut, due in marked:
+                k = (frame.index // chunk) % workers
+                if not put(inbox[k], (frame, cut, due)):
+                    return
+                order.put(k)
+        except BaseException as exc:  # noqa: BLE001 - raised in the consumer
+            failure.append(exc)
+            stop.set()
+        finally:
+            order.put(_END)
+            for q in inbox:
+                put(q, _END)
+
+    def work(k: int) -> None:
+        detectors = forks[k]
+        current = None
+        try:
+            while not stop.is_set():
+                try:
+                    item = inbox[k].get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    break
+                frame, cut, due = item
+                if cut or frame.index // chunk != current:
+                    _restart(detectors)
+                    current = frame.index // chunk
+                outbox[k].put((frame.index, cut, _detect(detectors, frame, options) if due else None))
+        except BaseException as exc:  # noqa: BLE001 - raised in the consumer
+            failure.append(exc)
+            stop.set()
+
+    def take(q: queue.Queue) -> object:
+        while True:
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                if failure:
+                    raise failure[0] from None
+
+    threads = [threading.Thread(target=feed, name="trackedit-detect-feed", daemon=True)]
+    threads += [threading.Thread(target=work, args=(k,), name=f"trackedit-detect-{k}", daemon=True)
+                for k in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        while True:
+            k = take(order)
+            if k is _END:
+                if failure:
+                    raise failure[0]
+                return
+            yield take(outbox[k])  # type: ignore[arg-type, index]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
