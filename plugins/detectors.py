@@ -5,7 +5,7 @@
 :class:`editor.detection.centerface.FaceDetectorOptions`, ``--backend-set faces.OPTION=VALUE``).
 ``plates`` needs nothing (options :class:`editor.detection.plates.PlateDetectorOptions`); it
 is weak on purpose-built footage and meant to be replaced by a plugin with a trained model
-(README, "Automatic redaction") — ``plate-model`` runs one from a file
+(``docs/redaction.md``, "Automatic redaction") — ``plate-model`` runs one from a file
 (:mod:`editor.detection.model_detector`). Importing this module loads neither onnxruntime
 nor any model.
 """

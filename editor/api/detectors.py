@@ -10,7 +10,7 @@ Detectors are registered through :func:`editor.api.hookspecs.editor_register_det
 with a :class:`DetectorSpec`, exactly like segmenters and trackers; the built-in ``faces``
 (CenterFace) and ``plates`` detectors are ordinary plugins (``trackedit_plugins.detectors``).
 A third party adds one (for example a YOLO plate model with its own checkpoint) the same
-way; see the README's "Automatic redaction" section.
+way; see "Automatic redaction" in the documentation (``docs/redaction.md``).
 """
 from __future__ import annotations
 

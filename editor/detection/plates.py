@@ -9,7 +9,7 @@ LBP cascade detectors left the main modules in OpenCV 5 — and no cascade XML f
 it. A cascade would also have been weak (one country's plates, frontal only). So the default
 is this small classical detector, and a real plate detector belongs in a plugin: register a
 :class:`editor.api.detectors.DetectorSpec` named ``plates`` (or another name) wrapping, for
-example, a YOLO model trained on plates (README, "Automatic redaction").
+example, a YOLO model trained on plates (``docs/redaction.md``, "Automatic redaction").
 
 How it works
 ------------
