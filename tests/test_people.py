@@ -1,0 +1,236 @@
+"""People without clicks (``--detect people``): the person models, their errors, and the
+detector on real footage against masks labelled by hand.
+
+The model checks (extraction from a wheel, the wheel's RECORD, one pip download for both
+files, missing / corrupt files, LiteRT missing) run on local files without network: the
+wheels are built here. The footage tests use the real models (``trackedit models download
+people``; ``setup.sh`` fetches them, and the session fixture runs that command once when
+they are missing) and the hand-labelled masks of ``tests/data/people_gt.json`` (how they were
+made: ``tests/data/people_gt.md``).
+"""
+from __future__ import annotations
+
+import base64
+import builtins
+import csv
+import hashlib
+import importlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from editor.api.backends import BackendContext
+from editor.cli.main import cli
+from editor.detection import people
+from editor.models import MODEL_SETS, REGISTRY, ModelError, ModelSpec, WheelSource, download, models_dir, verify
+from editor.models.registry import expand_names
+from editor.pipeline.plugin_manager import PluginManager
+
+dl = importlib.import_module("editor.models.download")
+registry = importlib.import_module("editor.models.registry")
+
+DATA = Path(__file__).parent / "data"
+
+
+# -- local wheels --------------------------------------------------------------------------------
+
+def _record_hash(payload: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(payload).digest()).decode().rstrip("=")
+
+
+def _wheel(path: Path, members: dict[str, bytes], record: dict[str, bytes] | None = None) -> Path:
+    """A wheel (zip) holding ``members``, with a ``RECORD`` listing ``record`` (default: the members)."""
+    listed = members if record is None else record
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    for name, payload in listed.items():
+        writer.writerow([name, _record_hash(payload), str(len(payload))])
+    writer.writerow(["fake-1.0.dist-info/RECORD", "", ""])
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+        archive.writestr("fake-1.0.dist-info/RECORD", rows.getvalue())
+    return path
+
+
+def _specs(payloads: dict[str, bytes]) -> dict[str, ModelSpec]:
+    """Stand-ins for the two person models: same names and wheel layout, other bytes."""
+    out = {}
+    for name, payload in payloads.items():
+        real = REGISTRY[name]
+        assert real.wheel is not None
+        out[name] = ModelSpec(name, real.filename, real.url, len(payload), hashlib.sha256(payload).hexdigest(),
+                              "people", real.variant, "test", wheel=real.wheel)
+    return out
+
+
+def test_registry_knows_both_person_models_from_one_pinned_wheel() -> None:
+    names = MODEL_SETS["people"]
+    assert expand_names(["people"]) == list(names) == ["people_landscape", "people_general"]
+    sources = {REGISTRY[n].wheel for n in names}
+    assert len({(s.requirement, s.pip_args) for s in sources if s is not None}) == 1
+    source = REGISTRY[names[0]].wheel
+    assert source is not None and source.requirement == "mediapipe==0.10.14"
+    assert source.pip_args == ("--platform", "manylinux2014_x86_64", "--python-version", "3.12")
+    # the values the issue gives (and the mediapipe 0.10.14 wheel's RECORD)
+    assert (REGISTRY["people_landscape"].size, REGISTRY["people_landscape"].sha256) == (
+        250145, "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd")
+    assert (REGISTRY["people_general"].size, REGISTRY["people_general"].sha256) == (
+        249505, "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c")
+    with pytest.raises(ModelError, match="unknown model 'persons'"):
+        expand_names(["persons"])
+
+
+def test_download_people_runs_pip_once_and_installs_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    payloads = {"people_landscape": rng.bytes(3000), "people_general": rng.bytes(2000)}
+    specs = _specs(payloads)
+    monkeypatch.setattr(registry, "REGISTRY", {**REGISTRY, **specs})
+    members = {specs[n].wheel.member: p for n, p in payloads.items()}  # type: ignore[union-attr]
+    wheel = _wheel(tmp_path / "mediapipe-0.10.14-cp312-cp312-manylinux_2_17_x86_64.whl",
+                   {"mediapipe/__init__.py": b"", **members})
+    fetched: list[tuple[str, tuple[str, ...]]] = []
+
+    def fetch(source: WheelSource, folder: Path) -> Path:  # the seam: what pip would have fetched
+        fetched.append((source.requirement, source.pip_args))
+        return Path(shutil.copy(wheel, folder / wheel.name))
+
+    monkeypatch.setattr(dl, "fetch_wheel", fetch)
+    directory = tmp_path / "models"
+    result = CliRunner().invoke(cli, ["models", "download", "people", "--models-dir", str(directory)])
+    assert result.exit_code == 0, result.output
+    assert len(fetched) == 1 and fetched[0][0] == "mediapipe==0.10.14"  # one wheel for both files
+    for name, payload in payloads.items():
+        assert (directory / specs[name].filename).read_bytes() == payload
+        assert verify(specs[name], directory).ok
+    assert sorted(p.name for p in directory.iterdir()) == sorted(s.filename for s in specs.values())
+    fetched.clear()
+    again = CliRunner().invoke(cli, ["models", "download", "people", "--models-dir", str(directory)])
+    assert again.exit_code == 0 and not fetched  # present and verified: nothing fetched
+
+
+def test_extraction_checks_the_wheels_record(tmp_path: Path) -> None:
+    payload = np.random.default_rng(2).bytes(5000)
+    spec = _specs({"people_general": payload})["people_general"]
+    member = spec.wheel.member  # type: ignore[union-attr]
+    directory = tmp_path / "models"
+    # the RECORD lists other bytes for the member: refused, nothing installed
+    lying = _wheel(tmp_path / "lying.whl", {member: payload}, record={member: payload[:-1]})
+    with pytest.raises(ModelError, match="differs from the wheel's RECORD") as info:
+        download(spec, directory, url=str(lying))
+    assert "\n" not in str(info.value) and not any(directory.iterdir())
+    # a member whose bytes differ from the registry's hash: refused, nothing installed
+    other = _wheel(tmp_path / "other.whl", {member: payload[::-1]})
+    with pytest.raises(ModelError, match="SHA-256 mismatch .* nothing was installed"):
+        download(spec, directory, url=str(other))
+    assert not any(directory.iterdir())
+    # the good wheel installs; RECORD and registry agree
+    good = _wheel(tmp_path / "good.whl", {member: payload})
+    with zipfile.ZipFile(good) as archive:
+        assert dl.wheel_record(archive, member) == (len(payload), hashlib.sha256(payload).hexdigest())
+    assert download(spec, directory, url=str(good)).read_bytes() == payload
+
+
+def test_fetch_wheel_pins_platform_and_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+
+    def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        calls.append(cmd)
+        folder = Path(cmd[cmd.index("-d") + 1])
+        (folder / "mediapipe-0.10.14-cp312-cp312-manylinux_2_17_x86_64.whl").write_bytes(b"PK")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(dl.subprocess, "run", run)
+    source = REGISTRY["people_landscape"].wheel
+    assert source is not None
+    dl.fetch_wheel(source, tmp_path)
+    cmd = calls[0]
+    assert {"mediapipe==0.10.14", "--no-deps", "--only-binary=:all:"} <= set(cmd)
+    assert cmd[cmd.index("--platform") + 1] == "manylinux2014_x86_64"
+    assert cmd[cmd.index("--python-version") + 1] == "3.12"
+
+
+# -- the real models: missing, corrupt, LiteRT missing ------------------------------------------
+
+@pytest.fixture(scope="session")
+def people_dir() -> Path:
+    """The models folder holding the verified person models; runs the real ``trackedit models
+    download people`` (pip download of the mediapipe wheel) once if needed."""
+    directory = models_dir()
+    if not all(verify(n, directory).ok for n in MODEL_SETS["people"]):
+        exe = shutil.which("trackedit", path=str(Path(sys.executable).parent)) or shutil.which("trackedit")
+        assert exe, "the trackedit command is not installed"
+        done = subprocess.run([exe, "models", "download", "people"], capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr
+    assert all(verify(n, directory).ok for n in MODEL_SETS["people"])
+    return directory
+
+
+def test_missing_model_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as info:
+        people.PeopleDetector(models_dir=tmp_path)
+    message = str(info.value)
+    assert message.startswith("person segmentation model not found: run `trackedit models download people`")
+    assert "\n" not in message
+    spec = PluginManager(external=False).detectors["people"]
+    assert spec.unavailable(BackendContext(models_dir=tmp_path), spec.options_model()) == \
+        "person segmentation model not found: run `trackedit models download people`"
+
+
+def test_corrupt_model_is_one_line(tmp_path: Path, people_dir: Path) -> None:
+    for name in MODEL_SETS["people"]:
+        shutil.copy(people_dir / REGISTRY[name].filename, tmp_path)
+    target = tmp_path / REGISTRY["people_general"].filename
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(ModelError) as info:
+        people.PeopleDetector(models_dir=tmp_path)  # both files checked when it is built
+    message = str(info.value)
+    assert "corrupt" in message and "trackedit models download people --force" in message and "\n" not in message
+
+
+def test_cli_missing_model_is_one_line_and_writes_nothing(tmp_path: Path, samples_dir: Path) -> None:
+    out = tmp_path / "out.mp4"
+    done = subprocess.run([sys.executable, "-m", "editor", "run", str(samples_dir / "carphone_pristine.mp4"),
+                           "-o", str(out), "--preset", "background", "--detect", "people"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "TRACKEDIT_MODELS_DIR": str(tmp_path / "none")})
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("Error") or "error" in ln.lower()]
+    assert len(errors) == 1 and "trackedit models download people" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_without_litert_one_line_says_people_detection_is_unavailable(monkeypatch: pytest.MonkeyPatch,
+                                                                      people_dir: Path) -> None:
+    real_import = builtins.__import__
+
+    def no_litert(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("ai_edge_litert"):
+            raise ImportError("No module named 'ai_edge_litert'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_litert)
+    reason = people.unavailable(people_dir)
+    assert reason is not None and reason.startswith("people detection is unavailable here") and "\n" not in reason
+    spec = PluginManager(external=False).detectors["people"]
+    assert spec.unavailable(BackendContext(models_dir=people_dir), spec.options_model()) == reason
+    # everything else still works: the face detector's reason does not mention LiteRT
+    faces = PluginManager(external=False).detectors["faces"]
+    assert "LiteRT" not in (faces.unavailable(BackendContext(models_dir=people_dir), faces.options_model()) or "")
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
