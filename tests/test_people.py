@@ -16,7 +16,6 @@ import csv
 import hashlib
 import importlib
 import io
-import json
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -31,6 +31,8 @@ from click.testing import CliRunner
 from editor.api.backends import BackendContext
 from editor.cli.main import cli
 from editor.detection import people
+from editor.evaluation.jf import region_j
+from editor.evaluation.person_masks import load_person_masks
 from editor.models import MODEL_SETS, REGISTRY, ModelError, ModelSpec, WheelSource, download, models_dir, verify
 from editor.models.registry import expand_names
 from editor.pipeline.plugin_manager import PluginManager
@@ -234,3 +236,79 @@ def test_without_litert_one_line_says_people_detection_is_unavailable(monkeypatc
 def decode(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+# -- real footage against hand-labelled masks ---------------------------------------------------
+
+GT = DATA / "people_gt.json"
+
+
+def _labels(folder: Path) -> tuple[dict[int, str], dict[int, np.ndarray]]:
+    from editor.api.masks import MasksManifest, frame_png, read_label_png
+
+    manifest = MasksManifest.load(folder)
+    return manifest.objects, {i: read_label_png(frame_png(folder, i)) for i in range(manifest.frame_count)}
+
+
+def _track(video: Path, out: Path, *extra: str) -> tuple[dict[int, str], dict[int, np.ndarray]]:
+    result = CliRunner().invoke(cli, ["track", str(video), "-o", str(out), "--detect", "people", *extra])
+    assert result.exit_code == 0, result.output
+    return _labels(out)
+
+
+def test_carphone_person_is_tracked_as_labelled_by_hand(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    video = samples_dir / "carphone_pristine.mp4"
+    truth = load_person_masks(GT, video.name)
+    truth.check_video(video)
+    objects, labels = _track(video, tmp_path / "masks")
+    assert list(objects.values()) == ["person-1"]  # one person, one id through the clip
+    scores = {i: region_j(labels[i] > 0, truth.union(i)) for i in truth.frames}
+    assert len(scores) >= 12  # every ~10th frame
+    assert np.mean(list(scores.values())) >= 0.85, scores  # the issue's goal (measured: 0.89)
+    assert min(scores.values()) >= 0.75, scores
+
+
+def test_background_swap_on_carphone_keeps_the_person(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    video = samples_dir / "carphone_pristine.mp4"
+    out = tmp_path / "swapped.mp4"
+    result = CliRunner().invoke(cli, ["run", str(video), "-o", str(out), "--preset", "background", "--detect", "people",
+                                      "--set", "background.mode=color", "--set", "background.color=[0,177,64]"])
+    assert result.exit_code == 0, result.output
+    truth = load_person_masks(GT, video.name)
+    before, after = decode(video), decode(out)
+    assert len(after) == len(before) == truth.frame_count
+    # the soft edge's band: the guided filter's radius (the preset's 8 px) either side of the hand-drawn edge
+    ring = np.ones((17, 17), np.uint8)
+    replaced = []
+    for i in truth.frames:
+        person = truth.union(i).astype(np.uint8)
+        inside = cv2.erode(person, ring) > 0
+        outside = cv2.dilate(person, ring) == 0
+        diff = np.abs(after[i].astype(np.int16) - before[i].astype(np.int16)).max(axis=2)
+        assert np.median(diff[inside]) <= 4 and np.mean(diff[inside] > 24) < 0.02, i  # encoder noise only
+        green = np.abs(after[i][outside].astype(np.int16) - (0, 177, 64)).max(axis=1)
+        replaced.append(float(np.mean(green <= 24)))
+    # everything else replaced; measured 0.947-0.985 (the model takes the headrest beside the
+    # shoulder for part of him on frames 60-80, and the guided filter leaks along the seat's stripes)
+    assert min(replaced) >= 0.93 and np.mean(replaced) >= 0.96, replaced
+
+
+@pytest.mark.xfail(strict=True, reason="issue #30 goal not met: the model takes the dark burrow beside the "
+                                       "bunny for part of a person (about a third of what it marks)")
+def test_nothing_detected_on_the_bunny_background(samples_dir: Path, people_dir: Path) -> None:
+    from PIL import Image
+
+    reference = DATA / "bunny_reference"
+    frames = decode(samples_dir / "bigbuckbunny.mp4")
+    detector = people.PeopleDetector(models_dir=people_dir)
+    for i, image in enumerate(frames):
+        found = detector.detect(image, i)
+        path = reference / f"{i:05d}.png"
+        if not path.exists():
+            continue
+        bunny = np.array(Image.open(path)) > 0
+        near = cv2.dilate(bunny.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0  # ears, edges
+        marked = np.zeros(bunny.shape, bool)
+        for d in found:
+            marked |= d.mask
+        assert np.count_nonzero(marked & ~near) <= 0.05 * max(1, np.count_nonzero(marked)), i
