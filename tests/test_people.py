@@ -312,3 +312,124 @@ def test_nothing_detected_on_the_bunny_background(samples_dir: Path, people_dir:
         for d in found:
             marked |= d.mask
         assert np.count_nonzero(marked & ~near) <= 0.05 * max(1, np.count_nonzero(marked)), i
+
+
+def test_whole_person_redaction_on_carphone(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    video = samples_dir / "carphone_pristine.mp4"
+    out = tmp_path / "solid.mp4"
+    result = CliRunner().invoke(cli, ["run", str(video), "-o", str(out), "--preset", "solid", "--detect", "people"])
+    assert result.exit_code == 0, result.output
+    truth = load_person_masks(GT, video.name)
+    after = decode(out)
+    for i in truth.frames:
+        person = truth.union(i)
+        black = after[i].max(axis=2) <= 24
+        assert black[person].mean() >= 0.99, i  # the whole person (measured: 0.996-1.0)
+        assert black[~person].mean() <= 0.3, i  # not the whole frame (measured: 0.15-0.24: the model's margin)
+
+
+def _floor_scores(found, truth, name: str) -> list[tuple[int, int | None, float]]:  # noqa: ANN001
+    """(frame, object id, IoU) of the detection covering most of ``name``'s hand-drawn mask on
+    each frame it is labelled (id ``None``, IoU 0 where nothing covers it); ``behind`` is not scored."""
+    out = []
+    for i, objs in sorted(truth.frames.items()):
+        if name not in objs:
+            continue
+        best: tuple[int, int | None, float] = (0, None, 0.0)
+        for d in found.floor.get(i, ()):
+            if d.mask_png is None:
+                continue
+            region = d.region(truth.height, truth.width)
+            overlap = int(np.count_nonzero(region & objs[name]))
+            if overlap > best[0]:
+                best = (overlap, d.object_id, region_j(region, objs[name], objs.get("behind")))
+        out.append((i, best[1], best[2]))
+    return out
+
+
+def test_person_instances_on_bikes(samples_dir: Path, people_dir: Path) -> None:
+    from editor.detection import detect_objects
+
+    video = samples_dir / "bikes.mp4"
+    truth = load_person_masks(GT, video.name)
+    truth.check_video(video)
+    found = detect_objects(video, ["people"], models_dir=people_dir)
+    assert all(n.startswith("person-") for n in found.names.values())
+    man = _floor_scores(found, truth, "man")
+    crossing = [s for s in man if s[0] <= 42]  # 44-46: leaving over the border, mostly out of view
+    assert len({s[1] for s in crossing}) == 1 and crossing[0][1] is not None  # one id while he crosses
+    assert np.mean([s[2] for s in crossing]) >= 0.8, man  # measured 0.88 (0.82-0.95)
+    cyclist = _floor_scores(found, truth, "cyclist")
+    assert len({s[1] for s in cyclist}) == 1 and cyclist[0][1] is not None  # one id, 76-136
+    # measured 0.59: the model takes in his bicycle and the blur of the cars passing in front
+    # of him (frames 80, 104); the issue's goal 0.75 is below (test_bikes_people_reach_the_goal)
+    assert np.mean([s[2] for s in cyclist]) >= 0.55, cyclist
+
+
+@pytest.mark.xfail(strict=True, reason="issue #30 goal not met on bikes: the cyclist's mask averages IoU 0.59 "
+                                       "and the man's, counting the frames where he leaves, 0.74")
+def test_bikes_people_reach_the_goal(samples_dir: Path, people_dir: Path) -> None:
+    from editor.detection import detect_objects
+
+    video = samples_dir / "bikes.mp4"
+    truth = load_person_masks(GT, video.name)
+    found = detect_objects(video, ["people"], models_dir=people_dir)
+    for name in ("man", "cyclist"):
+        assert np.mean([s[2] for s in _floor_scores(found, truth, name)]) >= 0.75, name
+
+
+def test_ui_detect_people_adds_the_person_as_an_object(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    import time
+
+    from starlette.testclient import TestClient
+
+    from editor.ui.server import UiConfig, create_app
+
+    token, origin = "test-token", "http://127.0.0.1:8765"
+    video = samples_dir / "carphone_pristine.mp4"
+    truth = load_person_masks(GT, video.name)
+    app = create_app(UiConfig(video, work_root=tmp_path / "ui", token=token), PluginManager(external=False))
+    with TestClient(app, base_url=origin, headers={"Origin": origin}) as c:
+        page = c.get(f"/?token={token}")
+        assert page.status_code == 200 and 'id="detect-people"' in page.text  # the button beside Detect faces
+        assert "people" in c.get("/api/info").json()["detectors"]
+        sid = c.post("/api/sessions", json={}).json()["id"]
+        base = f"/api/sessions/{sid}"
+        assert c.post(f"{base}/detect", json={"detectors": ["people"]}).json()["kind"] == "detect"
+        for _ in range(2400):
+            job = c.get(f"{base}/job").json()
+            if job["state"] != "running":
+                break
+            time.sleep(0.05)
+        assert job["state"] == "done" and job["note"] == "found 1: person-1", job
+        objects = c.get(f"{base}/objects").json()["objects"]
+        assert [o["name"] for o in objects] == ["person-1"]
+        session = app.state.ui.get(sid).session
+        scores = [region_j(session.label_map(i) == objects[0]["id"], truth.union(i)) for i in truth.frames]
+        assert np.mean(scores) >= 0.85, scores
+
+
+def test_person_aware_click_with_the_classical_segmenter(samples_dir: Path, people_dir: Path) -> None:
+    from editor.api.prompts import Prompt
+    from editor.backends.classic.region_segmenter import RegionSegmenter, RegionSegmenterConfig
+
+    video = samples_dir / "carphone_pristine.mp4"
+    truth = load_person_masks(GT, video.name)
+    frames = decode(video)
+    aware = RegionSegmenter(RegionSegmenterConfig(segment_people=True))
+    plain = RegionSegmenter(RegionSegmenterConfig(segment_people=False))
+    on, off = [], []
+    for i in (0, 40, 80, 119):
+        person = truth.union(i)
+        ys, xs = np.nonzero(person)
+        top = int(ys.min())
+        click = (float(np.median(xs[ys < top + 50])), float(top + 40))  # on his face
+        on.append(region_j(aware.segment(frames[i], i, [Prompt(i, (click,), (1,))]).mask, person))
+        off.append(region_j(plain.segment(frames[i], i, [Prompt(i, (click,), (1,))]).mask, person))
+    assert min(on) >= 0.75 and max(off) < 0.5, (on, off)  # measured: 0.79-0.90 with the model, 0.27-0.29 without
+    # an exclude click still cuts a part away: his jacket's lower left corner
+    face = (float(np.median(np.nonzero(truth.union(0))[1])), 50.0)
+    whole = aware.segment(frames[0], 0, [Prompt(0, (face,), (1,))]).mask
+    cut = aware.segment(frames[0], 0, [Prompt(0, (face, (45.0, 135.0)), (1, 0))]).mask
+    assert whole[135, 45] and not cut[135, 45] and not (cut & ~whole).any()
+    assert cut[50, int(face[0])] and np.count_nonzero(cut) < np.count_nonzero(whole)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,3 +253,34 @@ def instances(prob: np.ndarray, threshold: float = 0.5, min_area: float = 0.002)
 def create_detector(options: PeopleDetectorOptions, models_dir: Path | None = None) -> PeopleDetector:
     """The ``people`` detector plugin's factory."""
     return PeopleDetector(options, models_dir)
+
+
+class PersonRegions:
+    """The person at a pixel of a single image, for click segmentation (the classical
+    segmenter offers it among its candidates, so one click on a person gives the whole person).
+
+    :meth:`at` returns the person instance (bool H×W, :func:`instances`) covering pixel
+    ``(x, y)`` of ``image`` (RGB uint8 H×W×3; no temporal smoothing: images are independent),
+    or ``None`` when no person covers it or people detection is unavailable here (LiteRT or
+    the models missing: then it never tries again). Thread-safe.
+    """
+
+    def __init__(self, models_dir: Path | None = None) -> None:
+        self._models_dir = models_dir
+        self._detector: PeopleDetector | None = None
+        self._unavailable = False
+        self._lock = threading.Lock()
+
+    def at(self, image: np.ndarray, x: int, y: int) -> np.ndarray | None:
+        with self._lock:
+            if self._unavailable:
+                return None
+            if self._detector is None:
+                try:
+                    self._detector = PeopleDetector(PeopleDetectorOptions(smoothing=0.0), self._models_dir)
+                except ModelError:
+                    self._unavailable = True
+                    return None
+            self._detector.new_shot()
+            found = self._detector.detect(image, 0)
+        return next((d.mask for d in found if d.mask is not None and d.mask[y, x]), None)

@@ -119,13 +119,13 @@ async function loadObjects() {
   renderObjects();
 }
 
-function detectFaces() {
+function detectFaces(detectors = ["faces"]) {
   jobStarting("detect");
-  return serial(startDetect);
+  return serial(() => startDetect(detectors));
 }
 
-async function startDetect() {
-  try { await api(`${base()}/detect`, { detectors: ["faces"] }); }
+async function startDetect(detectors) {
+  try { await api(`${base()}/detect`, { detectors }); }
   catch (e) { $("job-status").textContent = "detect not started"; throw e; }
   watchJob();
 }
@@ -247,6 +247,7 @@ async function start() {
   for (const p of info.presets) { const o = document.createElement("option"); o.value = o.textContent = p; $("preset").append(o); }
   $("preset").value = "blur";
   $("detect-faces").hidden = !(info.detectors || []).includes("faces");
+  $("detect-people").hidden = !(info.detectors || []).includes("people");
   const s = await api("/api/sessions", {});
   Object.assign(state, { sid: s.id, frames: s.frames, width: s.width, height: s.height, fps: s.fps });
   $("scrubber").max = s.frames - 1;
@@ -258,6 +259,7 @@ async function start() {
 $("scrubber").oninput = (e) => showFrame(Number(e.target.value));
 $("add-object").onclick = () => serial(addObject).catch(() => {});
 $("detect-faces").onclick = () => detectFaces().catch(() => {});
+$("detect-people").onclick = () => detectFaces(["people"]).catch(() => {});
 function history(what) {
   if (state.selected === null) return;
   serial(() => api(`${base()}/${what}`, { object: state.selected })).then(() => showFrame(state.frame)).catch(() => {});
