@@ -433,3 +433,22 @@ def test_person_aware_click_with_the_classical_segmenter(samples_dir: Path, peop
     cut = aware.segment(frames[0], 0, [Prompt(0, (face, (45.0, 135.0)), (1, 0))]).mask
     assert whole[135, 45] and not cut[135, 45] and not (cut & ~whole).any()
     assert cut[50, int(face[0])] and np.count_nonzero(cut) < np.count_nonzero(whole)
+
+
+def test_masks_are_steadier_along_the_motion(samples_dir: Path, people_dir: Path) -> None:
+    """The map blended with the previous frame's, moved along the optical flow, where it is
+    unsure: the mask changes less from frame to frame (flicker) than the raw model's."""
+    frames = decode(samples_dir / "bikes.mp4")[104:137]  # the cyclist, one shot
+
+    def change(smoothing: float) -> float:
+        detector = people.PeopleDetector(people.PeopleDetectorOptions(smoothing=smoothing), people_dir)
+        masks = []
+        for i, image in enumerate(frames):
+            mask = np.zeros(image.shape[:2], bool)
+            for d in detector.detect(image, i):
+                mask |= d.mask
+            masks.append(mask)
+        return float(np.mean([np.count_nonzero(a ^ b) / max(1, np.count_nonzero(b)) for a, b in zip(masks, masks[1:])]))
+
+    raw, steady = change(0.0), change(people.PeopleDetectorOptions().smoothing)
+    assert steady < 0.75 * raw, (raw, steady)  # measured 0.176 → 0.103 (motion included in both)

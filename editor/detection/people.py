@@ -8,9 +8,9 @@ on LiteRT (``ai-edge-litert``, the ``people`` extra); where LiteRT is not instal
 
 On each frame (RGB uint8 H×W×3):
 
-1. the frame is resized to the model's input (the landscape model for frames at least 4:3
-   wider than high… see :attr:`PeopleDetectorOptions.model`), scaled to [0, 1] and run: a
-   probability map at the model's resolution (float32 in [0, 1]);
+1. the frame is resized to the model's input (the landscape model for frames at least 1.5
+   times as wide as high, the square one otherwise: :attr:`PeopleDetectorOptions.model`),
+   scaled to [0, 1] and run: a probability map at the model's resolution (float32 in [0, 1]);
 2. the map is made stable in time (:class:`MotionSmoother`): the previous frame's map is
    moved along the optical flow between the two frames (at the model's resolution) and
    blended in where the current map is unsure (probability near 0.5), so edges do not
