@@ -47,4 +47,10 @@ say "installing trackedit[$EXTRAS] into $VENV (with PyTorch: several GB, see doc
 say "fetching the face detector's model (trackedit models download centerface)"
 "$VENV/bin/trackedit" models download centerface >/dev/null ||
     say "could not fetch the face detector's model; --detect faces needs it: run 'trackedit models download centerface' later"
+# The person segmentation models (2 × 250 kB, extracted from the mediapipe 0.10.14 wheel that pip
+# downloads; mediapipe is not installed; checked against the wheel's RECORD). `--detect people`
+# needs them and LiteRT (the `people` extra).
+say "fetching the person segmentation models (trackedit models download people)"
+"$VENV/bin/trackedit" models download people >/dev/null ||
+    say "could not fetch the person models; --detect people needs them: run 'trackedit models download people' later"
 "$VENV/bin/python" samples/make_samples.py

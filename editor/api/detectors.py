@@ -29,13 +29,18 @@ class Detection:
     ``box`` is (x0, y0, x1, y1) in pixels of the upright frame, x1/y1 exclusive, floats;
     ``score`` the detector's confidence in [0, 1]; ``label`` the class (``"face"``,
     ``"plate"``), which names the tracked objects; ``landmarks`` optional (x, y) points in
-    pixels (CenterFace: eyes, nose tip, mouth corners).
+    pixels (CenterFace: eyes, nose tip, mouth corners). ``mask`` optional: the object's own
+    pixels, bool H×W of the whole frame (the ``people`` detector's person instances); the
+    object's prompt on its frame is then this mask (not the box's shape), and redaction's
+    floor covers it. Detections with masks are instances already told apart by the detector:
+    duplicate suppression leaves them alone.
     """
 
     box: tuple[float, float, float, float]
     score: float
     label: str
     landmarks: tuple[tuple[float, float], ...] = ()
+    mask: np.ndarray | None = None
 
     @property
     def width(self) -> float:
@@ -99,7 +104,10 @@ class FrameDetection:
     past the frame); ``shape``: ``"ellipse"`` (inscribed in ``box``) or ``"box"``;
     ``detector``: the registered detector's name (``"faces"``: the class a stage selects);
     ``object_id``: the detected object whose track it belongs to, ``None`` when it joined
-    none (noise rule, id overflow); ``label``: the detection's class label (``"face"``).
+    none (noise rule, id overflow); ``label``: the detection's class label (``"face"``);
+    ``mask_png``: for a detection with its own mask (:attr:`Detection.mask`; ``shape`` is
+    then ``"mask"``), that mask as a 1-bit PNG of the whole frame — the floor covers those
+    pixels (:meth:`region`), ``box`` is their bounding box.
     """
 
     box: tuple[float, float, float, float]
@@ -107,6 +115,19 @@ class FrameDetection:
     object_id: int | None = None
     shape: str = "ellipse"
     label: str = ""
+    mask_png: bytes | None = None
+
+    def region(self, height: int, width: int, *, box: bool = False) -> np.ndarray:
+        """The pixels this detection covers on a ``height``×``width`` frame (bool): its mask
+        (``mask_png``), else its ellipse or box; with ``box``, always its box."""
+        from editor.api.prompts import load_mask_file, paint_shape
+
+        if self.mask_png is not None and not box:
+            mask = load_mask_file(self.mask_png, 1)
+            if mask.shape == (height, width):
+                return mask
+        return paint_shape(np.zeros((height, width), bool), self.box,
+                           "box" if box or self.shape == "mask" else self.shape)
 
     @property
     def centre(self) -> tuple[float, float]:

@@ -166,6 +166,17 @@ class MasksManifest:
             raise InputError(f"{OBJECTS_FILE} is invalid ({exc})", folder) from exc
 
 
+def encode_mask_png(mask: np.ndarray) -> bytes:
+    """A bool H×W mask as the bytes of a 1-bit PNG (what
+    :func:`editor.api.prompts.load_mask_file` reads back: True where the pixel is set). A
+    person's mask on a 1080p frame takes a few kilobytes."""
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(mask, dtype=bool)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
 def frame_png(folder: Path, index: int) -> Path:
     return folder / f"{index:05d}.png"
 
@@ -190,8 +201,10 @@ class MaskFolderWriter:
         write_label_png(frame_png(self.folder, index), labels)
         self.count = max(self.count, index + 1)
         self.size = (labels.shape[1], labels.shape[0])
-        found = [{"box": list(d.box), "detector": d.detector, "object": d.object_id, "shape": d.shape,
-                  "label": d.label} for d in detections]
+        # A detection's own mask (a person) is saved as its box: the floor it gives a later
+        # run from this folder covers at least the person.
+        found = [{"box": list(d.box), "detector": d.detector, "object": d.object_id,
+                  "shape": "box" if d.shape == "mask" else d.shape, "label": d.label} for d in detections]
         if found:
             self.detections[index] = found
 

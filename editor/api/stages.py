@@ -167,6 +167,8 @@ def lies_on(kept: np.ndarray, detection: FrameDetection) -> bool:
     """Whether ``detection`` (its ellipse or box) lies on the kept pixels ``kept`` (bool H×W;
     the rule of :data:`KEEP_TOUCH`)."""
     d = detection
+    if d.mask_png is not None:
+        return _on_kept(kept, d.region(*kept.shape), 0, 0)
     x0, y0 = int(np.floor(d.box[0])), int(np.floor(d.box[1]))
     crop = np.zeros((int(np.ceil(d.box[3])) - y0 + 1, int(np.ceil(d.box[2])) - x0 + 1), bool)
     paint_shape(crop, (d.box[0] - x0, d.box[1] - y0, d.box[2] - x0, d.box[3] - y0), d.shape)
@@ -176,7 +178,7 @@ def lies_on(kept: np.ndarray, detection: FrameDetection) -> bool:
 def redaction_region(item: FrameItem, selection: Selection, *, box: bool = False) -> np.ndarray:
     """The pixels a redaction stage edits on ``item``'s frame (bool H×W): the selected
     objects' masks in the label map (each one's bounding box with ``box``) **united with**
-    the frame's selected detections (their ellipse or box) — detection is the floor,
+    the frame's selected detections (their ellipse, box or own mask) — detection is the floor,
     tracking only adds: a detection is covered on its frame whatever the tracker did.
 
     Kept objects (``selection.kept``) are never covered, nor any detection or detected
@@ -200,7 +202,10 @@ def redaction_region(item: FrameItem, selection: Selection, *, box: bool = False
                       if (d.object_id is None or d.object_id not in selection.kept) and not lies_on(kept, d)]
     mask = box_of_each(labels, ids) if box else item.mask_of(ids)
     for d in detections:
-        paint_shape(mask, d.box, "box" if box else d.shape)
+        if d.mask_png is not None:
+            mask |= d.region(*mask.shape, box=box)
+        else:
+            paint_shape(mask, d.box, "box" if box else d.shape)
     return mask
 
 

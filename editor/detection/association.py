@@ -94,7 +94,10 @@ def suppress(detections: Sequence[Detection], overlap: float, contained: float =
     detection lying mostly (``contained`` of its area) inside a larger one of its label is
     the same object seen at another scale (a face's inner part found by a finer level of a
     pyramid) and is merged into it: the larger box stays, with the higher score. Order: by
-    descending score."""
+    descending score. Detections with their own mask (person instances, told apart by their
+    detector) are kept as they are."""
+    masked = [d for d in detections if d.mask is not None]
+    detections = [d for d in detections if d.mask is None]
     kept: list[Detection] = []
     for d in sorted(detections, key=lambda d: -d.score):
         if all(k.label != d.label or iou(k.box, d.box) <= overlap for k in kept):
@@ -108,7 +111,7 @@ def suppress(detections: Sequence[Detection], overlap: float, contained: float =
                 break
         else:
             merged.append(d)
-    return sorted(merged, key=lambda d: -d.score)
+    return sorted(merged + masked, key=lambda d: -d.score)
 
 
 # -- appearance --------------------------------------------------------------------------
@@ -160,13 +163,16 @@ def appearance(image: np.ndarray, box: Box) -> Appearance:
 @dataclass(frozen=True)
 class Observation:
     """One detection of a track: ``box`` clipped to the frame, ``raw_box`` as the detector
-    gave it (may extend past the frame), its ``score`` and ``label``."""
+    gave it (may extend past the frame), its ``score`` and ``label``; ``mask_png``: the
+    detection's own mask (:attr:`editor.api.detectors.Detection.mask`) as a 1-bit PNG of
+    the whole frame, ``None`` for a box-only detection."""
 
     frame: int
     box: Box
     raw_box: Box
     score: float
     label: str
+    mask_png: bytes | None = None
 
 
 @dataclass

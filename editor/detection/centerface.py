@@ -53,7 +53,6 @@ default), and proposals verified below ``threshold`` (0.3) are dropped as noise.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -67,6 +66,7 @@ from pydantic import Field
 
 from editor.api.backends import BackendOptions
 from editor.api.detectors import Detection
+from editor.models.download import read_checked
 from editor.models.registry import REGISTRY, ModelError
 from editor.models.registry import models_dir as resolve_models_dir
 
@@ -129,19 +129,7 @@ def load_model_bytes(models_dir: Path | None = None) -> bytes:
     read, or its hash differs (corrupt or not the published file; the message says to run
     ``trackedit models download centerface --force``). Never downloads anything.
     """
-    spec = REGISTRY[MODEL_NAME]
-    path = model_path(models_dir)
-    if not path.is_file():
-        raise ModelError(f"{missing_model_message()} (looked for {path})")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read the face detector model: {exc.strerror or exc}", source=path) from exc
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != spec.sha256:
-        raise ModelError(f"the face detector model is corrupt (SHA-256 {actual}, expected {spec.sha256}): run "
-                         f"`trackedit models download {MODEL_NAME} --force` to replace it", source=path)
-    return data
+    return read_checked(MODEL_NAME, "face detector model", models_dir)
 
 
 # -- the declared shapes: a minimal protobuf (wire format) edit ------------------------------------

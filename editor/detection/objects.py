@@ -64,6 +64,7 @@ def frame_detections(detections: Mapping[int, Sequence[tuple[Observation, str]]]
     shape = "box" if options.shape == "box" else "ellipse"
     out: dict[int, list[FrameDetection]] = {
         f: [FrameDetection(grown_box(o.raw_box, options.margin), name, owner.get(id(o)), shape, o.label)
+            if o.mask_png is None else FrameDetection(o.box, name, owner.get(id(o)), "mask", o.label, o.mask_png)
             for o, name in found]
         for f, found in sorted(detections.items())}
     names = {id(o): name for found in detections.values() for o, name in found}
@@ -127,7 +128,10 @@ def carried(track: Track, gap: int, width: int, height: int, frames: int,
 def prompt_for(obs: Observation, options: DetectOptions, width: int, height: int, *,
                interpolated: bool = False) -> Prompt:
     """The prompt of one detection (see the module docstring); the box is rounded to 0.01 px.
-    ``interpolated``: a bridged box, not a detection (:attr:`Prompt.interpolated`)."""
+    ``interpolated``: a bridged box, not a detection (:attr:`Prompt.interpolated`). A
+    detection with its own mask (a person) is a mask prompt: that mask, whatever the shape."""
+    if obs.mask_png is not None:
+        return Prompt(obs.frame, mask_png=obs.mask_png, interpolated=interpolated)
     grown = grown_box(obs.raw_box, options.margin)
     if options.shape == "mask":
         clipped = clip_box(grown, width, height) or obs.box
@@ -179,8 +183,9 @@ def objects_from_tracks(tracks: Sequence[Track], options: DetectOptions, width: 
         counters[track.label] = n
         name = f"{track.label}-{n}"
         taken.add(name)
+        masked = any(o.mask_png is not None for o in track.observations)
         observations = bridged(track, bridge) if bridge > 1 and options.shape != "mask" and track.observations \
-            else track.observations
+            and not masked else track.observations
         detected = {o.frame for o in track.observations}
         prompts = tuple(prompt_for(o, options, width, height, interpolated=o.frame not in detected)
                         for o in observations)

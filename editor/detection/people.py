@@ -1,0 +1,286 @@
+"""People without clicks: MediaPipe's person segmentation models on LiteRT (``--detect people``).
+
+The models (``trackedit models download people``: ``selfie_segmentation_landscape.tflite``,
+input 256×144, and ``selfie_segmentation.tflite``, 256×256; Apache-2.0, extracted from the
+mediapipe 0.10.14 wheel) give every pixel the probability that it shows a person. They run
+on LiteRT (``ai-edge-litert``, the ``people`` extra); where LiteRT is not installed
+:func:`unavailable` says in one line that people detection is unavailable.
+
+On each frame (RGB uint8 H×W×3):
+
+1. the frame is resized to the model's input (the landscape model for frames at least 1.5
+   times as wide as high, the square one otherwise: :attr:`PeopleDetectorOptions.model`),
+   scaled to [0, 1] and run: a probability map at the model's resolution (float32 in [0, 1]);
+2. the map is made stable in time (:class:`MotionSmoother`): the previous frame's map is
+   moved along the optical flow between the two frames (at the model's resolution) and
+   blended in where the current map is unsure (probability near 0.5), so edges do not
+   flicker while a moving person is followed without lag; a shot cut starts afresh;
+3. the map is resized to the frame (bilinear) and thresholded (:attr:`threshold`); its
+   connected components of at least :attr:`min_area` of the frame are the person
+   instances: one :class:`~editor.api.detectors.Detection` each, label ``person``, its
+   box the component's bounding box, its score the mean probability over the component,
+   its ``mask`` the component (bool H×W).
+
+The detection pass then joins the instances of successive frames into tracks (the same
+association as faces: box overlap along the motion plus appearance, ending at cuts) and
+each track becomes an object ``person-1``, ``person-2``… whose prompt on every frame is its
+own mask; stages select them all with ``objects = ["people"]``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from editor.api.detectors import Detection
+from editor.models.download import read_checked
+from editor.models.registry import REGISTRY, MODEL_SETS, ModelError
+from editor.models.registry import models_dir as resolve_models_dir
+
+LABEL = "person"
+SET_NAME = "people"
+"""``trackedit models download people`` fetches both models."""
+WHAT = "person segmentation model"
+
+
+class PeopleDetectorOptions(BaseModel):
+    """Options of the ``people`` detector (``--backend-set people.OPTION=VALUE``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Literal["auto", "landscape", "general"] = "auto"
+    """``landscape`` (256×144 input), ``general`` (256×256), or ``auto``: landscape for
+    frames whose width is at least 1.5 × their height (16:9, 2.35:1), general for squarer or
+    portrait frames (4:3, 1:1, 9:16), so that people are squeezed least."""
+    threshold: float = Field(0.5, gt=0, lt=1)
+    """Probability above which a pixel belongs to a person."""
+    min_area: float = Field(0.002, ge=0, le=1)
+    """Components smaller than this fraction of the frame are dropped (specks of texture)."""
+    smoothing: float = Field(0.7, ge=0, lt=1)
+    """How much of the previous frame's map (moved along the motion) an unsure pixel takes:
+    the weight is ``smoothing × (1 − |2p − 1|)`` for the current probability ``p`` (0: off)."""
+    threads: int = Field(2, ge=1, le=64)
+    """LiteRT interpreter threads."""
+
+
+def missing_message() -> str:
+    """The one-line reason given when a model file is absent."""
+    return f"{WHAT} not found: run `trackedit models download {SET_NAME}`"
+
+
+def interpreter_class() -> Any:
+    """LiteRT's ``Interpreter`` class; :class:`ModelError` (one line) when LiteRT is not installed."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:
+        raise ModelError("people detection is unavailable here: LiteRT (ai-edge-litert) is not installed "
+                         "(pip install 'trackedit[people]'; it has wheels for Linux, macOS and Windows on "
+                         "x86-64 and arm64)") from exc
+    return Interpreter
+
+
+def unavailable(models_dir: Path | None = None) -> str | None:
+    """Why ``--detect people`` cannot run here (LiteRT missing, a model file missing), else ``None``."""
+    try:
+        interpreter_class()
+    except ModelError as err:
+        return str(err)
+    directory = resolve_models_dir(models_dir)
+    if not all((directory / REGISTRY[n].filename).is_file() for n in MODEL_SETS[SET_NAME]):
+        return missing_message()
+    return None
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """LiteRT's C++ runtime writes an INFO line to the process's stderr when it builds its
+    CPU delegate (no setting turns it off); the library never prints, so file descriptor 2
+    points at the null device meanwhile."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr: nothing to guard
+        yield
+        return
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), fd)
+            try:
+                yield
+            finally:
+                os.dup2(saved, fd)
+    finally:
+        os.close(saved)
+
+
+class SegmentationModel:
+    """One of the two person segmentation models on LiteRT.
+
+    ``__call__(image)``: RGB uint8 H×W×3 → probability float32 h×w in [0, 1] at the model's
+    resolution (h×w: 144×256 or 256×256). Built from the file's checked bytes
+    (:func:`editor.models.read_checked`).
+    """
+
+    def __init__(self, variant: Literal["landscape", "general"], models_dir: Path | None = None,
+                 threads: int = 2) -> None:
+        data = read_checked(f"people_{variant}", WHAT, models_dir, download_name=SET_NAME)
+        cls = interpreter_class()
+        try:
+            self._net = cls(model_content=data, num_threads=threads)
+            with _native_stderr_quiet():
+                self._net.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"LiteRT cannot load the {WHAT}: {str(exc).splitlines()[0] if str(exc) else exc}") \
+                from exc
+        inp = self._net.get_input_details()[0]
+        self._input = inp["index"]
+        self._output = self._net.get_output_details()[0]["index"]
+        _, self.height, self.width, _ = (int(v) for v in inp["shape"])
+        self.variant = variant
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        small = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        self._net.set_tensor(self._input, (small.astype(np.float32) / 255.0)[None])
+        self._net.invoke()
+        out = self._net.get_tensor(self._output)
+        return np.clip(out.reshape(self.height, self.width), 0.0, 1.0).astype(np.float32)
+
+
+@dataclass
+class MotionSmoother:
+    """Temporal stability of a probability map (see the module docstring, step 2).
+
+    ``update(grey, prob)``: ``grey`` uint8 h×w (the frame at the map's resolution), ``prob``
+    float32 h×w; returns the stabilised map. :meth:`reset` at a shot cut.
+    """
+
+    strength: float = 0.7
+    _grey: np.ndarray | None = None
+    _prob: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._grey = self._prob = None
+
+    def update(self, grey: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        out = prob
+        if self.strength > 0 and self._grey is not None and self._prob is not None \
+                and self._grey.shape == grey.shape:
+            # flow from the current frame back to the previous one: where each pixel was
+            flow = cv2.calcOpticalFlowFarneback(grey, self._grey, None, 0.5, 2, 9, 2, 5, 1.1, 0)
+            h, w = grey.shape
+            gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            moved = cv2.remap(self._prob, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+            weight = self.strength * (1.0 - np.abs(2.0 * prob - 1.0))
+            out = (1.0 - weight) * prob + weight * moved
+        self._grey, self._prob = grey, out
+        return out
+
+
+class PeopleDetector:
+    """The ``people`` detector (:class:`~editor.api.detectors.Detector`): person instances
+    with their masks on every frame (see the module docstring).
+
+    Raises :class:`ModelError` (one line) when LiteRT is missing or a model file is missing
+    or corrupt (both files are checked when the detector is built).
+    """
+
+    def __init__(self, options: PeopleDetectorOptions | None = None, models_dir: Path | None = None) -> None:
+        self.options = options or PeopleDetectorOptions()
+        interpreter_class()
+        for name in MODEL_SETS[SET_NAME]:  # both files checked now: a corrupt one fails before the pass
+            read_checked(name, WHAT, models_dir, download_name=SET_NAME)
+        self._models_dir = models_dir
+        self._models: dict[str, SegmentationModel] = {}
+        self._smoother = MotionSmoother(self.options.smoothing)
+
+    def new_shot(self) -> None:
+        """A shot cut: the next frame's map owes nothing to the previous shot."""
+        self._smoother.reset()
+
+    def _model(self, height: int, width: int) -> SegmentationModel:
+        variant = self.options.model
+        if variant == "auto":
+            variant = "landscape" if width >= 1.5 * height else "general"
+        if variant not in self._models:
+            self._models[variant] = SegmentationModel(variant, self._models_dir, self.options.threads)
+        return self._models[variant]
+
+    def probability(self, image: np.ndarray) -> np.ndarray:
+        """The stabilised person probability of ``image`` (RGB uint8 H×W×3) at the model's
+        resolution (float32 h×w in [0, 1]); successive calls are successive frames."""
+        model = self._model(*image.shape[:2])
+        prob = model(image)
+        grey = cv2.cvtColor(cv2.resize(image, (model.width, model.height), interpolation=cv2.INTER_AREA),
+                            cv2.COLOR_RGB2GRAY)
+        return self._smoother.update(grey, prob)
+
+    def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
+        height, width = image.shape[:2]
+        prob = cv2.resize(self.probability(image), (width, height), interpolation=cv2.INTER_LINEAR)
+        return instances(prob, self.options.threshold, self.options.min_area)
+
+
+def instances(prob: np.ndarray, threshold: float = 0.5, min_area: float = 0.002) -> list[Detection]:
+    """Person instances of a probability map (float H×W in [0, 1] at the frame's size): the
+    connected components (8-connected) of ``prob > threshold`` covering at least
+    ``min_area`` of the frame, largest first, as detections labelled ``person`` with their
+    masks (bool H×W), boxes (x0, y0, x1, y1; x1/y1 exclusive) and scores (mean probability)."""
+    height, width = prob.shape
+    fg = (prob > threshold).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    out: list[Detection] = []
+    floor = min_area * height * width
+    for k in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        if area < max(1.0, floor):
+            continue
+        mask = labels == k
+        score = float(prob[mask].mean())
+        out.append(Detection((float(x), float(y), float(x + w), float(y + h)), score, LABEL, mask=mask))
+    return sorted(out, key=lambda d: -float(np.count_nonzero(d.mask)))
+
+
+def create_detector(options: PeopleDetectorOptions, models_dir: Path | None = None) -> PeopleDetector:
+    """The ``people`` detector plugin's factory."""
+    return PeopleDetector(options, models_dir)
+
+
+class PersonRegions:
+    """The person at a pixel of a single image, for click segmentation (the classical
+    segmenter offers it among its candidates, so one click on a person gives the whole person).
+
+    :meth:`at` returns the person instance (bool H×W, :func:`instances`) covering pixel
+    ``(x, y)`` of ``image`` (RGB uint8 H×W×3; no temporal smoothing: images are independent),
+    or ``None`` when no person covers it or people detection is unavailable here (LiteRT or
+    the models missing: then it never tries again). Thread-safe.
+    """
+
+    def __init__(self, models_dir: Path | None = None) -> None:
+        self._models_dir = models_dir
+        self._detector: PeopleDetector | None = None
+        self._unavailable = False
+        self._lock = threading.Lock()
+
+    def at(self, image: np.ndarray, x: int, y: int) -> np.ndarray | None:
+        with self._lock:
+            if self._unavailable:
+                return None
+            if self._detector is None:
+                try:
+                    self._detector = PeopleDetector(PeopleDetectorOptions(smoothing=0.0), self._models_dir)
+                except ModelError:
+                    self._unavailable = True
+                    return None
+            self._detector.new_shot()
+            found = self._detector.detect(image, 0)
+        return next((d.mask for d in found if d.mask is not None and d.mask[y, x]), None)

@@ -1,0 +1,454 @@
+"""People without clicks (``--detect people``): the person models, their errors, and the
+detector on real footage against masks labelled by hand.
+
+The model checks (extraction from a wheel, the wheel's RECORD, one pip download for both
+files, missing / corrupt files, LiteRT missing) run on local files without network: the
+wheels are built here. The footage tests use the real models (``trackedit models download
+people``; ``setup.sh`` fetches them, and the session fixture runs that command once when
+they are missing) and the hand-labelled masks of ``tests/data/people_gt.json`` (how they were
+made: ``tests/data/people_gt.md``).
+"""
+from __future__ import annotations
+
+import base64
+import builtins
+import csv
+import hashlib
+import importlib
+import io
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from editor.api.backends import BackendContext
+from editor.cli.main import cli
+from editor.detection import people
+from editor.evaluation.jf import region_j
+from editor.evaluation.person_masks import load_person_masks
+from editor.models import MODEL_SETS, REGISTRY, ModelError, ModelSpec, WheelSource, download, models_dir, verify
+from editor.models.registry import expand_names
+from editor.pipeline.plugin_manager import PluginManager
+
+dl = importlib.import_module("editor.models.download")
+registry = importlib.import_module("editor.models.registry")
+
+DATA = Path(__file__).parent / "data"
+
+
+# -- local wheels --------------------------------------------------------------------------------
+
+def _record_hash(payload: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(payload).digest()).decode().rstrip("=")
+
+
+def _wheel(path: Path, members: dict[str, bytes], record: dict[str, bytes] | None = None) -> Path:
+    """A wheel (zip) holding ``members``, with a ``RECORD`` listing ``record`` (default: the members)."""
+    listed = members if record is None else record
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    for name, payload in listed.items():
+        writer.writerow([name, _record_hash(payload), str(len(payload))])
+    writer.writerow(["fake-1.0.dist-info/RECORD", "", ""])
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, payload in members.items():
+            archive.writestr(name, payload)
+        archive.writestr("fake-1.0.dist-info/RECORD", rows.getvalue())
+    return path
+
+
+def _specs(payloads: dict[str, bytes]) -> dict[str, ModelSpec]:
+    """Stand-ins for the two person models: same names and wheel layout, other bytes."""
+    out = {}
+    for name, payload in payloads.items():
+        real = REGISTRY[name]
+        assert real.wheel is not None
+        out[name] = ModelSpec(name, real.filename, real.url, len(payload), hashlib.sha256(payload).hexdigest(),
+                              "people", real.variant, "test", wheel=real.wheel)
+    return out
+
+
+def test_registry_knows_both_person_models_from_one_pinned_wheel() -> None:
+    names = MODEL_SETS["people"]
+    assert expand_names(["people"]) == list(names) == ["people_landscape", "people_general"]
+    sources = {REGISTRY[n].wheel for n in names}
+    assert len({(s.requirement, s.pip_args) for s in sources if s is not None}) == 1
+    source = REGISTRY[names[0]].wheel
+    assert source is not None and source.requirement == "mediapipe==0.10.14"
+    assert source.pip_args == ("--platform", "manylinux2014_x86_64", "--python-version", "3.12")
+    # the values the issue gives (and the mediapipe 0.10.14 wheel's RECORD)
+    assert (REGISTRY["people_landscape"].size, REGISTRY["people_landscape"].sha256) == (
+        250145, "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd")
+    assert (REGISTRY["people_general"].size, REGISTRY["people_general"].sha256) == (
+        249505, "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c")
+    with pytest.raises(ModelError, match="unknown model 'persons'"):
+        expand_names(["persons"])
+
+
+def test_download_people_runs_pip_once_and_installs_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    payloads = {"people_landscape": rng.bytes(3000), "people_general": rng.bytes(2000)}
+    specs = _specs(payloads)
+    monkeypatch.setattr(registry, "REGISTRY", {**REGISTRY, **specs})
+    members = {specs[n].wheel.member: p for n, p in payloads.items()}  # type: ignore[union-attr]
+    wheel = _wheel(tmp_path / "mediapipe-0.10.14-cp312-cp312-manylinux_2_17_x86_64.whl",
+                   {"mediapipe/__init__.py": b"", **members})
+    fetched: list[tuple[str, tuple[str, ...]]] = []
+
+    def fetch(source: WheelSource, folder: Path) -> Path:  # the seam: what pip would have fetched
+        fetched.append((source.requirement, source.pip_args))
+        return Path(shutil.copy(wheel, folder / wheel.name))
+
+    monkeypatch.setattr(dl, "fetch_wheel", fetch)
+    directory = tmp_path / "models"
+    result = CliRunner().invoke(cli, ["models", "download", "people", "--models-dir", str(directory)])
+    assert result.exit_code == 0, result.output
+    assert len(fetched) == 1 and fetched[0][0] == "mediapipe==0.10.14"  # one wheel for both files
+    for name, payload in payloads.items():
+        assert (directory / specs[name].filename).read_bytes() == payload
+        assert verify(specs[name], directory).ok
+    assert sorted(p.name for p in directory.iterdir()) == sorted(s.filename for s in specs.values())
+    fetched.clear()
+    again = CliRunner().invoke(cli, ["models", "download", "people", "--models-dir", str(directory)])
+    assert again.exit_code == 0 and not fetched  # present and verified: nothing fetched
+
+
+def test_extraction_checks_the_wheels_record(tmp_path: Path) -> None:
+    payload = np.random.default_rng(2).bytes(5000)
+    spec = _specs({"people_general": payload})["people_general"]
+    member = spec.wheel.member  # type: ignore[union-attr]
+    directory = tmp_path / "models"
+    # the RECORD lists other bytes for the member: refused, nothing installed
+    lying = _wheel(tmp_path / "lying.whl", {member: payload}, record={member: payload[:-1]})
+    with pytest.raises(ModelError, match="differs from the wheel's RECORD") as info:
+        download(spec, directory, url=str(lying))
+    assert "\n" not in str(info.value) and not any(directory.iterdir())
+    # a member whose bytes differ from the registry's hash: refused, nothing installed
+    other = _wheel(tmp_path / "other.whl", {member: payload[::-1]})
+    with pytest.raises(ModelError, match="SHA-256 mismatch .* nothing was installed"):
+        download(spec, directory, url=str(other))
+    assert not any(directory.iterdir())
+    # the good wheel installs; RECORD and registry agree
+    good = _wheel(tmp_path / "good.whl", {member: payload})
+    with zipfile.ZipFile(good) as archive:
+        assert dl.wheel_record(archive, member) == (len(payload), hashlib.sha256(payload).hexdigest())
+    assert download(spec, directory, url=str(good)).read_bytes() == payload
+
+
+def test_fetch_wheel_pins_platform_and_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+
+    def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        calls.append(cmd)
+        folder = Path(cmd[cmd.index("-d") + 1])
+        (folder / "mediapipe-0.10.14-cp312-cp312-manylinux_2_17_x86_64.whl").write_bytes(b"PK")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(dl.subprocess, "run", run)
+    source = REGISTRY["people_landscape"].wheel
+    assert source is not None
+    dl.fetch_wheel(source, tmp_path)
+    cmd = calls[0]
+    assert {"mediapipe==0.10.14", "--no-deps", "--only-binary=:all:"} <= set(cmd)
+    assert cmd[cmd.index("--platform") + 1] == "manylinux2014_x86_64"
+    assert cmd[cmd.index("--python-version") + 1] == "3.12"
+
+
+# -- the real models: missing, corrupt, LiteRT missing ------------------------------------------
+
+@pytest.fixture(scope="session")
+def people_dir() -> Path:
+    """The models folder holding the verified person models; runs the real ``trackedit models
+    download people`` (pip download of the mediapipe wheel) once if needed."""
+    directory = models_dir()
+    if not all(verify(n, directory).ok for n in MODEL_SETS["people"]):
+        exe = shutil.which("trackedit", path=str(Path(sys.executable).parent)) or shutil.which("trackedit")
+        assert exe, "the trackedit command is not installed"
+        done = subprocess.run([exe, "models", "download", "people"], capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr
+    assert all(verify(n, directory).ok for n in MODEL_SETS["people"])
+    return directory
+
+
+def test_missing_model_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as info:
+        people.PeopleDetector(models_dir=tmp_path)
+    message = str(info.value)
+    assert message.startswith("person segmentation model not found: run `trackedit models download people`")
+    assert "\n" not in message
+    spec = PluginManager(external=False).detectors["people"]
+    assert spec.unavailable(BackendContext(models_dir=tmp_path), spec.options_model()) == \
+        "person segmentation model not found: run `trackedit models download people`"
+
+
+def test_corrupt_model_is_one_line(tmp_path: Path, people_dir: Path) -> None:
+    for name in MODEL_SETS["people"]:
+        shutil.copy(people_dir / REGISTRY[name].filename, tmp_path)
+    target = tmp_path / REGISTRY["people_general"].filename
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(ModelError) as info:
+        people.PeopleDetector(models_dir=tmp_path)  # both files checked when it is built
+    message = str(info.value)
+    assert "corrupt" in message and "trackedit models download people --force" in message and "\n" not in message
+
+
+def test_cli_missing_model_is_one_line_and_writes_nothing(tmp_path: Path, samples_dir: Path) -> None:
+    out = tmp_path / "out.mp4"
+    done = subprocess.run([sys.executable, "-m", "editor", "run", str(samples_dir / "carphone_pristine.mp4"),
+                           "-o", str(out), "--preset", "background", "--detect", "people"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "TRACKEDIT_MODELS_DIR": str(tmp_path / "none")})
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("Error") or "error" in ln.lower()]
+    assert len(errors) == 1 and "trackedit models download people" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_without_litert_one_line_says_people_detection_is_unavailable(monkeypatch: pytest.MonkeyPatch,
+                                                                      people_dir: Path) -> None:
+    real_import = builtins.__import__
+
+    def no_litert(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("ai_edge_litert"):
+            raise ImportError("No module named 'ai_edge_litert'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_litert)
+    reason = people.unavailable(people_dir)
+    assert reason is not None and reason.startswith("people detection is unavailable here") and "\n" not in reason
+    spec = PluginManager(external=False).detectors["people"]
+    assert spec.unavailable(BackendContext(models_dir=people_dir), spec.options_model()) == reason
+    # everything else still works: the face detector's reason does not mention LiteRT
+    faces = PluginManager(external=False).detectors["faces"]
+    assert "LiteRT" not in (faces.unavailable(BackendContext(models_dir=people_dir), faces.options_model()) or "")
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+# -- real footage against hand-labelled masks ---------------------------------------------------
+
+GT = DATA / "people_gt.json"
+
+
+def _labels(folder: Path) -> tuple[dict[int, str], dict[int, np.ndarray]]:
+    from editor.api.masks import MasksManifest, frame_png, read_label_png
+
+    manifest = MasksManifest.load(folder)
+    return manifest.objects, {i: read_label_png(frame_png(folder, i)) for i in range(manifest.frame_count)}
+
+
+def _track(video: Path, out: Path, *extra: str) -> tuple[dict[int, str], dict[int, np.ndarray]]:
+    result = CliRunner().invoke(cli, ["track", str(video), "-o", str(out), "--detect", "people", *extra])
+    assert result.exit_code == 0, result.output
+    return _labels(out)
+
+
+def test_carphone_person_is_tracked_as_labelled_by_hand(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    video = samples_dir / "carphone_pristine.mp4"
+    truth = load_person_masks(GT, video.name)
+    truth.check_video(video)
+    objects, labels = _track(video, tmp_path / "masks")
+    assert list(objects.values()) == ["person-1"]  # one person, one id through the clip
+    scores = {i: region_j(labels[i] > 0, truth.union(i)) for i in truth.frames}
+    assert len(scores) >= 12  # every ~10th frame
+    assert np.mean(list(scores.values())) >= 0.85, scores  # the issue's goal (measured: 0.89)
+    assert min(scores.values()) >= 0.75, scores
+
+
+def test_background_swap_on_carphone_keeps_the_person(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    video = samples_dir / "carphone_pristine.mp4"
+    out = tmp_path / "swapped.mp4"
+    result = CliRunner().invoke(cli, ["run", str(video), "-o", str(out), "--preset", "background", "--detect", "people",
+                                      "--set", "background.mode=color", "--set", "background.color=[0,177,64]"])
+    assert result.exit_code == 0, result.output
+    truth = load_person_masks(GT, video.name)
+    before, after = decode(video), decode(out)
+    assert len(after) == len(before) == truth.frame_count
+    # the soft edge's band: the guided filter's radius (the preset's 8 px) either side of the hand-drawn edge
+    ring = np.ones((17, 17), np.uint8)
+    replaced = []
+    for i in truth.frames:
+        person = truth.union(i).astype(np.uint8)
+        inside = cv2.erode(person, ring) > 0
+        outside = cv2.dilate(person, ring) == 0
+        diff = np.abs(after[i].astype(np.int16) - before[i].astype(np.int16)).max(axis=2)
+        assert np.median(diff[inside]) <= 4 and np.mean(diff[inside] > 24) < 0.02, i  # encoder noise only
+        green = np.abs(after[i][outside].astype(np.int16) - (0, 177, 64)).max(axis=1)
+        replaced.append(float(np.mean(green <= 24)))
+    # everything else replaced; measured 0.947-0.985 (the model takes the headrest beside the
+    # shoulder for part of him on frames 60-80, and the guided filter leaks along the seat's stripes)
+    assert min(replaced) >= 0.93 and np.mean(replaced) >= 0.96, replaced
+
+
+@pytest.mark.xfail(strict=True, reason="issue #30 goal not met: the model takes the dark burrow beside the "
+                                       "bunny for part of a person (about a third of what it marks)")
+def test_nothing_detected_on_the_bunny_background(samples_dir: Path, people_dir: Path) -> None:
+    from PIL import Image
+
+    reference = DATA / "bunny_reference"
+    frames = decode(samples_dir / "bigbuckbunny.mp4")
+    detector = people.PeopleDetector(models_dir=people_dir)
+    for i, image in enumerate(frames):
+        found = detector.detect(image, i)
+        path = reference / f"{i:05d}.png"
+        if not path.exists():
+            continue
+        bunny = np.array(Image.open(path)) > 0
+        near = cv2.dilate(bunny.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0  # ears, edges
+        marked = np.zeros(bunny.shape, bool)
+        for d in found:
+            marked |= d.mask
+        assert np.count_nonzero(marked & ~near) <= 0.05 * max(1, np.count_nonzero(marked)), i
+
+
+def test_whole_person_redaction_on_carphone(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    video = samples_dir / "carphone_pristine.mp4"
+    out = tmp_path / "solid.mp4"
+    result = CliRunner().invoke(cli, ["run", str(video), "-o", str(out), "--preset", "solid", "--detect", "people"])
+    assert result.exit_code == 0, result.output
+    truth = load_person_masks(GT, video.name)
+    after = decode(out)
+    for i in truth.frames:
+        person = truth.union(i)
+        black = after[i].max(axis=2) <= 24
+        assert black[person].mean() >= 0.99, i  # the whole person (measured: 0.996-1.0)
+        assert black[~person].mean() <= 0.3, i  # not the whole frame (measured: 0.15-0.24: the model's margin)
+
+
+def _floor_scores(found, truth, name: str) -> list[tuple[int, int | None, float]]:  # noqa: ANN001
+    """(frame, object id, IoU) of the detection covering most of ``name``'s hand-drawn mask on
+    each frame it is labelled (id ``None``, IoU 0 where nothing covers it); ``behind`` is not scored."""
+    out = []
+    for i, objs in sorted(truth.frames.items()):
+        if name not in objs:
+            continue
+        best: tuple[int, int | None, float] = (0, None, 0.0)
+        for d in found.floor.get(i, ()):
+            if d.mask_png is None:
+                continue
+            region = d.region(truth.height, truth.width)
+            overlap = int(np.count_nonzero(region & objs[name]))
+            if overlap > best[0]:
+                best = (overlap, d.object_id, region_j(region, objs[name], objs.get("behind")))
+        out.append((i, best[1], best[2]))
+    return out
+
+
+def test_person_instances_on_bikes(samples_dir: Path, people_dir: Path) -> None:
+    from editor.detection import detect_objects
+
+    video = samples_dir / "bikes.mp4"
+    truth = load_person_masks(GT, video.name)
+    truth.check_video(video)
+    found = detect_objects(video, ["people"], models_dir=people_dir)
+    assert all(n.startswith("person-") for n in found.names.values())
+    man = _floor_scores(found, truth, "man")
+    crossing = [s for s in man if s[0] <= 42]  # 44-46: leaving over the border, mostly out of view
+    assert len({s[1] for s in crossing}) == 1 and crossing[0][1] is not None  # one id while he crosses
+    assert np.mean([s[2] for s in crossing]) >= 0.8, man  # measured 0.88 (0.82-0.95)
+    cyclist = _floor_scores(found, truth, "cyclist")
+    assert len({s[1] for s in cyclist}) == 1 and cyclist[0][1] is not None  # one id, 76-136
+    # measured 0.59: the model takes in his bicycle and the blur of the cars passing in front
+    # of him (frames 80, 104); the issue's goal 0.75 is below (test_bikes_people_reach_the_goal)
+    assert np.mean([s[2] for s in cyclist]) >= 0.55, cyclist
+
+
+@pytest.mark.xfail(strict=True, reason="issue #30 goal not met on bikes: the cyclist's mask averages IoU 0.59 "
+                                       "and the man's, counting the frames where he leaves, 0.74")
+def test_bikes_people_reach_the_goal(samples_dir: Path, people_dir: Path) -> None:
+    from editor.detection import detect_objects
+
+    video = samples_dir / "bikes.mp4"
+    truth = load_person_masks(GT, video.name)
+    found = detect_objects(video, ["people"], models_dir=people_dir)
+    for name in ("man", "cyclist"):
+        assert np.mean([s[2] for s in _floor_scores(found, truth, name)]) >= 0.75, name
+
+
+def test_ui_detect_people_adds_the_person_as_an_object(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    import time
+
+    from starlette.testclient import TestClient
+
+    from editor.ui.server import UiConfig, create_app
+
+    token, origin = "test-token", "http://127.0.0.1:8765"
+    video = samples_dir / "carphone_pristine.mp4"
+    truth = load_person_masks(GT, video.name)
+    app = create_app(UiConfig(video, work_root=tmp_path / "ui", token=token), PluginManager(external=False))
+    with TestClient(app, base_url=origin, headers={"Origin": origin}) as c:
+        page = c.get(f"/?token={token}")
+        assert page.status_code == 200 and 'id="detect-people"' in page.text  # the button beside Detect faces
+        assert "people" in c.get("/api/info").json()["detectors"]
+        sid = c.post("/api/sessions", json={}).json()["id"]
+        base = f"/api/sessions/{sid}"
+        assert c.post(f"{base}/detect", json={"detectors": ["people"]}).json()["kind"] == "detect"
+        for _ in range(2400):
+            job = c.get(f"{base}/job").json()
+            if job["state"] != "running":
+                break
+            time.sleep(0.05)
+        assert job["state"] == "done" and job["note"] == "found 1: person-1", job
+        objects = c.get(f"{base}/objects").json()["objects"]
+        assert [o["name"] for o in objects] == ["person-1"]
+        session = app.state.ui.get(sid).session
+        scores = [region_j(session.label_map(i) == objects[0]["id"], truth.union(i)) for i in truth.frames]
+        assert np.mean(scores) >= 0.85, scores
+
+
+def test_person_aware_click_with_the_classical_segmenter(samples_dir: Path, people_dir: Path) -> None:
+    from editor.api.prompts import Prompt
+    from editor.backends.classic.region_segmenter import RegionSegmenter, RegionSegmenterConfig
+
+    video = samples_dir / "carphone_pristine.mp4"
+    truth = load_person_masks(GT, video.name)
+    frames = decode(video)
+    aware = RegionSegmenter(RegionSegmenterConfig(segment_people=True))
+    plain = RegionSegmenter(RegionSegmenterConfig(segment_people=False))
+    on, off = [], []
+    for i in (0, 40, 80, 119):
+        person = truth.union(i)
+        ys, xs = np.nonzero(person)
+        top = int(ys.min())
+        click = (float(np.median(xs[ys < top + 50])), float(top + 40))  # on his face
+        on.append(region_j(aware.segment(frames[i], i, [Prompt(i, (click,), (1,))]).mask, person))
+        off.append(region_j(plain.segment(frames[i], i, [Prompt(i, (click,), (1,))]).mask, person))
+    assert min(on) >= 0.75 and max(off) < 0.5, (on, off)  # measured: 0.79-0.90 with the model, 0.27-0.29 without
+    # an exclude click still cuts a part away: his jacket's lower left corner
+    face = (float(np.median(np.nonzero(truth.union(0))[1])), 50.0)
+    whole = aware.segment(frames[0], 0, [Prompt(0, (face,), (1,))]).mask
+    cut = aware.segment(frames[0], 0, [Prompt(0, (face, (45.0, 135.0)), (1, 0))]).mask
+    assert whole[135, 45] and not cut[135, 45] and not (cut & ~whole).any()
+    assert cut[50, int(face[0])] and np.count_nonzero(cut) < np.count_nonzero(whole)
+
+
+def test_masks_are_steadier_along_the_motion(samples_dir: Path, people_dir: Path) -> None:
+    """The map blended with the previous frame's, moved along the optical flow, where it is
+    unsure: the mask changes less from frame to frame (flicker) than the raw model's."""
+    frames = decode(samples_dir / "bikes.mp4")[104:137]  # the cyclist, one shot
+
+    def change(smoothing: float) -> float:
+        detector = people.PeopleDetector(people.PeopleDetectorOptions(smoothing=smoothing), people_dir)
+        masks = []
+        for i, image in enumerate(frames):
+            mask = np.zeros(image.shape[:2], bool)
+            for d in detector.detect(image, i):
+                mask |= d.mask
+            masks.append(mask)
+        return float(np.mean([np.count_nonzero(a ^ b) / max(1, np.count_nonzero(b)) for a, b in zip(masks, masks[1:])]))
+
+    raw, steady = change(0.0), change(people.PeopleDetectorOptions().smoothing)
+    assert steady < 0.75 * raw, (raw, steady)  # measured 0.176 → 0.103 (motion included in both)
