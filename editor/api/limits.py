@@ -109,6 +109,22 @@ def check_frame_size(width: int, height: int, source: str | Path | None, what: s
                          f"of {limit / 1e6:.1f} million (--max-pixels N to change it)", source)
 
 
+QUEUE_BYTES = 256 << 20
+"""Bytes of frames one queue between pipeline threads (decode, tracking, edits) may hold."""
+QUEUE_FRAMES = 4
+"""Frames one such queue holds where they are small enough (enough to keep the threads busy)."""
+
+
+def queue_frames(width: int, height: int, deep: bool = False) -> int:
+    """Frames a queue between two pipeline threads holds for ``width``×``height`` frames:
+    :data:`QUEUE_FRAMES`, fewer where they would pass :data:`QUEUE_BYTES` (at least one). A
+    frame on its way through the pipeline costs about 8 bytes a pixel (RGB, its decoded
+    planes, a label map; twice that above 8 bits): 4 frames up to 4K, 1 at 8K (7680×4320) and
+    at the 8192×8192 limit."""
+    per_frame = width * height * (16 if deep else 8)
+    return max(1, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, per_frame)))
+
+
 def regular_file(path: str | Path, what: str = "file", error: type[TrackeditError] = InputError) -> Path:
     """``path`` when it names a regular file (a symlink to one is fine); otherwise raises
     ``error`` naming it: missing, a folder, or a FIFO/device/socket (never opened, so never a

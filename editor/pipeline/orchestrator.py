@@ -25,6 +25,7 @@ from editor.backends.device import check_device_name
 from editor.api.errors import InputError, OutputError, PromptError, TrackeditError
 from editor.api.files import AtomicOutput, check_output, require_space, scratch_dir
 from editor.api.detectors import FrameDetection
+from editor.api.limits import queue_frames
 from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder, load_frame_detections
 from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
@@ -72,7 +73,9 @@ class RunRequest:
     overwrite: bool = False
     detect_cuts: bool = True
     bidirectional: bool = False
-    queue_size: int = 4
+    queue_size: int | None = None
+    """Frames each queue between the pipeline's threads holds; ``None``: by frame size
+    (:func:`editor.api.limits.queue_frames`)."""
     keep: tuple[str, ...] = ()
     """Names of objects to keep visible (``--keep NAME``): a prompted object (a person whose
     face stays) or a detected one (``face-3``); marked keep
@@ -190,7 +193,7 @@ class Pipeline:
 
         tracking.detections = objects.floor
         items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
-                         req.queue_size, "track")
+                         _queue_size(req, video), "track")
         return items, tracking, backends.segmenter_name, backends.tracker_name
 
     def _object_names(self, req: RunRequest, objects: _Objects) -> dict[int, str]:
@@ -244,7 +247,7 @@ class Pipeline:
                     items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects)
                     info = RunInfo(req.input, req.output, video, [s.id for s in req.preset.stages], seg_name, trk_name)
                     self.plugins.run_started(info)
-                    edited = threaded(_chain(items, stages), req.queue_size, "edit")
+                    edited = threaded(_chain(items, stages), _queue_size(req, video), "edit")
                     with contextlib.closing(edited):  # a failing sink stops the threads before it
                         for item in edited:
                             sink.write(item.frame)
@@ -396,10 +399,14 @@ def _cache_bytes(video: VideoInfo) -> int:
     return per_frame * video.frame_count_estimate
 
 
+def _queue_size(req: RunRequest, video: VideoInfo) -> int:
+    return req.queue_size or queue_frames(video.width, video.height, video.bit_depth > 8)
+
+
 def _decode(req: RunRequest, video: VideoInfo, deep: bool) -> Iterator[Frame]:
     """The frames of ``video`` as the request reads them, from a decoding thread."""
     return threaded(iter_frames(video.path, deep=deep, stream=video.index, deinterlace=req.deinterlace),
-                    req.queue_size, "decode")
+                    _queue_size(req, video), "decode")
 
 
 def _chain(items: Iterator[FrameItem], stages: list[Stage]) -> Iterator[FrameItem]:
