@@ -27,6 +27,9 @@ Boxes are ``(x0, y0, x1, y1)`` floats in pixels, x1/y1 exclusive (as
 """
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -44,11 +47,19 @@ _IMPOSSIBLE = 1e6
 
 def _assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The minimum-cost assignment of ``cost``'s rows to columns (row indices, column
-    indices): :func:`scipy.optimize.linear_sum_assignment`, imported on first use (scipy's
-    optimize package costs 0.4 s at startup)."""
+    indices): :func:`scipy.optimize.linear_sum_assignment`, imported on first use."""
     from scipy.optimize import linear_sum_assignment
 
     return linear_sum_assignment(cost)
+
+
+def prepare() -> None:
+    """Import scipy's optimize package on a background thread (0.4–0.7 s of Python imports,
+    a third of a short clip's run) while the detectors start; the first assignment waits for
+    it if it is not done."""
+    if "scipy.optimize" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("scipy.optimize",),
+                         name="trackedit-import", daemon=True).start()
 
 def clip_box(box: Box, width: int, height: int) -> Box | None:
     """``box`` clipped to the ``width``×``height`` frame; ``None`` when less than a pixel of

@@ -23,7 +23,15 @@ from editor.api.detectors import Detection, Detector
 from editor.api.errors import PluginError, TrackeditError
 from editor.api.frames import Frame, VideoInfo
 from editor.api.masks import encode_mask_png
-from editor.detection.association import Associator, Observation, Track, appearance, clip_box, suppress
+from editor.detection.association import (
+    Associator,
+    Observation,
+    Track,
+    appearance,
+    clip_box,
+    prepare,
+    suppress,
+)
 from editor.detection.options import DetectOptions
 from editor.detection.schedule import Cadence, Schedule
 from editor.tracking.shots import ShotDetector
@@ -169,6 +177,7 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
     detector and the frame.
     """
     options = options or DetectOptions()
+    prepare()
     schedule = Schedule(options.every)
     assoc = Associator(options.association, every=options.every)
     shots = ShotDetector()
