@@ -2,6 +2,7 @@
 outside the output folder and bounded peak memory, measured in the child process itself."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -476,3 +477,26 @@ def test_max_pixels_reaches_batch_workers(tmp_path: Path) -> None:
     row = json.loads(report.read_text())
     assert row["status"] == "failed" and "96x64 = 0.0 million pixels, over the limit" in row["error"], row
     assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+def test_a_batch_job_carries_the_frame_limit_to_a_worker_with_its_own_environment(tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    """A Ray node does not inherit the driver's environment: the limit travels in the job."""
+    from editor.api import limits
+    from editor.backends.assembly import BackendChoice
+    from editor.batch.jobs import BatchJob, JobOptions, run_job
+
+    monkeypatch.delenv(limits.MAX_PIXELS_ENV, raising=False)
+    clip = _clip(tmp_path / "clip.mp4")
+    prompts = _prompts(tmp_path / "clip.json", [{"id": 1, "prompts": [{"frame": 0, "box": [5, 5, 50, 50]}]}])
+    with limits.restored():
+        limits._current = None  # a fresh worker: nothing configured, no environment variable
+        options = JobOptions("blur", backends=BackendChoice(segmenter="classic", tracker="classic"),
+                             max_pixels=5000)
+        result = run_job(BatchJob(clip.resolve(), (tmp_path / "out.mp4").resolve(), options, prompts.resolve()))
+        assert result.status == "failed" and "96x64 = 0.0 million pixels, over the limit" in result.error
+        assert not (tmp_path / "out.mp4").exists()
+        assert limits.current().max_pixels == limits.DEFAULT_MAX_PIXELS  # the job's limit did not stay
+        allowed = dataclasses.replace(options, max_pixels=96 * 64)
+        assert run_job(BatchJob(clip.resolve(), (tmp_path / "ok.mp4").resolve(), allowed, prompts.resolve())).status \
+            == "done"

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from editor import __version__
+from editor.api import limits
 from editor.api.errors import OutputError, TrackeditError
 from editor.api.files import before_commit, check_output, remove_stale_partials, write_text
 from editor.backends.assembly import BackendChoice
@@ -70,11 +71,15 @@ class JobOptions:
     """Copy the video streams that are not edited (``--no-extra-video``: drop them)."""
     deinterlace: str | None = None
     """``--deinterlace bwdif|yadif``."""
+    max_pixels: int | None = None
+    """The frame-size limit in force where the batch was started (``--max-pixels``,
+    :mod:`editor.api.limits`), applied by every worker — a Ray node does not inherit the
+    driver's environment. ``None``: the worker's own. Not part of a job's fingerprint."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-able form (for fingerprints and records)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("backends", "detect")}
+               if f.name not in ("backends", "detect", "max_pixels")}
         out["detect"] = self.detect.model_dump(mode="json") if self.detect is not None else None
         out["overrides"] = list(self.overrides)
         b = self.backends
@@ -357,7 +362,9 @@ def run_job(job: BatchJob, on_frame: Callable[[int], None] | None = None) -> Job
             write_record(job, JobResult(str(job.input), str(job.output), DONE, None, frames[0],
                                         time.perf_counter() - start, worker), temporary)
 
-    with captured_logs() as notices:
+    with captured_logs() as notices, limits.restored():
+        if job.options.max_pixels is not None:
+            limits.configure(max_pixels=job.options.max_pixels)
         try:
             with _working_dir(job.cwd), before_commit(complete):
                 summary = _run(job, counted)

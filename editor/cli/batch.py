@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from editor.api import limits
 from editor.cli.main import backend_options, detect_options, run
 
 log = logging.getLogger("editor.cli")
@@ -116,7 +117,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     options = JobOptions(preset_ref(preset_name), tuple(overrides), codec, crf, encoder_preset, pix_fmt, container,
                          not no_audio, not no_subtitles, choice, not kw["no_cuts"], kw["bidirectional"],
                          m._STATE.external, detect, video_stream=video_stream, extra_video=not no_extra_video,
-                         deinterlace=deinterlace)
+                         deinterlace=deinterlace, max_pixels=limits.current().max_pixels)
     outdir = outdir.expanduser().absolute()
     if outdir.exists() and not outdir.is_dir():
         raise click.BadParameter(f"{outdir} is not a folder", param_hint="--output-dir")
