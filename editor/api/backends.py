@@ -18,8 +18,8 @@ foreground probabilities (to the review) where they have them.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -156,12 +156,15 @@ class BackendContext:
     PyTorch resolves it with :func:`editor.backends.device.pick_device`. ``checkpoint`` is a
     weights file the user named (``--sam-checkpoint`` for segmenters, ``--xmem-checkpoint``
     for trackers), else ``None``; ``models_dir`` is where downloaded models live (``None``:
-    the default folder).
+    the default folder). ``named_checkpoints``: checkpoints the user named for a model family
+    that serves both kinds (``--sam2-checkpoint DIR`` → ``{"sam2": DIR}``), the same in both
+    contexts.
     """
 
     device: str = "auto"
     checkpoint: Path | None = None
     models_dir: Path | None = None
+    named_checkpoints: Mapping[str, Path] = field(default_factory=dict)
 
 
 class BackendOptions(BaseModel):

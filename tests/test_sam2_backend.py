@@ -1,0 +1,212 @@
+"""The SAM 2-family backends (``sam2``, ``edgetam``) through transformers, with random weights
+of small configs on real footage (bikes.mp4): trackedit's streaming session against
+transformers' own ``propagate_in_video_iterator``, flat memory, the segmenter's rules, the
+engine driving the tracker, checkpoints and their one-line errors, and ``auto``."""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from editor.api.prompts import Prompt  # noqa: E402
+from editor.backends.sam2.checkpoint import Sam2CheckpointError, load_model  # noqa: E402
+from editor.backends.sam2.pixels import mask_input, to_masks, to_pixels  # noqa: E402
+from editor.backends.sam2.segmenter import Sam2Segmenter  # noqa: E402
+from editor.backends.sam2.session import StreamingSession  # noqa: E402
+from editor.backends.sam2.synthetic import random_model, small_config  # noqa: E402
+from editor.backends.sam2.tracker import Sam2Tracker  # noqa: E402
+from editor.video.reader import iter_frames, probe  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SIZE = 128
+FRAMES = 10
+
+
+def _sample(name: str) -> Path:
+    path = SAMPLES / name
+    if not path.is_file():
+        pytest.skip(f"{path} missing: run samples/make_samples.py")
+    return path
+
+
+@pytest.fixture(scope="module")
+def frames() -> list:
+    """The first frames of bikes.mp4, from trackedit's decoder (640×272)."""
+    return [f.as_8bit() for f in itertools.islice(iter_frames(_sample("bikes.mp4"), keep_planes=False), FRAMES)]
+
+
+@pytest.fixture(scope="module", params=["sam2", "edgetam"])
+def model(request: pytest.FixtureRequest):  # noqa: ANN201
+    return random_model(small_config(request.param, SIZE), seed=3)
+
+
+def _box(shape: tuple[int, int], x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    m = np.zeros(shape, bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def _reference(model, frames: list, prompts: dict[int, dict[int, np.ndarray]], reverse: bool):  # noqa: ANN001, ANN202
+    """transformers' own way: the whole video in a session, inputs added through its
+    processor, ``propagate_in_video_iterator`` between prompted frames. Frame → (ids, logits)."""
+    processor = transformers.Sam2VideoProcessor(image_processor=transformers.Sam2ImageProcessor(),
+                                                video_processor=transformers.Sam2VideoVideoProcessor(),
+                                                target_size=SIZE)
+    video = torch.stack([to_pixels(f.image, SIZE) for f in frames])
+    cls = getattr(transformers, type(model).__name__.replace("Model", "InferenceSession"))
+    session = cls(video=video, video_height=frames[0].image.shape[0], video_width=frames[0].image.shape[1],
+                  dtype=torch.float32)
+    order = list(range(len(frames)))[::-1] if reverse else list(range(len(frames)))
+    starts = [i for i, f in enumerate(order) if f in prompts]
+    out: dict[int, tuple[list[int], torch.Tensor]] = {}
+    for k, start in enumerate(starts):
+        f = order[start]
+        for oid, m in sorted(prompts[f].items()):
+            processor.add_inputs_to_inference_session(session, frame_idx=f, obj_ids=oid,
+                                                      input_masks=mask_input(m, SIZE)[0, 0])
+        end = starts[k + 1] if k + 1 < len(starts) else len(order)
+        for result in model.propagate_in_video_iterator(session, start_frame_idx=f, reverse=reverse,
+                                                        max_frame_num_to_track=end - start - 1):
+            out[result.frame_idx] = (list(result.object_ids), result.pred_masks.float().clone())
+    assert sorted(out) == list(range(len(frames)))
+    return out
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "backward"])
+def test_streaming_matches_transformers_propagation(model, frames: list, reverse: bool) -> None:  # noqa: ANN001
+    """Same masks (bit-identical at the frame's size) and logits within 1e-4 on every frame,
+    with a correction mid-way and a second object added later, both directions."""
+    shape = frames[0].image.shape[:2]
+    first, correction, later = (9, 6, 3) if reverse else (0, 3, 6)
+    prompts = {first: {1: _box(shape, 330, 15, 480, 272)},
+               correction: {1: _box(shape, 350, 30, 470, 250)},
+               later: {2: _box(shape, 60, 90, 220, 230)}}
+    expected = _reference(model, frames, prompts, reverse)
+    track = Sam2Tracker(model, "cpu", "fp32").new_pass(probe(_sample("bikes.mp4")), reverse=reverse)
+    order = range(len(frames) - 1, -1, -1) if reverse else range(len(frames))
+    nonempty = 0
+    for f in order:
+        masks = track.step(frames[f], prompts.get(f, {}))
+        ids, logits = expected[f]
+        assert track.last is not None and track.last.object_ids == ids
+        assert torch.allclose(track.last.logits, logits, atol=1e-4, rtol=0), \
+            f"frame {f}: max diff {(track.last.logits - logits).abs().max().item()}"
+        binary = to_masks(logits, SIZE, *shape)
+        for k, oid in enumerate(ids):
+            if binary[k].any():
+                np.testing.assert_array_equal(masks[oid], binary[k])
+                nonempty += 1
+            else:
+                assert oid not in masks
+    assert nonempty >= len(frames)  # real masks were compared, not empty ones
+    assert set(track.scores()) == {1, 2} and all(0.0 <= p <= 1.0 for p in track.scores().values())
+
+
+def test_state_is_flat_over_frames(model, frames: list) -> None:  # noqa: ANN001
+    """After the memory window fills, what the session keeps stops growing: the same tensors
+    and bytes after 12 and after 40 frames (two objects, one correction); no frame pixels
+    or vision features are kept between frames."""
+    session = StreamingSession(model)
+    shape = frames[0].image.shape[:2]
+    masks = {0: {1: _box(shape, 330, 15, 480, 272)}, 2: {2: _box(shape, 60, 90, 220, 230)},
+             5: {1: _box(shape, 350, 30, 470, 250)}}
+    sizes = []
+    for t in range(40):
+        frame = frames[t % len(frames)]
+        given = {oid: mask_input(m, SIZE) for oid, m in masks.get(t, {}).items()}
+        session.step(to_pixels(frame.image, SIZE), given)
+        sizes.append(session.state_size())
+        assert not session.session.processed_frames and not session.session.cache._vision_features
+    assert sizes[11] == sizes[39]
+    # per object: 3 conditioning frames in all (2 prompts + 1 correction), the memory of the last
+    # num_maskmem − 1 = 2 frames and the pointers of the last max_object_pointers − 1 = 3
+    assert sizes[39].frames == 3 + 2 * 3
+
+
+def test_removed_objects_are_forgotten(model, frames: list) -> None:  # noqa: ANN001
+    session = StreamingSession(model)
+    shape = frames[0].image.shape[:2]
+    session.step(to_pixels(frames[0].image, SIZE), {1: mask_input(_box(shape, 330, 15, 480, 272), SIZE),
+                                                    2: mask_input(_box(shape, 60, 90, 220, 230), SIZE)})
+    out = session.step(to_pixels(frames[1].image, SIZE), {})
+    assert out is not None and out.object_ids == [1, 2]
+    before = out.logits[1].clone()
+    session.remove([1])
+    out = session.step(to_pixels(frames[2].image, SIZE), {})
+    assert out is not None and out.object_ids == [2]
+    session.remove([2])
+    assert session.step(to_pixels(frames[3].image, SIZE), {}) is None
+    assert session.state_size().tensors == 0
+    assert before.shape == out.logits[0].shape
+
+
+def test_segmenter_rules(model, frames: list) -> None:  # noqa: ANN001
+    """Clicks, a box and a mask prompt on a real frame: masks at the frame's size; one click
+    decodes three candidates (the best predicted IoU), a click with the tracked mask edits
+    that mask (the mask prompt changes the answer); a mask alone comes back as given."""
+    image = frames[0].image
+    seg = Sam2Segmenter(model, "cpu", precision="fp32")
+    click = seg.segment(image, 0, [Prompt(0, points=((400.0, 140.0),), labels=(1,))])
+    assert click.mask.shape == image.shape[:2] and click.mask.dtype == bool and 0.0 <= click.score <= 1.0
+    assert len(seg._cache) == 1
+    box = seg.segment(image, 0, [Prompt(0, box=(330.0, 15.0, 480.0, 272.0))])
+    assert len(seg._cache) == 1  # the frame's features were reused
+    tracked = _box(image.shape[:2], 330, 15, 480, 272)
+    clicks = [Prompt(0, points=((400.0, 140.0), (340.0, 250.0)), labels=(1, 0))]
+    with_mask = seg.segment(image, 0, clicks, [tracked])
+    without = seg.segment(image, 0, clicks)
+    assert (with_mask.mask != without.mask).any()
+    alone = seg.segment(image, 0, [], [tracked])
+    np.testing.assert_array_equal(alone.mask, tracked)
+    assert box.mask.shape == image.shape[:2]
+
+
+def _save(model, folder: Path) -> Path:  # noqa: ANN001
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
+    model = random_model(small_config("sam2", SIZE), seed=5)
+    folder = _save(model, tmp_path / "sam2-small")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_model(folder, "sam2")
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k
+
+    with pytest.raises(Sam2CheckpointError, match="holds a sam2 model, not edgetam"):
+        load_model(folder, "edgetam")
+    with pytest.raises(Sam2CheckpointError, match="checkpoint folder not found"):
+        load_model(tmp_path / "nowhere")
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(Sam2CheckpointError, match=r"config\.json: model_type 'bert' is not a SAM 2-family"):
+        load_model(other)
+
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    (truncated / "config.json").write_bytes((folder / "config.json").read_bytes())
+    data = (folder / "model.safetensors").read_bytes()
+    (truncated / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(Sam2CheckpointError, match=r"model\.safetensors: cannot read safetensors") as info:
+        load_model(truncated)
+    assert "\n" not in str(info.value)
+
+    (truncated / "model.safetensors").unlink()
+    with pytest.raises(Sam2CheckpointError, match=r"model\.safetensors: missing"):
+        load_model(truncated)
+
+    wrong = tmp_path / "wrong"
+    _save(random_model(small_config("sam2", 2 * SIZE), seed=5), wrong)
+    (wrong / "config.json").write_bytes((folder / "config.json").read_bytes())
+    with pytest.raises(Sam2CheckpointError, match="weights do not fit the config"):
+        load_model(wrong)
