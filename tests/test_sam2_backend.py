@@ -210,3 +210,93 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
     (wrong / "config.json").write_bytes((folder / "config.json").read_bytes())
     with pytest.raises(Sam2CheckpointError, match="weights do not fit the config"):
         load_model(wrong)
+
+
+def test_model_confidence_rule() -> None:
+    from editor.tracking.model_confidence import combine, judge_by_model
+
+    assert combine(0.9, 0.6, "tracked") == (0.6, "tracked")  # the evidence may call it weak
+    assert combine(0.7, None, None) == (0.7, "tracked")
+    assert combine(0.2, 0.9, "tracked") == pytest.approx((0.8, "lost"))  # hidden: how sure it is gone
+    assert combine(0.95, 1.0, "lost") == (0.95, "found")
+    confidence, states = {1: 1.0, 2: 0.3}, {1: "prompt", 2: "tracked"}
+    judge_by_model({1: 0.1, 2: 0.1}, confidence, states, {}, skip={1})
+    assert confidence == pytest.approx({1: 1.0, 2: 0.9}) and states == {1: "prompt", 2: "lost"}
+
+
+@pytest.mark.parametrize("visible_bias", [4.0, -12.0], ids=["visible", "hidden"])
+def test_engine_drives_sam2_both_ways(frames: list, tmp_path: Path, visible_bias: float) -> None:
+    """The tracking engine streams real frames through one SAM 2 model as segmenter and tracker:
+    a click on frame 3 is tracked back to 0 and on to the end, a box on frame 5 adds an object;
+    confidence and state come from the model's occlusion head (hidden: no mask, ``lost``)."""
+    from editor.api.prompts import parse_prompts
+    from editor.tracking.engine import TrackingSession
+
+    model = random_model(small_config("sam2", SIZE), seed=3, visible_bias=visible_bias)
+    prompts = parse_prompts({"objects": [{"id": 1, "prompts": [{"frame": 3, "points": [[400, 140]], "labels": [1]}]},
+                                         {"id": 2, "prompts": [{"frame": 5, "box": [60, 90, 220, 230]}]}]})
+    session = TrackingSession(_sample("bikes.mp4"), Sam2Segmenter(model, "cpu"), Sam2Tracker(model, "cpu"),
+                              work_dir=tmp_path)
+    session.add_prompts(prompts)
+    items = list(session.stream(iter(frames)))
+    assert [it.frame.index for it in items] == list(range(FRAMES))
+    assert all(it.labels.shape == (272, 640) for it in items)
+    tracked = [f for f in range(FRAMES) if f not in (3, 5)]
+    if visible_bias > 0:
+        assert all((items[f].labels == 1).any() for f in range(FRAMES))  # backward to 0, forward to the end
+        assert all((items[f].labels == 2).any() for f in range(5, FRAMES))
+        assert all(session.states(f)[1] == "tracked" for f in tracked)
+        # confidence ≤ the model's presence (< 1); random weights: the evidence finds most masks
+        # unlike the prompt and calls those frames weak (listed for review), yet the masks stay
+        assert all(0.0 <= session.confidence(f)[1] < 1.0 for f in tracked)
+        weak = session.weak_frames()
+        assert weak.get(1) and all((items[f].labels == 1).any() for f in weak[1])
+    else:  # the model says the objects are not there: nothing output, lost, sure of it
+        assert not any((items[f].labels > 0).any() for f in tracked)
+        assert all(session.states(f)[1] == "lost" and session.confidence(f)[1] > 0.99 for f in tracked)
+    session.close()
+
+
+def test_auto_prefers_a_sam2_checkpoint_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``--segmenter auto --tracker auto`` with ``--sam2-checkpoint``: SAM 2 for both, one line
+    saying so, one model in memory for both; a checkpoint of the other family is refused."""
+    from editor.api.errors import BackendUnavailable
+    from editor.backends.assembly import BackendChoice, select_backends
+    from editor.pipeline.plugin_manager import PluginManager
+
+    folder = tmp_path / "sam2-small"
+    random_model(small_config("sam2", SIZE), seed=2).save_pretrained(folder)
+    pm = PluginManager(external=False)
+    with caplog.at_level(logging.WARNING):
+        selection = select_backends(pm, BackendChoice(device="cpu", sam2_checkpoint=folder))
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "segmenter 'sam2'" in lines[0] and "tracker 'sam2'" in lines[0]
+    backends = selection.build()
+    assert (backends.segmenter_name, backends.tracker_name) == ("sam2", "sam2")
+    assert backends.segmenter.model is backends.tracker.model
+    with pytest.raises(BackendUnavailable, match="holds a sam2 model"):
+        select_backends(pm, BackendChoice("edgetam", "edgetam", device="cpu", sam2_checkpoint=folder))
+
+
+def test_cli_tracks_with_a_sam2_checkpoint(frames: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI end to end on 6 real frames; a truncated checkpoint is one line, exit 1, nothing written."""
+    from clips import write_clip
+    from editor.cli.main import main
+
+    folder = tmp_path / "ckpt"
+    random_model(small_config("edgetam", SIZE), seed=2).save_pretrained(folder)
+    clip = write_clip(tmp_path / "bikes6.mp4", [f.image for f in frames[:6]])
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps({"objects": [{"id": 1, "prompts": [{"frame": 2, "box": [330, 15, 480, 272]}]}]}))
+    rc = main(["-q", "track", str(clip), "--prompts", str(prompts), "-o", str(tmp_path / "m"), "--device", "cpu",
+               "--sam2-checkpoint", str(folder)])
+    assert rc == 0, capsys.readouterr().err
+    assert len(list((tmp_path / "m").glob("*.png"))) == 6
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[:1000])
+    capsys.readouterr()
+    rc = main(["-q", "track", str(clip), "--prompts", str(prompts), "-o", str(tmp_path / "m2"), "--device", "cpu",
+               "--segmenter", "edgetam", "--tracker", "edgetam", "--sam2-checkpoint", str(folder)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "model.safetensors: cannot read safetensors" in err[0], err
+    assert not (tmp_path / "m2").exists()

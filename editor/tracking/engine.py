@@ -57,7 +57,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from editor.api.backends import ReviewableTrackPass, Segmenter, Tracker, TrackPass
+from editor.api.backends import ReviewableTrackPass, ScoredTrackPass, Segmenter, Tracker, TrackPass
 from editor.api.detectors import FrameDetection
 from editor.api.errors import PromptError
 from editor.api.files import make_scratch_dir
@@ -70,6 +70,7 @@ from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
 from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
+from editor.tracking.model_confidence import judge_by_model
 from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
 from editor.tracking.frame_cache import FrameCache
 from editor.tracking.refinement import MaskRefiner, Refinement, RefineOptions, \
@@ -672,6 +673,8 @@ class TrackingSession:
         for oid in evidence.lost():
             if oid not in confidence:
                 confidence[oid], states[oid] = evidence.absent_confidence(oid), "lost"
+        if isinstance(state.track, ScoredTrackPass):  # the model saw it: its presence decides
+            judge_by_model(state.track.scores(), confidence, states, state.states, skip=set(given))
         known = self.state.objects
         state.confidence = {k: round(float(v), 4) for k, v in sorted(confidence.items()) if k in known}
         state.states = {k: v for k, v in sorted(states.items()) if k in known}

@@ -2,7 +2,7 @@
 
 The ``sam2``/``edgetam`` segmenter and tracker are built separately (one factory each) but
 are one model: :func:`shared_model` keeps each loaded model (by folder, family, device and
-compilation) for as long as a backend holds it, so the second factory gets the first one's
+compilation; a folder whose files changed is loaded again) for as long as a backend holds it, so the second factory gets the first one's
 model instead of a second copy.
 """
 from __future__ import annotations
@@ -13,14 +13,17 @@ from typing import Any
 
 from editor.backends.sam2.checkpoint import load_model
 
-_LOADED: weakref.WeakValueDictionary[tuple[str, str, str, bool], Any] = weakref.WeakValueDictionary()
+_LOADED: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.WeakValueDictionary()
 
 
 def shared_model(folder: Path, family: str, device: str, *, compile: bool = False) -> Any:
     """The model in ``folder`` (checked to be of ``family``) on ``device``, loaded once while in
     use; ``compile``: the image encoder wrapped in ``torch.compile``. Raises
     :class:`~editor.backends.sam2.checkpoint.Sam2CheckpointError`."""
-    key = (str(Path(folder).resolve()), family, device, compile)
+    folder = Path(folder)
+    stamps = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*")) if p.is_file()) \
+        if folder.is_dir() else ()
+    key = (str(folder.resolve()), stamps, family, device, compile)  # a changed file is loaded (checked) again
     model = _LOADED.get(key)
     if model is None:
         model = load_model(folder, family, device)
