@@ -57,10 +57,9 @@ def published_config(name: str) -> Any:
     """The config of a published model (``sam2.1-tiny`` … ``sam2.1-large``, ``edgetam``)."""
     family, hidden, blocks, heads, global_blocks, windows, background = PUBLISHED[name]
     if family == "edgetam":
-        vision = dict(model_type="edgetam_vision_model",
-                      backbone_config=dict(model_type="timm_wrapper", architecture="repvit_m1.dist_in1k",
-                                           do_pooling=False, model_args={"in_chans": 3, "features_only": True,
-                                                                         "out_indices": [0, 1, 2, 3]}))
+        timm = transformers_class("TimmWrapperConfig")(architecture="repvit_m1.dist_in1k", model_args={
+            "in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]})
+        vision = transformers_class("EdgeTamVisionConfig")(backbone_config=timm)
         return transformers_class("EdgeTamVideoConfig")(vision_config=vision)
     channels = [hidden * 8, hidden * 4, hidden * 2, hidden]
     vision = dict(model_type="sam2_vision_model",
