@@ -300,3 +300,17 @@ def test_cli_tracks_with_a_sam2_checkpoint(frames: list, tmp_path: Path, capsys:
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and "model.safetensors: cannot read safetensors" in err[0], err
     assert not (tmp_path / "m2").exists()
+
+
+def test_bf16_autocast_stays_close_to_fp32(frames: list) -> None:
+    """The reduced-precision path (bf16 autocast, the CUDA default) on a CPU: masks within a few
+    percent of float32's (IoU) on every frame of a short real sequence."""
+    model = random_model(small_config("sam2", SIZE), seed=3)
+    info = probe(_sample("bikes.mp4"))
+    full, half = (Sam2Tracker(model, "cpu", p).new_pass(info, reverse=False) for p in ("fp32", "bf16"))
+    given = {1: _box(frames[0].image.shape[:2], 330, 15, 480, 272)}
+    for f in range(6):
+        a, b = full.step(frames[f], given if f == 0 else {}), half.step(frames[f], given if f == 0 else {})
+        assert set(a) == set(b) == {1}
+        iou = (a[1] & b[1]).sum() / max(1, (a[1] | b[1]).sum())
+        assert iou > 0.9, (f, iou)
