@@ -40,7 +40,9 @@ Rules shared by both (each implemented once, here):
   from the engine's decision (masks the review did not see, e.g. XMem's on a prompted frame,
   are judged after the step, and a tracker that dropped an object gets the engine's mask on
   the next step). Other trackers cannot continue from a decision: their masks are only
-  scored (kept as they are, with their confidence).
+  scored (kept as they are, with their confidence). Passes whose model judges presence
+  itself (:class:`~editor.api.backends.ScoredTrackPass`: SAM 2's occlusion head) give the
+  state, combined with that score (:mod:`editor.tracking.model_confidence`).
 * Confidence: every (frame, object) the passes produce gets a confidence in [0, 1] and a
   state (:meth:`TrackingSession.confidence`, ``stats.confidence`` and ``stats.states``);
   frames below the review threshold are the ones to look at (:meth:`TrackingSession.weak_frames`).
