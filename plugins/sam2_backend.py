@@ -56,12 +56,10 @@ def find_sam2_checkpoint(context: BackendContext, family: str) -> Path | None:
         return named
     from editor.models import find_checkpoint
 
-    names = DOWNLOADS[family] if _gpu(context.device) else DOWNLOADS[family][::-1]
-    for name in names:
-        path = find_checkpoint(name, context.models_dir)
-        if path is not None:
-            return path
-    return None
+    found = [p for p in (find_checkpoint(n, context.models_dir) for n in DOWNLOADS[family]) if p is not None]
+    if len(found) > 1 and not _gpu(context.device):  # torch is imported only to choose
+        found.reverse()
+    return found[0] if found else None
 
 
 def _missing_packages() -> str | None:

@@ -1,7 +1,8 @@
 """Frames and masks to and from a SAM 2-family model's square input.
 
-SAM 2 takes the whole frame resized (aspect ratio not kept) to ``image_size`` × ``image_size``
-(1024 for the published models), scaled to [0, 1] and normalised with ImageNet statistics;
+SAM 2 takes the whole frame resized (aspect ratio not kept; antialiased when shrinking, as
+transformers' processor does) to ``image_size`` × ``image_size`` (1024 for the published
+models), scaled to [0, 1] and normalised with ImageNet statistics;
 its masks come back as logits at a quarter of that size, which go up to ``image_size`` and
 then to the frame's size (bilinear both times, as transformers' post-processing does) and
 are thresholded at 0.
@@ -19,8 +20,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def to_pixels(image: np.ndarray, size: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """RGB uint8 H×W×3 → float32 3×``size``×``size`` on ``device``, normalised (ImageNet)."""
-    if image.shape[:2] != (size, size):
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+    if image.shape[:2] != (size, size):  # area averaging when shrinking (antialiased), bilinear when enlarging
+        shrink = image.shape[0] * image.shape[1] > size * size
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     t = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float().div_(255.0)
     mean = torch.tensor(IMAGENET_MEAN, device=t.device).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=t.device).view(3, 1, 1)
