@@ -314,3 +314,54 @@ def test_bf16_autocast_stays_close_to_fp32(frames: list) -> None:
         assert set(a) == set(b) == {1}
         iou = (a[1] & b[1]).sum() / max(1, (a[1] | b[1]).sum())
         assert iou > 0.9, (f, iou)
+
+
+def test_web_ui_clicks_corrects_and_tracks_with_sam2(frames: list, tmp_path: Path) -> None:
+    """The web UI's API on one SAM 2 model: a click segments, tracking runs both ways, a click
+    on a tracked frame edits that frame's mask, and the masks download for every frame."""
+    import io
+    import time
+    import zipfile
+
+    from starlette.testclient import TestClient
+
+    from clips import write_clip
+    from editor.backends.assembly import BackendChoice
+    from editor.pipeline.plugin_manager import PluginManager
+    from editor.ui.server import UiConfig, create_app
+
+    folder = tmp_path / "ckpt"
+    random_model(small_config("sam2", SIZE), seed=3).save_pretrained(folder)
+    clip = write_clip(tmp_path / "bikes6.mp4", [f.image for f in frames[:6]])
+    origin, token = "http://127.0.0.1:8765", "t"
+    config = UiConfig(clip, work_root=tmp_path / "ui", token=token,
+                      backends=BackendChoice("sam2", "sam2", device="cpu", sam2_checkpoint=folder))
+    with TestClient(create_app(config, PluginManager(external=False)), base_url=origin,
+                    headers={"Origin": origin}) as client:
+        assert client.get(f"/?token={token}").status_code == 200
+        sid = client.post("/api/sessions", json={}).json()["id"]
+        client.post(f"/api/sessions/{sid}/objects", json={"name": "cyclist"})
+        first = client.post(f"/api/sessions/{sid}/prompts",
+                            json={"frame": 2, "object": 1, "points": [[400, 140]], "labels": [1]})
+        assert first.status_code == 200 and first.json()["area"] > 0
+        assert client.post(f"/api/sessions/{sid}/track", json={"direction": "both", "start": 2}).status_code == 200
+
+        def wait() -> dict:
+            for _ in range(1200):
+                job = client.get(f"/api/sessions/{sid}/job").json()
+                if job["state"] != "running":
+                    return job
+                time.sleep(0.05)
+            raise AssertionError("job did not finish")
+
+        assert wait()["state"] == "done"
+        before = client.get(f"/api/sessions/{sid}/download/masks.zip").content
+        fix = client.post(f"/api/sessions/{sid}/prompts",
+                          json={"frame": 4, "object": 1, "points": [[350, 250]], "labels": [0]})
+        assert fix.status_code == 200
+        client.post(f"/api/sessions/{sid}/track", json={"direction": "forward", "start": 4})
+        assert wait()["state"] == "done"
+        after = zipfile.ZipFile(io.BytesIO(client.get(f"/api/sessions/{sid}/download/masks.zip").content))
+        assert len([n for n in after.namelist() if n.endswith(".png")]) == 6
+        old = zipfile.ZipFile(io.BytesIO(before))
+        assert after.read("00004.png") != old.read("00004.png")  # the click edited the tracked mask
