@@ -205,10 +205,13 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
     with pytest.raises(Sam2CheckpointError, match=r"model\.safetensors: missing"):
         load_model(truncated)
 
-    wrong = tmp_path / "wrong"
-    _save(random_model(small_config("sam2", 2 * SIZE), seed=5), wrong)
-    (wrong / "config.json").write_bytes((folder / "config.json").read_bytes())
-    with pytest.raises(Sam2CheckpointError, match="weights do not fit the config"):
+    wrong = tmp_path / "wrong"  # the weights of one size, the config of another
+    _save(model, wrong)
+    config = json.loads((wrong / "config.json").read_text())
+    config["memory_attention_feed_forward_hidden_size"] = 512
+    (wrong / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Sam2CheckpointError, match=r"model\.safetensors: weights do not fit the config: "
+                                                  r"\d+ tensors of the wrong shape"):
         load_model(wrong)
 
 
