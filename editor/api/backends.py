@@ -18,8 +18,8 @@ foreground probabilities (to the review) where they have them.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -121,6 +121,19 @@ class ReviewableTrackPass(TrackPass, Protocol):
 
 
 @runtime_checkable
+class ScoredTrackPass(TrackPass, Protocol):
+    """A pass whose model judges each object's presence itself (SAM 2's occlusion head): the
+    engine takes its state (visible, hidden, back) and confidence from it, combined with the
+    evidence's score (:mod:`editor.tracking.model_confidence`), instead of the evidence's
+    verdict alone."""
+
+    def scores(self) -> dict[int, float]:
+        """Object id → the model's probability in [0, 1] that the object is visible on the
+        frame stepped last (every object the pass tracks there, hidden ones included)."""
+        ...
+
+
+@runtime_checkable
 class ReviewableTracker(Tracker, Protocol):
     """A tracker that declares that refined masks should enter its memory (XMem): weak-mask
     refinement needs this; it is checked before a video is opened, so the capability is
@@ -156,12 +169,15 @@ class BackendContext:
     PyTorch resolves it with :func:`editor.backends.device.pick_device`. ``checkpoint`` is a
     weights file the user named (``--sam-checkpoint`` for segmenters, ``--xmem-checkpoint``
     for trackers), else ``None``; ``models_dir`` is where downloaded models live (``None``:
-    the default folder).
+    the default folder). ``named_checkpoints``: checkpoints the user named for a model family
+    that serves both kinds (``--sam2-checkpoint DIR`` → ``{"sam2": DIR}``), the same in both
+    contexts.
     """
 
     device: str = "auto"
     checkpoint: Path | None = None
     models_dir: Path | None = None
+    named_checkpoints: Mapping[str, Path] = field(default_factory=dict)
 
 
 class BackendOptions(BaseModel):

@@ -68,7 +68,8 @@ class BackendChoice:
     (``auto``, ``cpu``, ``cuda[:N]``, ``mps``), checkpoints given explicitly (``sam_checkpoint``
     goes to the segmenter, ``xmem_checkpoint`` to the tracker), the models folder (``None``:
     the default), the backend settings in command-line order (a later one wins), and the
-    weak-mask refinement mode."""
+    weak-mask refinement mode. ``sam2_checkpoint`` (a transformers checkpoint folder) goes to
+    both kinds, for the SAM 2-family backends (``sam2``, ``edgetam``)."""
 
     segmenter: str = "auto"
     tracker: str = "auto"
@@ -78,6 +79,7 @@ class BackendChoice:
     models_dir: Path | None = None
     settings: tuple[BackendSetting, ...] = ()
     refine: Literal["auto", "on", "off"] = "auto"
+    sam2_checkpoint: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,9 @@ def select_backends(pm: PluginManager, choice: BackendChoice) -> BackendSelectio
     device = check_device_name(choice.device)
     options = _Options(pm, choice.settings)
     refine = options.refine(choice.refine)
-    seg_context = BackendContext(device, choice.sam_checkpoint, choice.models_dir)
-    trk_context = BackendContext(device, choice.xmem_checkpoint, choice.models_dir)
+    named = {"sam2": choice.sam2_checkpoint} if choice.sam2_checkpoint is not None else {}
+    seg_context = BackendContext(device, choice.sam_checkpoint, choice.models_dir, named)
+    trk_context = BackendContext(device, choice.xmem_checkpoint, choice.models_dir, named)
     seg, seg_why = _select("segmenter", pm.segmenters, choice.segmenter, seg_context, options)
     trk, trk_why = _select("tracker", pm.trackers, choice.tracker, trk_context, options)
     fallbacks = [(k, s, why) for k, s, why in (("segmenter", seg, seg_why), ("tracker", trk, trk_why)) if why]
@@ -157,6 +160,10 @@ def select_backends(pm: PluginManager, choice: BackendChoice) -> BackendSelectio
         why = "; ".join(w for _, _, w in fallbacks)
         hint = " ".join(MODEL_HINTS[k].split()[-1] for k, _, _ in fallbacks)
         log.warning("using the %s (%s); for model quality run `trackedit models download %s`", used, why, hint)
+    auto = [(k, s) for k, s, asked in (("segmenter", seg, choice.segmenter), ("tracker", trk, choice.tracker))
+            if asked == "auto" and s.kind == "model"]
+    if auto:
+        log.warning("using %s", " and ".join(f"{k} {s.name!r} ({s.description})" for k, s in auto))
     detectors = {name: options.of(spec) for name, spec in pm.detectors.items()}
     return BackendSelection(seg, trk, seg_context, trk_context, options.of(seg), options.of(trk), refine, detectors)
 

@@ -41,3 +41,16 @@ def pick_device(requested: str = "auto") -> str:
     if base == "mps" and not mps:
         raise TrackeditError("device 'mps' was requested but Metal (MPS) is not available")
     return requested
+
+
+def reduced_precision(precision: str, device: object) -> object:
+    """The autocast dtype (a ``torch.dtype``) for ``precision`` on ``device`` (a
+    ``torch.device``): ``auto`` is bf16 on CUDA when supported, else ``None`` (plain float32);
+    ``fp32`` → ``None``, ``bf16`` / ``fp16`` → that dtype. Shared by every PyTorch backend."""
+    import torch
+
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None  # type: ignore[attr-defined]
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]

@@ -85,6 +85,7 @@ class JobOptions:
         b = self.backends
         out["backends"] = {"segmenter": b.segmenter, "tracker": b.tracker, "device": b.device,
                            "sam_checkpoint": _str(b.sam_checkpoint), "xmem_checkpoint": _str(b.xmem_checkpoint),
+                           "sam2_checkpoint": _str(b.sam2_checkpoint),
                            "models_dir": _str(b.models_dir), "refine": b.refine,
                            "settings": [[s.backend, s.option, repr(s.value)] for s in b.settings]}
         return out

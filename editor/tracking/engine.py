@@ -40,7 +40,9 @@ Rules shared by both (each implemented once, here):
   from the engine's decision (masks the review did not see, e.g. XMem's on a prompted frame,
   are judged after the step, and a tracker that dropped an object gets the engine's mask on
   the next step). Other trackers cannot continue from a decision: their masks are only
-  scored (kept as they are, with their confidence).
+  scored (kept as they are, with their confidence). Passes whose model judges presence
+  itself (:class:`~editor.api.backends.ScoredTrackPass`: SAM 2's occlusion head) give the
+  state, combined with that score (:mod:`editor.tracking.model_confidence`).
 * Confidence: every (frame, object) the passes produce gets a confidence in [0, 1] and a
   state (:meth:`TrackingSession.confidence`, ``stats.confidence`` and ``stats.states``);
   frames below the review threshold are the ones to look at (:meth:`TrackingSession.weak_frames`).
@@ -57,7 +59,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from editor.api.backends import ReviewableTrackPass, Segmenter, Tracker, TrackPass
+from editor.api.backends import ReviewableTrackPass, ScoredTrackPass, Segmenter, Tracker, TrackPass
 from editor.api.detectors import FrameDetection
 from editor.api.errors import PromptError
 from editor.api.files import make_scratch_dir
@@ -70,6 +72,7 @@ from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
 from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
+from editor.tracking.model_confidence import judge_by_model
 from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
 from editor.tracking.frame_cache import FrameCache
 from editor.tracking.refinement import MaskRefiner, Refinement, RefineOptions, \
@@ -695,6 +698,8 @@ class TrackingSession:
         for oid in evidence.lost():
             if oid not in confidence:
                 confidence[oid], states[oid] = evidence.absent_confidence(oid), "lost"
+        if isinstance(state.track, ScoredTrackPass):  # the model saw it: its presence decides
+            judge_by_model(state.track.scores(), confidence, states, state.states, skip=set(given))
         known = self.state.objects
         state.confidence = {k: round(float(v), 4) for k, v in sorted(confidence.items()) if k in known}
         state.states = {k: v for k, v in sorted(states.items()) if k in known}

@@ -33,17 +33,8 @@ import torch.nn.functional as F
 
 from editor.api.backends import Review
 from editor.api.frames import Frame, VideoInfo
+from editor.backends.device import reduced_precision
 from editor.backends.xmem import IMAGENET_MEAN, IMAGENET_STD, InferenceCore, XMem, XMemConfig
-
-
-def reduced_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` (``auto``: bf16 on CUDA when supported; ``fp32``,
-    ``bf16``, ``fp16``), or ``None`` for plain float32."""
-    if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise ValueError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def internal_scale(width: int, height: int, internal_size: int | None) -> float:
