@@ -79,7 +79,7 @@ def test_auto_notice_through_the_cli(no_models: Path, clip: tuple[Path, Path], t
     ("sam.precision=fp64", "--backend-set sam.precision=fp64: precision: Input should be 'auto', 'fp32', 'bf16' "
                            "or 'fp16'"),
     ("sam.cache_size=zero", "--backend-set sam.cache_size=zero: cache_size: Input should be a valid integer"),
-    ("foo.x=1", "--backend-set foo.x=1: no backend 'foo' (backends: classic, edgetam, faces, plate-model, plates, refine, sam, sam2, xmem)"),
+    ("foo.x=1", "--backend-set foo.x=1: no backend 'foo' (backends: classic, edgetam, faces, people, plate-model, plates, refine, sam, sam2, xmem)"),
     ("classic.band=0", "--backend-set classic.band=0: band: Input should be greater than 0"),
     ("classic.colour=1", "--backend-set classic.colour=1: backend classic has no option 'colour' (options: band, "),
     ("xmem.min_mid_term_frames=10", "--backend-set xmem.min_mid_term_frames=10: min_mid_term_frames (10) must be "
