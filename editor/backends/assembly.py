@@ -159,7 +159,7 @@ def select_backends(pm: PluginManager, choice: BackendChoice) -> BackendSelectio
         used = " and ".join(f"classical {k} {s.name!r}" for k, s, _ in fallbacks)
         why = "; ".join(w for _, _, w in fallbacks)
         hint = " ".join(MODEL_HINTS[k].split()[-1] for k, _, _ in fallbacks)
-        log.warning("using the %s (%s); for model quality run `trackedit models download %s`", used, why, hint)
+        log.warning("using the %s (%s); optional, for model quality: `trackedit models download %s`", used, why, hint)
     auto = [(k, s) for k, s, asked in (("segmenter", seg, choice.segmenter), ("tracker", trk, choice.tracker))
             if asked == "auto" and s.kind == "model"]
     if auto:
