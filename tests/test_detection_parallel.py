@@ -83,14 +83,14 @@ def test_chunks_run_on_two_threads_each_started_afresh() -> None:
     log: list = []
     result = scan(frames(n, cut_at=(40,)), info(n), {"things": Forking(log, jitter=True)}, DetectOptions(min_score=0.1))
     chunk = chunk_frames(W, H)
-    assert chunk == 32 and WORKERS == 2
+    assert chunk == 16 and WORKERS == 2
     assert sorted(f for _, f in log) == list(range(n))  # every frame once
     assert result.detected_frames == list(range(n))
     assert {name for name, _ in log} == {"trackedit-detect-0", "trackedit-detect-1"}
     for name, f in log:
         assert name == f"trackedit-detect-{(f // chunk) % 2}"
     # frames since the last restart: a restart at every chunk's first frame and at the cut
-    starts = sorted({0, 32, 64, 96, 128, 40})
+    starts = sorted(set(range(0, n, chunk)) | {40})
     expected = {f: float(f - max(s for s in starts if s <= f) + 1) for f in range(n)}
     assert xs(result) == expected
     assert result.cuts == [40]
@@ -155,10 +155,10 @@ def test_an_unreadable_frame_source_stops_the_pass() -> None:
 
 
 def test_large_frames_get_shorter_chunks() -> None:
-    assert chunk_frames(640, 272) == 32
+    assert chunk_frames(640, 272) == 16
     assert chunk_frames(3840, 2160) == 8
     assert chunk_frames(8192, 8192) == 8
-    assert chunk_frames(1920, 1080) % 8 == 0 and 8 <= chunk_frames(1920, 1080) <= 32
+    assert chunk_frames(1920, 1080) % 8 == 0 and 8 <= chunk_frames(1920, 1080) <= 16
     assert workers_for(1920, 1080, chunk_frames(1920, 1080)) == 2
     assert workers_for(3840, 2160, 8) == 2
     assert workers_for(8192, 8192, 8) == 1  # 2 × 9 frames of 201 MB would wait: one thread
@@ -167,7 +167,7 @@ def test_large_frames_get_shorter_chunks() -> None:
 @pytest.mark.skipif(not verify("centerface", models_dir()).ok, reason="the face model is not installed")
 def test_faces_on_bikes_are_the_same_in_two_runs(footage: Path) -> None:
     """The real detector on the first 80 frames of bikes.mp4 (the walking man from frame 30,
-    chunk borders at 32 and 64): two runs give identical boxes, and his face is found on
+    chunk borders every 16 frames): two runs give identical boxes, and his face is found on
     every frame the hand-made ground truth has it (30–43)."""
     path = footage / "bikes.mp4"
     video = probe(path)

@@ -90,9 +90,24 @@ def present_ids(labels: np.ndarray) -> list[int]:
 
 
 def split_label_map(labels: np.ndarray, ids: list[int] | None = None) -> dict[int, np.ndarray]:
-    """Per-object bool masks of a label map (only ids present, or the given ids)."""
+    """Per-object bool masks of a label map (only ids present, or the given ids; an id
+    absent from the map gets an empty mask). Each mask is compared only inside its object's
+    bounding box (:func:`scipy.ndimage.find_objects`, one pass over the map): 47 small faces on
+    a 720p map cost one pass, not 47."""
     present = ids if ids is not None else present_ids(labels)
-    return {i: labels == i for i in present}
+    if len(present) <= 2:
+        return {i: labels == i for i in present}
+    from scipy import ndimage
+
+    boxes = ndimage.find_objects(labels, max_label=max(present, default=0))
+    out: dict[int, np.ndarray] = {}
+    for i in present:
+        mask = np.zeros(labels.shape, bool)
+        where = boxes[i - 1] if 0 < i <= len(boxes) else None
+        if where is not None:
+            mask[where] = labels[where] == i
+        out[i] = mask
+    return out
 
 
 def write_label_png(path: Path, labels: np.ndarray) -> None:

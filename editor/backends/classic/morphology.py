@@ -71,7 +71,9 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     xs0, xs1, xw, (c, d) = _window(width, out_w, int(cols[0]), int(cols[-1]) + 1)
     if a >= b or c >= d:
         return out
-    src = mask.astype(np.float32)
+    r0, c0 = int(min(ys0.min(), ys1.min())), int(min(xs0.min(), xs1.min()))
+    src = mask[r0:int(max(ys0.max(), ys1.max())) + 1, c0:int(max(xs0.max(), xs1.max())) + 1].astype(np.float32)
+    ys0, ys1, xs0, xs1 = ys0 - r0, ys1 - r0, xs0 - c0, xs1 - c0
     top = src[ys0][:, xs0] * (1 - xw) + src[ys0][:, xs1] * xw
     bottom = src[ys1][:, xs0] * (1 - xw) + src[ys1][:, xs1] * xw
     out[a:b, c:d] = top * (1 - yw[:, None]) + bottom * yw[:, None] >= 0.5
