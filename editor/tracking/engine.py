@@ -70,6 +70,7 @@ from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
 from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
+from editor.tracking.corrections import erases, include_spots, local_exclusion, without_exclusions
 from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
 from editor.tracking.frame_cache import FrameCache
 from editor.tracking.refinement import MaskRefiner, Refinement, RefineOptions, \
@@ -528,9 +529,30 @@ class TrackingSession:
             pointy = [p for p in prompts if p.segments]
             given = [p for p in prompts if p.shape is None]
             result = self.segmenter.segment(frame.rgb8, index, pointy or given, masks or None)
-            self.state.prompt_masks[key] = StoredMask.of(result.mask.astype(bool))
+            mask = self._never_erase(frame, index, pointy or given, masks, result.mask.astype(bool))
+            self.state.prompt_masks[key] = StoredMask.of(mask)
             self.stats.segmented += 1
         return self.state.prompt_masks[key].full()
+
+    def _never_erase(self, frame: Frame, index: int, prompts: list[Prompt], masks: list[np.ndarray],
+                     mask: np.ndarray) -> np.ndarray:
+        """The segmenter's ``mask`` held to :mod:`editor.tracking.corrections`: exclude clicks
+        that would remove more than half of what the other prompts give remove only the
+        region around them (the segmenter is asked again without them); include clicks the
+        mask misses are added."""
+        negatives = [pt for p in prompts for pt in p.negative_points]
+        if negatives and not (masks and not erases(mask, np.logical_or.reduce(masks))):
+            others = [p for p in without_exclusions(prompts) if p.segments]
+            reference = None
+            if others:
+                reference = self.segmenter.segment(frame.rgb8, index, others, masks or None).mask.astype(bool)
+                self.stats.segmented += 1
+            elif masks:
+                reference = np.logical_or.reduce(masks)
+            if reference is not None and erases(mask, reference):
+                mask = local_exclusion(frame.rgb8, mask, reference, negatives)
+        positives = [pt for p in prompts for pt in p.positive_points]
+        return include_spots(mask, positives) if positives else mask
 
     def prompt_set(self) -> PromptSet:
         """The session's prompts in the prompt contract (save it for ``trackedit run``)."""
