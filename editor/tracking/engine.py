@@ -71,6 +71,7 @@ from editor.api.stages import FrameItem
 from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
 from editor.tracking.corrections import erases, include_spots, local_exclusion, without_exclusions
+from editor.tracking.cues.tuning import LOST_UNSEEN_SHARE
 from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
 from editor.tracking.frame_cache import FrameCache
 from editor.tracking.refinement import MaskRefiner, Refinement, RefineOptions, \
@@ -715,7 +716,8 @@ class TrackingSession:
         stays within the next frame's, moved a little, and stops where it would be more than
         15 % larger: an object coming in shows more of itself on every frame). What is
         accepted waits in ``state.recovered`` for the driver, which adds it where the object
-        has no mask."""
+        has no mask, with a confidence below ``review_below`` (the forward track had lost it
+        there: a person should look)."""
         limit = self.evidence_options.look_back
         if not limit or state.recall is None or not state.evidence.acts:
             return
@@ -747,7 +749,9 @@ class TrackingSession:
                     m = m & (cv2.dilate(later.astype(np.uint8), disk(r)) > 0)
                     if not m.any() or m.sum() > 1.15 * later.sum():
                         break  # nothing, or more than it showed a frame later: not the object
-                    state.recovered.setdefault(g, {})[oid] = (m, mini.confidence[oid], mini.states[oid])
+                    # the forward track lost it here: listed for review, whatever the fork says
+                    unsure = min(mini.confidence[oid], LOST_UNSEEN_SHARE * self.evidence_options.review_below)
+                    state.recovered.setdefault(g, {})[oid] = (m, unsure, mini.states[oid])
                     later = m
             finally:
                 mini.track.close()

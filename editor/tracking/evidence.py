@@ -91,14 +91,14 @@ from pydantic import Field
 from editor.api.backends import BackendOptions
 from editor.api.frames import Frame
 from editor.backends.classic.morphology import bbox, disk
-from editor.tracking.cues import appearance, motion, search, size
+from editor.tracking.cues import appearance, blur, motion, search, size
 from editor.tracking.cues.model import FrameData, ObjectModel, State
 from editor.tracking.cues.shapes import ramp, touches_border
 from editor.tracking.cues.tuning import (ABSENT_IN_VIEW, COMPLETE_CONF_RAMP, COMPLETE_GROWTH, COMPLETE_NCC,
                                          COMPLETE_OVERLAP, DAMAGED_MARGIN, DAMAGED_MIN_SHARE, HOLD_MIN_SHARE,
-                                         LEARN_RATE, LEARN_STREAK, MARGIN, MIN_MASK, MOVE_RATE, PART_NCC_RAMP,
-                                         PART_RATIO, PART_SHARE, SCALE_EVERY, SCALE_GROWN, SCALE_MIN_SHARE,
-                                         TRIM_APPEARANCE, TRIM_CONF, TRIM_DISAGREE)
+                                         LEARN_RATE, LEARN_STREAK, LOST_UNSEEN_SHARE, MARGIN, MIN_MASK, MOVE_RATE,
+                                         PART_NCC_RAMP, PART_RATIO, PART_SHARE, SCALE_EVERY, SCALE_GROWN,
+                                         SCALE_MIN_SHARE, TRIM_APPEARANCE, TRIM_CONF, TRIM_DISAGREE)
 from editor.tracking.cues.verdict import Score, score, trim
 
 __all__ = ["Evidence", "EvidenceOptions", "State", "Verdict"]
@@ -180,6 +180,8 @@ class Evidence:
         """Confidence that the frame holds nothing like each lost object (from the last search)."""
         self._found: dict[int, float] = {}
         """Verification scores of the objects re-acquired on the current frame."""
+        self._was: str | None = None
+        """The state of the object being judged before this frame."""
 
     # -- frames ----------------------------------------------------------------------
     def begin(self, frame: Frame) -> None:
@@ -311,6 +313,7 @@ class Evidence:
     def _judge_one(self, oid: int, model: ObjectModel, data: FrameData, mask: np.ndarray,
                    mean_prob: float | None, others: dict[int, np.ndarray]) -> Verdict:
         o = self.options
+        self._was = model.state
         if data.damaged and self.acts:
             damaged = self._damaged(oid, model, data, mask)
             if damaged is not None:
@@ -346,8 +349,8 @@ class Evidence:
                     whole = placed | m
                     model.state, model.held_for = "tracked", 0
                     self._update(oid, model, data, whole, learn=False)
-                    return Verdict("tracked", min(conf, ramp(ncc, *COMPLETE_CONF_RAMP)), data.full(whole) | mask,
-                                   replaced=True)
+                    c_whole = self._blurred(model, data, whole, min(conf, ramp(ncc, *COMPLETE_CONF_RAMP)))
+                    return Verdict("tracked", c_whole, data.full(whole) | mask, replaced=True)
             if conf >= o.accept and (s.ratio > SCALE_GROWN or data.index % SCALE_EVERY == 0) \
                     and share > SCALE_MIN_SHARE and not touches_border(m):
                 if size.measure(model, data):  # the texture says how big the object is now
@@ -360,7 +363,7 @@ class Evidence:
                 model.streak = model.streak + 1 if steady else 0
                 self._update(oid, model, data, m,
                              learn=steady and model.streak >= LEARN_STREAK and model.uncertain == 0)
-                return Verdict("tracked", conf, mask)
+                return Verdict("tracked", self._blurred(model, data, m, conf), mask)
             if self.acts and s.appearance >= TRIM_APPEARANCE and q.any() and (s.area < 1.0 or s.position < 1.0):
                 trimmed = trim(m, q, qd, like)
                 if trimmed.sum() >= min_px:
@@ -372,7 +375,8 @@ class Evidence:
                         t_conf *= TRIM_CONF
                         if trimmed.sum() < TRIM_DISAGREE[0] * m.sum():  # the tracker and the evidence disagree
                             t_conf = min(t_conf, TRIM_DISAGREE[1])
-                        return Verdict("tracked", t_conf, mask & data.full(keep), replaced=True)
+                        return Verdict("tracked", self._blurred(model, data, trimmed, t_conf), mask & data.full(keep),
+                                       replaced=True)
         if not self.acts:
             return Verdict("tracked", conf, mask if mask.any() else None)
         return self._fallback(oid, model, data, q, share, others)
@@ -402,6 +406,7 @@ class Evidence:
         found = self._search_one(oid, model, data, others)
         if found is not None:
             mask, confidence = found
+            confidence = self._blurred(model, data, mask, confidence)  # with the motion before the reset
             model.state, model.held_for, model.lost_for = "found", 0, 0
             self._update(oid, model, data, mask, learn=False, reset_motion=True)
             return Verdict("found", confidence, data.full(mask), replaced=True)
@@ -423,11 +428,28 @@ class Evidence:
         model.held_for = 0
 
     def _absent_confidence(self, oid: int, model: ObjectModel, share: float) -> float:
+        """How sure the frame holds nothing like a lost object: from the last search, lower
+        while the motion says it should be in view, and below ``review_below`` unless it was
+        seen leaving the frame (:func:`editor.tracking.cues.motion.exited`): a tracker that
+        lost it cannot be sure it is gone."""
         absent = self._absent.get(oid, 1.0)
         in_view, base, step = ABSENT_IN_VIEW
         if share > in_view and model.lost_for < self.options.predict_frames:
             absent = min(absent, base + step * model.lost_for)  # it should be in view: look here
+        if self._data is not None and not motion.exited(model, self._data):
+            absent = min(absent, LOST_UNSEEN_SHARE * self.options.review_below)
         return float(np.clip(absent, 0.0, 1.0))
+
+    def _blurred(self, model: ObjectModel, data: FrameData, m: np.ndarray, confidence: float) -> float:
+        """The confidence reported for mask ``m`` (working resolution): ``confidence`` capped
+        by the motion blur there (:mod:`editor.tracking.cues.blur`), and below
+        ``review_below`` on the first frame tracked after the object was held or lost (the
+        tracker took it up again unverified). Decisions use the uncapped one."""
+        speed = float(np.hypot(model.vx, model.vy)) / max(model.w, model.h, 1.0)
+        confidence = min(confidence, blur.blur_confidence(data, m, speed))
+        if self._was in ("held", "lost"):
+            confidence = min(confidence, LOST_UNSEEN_SHARE * self.options.review_below)
+        return confidence
 
     # -- lost and found --------------------------------------------------------------
     def search(self, frame: Frame, skip: Iterable[int] = (),
@@ -440,6 +462,7 @@ class Evidence:
         skip = set(skip)
         found: dict[int, np.ndarray] = {}
         taken = dict(occupied or {})
+        self._was = None  # a verified re-acquisition is not capped as a take-up after a loss
         for oid, model in self._models.items():
             if model.state != "lost" or oid in skip:
                 continue
@@ -452,13 +475,13 @@ class Evidence:
                 if held is not None and verified is not None:
                     found[oid] = data.full(held)
                     taken[oid] = found[oid]
-                    self._found[oid] = verified
+                    self._found[oid] = self._blurred(model, data, held, verified)
                     continue
             hit = self._search_one(oid, model, data, taken)
             if hit is not None:
                 found[oid] = data.full(hit[0])
                 taken[oid] = found[oid]
-                self._found[oid] = hit[1]
+                self._found[oid] = self._blurred(model, data, hit[0], hit[1])
         return found
 
     def _search_one(self, oid: int, model: ObjectModel, data: FrameData,

@@ -8,5 +8,6 @@
 * :mod:`.motion` — position and velocity, where the object is expected and can have reached;
 * :mod:`.size` — size changes: full or partial views, growth with texture evidence;
 * :mod:`.search` — looking for a lost object in the whole frame and verifying candidates;
-* :mod:`.verdict` — the confidence of one mask and the trim of what grew without evidence.
+* :mod:`.verdict` — the confidence of one mask and the trim of what grew without evidence;
+* :mod:`.blur` — motion blur on the frame, a cap on the confidence of fast, smeared objects.
 """

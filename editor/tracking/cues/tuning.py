@@ -150,6 +150,21 @@ SUPPORT_REF = 0.85
 SUPPORT_CONTRAST = 0.25
 """… and this much above the rest of the expected region."""
 
+# -- motion blur (tuned on: the generated blurred-face clip, editor.evaluation.faces kind
+# "blurred", seed 14, 60 frames at 640x360: the face's structure-tensor ratio 0.2-0.68 on
+# frames smeared 30-50 px, 0.64-0.86 under 12 px; #25) -----------------------------------
+BLUR_MIN_SPEED = 0.25
+"""Objects moving less than this × their size (larger side) per frame are not checked."""
+BLUR_MIN_PX = 64
+"""Masks smaller than this (working px) are not checked."""
+BLUR_RAMP = (0.5, 0.9)
+"""Confidence cap from the gradient anisotropy: none at the first, no cap at the second."""
+
+# -- lost without a reason (a rule of #25, not tuned) ------------------------------------
+LOST_UNSEEN_SHARE = 0.8
+"""A lost or held object not seen leaving the frame has at most this × ``review_below``:
+a tracker that lost it cannot be sure it is gone (the frame is listed for review)."""
+
 # -- search and verification (tuned on: GEN exit/distractor #15; BIKES a40ce30, 68fd650) --
 UNSEARCHED_ABSENT = 0.5
 """Confidence that a lost object too small to be searched for is absent."""
