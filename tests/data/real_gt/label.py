@@ -39,7 +39,10 @@ def label(clip: str, sheets: Path | None, only: set[int] | None = None) -> None:
             continue
         image = frames[f].rgb8
         pts = [tuple(map(float, p)) for p in clicks["points"]]
-        mask = seg.segment(image, f, [Prompt(f, tuple(pts), tuple(clicks["labels"]))]).mask.astype(bool)
+        if pts:
+            mask = seg.segment(image, f, [Prompt(f, tuple(pts), tuple(clicks["labels"]))]).mask.astype(bool)
+        else:  # the object is not in view (hidden, or another shot): an empty mask
+            mask = np.zeros(image.shape[:2], bool)
         for key_, value in (("add", True), ("erase", False)):  # polygons painted by hand
             for poly in clicks.get(key_, []):
                 paint = np.zeros(mask.shape, np.uint8)
