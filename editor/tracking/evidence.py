@@ -71,7 +71,11 @@ the tracker like a prompt. Shot cuts end tracks: the engine forgets the models t
 verification score; held: ``held_confidence``; lost: how sure the frame holds nothing
 like the object (1 − the best unverified candidate's score; lower while the motion says
 the object should be in view). Frames below ``review_below`` are *weak*: the ones a person
-should look at (:mod:`editor.tracking.confidence`).
+should look at (:mod:`editor.tracking.confidence`). A tracker that lost an object cannot be
+sure where it is (#25): unless the object was seen leaving over the border, frames where it
+is lost or held, its re-acquisition and the first frame taken up after a loss are weak;
+so are frames where a fast object is smeared by motion blur (:mod:`editor.tracking.cues.blur`).
+These caps change only the confidence reported, never a decision.
 
 Everything runs at a small working resolution (longer side ≤ ``work_side``): judging
 costs a few milliseconds per frame and object; searching costs more and runs only for
@@ -406,7 +410,7 @@ class Evidence:
         found = self._search_one(oid, model, data, others)
         if found is not None:
             mask, confidence = found
-            confidence = self._blurred(model, data, mask, confidence)  # with the motion before the reset
+            confidence = self._refound(model, data, mask, confidence)  # with the motion before the reset
             model.state, model.held_for, model.lost_for = "found", 0, 0
             self._update(oid, model, data, mask, learn=False, reset_motion=True)
             return Verdict("found", confidence, data.full(mask), replaced=True)
@@ -440,6 +444,15 @@ class Evidence:
             absent = min(absent, LOST_UNSEEN_SHARE * self.options.review_below)
         return float(np.clip(absent, 0.0, 1.0))
 
+    def _refound(self, model: ObjectModel, data: FrameData, m: np.ndarray, score: float) -> float:
+        """The confidence of a re-acquisition (mask ``m``, verification ``score``): below
+        ``review_below`` unless the object was seen leaving over the border — one that
+        vanished inside the frame (behind something) and is found again may be a look-alike."""
+        score = self._blurred(model, data, m, score)
+        if not motion.exited(model, data):
+            score = min(score, LOST_UNSEEN_SHARE * self.options.review_below)
+        return score
+
     def _blurred(self, model: ObjectModel, data: FrameData, m: np.ndarray, confidence: float) -> float:
         """The confidence reported for mask ``m`` (working resolution): ``confidence`` capped
         by the motion blur there (:mod:`editor.tracking.cues.blur`), and below
@@ -462,7 +475,7 @@ class Evidence:
         skip = set(skip)
         found: dict[int, np.ndarray] = {}
         taken = dict(occupied or {})
-        self._was = None  # a verified re-acquisition is not capped as a take-up after a loss
+        self._was = None
         for oid, model in self._models.items():
             if model.state != "lost" or oid in skip:
                 continue
@@ -475,13 +488,13 @@ class Evidence:
                 if held is not None and verified is not None:
                     found[oid] = data.full(held)
                     taken[oid] = found[oid]
-                    self._found[oid] = self._blurred(model, data, held, verified)
+                    self._found[oid] = self._refound(model, data, held, verified)
                     continue
             hit = self._search_one(oid, model, data, taken)
             if hit is not None:
                 found[oid] = data.full(hit[0])
                 taken[oid] = found[oid]
-                self._found[oid] = self._blurred(model, data, hit[0], hit[1])
+                self._found[oid] = self._refound(model, data, hit[0], hit[1])
         return found
 
     def _search_one(self, oid: int, model: ObjectModel, data: FrameData,
