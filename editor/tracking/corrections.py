@@ -92,12 +92,16 @@ def local_exclusion(image: np.ndarray, mask: np.ndarray, reference: np.ndarray,
     return out
 
 
-def include_spots(mask: np.ndarray, positives: Sequence[tuple[float, float]]) -> np.ndarray:
-    """``mask`` with a spot (INCLUDE_SPOT × √area, at least 3 px) at every include click it misses."""
+def include_spots(mask: np.ndarray, positives: Sequence[tuple[float, float]],
+                  negatives: Sequence[tuple[float, float]] = ()) -> np.ndarray:
+    """``mask`` with a spot (INCLUDE_SPOT × √area, at least 3 px) at every include click it
+    misses, except where an exclude click lies within that spot (the person took it back)."""
     out = mask
     r = max(3.0, INCLUDE_SPOT * np.sqrt(max(float(mask.sum()), 1.0)))
     for point in positives:
         x, y = _pixel(point, mask.shape)
+        if any(np.hypot(x - nx, y - ny) <= r for nx, ny in negatives):
+            continue
         if not out[y, x]:
             out = out | _disk_at(mask.shape, x, y, r)
     return out

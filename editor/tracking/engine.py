@@ -553,7 +553,7 @@ class TrackingSession:
             if reference is not None and erases(mask, reference):
                 mask = local_exclusion(frame.rgb8, mask, reference, negatives)
         positives = [pt for p in prompts for pt in p.positive_points]
-        return include_spots(mask, positives) if positives else mask
+        return include_spots(mask, positives, negatives) if positives else mask
 
     def prompt_set(self) -> PromptSet:
         """The session's prompts in the prompt contract (save it for ``trackedit run``)."""
