@@ -73,7 +73,7 @@ like the object (1 − the best unverified candidate's score; lower while the mo
 the object should be in view). Frames below ``review_below`` are *weak*: the ones a person
 should look at (:mod:`editor.tracking.confidence`). A tracker that lost an object cannot be
 sure where it is (#25): unless the object was seen leaving over the border, frames where it
-is lost or held, its re-acquisition and the first frame taken up after a loss are weak;
+is lost or held, its re-acquisition and the first frame tracked after either are weak;
 so are frames where a fast object is smeared by motion blur (:mod:`editor.tracking.cues.blur`).
 These caps change only the confidence reported, never a decision.
 
@@ -456,11 +456,12 @@ class Evidence:
     def _blurred(self, model: ObjectModel, data: FrameData, m: np.ndarray, confidence: float) -> float:
         """The confidence reported for mask ``m`` (working resolution): ``confidence`` capped
         by the motion blur there (:mod:`editor.tracking.cues.blur`), and below
-        ``review_below`` on the first frame tracked after the object was held or lost (the
-        tracker took it up again unverified). Decisions use the uncapped one."""
+        ``review_below`` on the first frame tracked after the object was held, lost or
+        re-acquired (the tracker took it up again, its motion unknown). Decisions use the
+        uncapped one."""
         speed = float(np.hypot(model.vx, model.vy)) / max(model.w, model.h, 1.0)
         confidence = min(confidence, blur.blur_confidence(data, m, speed))
-        if self._was in ("held", "lost"):
+        if self._was in ("held", "lost", "found"):
             confidence = min(confidence, LOST_UNSEEN_SHARE * self.options.review_below)
         return confidence
 
