@@ -63,3 +63,15 @@ def davis_sequences(root: Path, split: str | None = None, year: str = "2017",
             raise InputError(f"sequence {name!r}: {len(images)} images but {len(anns)} annotations", root)
         out.append(Sequence(name, images, anns))
     return out
+
+
+def sparse_labels(folder: Path, object_id: int = 1) -> dict[int, np.ndarray]:
+    """Masks of one object labelled on some frames only: ``folder/NNNNN.png`` (label PNGs,
+    the file name is the frame index) → frame → bool H×W (pixels equal to ``object_id``)."""
+    out = {}
+    for p in sorted(folder.glob("*.png")):
+        if p.stem.isdigit():
+            out[int(p.stem)] = read_label_png(p) == object_id
+    if not out:
+        raise InputError("no labelled frames (NNNNN.png)", folder)
+    return out

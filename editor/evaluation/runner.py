@@ -26,7 +26,7 @@ from editor.tracking.refinement import RefineOptions
 from editor.api.frames import Frame, VideoInfo
 from editor.evaluation.clicks import first_click, next_click
 from editor.evaluation.datasets import Sequence
-from editor.evaluation.jf import ObjectScore, evaluate_sequence
+from editor.evaluation.jf import ObjectScore, boundary_f, evaluate_sequence, region_j
 
 
 @dataclass
@@ -171,3 +171,86 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
         used += 1
     return SequenceResult(seq.name, len(gt), evaluate_sequence(pred, gt, ids), used,
                           pred if keep_predictions else None, confidence if keep_predictions else None)
+
+
+@dataclass
+class SparseResult:
+    """Scores on the labelled frames of a real clip (:func:`evaluate_video_with_clicks`)."""
+
+    name: str
+    frames: list[int]
+    """The labelled frames scored (prompted frames excluded)."""
+    j: list[float]
+    f: list[float]
+    confidence: list[float | None]
+    """The tracker's confidence on each of those frames (``None``: no verdict recorded)."""
+    clicks: int
+    area_ratio: list[float] = field(default_factory=list)
+    """Mask area ÷ true area on each of those frames (runaway masks: above 2)."""
+
+    @property
+    def jf(self) -> float:
+        return float((np.mean(self.j) + np.mean(self.f)) / 2) if self.j else float("nan")
+
+
+def evaluate_video_with_clicks(video: Path, truth: dict[int, np.ndarray], segmenter: Segmenter, tracker: Tracker, *,
+                               clicks: int = 1, rounds: int = 0, first: int | None = None,
+                               refine: RefineOptions | None = None, name: str = "") -> SparseResult:
+    """The protocol of :func:`evaluate_sequence_with_clicks` on a real video whose object
+    (id 1) is labelled on some frames only (``truth``: frame → bool H×W): ``clicks`` simulated
+    clicks on the labelled frame ``first`` (default: the first labelled), tracked through the
+    whole video in both directions, then ``rounds`` corrections (one click on the labelled
+    frame with the lowest J, editing the tracked mask there). J and F on every labelled frame
+    that holds no prompt; the confidence the tracker gave each of them."""
+    from editor.video.reader import iter_frames
+    from editor.video.random_access import FrameSource
+
+    labelled = sorted(truth)
+    start = labelled[0] if first is None else first
+    source = FrameSource(video)
+    image = source[start].rgb8
+    target = truth[start]
+    x, y = first_click(target)
+    frame_clicks = [(x, y, 1)]
+    for _ in range(clicks - 1):
+        mask = segmenter.segment(image, start, [_click_prompt(start, frame_clicks)]).mask
+        nxt = next_click(mask, target)
+        if nxt is None:
+            break
+        frame_clicks.append(nxt)
+    per_frame: dict[int, list[tuple[int, int, int]]] = {start: frame_clicks}
+    bases: dict[int, np.ndarray] = {}
+    used = len(frame_clicks)
+    labels: dict[int, np.ndarray] = {}
+    confidence: dict[int, dict[int, float]] = {}
+    scored: list[int] = []
+    js: list[float] = []
+    fs: list[float] = []
+    for round_no in range(rounds + 1):
+        with scratch_dir("eval") as tmp:
+            prompts = PromptSet((ObjectPrompts(1, "object", tuple(
+                _correction(tmp, f, 1, c, bases.get(f)) for f, c in sorted(per_frame.items()))),))
+            session = TrackingSession(video, segmenter, tracker, work_dir=tmp, refine=refine)
+            session.add_prompts(prompts)
+            labels = {item.frame.index: item.labels for item in session.stream(iter_frames(video), bidirectional=True)
+                      if item.frame.index in truth}
+            confidence = session.stats.confidence
+        scored = [f for f in labelled if f not in per_frame]
+        js = [region_j(labels[f] == 1, truth[f]) for f in scored]
+        fs = [boundary_f(labels[f] == 1, truth[f]) for f in scored]
+        if round_no == rounds or not scored:
+            break
+        t = scored[int(np.argmin(js))]
+        nxt = next_click(labels[t] == 1, truth[t])
+        if nxt is None:
+            break
+        if (labels[t] == 1).any():
+            bases[t] = labels[t] == 1  # the click edits the tracked mask
+        elif nxt[2] == 0:
+            x, y = first_click(truth[t])
+            per_frame[t] = [(x, y, 1)]
+            used += 1
+        per_frame.setdefault(t, []).append(nxt)
+        used += 1
+    ratio = [float((labels[f] == 1).sum()) / max(1.0, float(truth[f].sum())) for f in scored]
+    return SparseResult(name or video.stem, scored, js, fs, [confidence.get(f, {}).get(1) for f in scored], used, ratio)

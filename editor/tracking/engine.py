@@ -72,6 +72,8 @@ from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
 from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
+from editor.tracking.corrections import erases, include_spots, local_exclusion, without_exclusions
+from editor.tracking.cues.tuning import LOST_UNSEEN_SHARE
 from editor.tracking.model_confidence import judge_by_model
 from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
 from editor.tracking.frame_cache import FrameCache
@@ -554,9 +556,30 @@ class TrackingSession:
             pointy = [p for p in prompts if p.segments]
             given = [p for p in prompts if p.shape is None]
             result = self.segmenter.segment(frame.rgb8, index, pointy or given, masks or None)
-            self.state.prompt_masks[key] = StoredMask.of(result.mask.astype(bool))
+            mask = self._never_erase(frame, index, pointy or given, masks, result.mask.astype(bool))
+            self.state.prompt_masks[key] = StoredMask.of(mask)
             self.stats.segmented += 1
         return self.state.prompt_masks[key].full()
+
+    def _never_erase(self, frame: Frame, index: int, prompts: list[Prompt], masks: list[np.ndarray],
+                     mask: np.ndarray) -> np.ndarray:
+        """The segmenter's ``mask`` held to :mod:`editor.tracking.corrections`: exclude clicks
+        that would remove more than half of what the other prompts give remove only the
+        region around them (the segmenter is asked again without them); include clicks the
+        mask misses are added."""
+        negatives = [pt for p in prompts for pt in p.negative_points]
+        if negatives and not (masks and not erases(mask, np.logical_or.reduce(masks))):
+            others = [p for p in without_exclusions(prompts) if p.segments]
+            reference = None
+            if others:
+                reference = self.segmenter.segment(frame.rgb8, index, others, masks or None).mask.astype(bool)
+                self.stats.segmented += 1
+            elif masks:
+                reference = np.logical_or.reduce(masks)
+            if reference is not None and erases(mask, reference):
+                mask = local_exclusion(frame.rgb8, mask, reference, negatives)
+        positives = [pt for p in prompts for pt in p.positive_points]
+        return include_spots(mask, positives, negatives) if positives else mask
 
     def prompt_set(self) -> PromptSet:
         """The session's prompts in the prompt contract (save it for ``trackedit run``)."""
@@ -721,7 +744,8 @@ class TrackingSession:
         stays within the next frame's, moved a little, and stops where it would be more than
         15 % larger: an object coming in shows more of itself on every frame). What is
         accepted waits in ``state.recovered`` for the driver, which adds it where the object
-        has no mask."""
+        has no mask, with a confidence below ``review_below`` (the forward track had lost it
+        there: a person should look)."""
         limit = self.evidence_options.look_back
         if not limit or state.recall is None or not state.evidence.acts:
             return
@@ -753,7 +777,9 @@ class TrackingSession:
                     m = m & (cv2.dilate(later.astype(np.uint8), disk(r)) > 0)
                     if not m.any() or m.sum() > 1.15 * later.sum():
                         break  # nothing, or more than it showed a frame later: not the object
-                    state.recovered.setdefault(g, {})[oid] = (m, mini.confidence[oid], mini.states[oid])
+                    # the forward track lost it here: listed for review, whatever the fork says
+                    unsure = min(mini.confidence[oid], LOST_UNSEEN_SHARE * self.evidence_options.review_below)
+                    state.recovered.setdefault(g, {})[oid] = (m, unsure, mini.states[oid])
                     later = m
             finally:
                 mini.track.close()

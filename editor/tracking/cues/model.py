@@ -1,0 +1,120 @@
+"""What is known about one object in one pass (:class:`ObjectModel`) and one frame at the
+working resolution (:class:`FrameData`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from editor.api.frames import Frame
+from editor.tracking.cues.tuning import BINS, NBINS, SHIFT
+
+State = Literal["prompt", "tracked", "found", "held", "lost"]
+
+
+@dataclass
+class View:
+    """A full view of the object: crop (RGB uint8 h×w×3) and bool mask (h×w) at the working
+    resolution."""
+
+    patch: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass
+class ObjectModel:
+    """What is known about one object in one pass: colour histograms (NBINS floats each),
+    views, position and size (working px), velocity (px per frame), state."""
+
+    fg: np.ndarray
+    bg: np.ndarray
+    like_ref: float
+    anchor_fg: np.ndarray
+    """The colours of the first (prompted) view: half of the object's colour model always."""
+    view: View
+    anchor: View
+    cx: float
+    cy: float
+    w: float
+    h: float
+    area: float
+    """Area of a full view (working px)."""
+    frame: int
+    vx: float = 0.0
+    vy: float = 0.0
+    last: np.ndarray | None = None
+    """The last accepted mask (working resolution) and the frame it is from."""
+    last_frame: int = 0
+    state: State = "prompt"
+    held_for: int = 0
+    lost_for: int = 0
+    uncertain: int = 0
+    """Frames the motion is still unknown (just re-acquired): positions are checked loosely."""
+    streak: int = 0
+    """Consecutive confident frames: the model learns only from a steady track."""
+    ratio: np.ndarray = field(default_factory=lambda: np.full(NBINS, 0.5, np.float32))
+
+    def refresh_ratio(self) -> None:
+        # colours seen in neither histogram count as "not the object"
+        self.ratio = (self.fg / (self.fg + self.bg + 1.0 / NBINS)).astype(np.float32)
+
+    def likelihood(self, codes: np.ndarray) -> np.ndarray:
+        """Per-pixel likelihood (float32, [0, 1]) of being the object, from colour codes."""
+        return self.ratio[codes]
+
+    def predicted_centre(self, frame: int) -> tuple[float, float]:
+        """Centre (working px) the motion predicts on ``frame``."""
+        dt = abs(frame - self.frame)
+        return self.cx + self.vx * dt, self.cy + self.vy * dt
+
+
+class FrameData:
+    """One frame at the working resolution (``scale`` × the frame's), with colour codes and
+    lazily computed likelihoods per object."""
+
+    def __init__(self, frame: Frame, scale: float) -> None:
+        self.index = frame.index
+        self.damaged = frame.damaged
+        image = frame.image
+        if image.dtype != np.uint8:
+            image = (image >> 8).astype(np.uint8)
+        self.full_shape = image.shape[:2]
+        h, w = self.full_shape
+        self.size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        self.image = image if scale >= 1.0 else cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        q = (self.image >> SHIFT).astype(np.uint16)
+        self.codes = (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
+        self.shape = self.codes.shape
+        self._like: dict[int, np.ndarray] = {}
+
+    def like(self, oid: int, model: ObjectModel) -> np.ndarray:
+        """The object's colour likelihood map on this frame (cached until :meth:`forget`)."""
+        if oid not in self._like:
+            self._like[oid] = model.likelihood(self.codes)
+        return self._like[oid]
+
+    def forget(self, oid: int) -> None:
+        self._like.pop(oid, None)
+
+    def padded(self, pad: int) -> np.ndarray:
+        """The image with ``pad`` black pixels around it (for windows that leave the frame)."""
+        if getattr(self, "_pad", (0, None))[0] < pad:
+            self._pad = (pad, cv2.copyMakeBorder(self.image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0))
+        p, img = self._pad
+        return img[p - pad:img.shape[0] - (p - pad), p - pad:img.shape[1] - (p - pad)]
+
+    def small(self, mask: np.ndarray) -> np.ndarray:
+        """A full-size mask at the working resolution."""
+        if mask.shape == self.shape:
+            return mask.astype(bool)
+        return cv2.resize(mask.astype(np.uint8), self.size, interpolation=cv2.INTER_AREA if
+                          mask.shape[0] > self.shape[0] * 2 else cv2.INTER_NEAREST) > 0
+
+    def full(self, mask: np.ndarray) -> np.ndarray:
+        """A working-resolution mask at the frame's size."""
+        if mask.shape == self.full_shape:
+            return mask
+        h, w = self.full_shape
+        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5

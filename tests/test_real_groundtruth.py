@@ -1,0 +1,77 @@
+"""Real footage labelled by hand (tests/data/real_gt, #25): the held-out set as fixtures.
+
+One click on the first labelled frame, tracked both ways with the classical backends, J per
+labelled frame against the hand-made masks: a regression on real footage fails here. The
+thresholds sit a little under what the code measured when they were set (BENCHMARKS.md,
+"Masks and confidence on real footage"); they were not used to choose any constant.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from editor.api.masks import read_label_png
+from editor.backends.classic import RegionSegmenter
+from editor.backends.classic.tracker import FlowTracker
+from editor.evaluation.calibration import calibration
+from editor.evaluation.datasets import sparse_labels
+from editor.evaluation.runner import evaluate_video_with_clicks
+
+REAL = Path(__file__).parent / "data" / "real_gt"
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+# clip → (video, folder, minimum mean J with 1 click, minimum J on every scored frame);
+# clicks on the first labelled frame, the cyclist's on frame 120 (the sample's prompt frame)
+FIRST = {"bikes_cyclist": 120}
+CLIPS = {
+    "bunny": (SAMPLES / "bigbuckbunny.mp4", REAL / "bunny", 0.82, 0.70),  # measured 0.852, min 0.742
+    "carphone": (SAMPLES / "carphone_pristine.mp4", REAL / "carphone", 0.60, 0.55),  # 0.636, min 0.584
+    # the cyclist: lost behind a car, re-acquired on the car (frame 100: J 0); measured 0.613
+    "bikes_cyclist": (SAMPLES / "bikes.mp4", REAL / "bikes_cyclist", 0.55, 0.0),
+}
+
+
+@pytest.fixture(scope="module")
+def one_click() -> dict[str, object]:
+    out = {}
+    for name, (video, folder, *_) in CLIPS.items():
+        out[name] = evaluate_video_with_clicks(video, sparse_labels(folder), RegionSegmenter(), FlowTracker(),
+                                               clicks=1, first=FIRST.get(name), name=name)
+    return out
+
+
+def test_the_labels_are_masks_of_the_video() -> None:
+    for name, (video, folder, *_) in CLIPS.items():
+        truth = sparse_labels(folder)
+        assert len(truth) >= 8, name
+        shown = {f: m for f, m in truth.items() if m.any()}
+        assert len(shown) >= 4, name
+        for f, m in shown.items():
+            assert read_label_png(folder / f"{f:05d}.png").max() == 1
+            assert 0.02 < m.mean() < 0.5, (name, f, m.mean())  # one object, not the frame or a speck
+
+
+@pytest.mark.parametrize("name", list(CLIPS))
+def test_one_click_tracks_the_real_object(one_click: dict[str, object], name: str) -> None:
+    r = one_click[name]
+    _, _, mean_j, min_j = CLIPS[name]
+    assert len(r.frames) >= 7
+    assert float(np.mean(r.j)) >= mean_j, (name, [round(j, 3) for j in r.j])
+    assert min(r.j) >= min_j, (name, dict(zip(r.frames, [round(j, 3) for j in r.j])))
+    truth = sparse_labels(CLIPS[name][1])
+    runaway = [f for f, a in zip(r.frames, r.area_ratio) if a > 2.0]  # more than twice the object edited
+    listed = [f for f, c in zip(r.frames, r.confidence) if c is not None and c < 0.5]
+    assert set(runaway) <= set(listed), (name, runaway, listed)  # where it happens, it is listed
+    assert all(not truth[f].any() for f in runaway), (name, runaway)  # only where the object is hidden
+
+
+def test_confidence_is_calibrated_on_real_footage(one_click: dict[str, object]) -> None:
+    """Every frame whose mask is wrong (IoU < 0.5) is listed for review, and most good ones are not."""
+    pairs = [(c, j) for r in one_click.values() for c, j in zip(r.confidence, r.j)]
+    cal = calibration(pairs)
+    # frames without a verdict: only after the cut in bikes, where the track ended and nothing is shown
+    assert all(j == 1.0 for c, j in pairs if c is None) and cal.unscored <= 2
+    if cal.bad:
+        assert cal.recall >= 0.9, cal
+    assert cal.flagged_good <= 0.25, cal
