@@ -3,12 +3,14 @@ working resolution (:class:`FrameData`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Literal
 
 import cv2
 import numpy as np
 
 from editor.api.frames import Frame
+from editor.backends.classic.morphology import resize_mask
 from editor.tracking.cues.tuning import BINS, NBINS, SHIFT
 
 State = Literal["prompt", "tracked", "found", "held", "lost"]
@@ -106,15 +108,47 @@ class FrameData:
         return img[p - pad:img.shape[0] - (p - pad), p - pad:img.shape[1] - (p - pad)]
 
     def small(self, mask: np.ndarray) -> np.ndarray:
-        """A full-size mask at the working resolution."""
+        """A full-size mask at the working resolution (``cv2.resize``: area averaging above a
+        2× reduction, else nearest; any covered pixel counts). Where the two sizes have a
+        short common period (1280 → 480: 8 → 3 pixels), only the periods around the mask's
+        bounding box are resized — the same pixels, at a cost that follows the object."""
         if mask.shape == self.shape:
             return mask.astype(bool)
+        area = mask.shape[0] > self.shape[0] * 2
+        if area and mask.shape == self.full_shape:
+            part = _area_window(mask, self.shape)
+            if part is not None:
+                return part
         return cv2.resize(mask.astype(np.uint8), self.size, interpolation=cv2.INTER_AREA if
-                          mask.shape[0] > self.shape[0] * 2 else cv2.INTER_NEAREST) > 0
+                          area else cv2.INTER_NEAREST) > 0
 
     def full(self, mask: np.ndarray) -> np.ndarray:
-        """A working-resolution mask at the frame's size."""
+        """A working-resolution mask at the frame's size
+        (:func:`editor.backends.classic.morphology.resize_mask`)."""
         if mask.shape == self.full_shape:
             return mask
         h, w = self.full_shape
-        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+        return resize_mask(mask, (w, h))
+
+
+def _area_window(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """``mask`` (bool H×W) reduced to ``shape`` by area averaging, computed on whole periods
+    of the two grids around its bounding box; ``None`` where a period is long (over a
+    quarter of the frame) and the whole frame is cheaper to resize."""
+    out = np.zeros(shape, bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return out
+    spans = []
+    for (lo, hi), big, small in (((int(rows[0]), int(rows[-1]) + 1), mask.shape[0], shape[0]),
+                                 ((int(cols[0]), int(cols[-1]) + 1), mask.shape[1], shape[1])):
+        ratio = Fraction(big, small)
+        p, q = ratio.numerator, ratio.denominator
+        if p * 4 > big:
+            return None
+        a, b = lo // p * p, min(big, -(-hi // p) * p)
+        spans.append((a, b, a // p * q, b // p * q))
+    (ya, yb, dya, dyb), (xa, xb, dxa, dxb) = spans
+    part = cv2.resize(mask[ya:yb, xa:xb].astype(np.uint8), (dxb - dxa, dyb - dya), interpolation=cv2.INTER_AREA)
+    out[dya:dyb, dxa:dxb] = part > 0
+    return out
