@@ -34,6 +34,7 @@ from editor.detection.association import (
 )
 from editor.detection.options import DetectOptions
 from editor.detection.schedule import Cadence, Schedule
+from editor.pipeline.threads import offer
 from editor.tracking.shots import ShotDetector
 
 ScanProgress = Callable[[int, int], None]
@@ -245,13 +246,7 @@ def _parallel(marked: Iterator[tuple[Frame, bool, bool]], forks: list[dict[str, 
     failure: list[BaseException] = []
 
     def put(q: queue.Queue, item: object) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return offer(q, item, stop)
 
     def feed() -> None:
         try:

@@ -20,18 +20,24 @@ class _Failure:
         self.exc = exc
 
 
+def offer(q: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put ``item`` into the bounded queue ``q``, waiting for room until ``stop`` is set
+    (checked every 0.1 s); False when stopped before it went in."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def threaded(source: Iterable[T], maxsize: int = 8, name: str = "producer") -> Iterator[T]:
     q: queue.Queue[object] = queue.Queue(maxsize=maxsize)
     stop = threading.Event()
 
     def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return offer(q, item, stop)
 
     def work() -> None:
         it = iter(source)
