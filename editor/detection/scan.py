@@ -34,7 +34,6 @@ from editor.detection.association import (
 )
 from editor.detection.options import DetectOptions
 from editor.detection.schedule import Cadence, Schedule
-from editor.pipeline.threads import offer
 from editor.tracking.shots import ShotDetector
 
 ScanProgress = Callable[[int, int], None]
@@ -236,6 +235,8 @@ def _parallel(marked: Iterator[tuple[Frame, bool, bool]], forks: list[dict[str, 
     ``k mod len(forks)``, which restarts its detectors at the chunk's first frame and at
     cuts. A feeding thread reads the frames; a failure anywhere stops every thread and is
     raised here; closing the generator stops them too."""
+    from editor.pipeline.threads import offer  # here: the pipeline package imports the engine, which imports this
+
     workers = len(forks)
     stop = threading.Event()
     # a thread's inbox holds the rest of its chunk while the other thread's chunk is fed
