@@ -164,6 +164,24 @@ class Prompt:
         return out
 
 
+def gathered(prompts: list[Prompt], frame_index: int, model: str
+             ) -> tuple[list[tuple[float, float]], list[int], tuple[float, float, float, float] | None]:
+    """The points (frame pixels), their labels (1 include, 0 exclude) and the one box of one
+    object's ``prompts`` on a frame, for a promptable segmenter (SAM, SAM 2) that takes one
+    box per object and frame. Raises :class:`PromptError` naming ``model`` for several boxes."""
+    points: list[tuple[float, float]] = []
+    labels: list[int] = []
+    boxes = []
+    for p in prompts:
+        points.extend(p.points)
+        labels.extend(p.labels)
+        if p.box is not None:
+            boxes.append(p.box)
+    if len(boxes) > 1:
+        raise PromptError(f"frame {frame_index}: {model} takes one box per object and frame, got {len(boxes)}")
+    return points, labels, boxes[0] if boxes else None
+
+
 @dataclass(frozen=True)
 class ObjectPrompts:
     """An object to track: stable id, display name and its prompts (any frames)."""

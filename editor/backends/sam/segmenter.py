@@ -33,7 +33,7 @@ import numpy as np
 
 from editor.api.backends import Segmentation
 from editor.api.errors import PromptError
-from editor.api.prompts import Prompt
+from editor.api.prompts import Prompt, gathered
 from editor.backends.sam.predictor import Prediction, SamEngine, image_key
 from editor.backends.sam.transforms import mask_to_prompt_logits
 
@@ -79,16 +79,8 @@ class SamSegmenter:
 
     def segment(self, image: np.ndarray, frame_index: int, prompts: list[Prompt],
                 masks: list[np.ndarray] | None = None) -> Segmentation:
-        points: list[tuple[float, float]] = []
-        labels: list[int] = []
-        boxes = []
-        for p in prompts:
-            points.extend(p.points)
-            labels.extend(p.labels)
-            if p.box is not None:
-                boxes.append(p.box)
-        if len(boxes) > 1:
-            raise PromptError(f"frame {frame_index}: SAM takes one box per object and frame, got {len(boxes)}")
+        points, labels, box = gathered(prompts, frame_index, "SAM")
+        boxes = [box] if box is not None else []
         given = None
         if masks:
             given = np.logical_or.reduce([np.asarray(m, bool) for m in masks])

@@ -28,7 +28,7 @@ import torch
 
 from editor.api.backends import Segmentation
 from editor.api.errors import PromptError
-from editor.api.prompts import Prompt
+from editor.api.prompts import Prompt, gathered
 from editor.backends.device import reduced_precision
 from editor.backends.sam.predictor import image_key
 from editor.backends.sam2.pixels import mask_input, to_pixels, upsample_logits
@@ -75,16 +75,8 @@ class Sam2Segmenter:
 
     def segment(self, image: np.ndarray, frame_index: int, prompts: list[Prompt],
                 masks: list[np.ndarray] | None = None) -> Segmentation:
-        points: list[tuple[float, float]] = []
-        labels: list[int] = []
-        boxes = []
-        for p in prompts:
-            points.extend(p.points)
-            labels.extend(p.labels)
-            if p.box is not None:
-                boxes.append(p.box)
-        if len(boxes) > 1:
-            raise PromptError(f"frame {frame_index}: SAM 2 takes one box per object and frame, got {len(boxes)}")
+        points, labels, box = gathered(prompts, frame_index, "SAM 2")
+        boxes = [box] if box is not None else []
         given = np.logical_or.reduce([np.asarray(m, bool) for m in masks]) if masks else None
         if not points and not boxes:
             if given is None:
