@@ -681,7 +681,7 @@ async function start() {
     catch (e) {
       if (e.status !== 404) throw e;
       $("error").hidden = true;
-      if (!info.video) { showOpenPanel("That session was closed (idle too long, or the server restarted)."); return; }
+      if (!info.video) { showOpenPanel("That session was closed (idle too long, or the server restarted without --sessions)."); return; }
     }
   }
   if (!info.video) { showOpenPanel(""); return; }
