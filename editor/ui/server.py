@@ -817,13 +817,26 @@ def _frame_index(ui: UiSession, index: int, status: int) -> int:
     return index
 
 
+def _hidden(request: Request) -> list[int]:
+    """The ``hide`` query value: the object ids the page hides, comma-separated."""
+    raw = request.query_params.get("hide", "")
+    ids = [part for part in raw.split(",") if part]
+    if not all(part.isascii() and part.isdigit() and len(part) < 4 for part in ids):
+        raise UiError(400, f"hide must be object ids separated by commas, not {raw[:40]!r}")
+    return [int(part) for part in ids]
+
+
 async def frame(request: Request) -> Response:
     """A frame with the masks the page shows, drawn as the ``overlay`` stage draws them
-    (without ids: the page lists the objects beside the frame)."""
+    (without ids: the page lists the objects beside the frame), less the objects the page
+    hides (``?hide=2,5``: their masks are not drawn; renders still edit them)."""
     ui = _session(request)
     width = _width(request)
+    hidden = _hidden(request)
     index = _frame_index(ui, request.path_params["index"], 400)
     labels = await ui.locked(page_labels, ui.session, index)
+    if labels is not None and hidden:
+        labels = np.where(np.isin(labels, hidden), 0, labels).astype(np.uint8)
 
     def draw() -> Response:
         image = ui.session.frames[index].image
