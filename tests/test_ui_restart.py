@@ -134,6 +134,15 @@ def test_what_a_kept_folder_holds_never_leads_outside_it(tmp_path: Path) -> None
         assert c.get("/api/sessions/..%2F..%2Fetc").status_code == 404
         assert c.get(f"/api/sessions/{sid}").status_code == 200
     assert (elsewhere / "session.json").is_file()
+    # a work folder planted as a link (the engine writes there): the session is not reopened
+    # but removed, and nothing is written or removed where the link leads
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.rmtree(root / sid / "work")
+    os.symlink(outside, root / sid / "work")
+    with _client(_app(clip, root)) as c:
+        assert c.get(f"/api/sessions/{sid}").status_code == 404
+    assert not (root / sid).exists() and outside.is_dir() and list(outside.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -80,9 +80,13 @@ def save(session: TrackingSession, folder: Path, *, upload: str | None, name: st
 
 def read(folder: Path) -> SessionRecord | None:
     """The record of a session folder, ``None`` when it has none or it is not one this
-    module wrote (a link, malformed JSON, an upload key that is not one)."""
+    module wrote (a link, malformed JSON, an upload key that is not one, a work folder that
+    is a link)."""
     path = folder / RECORD
     if path.is_symlink() or not path.is_file():
+        return None
+    work = folder / "work"  # the engine writes there: a planted link would lead it outside
+    if any(p.is_symlink() for p in (work, work / "masks", work / "corrections")):
         return None
     try:
         doc = json.loads(path.read_text())

@@ -210,14 +210,16 @@ class UiState:
             else:
                 self.dormant[folder.name] = record
         uploads = self.root / "uploads"
-        if uploads.is_dir() and not uploads.is_symlink():
+        if uploads.is_symlink():  # uploads are written there: never through a planted link
+            uploads.unlink()
+        if uploads.is_dir():
             names = {r.upload: r.name for r in self.dormant.values() if r.upload is not None}
             for path in uploads.iterdir():
                 named = persistence.UPLOAD_NAME.fullmatch(path.name)
                 key = named.group(1) if named else None
                 if key in names and named and named.group(2) in VIDEO_SUFFIXES and _own_file(path):
                     self.add_upload(key, path, names[key])
-                elif _own_file(path) or path.is_symlink():
+                elif named and (_own_file(path) or path.is_symlink()):  # an upload no session uses
                     path.unlink()
 
     def video_for(self, key: str | None) -> Path:
