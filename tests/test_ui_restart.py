@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -212,3 +213,73 @@ def test_reload_after_a_restart_in_chromium(tmp_path: Path) -> None:
                 .startswith("square.mp4 · ")
         assert not errors, errors
         browser.close()
+
+
+def test_the_command_keeps_sessions_across_a_stop(tmp_path: Path) -> None:
+    """`trackedit ui CLIP --sessions DIR` stopped by a signal and started again: the session
+    is there; a second server on the same folder at the same time is refused in one line."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    clip = SQUARE.write(tmp_path / "clip.mp4")
+    root = tmp_path / "kept"
+    started: list[subprocess.Popen[str]] = []
+
+    def launch(port: int) -> subprocess.Popen[str]:
+        proc = subprocess.Popen([sys.executable, "-m", "editor", "ui", str(clip), "--port", str(port),
+                                 "--sessions", str(root)], cwd=tmp_path, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(proc)
+        return proc
+
+    def serve(port: int) -> tuple[subprocess.Popen[str], Callable[..., dict]]:
+        proc = launch(port)
+        assert proc.stderr is not None
+        token = next((line.split("?token=")[1].split()[0] for line in proc.stderr if "UI on http" in line), None)
+        assert token, proc.communicate()
+        origin = f"http://127.0.0.1:{port}"
+
+        def call(path: str, body: dict | None = None) -> dict:
+            req = urllib.request.Request(origin + path, None if body is None else json.dumps(body).encode(),
+                                         {"X-Trackedit-Token": token, "Origin": origin,
+                                          "Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read())
+
+        deadline = time.monotonic() + 60
+        while True:  # the URL is printed just before the server listens
+            try:
+                call("/api/info")
+                break
+            except urllib.error.URLError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.05)
+        return proc, call
+
+    try:
+        proc, call = serve(free_port())
+        sid = call("/api/sessions", {})["id"]
+        call(f"/api/sessions/{sid}/objects", {"name": "square"})
+        call(f"/api/sessions/{sid}/prompts", {"frame": 3, "object": 1, "points": [[50, 50]]})
+        other = launch(free_port())
+        _, err = other.communicate(timeout=60)
+        assert other.returncode == 1 and err.strip().splitlines()[-1].startswith("trackedit: error: ")
+        assert "another `trackedit ui` uses this sessions folder" in err.strip().splitlines()[-1]
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 143 and (root / sid / "session.json").is_file()
+        proc, call = serve(free_port())
+        assert call(f"/api/sessions/{sid}")["id"] == sid
+        assert [o["name"] for o in call(f"/api/sessions/{sid}/objects")["objects"]] == ["square"]
+        assert [p["points"] for p in call(f"/api/sessions/{sid}/prompts?frame=3")["prompts"]] == [[[50, 50]]]
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 143
+    finally:
+        for p in started:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
