@@ -211,6 +211,18 @@ def test_reload_after_a_restart_in_chromium(tmp_path: Path) -> None:
             _shot(page, "restart-3-masks")
             assert page.evaluate("[...document.getElementById('recent').options].map(o => o.textContent)")[1] \
                 .startswith("square.mp4 · ")
+        # a server started on the folder with another video: the page says why, and opens a new session
+        (tmp_path / "other").mkdir()
+        other = SquareClip(w=BIG.w, h=BIG.h, n=BIG.n + 3).write(tmp_path / "other" / "square.mp4")  # same name
+        token = new_token()
+        with serving(create_app(UiConfig(other, work_root=root, keep_sessions=True, token=token,
+                                         allowed_hosts=host_allow_list("127.0.0.1", port))), port) as base:
+            page.goto(f"{base}/?token={token}#s={sid}")
+            page.wait_for_function(f"state.ready && state.sid !== '{sid}'")
+            assert page.inner_text("#error").startswith("That session edits square.mp4, which this server has not "
+                                                        "opened")
+            assert page.inner_text("#error").endswith("This is a new session.")
+            _shot(page, "restart-4-other-video")
         assert not errors, errors
         browser.close()
 

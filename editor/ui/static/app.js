@@ -737,16 +737,20 @@ async function start() {
   setupStage();
   loadRecent().catch(() => {});
   const wanted = /^#s=([0-9a-f]+)$/.exec(location.hash);
+  let gone = null;  // why the session in the address could not be shown (a kept one the server cannot reopen)
   if (wanted) {
     try { await attach(await api(`/api/sessions/${wanted[1]}`), false); return; }
     catch (e) {
       if (e.status !== 404) throw e;
       $("error").hidden = true;
-      if (!info.video) { showOpenPanel("That session was closed (idle too long, or the server restarted without --sessions)."); return; }
+      gone = e.message.startsWith("that session") ? `${e.message[0].toUpperCase()}${e.message.slice(1)}.` :
+        "That session was closed (idle too long, or the server restarted without --sessions).";
+      if (!info.video) { showOpenPanel(gone); return; }
     }
   }
   if (!info.video) { showOpenPanel(""); return; }
   await attach(await api("/api/sessions", {}), true);
+  if (gone && gone.startsWith("That session edits")) showError(`${gone} This is a new session.`);
 }
 
 // -- wiring -----------------------------------------------------------------------------
