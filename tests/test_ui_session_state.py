@@ -237,3 +237,31 @@ def test_job_time_left_from_the_rate_so_far() -> None:
     assert job.eta(now=102.0) == pytest.approx(6.0)  # 10 frames in 2 s, 30 to go
     job.state = "done"
     assert job.eta(now=103.0) is None
+
+
+def test_hidden_objects_are_not_drawn(client: TestClient) -> None:
+    import cv2
+
+    sid = client.post("/api/sessions", json={}).json()["id"]
+    s = f"/api/sessions/{sid}"
+    bare = client.get(f"{s}/frames/0.jpg").content  # before any object
+    for box in ([28, 28, 72, 72], [100, 50, 150, 90]):
+        oid = client.post(f"{s}/objects", json={}).json()["id"]
+        client.post(f"{s}/prompts", json={"frame": 0, "object": oid, "box": box})
+
+    def image(query: str) -> np.ndarray:
+        r = client.get(f"{s}/frames/0.jpg{query}")
+        assert r.status_code == 200, r.text
+        return cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR).astype(float)
+
+    labels = _png(client.get(f"{s}/labels/0.png").content)
+    assert (labels == 1).sum() > 500 and (labels == 2).sum() > 500
+    plain, both, one = image(""), image("?hide=1,2"), image("?hide=2")
+    original = cv2.imdecode(np.frombuffer(bare, np.uint8), cv2.IMREAD_COLOR).astype(float)
+    assert np.abs(both - original).mean() < 1  # every object hidden: the video's own frame
+    first, second = labels == 1, labels == 2
+    assert np.abs(one[first] - plain[first]).mean() < 1 and np.abs(one[second] - original[second]).mean() < 1
+    assert np.abs(plain[second] - original[second]).mean() > 15  # (drawn when shown)
+    for bad in ("x", "1;2", "99999", "-1"):
+        r = client.get(f"{s}/frames/0.jpg?hide={bad}")
+        assert r.status_code == 400 and r.json()["error"].startswith("hide must be object ids"), bad

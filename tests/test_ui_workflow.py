@@ -155,8 +155,8 @@ def test_open_click_reload_play(empty_server, footage: Path, tmp_path: Path) -> 
         assert abs(marks[1]["x"] - ex) < 2 and abs(marks[1]["y"] - ey) < 2
         shot = _shot(page, "2-markers")
         colour = np.array(page.evaluate("state.objects[0].color"), float)
-        # the include marker is filled with the object's colour (a pixel beside its white cross)
-        assert np.abs(shot[round(fy) - 4, round(fx) + 4] - colour).max() < 40, shot[round(fy) - 4, round(fx) + 4]
+        # the include marker is filled with the object's colour (a pixel between its white cross and ring)
+        assert np.abs(shot[round(fy) - 3, round(fx) + 3] - colour).max() < 40, shot[round(fy) - 3, round(fx) + 3]
         # a box for a second object, drawn where dragged; clicking a marker takes it back
         page.click("#add-object")
         bx0, by0 = _to_screen(page, 20, 90, size)

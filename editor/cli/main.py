@@ -580,11 +580,15 @@ def evaluate(ctx: click.Context, pred: Path | None, gt: Path | None, dataset: Pa
               help="Close a session whose page has not been heard from for this long.")
 @click.option("--no-token", is_flag=True,
               help="No secret in the URL (kiosk use; loopback --host only): anyone on this machine can use the UI.")
+@click.option("--sessions", "sessions_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep sessions with work (and their uploads) in this folder when the server stops: started again "
+                   "with the same folder, the UI reopens them at the same address (until idle for --idle-minutes).")
 @video_stream_option
 @model_options
 @click.pass_context
 def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_upload_mb: int, max_uploads_mb: int,
-       max_sessions: int, idle_minutes: float, no_token: bool, video_stream: int | None, **kw: Any) -> None:
+       max_sessions: int, idle_minutes: float, no_token: bool, sessions_dir: Path | None, video_stream: int | None,
+       **kw: Any) -> None:
     """Open the web UI: click objects, track, correct, render."""
     import socket
 
@@ -607,7 +611,7 @@ def ui(ctx: click.Context, input_path: Path | None, host: str, port: int, max_up
     token = None if no_token else new_token()
     config = UiConfig(input_path, _backend_choice(kw), max_upload_mb * 2 ** 20, max_uploads_mb * 2 ** 20,
                       max_sessions, idle_minutes * 60, token=token, allowed_hosts=host_allow_list(host, port),
-                      video_stream=video_stream)
+                      video_stream=video_stream, work_root=sessions_dir, keep_sessions=sessions_dir is not None)
     app = create_app(config, _plugins())
     shown = "127.0.0.1" if host in WILDCARD_BINDS else host
     click.echo(f"trackedit: UI on {ui_url(shown, port, token)} (open this URL; Ctrl+C to stop)", err=True)

@@ -52,7 +52,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -430,10 +430,13 @@ class TrackingSession:
             for p in obj.prompts:
                 self.state.prompt_masks.pop((p.frame, obj.id), None)
 
-    def add_object(self, name: str = "") -> int:
-        """A new object without prompts yet; returns its id (the next free one, 1…255)."""
-        oid = max(self.state.objects, default=0) + 1
-        if oid > 255:
+    def add_object(self, name: str = "", object_id: int | None = None) -> int:
+        """A new object without prompts yet; returns its id: ``object_id`` (a session reopened
+        with its objects' ids) or the next free one, 1…255."""
+        oid = max(self.state.objects, default=0) + 1 if object_id is None else object_id
+        if oid in self.state.objects:
+            raise PromptError(f"object {oid} exists already")
+        if not 1 <= oid <= 255:
             raise PromptError("at most 255 objects (ids are the pixel values of the masks)")
         self.state.objects[oid] = ObjectState(oid, name)
         return oid
@@ -881,6 +884,22 @@ class TrackingSession:
     def label_map(self, frame: int) -> np.ndarray | None:
         """The last propagated label map of ``frame`` (None if never propagated)."""
         return read_label_png(frame_png(self.masks_dir, frame)) if frame in self.state.tracked_frames else None
+
+    def reopen(self, confidence: Mapping[int, Mapping[int, float]], states: Mapping[int, Mapping[int, str]]) -> list[int]:
+        """Take the label maps already in :attr:`masks_dir` as tracked (a session reopened on
+        the work folder it left: the web UI after a server restart), with the confidence and
+        states recorded for them; returns those frames. The tracker's memory is not kept: the
+        next :meth:`propagate` starts afresh from its prompts and frame."""
+        count = self.frame_count or 0
+        found = sorted(f for f in range(count)  # its own files only: a planted link is never followed
+                       if (p := frame_png(self.masks_dir, f)).is_file() and not p.is_symlink())
+        self.state.tracked_frames.update(found)
+        for f in found:
+            if f in confidence:
+                self.stats.confidence[f] = {int(k): float(v) for k, v in confidence[f].items()}
+            if f in states:
+                self.stats.states[f] = {int(k): str(v) for k, v in states[f].items()}
+        return found
 
     def export_masks(self, folder: Path) -> Path:
         """Write every frame's label map (empty where never propagated) as a masks folder,

@@ -56,7 +56,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from editor.api.errors import TrackeditError
-from editor.api.files import AtomicOutput, make_scratch_dir, scratch_dir
+from editor.api.files import make_scratch_dir, scratch_dir
 from editor.api.limits import current as current_limits
 from editor.api.limits import document_problem
 from editor.api.masks import replace_objects
@@ -74,7 +74,9 @@ from editor.pipeline.preview import preview_frame
 from editor.tracking.confidence import confidence_document
 from editor.tracking.engine import TrackingSession
 from editor.video.reader import probe
+from editor.ui import persistence
 from editor.ui.jobs import INTERNAL_ERROR, Job
+from editor.ui.persistence import file_size
 from editor.ui.security import UiGuard, host_allow_list, new_token
 from editor.ui.settings import OutputSettings, available_codecs, encode_options, preset_forms, settings_preset
 
@@ -107,6 +109,11 @@ class UiConfig:
     allowed_hosts: frozenset[tuple[str, int]] = field(default_factory=lambda: host_allow_list("127.0.0.1", 8765))
     video_stream: int | None = None
     """The video stream of ``video`` and uploads to edit (``--video-stream``; default: the default-disposition one)."""
+    keep_sessions: bool = False
+    """``trackedit ui --sessions DIR``: ``work_root`` outlives the server. Sessions with work
+    (prompts, a render) and their uploads stay there when the server stops, and a server
+    started on the same folder reopens them (:mod:`editor.ui.persistence`) until they have
+    been idle for ``idle_seconds``; one server at a time uses the folder."""
 
 
 @dataclass
@@ -155,7 +162,13 @@ class UiState:
     def __init__(self, config: UiConfig, plugins: PluginManager) -> None:
         self.config = config
         self.plugins = plugins
+        if config.keep_sessions and config.work_root is None:
+            raise ValueError("keep_sessions needs a work_root")
         self.root = config.work_root or make_scratch_dir("ui")
+        self.dormant: dict[str, persistence.SessionRecord] = {}
+        """Sessions left in ``root`` by an earlier server (``keep_sessions``), reopened when
+        their page asks (:meth:`reopen`)."""
+        self._folder_lock: int | None = None
         self.sessions: dict[str, UiSession] = {}
         self.uploads: dict[str, Path] = {}
         self.uploaded: dict[str, float] = {}
@@ -164,7 +177,50 @@ class UiState:
         """Upload key → the file name it was uploaded as (shown in the page, never a path)."""
         self.selection = select_backends(plugins, config.backends)
         self._lock = threading.Lock()  # sessions and uploads are added and removed from worker threads
+        self._reopening = threading.Lock()  # one reopen at a time: two tabs on one address get one session
         self._opening = 0
+        if config.keep_sessions:
+            self._take_folder()
+            self._find_sessions()
+
+    def _take_folder(self) -> None:
+        """One server at a time on a kept sessions folder (another would expire its sessions)."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise TrackeditError("another `trackedit ui` uses this sessions folder", self.root) from None
+        self._folder_lock = fd
+
+    def _find_sessions(self) -> None:
+        """The sessions an earlier server left in ``root`` (folders named by a session id with
+        a record; anything else there is not this server's and is left alone), and their
+        uploads. Expired sessions, folders without a record and uploads no session uses are
+        removed."""
+        for folder in sorted(self.root.iterdir()):
+            if not persistence.SESSION_ID.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
+                continue
+            record = persistence.read(folder)
+            if record is None or persistence.expired(record, self.config.idle_seconds):
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                self.dormant[folder.name] = record
+        uploads = self.root / "uploads"
+        if uploads.is_symlink():  # uploads are written there: never through a planted link
+            uploads.unlink()
+        if uploads.is_dir():
+            names = {r.upload: r.name for r in self.dormant.values() if r.upload is not None}
+            for path in uploads.iterdir():
+                named = persistence.UPLOAD_NAME.fullmatch(path.name)
+                key = named.group(1) if named else None
+                if key in names and named and named.group(2) in VIDEO_SUFFIXES and _own_file(path):
+                    self.add_upload(key, path, names[key])
+                elif named and (_own_file(path) or path.is_symlink()):  # an upload no session uses
+                    path.unlink()
 
     def video_for(self, key: str | None) -> Path:
         if key and key in self.uploads:
@@ -175,8 +231,9 @@ class UiState:
             raise UiError(400, "no video is open: start with `trackedit ui VIDEO` or upload one")
         return self.config.video
 
-    def new_session(self, video: Path, upload: str | None = None) -> UiSession:
-        """A new session on ``video``; a 503 when ``max_sessions`` are open."""
+    def new_session(self, video: Path, upload: str | None = None, sid: str | None = None) -> UiSession:
+        """A new session on ``video`` (``sid``: a kept session reopened on its folder); a 503
+        when ``max_sessions`` are open."""
         limit = self.config.max_sessions
         with self._lock:
             if len(self.sessions) + self._opening >= limit:
@@ -184,19 +241,65 @@ class UiState:
                                    f"idle ones to close after {self.config.idle_seconds / 60:g} min")
             self._opening += 1
         try:
-            sid = uuid.uuid4().hex
+            reopened = sid is not None
+            sid = sid or uuid.uuid4().hex
             folder = self.root / sid
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=reopened)
             backends = self.selection.build()
             session = TrackingSession(video, backends.segmenter, backends.tracker, refine=backends.refine_options,
                                       work_dir=folder / "work", video_stream=self.config.video_stream)
             ui = UiSession(sid, session, folder, upload=upload)
+            if reopened:
+                try:
+                    render = persistence.reopen(session, folder)
+                except Exception:
+                    session.close()
+                    raise
+                ui.render = folder / f"render.{render}" if render in MEDIA_TYPES else None
+            elif self.config.keep_sessions:
+                self.record(ui)
             with self._lock:
                 self.sessions[sid] = ui
             return ui
         finally:
             with self._lock:
                 self._opening -= 1
+
+    def reopen(self, sid: str) -> UiSession:
+        """Session ``sid``, reopened from its folder when an earlier server left it there
+        (``keep_sessions``); a 404 when there is no such session, or when its video is not
+        this server's (a command line's video that is not the same file)."""
+        with self._reopening:
+            if sid in self.sessions:
+                return self.get(sid)
+            record = self.dormant.get(sid)
+            if record is None:
+                return self.get(sid)  # the 404
+            if record.upload is not None:
+                video = self.uploads.get(record.upload)
+            else:
+                video = self.config.video
+                if video is not None and (video.name != record.name or file_size(video) != record.video_bytes):
+                    video = None
+            if video is None:
+                raise UiError(404, f"that session edits {record.name}, which this server has not opened: start "
+                                   f"`trackedit ui {record.name} --sessions …` to reopen it")
+            try:
+                ui = self.new_session(video, record.upload, sid)
+            except (TrackeditError, ValueError, KeyError, TypeError, OSError) as exc:
+                log.warning("session %s could not be reopened: %s", sid, exc)
+                self.dormant.pop(sid, None)
+                raise UiError(404, "that session could not be reopened (see the server log)") from None
+            self.dormant.pop(sid, None)
+            return ui
+
+    def record(self, ui: UiSession) -> None:
+        """Write ``ui``'s record (``keep_sessions``: :func:`editor.ui.persistence.save`). Call
+        under the session's lock."""
+        name = self.upload_names.get(ui.upload, "") if ui.upload else Path(ui.session.video_path).name
+        seen = time.time() - (time.monotonic() - ui.seen)
+        persistence.save(ui.session, ui.folder, upload=ui.upload, name=name, seen=seen,
+                         render=ui.render.suffix[1:] if ui.render is not None else None)
 
     def get(self, sid: str) -> UiSession:
         ui = self.sessions.get(sid)
@@ -216,13 +319,13 @@ class UiState:
         ``upload`` (its key; ``None`` for the command line's video), ``name``, ``bytes`` and
         ``sessions`` (how many sessions edit it)."""
         with self._lock:
-            using = [ui.upload for ui in self.sessions.values()]
+            using = [ui.upload for ui in self.sessions.values()] + [r.upload for r in self.dormant.values()]
             rows: list[dict[str, object]] = [
-                {"upload": key, "name": self.upload_names.get(key, path.name), "bytes": _size(path),
+                {"upload": key, "name": self.upload_names.get(key, path.name), "bytes": file_size(path),
                  "sessions": using.count(key)}
                 for key, path in sorted(self.uploads.items(), key=lambda kv: -self.uploaded.get(kv[0], 0))]
         if self.config.video is not None:
-            rows.append({"upload": None, "name": self.config.video.name, "bytes": _size(self.config.video),
+            rows.append({"upload": None, "name": self.config.video.name, "bytes": file_size(self.config.video),
                          "sessions": using.count(None)})
         return rows
 
@@ -251,12 +354,18 @@ class UiState:
         idle = self.config.idle_seconds
         stale = [sid for sid, ui in list(self.sessions.items()) if now - ui.seen > idle and not ui.busy()]
         closed = [sid for sid in stale if self.close_session(sid)]
+        with self._lock:
+            gone = [sid for sid, r in self.dormant.items() if persistence.expired(r, idle)]
+            for sid in gone:
+                del self.dormant[sid]
+        for sid in gone:
+            shutil.rmtree(self.root / sid, ignore_errors=True)
         self._drop_unused_uploads(older_than=now - idle)
-        return closed
+        return closed + gone
 
     def _drop_unused_uploads(self, *, only: str | None = None, older_than: float | None = None) -> None:
         with self._lock:
-            used = {ui.upload for ui in self.sessions.values()}
+            used = {ui.upload for ui in self.sessions.values()} | {r.upload for r in self.dormant.values()}
             keys = [only] if only is not None else [k for k, t in self.uploaded.items()
                                                     if older_than is not None and t < older_than]
             for key in keys:
@@ -270,23 +379,40 @@ class UiState:
         """Stop jobs, close sessions and remove the scratch folder (safe to call twice).
         Waits at most about ``wait`` seconds in all for jobs to finish their current step: a
         stop signal ends the server within 2 s whatever runs (a session still busy then is
-        left to the process's exit)."""
+        left to the process's exit). With ``keep_sessions`` the sessions with work stay in
+        the folder, recorded, with their uploads; the rest is removed."""
         with self._lock:
             sessions, self.sessions = list(self.sessions.values()), {}
         for ui in sessions:  # every job is told first, then each gets what is left of the time
             if ui.job is not None:
                 ui.job.pause()
         deadline = time.monotonic() + wait
+        kept = set()
         for ui in sessions:
-            _release(ui, deadline)
-        self.uploads.clear()
-        self.uploaded.clear()
-        shutil.rmtree(self.root, ignore_errors=True)
+            keep = self.config.keep_sessions and _has_work(ui)
+            _release(ui, deadline, keep=self.record if keep else None)
+            if keep:
+                kept.add(ui.upload)
+        if not self.config.keep_sessions:
+            self.uploads.clear()
+            self.uploaded.clear()
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        kept |= {r.upload for r in self.dormant.values()}
+        with self._lock:
+            for key in [k for k in self.uploads if k not in kept]:
+                self.uploads.pop(key).unlink(missing_ok=True)
+            self.uploads.clear()
+            self.uploaded.clear()
+        if self._folder_lock is not None:
+            os.close(self._folder_lock)  # the lock goes with it
+            self._folder_lock = None
 
 
-def _release(ui: UiSession, deadline: float) -> None:
+def _release(ui: UiSession, deadline: float, keep: Callable[[UiSession], None] | None = None) -> None:
     """Stop ``ui``'s job, close its tracking session and remove its folder, waiting until
-    ``deadline`` (:func:`time.monotonic`) at most for a job's current step."""
+    ``deadline`` (:func:`time.monotonic`) at most for a job's current step. ``keep``: the
+    folder stays, and ``keep(ui)`` records it first (under the lock)."""
     if ui.job is not None:
         ui.job.pause()
         ui.job.join(max(0.0, deadline - time.monotonic()))
@@ -294,18 +420,14 @@ def _release(ui: UiSession, deadline: float) -> None:
     try:
         if held:  # a step still running keeps the session: the process's exit releases it
             ui.closed = True
+            if keep is not None:
+                keep(ui)
             ui.session.close()
     finally:
         if held:
             ui.lock.release()
-    shutil.rmtree(ui.folder, ignore_errors=True)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+    if keep is None:
+        shutil.rmtree(ui.folder, ignore_errors=True)
 
 
 def _return_memory() -> None:
@@ -520,7 +642,8 @@ async def session_info(request: Request) -> Response:
     """``GET /api/sessions/ID``: what a page needs to show a session it did not open (a
     reload, a second tab, a restarted browser on the same URL): the video's facts, the last
     render's container (``None`` before one) and the job."""
-    state, ui = _state(request), _session(request)
+    state = _state(request)
+    ui = await asyncio.to_thread(state.reopen, request.path_params["sid"])
     return JSONResponse(_session_json(state, ui))
 
 
@@ -545,21 +668,20 @@ async def close_session(request: Request) -> Response:
     return JSONResponse({"closed": True})
 
 
-def _autosave(ui: UiSession) -> None:
-    """Write the session's prompts to ``prompts.json`` in its folder (under a temporary name,
-    then renamed), as the prompts download has them but with mask files by path. Call with
-    the session lock held, after every change."""
-    doc = ui.session.prompt_set().to_dict()
-    doc["names"] = {str(o.id): o.name for o in ui.session.objects()}  # objects without prompts yet
-    with AtomicOutput(ui.folder / "prompts.json", clean_stale=False) as out:
-        out.path.write_text(json.dumps(doc, indent=1))
+def _autosave(state: UiState, ui: UiSession) -> None:
+    """Write the session's prompts to ``prompts.json`` in its folder
+    (:func:`editor.ui.persistence.save_prompts`), and with ``keep_sessions`` its record. Call
+    with the session lock held, after every change and when a job ends."""
+    persistence.save_prompts(ui.session, ui.folder)
+    if state.config.keep_sessions:
+        state.record(ui)
 
 
-async def _change(ui: UiSession, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def _change(state: UiState, ui: UiSession, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn`` under the session lock, then the prompts autosaved (:func:`_autosave`)."""
     def run() -> T:
         result = fn(*args, **kwargs)
-        _autosave(ui)
+        _autosave(state, ui)
         return result
     return await ui.locked(run)
 
@@ -568,7 +690,7 @@ async def add_object(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     body = await read_body(request, ObjectBody)
-    oid = await _change(ui, ui.session.add_object, body.name)
+    oid = await _change(_state(request), ui, ui.session.add_object, body.name)
     return JSONResponse({"id": oid, "color": list(object_color(oid))})
 
 
@@ -590,7 +712,7 @@ async def rename_object(request: Request) -> Response:
         if body.keep is not None:
             ui.session.set_keep(oid, body.keep)
 
-    await _change(ui, rename)
+    await _change(_state(request), ui, rename)
     return JSONResponse({"ok": True})
 
 
@@ -603,7 +725,7 @@ async def delete_object(request: Request) -> Response:
         _known_object(ui.session, oid)
         ui.session.remove_object(oid)
 
-    await _change(ui, remove)
+    await _change(_state(request), ui, remove)
     return JSONResponse({"ok": True})
 
 
@@ -620,7 +742,7 @@ async def add_prompt(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     body = await read_body(request, PromptBody)
-    mask = await _change(ui, ui.session.add_prompt, body.frame, body.object, points=body.points, labels=body.labels,
+    mask = await _change(_state(request), ui, ui.session.add_prompt, body.frame, body.object, points=body.points, labels=body.labels,
                            box=body.box)
     return JSONResponse({"area": int(mask.sum())})
 
@@ -629,14 +751,14 @@ async def undo(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     body = await read_body(request, ObjectRef)
-    return JSONResponse({"undone": await _change(ui, ui.session.undo, body.object) is not None})
+    return JSONResponse({"undone": await _change(_state(request), ui, ui.session.undo, body.object) is not None})
 
 
 async def redo(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     body = await read_body(request, ObjectRef)
-    return JSONResponse({"redone": await _change(ui, ui.session.redo, body.object) is not None})
+    return JSONResponse({"redone": await _change(_state(request), ui, ui.session.redo, body.object) is not None})
 
 
 def _prompt_json(oid: int, index: int, p: Any) -> dict[str, object]:
@@ -664,7 +786,7 @@ async def remove_prompt(request: Request) -> Response:
     ui = _session(request)
     _idle(ui)
     p = request.path_params
-    await _change(ui, ui.session.remove_prompt, p["oid"], p["frame"], p["prompt"])
+    await _change(_state(request), ui, ui.session.remove_prompt, p["oid"], p["frame"], p["prompt"])
     return JSONResponse({"ok": True})
 
 
@@ -697,13 +819,26 @@ def _frame_index(ui: UiSession, index: int, status: int) -> int:
     return index
 
 
+def _hidden(request: Request) -> list[int]:
+    """The ``hide`` query value: the object ids the page hides, comma-separated."""
+    raw = request.query_params.get("hide", "")
+    ids = [part for part in raw.split(",") if part]
+    if not all(part.isascii() and part.isdigit() and len(part) < 4 for part in ids):
+        raise UiError(400, f"hide must be object ids separated by commas, not {raw[:40]!r}")
+    return [int(part) for part in ids]
+
+
 async def frame(request: Request) -> Response:
     """A frame with the masks the page shows, drawn as the ``overlay`` stage draws them
-    (without ids: the page lists the objects beside the frame)."""
+    (without ids: the page lists the objects beside the frame), less the objects the page
+    hides (``?hide=2,5``: their masks are not drawn; renders still edit them)."""
     ui = _session(request)
     width = _width(request)
+    hidden = _hidden(request)
     index = _frame_index(ui, request.path_params["index"], 400)
     labels = await ui.locked(page_labels, ui.session, index)
+    if labels is not None and hidden:
+        labels = np.where(np.isin(labels, hidden), 0, labels).astype(np.uint8)
 
     def draw() -> Response:
         image = ui.session.frames[index].image
@@ -851,8 +986,21 @@ async def track(request: Request) -> Response:
         _propagate(ui, job, runs, 0, total)
 
     job = Job("track", phase="segmenting the prompted frames")  # until the first frame is tracked
-    ui.job = job.start(work)
+    _start(_state(request), ui, job, work)
     return JSONResponse(ui.job.to_json())
+
+
+def _start(state: UiState, ui: UiSession, job: Job, work: Callable[[Job], None]) -> None:
+    """Start ``job`` as the session's job; when it ends, the session's work is saved
+    (:func:`_autosave`: with ``keep_sessions``, what it tracked or rendered outlives the server)."""
+    def run(job: Job) -> None:
+        try:
+            work(job)
+        finally:
+            if not ui.closed:
+                with contextlib.suppress(UiError):  # the session closed meanwhile: nothing to save
+                    ui.call(_autosave, state, ui)
+    ui.job = job.start(run)
 
 
 def _propagate(ui: UiSession, job: Job, runs: list[tuple[int, bool, int]], done: int, total: int) -> bool:
@@ -924,7 +1072,7 @@ async def detect(request: Request) -> Response:
             job.progress(total, total, None)
             return
         ui.call(s.add_prompts, found.prompts)
-        ui.call(_autosave, ui)
+        ui.call(_autosave, state, ui)
         ui.call(s.spans.update, found.spans)  # as headless runs: tracked where they were detected
         ui.call(s.detections.update, found.floor)  # and every detection covered by renders (the floor)
         names = ", ".join(found.names.values())
@@ -935,7 +1083,7 @@ async def detect(request: Request) -> Response:
         runs = [(last, True, last + 1), (last, False, count - last)]
         _propagate(ui, job, runs, count, count + sum(n for _, _, n in runs))
 
-    ui.job = Job("detect", phase=f"running {' and '.join(options.detectors)} on the first frame").start(work)
+    _start(state, ui, Job("detect", phase=f"running {' and '.join(options.detectors)} on the first frame"), work)
     return JSONResponse(ui.job.to_json())
 
 
@@ -972,7 +1120,7 @@ async def render(request: Request) -> Response:
         ui.render = out
 
     job = Job("render", phase="starting")
-    ui.job = job.start(work)
+    _start(state, ui, job, work)
     return JSONResponse(ui.job.to_json())
 
 

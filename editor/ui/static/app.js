@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const state = { sid: null, frames: 0, width: 0, height: 0, fps: 25, frame: 0, objects: [], selected: null,
   confidence: null, markers: [], labels: null, info: null, settings: null, playing: false, loopIn: 0, loopOut: 0,
-  pending: 0, render: null };
+  pending: 0, render: null, hidden: [] };
 
 async function api(path, body, method) {
   const res = await fetch(path, {
@@ -54,7 +54,8 @@ function frameUrl(i) {
     const sets = settingItems().map((s) => `&set=${encodeURIComponent(s)}`).join("");
     return `${base()}/preview/${i}.jpg?preset=${encodeURIComponent($("preset").value)}${sets}&width=${w}&t=${Date.now()}`;
   }
-  return `${base()}/frames/${i}.jpg?width=${w}&t=${Date.now()}`;
+  const hide = state.hidden.length ? `&hide=${state.hidden.join(",")}` : "";
+  return `${base()}/frames/${i}.jpg?width=${w}${hide}&t=${Date.now()}`;
 }
 
 function showFrame(i) {
@@ -114,6 +115,7 @@ function drawMarkers() {
   if (state.playing) return;
   const px = state.width / ($("stage").clientWidth || state.width);  // one screen pixel in video pixels
   for (const m of state.markers) {
+    if (state.hidden.includes(m.object)) continue;
     const colour = colourOf(m.object);
     const g = document.createElementNS(SVG, "g");
     g.classList.add("marker"); g.dataset.object = m.object; g.dataset.index = m.index; g.dataset.frame = m.frame;
@@ -182,7 +184,7 @@ async function hover(e) {
   const xi = Math.floor(x), yi = Math.floor(y);
   const id = xi >= 0 && yi >= 0 && xi < state.width && yi < state.height ? labels.data[(yi * state.width + xi) * 4] : 0;
   const tip = $("hover");
-  if (!id) { tip.hidden = true; return; }
+  if (!id || state.hidden.includes(id)) { tip.hidden = true; return; }
   const o = state.objects.find((x) => x.id === id);
   const conf = state.confidence?.objects.find((x) => x.id === id)?.confidence[state.frame];
   const prompted = o && o.prompt_frames.includes(state.frame);
@@ -237,6 +239,58 @@ function drawConfidence() {
   ctx.fillRect(Math.floor((state.frame + 0.5) * w / n), 0, 1, h);
   const weak = state.confidence ? state.confidence.weak.length : 0;
   $("review-label").textContent = weak ? `${weak} frame${weak === 1 ? "" : "s"} to review` : "";
+  drawLanes();
+}
+
+// -- each object's lane: where it has a mask (growing while tracking runs) and its clicks ------
+const MASKED = new Set(["prompt", "interpolated", "tracked", "found", "held"]);
+function laneHeight() {
+  return Math.max(3, Math.min(12, Math.floor($("lanes").height / Math.max(1, state.objects.length))));
+}
+
+function drawLanes() {
+  const cv = $("lanes");
+  const w = cv.clientWidth || 1, h = cv.clientHeight || cv.height;
+  if (cv.width !== w) cv.width = w;
+  if (cv.height !== h) cv.height = h;
+  const ctx = cv.getContext("2d");
+  ctx.clearRect(0, 0, w, h);
+  const n = state.frames;
+  if (!n) return;
+  const rh = laneHeight(), x = (f) => Math.floor(f * w / n), fw = (f) => Math.max(1, x(f + 1) - x(f));
+  state.objects.forEach((o, row) => {
+    const y = row * rh;
+    if (y + rh > h) return;
+    const colour = `rgb(${o.color.join(",")})`;
+    ctx.globalAlpha = state.hidden.includes(o.id) ? 0.3 : 1;
+    ctx.fillStyle = colour;
+    ctx.fillRect(0, y + Math.floor(rh / 2), w, 1);  // the lane
+    const states = state.confidence?.objects.find((c) => c.id === o.id)?.state || [];
+    for (let f = 0; f < n; f++) {
+      if (MASKED.has(states[f])) ctx.fillRect(x(f), y + 1, fw(f), rh - 2);  // a mask on frame f
+    }
+    ctx.fillStyle = "#fff";
+    for (const f of o.prompt_frames) {  // clicks, boxes, detections
+      ctx.beginPath(); ctx.arc(x(f) + fw(f) / 2, y + rh / 2, Math.max(1.5, rh / 2 - 1), 0, 2 * Math.PI); ctx.fill();
+    }
+  });
+  ctx.globalAlpha = 1;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(Math.floor((state.frame + 0.5) * w / n), 0, 1, h);
+}
+
+function laneClick(e) {
+  const r = $("lanes").getBoundingClientRect();
+  const o = state.objects[Math.floor((e.clientY - r.top) / laneHeight())];
+  if (state.playing) pause();
+  if (o) { state.selected = o.id; renderObjects(); }
+  showFrame(Math.floor((e.clientX - r.left) / r.width * state.frames));
+}
+
+function toggleHidden(id) {
+  state.hidden = state.hidden.includes(id) ? state.hidden.filter((x) => x !== id) : [...state.hidden, id];
+  renderObjects();
+  showFrame(state.frame);
 }
 
 function nextWeak(direction) {
@@ -262,14 +316,21 @@ function renderObjects() {
     keep.onclick = (e) => { e.stopPropagation(); serial(async () => {
       await api(`${base()}/objects/${o.id}`, { keep: !o.keep }, "PATCH"); o.keep = !o.keep; renderObjects(); })
       .catch(() => {}); };
+    const shown = !state.hidden.includes(o.id);
+    const eye = document.createElement("button"); eye.className = shown ? "eye" : "eye off";
+    eye.textContent = shown ? "◉" : "○"; eye.title = shown ? "hide this object's mask and clicks (H); renders still edit it" : "show it again (H)";
+    eye.setAttribute("aria-pressed", String(!shown));
+    eye.onclick = (e) => { e.stopPropagation(); toggleHidden(o.id); };
     const del = document.createElement("button"); del.textContent = "✕"; del.title = "delete";
     del.onclick = (e) => { e.stopPropagation(); serial(async () => {
       await api(`${base()}/objects/${o.id}`, undefined, "DELETE");
       state.objects = state.objects.filter((x) => x.id !== o.id); if (state.selected === o.id) state.selected = null;
+      state.hidden = state.hidden.filter((x) => x !== o.id);
       renderObjects(); showFrame(state.frame); }).catch(() => {}); };
-    li.append(name, keep, del); li.onclick = () => { state.selected = o.id; renderObjects(); };
+    li.append(name, eye, keep, del); li.onclick = () => { state.selected = o.id; renderObjects(); };
     ul.append(li);
   }
+  drawLanes();
 }
 
 // The session's objects as the server has them.
@@ -627,7 +688,7 @@ function goodbye() {
 async function attach(s, fresh) {
   if (state.sid && state.sid !== s.id) { pause(); goodbye(); }
   Object.assign(state, { sid: s.id, frames: s.frames, width: s.width, height: s.height, fps: s.fps, frame: 0,
-    objects: [], selected: null, confidence: null, markers: [], labels: null, render: s.render,
+    objects: [], selected: null, confidence: null, markers: [], labels: null, render: s.render, hidden: [],
     loopIn: 0, loopOut: s.frames - 1 });
   history.replaceState(null, "", `/#s=${s.id}`);
   $("video-name").textContent = s.name; document.title = `${s.name} · trackedit`;
@@ -676,16 +737,20 @@ async function start() {
   setupStage();
   loadRecent().catch(() => {});
   const wanted = /^#s=([0-9a-f]+)$/.exec(location.hash);
+  let gone = null;  // why the session in the address could not be shown (a kept one the server cannot reopen)
   if (wanted) {
     try { await attach(await api(`/api/sessions/${wanted[1]}`), false); return; }
     catch (e) {
       if (e.status !== 404) throw e;
       $("error").hidden = true;
-      if (!info.video) { showOpenPanel("That session was closed (idle too long, or the server restarted)."); return; }
+      gone = e.message.startsWith("that session") ? `${e.message[0].toUpperCase()}${e.message.slice(1)}.` :
+        "That session was closed (idle too long, or the server restarted without --sessions).";
+      if (!info.video) { showOpenPanel(gone); return; }
     }
   }
   if (!info.video) { showOpenPanel(""); return; }
   await attach(await api("/api/sessions", {}), true);
+  if (gone && gone.startsWith("That session edits")) showError(`${gone} This is a new session.`);
 }
 
 // -- wiring -----------------------------------------------------------------------------
@@ -714,6 +779,7 @@ $("loop-in").onclick = () => { state.loopIn = state.frame; if (state.loopOut < s
 $("loop-out").onclick = () => { state.loopOut = state.frame; if (state.loopIn > state.loopOut) state.loopIn = 0; $("loop").checked = true; drawConfidence(); };
 $("loop").onchange = () => drawConfidence();
 $("next-weak").onclick = () => nextWeak(1);
+$("lanes").onclick = laneClick;
 $("confidence").onclick = (e) => {
   const r = $("confidence").getBoundingClientRect();
   if (state.playing) pause();
@@ -763,6 +829,7 @@ document.addEventListener("keydown", (e) => {
   else if (key === "t") track("both").catch(() => {});
   else if (key === "p") { $("preview").checked = !$("preview").checked; $("preview").onchange(); }
   else if (key === "r") render().catch(() => {});
+  else if (key === "h" && state.selected !== null) toggleHidden(state.selected);
 });
 // another tab may have changed the session: show the server's state when this one comes back
 document.addEventListener("visibilitychange", () => {
