@@ -265,6 +265,57 @@ def test_noise_rule_drops_single_weak_detections() -> None:
     assert sorted((t.observations[0].frame, len(t.observations)) for t in kept) == [(0, 2), (8, 2)]
 
 
+def test_weak_detections_continue_tracks_and_never_start_one() -> None:
+    """ByteTrack's second association: a face scored strongly on frames 0–9 then only weakly
+    (a turn, a shadow) keeps its one track through the weak frames; a weak detection where
+    no track is, or one beside the track (no overlap with where it moves), is not taken and
+    starts nothing; a strong detection of the frame is assigned first."""
+    a = Associator()
+    ids = [a.update(f, [_obs(f, 40 + 2 * f, 60)])[0] for f in range(10)]
+    assert len(set(ids)) == 1
+    for f in range(10, 30):
+        assert a.update(f, []) == []
+        weak = [_obs(f, 40 + 2 * f, 60, score=0.35), _obs(f, 150, 20, score=0.4)]
+        assert a.extend(f, weak) == [ids[0], 0]
+    assert a.extend(30, [_obs(30, 40 + 60 + 25, 60, score=0.4)]) == [0]  # 25 px beside: IoU 0
+    (track,) = a.tracks()
+    assert [o.frame for o in track.observations] == list(range(30))
+    # a strong detection takes the track first: the weak one of that frame has no track left
+    assert a.update(31, [_obs(31, 102, 60)]) == [ids[0]]
+    assert a.extend(31, [_obs(31, 103, 61, score=0.4)]) == [0]
+    assert len(a.tracks()) == 1
+
+
+class _FadingDetector:
+    """Finds the clip's first disc with a score falling from 0.9 by 0.05 a frame (to 0.4 at
+    frame 10 and below): a face the detector grows less sure of as it turns away."""
+
+    def __init__(self) -> None:
+        self.discs = DiscDetector()
+
+    def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
+        score = max(0.35, 0.9 - 0.05 * frame_index)
+        return [Detection(d.box, score, d.label) for d in self.discs.detect(image, frame_index)
+                if d.box[1] < 75][:1]  # the first disc (the second runs along y = 90)
+
+
+def test_weak_detections_are_part_of_the_floor(clip: Path) -> None:
+    """Through the whole pass: the fading detections below ``min_score`` (frames 9…) stay in
+    the floor and in the one track, by default; ``weak_score`` at ``min_score`` turns that
+    off and the floor stops at frame 8."""
+    from editor.detection.scan import scan
+    from editor.video.reader import iter_frames, probe
+
+    def floor(options: DetectOptions) -> tuple[list[int], int]:
+        found = scan(iter_frames(clip), probe(clip), {"fading": _FadingDetector()}, options)
+        return sorted(found.detections), len(found.tracks)
+
+    frames, tracks = floor(DetectOptions(detectors=("fading",)))
+    assert frames == list(range(T)) and tracks == 1
+    frames, tracks = floor(DetectOptions(detectors=("fading",), weak_score=0.5))
+    assert frames == list(range(9)) and tracks == 1
+
+
 def test_suppression_and_iou() -> None:
     d1 = Detection((10, 10, 30, 30), 0.9, "face")
     d2 = Detection((11, 11, 31, 31), 0.8, "face")

@@ -181,7 +181,10 @@ _detect_options = [
                  help="Run the detectors on every N-th frame only (default 1: every frame). N > 1 is faster but "
                       "only tracking covers faces between detections: a face it loses can show."),
     click.option("--min-score", type=click.FloatRange(0, 1), metavar="S",
-                 help="Drop detections scoring below S (default 0.5)."),
+                 help="Drop detections scoring below S (default 0.5), except weak ones that continue a track."),
+    click.option("--weak-score", type=click.FloatRange(0, 1), metavar="S",
+                 help="Detections scoring from S (default 0.3) up to --min-score only continue a track already "
+                      "there, never start one (ByteTrack's second association); S ≥ --min-score: off."),
     click.option("--detect-shape", type=click.Choice(["ellipse", "box", "mask"]),
                  help="Each detection as the ellipse (default) or box the detector found (grown by "
                       "--detect-margin), or as a box the segmenter segments inside (mask)."),
@@ -204,13 +207,13 @@ def _detect(kw: dict[str, Any]) -> Any:
     (``None`` without ``--detect``). An unknown detector name is a usage error (exit 2)
     listing the available ones; detector flags without ``--detect`` too."""
     names = [n.strip() for n in (kw.pop("detect") or "").split(",") if n.strip()]
-    flags = {"every": kw.pop("detect_every"), "min_score": kw.pop("min_score"), "shape": kw.pop("detect_shape"),
-             "margin": kw.pop("detect_margin")}
+    flags = {"every": kw.pop("detect_every"), "min_score": kw.pop("min_score"), "weak_score": kw.pop("weak_score"),
+             "shape": kw.pop("detect_shape"), "margin": kw.pop("detect_margin")}
     given = {k: v for k, v in flags.items() if v is not None}
     if not names:
         if given:
-            shown = {"every": "--detect-every", "min_score": "--min-score", "shape": "--detect-shape",
-                     "margin": "--detect-margin"}
+            shown = {"every": "--detect-every", "min_score": "--min-score", "weak_score": "--weak-score",
+                     "shape": "--detect-shape", "margin": "--detect-margin"}
             raise click.UsageError(f"{', '.join(shown[k] for k in given)} needs --detect NAME")
         return None
     from editor.detection.options import DetectOptions

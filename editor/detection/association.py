@@ -19,6 +19,9 @@ costing more than ``max_cost`` are refused. Every detection left over starts a n
 A track not seen for ``max(max_gap, 3 × every)`` frames ends, and :meth:`Associator.cut`
 ends them all (a shot cut: objects of the new shot start new tracks).
 
+Weak detections (scored below ``min_score``, see :meth:`Associator.extend`) then continue
+the tracks left unmatched where they overlap their predicted box; they never start a track.
+
 Noise rule (:meth:`Associator.tracks`): a track seen on one detection frame only, with a
 score below ``confirm_score``, is dropped.
 
@@ -41,6 +44,10 @@ from editor.detection.options import AssociationOptions
 
 Box = tuple[float, float, float, float]
 _IMPOSSIBLE = 1e6
+WEAK_IOU = 0.5
+"""Overlap (IoU) a weak detection needs with a track's predicted or last box to continue it
+(:meth:`Associator.extend`): ByteTrack's threshold for its second, low-score association
+(Zhang et al., ECCV 2022, where unmatched pairs are those with IoU below 0.5)."""
 
 
 # -- boxes -------------------------------------------------------------------------------
@@ -89,7 +96,7 @@ def _centre(box: Box) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
-def _inside(a: Box, b: Box) -> float:
+def contained_share(a: Box, b: Box) -> float:
     """The share of the smaller box's area that lies in the other."""
     iw = min(a[2], b[2]) - max(a[0], b[0])
     ih = min(a[3], b[3]) - max(a[1], b[1])
@@ -116,7 +123,7 @@ def suppress(detections: Sequence[Detection], overlap: float, contained: float =
     merged: list[Detection] = []
     for d in sorted(kept, key=lambda d: -(d.width * d.height)):  # larger boxes first
         for i, k in enumerate(merged):
-            if k.label == d.label and _inside(k.box, d.box) >= contained:
+            if k.label == d.label and contained_share(k.box, d.box) >= contained:
                 if d.score > k.score:
                     merged[i] = Detection(k.box, d.score, k.label, k.landmarks or d.landmarks)
                 break
@@ -343,6 +350,39 @@ class Associator:
                 t.add(d, looks[j] if looks is not None else None)
                 self._tracks.append(t)
                 ids[j] = t.id
+        return ids
+
+    def extend(self, frame: int, weak: Sequence[Observation],
+               looks: Sequence[Appearance] | None = None) -> list[int]:
+        """Let the tracks that :meth:`update` left without a detection on ``frame`` take a
+        ``weak`` detection there (scored below ``min_score``; see
+        :attr:`editor.detection.options.DetectOptions.weak_score`): the second association
+        of ByteTrack (Zhang et al., ECCV 2022). A pair needs the same label, the gates of
+        :meth:`update`, and an overlap of at least :data:`WEAK_IOU` (IoU) with the box the
+        track's motion predicts or its last box; the assignment minimises ``1 - IoU``. A
+        weak detection never starts a track. Returns the track id of each weak detection,
+        0 where none took it. Call after :meth:`update` for the same frame."""
+        if looks is not None and len(looks) != len(weak):
+            raise ValueError("one appearance per detection")
+        ids = [0] * len(weak)
+        gap = max(self.options.max_gap, 3 * self.every)
+        waiting = [t for t in self.active if t.last.frame < frame and frame - t.last.frame <= gap]
+        if not waiting or not weak:
+            return ids
+        cost = np.full((len(waiting), len(weak)), _IMPOSSIBLE)
+        for i, t in enumerate(waiting):
+            pred = t.predict(frame)
+            for j, d in enumerate(weak):
+                if self._cost(t, d, looks[j] if looks is not None else None, frame) >= _IMPOSSIBLE:
+                    continue
+                overlap = max(iou(pred, d.box), iou(t.last.box, d.box))
+                if overlap >= WEAK_IOU:
+                    cost[i, j] = 1 - overlap
+        rows, cols = _assignment(cost)
+        for r, c in zip(rows, cols):
+            if cost[r, c] < _IMPOSSIBLE:
+                waiting[r].add(weak[c], looks[c] if looks is not None else None)
+                ids[c] = waiting[r].id
         return ids
 
     def tracks(self) -> list[Track]:

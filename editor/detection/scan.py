@@ -29,6 +29,8 @@ from editor.detection.association import (
     Track,
     appearance,
     clip_box,
+    contained_share,
+    iou,
     prepare,
     suppress,
 )
@@ -53,7 +55,8 @@ class ScanResult:
     """Frames the detectors ran on, ascending."""
     detections: dict[int, list[tuple[Observation, str]]] = field(default_factory=dict)
     """Frame → every detection kept there (score ≥ ``min_score``, after suppression and
-    clipping) with the name of the detector that found it, tracks or not."""
+    clipping; and the weak ones, score ≥ ``weak_score``, that continued a track) with the
+    name of the detector that found it, tracks or not."""
     cuts: list[int] = field(default_factory=list)
     """Frames that start a new shot."""
     detector_seconds: float = 0.0
@@ -111,6 +114,11 @@ class _Found:
     names: list[str]
     looks: list
     seconds: float
+    weak: list[Observation] = field(default_factory=list)
+    """Detections scored in ``[weak_score, min_score)`` that overlap none of the above: they
+    may only continue a track (:meth:`~editor.detection.association.Associator.extend`)."""
+    weak_names: list[str] = field(default_factory=list)
+    weak_looks: list = field(default_factory=list)
 
 
 def _detect(detectors: Mapping[str, Detector], frame: Frame, options: DetectOptions) -> _Found:
@@ -131,17 +139,30 @@ def _detect(detectors: Mapping[str, Detector], frame: Frame, options: DetectOpti
         owner.update((id(d), name) for d in here)
         found += here
     seconds = time.perf_counter() - start
-    kept = suppress([d for d in found if _finite(d) and d.score >= options.min_score],
-                    options.association.nms_iou, options.association.nms_contained)
-    observations: list[Observation] = []
-    names: list[str] = []
-    for d in kept:
-        box = clip_box(d.box, frame.width, frame.height)
-        if box is not None:
-            png = encode_mask_png(d.mask) if d.mask is not None and d.mask.shape == image.shape[:2] else None
-            observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label, png))
-            names.append(owner.get(id(d), next(iter(detectors), "")))
-    return _Found(observations, names, [appearance(image, o.box) for o in observations], seconds)
+    a = options.association
+    found = [d for d in found if _finite(d)]
+    kept = suppress([d for d in found if d.score >= options.min_score], a.nms_iou, a.nms_contained)
+    weak = [] if options.weak_score >= options.min_score else [
+        d for d in suppress([d for d in found if options.weak_score <= d.score < options.min_score],
+                            a.nms_iou, a.nms_contained)
+        if not any(k.label == d.label and (iou(k.box, d.box) > a.nms_iou
+                                           or contained_share(k.box, d.box) >= a.nms_contained) for k in kept)]
+
+    def observe(detections: list[Detection]) -> tuple[list[Observation], list[str]]:
+        observations: list[Observation] = []
+        names: list[str] = []
+        for d in detections:
+            box = clip_box(d.box, frame.width, frame.height)
+            if box is not None:
+                png = encode_mask_png(d.mask) if d.mask is not None and d.mask.shape == image.shape[:2] else None
+                observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label, png))
+                names.append(owner.get(id(d), next(iter(detectors), "")))
+        return observations, names
+
+    observations, names = observe(kept)
+    weak_obs, weak_names = observe(weak)
+    return _Found(observations, names, [appearance(image, o.box) for o in observations], seconds,
+                  weak_obs, weak_names, [appearance(image, o.box) for o in weak_obs])
 
 
 def _restart(detectors: Mapping[str, Detector]) -> None:
@@ -211,9 +232,12 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
             if here is not None:
                 result.detector_seconds += here.seconds
                 result.detected_frames.append(f)
-                if here.observations:
-                    result.detections[f] = list(zip(here.observations, here.names))
                 assoc.update(f, here.observations, here.looks)
+                taken = assoc.extend(f, here.weak, here.weak_looks)
+                kept = list(zip(here.observations, here.names)) + [
+                    (o, name) for o, name, track in zip(here.weak, here.weak_names, taken) if track]
+                if kept:
+                    result.detections[f] = kept
             result.frames = f + 1
             if progress is not None:
                 progress(f + 1, max(total, f + 1))
