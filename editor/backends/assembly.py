@@ -157,7 +157,8 @@ def select_backends(pm: PluginManager, choice: BackendChoice) -> BackendSelectio
     fallbacks = [(k, s, why) for k, s, why in (("segmenter", seg, seg_why), ("tracker", trk, trk_why)) if why]
     if fallbacks:
         used = " and ".join(f"classical {k} {s.name!r}" for k, s, _ in fallbacks)
-        why = "; ".join(w for _, _, w in fallbacks)
+        # the segmenter's and the tracker's reasons name the same model backends once each
+        why = "; ".join(dict.fromkeys(part for _, _, w in fallbacks for part in w.split("; ")))
         hint = " ".join(MODEL_HINTS[k].split()[-1] for k, _, _ in fallbacks)
         log.warning("using the %s (%s); optional, for model quality: `trackedit models download %s`", used, why, hint)
     auto = [(k, s) for k, s, asked in (("segmenter", seg, choice.segmenter), ("tracker", trk, choice.tracker))

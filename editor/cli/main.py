@@ -183,7 +183,7 @@ _detect_options = [
     click.option("--min-score", type=click.FloatRange(0, 1), metavar="S",
                  help="Drop detections scoring below S (default 0.5), except weak ones that continue a track."),
     click.option("--weak-score", type=click.FloatRange(0, 1), metavar="S",
-                 help="Detections scoring from S (default 0.3) up to --min-score only continue a track already "
+                 help="Detections scoring from S (default 0.2) up to --min-score only continue a track already "
                       "there, never start one (ByteTrack's second association); S ≥ --min-score: off."),
     click.option("--detect-shape", type=click.Choice(["ellipse", "box", "mask"]),
                  help="Each detection as the ellipse (default) or box the detector found (grown by "

