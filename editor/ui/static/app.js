@@ -62,8 +62,13 @@ function showFrame(i) {
   state.frame = Math.max(0, Math.min(state.frames - 1, i));
   $("scrubber").value = state.frame;
   label();
-  $("frame").src = frameUrl(state.frame);
-  if ($("preview").checked) watchPreview(state.frame);
+  if ($("preview").checked && settingsError()) {  // the last good frame stays, with the reason
+    clearInterval(previewTimer);
+    $("busy").hidden = false; $("busy").textContent = `no preview: ${settingsError()}`;
+  } else {
+    $("frame").src = frameUrl(state.frame);
+    if ($("preview").checked) watchPreview(state.frame); else $("busy").hidden = true;
+  }
   state.labels = null;
   drawConfidence();
   loadMarkers().catch(() => {});
@@ -497,7 +502,9 @@ function watchJob() {
 function showJob(j) {
   if (!j || j.state === "idle") return;
   $("progress").max = j.total || 1; $("progress").value = j.done || 0;
-  $("job-status").textContent = `${j.kind || ""} ${j.state} ${j.done || 0}/${j.total || 0}` +
+  // "detect running · tracking 40/125": a job of several steps names the one its frames count
+  const step = j.step && j.state === "running" ? ` · ${j.step}` : "";
+  $("job-status").textContent = `${j.kind || ""} ${j.state}${step} ${j.done || 0}/${j.total || 0}` +
     (j.note ? ` · ${j.note}` : "");
   const running = j.state === "running";
   $("job-eta").textContent = `${(j.elapsed || 0).toFixed(1)} s` +
@@ -557,8 +564,16 @@ function buildSettings() {
       }
       input.id = `opt-${key}`; input.name = key; input.title = f.help || "";
       input.dataset.initial = settingValue(input);
-      input.addEventListener("change", () => { input.classList.remove("invalid"); if ($("preview").checked) showFrame(state.frame); });
-      form.append(lab, input);
+      input.setAttribute("aria-describedby", `help-${key}`);
+      // the field's help, in the page; a refused value's message takes its place (same height)
+      const help = document.createElement("small"); help.className = "help"; help.id = `help-${key}`;
+      help.textContent = help.dataset.help = f.help || "";
+      input.addEventListener("input", () => checkSettings().then(() => {
+        if ($("preview").checked && settingsError()) showFrame(state.frame);  // says why, keeps the frame
+      }).catch(() => {}));
+      input.addEventListener("change", () => checkSettings().then(() => { if ($("preview").checked) showFrame(state.frame); })
+        .catch(() => {}));
+      form.append(lab, input, help);
     }
   }
 }
@@ -577,14 +592,34 @@ function settingItems() {
     .map((el) => `${el.name}=${settingValue(el)}`);
 }
 
-function markInvalid(message) {
-  const m = /^--set ([^=\s]+)=/.exec(message || "");
-  if (!m) return;
-  const el = $(`opt-${m[1]}`);
-  if (el) { el.classList.add("invalid"); el.focus(); }
+// Each value checked as it is typed, by the server with the CLI's rules (POST /api/settings/check):
+// a refused one is outlined with its message in place of the field's help; Render waits until
+// every value is good, and the preview keeps the last good frame.
+let checkToken = 0;
+async function checkSettings() {
+  const token = ++checkToken, preset = $("preset").value;
+  const options = Object.fromEntries(settingItems().map((s) => [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)]));
+  const { errors } = await api("/api/settings/check", { preset, options });
+  if (token !== checkToken) return;
+  state.invalid = errors;
+  for (const el of $("settings").elements) {
+    if (!el.name) continue;
+    const help = $(`help-${el.name}`), message = errors[el.name];
+    el.classList.toggle("invalid", !!message);
+    el.setAttribute("aria-invalid", String(!!message));
+    if (help) {
+      if (message && !help.classList.contains("error")) help.style.minHeight = `${help.offsetHeight}px`;
+      help.textContent = message || help.dataset.help; help.classList.toggle("error", !!message);
+    }
+  }
+  const first = Object.values(errors)[0];
+  $("render").disabled = !!first;
+  $("render").title = first ? `Fix the settings first: ${first}` : "Render the whole video (R)";
 }
+const settingsError = () => Object.values(state.invalid || {})[0] || null;
 
 function render() {
+  if (settingsError()) { showError(settingsError()); return Promise.resolve(); }
   jobStarting("render");
   const options = Object.fromEntries(settingItems().map((s) => [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)]));
   const output = { codec: $("codec").value, crf: Number($("crf").value), container: $("container").value };
@@ -593,7 +628,7 @@ function render() {
 
 async function startRender(options, output) {
   try { await api(`${base()}/render`, { preset: $("preset").value, options, output }); }
-  catch (e) { $("job-status").textContent = "render not started"; $("job-eta").textContent = ""; markInvalid(e.message); throw e; }
+  catch (e) { $("job-status").textContent = "render not started"; $("job-eta").textContent = ""; throw e; }
   watchJob();
 }
 
@@ -765,7 +800,7 @@ function history_(what) {
 $("undo").onclick = () => history_("undo");
 $("redo").onclick = () => history_("redo");
 $("preview").onchange = () => { if (state.playing) pause(); showFrame(state.frame); };
-$("preset").onchange = () => { buildSettings(); if ($("preview").checked) showFrame(state.frame); };
+$("preset").onchange = () => { buildSettings(); checkSettings().catch(() => {}); if ($("preview").checked) showFrame(state.frame); };
 $("track-forward").onclick = () => track("forward").catch(() => {});
 $("track-backward").onclick = () => track("backward").catch(() => {});
 $("track-both").onclick = () => track("both").catch(() => {});
