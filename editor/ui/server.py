@@ -71,7 +71,7 @@ from editor.pipeline.orchestrator import Pipeline, RunRequest
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, builtin_presets, load_preset
 from editor.pipeline.preview import preview_frame
-from editor.tracking.confidence import confidence_document
+from editor.tracking.confidence import confidence_document, review_lines
 from editor.tracking.engine import TrackingSession
 from editor.video.reader import probe
 from editor.ui import persistence
@@ -919,8 +919,10 @@ async def preview_progress(request: Request) -> Response:
 
 async def confidence(request: Request) -> Response:
     """The tracker's confidence per frame and object (``confidence.json``'s content, see
-    :mod:`editor.tracking.confidence`) and ``weak``: every frame some object is weak on —
-    the strip under the timeline and its "next weak frame" navigation."""
+    :mod:`editor.tracking.confidence`), ``weak``: every frame some object is weak on — the
+    strip under the timeline and its "next weak" navigation — and ``review``: ``frames`` (how
+    many of them), ``object_frames`` and ``objects`` (the CLI's per-object lists summed, from
+    the same :meth:`~editor.api.run.TrackingStats.weak_frames`) and the CLI's ``lines``."""
     ui = _session(request)
 
     def read() -> dict[str, object]:
@@ -928,8 +930,11 @@ async def confidence(request: Request) -> Response:
         names = {o.id: o.name for o in s.objects()}
         doc = confidence_document(s.stats.confidence, s.stats.states, names, s.frame_count or 0,
                                   s.stats.review_below)
-        weak = sorted({f for o in doc["objects"] for f in o["review"]})  # type: ignore[attr-defined]
-        return {**doc, "weak": weak}
+        per_object = s.stats.weak_frames()  # the CLI's lists ("12 frames to review for …")
+        weak = sorted({f for frames in per_object.values() for f in frames})
+        review = {"frames": len(weak), "object_frames": sum(len(f) for f in per_object.values()),
+                  "objects": len(per_object), "lines": review_lines(s.stats, names)}
+        return {**doc, "weak": weak, "review": review}
 
     return JSONResponse(await ui.locked(read))
 

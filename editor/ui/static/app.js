@@ -242,8 +242,11 @@ function drawConfidence() {
   }
   ctx.fillStyle = "#fff";
   ctx.fillRect(Math.floor((state.frame + 0.5) * w / n), 0, 1, h);
-  const weak = state.confidence ? state.confidence.weak.length : 0;
-  $("review-label").textContent = weak ? `${weak} frame${weak === 1 ? "" : "s"} to review` : "";
+  // frames some object is weak on, and the CLI's count (its per-object lists summed)
+  const r = state.confidence?.review, weak = r ? r.frames : 0;
+  $("review-label").textContent = weak ? `${weak} frame${weak === 1 ? "" : "s"} to review` +
+    (r.object_frames !== weak ? ` (${r.object_frames} object-frames, ${r.objects} objects)` : "") : "";
+  $("review-label").title = r ? r.lines.join("\n") : "";
   drawLanes();
 }
 
@@ -298,11 +301,13 @@ function toggleHidden(id) {
   showFrame(state.frame);
 }
 
+// "Next weak": the first frame of the next run of weak frames (a run: consecutive weak frames)
 function nextWeak(direction) {
   const weak = state.confidence ? state.confidence.weak : [];
-  if (!weak.length) return;
-  const after = direction > 0 ? weak.filter((f) => f > state.frame) : weak.filter((f) => f < state.frame).reverse();
-  showFrame(after.length ? after[0] : (direction > 0 ? weak[0] : weak[weak.length - 1]));  // wraps around
+  const starts = weak.filter((f, k) => k === 0 || weak[k - 1] !== f - 1);
+  if (!starts.length) return;
+  const after = direction > 0 ? starts.filter((f) => f > state.frame) : starts.filter((f) => f < state.frame).reverse();
+  showFrame(after.length ? after[0] : (direction > 0 ? starts[0] : starts[starts.length - 1]));  // wraps around
 }
 
 // -- objects ----------------------------------------------------------------------------
