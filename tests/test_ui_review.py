@@ -49,3 +49,37 @@ def test_review_count_and_next_weak_run(tmp_path: Path) -> None:
         page.wait_for_function("state.frame === 8")
         _shot(page, "12-review")
         browser.close()
+
+
+def test_earlier_session_offered_in_recent(tmp_path: Path) -> None:
+    """Each visit to the plain token URL starts a new session; the work of an earlier one is
+    offered in the recent list and reopens with its objects and markers."""
+    from playwright.sync_api import sync_playwright
+
+    clip = SQUARE.write(tmp_path / "square.mp4")
+    port, token = free_port(), new_token()
+    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=token,
+                              allowed_hosts=host_allow_list("127.0.0.1", port)))
+    with serving(app, port) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        first = context.new_page()
+        first.goto(f"{base}/?token={token}")
+        _frame_loaded(first)
+        earlier = first.evaluate("state.sid")
+        box = first.locator("#frame").bounding_box()
+        first.mouse.click(box["x"] + box["width"] * 0.28, box["y"] + box["height"] * 0.5)
+        first.wait_for_function("document.querySelectorAll('#markers g.marker').length === 1")
+        second = context.new_page()
+        second.goto(f"{base}/?token={token}")
+        _frame_loaded(second)
+        assert second.evaluate("state.sid") != earlier  # a new session
+        second.wait_for_selector(f"#recent option[value='s={earlier}']", state="attached")
+        assert second.evaluate("[...document.querySelectorAll('#recent option')].map(o => o.value)"
+                               ).count(f"s={earlier}") == 1
+        second.select_option("#recent", f"s={earlier}")
+        second.wait_for_function(f"state.ready && state.sid === '{earlier}' && state.objects.length === 1"
+                                 " && document.querySelectorAll('#markers g.marker').length === 1")
+        assert second.url.endswith(f"#s={earlier}")
+        _shot(second, "13-earlier-session")
+        browser.close()

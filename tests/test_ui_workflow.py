@@ -370,12 +370,17 @@ def test_settings_render_result_and_layout(tmp_path: Path, footage: Path, capsys
             page.wait_for_function("document.getElementById('result').currentTime > 0.15", timeout=20_000)
             assert page.evaluate("[document.getElementById('result').videoWidth, "
                                  "document.getElementById('result').videoHeight]") == [320, 180]
+            # the counter shows the result's time while it plays, not the edited frame
+            page.wait_for_function("/^result \\d+\\.\\d\\d \\/ \\d+\\.\\d\\d s$/"
+                                   ".test(document.getElementById('frame-label').textContent)")
             _shot(page, f"9-result-sigma-{sigma}")
+            assert page.locator("#result-panel a").count() == 0  # one set of downloads: the sidebar's
             with page.expect_download() as dl:
-                page.click("#download-result")
+                page.click("#download-video")
             renders[sigma] = tmp_path / f"sigma{sigma}.mp4"
             dl.value.save_as(renders[sigma])
             page.click("#close-result")
+            assert page.inner_text("#frame-label").startswith("frame ")
         # a preview says what it does from its first moments (remove reads its window of frames)
         page.evaluate("""() => { window.busy = []; new MutationObserver(() => window.busy.push(
             document.getElementById('busy').textContent)).observe(document.getElementById('busy'),

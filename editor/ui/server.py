@@ -318,16 +318,22 @@ class UiState:
     def recent(self) -> list[dict[str, object]]:
         """The videos this server can open now, newest upload first, the command line's last:
         ``upload`` (its key; ``None`` for the command line's video), ``name``, ``bytes`` and
-        ``sessions`` (how many sessions edit it)."""
+        ``sessions`` (how many sessions edit it), ``earlier``: the ids of its sessions with work
+        (prompts, a render, a job; open or left by an earlier server), so that work begun on
+        another visit is one click away, not only at its ``#s=`` address."""
         with self._lock:
             using = [ui.upload for ui in self.sessions.values()] + [r.upload for r in self.dormant.values()]
-            rows: list[dict[str, object]] = [
-                {"upload": key, "name": self.upload_names.get(key, path.name), "bytes": file_size(path),
-                 "sessions": using.count(key)}
-                for key, path in sorted(self.uploads.items(), key=lambda kv: -self.uploaded.get(kv[0], 0))]
+            worked = [(ui.upload, sid) for sid, ui in self.sessions.items() if not ui.closed and _has_work(ui)]
+            worked += [(r.upload, sid) for sid, r in self.dormant.items()]
+
+            def row(key: str | None, name: str, path: Path) -> dict[str, object]:
+                return {"upload": key, "name": name, "bytes": file_size(path), "sessions": using.count(key),
+                        "earlier": sorted(sid for k, sid in worked if k == key)}
+
+            rows = [row(key, self.upload_names.get(key, path.name), path)
+                    for key, path in sorted(self.uploads.items(), key=lambda kv: -self.uploaded.get(kv[0], 0))]
         if self.config.video is not None:
-            rows.append({"upload": None, "name": self.config.video.name, "bytes": file_size(self.config.video),
-                         "sessions": using.count(None)})
+            rows.append(row(None, self.config.video.name, self.config.video))
         return rows
 
     def upload_bytes(self) -> int:

@@ -642,7 +642,6 @@ function showRenderLinks() {
   a.hidden = !state.render; $("show-result").hidden = !state.render;
   if (!state.render) return;
   a.href = `${base()}/download/render`; a.download = `render.${state.render}`;
-  $("download-result").href = a.href; $("download-result").download = a.download;
 }
 
 function showResult() {
@@ -651,11 +650,17 @@ function showResult() {
   const v = $("result");
   v.src = `${base()}/result?t=${Date.now()}`;
   $("result-panel").hidden = false;
-  $("result-info").textContent = `render.${state.render}`;
+  $("result-info").textContent = `render.${state.render} · download it with “Download video”`;
   v.play().catch(() => {});
 }
 
-function closeResult() { $("result").pause(); $("result-panel").hidden = true; }
+// while the result plays, the counter shows the result's time, not the frame being edited
+$("result").addEventListener("timeupdate", () => {
+  const v = $("result");
+  if (!$("result-panel").hidden) $("frame-label").textContent = `result ${v.currentTime.toFixed(2)} / ${(v.duration || 0).toFixed(2)} s`;
+});
+
+function closeResult() { $("result").pause(); $("result-panel").hidden = true; label(); }
 
 // -- opening videos: file picker, drag and drop, recent videos ------------------------------
 let uploading = false;
@@ -712,11 +717,25 @@ async function loadRecent() {
   const list = $("recent-list"); list.replaceChildren();
   for (const v of videos) {
     const label = `${v.name} · ${fmtBytes(v.bytes)}`;
-    const o = document.createElement("option"); o.value = v.upload === null ? "-" : v.upload; o.textContent = label; sel.append(o);
-    const li = document.createElement("li"); li.textContent = label; li.onclick = () => openVideo(v.upload).catch(() => {});
+    const o = document.createElement("option"); o.value = v.upload === null ? "-" : v.upload; o.textContent = `${label} · new session`; sel.append(o);
+    const li = document.createElement("li"); li.textContent = `${label} · new session`; li.onclick = () => openVideo(v.upload).catch(() => {});
     list.append(li);
+    // the earlier sessions on this video (work from another visit): each reopens where it was left
+    for (const sid of v.earlier || []) {
+      if (sid === state.sid) continue;
+      const text = `${v.name} · earlier session ${sid.slice(0, 8)}`;
+      const e = document.createElement("option"); e.value = `s=${sid}`; e.textContent = text; sel.append(e);
+      const eli = document.createElement("li"); eli.textContent = text; eli.dataset.session = sid;
+      eli.onclick = () => openSession(sid).catch(() => {});
+      list.append(eli);
+    }
   }
   sel.hidden = videos.length === 0;
+}
+
+async function openSession(sid) {
+  await attach(await api(`/api/sessions/${sid}`), false);
+  loadRecent().catch(() => {});
 }
 
 function goodbye() {
@@ -830,7 +849,8 @@ for (const id of ["file", "file-empty"]) {
 }
 $("recent").onchange = (e) => {
   const v = e.target.value; e.target.value = "";
-  if (v) openVideo(v === "-" ? null : v).catch(() => {});
+  if (v.startsWith("s=")) openSession(v.slice(2)).catch(() => {});
+  else if (v) openVideo(v === "-" ? null : v).catch(() => {});
 };
 // drag and drop anywhere on the page
 let dragDepth = 0;
