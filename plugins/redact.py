@@ -29,13 +29,15 @@ from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, Stag
 class RedactOptions(StageOptions):
     dilate: int = Field(6, ge=0, le=500, description="grow the mask by this many pixels")
     feather: int = Field(6, ge=0, le=500, description="soft edge width in pixels")
-    shape: Literal["mask", "box"] = "mask"
+    shape: Literal["mask", "box"] = Field("mask", title="Redaction shape",
+                                          description="redact the mask itself, or its bounding box "
+                                                      "(not the detection shape, --detect-shape)")
     hold: int = Field(0, ge=0, le=10000, description="frames to keep redacting a lost object")
 
 
 class BlurOptions(RedactOptions):
     sigma: float = Field(0.0, ge=0.0, le=1000.0,
-                         description="Gaussian sigma in px; 0 = auto (a fifth of the object's size, ≥ 12)")
+                         description="Gaussian sigma in px; 0 = automatic (a fifth of the object's size, ≥ 12)")
 
 
 class PixelateOptions(RedactOptions):

@@ -718,13 +718,24 @@ def test_ui_detect_job_adds_tracked_objects(clip: Path, tmp_path: Path) -> None:
         assert "discs" in bad.json()["error"].split("available: ")[1]
         job = c.post(f"{base}/detect", json={"detectors": ["discs"], "every": 4}).json()
         assert job["kind"] == "detect"
+        seen = []  # (step, done, total) while it runs: each step counts the video's frames, once
         for _ in range(1200):
             job = c.get(f"{base}/job").json()
             if job["state"] != "running":
                 break
-            time.sleep(0.05)
+            seen.append((job["step"], job["done"], job["total"]))
+            time.sleep(0.02)
         assert job["state"] == "done", job
-        assert job["note"] == "found 2: disc-1, disc-2" and job["done"] == job["total"]
+        count = app.state.ui.get(sid).session.frame_count
+        assert job["note"] == "found 2: disc-1, disc-2" and job["done"] == job["total"] == count, job
+        assert job["step"] == "tracking"
+        assert seen and all(step in ("detecting", "tracking") and total == count and 0 <= done <= count
+                            for step, done, total in seen), seen
+        steps = [step for step, _, _ in seen]
+        assert steps == sorted(steps), seen  # detecting, then tracking: never back
+        for step in ("detecting", "tracking"):
+            counts = [done for s, done, _ in seen if s == step]
+            assert counts == sorted(counts), seen  # each step's count only grows
         objects = c.get(f"{base}/objects").json()["objects"]
         assert [(o["id"], o["name"]) for o in objects] == [(mine, "mine"), (mine + 1, "disc-1"), (mine + 2, "disc-2")]
         # the same options as the CLI's: detections bridged between rounds, every detection kept

@@ -70,7 +70,7 @@ def test_full_loop_and_replay(client: TestClient, clip: Path, tmp_path: Path) ->
     events = client.get(f"/api/sessions/{sid}/events")
     assert events.headers["content-type"].startswith("text/event-stream") and "data:" in events.text
     job = _wait(client, sid)
-    assert job["state"] == "done" and job["done"] == job["total"] == T + 1  # frame 10 starts both directions
+    assert job["state"] == "done" and job["done"] == job["total"] == T  # frame 10, where both runs start, counts once
     # correction on a later frame, resume forward from there
     client.post(f"/api/sessions/{sid}/prompts", json={"frame": 22, "object": 1, "points": [[30 + 44, 45 + 7]]})
     client.post(f"/api/sessions/{sid}/track", json={"direction": "forward", "start": 22})

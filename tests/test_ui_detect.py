@@ -52,8 +52,17 @@ def _detect(page, button: str, kind: str) -> list[tuple[float, str, str]]:  # no
     assert running[0][0] < 1000, seen  # the job's own line within a second of its start
     assert re.fullmatch(r"\d+\.\d s( · .+)?", running[0][2]), running[0]  # with the time elapsed
     assert any(re.search(r"about \d+ (s|min) left", eta) for _, status, eta in running), seen  # then the time left
+    # one honest count: each step (detecting, then tracking) counts the video's frames
+    frames = page.evaluate("state.frames")
+    line = re.compile(r"detect running(?: · (detecting|tracking))? (\d+)/(\d+)( · found .+)?")
+    counts = [line.fullmatch(status) for _, status, _ in running]
+    bad = [s for s, m in zip(running, counts)
+           if not (m and (int(m[3]) == frames or m[2] == m[3] == "0") and int(m[2]) <= int(m[3]))]
+    assert not bad, (frames, bad)
+    steps = [m[1] for m in counts if m[1]]
+    assert steps and steps == sorted(steps), seen  # detecting, then tracking
     done = page.inner_text("#job-status")
-    assert re.fullmatch(rf"detect done (\d+)/\1 · found \d+: {kind}-1(, {kind}-\d+)*", done), done
+    assert re.fullmatch(rf"detect done {frames}/{frames} · found \d+: {kind}-1(, {kind}-\d+)*", done), done
     return seen
 
 

@@ -80,6 +80,7 @@ def test_a_restarted_server_reopens_sessions_with_work(tmp_path: Path) -> None:
         videos = c.get("/api/videos").json()["videos"]
         assert [(v["name"], v["upload"], v["sessions"]) for v in videos] == [("holiday.mp4", up, 1),
                                                                               ("clip.mp4", None, 1)]
+        assert sum(sid in v["earlier"] for v in videos) == 1  # the session left there, offered
         again = c.get(f"/api/sessions/{sid}").json()
         assert (again["id"], again["frames"], again["render"], again["job"]) == (sid, N, "webm", {"state": "idle"})
         s = f"/api/sessions/{sid}"

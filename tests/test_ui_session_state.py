@@ -144,7 +144,7 @@ def test_work_belongs_to_the_server(client: TestClient, tmp_path: Path) -> None:
 
 def test_recent_videos_and_a_second_video(client: TestClient, clip: Path) -> None:
     assert client.get("/api/videos").json()["videos"] == [
-        {"upload": None, "name": "clip.mp4", "bytes": clip.stat().st_size, "sessions": 0}]
+        {"upload": None, "name": "clip.mp4", "bytes": clip.stat().st_size, "sessions": 0, "earlier": []}]
     first = client.post("/api/sessions", json={}).json()
     up = client.post("/api/upload?name=holiday%20clip.mp4", content=clip.read_bytes(),
                      headers={"Content-Type": "video/mp4"}).json()
@@ -154,6 +154,11 @@ def test_recent_videos_and_a_second_video(client: TestClient, clip: Path) -> Non
     assert [(v["name"], v["sessions"]) for v in client.get("/api/videos").json()["videos"]] == [
         ("holiday clip.mp4", 1), ("clip.mp4", 1)]
     assert client.get(f"/api/sessions/{first['id']}").status_code == 200  # the first session is still there
+    # a session with work is offered as an earlier session of its video
+    assert [v["earlier"] for v in client.get("/api/videos").json()["videos"]] == [[], []]
+    oid = client.post(f"/api/sessions/{first['id']}/objects", json={"name": "a"}).json()["id"]
+    client.post(f"/api/sessions/{first['id']}/prompts", json={"frame": 0, "object": oid, "points": [[5, 5]], "labels": [1]})
+    assert [v["earlier"] for v in client.get("/api/videos").json()["videos"]] == [[], [first["id"]]]
 
 
 def _cli_error(capsys, clip: Path, tmp_path: Path, *args: str) -> str:  # noqa: ANN001

@@ -329,16 +329,34 @@ def test_settings_render_result_and_layout(tmp_path: Path, footage: Path, capsys
         # progress within a second of starting, with the time elapsed
         page.wait_for_function("/\\d+\\.\\d s/.test(document.getElementById('job-eta').textContent)", timeout=1000)
         _wait_job(page, "track")
-        # a value the form sends is checked as the CLI checks --set: the same line
-        page.fill("#opt-blur\\.sigma", "-3")
-        page.click("#render")
-        page.wait_for_selector("#error:not([hidden])")
+        # the form says what a field means in the page, and the shape is the redaction's
+        assert "0 = automatic" in page.inner_text("#help-blur\\.sigma")
+        assert page.inner_text("label[for='opt-blur.shape']") == "Redaction shape"
+        # a value is checked as it is typed, by the CLI's rules (the CLI refuses it too), and
+        # said in the page's words next to the field; Render waits; the preview keeps its frame
+        page.check("#preview")
+        page.wait_for_function("document.getElementById('frame').src.includes('/preview/')"
+                               " && document.getElementById('frame').complete"
+                               " && document.getElementById('busy').hidden", timeout=60_000)
+        good = page.get_attribute("#frame", "src")
         assert main(["run", str(clip), "--preset", "blur", "--masks", str(tmp_path), "-o", str(tmp_path / "x.mp4"),
-                     "--set", "blur.sigma=-3"]) == 1
-        cli = capsys.readouterr().err.strip().splitlines()[-1].removeprefix("trackedit: error: ")
-        assert page.inner_text("#error") == cli and cli.startswith("--set blur.sigma=-3: ")
+                     "--set", "blur.sigma=-5"]) == 1
+        assert "blur.sigma=-5: sigma: Input should be greater than or equal to 0" in capsys.readouterr().err
+        page.fill("#opt-blur\\.sigma", "-5")
+        page.wait_for_function("document.getElementById('help-blur.sigma').textContent === 'Sigma must be ≥ 0'")
         assert "invalid" in page.get_attribute("#opt-blur\\.sigma", "class")
+        assert page.is_disabled("#render")
+        page.wait_for_function("!document.getElementById('busy').hidden && "
+                               "document.getElementById('busy').textContent === 'no preview: Sigma must be ≥ 0'")
+        assert page.get_attribute("#frame", "src") == good
+        assert page.evaluate("document.getElementById('frame').naturalWidth") > 0  # a frame, not a broken image
+        assert page.locator("#error").is_hidden()
         _shot(page, "8-setting-refused")
+        page.uncheck("#preview")
+        page.fill("#opt-blur\\.sigma", "0")
+        page.wait_for_function("!document.getElementById('render').disabled")
+        assert "invalid" not in (page.get_attribute("#opt-blur\\.sigma", "class") or "")
+        assert "0 = automatic" in page.inner_text("#help-blur\\.sigma")
         renders = {}
         for sigma in (1, 40):
             page.fill("#opt-blur\\.sigma", str(sigma))
@@ -352,12 +370,17 @@ def test_settings_render_result_and_layout(tmp_path: Path, footage: Path, capsys
             page.wait_for_function("document.getElementById('result').currentTime > 0.15", timeout=20_000)
             assert page.evaluate("[document.getElementById('result').videoWidth, "
                                  "document.getElementById('result').videoHeight]") == [320, 180]
+            # the counter shows the result's time while it plays, not the edited frame
+            page.wait_for_function("/^result \\d+\\.\\d\\d \\/ \\d+\\.\\d\\d s$/"
+                                   ".test(document.getElementById('frame-label').textContent)")
             _shot(page, f"9-result-sigma-{sigma}")
+            assert page.locator("#result-panel a").count() == 0  # one set of downloads: the sidebar's
             with page.expect_download() as dl:
-                page.click("#download-result")
+                page.click("#download-video")
             renders[sigma] = tmp_path / f"sigma{sigma}.mp4"
             dl.value.save_as(renders[sigma])
             page.click("#close-result")
+            assert page.inner_text("#frame-label").startswith("frame ")
         # a preview says what it does from its first moments (remove reads its window of frames)
         page.evaluate("""() => { window.busy = []; new MutationObserver(() => window.busy.push(
             document.getElementById('busy').textContent)).observe(document.getElementById('busy'),

@@ -30,8 +30,13 @@ class Job:
     phase: str | None = None
     """What the job is doing before its first frame (e.g. "exporting masks"), shown with the
     elapsed time so that the page says something from the first second."""
+    step: str | None = None
+    """What ``done``/``total`` count, for a job of several steps (detect: "detecting", then
+    "tracking"): each step counts its own frames, from 0 to its fixed total (:meth:`begin`)."""
     started: float = field(default_factory=time.monotonic)
     """When the job started (:func:`time.monotonic`, s)."""
+    step_started: float | None = None
+    """When the current step began (the time left is its rate's)."""
     ended: float | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -44,11 +49,15 @@ class Job:
         self.done, self.total, self.frame = done, total, frame
         self.phase = None
 
+    def begin(self, step: str, total: int) -> None:
+        """A new step of ``total`` frames: the count starts again at 0."""
+        self.step, self.done, self.total, self.step_started = step, 0, total, time.monotonic()
+
     def eta(self, now: float | None = None) -> float | None:
-        """Seconds left at the rate so far (``None`` before the first step or when done)."""
+        """Seconds left in the step at its rate so far (``None`` before the first frame or when done)."""
         if self.state != "running" or self.done <= 0 or self.total <= self.done:
             return None
-        elapsed = (time.monotonic() if now is None else now) - self.started
+        elapsed = (time.monotonic() if now is None else now) - (self.step_started or self.started)
         return elapsed / self.done * (self.total - self.done)
 
     def pause(self) -> None:
@@ -83,6 +92,6 @@ class Job:
         now = time.monotonic()
         eta = self.eta(now)
         return {"kind": self.kind, "state": self.state, "done": self.done, "total": self.total,
-                "frame": self.frame, "error": self.error, "note": self.note, "phase": self.phase,
+                "frame": self.frame, "error": self.error, "note": self.note, "phase": self.phase, "step": self.step,
                 "elapsed": round((self.ended or now) - self.started, 1),
                 "eta": None if eta is None else round(eta, 1)}

@@ -71,14 +71,15 @@ from editor.pipeline.orchestrator import Pipeline, RunRequest
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, builtin_presets, load_preset
 from editor.pipeline.preview import preview_frame
-from editor.tracking.confidence import confidence_document
+from editor.tracking.confidence import confidence_document, review_lines
 from editor.tracking.engine import TrackingSession
 from editor.video.reader import probe
 from editor.ui import persistence
 from editor.ui.jobs import INTERNAL_ERROR, Job
 from editor.ui.persistence import file_size
 from editor.ui.security import UiGuard, host_allow_list, new_token
-from editor.ui.settings import OutputSettings, available_codecs, encode_options, preset_forms, settings_preset
+from editor.ui.settings import (OutputSettings, available_codecs, check_settings, encode_options, preset_forms,
+                                settings_preset)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -317,16 +318,22 @@ class UiState:
     def recent(self) -> list[dict[str, object]]:
         """The videos this server can open now, newest upload first, the command line's last:
         ``upload`` (its key; ``None`` for the command line's video), ``name``, ``bytes`` and
-        ``sessions`` (how many sessions edit it)."""
+        ``sessions`` (how many sessions edit it), ``earlier``: the ids of its sessions with work
+        (prompts, a render, a job; open or left by an earlier server), so that work begun on
+        another visit is one click away, not only at its ``#s=`` address."""
         with self._lock:
             using = [ui.upload for ui in self.sessions.values()] + [r.upload for r in self.dormant.values()]
-            rows: list[dict[str, object]] = [
-                {"upload": key, "name": self.upload_names.get(key, path.name), "bytes": file_size(path),
-                 "sessions": using.count(key)}
-                for key, path in sorted(self.uploads.items(), key=lambda kv: -self.uploaded.get(kv[0], 0))]
+            worked = [(ui.upload, sid) for sid, ui in self.sessions.items() if not ui.closed and _has_work(ui)]
+            worked += [(r.upload, sid) for sid, r in self.dormant.items()]
+
+            def row(key: str | None, name: str, path: Path) -> dict[str, object]:
+                return {"upload": key, "name": name, "bytes": file_size(path), "sessions": using.count(key),
+                        "earlier": sorted(sid for k, sid in worked if k == key)}
+
+            rows = [row(key, self.upload_names.get(key, path.name), path)
+                    for key, path in sorted(self.uploads.items(), key=lambda kv: -self.uploaded.get(kv[0], 0))]
         if self.config.video is not None:
-            rows.append({"upload": None, "name": self.config.video.name, "bytes": file_size(self.config.video),
-                         "sessions": using.count(None)})
+            rows.append(row(None, self.config.video.name, self.config.video))
         return rows
 
     def upload_bytes(self) -> int:
@@ -918,8 +925,10 @@ async def preview_progress(request: Request) -> Response:
 
 async def confidence(request: Request) -> Response:
     """The tracker's confidence per frame and object (``confidence.json``'s content, see
-    :mod:`editor.tracking.confidence`) and ``weak``: every frame some object is weak on —
-    the strip under the timeline and its "next weak frame" navigation."""
+    :mod:`editor.tracking.confidence`), ``weak``: every frame some object is weak on — the
+    strip under the timeline and its "next weak" navigation — and ``review``: ``frames`` (how
+    many of them), ``object_frames`` and ``objects`` (the CLI's per-object lists summed, from
+    the same :meth:`~editor.api.run.TrackingStats.weak_frames`) and the CLI's ``lines``."""
     ui = _session(request)
 
     def read() -> dict[str, object]:
@@ -927,8 +936,11 @@ async def confidence(request: Request) -> Response:
         names = {o.id: o.name for o in s.objects()}
         doc = confidence_document(s.stats.confidence, s.stats.states, names, s.frame_count or 0,
                                   s.stats.review_below)
-        weak = sorted({f for o in doc["objects"] for f in o["review"]})  # type: ignore[attr-defined]
-        return {**doc, "weak": weak}
+        per_object = s.stats.weak_frames()  # the CLI's lists ("12 frames to review for …")
+        weak = sorted({f for frames in per_object.values() for f in frames})
+        review = {"frames": len(weak), "object_frames": sum(len(f) for f in per_object.values()),
+                  "objects": len(per_object), "lines": review_lines(s.stats, names)}
+        return {**doc, "weak": weak, "review": review}
 
     return JSONResponse(await ui.locked(read))
 
@@ -978,12 +990,11 @@ async def track(request: Request) -> Response:
         runs.append((begin, True, begin + 1))
     if body.direction in ("forward", "both"):
         runs.append((begin, False, count - begin))
-    total = sum(n for _, _, n in runs)
 
     def work(job: Job) -> None:
         """Every step runs under the session lock, one frame at a time: each sees whole
         prompts (never one half-added), and clicks and frame views get in between steps."""
-        _propagate(ui, job, runs, 0, total)
+        _propagate(ui, job, runs)
 
     job = Job("track", phase="segmenting the prompted frames")  # until the first frame is tracked
     _start(_state(request), ui, job, work)
@@ -1003,16 +1014,25 @@ def _start(state: UiState, ui: UiSession, job: Job, work: Callable[[Job], None])
     ui.job = job.start(run)
 
 
-def _propagate(ui: UiSession, job: Job, runs: list[tuple[int, bool, int]], done: int, total: int) -> bool:
+def _propagate(ui: UiSession, job: Job, runs: list[tuple[int, bool, int]]) -> bool:
     """Propagate ``runs`` (first frame, backward?, frames) one frame at a time, each step
-    under the session lock (clicks and frame views get in between); ``False`` when paused."""
+    under the session lock (clicks and frame views get in between); ``False`` when paused.
+    The job counts the video's frames the runs cover, each once (both ways from a frame: the
+    video's frame count; the frame both runs start on counts once)."""
     s = ui.session
+    covered = set()
+    for first, reverse, n in runs:
+        covered.update(range(first - n + 1, first + 1) if reverse else range(first, first + n))
+    if job.step is not None:  # a job of several steps (detect): tracking is the next one
+        job.begin("tracking", len(covered))
+    job.total = len(covered)
+    seen: set[int] = set()
     for first, reverse, _ in runs:
         steps = s.propagate(first, reverse=reverse)  # a generator: nothing runs until next()
         try:
             while (step := ui.call(next, steps, None)) is not None:
-                done += 1
-                job.progress(done, total, step[0])
+                seen.add(step[0])
+                job.progress(len(seen & covered), len(covered), step[0])
                 if job.stopped:
                     return False
         finally:
@@ -1055,10 +1075,12 @@ async def detect(request: Request) -> Response:
     count = s.frame_count or 0
 
     def work(job: Job) -> None:
-        total = 3 * count  # detection pass, then backward and forward from the last detection
+        # two steps, each counting the video's frames: detecting (the detection pass), then
+        # tracking (backward from the last detection to the start, forward from it to the end)
+        job.begin("detecting", count)
 
         def scanned(done: int, _total: int) -> None:
-            job.progress(done, total, done - 1)
+            job.progress(done, count, done - 1)
             if job.stopped:
                 raise _Paused
 
@@ -1069,7 +1091,7 @@ async def detect(request: Request) -> Response:
             return
         if not found.prompts.objects:
             job.note = f"no objects found by {' or '.join(options.detectors)}"
-            job.progress(total, total, None)
+            job.progress(count, count, None)
             return
         ui.call(s.add_prompts, found.prompts)
         ui.call(_autosave, state, ui)
@@ -1081,7 +1103,8 @@ async def detect(request: Request) -> Response:
         # detections on the way are corrections), then forward from there to the end
         last = max(p.frame for o in found.prompts.objects for p in o.prompts)
         runs = [(last, True, last + 1), (last, False, count - last)]
-        _propagate(ui, job, runs, count, count + sum(n for _, _, n in runs))
+        job.phase = "segmenting the detected objects"
+        _propagate(ui, job, runs)
 
     _start(state, ui, Job("detect", phase=f"running {' and '.join(options.detectors)} on the first frame"), work)
     return JSONResponse(ui.job.to_json())
@@ -1176,6 +1199,23 @@ async def settings(request: Request) -> Response:
     forms = await asyncio.to_thread(preset_forms, state.plugins)
     return JSONResponse({"presets": forms, "codecs": available_codecs(), "containers": ["mp4", "webm", "mkv", "mov"],
                          "output": OutputSettings().model_dump()})
+
+
+class CheckBody(Body):
+    preset: str = "blur"
+    options: dict[str, str] = {}
+    """As :class:`RenderBody`'s: ``"stage.option"`` → the text typed."""
+
+
+async def check(request: Request) -> Response:
+    """``POST /api/settings/check``: the form's values checked as the CLI checks ``--set``,
+    each refused one with its message in the page's words
+    (:func:`editor.ui.settings.check_settings`): ``{"errors": {"blur.sigma": "Sigma must be ≥ 0"}}``."""
+    state = _state(request)
+    body = await read_body(request, CheckBody)
+    _preset(body.preset, "export-masks has no settings")
+    errors = await asyncio.to_thread(check_settings, body.preset, body.options, state.plugins)
+    return JSONResponse({"errors": errors})
 
 
 async def videos(request: Request) -> Response:
@@ -1299,6 +1339,7 @@ def _routes() -> list[BaseRoute]:
         get("/", page),
         get("/api/info", info),
         get("/api/settings", settings),
+        post("/api/settings/check", check),
         get("/api/videos", videos),
         post("/api/upload", upload),
         # sessions, objects, prompts

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import av
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from editor.api.errors import PresetError
 from editor.pipeline.plugin_manager import PluginManager
@@ -106,6 +106,54 @@ def settings_preset(name: str, options: dict[str, str], plugins: PluginManager) 
                 raise PresetError(f"--set {item}: the web UI takes no file paths (use `trackedit run --set`)")
     validate_preset(preset, plugins)
     return preset
+
+
+_BOUNDS = {"greater_than_equal": ("ge", "≥"), "greater_than": ("gt", ">"), "less_than_equal": ("le", "≤"),
+           "less_than": ("lt", "<")}
+_KINDS = {"int_parsing": "a whole number", "int_from_float": "a whole number", "int_type": "a whole number",
+          "float_parsing": "a number", "float_type": "a number", "bool_parsing": "on or off", "bool_type": "on or off"}
+
+
+def _number(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _page_message(label: str, exc: PresetError) -> str:
+    """``exc`` (a ``--set`` refusal) in the page's words: ``Sigma must be ≥ 0``."""
+    cause = exc.__cause__
+    if not isinstance(cause, ValidationError):  # not the model's rule: the CLI's reason, without the flag
+        text = str(exc)
+        return text.split(": ", 1)[1] if text.startswith("--set ") and ": " in text else text
+    err = cause.errors()[0]
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
+        key, sign = _BOUNDS[kind]
+        return f"{label} must be {sign} {_number(ctx[key])}"
+    if kind in _KINDS:
+        return f"{label} must be {_KINDS[kind]}"
+    if kind == "literal_error" and "expected" in ctx:
+        return f"{label} must be one of {ctx['expected']}"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{label}: {msg[:1].lower()}{msg[1:]}"
+
+
+def check_settings(name: str, options: dict[str, str], plugins: PluginManager) -> dict[str, str]:
+    """Each of ``options`` (``"stage.option"`` → text typed) that :func:`settings_preset`
+    refuses — the CLI's rules — → its message in the page's words, to show next to the field
+    as it is typed (``{"blur.sigma": "Sigma must be ≥ 0"}``); empty when all are good. Each
+    option is checked on its own, so that every bad field is named."""
+    preset = load_preset(name)
+    errors: dict[str, str] = {}
+    for key, value in options.items():
+        try:
+            settings_preset(name, {key: value}, plugins)
+        except PresetError as exc:
+            sid, _, option = key.partition(".")
+            cfg = next((c for c in preset.stages if c.id == sid), None)
+            spec = plugins.stages.get(cfg.use) if cfg is not None else None
+            props = spec.options_model.model_json_schema().get("properties", {}) if spec is not None else {}
+            errors[key] = _page_message(props.get(option, {}).get("title", option), exc)
+    return errors
 
 
 def encode_options(output: OutputSettings) -> tuple[EncodeOptions, str]:

@@ -62,8 +62,13 @@ function showFrame(i) {
   state.frame = Math.max(0, Math.min(state.frames - 1, i));
   $("scrubber").value = state.frame;
   label();
-  $("frame").src = frameUrl(state.frame);
-  if ($("preview").checked) watchPreview(state.frame);
+  if ($("preview").checked && settingsError()) {  // the last good frame stays, with the reason
+    clearInterval(previewTimer);
+    $("busy").hidden = false; $("busy").textContent = `no preview: ${settingsError()}`;
+  } else {
+    $("frame").src = frameUrl(state.frame);
+    if ($("preview").checked) watchPreview(state.frame); else $("busy").hidden = true;
+  }
   state.labels = null;
   drawConfidence();
   loadMarkers().catch(() => {});
@@ -237,8 +242,11 @@ function drawConfidence() {
   }
   ctx.fillStyle = "#fff";
   ctx.fillRect(Math.floor((state.frame + 0.5) * w / n), 0, 1, h);
-  const weak = state.confidence ? state.confidence.weak.length : 0;
-  $("review-label").textContent = weak ? `${weak} frame${weak === 1 ? "" : "s"} to review` : "";
+  // frames some object is weak on, and the CLI's count (its per-object lists summed)
+  const r = state.confidence?.review, weak = r ? r.frames : 0;
+  $("review-label").textContent = weak ? `${weak} frame${weak === 1 ? "" : "s"} to review` +
+    (r.object_frames !== weak ? ` (${r.object_frames} object-frames, ${r.objects} objects)` : "") : "";
+  $("review-label").title = r ? r.lines.join("\n") : "";
   drawLanes();
 }
 
@@ -293,11 +301,13 @@ function toggleHidden(id) {
   showFrame(state.frame);
 }
 
+// "Next weak": the first frame of the next run of weak frames (a run: consecutive weak frames)
 function nextWeak(direction) {
   const weak = state.confidence ? state.confidence.weak : [];
-  if (!weak.length) return;
-  const after = direction > 0 ? weak.filter((f) => f > state.frame) : weak.filter((f) => f < state.frame).reverse();
-  showFrame(after.length ? after[0] : (direction > 0 ? weak[0] : weak[weak.length - 1]));  // wraps around
+  const starts = weak.filter((f, k) => k === 0 || weak[k - 1] !== f - 1);
+  if (!starts.length) return;
+  const after = direction > 0 ? starts.filter((f) => f > state.frame) : starts.filter((f) => f < state.frame).reverse();
+  showFrame(after.length ? after[0] : (direction > 0 ? starts[0] : starts[starts.length - 1]));  // wraps around
 }
 
 // -- objects ----------------------------------------------------------------------------
@@ -497,7 +507,9 @@ function watchJob() {
 function showJob(j) {
   if (!j || j.state === "idle") return;
   $("progress").max = j.total || 1; $("progress").value = j.done || 0;
-  $("job-status").textContent = `${j.kind || ""} ${j.state} ${j.done || 0}/${j.total || 0}` +
+  // "detect running · tracking 40/125": a job of several steps names the one its frames count
+  const step = j.step && j.state === "running" ? ` · ${j.step}` : "";
+  $("job-status").textContent = `${j.kind || ""} ${j.state}${step} ${j.done || 0}/${j.total || 0}` +
     (j.note ? ` · ${j.note}` : "");
   const running = j.state === "running";
   $("job-eta").textContent = `${(j.elapsed || 0).toFixed(1)} s` +
@@ -557,8 +569,16 @@ function buildSettings() {
       }
       input.id = `opt-${key}`; input.name = key; input.title = f.help || "";
       input.dataset.initial = settingValue(input);
-      input.addEventListener("change", () => { input.classList.remove("invalid"); if ($("preview").checked) showFrame(state.frame); });
-      form.append(lab, input);
+      input.setAttribute("aria-describedby", `help-${key}`);
+      // the field's help, in the page; a refused value's message takes its place (same height)
+      const help = document.createElement("small"); help.className = "help"; help.id = `help-${key}`;
+      help.textContent = help.dataset.help = f.help || "";
+      input.addEventListener("input", () => checkSettings().then(() => {
+        if ($("preview").checked && settingsError()) showFrame(state.frame);  // says why, keeps the frame
+      }).catch(() => {}));
+      input.addEventListener("change", () => checkSettings().then(() => { if ($("preview").checked) showFrame(state.frame); })
+        .catch(() => {}));
+      form.append(lab, input, help);
     }
   }
 }
@@ -577,14 +597,34 @@ function settingItems() {
     .map((el) => `${el.name}=${settingValue(el)}`);
 }
 
-function markInvalid(message) {
-  const m = /^--set ([^=\s]+)=/.exec(message || "");
-  if (!m) return;
-  const el = $(`opt-${m[1]}`);
-  if (el) { el.classList.add("invalid"); el.focus(); }
+// Each value checked as it is typed, by the server with the CLI's rules (POST /api/settings/check):
+// a refused one is outlined with its message in place of the field's help; Render waits until
+// every value is good, and the preview keeps the last good frame.
+let checkToken = 0;
+async function checkSettings() {
+  const token = ++checkToken, preset = $("preset").value;
+  const options = Object.fromEntries(settingItems().map((s) => [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)]));
+  const { errors } = await api("/api/settings/check", { preset, options });
+  if (token !== checkToken) return;
+  state.invalid = errors;
+  for (const el of $("settings").elements) {
+    if (!el.name) continue;
+    const help = $(`help-${el.name}`), message = errors[el.name];
+    el.classList.toggle("invalid", !!message);
+    el.setAttribute("aria-invalid", String(!!message));
+    if (help) {
+      if (message && !help.classList.contains("error")) help.style.minHeight = `${help.offsetHeight}px`;
+      help.textContent = message || help.dataset.help; help.classList.toggle("error", !!message);
+    }
+  }
+  const first = Object.values(errors)[0];
+  $("render").disabled = !!first;
+  $("render").title = first ? `Fix the settings first: ${first}` : "Render the whole video (R)";
 }
+const settingsError = () => Object.values(state.invalid || {})[0] || null;
 
 function render() {
+  if (settingsError()) { showError(settingsError()); return Promise.resolve(); }
   jobStarting("render");
   const options = Object.fromEntries(settingItems().map((s) => [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)]));
   const output = { codec: $("codec").value, crf: Number($("crf").value), container: $("container").value };
@@ -593,7 +633,7 @@ function render() {
 
 async function startRender(options, output) {
   try { await api(`${base()}/render`, { preset: $("preset").value, options, output }); }
-  catch (e) { $("job-status").textContent = "render not started"; $("job-eta").textContent = ""; markInvalid(e.message); throw e; }
+  catch (e) { $("job-status").textContent = "render not started"; $("job-eta").textContent = ""; throw e; }
   watchJob();
 }
 
@@ -602,7 +642,6 @@ function showRenderLinks() {
   a.hidden = !state.render; $("show-result").hidden = !state.render;
   if (!state.render) return;
   a.href = `${base()}/download/render`; a.download = `render.${state.render}`;
-  $("download-result").href = a.href; $("download-result").download = a.download;
 }
 
 function showResult() {
@@ -611,11 +650,17 @@ function showResult() {
   const v = $("result");
   v.src = `${base()}/result?t=${Date.now()}`;
   $("result-panel").hidden = false;
-  $("result-info").textContent = `render.${state.render}`;
+  $("result-info").textContent = `render.${state.render} · download it with “Download video”`;
   v.play().catch(() => {});
 }
 
-function closeResult() { $("result").pause(); $("result-panel").hidden = true; }
+// while the result plays, the counter shows the result's time, not the frame being edited
+$("result").addEventListener("timeupdate", () => {
+  const v = $("result");
+  if (!$("result-panel").hidden) $("frame-label").textContent = `result ${v.currentTime.toFixed(2)} / ${(v.duration || 0).toFixed(2)} s`;
+});
+
+function closeResult() { $("result").pause(); $("result-panel").hidden = true; label(); }
 
 // -- opening videos: file picker, drag and drop, recent videos ------------------------------
 let uploading = false;
@@ -672,11 +717,25 @@ async function loadRecent() {
   const list = $("recent-list"); list.replaceChildren();
   for (const v of videos) {
     const label = `${v.name} · ${fmtBytes(v.bytes)}`;
-    const o = document.createElement("option"); o.value = v.upload === null ? "-" : v.upload; o.textContent = label; sel.append(o);
-    const li = document.createElement("li"); li.textContent = label; li.onclick = () => openVideo(v.upload).catch(() => {});
+    const o = document.createElement("option"); o.value = v.upload === null ? "-" : v.upload; o.textContent = `${label} · new session`; sel.append(o);
+    const li = document.createElement("li"); li.textContent = `${label} · new session`; li.onclick = () => openVideo(v.upload).catch(() => {});
     list.append(li);
+    // the earlier sessions on this video (work from another visit): each reopens where it was left
+    for (const sid of v.earlier || []) {
+      if (sid === state.sid) continue;
+      const text = `${v.name} · earlier session ${sid.slice(0, 8)}`;
+      const e = document.createElement("option"); e.value = `s=${sid}`; e.textContent = text; sel.append(e);
+      const eli = document.createElement("li"); eli.textContent = text; eli.dataset.session = sid;
+      eli.onclick = () => openSession(sid).catch(() => {});
+      list.append(eli);
+    }
   }
   sel.hidden = videos.length === 0;
+}
+
+async function openSession(sid) {
+  await attach(await api(`/api/sessions/${sid}`), false);
+  loadRecent().catch(() => {});
 }
 
 function goodbye() {
@@ -765,7 +824,7 @@ function history_(what) {
 $("undo").onclick = () => history_("undo");
 $("redo").onclick = () => history_("redo");
 $("preview").onchange = () => { if (state.playing) pause(); showFrame(state.frame); };
-$("preset").onchange = () => { buildSettings(); if ($("preview").checked) showFrame(state.frame); };
+$("preset").onchange = () => { buildSettings(); checkSettings().catch(() => {}); if ($("preview").checked) showFrame(state.frame); };
 $("track-forward").onclick = () => track("forward").catch(() => {});
 $("track-backward").onclick = () => track("backward").catch(() => {});
 $("track-both").onclick = () => track("both").catch(() => {});
@@ -790,7 +849,8 @@ for (const id of ["file", "file-empty"]) {
 }
 $("recent").onchange = (e) => {
   const v = e.target.value; e.target.value = "";
-  if (v) openVideo(v === "-" ? null : v).catch(() => {});
+  if (v.startsWith("s=")) openSession(v.slice(2)).catch(() => {});
+  else if (v) openVideo(v === "-" ? null : v).catch(() => {});
 };
 // drag and drop anywhere on the page
 let dragDepth = 0;
