@@ -50,7 +50,6 @@ Rules shared by both (each implemented once, here):
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
