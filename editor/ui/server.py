@@ -699,15 +699,20 @@ def _frame_index(ui: UiSession, index: int, status: int) -> int:
 
 async def frame(request: Request) -> Response:
     """A frame with the masks the page shows, drawn as the ``overlay`` stage draws them
-    (without ids: the page lists the objects beside the frame)."""
+    (without ids: the page lists the objects beside the frame). The ``X-Damaged`` header is
+    ``1`` for a frame decoded with errors (the reader's rule, :class:`editor.video.reader.Damage`,
+    as in the CLI's ``confidence.json``), else ``0``."""
     ui = _session(request)
     width = _width(request)
     index = _frame_index(ui, request.path_params["index"], 400)
     labels = await ui.locked(page_labels, ui.session, index)
 
     def draw() -> Response:
-        image = ui.session.frames[index].image
-        return _jpeg(image if labels is None else draw_overlay(image, labels, text=False), width)
+        decoded = ui.session.frames[index]
+        image = decoded.image
+        response = _jpeg(image if labels is None else draw_overlay(image, labels, text=False), width)
+        response.headers["X-Damaged"] = "1" if decoded.damaged else "0"
+        return response
 
     return await asyncio.to_thread(draw)
 
@@ -791,7 +796,7 @@ async def confidence(request: Request) -> Response:
         s = ui.session
         names = {o.id: o.name for o in s.objects()}
         doc = confidence_document(s.stats.confidence, s.stats.states, names, s.frame_count or 0,
-                                  s.stats.review_below)
+                                  s.stats.review_below, s.stats.damaged)
         weak = sorted({f for o in doc["objects"] for f in o["review"]})  # type: ignore[attr-defined]
         return {**doc, "weak": weak}
 
