@@ -170,3 +170,67 @@ def test_animated_webp_in(tmp_path: Path) -> None:
     assert len(frames) == 20 and abs(frames[-1].time - 1.9) < 0.02
     reference = list(iter_frames(_gif(tmp_path / "ref.gif")))
     assert np.abs(frames[5].image.astype(int) - reference[5].image).mean() < 8
+
+
+def _srgb(linear: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 (sRGB) encoding of linear light, clipped to [0, 1]."""
+    x = np.clip(linear.astype(np.float64), 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def _exr_frames(folder: Path, n: int = 8, first: int = 1001) -> list[np.ndarray]:
+    """``shot.1001.exr``…: float32 scene-linear RGB written by FFmpeg's EXR encoder (PyAV):
+    smooth ramps running past 1.0 (highlights), different on every frame. Returns the
+    linear RGB H×W×3 of each frame."""
+    folder.mkdir()
+    h, w = 48, 64
+    ramp_x = np.linspace(0.0, 1.2, w, dtype=np.float32)[None, :].repeat(h, 0)
+    ramp_y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None].repeat(w, 1)
+    out, images = av.open(str(folder / "shot.%04d.exr"), "w", format="image2",
+                          options={"start_number": str(first)}), []
+    with out:
+        stream = out.add_stream("exr", rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, "gbrpf32le"
+        for i in range(n):
+            image = np.dstack([ramp_x, ramp_y * (1 - i / (2 * n)), np.full((h, w), 0.02 * (i + 1), np.float32)])
+            images.append(image)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gbrpf32le")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    assert sorted(p.name for p in folder.iterdir())[0] == f"shot.{first}.exr"
+    return images
+
+
+@pytest.mark.parametrize("kind", ["folder", "pattern"])
+def test_exr_sequence(tmp_path: Path, kind: str) -> None:
+    """Numbered OpenEXR frames (scene-linear float) in, with ``--fps``: every frame, at that
+    rate, in order; levels are the sRGB encoding of the linear values (FFmpeg's EXR decoder,
+    ``apply_trc``), highlights above 1.0 clipped, at 16 bits; a run writes them edited."""
+    linear = _exr_frames(tmp_path / "shot")
+    spec = str(tmp_path / "shot") if kind == "folder" else str(tmp_path / "shot" / "shot.%04d.exr")
+    with input_file(spec, fps=Fraction(24000, 1001)) as path:
+        info = probe(path)
+        assert (info.frame_count, info.size, info.average_rate) == (8, (64, 48), Fraction(24000, 1001))
+        frames = list(iter_frames(path, deep=True))
+    assert len(frames) == 8
+    times = np.array([f.time for f in frames])
+    assert np.abs(times - np.arange(8) * 1001 / 24000).max() < 1e-6  # exactly a frame period apart
+    assert all(a.pts < b.pts for a, b in zip(frames, frames[1:]))
+    for f, want in zip(frames, linear):
+        assert f.image.dtype == np.uint16
+        error = np.abs(f.image.astype(np.float64) - _srgb(want) * 65535)
+        assert error.max() <= 40, (f.index, error.max())  # within 0.06 % everywhere, channels in order
+        assert f.image[:, -8:, 0].min() >= 65535 - 40  # linear 1.1–1.2: clipped to white
+    prompts = tmp_path / "p.json"
+    prompts.write_text(BOX.replace("[10,10,60,60]", "[4,4,20,20]"))
+    out = tmp_path / "out.mp4"
+    assert main(["-q", "run", spec, "--fps", "24", "-o", str(out), "--preset", "blur", "--prompts", str(prompts),
+                 *CLASSIC]) == 0
+    got = probe(out)
+    assert (got.frame_count, got.size, got.average_rate) == (8, (64, 48), Fraction(24))
+    for f, want in zip(iter_frames(out), linear):
+        outside = np.abs(f.image[28:, 28:].astype(np.float64) - _srgb(want[28:, 28:]) * 255)
+        assert outside.mean() <= 1.5, (f.index, outside.mean())  # the levels reach the output

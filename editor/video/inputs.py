@@ -6,12 +6,17 @@ Every run reads its input several times (probing, the detection pass, tracking, 
 output's decode, the copied streams), so an input that can be read only once — a pipe, a
 FIFO, a download — is read once, in one pass, into a scratch file (said in one log line),
 and every pass then reads that file; the backward tracking pass uses its on-disk frame
-cache as always. An image sequence becomes a lossless FFV1 video in Matroska at ``fps``
+cache as always. An image sequence becomes a lossless FFV1 video (NUT or Matroska) at ``fps``
 frames per second (FFmpeg's ``image2`` demuxer reads it: ``start_number``, ``framerate``;
 https://ffmpeg.org/ffmpeg-formats.html#image2-1), its pixels as decoded, bit for bit.
+Floating-point images (OpenEXR: scene-linear light) are the exception: FFmpeg's EXR decoder
+encodes them with the sRGB transfer (its ``apply_trc=iec61966_2_1``; values above 1.0 clip),
+and they are kept as 16-bit RGB tagged sRGB (FFV1 holds floats only experimentally), said
+in one log line.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -35,6 +40,9 @@ from editor.api.files import scratch_dir
 from editor.video.pixels import pixel_format
 
 log = logging.getLogger(__name__)
+
+#: FFmpeg's floating-point pixel formats (``gbrpf32le``, ``grayf32le``, ``rgbaf16le``…).
+_FLOAT = re.compile(r"f(16|32)(le|be)?$")
 
 #: Image file suffixes a folder of frames may hold.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".dpx", ".webp")
@@ -91,20 +99,32 @@ def _numbered(folder: Path) -> tuple[str, int, int]:
 
 
 def _sequence(folder: Path, pattern: str, start: int, fps: Fraction, out: Path, shown: str) -> Path:
-    """The image sequence as a lossless FFV1/Matroska video at ``fps``."""
+    """The image sequence as a lossless FFV1 video at ``fps``: ``out`` with the suffix of its
+    container. RGB frames (PNG, TIFF, EXR, DPX…) go in NUT, whose time base is 1/``fps``
+    itself; YUV and grey frames (JPEG: full range) in Matroska, which keeps their range and
+    matrix tags (NUT keeps none) but counts time in milliseconds (24 or 30000/1001 fps are
+    then uneven by up to half a millisecond)."""
     try:
         source = av.open(str(folder / pattern), format="image2",
                          options={"start_number": str(start), "framerate": str(fps)})
     except (av.error.FFmpegError, ValueError) as exc:
         raise InputError(f"cannot read the image sequence ({exc})", shown) from exc
     n = 0
-    with source, av.open(str(out), "w", format="matroska") as target:
+    with source, contextlib.ExitStack() as stack:
         stream = source.streams.video[0]
-        encoder = None
+        if stream.codec_context.name == "exr":
+            stream.codec_context.options = {"apply_trc": "iec61966_2_1"}
+            log.info("EXR frames are linear light: encoded with the sRGB transfer as 16-bit RGB (values above "
+                     "1.0 clip)")
+        target = encoder = None
         for frame in source.decode(stream):
             if encoder is None:
-                encoder = _ffv1_stream(target, fps, frame.width, frame.height, _ffv1_format(frame.format.name))
-                for attr in ("color_range", "colorspace"):
+                pix_fmt = _ffv1_format(frame.format.name)
+                rgb = pixel_format(pix_fmt).is_rgb
+                out = out.with_suffix(".nut" if rgb else ".mkv")
+                target = stack.enter_context(av.open(str(out), "w", format="nut" if rgb else "matroska"))
+                encoder = _ffv1_stream(target, fps, frame.width, frame.height, pix_fmt)
+                for attr in ("color_range", "colorspace", "color_trc"):
                     try:
                         setattr(encoder.codec_context, attr, getattr(frame, attr))
                     except (AttributeError, TypeError, ValueError):
@@ -114,7 +134,7 @@ def _sequence(folder: Path, pattern: str, start: int, fps: Fraction, out: Path, 
             frame.pts, frame.time_base = n, 1 / fps
             _mux(target, encoder, frame)
             n += 1
-        if encoder is None:
+        if encoder is None or target is None:
             raise InputError("the image sequence has no frames", shown)
         _mux(target, encoder, None)
     log.info("image sequence %s: %d frames at %s fps (--fps sets the rate)", shown, n, fps)
@@ -138,8 +158,13 @@ def _mux(target: av.container.OutputContainer, stream: av.video.stream.VideoStre
 
 
 def _ffv1_format(name: str) -> str:
-    """The FFV1 pixel format that holds decoded image pixels as they are."""
+    """The FFV1 pixel format that holds decoded image pixels as they are (floating-point
+    ones, which FFV1 codes only as an experiment: as 16-bit integers)."""
     formats = {f.name for f in av.Codec("ffv1", "w").video_formats or []}
+    if _FLOAT.search(name):
+        fmt = pixel_format(name)
+        wanted = "gray16le" if fmt.is_gray else "gbrap16le" if fmt.has_alpha else "gbrp16le"
+        return wanted if wanted in formats else "gbrap16le" if fmt.has_alpha else "gbrp16le"
     if name in formats:
         return name
     fmt = pixel_format(name)
@@ -179,12 +204,12 @@ def input_file(spec: str | Path, *, fps: Fraction | float | None = None) -> Iter
     if _PATTERN.search(path.name) and not path.exists():
         with scratch_dir("input") as folder:
             first = _first_number(path)
-            yield _sequence(path.parent, path.name, first, rate or DEFAULT_FPS, folder / "sequence.mkv", text)
+            yield _sequence(path.parent, path.name, first, rate or DEFAULT_FPS, folder / "sequence", text)
         return
     if path.is_dir():
         pattern, first, _ = _numbered(path)
         with scratch_dir("input") as folder:
-            yield _sequence(path, pattern, first, rate or DEFAULT_FPS, folder / "sequence.mkv", text)
+            yield _sequence(path, pattern, first, rate or DEFAULT_FPS, folder / "sequence", text)
         return
     try:
         mode = path.stat().st_mode
