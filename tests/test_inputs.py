@@ -3,6 +3,7 @@
 folder of numbered PNG or JPEG, ``--fps``), GIF and animated WebP in, GIF out with a palette."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -234,3 +235,79 @@ def test_exr_sequence(tmp_path: Path, kind: str) -> None:
     for f, want in zip(iter_frames(out), linear):
         outside = np.abs(f.image[28:, 28:].astype(np.float64) - _srgb(want[28:, 28:]) * 255)
         assert outside.mean() <= 1.5, (f.index, outside.mean())  # the levels reach the output
+
+
+@contextmanager
+def _rtsp_server(clip: Path) -> Iterator[str]:
+    """A minimal RTSP server on 127.0.0.1 for ``clip``'s video (RFC 2326 over UDP, one
+    client): DESCRIBE answers the SDP of FFmpeg's RTP muxer, SETUP takes the client's ports,
+    PLAY starts ``ffmpeg -re`` sending the RTP packets there in real time. Yields the URL."""
+    import re
+    import socket
+
+    sdp = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-an", "-c", "copy", "-t", "0", "-f", "rtp",
+                          "-sdp_file", "/dev/stdout", "rtp://127.0.0.1:9"], capture_output=True, text=True).stdout
+    sdp = sdp[sdp.index("v=0"):]
+    server = socket.create_server(("127.0.0.1", 0))
+    senders: list[subprocess.Popen] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        buffer, ports = b"", ("0", "0")
+        with conn, contextlib.suppress(ConnectionResetError):  # the client may just go
+            while data := conn.recv(4096):
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    head, buffer = buffer.split(b"\r\n\r\n", 1)
+                    request = head.decode()
+                    method, url = request.split()[:2]
+                    cseq = re.search(r"CSeq: *(\d+)", request)[1]
+                    reply, body = f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n", ""
+                    if method == "DESCRIBE":
+                        body = sdp
+                        reply += f"Content-Base: {url}/\r\nContent-Type: application/sdp\r\nContent-Length: {len(body)}\r\n"
+                    elif method == "SETUP":
+                        ports = re.search(r"client_port=(\d+)-(\d+)", request).groups()
+                        reply += f"Transport: RTP/AVP;unicast;client_port={ports[0]}-{ports[1]}\r\nSession: 1\r\n"
+                    elif method == "PLAY":
+                        reply += "Session: 1\r\n"
+                        senders.append(subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-i", str(clip), "-an", "-c",
+                                                         "copy", "-f", "rtp",
+                                                         f"rtp://127.0.0.1:{ports[0]}?rtcpport={ports[1]}"]))
+                    conn.sendall((reply + "\r\n" + body).encode())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"rtsp://127.0.0.1:{server.getsockname()[1]}/live"
+    finally:
+        server.close()
+        for sender in senders:
+            sender.wait(30)
+
+
+def test_rtsp_is_recorded_in_one_pass_until_it_ends(tmp_path: Path) -> None:
+    """``rtsp://`` (f27's video served live from 127.0.0.1): recorded once, until the stream
+    ends — the first keyframe too, which comes before RTP's timing is known — and edited
+    like any input: every frame, the same size, a frame period apart. The server takes one
+    connection only: a second read of the stream would find nobody there."""
+    out = tmp_path / "out.mp4"
+    with _rtsp_server(CASES / "f27_pipe.ts") as url:
+        assert main(["-q", "run", url, "-o", str(out), "--preset", "blur", "--prompts",
+                     str(CASES / "f27_prompts.json"), *CLASSIC]) == 0
+    src, got = probe(CASES / "f27_pipe.ts"), probe(out)
+    assert (got.frame_count, got.size) == (src.frame_count, src.size) == (120, (640, 360))
+    times = np.array([f.time for f in iter_frames(out)])
+    assert np.abs(np.diff(times) - 1 / 30).max() < 0.002
+
+
+def test_rtsp_without_a_server_is_one_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    assert main(["run", f"rtsp://127.0.0.1:{port}/none", "-o", str(tmp_path / "o.mp4"), "--preset", "blur",
+                 "--prompts", str(CASES / "f27_prompts.json"), *CLASSIC]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot open the stream" in err[0] and f"rtsp://127.0.0.1:{port}/none" in err[0]
+    assert not (tmp_path / "o.mp4").exists()

@@ -1,5 +1,5 @@
 """Inputs that are not a video file on disk, made into one: stdin (``-``) and FIFOs, URLs
-(``file://``, ``http(s)://``), image sequences (``frame_%05d.png``, a folder of numbered
+(``file://``, ``http(s)://``, ``rtsp://``), image sequences (``frame_%05d.png``, a folder of numbered
 PNG/JPEG/TIFF/EXR…) and animated WebP (which FFmpeg's webp decoder does not read).
 
 Every run reads its input several times (probing, the detection pass, tracking, the
@@ -51,6 +51,8 @@ DEFAULT_FPS = Fraction(25)
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _PATTERN = re.compile(r"%0?\d*d")
 _CHUNK = 1 << 20
+#: Seconds without data after which a live stream (``rtsp://``) counts as ended.
+STREAM_IDLE_SECONDS = 5.0
 
 
 def is_url(spec: str) -> bool:
@@ -288,6 +290,79 @@ def _webp(path: Path, out: Path) -> Path:
     return out
 
 
+def _record(url: str, folder: Path) -> Path:
+    """An RTSP stream recorded in one pass into ``folder`` (its video and audio packets copied
+    as they come, into Matroska) until it ends: the server stops it, or sends nothing for
+    :data:`STREAM_IDLE_SECONDS` (an RTP stream often ends so: FFmpeg's client reports a
+    time-out). Packets before the stream's timestamps are known (RTP before its first
+    sender report) are dropped. A camera that never stops is never done: record a stretch
+    first (``ffmpeg -i URL -t 60 -c copy clip.mkv``)."""
+    idle = str(int(STREAM_IDLE_SECONDS * 1_000_000))
+    try:
+        source = av.open(url, options={"timeout": idle})
+    except (av.error.FFmpegError, OSError) as exc:
+        raise InputError(f"cannot open the stream ({_reason(exc)})", url) from exc
+    out = folder / "stream.mkv"
+    packets = 0
+    with source, av.open(str(out), "w", format="matroska") as target:
+        kept = [st for st in source.streams if st.type in ("video", "audio")]
+        if not any(st.type == "video" for st in kept):
+            raise InputError("the stream has no video", url)
+        streams = {st.index: target.add_stream_from_template(st) for st in kept}
+        untimed: dict[int, list[av.Packet]] = {st.index: [] for st in kept}
+        last: dict[int, int] = {}
+        try:
+            for packet in source.demux(kept):
+                if not packet.size:
+                    continue  # the demuxer's flush packet
+                index = packet.stream.index
+                if packet.pts is None and packet.dts is None:
+                    if index not in last:  # before the stream's timing is known (RTP's first sender report)
+                        untimed[index].append(packet)
+                        continue
+                    packet.pts = packet.dts = last[index] + _period(packet.stream)
+                for early in _stamped(untimed.pop(index, []), packet):
+                    early.stream = streams[index]
+                    target.mux(early)
+                last[index] = packet.dts if packet.dts is not None else packet.pts
+                packet.stream = streams[index]
+                target.mux(packet)
+                packets += 1
+        except av.error.TimeoutError as exc:
+            if not packets:
+                raise InputError(f"nothing came for {STREAM_IDLE_SECONDS:g} s ({_reason(exc)})", url) from exc
+        except av.error.FFmpegError as exc:
+            if not packets:
+                raise InputError(f"cannot read the stream ({_reason(exc)})", url) from exc
+            log.warning("%s ended with an error after %d packets (%s): going on with what came", url, packets,
+                        _reason(exc))
+    log.info("recorded %s in one pass, until it ended, into %s (%.1f MB): a run reads its input several times",
+             url, out, out.stat().st_size / 1e6)
+    return out
+
+
+def _period(stream: av.stream.Stream) -> int:
+    """One frame (or audio packet) of ``stream`` in its time base: 1/rate, else 1/25 s."""
+    rate = getattr(stream, "average_rate", None) or getattr(stream, "guessed_rate", None) or Fraction(25)
+    if stream.type == "audio" and getattr(stream, "rate", None):
+        rate = Fraction(stream.rate, stream.codec_context.frame_size or 1024)
+    return max(1, round(1 / (Fraction(rate) * Fraction(stream.time_base))))
+
+
+def _stamped(early: list[av.Packet], first: av.Packet) -> list[av.Packet]:
+    """``early`` packets (no timestamps: they came before the stream's timing was known)
+    placed one period apart before ``first``, the first packet with timestamps."""
+    start = first.dts if first.dts is not None else first.pts
+    step = _period(first.stream)
+    for k, packet in enumerate(early):
+        packet.pts = packet.dts = start - (len(early) - k) * step
+    return early
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _first_number(pattern: Path) -> int:
     """The first number of ``pattern`` that exists (image2 looks from 0 to 4)."""
     regex = re.compile("^" + _PATTERN.sub(r"(\\d+)", re.escape(pattern.name)) + "$")
@@ -298,9 +373,12 @@ def _first_number(pattern: Path) -> int:
 
 
 def _download(url: str, folder: Path) -> Path:
-    """``url`` in one pass into ``folder``: http(s) through urllib; other protocols FFmpeg reads
-    (rtsp, srt…) are live streams with no end: record them first."""
+    """``url`` in one pass into ``folder``: http(s) through urllib, ``rtsp://`` recorded
+    (:func:`_record`); other protocols FFmpeg reads (srt, rtmp…) are live streams: record
+    them first."""
     scheme = url.split(":", 1)[0].lower()
+    if scheme in ("rtsp", "rtsps"):
+        return _record(url, folder)
     if scheme not in ("http", "https"):
         raise InputError(f"{scheme}:// inputs are not read directly: record the stream to a file first "
                          f"(ffmpeg -i URL -c copy file.mkv)", url)
