@@ -32,6 +32,8 @@ def _energy(image: np.ndarray) -> float:
 
 
 def test_f25_damaged_frames_are_named_and_the_object_still_blurred(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """…in the CLI's review line and confidence.json, and alike by the web UI's frame
+    endpoint (its random access, frames asked in a scrubbing order)."""
     src, masks, out = CASES / "f25_badsector.mp4", tmp_path / "masks", tmp_path / "out.mp4"
     frames = list(iter_frames(src))
     assert len(frames) == probe(src).frame_count == 120
@@ -41,6 +43,7 @@ def test_f25_damaged_frames_are_named_and_the_object_still_blurred(tmp_path: Pat
     assert "60 damaged frames to review (decoded with errors): 60–119" in err
     doc = json.loads((masks / "confidence.json").read_text())
     assert doc["damaged"] == list(range(60, 120))
+    assert _ui_damaged(src, tmp_path) == doc["damaged"]
     assert main(["-q", "run", str(src), "-o", str(out), "--preset", "blur", "--masks", str(masks)]) == 0
     checked = 0
     for a, b in zip(frames, iter_frames(out)):
@@ -52,6 +55,28 @@ def test_f25_damaged_frames_are_named_and_the_object_still_blurred(tmp_path: Pat
         assert _energy(b.image[box]) <= 0.1 * _energy(a.image[box]), a.index
         checked += a.damaged
     assert checked > 40
+
+
+def _ui_damaged(src: Path, tmp_path: Path) -> list[int]:
+    """The frames the web UI's frame endpoint marks damaged (``X-Damaged: 1``), every frame
+    asked once in a shuffled order (seeks back and forth, as scrubbing does)."""
+    from starlette.testclient import TestClient
+
+    from editor.pipeline.plugin_manager import PluginManager
+    from editor.ui.server import UiConfig, create_app
+
+    origin, token = "http://127.0.0.1:8765", "t"
+    app = create_app(UiConfig(src, work_root=tmp_path / "ui", token=token), PluginManager())
+    with TestClient(app, base_url=origin, headers={"Origin": origin, "X-Trackedit-Token": token}) as client:
+        sid = client.post("/api/sessions", json={}).json()["id"]
+        order = np.random.default_rng(0).permutation(probe(src).frame_count)
+        marks = {}
+        for i in order.tolist():
+            r = client.get(f"/api/sessions/{sid}/frames/{i}.jpg?width=64")
+            assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+            marks[i] = r.headers["X-Damaged"]
+    assert set(marks.values()) <= {"0", "1"}
+    return sorted(i for i, m in marks.items() if m == "1")
 
 
 def _clip(path: Path, frames: int = 50) -> Path:
@@ -83,14 +108,19 @@ def _damage(src: Path, dst: Path, packets: slice, *, zeros: float = 0.5) -> Path
     return dst
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".ts"])
-@pytest.mark.parametrize("zeros", [0.5, 0.12])
-def test_a_damaged_keyframe_marks_its_group(tmp_path: Path, suffix: str, zeros: float) -> None:
+def _bad_keyframe(tmp_path: Path, suffix: str, zeros: float) -> Path:
+    """:func:`_clip` in ``suffix``'s container with its second keyframe damaged (:func:`_damage`)."""
     src = _clip(tmp_path / f"src{suffix}")
     with av.open(str(src)) as c:
         order = [p.is_keyframe for p in c.demux(c.streams.video[0]) if p.size]
     second_key = [i for i, key in enumerate(order) if key][1]
-    bad = _damage(src, tmp_path / f"bad{suffix}", slice(second_key, second_key + 1), zeros=zeros)
+    return _damage(src, tmp_path / f"bad{suffix}", slice(second_key, second_key + 1), zeros=zeros)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".ts"])
+@pytest.mark.parametrize("zeros", [0.5, 0.12])
+def test_a_damaged_keyframe_marks_its_group(tmp_path: Path, suffix: str, zeros: float) -> None:
+    bad = _bad_keyframe(tmp_path, suffix, zeros)
     frames = list(iter_frames(bad))
     assert len(frames) == probe(bad).frame_count == 50
     assert all(a.time < b.time for a, b in zip(frames, frames[1:]))
@@ -99,6 +129,29 @@ def test_a_damaged_keyframe_marks_its_group(tmp_path: Path, suffix: str, zeros: 
     assert damaged and damaged[0] in (18, 19, 20) and damaged[-1] == 39
     assert damaged == list(range(damaged[0], 40))
     assert not any(f.damaged for f in frames[:18])
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".ts"])
+@pytest.mark.parametrize("zeros", [0.5, 0.12])
+def test_random_access_marks_damage_as_decoding_through(tmp_path: Path, suffix: str, zeros: float) -> None:
+    """One rule (``reader.Damage``) for both readers: frames fetched by index in a shuffled
+    order (the UI's and the Python API's random access: seeks onto and past the damaged
+    keyframe, packets the decoder rejects, MPEG-TS seeking by bytes) are damaged exactly
+    where decoding the file through marks them, and clean frames have the same pixels."""
+    from editor.video.random_access import FrameSource
+
+    bad = _bad_keyframe(tmp_path, suffix, zeros)
+    through = list(iter_frames(bad))
+    with FrameSource(bad, cache_size=4) as source:
+        assert len(source) == len(through) == 50
+        fetched = {i: source[i] for i in np.random.default_rng(1).permutation(50).tolist()}
+    damaged = [f.index for f in through if f.damaged]
+    assert sorted(i for i, f in fetched.items() if f.damaged) == damaged
+    assert damaged
+    for f in through:
+        assert fetched[f.index].pts == f.pts
+        if not f.damaged:
+            assert np.array_equal(fetched[f.index].image, f.image), f.index
 
 
 def test_a_stream_that_cannot_go_on_names_the_frame(tmp_path: Path) -> None:

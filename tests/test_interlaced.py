@@ -89,3 +89,38 @@ def test_other_interlaced_sources_keep_their_field_order(tmp_path: Path, codec: 
     assert main(["-q", "run", str(src), "-o", str(out), "--preset", "blur", "--prompts", str(masks), *CLASSIC]) == 0
     tff = int(order == "tt")
     assert _fields(out) == (order, [(1, tff)] * 3)
+
+
+def test_x265_codes_woven_frames_tagged_and_says_so(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """libx265 through FFmpeg cannot code interlaced frames: x265's field coding takes each
+    field as a picture of its own, and FFmpeg's HEVC decoder returns those as half-height
+    frames at twice the rate. So an interlaced source (here bottom field first, with real
+    combing: two instants per frame) is coded frame by frame, both fields woven in their
+    rows, the stream tagged with the source's field order, and one warning says so and
+    names libx264 for field coding."""
+    src, out = tmp_path / "src.mkv", tmp_path / "out.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=50:duration=0.48",
+                    "-vf", "tinterlace=interleave_bottom,setfield=bff", "-flags", "+ildct+ilme", "-c:v", "libx264",
+                    "-field_order", "bb", "-crf", "10", str(src)], check=True)
+    info = probe(src)
+    assert info.field_order == "bb" and info.frame_count == 12
+    prompts = tmp_path / "p.json"
+    prompts.write_text('{"version":1,"objects":[{"id":1,"name":"a","prompts":[{"frame":0,"box":[4,4,40,40]}]}]}')
+    assert main(["run", str(src), "-o", str(out), "--preset", "blur", "--prompts", str(prompts), "--codec", "libx265",
+                 "--encoder-preset", "ultrafast", *CLASSIC]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "interlaced" in line]
+    assert len(warnings) == 1 and all(w in warnings[0] for w in ("libx265", "woven", "bottom field first", "libx264"))
+    order, flags = _fields(out)
+    assert order == "bb" and flags == [(0, 0)] * 3  # tagged, coded as frames: no field flags to pretend
+    got = probe(out)
+    assert (got.codec, got.width, got.height, got.frame_count) == ("hevc", 320, 240, 12)  # not fields
+    n = 0
+    for a, b in zip(iter_frames(src), iter_frames(out)):
+        x, y = a.image[60:, 60:].astype(float), b.image[60:, 60:].astype(float)  # away from the blurred box
+        swapped = x.copy()
+        swapped[0::2], swapped[1::2] = x[1::2], x[0::2]
+        comb = np.abs(swapped - x).max(axis=2) > 40  # where the two instants differ
+        right, wrong = np.abs(y - x)[comb].mean(), np.abs(y - swapped)[comb].mean()
+        assert right < 0.2 * wrong, (a.index, right, wrong)  # each field in its own rows
+        n += comb.sum() > 500
+    assert n == 12

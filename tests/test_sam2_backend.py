@@ -368,3 +368,44 @@ def test_web_ui_clicks_corrects_and_tracks_with_sam2(frames: list, tmp_path: Pat
         assert len([n for n in after.namelist() if n.endswith(".png")]) == 6
         old = zipfile.ZipFile(io.BytesIO(before))
         assert after.read("00004.png") != old.read("00004.png")  # the click edited the tracked mask
+
+
+def _kept(session: StreamingSession) -> dict:
+    """Per object, the frames whose memory the session keeps (conditioning and other)."""
+    s = session.session
+    return {oid: {kind: sorted(s.output_dict_per_obj[s.obj_id_to_idx(oid)][kind])
+                  for kind in ("cond_frame_outputs", "non_cond_frame_outputs")} for oid in s.obj_ids}
+
+
+def test_a_damaged_frame_leaves_no_memory(model, frames: list) -> None:  # noqa: ANN001
+    """Random weights of the real shapes (SAM 2 and EdgeTAM), a pass told of damage beside
+    one that is not: on a damaged frame the masks and presence scores are the clean pass's
+    (it is segmented as usual; a correction given there is its mask), but it leaves no
+    memory entry and no conditioning frame for later frames, which are then tracked from
+    the memory before it; an object that starts on a damaged frame keeps that mask.
+    Clean frames are memorised (so the check can fail)."""
+    import dataclasses
+
+    shape = frames[0].image.shape[:2]
+    video = probe(_sample("bikes.mp4"))
+    told, clean = (Sam2Tracker(model, "cpu", "fp32").new_pass(video, reverse=False) for _ in range(2))
+    prompts = {0: {1: _box(shape, 330, 15, 480, 272)}, 3: {1: _box(shape, 350, 30, 470, 250)},
+               5: {2: _box(shape, 60, 90, 220, 230)}}
+    damaged = {2, 3, 5}
+    kept = []
+    for t in range(7):
+        before = _kept(told.session), told.session.state_size()
+        a = told.step(dataclasses.replace(frames[t], damaged=t in damaged), prompts.get(t, {}))
+        b = clean.step(frames[t], prompts.get(t, {}))
+        kept.append(_kept(told.session))
+        if t in (2, 3):  # the same state before: the same answer
+            assert told.last is not None and clean.last is not None
+            assert torch.equal(told.last.logits, clean.last.logits) and told.scores() == clean.scores()
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a) and 1 in a
+            assert kept[t] == before[0] and told.session.state_size().bytes <= before[1].bytes
+    assert kept[1][1]["non_cond_frame_outputs"] == [1]
+    assert kept[4][1] == {"cond_frame_outputs": [0], "non_cond_frame_outputs": [4]}  # 1 aged out, 2 and 3 never in
+    assert _kept(clean.session)[1]["cond_frame_outputs"] == [0, 3]  # the clean pass keeps its correction
+    assert kept[5][2] == {"cond_frame_outputs": [5], "non_cond_frame_outputs": []}  # all it can start from
+    assert kept[5][1] == kept[4][1] and 5 not in _kept(told.session)[1]["non_cond_frame_outputs"]
+    assert told.last is not None and told.last.object_ids == [1, 2]

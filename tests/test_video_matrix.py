@@ -386,3 +386,22 @@ def test_alpha_source_to_rgba_png_sequence(tmp_path: Path) -> None:
         assert bgra.shape == (48, 64, 4)
         assert np.array_equal(bgra[..., 3][keep], f.alpha[keep])
         assert np.array_equal(bgra[..., 2::-1][keep], f.image[keep])
+
+
+@pytest.mark.parametrize("pix_fmt", ["rgb48le", "gbrp16le", "gbrp12le", "gbrap16le"])
+def test_deep_rgb_levels_are_the_source_levels(pix_fmt: str) -> None:
+    """Deep RGB sources convert with white at 65535 as they are (swscale's RGB to RGB is
+    exact at every depth; only its YUV conversions run to 65280): to_rgb gives the source's
+    levels, and from_rgb writes them back unchanged."""
+    from editor.api.frames import ColorInfo
+    from editor.video.pixels import from_rgb, to_rgb
+
+    levels = np.linspace(0, 65535, 64 * 48 * 3).round().astype(np.uint16).reshape(48, 64, 3)
+    source = av.VideoFrame.from_ndarray(levels, format="rgb48le").reformat(format=pix_fmt)
+    bits = 12 if "12" in pix_fmt else 16
+    want = (levels >> (16 - bits)).astype(np.float64) * 65535 / ((1 << bits) - 1)  # the source's levels
+    rgb, _ = to_rgb(source, deep=True)
+    assert rgb.dtype == np.uint16 and np.abs(rgb - want).max() <= 1
+    assert rgb.max() == 65535
+    back = from_rgb(rgb, None, pix_fmt, ColorInfo(0, 2, 2, 2))
+    assert np.array_equal(back.to_ndarray()[..., :3], source.to_ndarray()[..., :3])

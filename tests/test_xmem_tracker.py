@@ -115,3 +115,91 @@ def test_tracker_precision_option(network) -> None:  # noqa: ANN001
     assert np.array_equal(p.step(frames[0], {1: gt})[1], gt)
     out = p.step(frames[1], {})
     assert out[1].dtype == bool and out[1].shape == (120, 160)
+
+
+def _memory(p) -> list[torch.Tensor]:  # noqa: ANN001
+    """Everything XMem keeps of the frames it saw: both banks (keys, shrinkage, selection,
+    values, usage counters) and the sensory memory, cloned."""
+    m = p._core.memory
+    out = [m.hidden]
+    for bank in (m.work_mem, m.long_mem):
+        out += [bank.key, bank.shrinkage, bank.selection, bank.use_count, bank.life_count, *bank.values]
+    return [t.clone() for t in out if t is not None]
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_damaged_frame_is_segmented_but_not_memorised(network) -> None:  # noqa: ANN001
+    """Random weights of the real shapes; a review replacing every frame's mask makes every
+    clean frame a memory frame (as the engine's evidence does): on a damaged frame the mask
+    is still produced (the review's), but the memory banks, usage counters and sensory
+    memory are exactly as before it, also with a correction given there; the next clean
+    frame is memorised again; an object that starts on a damaged frame is memorised."""
+    import dataclasses
+
+    held = {1: _scene(0)[1] == 1}
+
+    class Hold:
+        def __call__(self, frame, masks, probabilities):  # noqa: ANN001, ANN204
+            assert set(probabilities) == set(masks)
+            return {oid: held[1] for oid in masks}
+
+        def forget(self, ids) -> None:  # noqa: ANN001
+            pass
+
+    p = XMemTracker(network, internal_size=None).new_pass(_video(), reverse=False)
+    p.set_review(Hold())
+    frames = list(_frames())
+    p.step(frames[0], dict(held))
+    before = _memory(p)
+    p.step(frames[1], {})  # a clean frame: the review's mask enters memory
+    assert not _same(before, _memory(p)) and p._core.memory.work_mem.size > before[1].shape[-1]
+    for t in (2, 3):
+        before = _memory(p)
+        out = p.step(dataclasses.replace(frames[t], damaged=True), {})
+        assert list(out) == [1] and np.array_equal(out[1], held[1])  # still segmented and reviewed
+        assert _same(before, _memory(p)), t
+    fix = _scene(4)[1] == 1
+    out = p.step(dataclasses.replace(frames[4], damaged=True), {1: fix})  # a correction on a damaged frame
+    assert np.array_equal(out[1], fix) and _same(before, _memory(p))
+    p.step(frames[5], {})
+    assert p._core.memory.work_mem.size > before[1].shape[-1]  # clean again: memorised
+    before = _memory(p)
+    new = _scene(6)[1] == 2
+    out = p.step(dataclasses.replace(frames[6], damaged=True), {2: new})  # an object starting here
+    assert np.array_equal(out[2], new) and p._core.memory.work_mem.size > before[1].shape[-1]
+
+
+def test_engine_tells_xmem_of_damage_forward_and_backward(network, tmp_path: Path) -> None:  # noqa: ANN001
+    """The engine marks damaged frames on both passes (the backward pass replays frames from
+    its cache, which keeps pixels only): XMem memorises none of them in either direction."""
+    import dataclasses
+
+    steps: list[tuple[bool, int, bool, bool]] = []
+    tracker = XMemTracker(network, internal_size=96)
+    original = tracker.new_pass
+
+    def new_pass(video, *, reverse):  # noqa: ANN001, ANN202
+        p = original(video, reverse=reverse)
+        step = p.step
+
+        def spy(frame, prompts):  # noqa: ANN001, ANN202
+            size = p._core.memory.work_mem.size
+            out = step(frame, prompts)
+            steps.append((reverse, frame.index, frame.damaged, p._core.memory.work_mem.size > size))
+            return out
+        p.step = spy
+        return p
+    tracker.new_pass = new_pass
+    damaged = set(range(6, 16))
+    prompts = parse_prompts({"objects": [{"id": 1, "prompts": [{"frame": 10, "box": [20, 25, 90, 75]}]}]})
+    vt = TrackingSession(_video(), GrabCutSegmenter(), tracker, work_dir=tmp_path)
+    vt.add_prompts(prompts)
+    items = list(vt.stream(dataclasses.replace(f, damaged=f.index in damaged) for f in _frames()))
+    assert [it.index for it in items] == list(range(T)) and vt.stats.damaged == damaged
+    assert all(s[2] == (s[1] in damaged) for s in steps)  # every step told, whichever pass
+    assert {s[1] for s in steps if s[0] and s[2]} >= set(range(6, 10))  # replayed from the cache, still damaged
+    assert any(s[3] for s in steps if not s[2] and s[1] != 10)  # clean frames are memorised
+    assert not any(s[3] for s in steps if s[2] and s[1] != 10)  # damaged ones never (10: the prompt)

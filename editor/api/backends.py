@@ -65,6 +65,15 @@ class TrackPass(Protocol):
         corrections); those masks replace the prediction and enter the tracker's memory.
         Returns bool H×W masks at the frame's size for every object still tracked
         (objects given in ``prompts`` included).
+
+        Damaged frames: when ``frame.damaged`` is true (decoded with errors or predicted
+        from such a frame; the engine sets it on every frame it steps, frames replayed
+        from its cache included) the pass predicts masks as usual but learns nothing from
+        the frame: a tracker with a memory or model of the objects (XMem, SAM 2) leaves it
+        as it was before the frame, except for an object that starts there (its first mask
+        is all it can track from). Prompt and review masks on such a frame replace the
+        prediction in the result. A tracker whose state is only the previous frame (the
+        classical optical-flow tracker) keeps no model to protect.
         """
         ...
 

@@ -77,7 +77,9 @@ def editor_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
     as for segmenters). The factory returns an :class:`editor.api.backends.Tracker` whose
     ``new_pass(video, reverse=...)`` gives a :class:`editor.api.backends.TrackPass`; the
     core drives it frame by frame, forward and backward, handing it prompt masks and shot
-    cuts. A :class:`editor.api.backends.ReviewableTracker` also takes refined masks back
+    cuts, and marking damaged frames (``Frame.damaged``), which a tracker predicts on but
+    never learns from (:meth:`editor.api.backends.TrackPass.step`). A
+    :class:`editor.api.backends.ReviewableTracker` also takes refined masks back
     (weak-mask refinement).
 
     Return value: ignored.

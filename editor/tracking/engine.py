@@ -50,7 +50,6 @@ Rules shared by both (each implemented once, here):
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -656,10 +655,8 @@ class TrackingSession:
         mask are looked back from (:meth:`_look_back`). ``seeds``: masks handed to the
         tracker as the evidence already knows them (a look-back's first frame)."""
         frame = frame.as_8bit()  # backends, cut detection and evidence work on 8-bit RGB
-        if frame.damaged:
+        if frame.damaged:  # the reader's mark, kept by the frame cache: trackers predict, never learn
             self.stats.damaged.add(frame.index)
-        elif frame.index in self.stats.damaged:  # from the frame cache, which keeps pixels only
-            frame = dataclasses.replace(frame, damaged=True)
         if not state.reverse:
             self._cuts.observe(frame)
         evidence = state.evidence

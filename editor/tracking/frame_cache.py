@@ -65,7 +65,9 @@ class FrameCache:
 
     def _put(self, frame: Frame, *, tracking_only: bool = False) -> None:
         """Store ``frame`` whole, or (``tracking_only``) what its 8-bit RGB image is made of
-        and its timing: :meth:`get` then returns a frame with the 8-bit image only."""
+        and its timing: :meth:`get` then returns a frame with the 8-bit image only. Every
+        frame keeps :attr:`~editor.api.frames.Frame.damaged` (trackers never learn from it,
+        on the way back too)."""
         i = frame.index
         if tracking_only:
             planes = frame.planes
@@ -76,7 +78,8 @@ class FrameCache:
             else:
                 np.save(self.folder / f"r{i:06d}_rgb.npy", frame.rgb8, allow_pickle=False)
             empty = np.empty((0, 0, 3), np.uint8)
-            self._meta[i] = Frame(i, empty, frame.pts, frame.time_base, frame.time, None, frame.duration, planes)
+            self._meta[i] = Frame(i, empty, frame.pts, frame.time_base, frame.time, None, frame.duration, planes,
+                                  frame.damaged)
             self._tracking_only.add(i)
             return
         _imwrite(str(self.folder / f"f{i:06d}.png"), np.ascontiguousarray(frame.image[..., ::-1]), _PNG)
@@ -88,7 +91,8 @@ class FrameCache:
                 _imwrite(str(self.folder / f"p{i:06d}_{k}.png"), plane, _PNG)
             planes = dataclasses.replace(frame.planes, data=())
         empty = np.empty((0, 0, 3), frame.image.dtype)
-        self._meta[i] = Frame(i, empty, frame.pts, frame.time_base, frame.time, None, frame.duration, planes)
+        self._meta[i] = Frame(i, empty, frame.pts, frame.time_base, frame.time, None, frame.duration, planes,
+                              frame.damaged)
 
     def get(self, index: int) -> Frame:
         meta = self._meta[index]
@@ -102,7 +106,7 @@ class FrameCache:
             data = tuple(cv2.imread(str(path), cv2.IMREAD_UNCHANGED) for path in self._files(index)[2:])
             planes = dataclasses.replace(meta.planes, data=data)
         return Frame(index, np.ascontiguousarray(image), meta.pts, meta.time_base, meta.time, alpha,
-                     meta.duration, planes)
+                     meta.duration, planes, meta.damaged)
 
     def _get_for_tracking(self, meta: Frame) -> Frame:
         from editor.video.pixels import rgb_of
@@ -114,7 +118,8 @@ class FrameCache:
             data = tuple(np.load(self.folder / f"r{i:06d}_{k}.npy") for k in range(len(self._raw_planes(i))))
             deep_rgb = rgb_of(dataclasses.replace(meta.planes, data=data), deep=True)[0]
             image = Frame(i, deep_rgb, None, meta.time_base, meta.time).rgb8  # as the engine's 8-bit view
-        return Frame(i, np.ascontiguousarray(image), meta.pts, meta.time_base, meta.time, None, meta.duration)
+        return Frame(i, np.ascontiguousarray(image), meta.pts, meta.time_base, meta.time, None, meta.duration,
+                     damaged=meta.damaged)
 
     def _raw_planes(self, index: int) -> list[Path]:
         out = []

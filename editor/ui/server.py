@@ -838,7 +838,9 @@ def _hidden(request: Request) -> list[int]:
 async def frame(request: Request) -> Response:
     """A frame with the masks the page shows, drawn as the ``overlay`` stage draws them
     (without ids: the page lists the objects beside the frame), less the objects the page
-    hides (``?hide=2,5``: their masks are not drawn; renders still edit them)."""
+    hides (``?hide=2,5``: their masks are not drawn; renders still edit them). The
+    ``X-Damaged`` header is ``1`` for a frame decoded with errors (the reader's rule,
+    :class:`editor.video.reader.Damage`, as in the CLI's ``confidence.json``), else ``0``."""
     ui = _session(request)
     width = _width(request)
     hidden = _hidden(request)
@@ -848,8 +850,11 @@ async def frame(request: Request) -> Response:
         labels = np.where(np.isin(labels, hidden), 0, labels).astype(np.uint8)
 
     def draw() -> Response:
-        image = ui.session.frames[index].image
-        return _jpeg(image if labels is None else draw_overlay(image, labels, text=False), width)
+        decoded = ui.session.frames[index]
+        image = decoded.image
+        response = _jpeg(image if labels is None else draw_overlay(image, labels, text=False), width)
+        response.headers["X-Damaged"] = "1" if decoded.damaged else "0"
+        return response
 
     return await asyncio.to_thread(draw)
 
@@ -935,7 +940,7 @@ async def confidence(request: Request) -> Response:
         s = ui.session
         names = {o.id: o.name for o in s.objects()}
         doc = confidence_document(s.stats.confidence, s.stats.states, names, s.frame_count or 0,
-                                  s.stats.review_below)
+                                  s.stats.review_below, s.stats.damaged)
         per_object = s.stats.weak_frames()  # the CLI's lists ("12 frames to review for …")
         weak = sorted({f for frames in per_object.values() for f in frames})
         review = {"frames": len(weak), "object_frames": sum(len(f) for f in per_object.values()),

@@ -1,17 +1,22 @@
 """Inputs that are not a video file on disk, made into one: stdin (``-``) and FIFOs, URLs
-(``file://``, ``http(s)://``), image sequences (``frame_%05d.png``, a folder of numbered
+(``file://``, ``http(s)://``, ``rtsp://``), image sequences (``frame_%05d.png``, a folder of numbered
 PNG/JPEG/TIFF/EXR…) and animated WebP (which FFmpeg's webp decoder does not read).
 
 Every run reads its input several times (probing, the detection pass, tracking, the
 output's decode, the copied streams), so an input that can be read only once — a pipe, a
 FIFO, a download — is read once, in one pass, into a scratch file (said in one log line),
 and every pass then reads that file; the backward tracking pass uses its on-disk frame
-cache as always. An image sequence becomes a lossless FFV1 video in Matroska at ``fps``
+cache as always. An image sequence becomes a lossless FFV1 video (NUT or Matroska) at ``fps``
 frames per second (FFmpeg's ``image2`` demuxer reads it: ``start_number``, ``framerate``;
 https://ffmpeg.org/ffmpeg-formats.html#image2-1), its pixels as decoded, bit for bit.
+Floating-point images (OpenEXR: scene-linear light) are the exception: FFmpeg's EXR decoder
+encodes them with the sRGB transfer (its ``apply_trc=iec61966_2_1``; values above 1.0 clip),
+and they are kept as 16-bit RGB tagged sRGB (FFV1 holds floats only experimentally), said
+in one log line.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -36,6 +41,9 @@ from editor.video.pixels import pixel_format
 
 log = logging.getLogger(__name__)
 
+#: FFmpeg's floating-point pixel formats (``gbrpf32le``, ``grayf32le``, ``rgbaf16le``…).
+_FLOAT = re.compile(r"f(16|32)(le|be)?$")
+
 #: Image file suffixes a folder of frames may hold.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".dpx", ".webp")
 #: Frames per second of an image sequence when ``--fps`` is not given (FFmpeg's image2 default).
@@ -43,6 +51,8 @@ DEFAULT_FPS = Fraction(25)
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _PATTERN = re.compile(r"%0?\d*d")
 _CHUNK = 1 << 20
+#: Seconds without data after which a live stream (``rtsp://``) counts as ended.
+STREAM_IDLE_SECONDS = 5.0
 
 
 def is_url(spec: str) -> bool:
@@ -91,20 +101,32 @@ def _numbered(folder: Path) -> tuple[str, int, int]:
 
 
 def _sequence(folder: Path, pattern: str, start: int, fps: Fraction, out: Path, shown: str) -> Path:
-    """The image sequence as a lossless FFV1/Matroska video at ``fps``."""
+    """The image sequence as a lossless FFV1 video at ``fps``: ``out`` with the suffix of its
+    container. RGB frames (PNG, TIFF, EXR, DPX…) go in NUT, whose time base is 1/``fps``
+    itself; YUV and grey frames (JPEG: full range) in Matroska, which keeps their range and
+    matrix tags (NUT keeps none) but counts time in milliseconds (24 or 30000/1001 fps are
+    then uneven by up to half a millisecond)."""
     try:
         source = av.open(str(folder / pattern), format="image2",
                          options={"start_number": str(start), "framerate": str(fps)})
     except (av.error.FFmpegError, ValueError) as exc:
         raise InputError(f"cannot read the image sequence ({exc})", shown) from exc
     n = 0
-    with source, av.open(str(out), "w", format="matroska") as target:
+    with source, contextlib.ExitStack() as stack:
         stream = source.streams.video[0]
-        encoder = None
+        if stream.codec_context.name == "exr":
+            stream.codec_context.options = {"apply_trc": "iec61966_2_1"}
+            log.info("EXR frames are linear light: encoded with the sRGB transfer as 16-bit RGB (values above "
+                     "1.0 clip)")
+        target = encoder = None
         for frame in source.decode(stream):
             if encoder is None:
-                encoder = _ffv1_stream(target, fps, frame.width, frame.height, _ffv1_format(frame.format.name))
-                for attr in ("color_range", "colorspace"):
+                pix_fmt = _ffv1_format(frame.format.name)
+                rgb = pixel_format(pix_fmt).is_rgb
+                out = out.with_suffix(".nut" if rgb else ".mkv")
+                target = stack.enter_context(av.open(str(out), "w", format="nut" if rgb else "matroska"))
+                encoder = _ffv1_stream(target, fps, frame.width, frame.height, pix_fmt)
+                for attr in ("color_range", "colorspace", "color_trc"):
                     try:
                         setattr(encoder.codec_context, attr, getattr(frame, attr))
                     except (AttributeError, TypeError, ValueError):
@@ -114,7 +136,7 @@ def _sequence(folder: Path, pattern: str, start: int, fps: Fraction, out: Path, 
             frame.pts, frame.time_base = n, 1 / fps
             _mux(target, encoder, frame)
             n += 1
-        if encoder is None:
+        if encoder is None or target is None:
             raise InputError("the image sequence has no frames", shown)
         _mux(target, encoder, None)
     log.info("image sequence %s: %d frames at %s fps (--fps sets the rate)", shown, n, fps)
@@ -138,8 +160,13 @@ def _mux(target: av.container.OutputContainer, stream: av.video.stream.VideoStre
 
 
 def _ffv1_format(name: str) -> str:
-    """The FFV1 pixel format that holds decoded image pixels as they are."""
+    """The FFV1 pixel format that holds decoded image pixels as they are (floating-point
+    ones, which FFV1 codes only as an experiment: as 16-bit integers)."""
     formats = {f.name for f in av.Codec("ffv1", "w").video_formats or []}
+    if _FLOAT.search(name):
+        fmt = pixel_format(name)
+        wanted = "gray16le" if fmt.is_gray else "gbrap16le" if fmt.has_alpha else "gbrp16le"
+        return wanted if wanted in formats else "gbrap16le" if fmt.has_alpha else "gbrp16le"
     if name in formats:
         return name
     fmt = pixel_format(name)
@@ -179,12 +206,12 @@ def input_file(spec: str | Path, *, fps: Fraction | float | None = None) -> Iter
     if _PATTERN.search(path.name) and not path.exists():
         with scratch_dir("input") as folder:
             first = _first_number(path)
-            yield _sequence(path.parent, path.name, first, rate or DEFAULT_FPS, folder / "sequence.mkv", text)
+            yield _sequence(path.parent, path.name, first, rate or DEFAULT_FPS, folder / "sequence", text)
         return
     if path.is_dir():
         pattern, first, _ = _numbered(path)
         with scratch_dir("input") as folder:
-            yield _sequence(path, pattern, first, rate or DEFAULT_FPS, folder / "sequence.mkv", text)
+            yield _sequence(path, pattern, first, rate or DEFAULT_FPS, folder / "sequence", text)
         return
     try:
         mode = path.stat().st_mode
@@ -263,6 +290,79 @@ def _webp(path: Path, out: Path) -> Path:
     return out
 
 
+def _record(url: str, folder: Path) -> Path:
+    """An RTSP stream recorded in one pass into ``folder`` (its video and audio packets copied
+    as they come, into Matroska) until it ends: the server stops it, or sends nothing for
+    :data:`STREAM_IDLE_SECONDS` (an RTP stream often ends so: FFmpeg's client reports a
+    time-out). Packets before the stream's timestamps are known (RTP before its first
+    sender report) are dropped. A camera that never stops is never done: record a stretch
+    first (``ffmpeg -i URL -t 60 -c copy clip.mkv``)."""
+    idle = str(int(STREAM_IDLE_SECONDS * 1_000_000))
+    try:
+        source = av.open(url, options={"timeout": idle})
+    except (av.error.FFmpegError, OSError) as exc:
+        raise InputError(f"cannot open the stream ({_reason(exc)})", url) from exc
+    out = folder / "stream.mkv"
+    packets = 0
+    with source, av.open(str(out), "w", format="matroska") as target:
+        kept = [st for st in source.streams if st.type in ("video", "audio")]
+        if not any(st.type == "video" for st in kept):
+            raise InputError("the stream has no video", url)
+        streams = {st.index: target.add_stream_from_template(st) for st in kept}
+        untimed: dict[int, list[av.Packet]] = {st.index: [] for st in kept}
+        last: dict[int, int] = {}
+        try:
+            for packet in source.demux(kept):
+                if not packet.size:
+                    continue  # the demuxer's flush packet
+                index = packet.stream.index
+                if packet.pts is None and packet.dts is None:
+                    if index not in last:  # before the stream's timing is known (RTP's first sender report)
+                        untimed[index].append(packet)
+                        continue
+                    packet.pts = packet.dts = last[index] + _period(packet.stream)
+                for early in _stamped(untimed.pop(index, []), packet):
+                    early.stream = streams[index]
+                    target.mux(early)
+                last[index] = packet.dts if packet.dts is not None else packet.pts
+                packet.stream = streams[index]
+                target.mux(packet)
+                packets += 1
+        except av.error.TimeoutError as exc:
+            if not packets:
+                raise InputError(f"nothing came for {STREAM_IDLE_SECONDS:g} s ({_reason(exc)})", url) from exc
+        except av.error.FFmpegError as exc:
+            if not packets:
+                raise InputError(f"cannot read the stream ({_reason(exc)})", url) from exc
+            log.warning("%s ended with an error after %d packets (%s): going on with what came", url, packets,
+                        _reason(exc))
+    log.info("recorded %s in one pass, until it ended, into %s (%.1f MB): a run reads its input several times",
+             url, out, out.stat().st_size / 1e6)
+    return out
+
+
+def _period(stream: av.stream.Stream) -> int:
+    """One frame (or audio packet) of ``stream`` in its time base: 1/rate, else 1/25 s."""
+    rate = getattr(stream, "average_rate", None) or getattr(stream, "guessed_rate", None) or Fraction(25)
+    if stream.type == "audio" and getattr(stream, "rate", None):
+        rate = Fraction(stream.rate, stream.codec_context.frame_size or 1024)
+    return max(1, round(1 / (Fraction(rate) * Fraction(stream.time_base))))
+
+
+def _stamped(early: list[av.Packet], first: av.Packet) -> list[av.Packet]:
+    """``early`` packets (no timestamps: they came before the stream's timing was known)
+    placed one period apart before ``first``, the first packet with timestamps."""
+    start = first.dts if first.dts is not None else first.pts
+    step = _period(first.stream)
+    for k, packet in enumerate(early):
+        packet.pts = packet.dts = start - (len(early) - k) * step
+    return early
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _first_number(pattern: Path) -> int:
     """The first number of ``pattern`` that exists (image2 looks from 0 to 4)."""
     regex = re.compile("^" + _PATTERN.sub(r"(\\d+)", re.escape(pattern.name)) + "$")
@@ -273,9 +373,12 @@ def _first_number(pattern: Path) -> int:
 
 
 def _download(url: str, folder: Path) -> Path:
-    """``url`` in one pass into ``folder``: http(s) through urllib; other protocols FFmpeg reads
-    (rtsp, srt…) are live streams with no end: record them first."""
+    """``url`` in one pass into ``folder``: http(s) through urllib, ``rtsp://`` recorded
+    (:func:`_record`); other protocols FFmpeg reads (srt, rtmp…) are live streams: record
+    them first."""
     scheme = url.split(":", 1)[0].lower()
+    if scheme in ("rtsp", "rtsps"):
+        return _record(url, folder)
     if scheme not in ("http", "https"):
         raise InputError(f"{scheme}:// inputs are not read directly: record the stream to a file first "
                          f"(ffmpeg -i URL -c copy file.mkv)", url)

@@ -40,8 +40,10 @@ SWS_FLAGS = (Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.
 _SWS_COLORSPACE = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _SWS_BT601 = 5
 _RANGE_LIMITED, _RANGE_FULL = 1, 2
-#: swscale's 16-bit RGB runs to 255·256 = 65280, not 65535 (both ways; measured on FFmpeg 8):
-#: deep RGB is rescaled so that white is 65535 (`rgb48` of the Frame docstring).
+#: swscale's 16-bit RGB made from YUV (and YUV made from it) runs to 255·256 = 65280, not
+#: 65535 (both ways; measured on FFmpeg 8): deep RGB is rescaled so that white is 65535
+#: (`rgb48` of the Frame docstring). RGB sources of any depth convert to rgb48 with white at
+#: 65535 already, and are not rescaled.
 _SWS16_WHITE = 65280
 
 
@@ -131,11 +133,10 @@ def to_rgb(frame: av.VideoFrame, *, deep: bool = False) -> tuple[np.ndarray, np.
     fmt = pixel_format(frame.format.name)
     wide = deep and fmt.bits > 8
     alpha = fmt.has_alpha
-    if fmt.is_rgb:  # RGB sources: swscale's packed output (its planar one scales deep RGB otherwise)
+    if fmt.is_rgb:  # RGB sources: swscale's packed output (its planar one scales deep RGB otherwise),
+        # white at 65535 from every RGB depth (9–16 bits; measured on FFmpeg 8): no rescale
         target = ("rgba64le" if wide else "rgba") if alpha else ("rgb48le" if wide else "rgb24")
         out = frame.reformat(format=target, interpolation=SWS_FLAGS).to_ndarray()
-        if wide:
-            out = _from_sws16(out, in_place=True)  # a view of the converted frame, which nothing else holds
         if alpha:
             return np.ascontiguousarray(out[..., :3]), np.ascontiguousarray(out[..., 3])
         return out, None
@@ -164,7 +165,7 @@ def from_rgb(image: np.ndarray, alpha: np.ndarray | None, pix_fmt: str, color: C
         src = "rgba64le" if wide else "rgba"
     else:
         array, src = image, ("rgb48le" if wide else "rgb24")
-    if wide:
+    if wide and not fmt.is_rgb:  # (RGB to RGB keeps white at 65535)
         array = _to_sws16(array)
     rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format=src)
     kwargs: dict[str, object] = {"format": pix_fmt, "interpolation": SWS_FLAGS}

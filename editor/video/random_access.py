@@ -7,6 +7,10 @@ decoded frames are kept in a small LRU cache, so stepping and scrubbing nearby i
 and memory stays bounded. Reading forward (frame i, then i+1, …) continues the open
 decoder instead of seeking again, so a sequential pass costs one decode per frame.
 
+Frames are marked damaged by the reader's one rule (:class:`editor.video.reader.Damage`,
+applied from the keyframe each seek lands on), so a session sees the same damaged frames
+as a headless run; a packet the decoder rejects gives the frame before it again, damaged.
+
 A :class:`FrameSource` may be shared between threads (a tracking job and a page asking
 for frames): every access takes its lock, since a PyAV container is not thread-safe.
 """
@@ -23,7 +27,17 @@ import av.error
 
 from editor.api.errors import InputError
 from editor.api.frames import Frame
-from editor.video.reader import decodable_pts, decode_frames, open_container, to_frame, video_stream
+from editor.video.reader import Damage, LostFrame, decodable_pts, decode_frames, open_container, to_frame, video_stream
+
+
+class _NoKeyframe(Exception):
+    """After a seek the decoder gave frame ``index`` before any keyframe: the keyframe sought
+    is damaged (dropped, or its packet rejected), so what follows it can only be judged by
+    decoding from the keyframe before."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 class FrameSource:
@@ -78,29 +92,63 @@ class FrameSource:
             if index in self._cache:
                 self._cache.move_to_end(index)
                 return self._cache[index]
-            if not (self._decoder is not None and self._position < index <= self._position + self.READ_AHEAD):
-                self._container.seek(self.pts[index], stream=self._stream, backward=True, any_frame=False)
-                self._decoder = self._decode()
-                self._position = -1
-            for frame in self._decoder:
-                self._position = frame.index
-                self._remember(frame)
-                if frame.index >= index:
-                    break
-            else:
-                self._decoder, self._position = None, -1
-            if index in self._cache:
-                return self._cache[index]
-            raise InputError(f"cannot decode frame {index}", self.path)
+            start, back = index, 1
+            while True:
+                if not (self._decoder is not None and self._position < index <= self._position + self.READ_AHEAD):
+                    if start:
+                        self._container.seek(self.pts[start], stream=self._stream, backward=True, any_frame=False)
+                    else:  # the file's start (an MPEG-TS seek to the first timestamp may land past it)
+                        self._container.seek(0, backward=True, any_frame=False)
+                    self._decoder = self._decode(start)
+                    self._position = -1
+                try:
+                    for frame in self._decoder:
+                        self._position = frame.index
+                        self._remember(frame)
+                        if frame.index >= index:
+                            break
+                    else:
+                        self._decoder, self._position = None, -1
+                except _NoKeyframe as dropped:  # decode from a keyframe before
+                    self._decoder, self._position = None, -1
+                    start, back = max(0, min(start, dropped.index) - back), 2 * back
+                    continue  # (start only decreases: at 0 frames come as they are)
+                if index in self._cache:
+                    return self._cache[index]
+                raise InputError(f"cannot decode frame {index}", self.path)
 
-    def _decode(self) -> Iterator[Frame]:
-        for av_frame in decode_frames(self._container, self._stream):
+    def _decode(self, start: int) -> Iterator[Frame]:
+        """Frames from the keyframe a seek for frame ``start`` landed on, marked damaged as
+        :func:`editor.video.reader.iter_frames` marks them (the same :class:`Damage` rule from
+        that keyframe). When the first frame out is not a keyframe at or before ``start`` (the
+        keyframe is damaged: rejected, or dropped with the frames that refer to it; or an
+        MPEG-TS seek, which goes by byte position, landed on a frame that is none),
+        :class:`_NoKeyframe` says to seek further back (twice as far each time); at frame 0
+        there is nothing before, and the frames are given, damaged up to a clean keyframe."""
+        damage = Damage()
+        last: Frame | None = None
+        for av_frame in decode_frames(self._container, self._stream, lost=True):
             if av_frame.pts is None:
                 continue
             i = self._index.get(int(av_frame.pts))
             if i is None:
                 continue
-            yield to_frame(av_frame, i, self.time_base, self.rate, deep=self.deep)
+            if last is None and (isinstance(av_frame, LostFrame) or not av_frame.key_frame or i > start):
+                if start > 0:
+                    raise _NoKeyframe(i)
+                if isinstance(av_frame, LostFrame):
+                    continue  # nothing to repeat before the first frame
+                damage.damaged = True
+            if isinstance(av_frame, LostFrame):
+                assert last is not None
+                frame = damage.lost(last, i, av_frame.pts, self.time_base, self.rate)
+            else:
+                frame = to_frame(av_frame, i, self.time_base, self.rate, deep=self.deep)
+                frame.damaged = damage.decoded(av_frame)
+            last = frame
+            yield frame
+        if last is None and start > 0:  # nothing came out: the seek landed past every keyframe
+            raise _NoKeyframe(start)
 
     def _remember(self, frame: Frame) -> None:
         self._cache[frame.index] = frame

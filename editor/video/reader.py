@@ -153,6 +153,31 @@ class LostFrame:
     pts: int | None
 
 
+class Damage:
+    """The one rule deciding which frames are damaged, for every reader of a stream
+    (:func:`iter_frames` decoding it through, :class:`editor.video.random_access.FrameSource`
+    from a keyframe it sought): a frame the decoder flags corrupt (FFmpeg's concealment), a
+    frame whose packet it rejects (:class:`LostFrame`: it repeats the frame before), and every
+    frame after one of these up to the next clean keyframe (they predict from it). Make one
+    where decoding starts: at the first frame, or at the keyframe a seek lands on (damage
+    before a keyframe never reaches past it)."""
+
+    def __init__(self) -> None:
+        self.damaged = False
+
+    def decoded(self, av_frame: av.VideoFrame) -> bool:
+        """Whether the frame just decoded is damaged."""
+        self.damaged = bool(av_frame.is_corrupt) or (self.damaged and not av_frame.key_frame)
+        return self.damaged
+
+    def lost(self, last: Frame, index: int, pts: int | None, time_base: Fraction, rate: Fraction) -> Frame:
+        """The frame ``index`` whose packet (``pts``) the decoder rejected: ``last`` (the frame
+        before it) again in its place, damaged."""
+        self.damaged = True
+        time = index / float(rate) if pts is None else float(pts * time_base)
+        return dataclasses.replace(last, index=index, image=last.image.copy(), pts=pts, time=time, damaged=True)
+
+
 #: Seconds of packets in a row the decoder may reject before decoding gives up.
 MAX_LOST_SECONDS = 2.0
 
@@ -432,7 +457,7 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
         last_end: float | None = None
         try:
             chain = FrameFilter(DEINTERLACERS[deinterlace]) if deinterlace else None
-            damaged = False
+            damage = Damage()
             last: Frame | None = None
             rejected = 0
             for av_frame in _filtered(decode_frames(container, stream, lost=True), chain):
@@ -444,18 +469,13 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
                         raise InputError(f"cannot continue decoding {where}: {rejected} packets in a row are "
                                          "damaged (the decoder rejects them as invalid data)", path)
                     pts = av_frame.pts
-                    frame = dataclasses.replace(last, index=index, image=last.image.copy(), pts=pts,
-                                                time=index / float(rate) if pts is None else float(pts * tb),
-                                                damaged=True)
-                    damaged = True
+                    frame = damage.lost(last, index, pts, tb, rate)
                     if pts is not None:
                         last_end = float(pts * tb) + 1 / float(rate)
                 else:
                     rejected = 0
                     frame = to_frame(av_frame, index, tb, rate, deep=deep, keep_planes=keep_planes, keep_rgb=True)
-                    # damage lasts from a frame decoded with errors to the next clean keyframe
-                    damaged = av_frame.is_corrupt or damaged and not av_frame.key_frame
-                    frame.damaged = damaged
+                    frame.damaged = damage.decoded(av_frame)
                     if av_frame.pts is not None:
                         length = av_frame.duration * tb if av_frame.duration else 1 / rate
                         last_end = float(av_frame.pts * tb + length)

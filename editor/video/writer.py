@@ -45,6 +45,13 @@ _CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
 #: Encoders that code interlaced pictures (fields) when asked (``flags=+ildct+ilme``); others
 #: write an interlaced source's frames whole, tagged with its field order.
 _INTERLACED_CODECS = ("libx264", "mpeg2video", "prores_ks", "h264_nvenc")
+#: Why an encoder without interlaced frame coding cannot code fields either (checked with
+#: libx265 4.2 through PyAV's FFmpeg 8 and FFmpeg 5.1: x265's ``interlace=tff`` codes each
+#: input picture as one field, ``field_seq_flag`` set; FFmpeg's HEVC decoder then returns
+#: the fields as separate half-height pictures at twice the rate, never woven frames).
+_HEVC_FIELDS = (" (HEVC codes fields only as separate pictures, which FFmpeg-based players show as half-height "
+                "frames at twice the rate)")
+_NO_FIELDS = {"libx265": _HEVC_FIELDS, "hevc_nvenc": _HEVC_FIELDS}
 _FRAME_RATE_CODECS = ("mpeg1video", "mpeg2video", "h261", "h263", "h263p")
 
 
@@ -353,8 +360,14 @@ class VideoWriter:
             params = options.get("x264-params", "")
             if "pic-struct" not in params:
                 options["x264-params"] = ":".join(p for p in (params, "pic-struct=1") if p)
-        log.warning("interlaced source (%s field first): writing %s%s, %s field first, tagged (--deinterlace "
-                    "bwdif makes it progressive)", first, "interlaced " if coded else "", codec, first)
+        if coded:
+            log.warning("interlaced source (%s field first): writing interlaced %s, %s field first, tagged "
+                        "(--deinterlace bwdif makes it progressive)", first, codec, first)
+        else:
+            log.warning("interlaced source (%s field first): %s codes no interlaced frames%s, so each frame is "
+                        "coded whole with both fields woven, tagged %s field first (--codec libx264 codes it "
+                        "interlaced, --deinterlace bwdif makes it progressive)", first, codec,
+                        _NO_FIELDS.get(codec, ""), first)
 
     def _open(self, first: Frame) -> None:
         opts = self.options

@@ -84,11 +84,18 @@ class StreamingSession:
         """The objects tracked, in the model's order."""
         return list(self.session.obj_ids)
 
-    def step(self, pixels: torch.Tensor, masks: dict[int, torch.Tensor]) -> StepOutput | None:
+    def step(self, pixels: torch.Tensor, masks: dict[int, torch.Tensor], *, learn: bool = True) -> StepOutput | None:
         """Process the next frame (``pixels``: float32 3×S×S, :func:`~editor.backends.sam2.pixels.to_pixels`)
         with ``masks`` (object id → float32 1×1×S×S in {0, 1}) given on it: new objects or
-        corrections, which become conditioning frames. ``None`` when no object is tracked."""
+        corrections, which become conditioning frames. ``None`` when no object is tracked.
+
+        ``learn=False`` (a frame decoded with errors): the frame is segmented as usual, but
+        none of its memory is kept — no memory features or object pointer for later frames,
+        no conditioning frame for a correction; only an object that starts here keeps its
+        first mask's conditioning frame (SAM 2 cannot track from nothing). Later frames
+        read the memory around it, as SAM 2 does for frames it has no output for."""
         t = self.index
+        known = set(self.session.obj_ids)
         self.index += 1
         s = self.session
         for oid, mask in masks.items():
@@ -103,6 +110,8 @@ class StreamingSession:
         with torch.inference_mode(), context:
             out = self.model(s, frame=pixels.to(self.device), frame_idx=t)
         self._prune(t)
+        if not learn:
+            self._forget_frame(t, known)
         scores = out.object_score_logits.reshape(-1).float()
         return StepOutput(list(out.object_ids), out.pred_masks.float(), scores)
 
@@ -129,6 +138,16 @@ class StreamingSession:
             s.frames_tracked_per_obj[idx].clear()
             s.point_inputs_per_obj[idx].clear()
             s.mask_inputs_per_obj[idx].clear()
+
+    def _forget_frame(self, t: int, known: set[int]) -> None:
+        """Drop what step ``t`` stored: every object's memory of it, and the conditioning
+        frames it made for objects tracked before it (``known``)."""
+        s = self.session
+        for oid in s.obj_ids:
+            outputs = s.output_dict_per_obj[s.obj_id_to_idx(oid)]
+            outputs["non_cond_frame_outputs"].pop(t, None)
+            if oid in known:
+                outputs["cond_frame_outputs"].pop(t, None)
 
     def remove(self, ids: list[int] | set[int]) -> None:
         """Stop tracking ``ids`` (unknown ids are ignored); what was kept for them is dropped."""

@@ -7,6 +7,10 @@
   reaches the tracker as the segmenter's refined mask — or an object re-acquired) becomes a
   conditioning frame of that object, exactly as transformers' ``add_inputs_to_inference_session``
   with ``input_masks`` does; other objects are tracked from memory on the same frame.
+* A damaged frame (:attr:`Frame.damaged <editor.api.frames.Frame.damaged>`) is segmented
+  as usual but leaves nothing in memory (``StreamingSession.step(learn=False)``): later
+  frames attend to the frames around it; a correction given on it is output, not kept;
+  an object that starts on it keeps that first mask.
 * Masks come back at the frame's size (logits > 0); an object the model sees as hidden
   (object score ≤ 0: SAM 2's masks are then empty) is left out of the result, but stays
   tracked, so the model finds it again when it reappears.
@@ -55,7 +59,7 @@ class Sam2TrackPass:
             return {}
         pixels = to_pixels(frame.image, self.size, self.device)
         masks = {oid: mask_input(m, self.size, self.device) for oid, m in sorted(prompts.items())}
-        self.last = out = self.session.step(pixels, masks)
+        self.last = out = self.session.step(pixels, masks, learn=not frame.damaged)
         if out is None:
             return {}
         height, width = frame.image.shape[:2]

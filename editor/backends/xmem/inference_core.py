@@ -81,7 +81,7 @@ class InferenceCore:
     @torch.no_grad()
     def step(self, image: Tensor, mask: Tensor | None = None,
              valid_labels: Sequence[int] | None = None, end: bool = False,
-             review: Review | None = None) -> Tensor:
+             review: Review | None = None, learn: bool = True) -> Tensor:
         """Process the next frame and return ``(N+1) x H x W`` probabilities (background first).
 
         Args:
@@ -98,6 +98,11 @@ class InferenceCore:
                 memorised. It returns ``None`` (keep the prediction) or ``(mask,
                 valid_labels)`` as for the arguments above: those objects are then replaced
                 and the frame is memorised exactly as if the mask had been given.
+            learn: not in the original: ``False`` for a frame decoded with errors. It is
+                segmented (and reviewed) as usual, but nothing of it is memorised: no memory
+                frame (working or long-term), no sensory-memory update; given or reviewed
+                masks only replace the returned probabilities. (A new object's first mask
+                needs a memory frame: the caller then learns.)
         """
         cfg = self.config
         net = self.network
@@ -122,15 +127,16 @@ class InferenceCore:
         image, self.pad = pad_to_multiple(image, 16)
         image = image.unsqueeze(0)
 
-        is_mem_frame = (self.curr_ti - self.last_mem_ti >= cfg.mem_every or mask is not None) and not end
+        keep = learn and not end  # whether anything of this frame enters memory
+        is_mem_frame = (self.curr_ti - self.last_mem_ti >= cfg.mem_every or mask is not None) and keep
         need_segment = self.curr_ti > 0 and (valid_labels is None
                                              or len(self.all_labels) != len(valid_labels))
         deep_sync = cfg.deep_update_every < 0
         if deep_sync:
             is_deep_update = is_mem_frame
         else:
-            is_deep_update = self.curr_ti - self.last_deep_update_ti >= cfg.deep_update_every and not end
-        is_normal_update = (not deep_sync or not is_deep_update) and not end
+            is_deep_update = self.curr_ti - self.last_deep_update_ti >= cfg.deep_update_every and keep
+        is_normal_update = (not deep_sync or not is_deep_update) and keep
 
         reviewing = review is not None and mask is None and need_segment and not end
         key, shrinkage, selection, f16, f8, f4 = net.encode_key(
@@ -139,7 +145,7 @@ class InferenceCore:
         prob: Tensor | None = None
         pending_hidden: Tensor | None = None
         if need_segment:
-            readout = self.memory.match_memory(key, selection).unsqueeze(0)
+            readout = self.memory.match_memory(key, selection, count_usage=learn).unsqueeze(0)
             hidden, _, prob_b = net.segment((f16, f8, f4), readout, self.memory.hidden,
                                             h_out=is_normal_update, strip_bg=False)
             prob = prob_b[0]
@@ -158,8 +164,8 @@ class InferenceCore:
             else:  # from here on exactly as if the mask had been given (a correction)
                 mask, valid_labels = verdict
                 mask = mask.to(device=self.device, dtype=self.dtype)
-                is_mem_frame = True
-                if deep_sync:
+                is_mem_frame = keep
+                if deep_sync and keep:
                     is_deep_update = True
                     is_normal_update = False
                 if pending_hidden is not None and is_normal_update:

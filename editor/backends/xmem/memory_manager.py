@@ -56,11 +56,12 @@ class MemoryManager:
             self.hidden = torch.cat([self.hidden, extra], dim=1)
 
     # -- reading -------------------------------------------------------------------------
-    def match_memory(self, query_key: Tensor, selection: Tensor | None) -> Tensor:
+    def match_memory(self, query_key: Tensor, selection: Tensor | None, count_usage: bool = True) -> Tensor:
         """Memory read-out for a ``1 x C_k x h x w`` query: ``num_objects x C_v x h x w``.
 
         Updates the usage counters (working memory when long-term memory is enabled, long-term
-        memory when ``enable_long_term_count_usage``).
+        memory when ``enable_long_term_count_usage``) unless ``count_usage`` is false (not
+        in the original: a damaged frame's read-out leaves the memory as it was).
         """
         if not self.work_mem.engaged() or self.value_dim is None:
             raise RuntimeError("the memory is empty: the first frame needs a mask")
@@ -94,13 +95,14 @@ class MemoryManager:
                       for gi, gv in enumerate(work.values)]
 
             usage = first.sum(dim=2)
-            work.update_usage(usage[:, long_size:].flatten())
-            if self.config.enable_long_term_count_usage:
+            if count_usage:
+                work.update_usage(usage[:, long_size:].flatten())
+            if count_usage and self.config.enable_long_term_count_usage:
                 long.update_usage(usage[:, :long_size].flatten())
         else:
             sim = similarity(work.key, work.shrinkage, query, qe)
             first = topk_softmax(sim, self.top_k)
-            if self.enable_long_term:
+            if self.enable_long_term and count_usage:
                 work.update_usage(first.sum(dim=2).flatten())
             affinities = [first] + [topk_softmax(_last(sim, work.value_size(gi)), self.top_k)
                                     for gi in range(1, work.num_groups)]

@@ -13,6 +13,10 @@
 * ``set_review`` (weak-mask refinement, :mod:`editor.tracking.refinement`): each segmented frame's
   masks and probabilities are reviewed before XMem memorises the frame; replaced masks
   are memorised as corrections.
+* A damaged frame (:attr:`Frame.damaged <editor.api.frames.Frame.damaged>`) is segmented
+  and reviewed as usual but nothing of it enters memory (no memory frame, no sensory
+  update; ``InferenceCore.step(learn=False)``); only an object that starts there (its
+  first mask) makes it a memory frame, as XMem cannot track from nothing.
 * ``precision``: on CUDA the network runs under bf16 autocast by default (XMem's own eval
   used fp16 AMP); memory similarities are always computed in float32 (the expanded
   squared distance cancels badly in 16-bit) and the top-k softmax subtracts the maximum.
@@ -78,6 +82,8 @@ class XMemTrackPass:
     def step(self, frame: Frame, prompts: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         if not self._ids and not prompts:
             return {}
+        # a damaged frame is segmented but not learnt from, unless an object starts on it
+        learn = not frame.damaged or any(oid not in self._ids or oid in self._hidden for oid in prompts)
         for oid in sorted(prompts):
             if oid not in self._ids:
                 self._ids.append(oid)
@@ -109,7 +115,7 @@ class XMemTrackPass:
 
         with self._autocast():
             prob = self._core.step(self._image(frame.image), mask, valid,
-                                   review=review if self.review is not None else None)
+                                   review=review if self.review is not None else None, learn=learn)
         if kept:  # the review kept the prediction: reuse its upsampling
             return self._masks(kept[0])
         return self._masks(self._full(prob, frame)[1])

@@ -240,12 +240,21 @@ function drawConfidence() {
     ctx.fillStyle = "rgba(77,182,172,.35)";
     ctx.fillRect(Math.floor(state.loopIn * w / n), 0, Math.ceil((state.loopOut - state.loopIn + 1) * w / n), h);
   }
+  const damaged = state.confidence && state.confidence.damaged ? state.confidence.damaged : [];
+  ctx.fillStyle = "#ff9800";  // frames decoded with errors: a band along the top
+  for (const f of damaged) {
+    const x0 = Math.floor(f * w / n);
+    ctx.fillRect(x0, 0, Math.max(1, Math.floor((f + 1) * w / n) - x0), Math.max(2, Math.floor(h / 4)));
+  }
   ctx.fillStyle = "#fff";
   ctx.fillRect(Math.floor((state.frame + 0.5) * w / n), 0, 1, h);
   // frames some object is weak on, and the CLI's count (its per-object lists summed)
   const r = state.confidence?.review, weak = r ? r.frames : 0;
-  $("review-label").textContent = weak ? `${weak} frame${weak === 1 ? "" : "s"} to review` +
-    (r.object_frames !== weak ? ` (${r.object_frames} object-frames, ${r.objects} objects)` : "") : "";
+  const parts = [];
+  if (weak) parts.push(`${weak} frame${weak === 1 ? "" : "s"} to review` +
+    (r.object_frames !== weak ? ` (${r.object_frames} object-frames, ${r.objects} objects)` : ""));
+  if (damaged.length) parts.push(`${damaged.length} damaged`);
+  $("review-label").textContent = parts.join(" · ");
   $("review-label").title = r ? r.lines.join("\n") : "";
   drawLanes();
 }
