@@ -479,3 +479,32 @@ def test_masks_are_steadier_along_the_motion(samples_dir: Path, people_dir: Path
 
     raw, steady = change(0.0), change(people.PeopleDetectorOptions().smoothing)
     assert steady < 0.75 * raw, (raw, steady)  # measured 0.176 → 0.103 (motion included in both)
+
+
+def test_the_people_detector_forks_for_the_detection_threads(samples_dir: Path, people_dir: Path) -> None:
+    """``fork()``: an independent detector (its own LiteRT interpreter on one thread, its own
+    face network) that the detection pass runs on two threads; two passes give the same
+    person masks and evidence whatever the threads' timing."""
+    import itertools
+
+    from editor.detection import scan as scan_module
+    from editor.video.reader import iter_frames, probe
+
+    detector = people.PeopleDetector(models_dir=people_dir)
+    other = detector.fork()
+    assert other is not detector and other._faces is not detector._faces and other.options.threads == 1
+    assert other._faces.net is not detector._faces.net
+    frames = decode(samples_dir / "carphone_pristine.mp4")[:8]
+    for i, image in enumerate(frames):
+        a, b = detector.detect(image, i), other.detect(image, i)
+        assert len(a) == len(b) == 1 and a[0].verified == b[0].verified
+        assert region_j(a[0].mask, b[0].mask) > 0.99  # one LiteRT thread or two: the same map up to rounding
+    assert scan_module._forks({"people": detector}) is not None
+    video = probe(samples_dir / "carphone_pristine.mp4")
+    runs = []
+    for _ in range(2):
+        got = scan_module.scan(itertools.islice(iter_frames(video.path, deep=False), 40), video,
+                               {"people": people.PeopleDetector(models_dir=people_dir)})
+        runs.append({f: [(o.mask_png, o.verified) for o, _ in obs] for f, obs in got.detections.items()})
+        assert [len(t.observations) for t in got.tracks] == [40]
+    assert runs[0] == runs[1] and sorted(runs[0]) == list(range(40))
