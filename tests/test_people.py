@@ -385,16 +385,20 @@ def test_person_instances_on_bikes(samples_dir: Path, people_dir: Path) -> None:
     man = _floor_scores(found, truth, "man")
     crossing = [s for s in man if s[0] <= 42]  # 44-46: leaving over the border, mostly out of view
     assert len({s[1] for s in crossing}) == 1 and crossing[0][1] is not None  # one id while he crosses
-    assert np.mean([s[2] for s in crossing]) >= 0.8, man  # measured 0.88 (0.82-0.95)
+    assert np.mean([s[2] for s in crossing]) >= 0.8, man  # measured 0.87 (0.73-0.94)
     cyclist = _floor_scores(found, truth, "cyclist")
     assert len({s[1] for s in cyclist}) == 1 and cyclist[0][1] is not None  # one id, 76-136
-    # measured 0.59: the model takes in his bicycle and the blur of the cars passing in front
-    # of him (frames 80, 104); the issue's goal 0.75 is below (test_bikes_people_reach_the_goal)
-    assert np.mean([s[2] for s in cyclist]) >= 0.55, cyclist
+    # measured 0.68 with the closer view of each person (0.58 without: the van passing in front
+    # of him on 80 and 104 was taken in); the model still takes in parts of his bicycle and
+    # misses a hand and the shins; the issue's goal 0.75 is below (test_bikes_people_reach_the_goal)
+    assert np.mean([s[2] for s in cyclist]) >= 0.63, cyclist
+    plain = detect_objects(video, {"people": people.PeopleDetector(people.PeopleDetectorOptions(refine=False),
+                                                                   people_dir)})
+    assert np.mean([s[2] for s in _floor_scores(plain, truth, "cyclist")]) < 0.62  # the closer view does it
 
 
-@pytest.mark.xfail(strict=True, reason="issue #30 goal not met on bikes: the cyclist's mask averages IoU 0.59 "
-                                       "and the man's, counting the frames where he leaves, 0.74")
+@pytest.mark.xfail(strict=True, reason="issue #30 goal not met on bikes: the cyclist's mask averages IoU 0.68 "
+                                       "and the man's, counting the two frames where he leaves (0 each), 0.68")
 def test_bikes_people_reach_the_goal(samples_dir: Path, people_dir: Path) -> None:
     from editor.detection import detect_objects
 

@@ -89,6 +89,10 @@ class PeopleDetectorOptions(BaseModel):
     the weight is ``smoothing × (1 − |2p − 1|)`` for the current probability ``p`` (0: off)."""
     threads: int = Field(2, ge=1, le=64)
     """LiteRT interpreter threads (forks for the detection threads use one each)."""
+    refine: bool = True
+    """Each person is run through the square model again in a window around it
+    (:meth:`PeopleDetector.closer`): a thin or small person in a wide frame is seen with
+    more of the model's pixels."""
     evidence: Literal["face", "none"] = "face"
     """``face``: a person instance counts only where faces are found inside it now and then
     (module docstring, step 4; needs the ``faces`` detector's model: ``trackedit models
@@ -274,6 +278,9 @@ class PeopleDetector:
         variant = self.options.model
         if variant == "auto":
             variant = "landscape" if width >= 1.5 * height else "general"
+        return self._model_of(variant)
+
+    def _model_of(self, variant: Literal["landscape", "general"]) -> SegmentationModel:
         if variant not in self._models:
             self._models[variant] = SegmentationModel(variant, self._models_dir, self.options.threads)
         return self._models[variant]
@@ -291,10 +298,44 @@ class PeopleDetector:
         height, width = image.shape[:2]
         prob = cv2.resize(self.probability(image), (width, height), interpolation=cv2.INTER_LINEAR)
         found = instances(prob, self.options.threshold, self.options.min_area)
+        if self.options.refine:
+            found = [self.closer(image, d) for d in found]
         if self._faces is None:
             return found
         look = frame_index % self.options.face_every == 0
         return [replace(d, verified=look and self.face_on(image, d) >= self.options.face_score) for d in found]
+
+    def closer(self, image: np.ndarray, person: Detection) -> Detection:
+        """``person`` seen again closer: a window around its box (its larger side plus a
+        quarter, clipped to the frame) run through the square model — a thin or small person
+        in a wide frame gets up to 2.5 times the model's pixels — and its mask replaced by
+        the window's person pixels (probability above the threshold) that are connected to
+        it; its score is their mean probability, its box the union of both views' boxes. The
+        person stays one instance, kept as it was when the closer view finds nothing on it."""
+        assert person.mask is not None
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = person.box
+        side = 1.25 * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        a0, b0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+        a1, b1 = min(width, int(np.ceil(cx + side / 2))), min(height, int(np.ceil(cy + side / 2)))
+        if a1 - a0 < 8 or b1 - b0 < 8:
+            return person
+        near = cv2.resize(self._model_of("general")(image[b0:b1, a0:a1]), (a1 - a0, b1 - b0),
+                          interpolation=cv2.INTER_LINEAR)
+        count, labels = cv2.connectedComponents((near > self.options.threshold).astype(np.uint8), connectivity=8)
+        touching = np.unique(labels[person.mask[b0:b1, a0:a1] & (labels > 0)])
+        if touching.size == 0:
+            return person
+        inside = np.isin(labels, touching)
+        mask = np.zeros((height, width), bool)
+        mask[b0:b1, a0:a1] = inside
+        ys, xs = np.nonzero(inside)
+        # the box covers both views: the track's boxes keep their size where the closer view
+        # drops a hidden part (legs behind a passing van), so association still joins them
+        box = (min(x0, float(a0 + xs.min())), min(y0, float(b0 + ys.min())),
+               max(x1, float(a0 + xs.max() + 1)), max(y1, float(b0 + ys.max() + 1)))
+        return replace(person, box=box, score=float(near[inside].mean()), mask=mask)
 
     def face_on(self, image: np.ndarray, person: Detection) -> float:
         """The best score of a face whose centre lies on ``person``'s mask (0.0 when none),
@@ -336,8 +377,10 @@ def instances(prob: np.ndarray, threshold: float = 0.5, min_area: float = 0.002)
         x, y, w, h, area = (int(v) for v in stats[k])
         if area < max(1.0, floor):
             continue
-        mask = labels == k
-        score = float(prob[mask].mean())
+        inside = labels[y:y + h, x:x + w] == k  # within its box: a fraction of the frame's work
+        mask = np.zeros((height, width), bool)
+        mask[y:y + h, x:x + w] = inside
+        score = float(prob[y:y + h, x:x + w][inside].mean())
         out.append(Detection((float(x), float(y), float(x + w), float(y + h)), score, LABEL, mask=mask))
     return sorted(out, key=lambda d: -float(np.count_nonzero(d.mask)))
 
