@@ -99,8 +99,9 @@ class PeopleDetectorOptions(BaseModel):
     download centerface``); ``none``: every instance the model gives counts (a cartoon
     character, an animal, a round object may then be taken for a person)."""
     face_every: int = Field(4, ge=1)
-    """Faces are looked for on the frames whose index is a multiple of this (a cost bound:
-    the face search on an instance costs up to five times the person model at 720p)."""
+    """Faces are looked for on every this-many-th frame the detector is given, counted from
+    the start, each cut and each chunk of the detection threads (a cost bound: the face
+    search on an instance costs up to five times the person model at 720p)."""
     face_score: float = Field(0.5, gt=0, le=1)
     """A face scoring at least this verifies the instance it lies on (the ``faces``
     detector's operating point, ``--min-score``'s default)."""
@@ -257,6 +258,9 @@ class PeopleDetector:
         self._models_dir = models_dir
         self._models: dict[str, SegmentationModel] = {}
         self._smoother = MotionSmoother(self.options.smoothing)
+        self._since_look = 0
+        """Frames given since the start or the last :meth:`new_shot` (faces are looked for on
+        every ``face_every``-th of them, the first included)."""
         self._faces = faces
         if self._faces is None and self.options.evidence == "face":
             self._faces = centerface.create_detector(
@@ -271,8 +275,10 @@ class PeopleDetector:
                               faces=self._faces.fork() if self._faces is not None else None)
 
     def new_shot(self) -> None:
-        """A shot cut: the next frame's map owes nothing to the previous shot."""
+        """A shot cut (or a chunk's first frame): the next frame's map owes nothing to the
+        previous shot, and the next frame is looked at for faces."""
         self._smoother.reset()
+        self._since_look = 0
 
     def _model(self, height: int, width: int) -> SegmentationModel:
         variant = self.options.model
@@ -302,7 +308,8 @@ class PeopleDetector:
             found = [self.closer(image, d) for d in found]
         if self._faces is None:
             return found
-        look = frame_index % self.options.face_every == 0
+        look = self._since_look % self.options.face_every == 0  # frames given, not indices: any cadence
+        self._since_look += 1
         return [replace(d, verified=look and self.face_on(image, d) >= self.options.face_score) for d in found]
 
     def closer(self, image: np.ndarray, person: Detection) -> Detection:
