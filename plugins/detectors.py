@@ -60,7 +60,7 @@ def editor_register_detectors(register):  # noqa: ANN001
                           unavailable=_faces_unavailable, labels=("face",)))
     register(DetectorSpec("people", PeopleDetectorOptions, _people, kind="model", priority=10,
                           description="MediaPipe person segmentation (LiteRT): person instances with their masks",
-                          unavailable=lambda context, options: _people_unavailable(context.models_dir),
+                          unavailable=lambda context, options: _people_unavailable(context.models_dir, options),
                           labels=("person",)))
     register(DetectorSpec("plates", PlateDetectorOptions, _plates, kind="classic",
                           description="weak classical licence-plate finder (edges + character check); "

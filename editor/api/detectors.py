@@ -34,6 +34,15 @@ class Detection:
     object's prompt on its frame is then this mask (not the box's shape), and redaction's
     floor covers it. Detections with masks are instances already told apart by the detector:
     duplicate suppression leaves them alone.
+
+    ``verified``: ``None`` (the default) for a detector whose detections stand on their own
+    (faces, plates); ``True`` / ``False`` for one whose detections need evidence beyond the
+    frame's score — ``True`` where this frame shows it (the ``people`` detector: a face found
+    inside the person instance), ``False`` where it does not or was not looked for. A track
+    of such detections is kept only when at least
+    :attr:`~editor.detection.options.AssociationOptions.verified_views` of them are
+    ``True``; the detections of a track that is not kept are dropped, from redaction's floor
+    too (:func:`editor.detection.scan.scan`).
     """
 
     box: tuple[float, float, float, float]
@@ -41,6 +50,7 @@ class Detection:
     label: str
     landmarks: tuple[tuple[float, float], ...] = ()
     mask: np.ndarray | None = None
+    verified: bool | None = None
 
     @property
     def width(self) -> float:

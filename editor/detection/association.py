@@ -183,7 +183,8 @@ class Observation:
     """One detection of a track: ``box`` clipped to the frame, ``raw_box`` as the detector
     gave it (may extend past the frame), its ``score`` and ``label``; ``mask_png``: the
     detection's own mask (:attr:`editor.api.detectors.Detection.mask`) as a 1-bit PNG of
-    the whole frame, ``None`` for a box-only detection."""
+    the whole frame, ``None`` for a box-only detection; ``verified``: the detection's
+    evidence (:attr:`editor.api.detectors.Detection.verified`)."""
 
     frame: int
     box: Box
@@ -191,6 +192,7 @@ class Observation:
     score: float
     label: str
     mask_png: bytes | None = None
+    verified: bool | None = None
 
 
 @dataclass
@@ -218,6 +220,16 @@ class Track:
     @property
     def best_score(self) -> float:
         return max(o.score for o in self.observations)
+
+    @property
+    def needs_evidence(self) -> bool:
+        """Whether its detections come from a detector that verifies them (:attr:`Observation.verified`)."""
+        return any(o.verified is not None for o in self.observations)
+
+    @property
+    def verified_views(self) -> int:
+        """How many of its detections are verified."""
+        return sum(o.verified is True for o in self.observations)
 
     def predict(self, frame: int) -> Box:
         """The last box moved by the velocity to ``frame`` (its size kept)."""
@@ -386,8 +398,11 @@ class Associator:
         return ids
 
     def tracks(self) -> list[Track]:
-        """Every track so far minus noise (seen once with a score below ``confirm_score``),
-        ordered by first frame, then left to right."""
+        """Every track so far minus noise (seen once with a score below ``confirm_score``)
+        and minus the tracks that need evidence and have too little (fewer than
+        ``verified_views`` verified detections), ordered by first frame, then left to right."""
+        o = self.options
         kept = [t for t in self._tracks
-                if len(t.observations) > 1 or t.best_score >= self.options.confirm_score]
+                if (len(t.observations) > 1 or t.best_score >= o.confirm_score)
+                and (not t.needs_evidence or t.verified_views >= o.verified_views)]
         return sorted(kept, key=lambda t: (t.first_frame, t.observations[0].box[0], t.id))

@@ -61,6 +61,14 @@ class AssociationOptions(BaseModel):
     """The noise rule: a track seen on a single detection frame whose score is below this
     is dropped (a real object is seen again on later detection frames; one weak hit is most
     likely a false detection)."""
+    verified_views: int = Field(2, ge=1)
+    """The evidence rule, for detectors whose detections need evidence
+    (:attr:`editor.api.detectors.Detection.verified` not ``None``; the ``people`` detector):
+    a track is kept only when at least this many of its detections are verified (a face
+    found inside the person). Two, not one: a single face-detector hit at its operating point
+    can be chance (CenterFace's false positives at 0.5: about one in 63 street frames,
+    :mod:`editor.detection.centerface`); a real person facing the camera shows a face on
+    most of the frames that are looked at."""
 
 
 class DetectOptions(BaseModel):

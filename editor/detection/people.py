@@ -21,10 +21,29 @@ On each frame (RGB uint8 H×W×3):
    box the component's bounding box, its score the mean probability over the component,
    its ``mask`` the component (bool H×W).
 
+4. evidence that an instance is a person (:attr:`PeopleDetectorOptions.evidence`): the
+   model's probability is no evidence — it marks a cartoon rabbit, a cat, a coffee cup and a
+   retina photograph at 0.81–0.97 mean probability, as confidently as real people (0.83–0.99)
+   — so on every :attr:`face_every`-th frame each instance's box (grown by a tenth, scaled to
+   at most :attr:`face_side` px) is searched for faces of at least :data:`FACE_MIN` px with
+   the ``faces`` detector (CenterFace), and the instance is ``verified`` when a face scoring at least
+   :attr:`face_score` has its centre on the instance's mask. The detection pass keeps a
+   person track only when enough of its instances are verified
+   (:attr:`~editor.detection.options.AssociationOptions.verified_views`); the rest are
+   dropped, from redaction's floor too. So a person must show a face now and then: someone
+   seen only from behind is not detected (``--backend-set people.evidence=none`` keeps every
+   instance, as before).
+
 The detection pass then joins the instances of successive frames into tracks (the same
 association as faces: box overlap along the motion plus appearance, ending at cuts) and
 each track becomes an object ``person-1``, ``person-2``… whose prompt on every frame is its
 own mask; stages select them all with ``objects = ["people"]``.
+
+Evidence chosen on a tuning set that no test scores: scikit-image's sample pictures
+(``astronaut``, ``camera``: people, faces scored 0.83 and 0.78 inside their instances;
+``chelsea`` the cat, ``coffee``, ``retina``, ``motorcycle_left``: instances at 0.64–0.97
+probability, no face inside). The face threshold is the ``faces`` detector's own operating
+point (0.5, ``--min-score``), not tuned here.
 """
 from __future__ import annotations
 
@@ -33,7 +52,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,7 +88,34 @@ class PeopleDetectorOptions(BaseModel):
     """How much of the previous frame's map (moved along the motion) an unsure pixel takes:
     the weight is ``smoothing × (1 − |2p − 1|)`` for the current probability ``p`` (0: off)."""
     threads: int = Field(2, ge=1, le=64)
-    """LiteRT interpreter threads."""
+    """LiteRT interpreter threads (forks for the detection threads use one each)."""
+    refine: bool = True
+    """Each person is run through the square model again in a window around it
+    (:meth:`PeopleDetector.closer`): a thin or small person in a wide frame is seen with
+    more of the model's pixels."""
+    evidence: Literal["face", "none"] = "face"
+    """``face``: a person instance counts only where faces are found inside it now and then
+    (module docstring, step 4; needs the ``faces`` detector's model: ``trackedit models
+    download centerface``); ``none``: every instance the model gives counts (a cartoon
+    character, an animal, a round object may then be taken for a person)."""
+    face_every: int = Field(4, ge=1)
+    """Faces are looked for on every this-many-th frame the detector is given, counted from
+    the start, each cut and each chunk of the detection threads (a cost bound: the face
+    search on an instance costs up to five times the person model at 720p)."""
+    face_score: float = Field(0.5, gt=0, le=1)
+    """A face scoring at least this verifies the instance it lies on (the ``faces``
+    detector's operating point, ``--min-score``'s default)."""
+    face_side: int = Field(320, ge=64, le=4096)
+    """The instance's box is scaled down to at most this many pixels on its longer side for
+    the face search, which looks for faces of at least :data:`FACE_MIN` px there: a thirteenth
+    of the box (a standing person's face is about a tenth of their height)."""
+
+
+FACE_MIN = 24.0
+"""Smallest face (px, in the instance's box scaled to ``face_side``) the evidence search
+looks for: the face detector's ``min_face``. With 320 px boxes it halves the search's cost
+against the detector's default 12 px, with the same verdicts on the tuning set (module
+docstring) and on the 720p cyclist clip of ``benchmarks/people_speed.py``."""
 
 
 def missing_message() -> str:
@@ -88,8 +134,11 @@ def interpreter_class() -> Any:
     return Interpreter
 
 
-def unavailable(models_dir: Path | None = None) -> str | None:
-    """Why ``--detect people`` cannot run here (LiteRT missing, a model file missing), else ``None``."""
+def unavailable(models_dir: Path | None = None, options: PeopleDetectorOptions | None = None) -> str | None:
+    """Why ``--detect people`` cannot run here (LiteRT missing, a model file missing — the
+    face model too with ``evidence="face"``, the default), else ``None``."""
+    from editor.detection import centerface
+
     try:
         interpreter_class()
     except ModelError as err:
@@ -97,6 +146,9 @@ def unavailable(models_dir: Path | None = None) -> str | None:
     directory = resolve_models_dir(models_dir)
     if not all((directory / REGISTRY[n].filename).is_file() for n in MODEL_SETS[SET_NAME]):
         return missing_message()
+    if (options or PeopleDetectorOptions()).evidence == "face" and not centerface.model_path(models_dir).is_file():
+        return (f"{centerface.missing_model_message()} (people are checked for a face; "
+                "--backend-set people.evidence=none turns that off)")
     return None
 
 
@@ -191,10 +243,14 @@ class PeopleDetector:
     with their masks on every frame (see the module docstring).
 
     Raises :class:`ModelError` (one line) when LiteRT is missing or a model file is missing
-    or corrupt (both files are checked when the detector is built).
+    or corrupt (both files are checked when the detector is built; the face model too with
+    ``evidence="face"``).
     """
 
-    def __init__(self, options: PeopleDetectorOptions | None = None, models_dir: Path | None = None) -> None:
+    def __init__(self, options: PeopleDetectorOptions | None = None, models_dir: Path | None = None, *,
+                 faces: Any = None) -> None:
+        from editor.detection import centerface
+
         self.options = options or PeopleDetectorOptions()
         interpreter_class()
         for name in MODEL_SETS[SET_NAME]:  # both files checked now: a corrupt one fails before the pass
@@ -202,15 +258,35 @@ class PeopleDetector:
         self._models_dir = models_dir
         self._models: dict[str, SegmentationModel] = {}
         self._smoother = MotionSmoother(self.options.smoothing)
+        self._since_look = 0
+        """Frames given since the start or the last :meth:`new_shot` (faces are looked for on
+        every ``face_every``-th of them, the first included)."""
+        self._faces = faces
+        if self._faces is None and self.options.evidence == "face":
+            self._faces = centerface.create_detector(
+                centerface.FaceDetectorOptions(threads=1, min_face=FACE_MIN, coarse_face=max(FACE_MIN, 32.0)),
+                device="cpu", models_dir=models_dir)
+
+    def fork(self) -> PeopleDetector:
+        """An independent detector with the same options (LiteRT on one thread, a face network
+        of its own) that no frame has been given yet: the detection pass runs two on chunks
+        of frames at once (:func:`editor.detection.scan.scan`)."""
+        return PeopleDetector(self.options.model_copy(update={"threads": 1}), self._models_dir,
+                              faces=self._faces.fork() if self._faces is not None else None)
 
     def new_shot(self) -> None:
-        """A shot cut: the next frame's map owes nothing to the previous shot."""
+        """A shot cut (or a chunk's first frame): the next frame's map owes nothing to the
+        previous shot, and the next frame is looked at for faces."""
         self._smoother.reset()
+        self._since_look = 0
 
     def _model(self, height: int, width: int) -> SegmentationModel:
         variant = self.options.model
         if variant == "auto":
             variant = "landscape" if width >= 1.5 * height else "general"
+        return self._model_of(variant)
+
+    def _model_of(self, variant: Literal["landscape", "general"]) -> SegmentationModel:
         if variant not in self._models:
             self._models[variant] = SegmentationModel(variant, self._models_dir, self.options.threads)
         return self._models[variant]
@@ -227,7 +303,71 @@ class PeopleDetector:
     def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
         height, width = image.shape[:2]
         prob = cv2.resize(self.probability(image), (width, height), interpolation=cv2.INTER_LINEAR)
-        return instances(prob, self.options.threshold, self.options.min_area)
+        found = instances(prob, self.options.threshold, self.options.min_area)
+        if self.options.refine:
+            found = [self.closer(image, d) for d in found]
+        if self._faces is None:
+            return found
+        look = self._since_look % self.options.face_every == 0  # frames given, not indices: any cadence
+        self._since_look += 1
+        return [replace(d, verified=look and self.face_on(image, d) >= self.options.face_score) for d in found]
+
+    def closer(self, image: np.ndarray, person: Detection) -> Detection:
+        """``person`` seen again closer: a window around its box (its larger side plus a
+        quarter, clipped to the frame) run through the square model — a thin or small person
+        in a wide frame gets up to 2.5 times the model's pixels — and its mask replaced by
+        the window's person pixels (probability above the threshold) that are connected to
+        it; its score is their mean probability, its box the union of both views' boxes. The
+        person stays one instance, kept as it was when the closer view finds nothing on it."""
+        assert person.mask is not None
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = person.box
+        side = 1.25 * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        a0, b0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+        a1, b1 = min(width, int(np.ceil(cx + side / 2))), min(height, int(np.ceil(cy + side / 2)))
+        if a1 - a0 < 8 or b1 - b0 < 8:
+            return person
+        near = cv2.resize(self._model_of("general")(image[b0:b1, a0:a1]), (a1 - a0, b1 - b0),
+                          interpolation=cv2.INTER_LINEAR)
+        count, labels = cv2.connectedComponents((near > self.options.threshold).astype(np.uint8), connectivity=8)
+        touching = np.unique(labels[person.mask[b0:b1, a0:a1] & (labels > 0)])
+        if touching.size == 0:
+            return person
+        inside = np.isin(labels, touching)
+        mask = np.zeros((height, width), bool)
+        mask[b0:b1, a0:a1] = inside
+        ys, xs = np.nonzero(inside)
+        # the box covers both views: the track's boxes keep their size where the closer view
+        # drops a hidden part (legs behind a passing van), so association still joins them
+        box = (min(x0, float(a0 + xs.min())), min(y0, float(b0 + ys.min())),
+               max(x1, float(a0 + xs.max() + 1)), max(y1, float(b0 + ys.max() + 1)))
+        return replace(person, box=box, score=float(near[inside].mean()), mask=mask)
+
+    def face_on(self, image: np.ndarray, person: Detection) -> float:
+        """The best score of a face whose centre lies on ``person``'s mask (0.0 when none),
+        searched in its box grown by a tenth on every side and scaled to at most
+        :attr:`~PeopleDetectorOptions.face_side` px (module docstring, step 4). Needs
+        ``evidence="face"``."""
+        assert self._faces is not None and person.mask is not None
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = person.box
+        mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+        x0, y0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
+        x1, y1 = min(width, int(np.ceil(x1 + mx))), min(height, int(np.ceil(y1 + my)))
+        scale = min(1.0, self.options.face_side / max(x1 - x0, y1 - y0, 1))
+        crop = image[y0:y1, x0:x1]
+        if scale < 1:
+            crop = cv2.resize(crop, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))),
+                              interpolation=cv2.INTER_AREA)
+        faces = self._faces.detect_raw(np.ascontiguousarray(crop), None)
+        best = 0.0
+        for box, score in zip(faces.boxes, faces.scores):
+            cx = int(x0 + (box[0] + box[2]) / 2 / scale)
+            cy = int(y0 + (box[1] + box[3]) / 2 / scale)
+            if 0 <= cx < width and 0 <= cy < height and person.mask[cy, cx]:
+                best = max(best, float(score))
+        return best
 
 
 def instances(prob: np.ndarray, threshold: float = 0.5, min_area: float = 0.002) -> list[Detection]:
@@ -244,8 +384,10 @@ def instances(prob: np.ndarray, threshold: float = 0.5, min_area: float = 0.002)
         x, y, w, h, area = (int(v) for v in stats[k])
         if area < max(1.0, floor):
             continue
-        mask = labels == k
-        score = float(prob[mask].mean())
+        inside = labels[y:y + h, x:x + w] == k  # within its box: a fraction of the frame's work
+        mask = np.zeros((height, width), bool)
+        mask[y:y + h, x:x + w] = inside
+        score = float(prob[y:y + h, x:x + w][inside].mean())
         out.append(Detection((float(x), float(y), float(x + w), float(y + h)), score, LABEL, mask=mask))
     return sorted(out, key=lambda d: -float(np.count_nonzero(d.mask)))
 
@@ -262,7 +404,9 @@ class PersonRegions:
     :meth:`at` returns the person instance (bool H×W, :func:`instances`) covering pixel
     ``(x, y)`` of ``image`` (RGB uint8 H×W×3; no temporal smoothing: images are independent),
     or ``None`` when no person covers it or people detection is unavailable here (LiteRT or
-    the models missing: then it never tries again). Thread-safe.
+    the models missing: then it never tries again). No face evidence is asked for (step 4 of
+    the module docstring): the region is one candidate among the segmenter's, and the user's
+    click picked the thing. Thread-safe.
     """
 
     def __init__(self, models_dir: Path | None = None) -> None:
@@ -277,7 +421,8 @@ class PersonRegions:
                 return None
             if self._detector is None:
                 try:
-                    self._detector = PeopleDetector(PeopleDetectorOptions(smoothing=0.0), self._models_dir)
+                    self._detector = PeopleDetector(PeopleDetectorOptions(smoothing=0.0, evidence="none"),
+                                                    self._models_dir)
                 except ModelError:
                     self._unavailable = True
                     return None

@@ -56,7 +56,8 @@ class ScanResult:
     detections: dict[int, list[tuple[Observation, str]]] = field(default_factory=dict)
     """Frame → every detection kept there (score ≥ ``min_score``, after suppression and
     clipping; and the weak ones, score ≥ ``weak_score``, that continued a track) with the
-    name of the detector that found it, tracks or not."""
+    name of the detector that found it, tracks or not — except those that need evidence and
+    joined no kept track (:func:`without_unverified`)."""
     cuts: list[int] = field(default_factory=list)
     """Frames that start a new shot."""
     detector_seconds: float = 0.0
@@ -155,7 +156,8 @@ def _detect(detectors: Mapping[str, Detector], frame: Frame, options: DetectOpti
             box = clip_box(d.box, frame.width, frame.height)
             if box is not None:
                 png = encode_mask_png(d.mask) if d.mask is not None and d.mask.shape == image.shape[:2] else None
-                observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label, png))
+                observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label, png,
+                                                d.verified))
                 names.append(owner.get(id(d), next(iter(detectors), "")))
         return observations, names
 
@@ -246,7 +248,20 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
         if close is not None:
             close()
     result.tracks = assoc.tracks()
+    result.detections = without_unverified(result.detections, result.tracks)
     return result
+
+
+def without_unverified(detections: dict[int, list[tuple[Observation, str]]],
+                       tracks: list[Track]) -> dict[int, list[tuple[Observation, str]]]:
+    """``detections`` (frame → (observation, detector name)) less those that need evidence
+    (:attr:`Observation.verified` not ``None``) and belong to none of ``tracks`` (the kept
+    ones): a person instance never confirmed by a face is no detection at all, not even for
+    redaction's floor."""
+    kept = {id(o) for t in tracks for o in t.observations}
+    out = {f: [(o, name) for o, name in found if o.verified is None or id(o) in kept]
+           for f, found in detections.items()}
+    return {f: found for f, found in out.items() if found}
 
 
 _END = object()
