@@ -60,13 +60,21 @@ def complete(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = Non
     rng = np.random.default_rng(seed)
     for c in range(1, count):
         x, y, w, h = boxes[c, :4]
-        margin = max(3 * PATCH, int(0.75 * max(w, h)))
+        component = labels[y:y + h, x:x + w] == c
+        thickness = float(cv2.distanceTransform((hole[y:y + h, x:x + w] & component).view(np.uint8),
+                                                cv2.DIST_L2, 3).max())
+        # sources within reach of the hole: about its size, but only a few times its thickness
+        # for a thin one (the strip a moving object newly uncovers along a carried fill)
+        thin = THIN_REACH * thickness < 0.75 * max(w, h)
+        margin = max(3 * PATCH, int(THIN_REACH * thickness if thin else 0.75 * max(w, h)))
         x0, y0, x1, y1 = max(0, x - margin), max(0, y - margin), min(W, x + w + margin), min(H, y + h + margin)
         roi = out[y0:y1, x0:x1]
         roi_hole = hole[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == c)
-        roi_avoid = avoid[y0:y1, x0:x1]
         if not roi_hole.any():
             continue
+        roi_avoid = avoid[y0:y1, x0:x1]
+        if thin:  # the bounding box of a thin hole holds much that is not within reach
+            roi_avoid = roi_avoid | (cv2.distanceTransform((~roi_hole).view(np.uint8), cv2.DIST_L2, 3) > margin)
         if (~(roi_hole | roi_avoid)).sum() < PATCH * PATCH * 4:  # nothing to copy from
             unknown = unknown_region(roi_hole, roi_avoid)
             filled = cv2.inpaint(roi, unknown.view(np.uint8), 5, cv2.INPAINT_TELEA)
@@ -78,6 +86,8 @@ def complete(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = Non
 
 #: The region synthesised around a hole holds at most this many times ``budget`` pixels.
 SOURCE_AREA = 8
+#: Sources lie within this many times the hole's thickness of it (at least 3 patches).
+THIN_REACH = 3.0
 #: The coarsest level's exhaustive search compares with at most this many source patches.
 ONION_SOURCES = 6000
 
@@ -159,17 +169,19 @@ def _level(est: np.ndarray, hole: np.ndarray, avoid: np.ndarray, prior: np.ndarr
     # avoided pixels count in no distance: a 0/1 weight per patch element, for the targets
     # whose patch holds some (None: no target does)
     weights = None
-    if avoid.any():
-        known = np.repeat((~avoid)[..., None], 3, 2).astype(np.float32)
-        weights = _patch_vectors(known)[ty, tx]
+    if (avoid & (cv2.dilate(targets.view(np.uint8), np.ones((PATCH, PATCH), np.uint8)) > 0)).any():
+        weights = _patches_at(np.repeat((~avoid)[..., None], 3, 2).astype(np.float32), ty, tx)
+    # the source patches lie wholly in known pixels, which no vote changes: gathered once
+    source_f = _patches_at(est, sy, sx)
+    source_index = np.full((h, w), -1, np.int64)
+    source_index[sy, sx] = np.arange(len(sy))
     if prior is not None:  # the coarser level's matches give this level's first estimate
-        feats = _patch_vectors(est)
         est = _vote(est, hole, hole_index, hy, hx, ty, tx, ny, nx,
-                    _distance(feats[ty, tx], feats, ny, nx, weights), depth, offsets)
+                    _distance(_patches_at(est, ty, tx), source_f, source_index[ny, nx], weights),
+                    depth, offsets)
     for _ in range(em_iterations):
-        feats = _patch_vectors(est)
-        target_f = feats[ty, tx]
-        dist = _distance(target_f, feats, ny, nx, weights)
+        target_f = _patches_at(est, ty, tx)
+        dist = _distance(target_f, source_f, source_index[ny, nx], weights)
         for it in range(pm_iterations):
             # propagation: a neighbour's match, shifted by the neighbour's offset (alternating order)
             steps = ((0, -1), (-1, 0), (0, 1), (1, 0)) if it % 2 == 0 else ((0, 1), (1, 0), (0, -1), (-1, 0))
@@ -179,13 +191,13 @@ def _level(est: np.ndarray, hole: np.ndarray, avoid: np.ndarray, prior: np.ndarr
                 has = (j >= 0) & (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
                 cy = np.where(has, ny[np.maximum(j, 0)] - dy, ny)
                 cx = np.where(has, nx[np.maximum(j, 0)] - dx, nx)
-                ny, nx, dist = _try(target_f, feats, source_ok, ny, nx, dist, cy, cx, weights)
+                ny, nx, dist = _try(target_f, source_f, source_index, ny, nx, dist, cy, cx, weights)
             # random search around the current match in windows halving in size
             radius = max(h, w)
             while radius >= 1:
                 cy = ny + rng.integers(-radius, radius + 1, len(ny))
                 cx = nx + rng.integers(-radius, radius + 1, len(nx))
-                ny, nx, dist = _try(target_f, feats, source_ok, ny, nx, dist, cy, cx, weights)
+                ny, nx, dist = _try(target_f, source_f, source_index, ny, nx, dist, cy, cx, weights)
                 radius //= 2
         est = _vote(est, hole, hole_index, hy, hx, ty, tx, ny, nx, dist, depth, offsets)
     nnf = np.zeros((h, w, 2), np.int32)
@@ -209,22 +221,24 @@ def _onion_peel(img: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndar
     if len(sy) > ONION_SOURCES:  # an even subset keeps the search's matrix bounded
         keep = np.linspace(0, len(sy) - 1, ONION_SOURCES).astype(np.int64)
         sy, sx = sy[keep], sx[keep]
-    sources = _patch_vectors(img)[sy, sx]
+    sources = _patches_at(img, sy, sx)
     source_sq = sources * sources
     remaining = hole.copy()
+    known = np.repeat((~hole & ~avoid)[..., None], 3, 2).astype(np.float32)
     cross = np.ones((3, 3), np.uint8)
     while remaining.any():
         layer = remaining & (cv2.dilate((~remaining).view(np.uint8), cross) > 0)
         if not layer.any():
             break
         ly, lx = np.nonzero(layer)
-        f = _patch_vectors(est)[ly, lx]
-        m = _patch_vectors(np.repeat((~remaining & ~avoid)[..., None], 3, 2).astype(np.float32))[ly, lx]
+        f = _patches_at(est, ly, lx)
+        m = _patches_at(known, ly, lx)
         mf = m * f
         d = (mf * f).sum(1)[:, None] - 2 * mf @ sources.T + m @ source_sq.T
         best = d.argmin(1)
         est[ly, lx] = img[sy[best], sx[best]]
         remaining[ly, lx] = False
+        known[ly, lx] = 1.0
     return est
 
 
@@ -238,36 +252,38 @@ def _sources(hole: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _patch_vectors(img: np.ndarray) -> np.ndarray:
-    """h×w×(PATCH²·3) float32: the patch around each pixel (edges reflected)."""
+def _patches_at(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """n×(PATCH²·c) float32: the patches of ``img`` (h×w×c) centred at (ys, xs), edges
+    reflected; gathered from a strided view, so only these patches are copied."""
     r = PATCH // 2
     padded = cv2.copyMakeBorder(img, r, r, r, r, cv2.BORDER_REFLECT)
     view = np.lib.stride_tricks.sliding_window_view(padded, (PATCH, PATCH), axis=(0, 1))
-    return np.ascontiguousarray(view).reshape(img.shape[0], img.shape[1], -1)
+    return view[ys, xs].reshape(len(ys), -1).astype(np.float32, copy=False)
 
 
-def _distance(target_f: np.ndarray, feats: np.ndarray, cy: np.ndarray, cx: np.ndarray,
+def _distance(target_f: np.ndarray, source_f: np.ndarray, rows: np.ndarray,
               weights: np.ndarray | None = None) -> np.ndarray:
-    """Squared distances between target patches and the patches centred at (cy, cx);
-    ``weights`` (0/1 per element, or ``None``): the elements that count."""
-    d = feats[cy, cx] - target_f
+    """Squared distances between target patches and the source patches ``rows`` of
+    ``source_f``; ``weights`` (0/1 per element, or ``None``): the elements that count."""
+    d = source_f[rows] - target_f
     if weights is not None:
         d *= weights
     return np.einsum("ij,ij->i", d, d)
 
 
-def _try(target_f: np.ndarray, feats: np.ndarray, source_ok: np.ndarray, ny: np.ndarray, nx: np.ndarray,
+def _try(target_f: np.ndarray, source_f: np.ndarray, source_index: np.ndarray, ny: np.ndarray, nx: np.ndarray,
          dist: np.ndarray, cy: np.ndarray, cx: np.ndarray,
          weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep the candidate source centres (cy, cx) that are valid and closer."""
-    h, w = source_ok.shape
+    h, w = source_index.shape
     inside = (cy >= 0) & (cy < h) & (cx >= 0) & (cx < w)
     cy, cx = np.where(inside, cy, ny), np.where(inside, cx, nx)
-    ok = source_ok[cy, cx] & ((cy != ny) | (cx != nx))
+    rows = source_index[cy, cx]
+    ok = (rows >= 0) & ((cy != ny) | (cx != nx))
     if not ok.any():
         return ny, nx, dist
     k = np.nonzero(ok)[0]
-    d = _distance(target_f[k], feats, cy[k], cx[k], None if weights is None else weights[k])
+    d = _distance(target_f[k], source_f, rows[k], None if weights is None else weights[k])
     better = d < dist[k]
     k = k[better]
     ny, nx, dist = ny.copy(), nx.copy(), dist.copy()
