@@ -50,8 +50,8 @@ MAX_FOOTPRINT_CHANGE = 3.0
 #: With a memory, a window frame is used only if it shows more than this share of the hole
 #: still to fill (and more than 32 px).
 MIN_REVEAL = 0.01
-#: Change of any RGB channel (8-bit levels, after a σ 1.5 px blur, at the alignment's
-#: resolution) between a frame and a neighbour aligned to it above which a pixel has changed.
+#: Change of any RGB channel (8-bit levels, after a σ 1.5 px blur, at ≤ ``FLOW_SIDE`` px)
+#: between a frame and a neighbour aligned to it above which a pixel has changed.
 STILL_DIFFERENCE = 20
 #: Residual motion (px at ≤ ``FLOW_SIDE`` px, DIS optical flow between a frame and a neighbour
 #: aligned to it by the camera's motion) above which a pixel moves against the background:
@@ -290,8 +290,10 @@ class TemporalInpainter:
         # frames used only: the centre, and the neighbours it takes pixels from)
         masks = holes
         moving = _Lazy(len(frames), lambda k: self._moving_small(frames, masks, indices, k))
-        holes = _Lazy(len(frames), lambda k: masks[k] | self._near_moving_pixels(moving, indices, k, masks[k].shape))
-        blocked = holes[center]
+        # a neighbour's pixels are no source where something moves on it; the centre's are
+        # not remembered, nor synthesised from, where something moved within MOVING_REACH frames
+        holes = _Lazy(len(frames), lambda k: masks[k] | _at(moving[k], masks[k].shape))
+        blocked = masks[center] | self._near_moving_pixels(moving, indices, center, masks[center].shape)
         s_small = self._scale(image.shape)
         scale = np.diag([s_small, s_small, 1.0])
         inv_scale = np.diag([1 / s_small, 1 / s_small, 1.0])
@@ -415,12 +417,12 @@ class TemporalInpainter:
                     continue
                 h = self._to(indices[j], t)
                 if h is not None:
+                    f = self._features[t].grey
+                    h = _rescaled(h, (f.shape[1], f.shape[0]), size)
                     small |= cv2.warpPerspective(moving[j].view(np.uint8), h, size, flags=cv2.INTER_NEAREST,
                                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
             self._near_moving[t] = (small, len(near))
-        if small.shape == shape:
-            return small
-        return cv2.resize(small.view(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        return _at(small, shape)
 
     def _moving_small(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
                       k: int) -> np.ndarray:
@@ -437,20 +439,20 @@ class TemporalInpainter:
         cannot say no), and towards one that shows background there — so the background a
         moving mask has just uncovered, which changed towards one neighbour only, is not
         taken. One neighbour only at the window's ends (and across a cut: none). Computed at
-        the alignment's resolution (≤ ``max_side``), grown by 2 px, closed over 7 px and its
-        enclosed gaps filled, cached per frame. ``holes``: per window frame, what the masks
+        ≤ ``FLOW_SIDE`` px, grown by 2 px, closed over 7 px and its enclosed gaps filled (at
+        that resolution), cached per frame. ``holes``: per window frame, what the masks
         already say is no background."""
         t = indices[k]
         neighbours = sum(1 for j in (k - 1, k + 1) if 0 <= j < len(frames) and abs(indices[j] - t) == 1)
         small, used = self._moving.get(t, (None, 0))
         if small is None or used < neighbours:  # once more when the window has grown around it
             f = self._features[t]
-            size = (f.grey.shape[1], f.grey.shape[0])
+            aligned = (f.grey.shape[1], f.grey.shape[0])
+            fs = min(1.0, FLOW_SIDE / float(max(aligned)))
+            size = (max(8, round(aligned[0] * fs)), max(8, round(aligned[1] * fs)))
             view = self._blurred(frames[k], size)
             mask = self._small_mask(holes[k], size)
-            fs = min(1.0, FLOW_SIDE / float(max(size)))
-            flow_size = (max(8, round(size[0] * fs)), max(8, round(size[1] * fs)))
-            grey = cv2.resize(f.grey, flow_size, interpolation=cv2.INTER_AREA)
+            grey = cv2.resize(f.grey, size, interpolation=cv2.INTER_AREA)
             changed, unknown = [], []
             for j in (k - 1, k + 1):
                 if not 0 <= j < len(frames) or abs(indices[j] - t) != 1:
@@ -458,15 +460,19 @@ class TemporalInpainter:
                 h = self._to(indices[j], t)
                 if h is None:
                     continue
+                h = _rescaled(h, aligned, size)
                 other = cv2.warpPerspective(self._blurred(frames[j], size), h, size, flags=cv2.INTER_LINEAR,
                                             borderMode=cv2.BORDER_REPLICATE)
                 shows = cv2.warpPerspective((~self._small_mask(holes[j], size)).view(np.uint8), h, size,
                                             flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                other_grey = cv2.warpPerspective(self._features[indices[j]].grey, h, size, flags=cv2.INTER_LINEAR,
-                                                 borderMode=cv2.BORDER_REPLICATE)
-                flow = self._dis.calc(grey, cv2.resize(other_grey, flow_size, interpolation=cv2.INTER_AREA), None)
-                fast = (flow[..., 0] ** 2 + flow[..., 1] ** 2 > MOVING_FLOW ** 2).view(np.uint8)
-                fast = cv2.resize(fast, size, interpolation=cv2.INTER_NEAREST) > 0
+                other_grey = cv2.warpPerspective(cv2.resize(self._features[indices[j]].grey, size,
+                                                            interpolation=cv2.INTER_AREA), h, size,
+                                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                flow = self._dis.calc(grey, other_grey, None)
+                # the flow smears a masked object's motion onto the background beside it: not
+                # taken within 4 px of a mask (the colour test still is)
+                beside = cv2.dilate((mask | (shows == 0)).view(np.uint8), np.ones((9, 9), np.uint8)) > 0
+                fast = (flow[..., 0] ** 2 + flow[..., 1] ** 2 > MOVING_FLOW ** 2) & ~beside
                 changed.append((_channel_max(cv2.absdiff(view, other)) > STILL_DIFFERENCE) | fast)
                 unknown.append(shows == 0)
             if not changed:
@@ -521,6 +527,19 @@ class TemporalInpainter:
             return None
         dx, dy = np.median(flow[small_band], axis=0) / s
         return float(dx), float(dy)
+
+
+def _at(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Bool ``mask`` resized (nearest) to ``shape`` (H, W)."""
+    if mask.shape == shape[:2]:
+        return mask
+    return cv2.resize(mask.view(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _rescaled(h: np.ndarray, size: tuple[int, int], to: tuple[int, int]) -> np.ndarray:
+    """Homography ``h`` between images of ``size`` (w, h) as one between images of ``to``."""
+    scale = np.diag([to[0] / size[0], to[1] / size[1], 1.0])
+    return scale @ h @ np.linalg.inv(scale)
 
 
 def _channel_max(image: np.ndarray) -> np.ndarray:
