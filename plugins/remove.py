@@ -16,6 +16,8 @@ frame's depth (the spatial fallback in 8 bits, scaled).
 """
 from __future__ import annotations
 
+import inspect
+
 import cv2
 import numpy as np
 from pydantic import Field
@@ -24,7 +26,7 @@ from editor import hookimpl
 from editor.imaging.compositing import blend, feathered_alpha, grow
 from editor.api.errors import PresetError
 from editor.imaging.background_memory import BackgroundMemory
-from editor.imaging.inpaint import TemporalInpainter, telea
+from editor.imaging.inpaint import TemporalInpainter, telea, unknown_region
 from editor.imaging.patch_synthesis import complete
 from editor.imaging.shadow import attached_shadow
 from editor.api.stages import (FrameItem, FrameWindow, Inpainter, InpainterSpec, Stage, StageContext, StageOptions,
@@ -58,7 +60,8 @@ class RemoveStage(Stage):
         # with a memory the past is remembered: one frame back is enough (for the next homography)
         self.window = (min(options.window, 1) if options.memory else options.window, options.window)
         memory = BackgroundMemory(directory=context.work_dir) if options.memory else None
-        self.engine = TemporalInpainter(flow_refine=options.flow, spatial=spec.factory(context), memory=memory)
+        self.engine = TemporalInpainter(flow_refine=options.flow, spatial=_avoiding(spec.factory(context)),
+                                        memory=memory)
         self.temporal_fractions: list[float] = []
         self._small: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -114,6 +117,23 @@ class RemoveStage(Stage):
     def close(self) -> None:
         self.engine.close()
         self._small.clear()
+
+
+def _avoiding(inpainter: Inpainter) -> Inpainter:
+    """``inpainter`` as the three-argument :data:`~editor.api.stages.Inpainter`; one written for
+    ``inpainter(image, hole)`` gets the hole with the avoided regions touching it
+    (:func:`~editor.imaging.inpaint.unknown_region`), so it cannot copy from them either."""
+    try:
+        params = inspect.signature(inpainter).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): the current form
+        return inpainter
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in params):
+        return inpainter
+
+    def two_arguments(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+        return inpainter(image, unknown_region(hole, avoid))
+    return two_arguments
 
 
 def _patch(context: StageContext) -> Inpainter:

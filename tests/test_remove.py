@@ -312,3 +312,117 @@ def test_fill_at_reduced_resolution_still_composites_at_full(clip, plugin_manage
         assert it.frame.image.shape == img.shape
         reach = grow(labels > 0, 4 + 3 * 2 + 2)
         assert np.array_equal(it.frame.image[~reach], img[~reach])
+
+
+def _magenta(px: np.ndarray) -> np.ndarray:
+    """Pixels (N×3 RGB) that lean towards magenta: red and blue both well above green (the
+    brick wall's bricks are red above blue, its mortar grey)."""
+    px = px.astype(int)
+    return (px[:, 0] - px[:, 1] > 40) & (px[:, 2] - px[:, 1] > 40)
+
+
+def _disc_beside_a_magenta_object(case: str, frames: int = 12) -> tuple[list[FrameItem], np.ndarray, list]:
+    """A still camera on a brick wall; a removed grey disc (id 1) that never moves, so what it
+    hides is never seen and must be synthesised; and a magenta object (no brick colour
+    leans that way). ``case``: ``"tracked"`` — a bar with the wall's texture in magenta (as
+    good a source as the wall) 2 px from the disc's edge (inside the hole's dilation),
+    tracked and kept (id 2); ``"beside"`` — the same bar untracked, sliding down 4 px a frame
+    beside the disc; ``"passing"`` — a magenta van (mottled paint), untracked, drives 5 px a
+    frame over the disc's place on frames 0–5 (the disc is not there yet) and is gone when
+    the disc is (frames 6 on): much of its inside looks the same from one frame to the next,
+    and what it covered on every frame is never seen. Returns the items, the disc's pixels
+    and, per frame, the magenta object's pixels."""
+    wall = brick_wall(240, 160, seed=9)
+    paint = cv2.GaussianBlur(np.random.default_rng(2).normal(0, 40, (85, 100)), (0, 0), 2.5)
+    van = np.clip(np.stack([215 + paint, 40 + paint / 3, 215 + paint], 2), 0, 255).astype(np.uint8)
+    items, bars = [], []
+    for t in range(frames):
+        img, labels = wall.copy(), np.zeros(wall.shape[:2], np.uint8)
+        bar = np.zeros(labels.shape, bool)
+        if case == "passing":
+            if t < 6:
+                bar[40:125, 40 + 5 * t:140 + 5 * t] = True
+                img[40:125, 40 + 5 * t:140 + 5 * t] = van
+        else:
+            y = 20 + 4 * t if case == "beside" else 45
+            bar[y:y + 70, 138:170] = True
+            grey = wall[45:115, 138:170].mean(axis=2)  # the texture moves with the bar
+            img[bar] = np.stack([np.clip(grey + 90, 0, 255), grey * 0.2, np.clip(grey + 90, 0, 255)], 2).reshape(-1, 3)
+            if case == "tracked":
+                labels[bar] = 2
+        if case != "passing" or t >= 6:
+            cv2.circle(labels, (110, 80), 26, 1, -1)
+            img[labels == 1] = 128
+        items.append(FrameItem(Frame(t, img, t, Fraction(1, 25), t / 25), labels))
+        bars.append(bar)
+    disc = np.zeros(wall.shape[:2], np.uint8)
+    cv2.circle(disc, (110, 80), 26, 1, -1)
+    return items, disc > 0, bars
+
+
+@pytest.mark.parametrize("case", ["tracked", "beside", "passing"])
+@pytest.mark.parametrize("inpainter", ["patch", "telea"])
+def test_no_fill_takes_the_colour_of_another_object_beside_the_hole(plugin_manager, inpainter, case) -> None:  # noqa: ANN001
+    """Issue #28's "avoid" region: the sources of synthesis and of the temporal fill exclude
+    every tracked object (not only the removed one) and what moves against the background
+    (the passing van was the fill of bikes.mp4's cyclist)."""
+    items, disc, bars = _disc_beside_a_magenta_object(case)
+    (stage,) = build_stages(apply_overrides(load_preset("remove"), ["remove.objects=[1]",
+                                                                    f'remove.inpainter="{inpainter}"']),
+                            plugin_manager, StageContext(_video(240, 160, len(items)), {1: "disc", 2: "bar"}))
+    out = list(stage.run(iter(items)))
+    stage.close()
+    hole = grow(disc, 8)  # the preset's dilation
+    for it, bar in zip(out, bars):
+        if not (items[it.index].labels == 1).any():
+            continue
+        fill = hole & ~grow(bar, 2)
+        assert not _magenta(it.frame.image[fill]).any(), (it.index, int(_magenta(it.frame.image[fill]).sum()))
+        if case == "tracked":  # the kept object itself stays
+            assert np.array_equal(it.frame.image[bar & ~hole], items[it.index].frame.image[bar & ~hole])
+
+
+def test_a_plugin_inpainter_is_given_the_avoid_mask(registered_plugin) -> None:  # noqa: ANN001
+    """Through the ``editor_register_inpainters`` hook: a three-argument inpainter gets
+    ``avoid`` (the kept object, outside the hole); a two-argument one gets the hole grown by
+    the avoided region touching it, so it cannot copy from it either."""
+    from editor import hookimpl
+    from editor.api.stages import InpainterSpec
+
+    seen: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {"three": [], "two": []}
+
+    def three(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+        seen["three"].append((hole.copy(), avoid.copy()))
+        out = image.copy()
+        out[hole] = np.median(image[~hole & ~avoid], axis=0)
+        return out
+
+    def two(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        seen["two"].append((hole.copy(), None))
+        out = image.copy()
+        out[hole] = np.median(image[~hole], axis=0)
+        return out
+
+    class Learned:
+        @hookimpl
+        def editor_register_inpainters(self, register):  # noqa: ANN001
+            register(InpainterSpec("three", lambda context: three, "avoid-aware"))
+            register(InpainterSpec("two", lambda context: two, "two-argument"))
+
+    pm = registered_plugin(Learned(), "learned-plugin")
+    items, disc, bars = _disc_beside_a_magenta_object("tracked", frames=1)
+    bar = bars[0]
+    for name in ("three", "two"):
+        (stage,) = build_stages(apply_overrides(load_preset("remove"), ["remove.objects=[1]", "remove.window=0",
+                                                                        "remove.memory=false",
+                                                                        f'remove.inpainter="{name}"']),
+                                pm, StageContext(_video(240, 160, 1), {1: "disc", 2: "bar"}))
+        (result,) = stage.run(iter(items))
+        stage.close()
+        ((hole, avoid),) = seen[name]
+        assert hole[disc].all()
+        if name == "three":
+            assert avoid[bar & ~hole].all() and not (avoid & hole).any()
+        else:
+            assert hole[bar].all()  # the kept bar, touching the grown hole, is no source
+        assert not _magenta(result.frame.image[grow(disc, 8) & ~grow(bar, 2)]).any()

@@ -108,8 +108,9 @@ def editor_register_inpainters(register: Callable[[InpainterSpec], None]) -> Non
     Call ``register(InpainterSpec(name, factory, description))``; a preset selects one with
     ``inpainter = "<name>"`` in the ``remove`` stage's options. ``factory(context)`` gets the
     run's :class:`editor.api.stages.StageContext` and returns the
-    :data:`editor.api.stages.Inpainter` (``inpainter(image, hole) -> filled image``) that
-    fills what no neighbouring frame shows. Names are unique across plugins (a clash is
+    :data:`editor.api.stages.Inpainter` (``inpainter(image, hole, avoid) -> filled image``)
+    that fills what no neighbouring frame shows; ``avoid`` marks pixels it must not copy
+    from (every other tracked object, things moving against the background). Names are unique across plugins (a clash is
     reported naming both); the built-in ``telea`` is registered the same way.
 
     Return value: ignored.

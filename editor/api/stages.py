@@ -318,11 +318,18 @@ class Stage:
 
 StageFactory = Callable[[Any, StageContext], Stage]
 
-Inpainter = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""``inpainter(image, hole)`` → ``image`` with the ``hole`` pixels filled: ``image`` is RGB
-uint8 H×W×3 (also in a deep run: the ``remove`` stage hands it an 8-bit view and scales the
-filled pixels back), ``hole`` bool H×W; the result has ``image``'s shape and dtype (pixels outside
-the hole may be returned unchanged or not; the caller composites only the hole back)."""
+Inpainter = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""``inpainter(image, hole, avoid)`` → ``image`` with the ``hole`` pixels filled: ``image`` is
+RGB uint8 H×W×3 (also in a deep run: the ``remove`` stage hands it an 8-bit view and scales
+the filled pixels back), ``hole`` bool H×W, ``avoid`` bool H×W (disjoint from ``hole``): pixels
+that are no background — every tracked object of the run, not only the removed ones, and
+what moves against the camera's motion though no mask covers it (a passing car). An
+inpainter must not copy from them: treat them as unknown (a model that takes one mask can be
+given ``hole`` ∪ the ``avoid`` regions touching it, :func:`editor.imaging.inpaint.unknown_region`).
+The result has ``image``'s shape and dtype (pixels outside the hole may be returned
+unchanged or not; the caller composites only the hole back). Inpainters written for the
+two-argument form ``inpainter(image, hole)`` still work: the ``remove`` stage then hands
+them ``hole`` ∪ the avoided regions touching it as the hole."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ scaled back for the pixels no frame sees.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -50,18 +50,48 @@ MAX_FOOTPRINT_CHANGE = 3.0
 #: With a memory, a window frame is used only if it shows more than this share of the hole
 #: still to fill (and more than 32 px).
 MIN_REVEAL = 0.01
-#: Change of any RGB channel (8-bit levels, after a σ 1.5 px blur) between a frame and the
-#: previous one aligned to it above which a pixel is taken as moving and not remembered.
+#: Change of any RGB channel (8-bit levels, after a σ 1.5 px blur, at ≤ ``FLOW_SIDE`` px)
+#: between a frame and a neighbour aligned to it above which a pixel has changed.
 STILL_DIFFERENCE = 20
+#: Residual motion (px at ≤ ``FLOW_SIDE`` px, DIS optical flow between a frame and a neighbour
+#: aligned to it by the camera's motion) above which a pixel moves against the background:
+#: catches the flat inside of a passing car, which no colour difference shows. Chosen on
+#: bikes.mp4 (the car passing the cyclist, frames 88–102: its side panel ≥ 3 px, the still
+#: shop front ≤ 0.5 px after alignment).
+MOVING_FLOW, FLOW_SIDE = 1.0, 320
+#: A pixel something unmasked moved over within this many frames is not taken as background
+#: (bikes.mp4: the passing car's flat panel shows as moving on one frame in two or three).
+MOVING_REACH = 2
 
 
-def telea(image: np.ndarray, hole: np.ndarray, max_side: int = 320) -> np.ndarray:
-    """OpenCV's Telea inpainting on a region of interest around the hole.
+def unknown_region(hole: np.ndarray, avoid: np.ndarray | None, reach: int = 3) -> np.ndarray:
+    """H×W bool: ``hole`` with every connected region of ``avoid`` (H×W bool) that comes
+    within ``reach`` px of it — what an inpainter that takes a single mask must fill so that
+    nothing is copied from the avoided pixels (their regions are filled too, from their own
+    background edge, and only the hole is kept). ``avoid`` ``None`` or empty: ``hole``."""
+    if avoid is None or not avoid.any():
+        return hole
+    near = cv2.dilate(hole.view(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    count, labels = cv2.connectedComponents((avoid & ~hole).view(np.uint8), connectivity=8)
+    touching = np.unique(labels[near & avoid])
+    touching = touching[touching > 0]
+    if len(touching) == 0:
+        return hole
+    return hole | np.isin(labels, touching)
+
+
+def telea(image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = None, max_side: int = 320) -> np.ndarray:
+    """OpenCV's Telea inpainting (Telea, J. Graphics Tools 9(1), 2004) on a region of
+    interest around the hole. ``image``: H×W×3 uint8; ``hole``, ``avoid``: H×W bool. The
+    avoided regions touching the hole are filled with it (:func:`unknown_region`), so none
+    of their colour diffuses into the hole.
 
     Large holes are filled at a reduced resolution (Telea's cost grows with the hole's
     area, and a fill no frame could see is a smooth guess anyway); only hole pixels of
     the full-resolution image are replaced.
     """
+    target = hole
+    hole = unknown_region(hole, avoid)
     x, y, w, h = cv2.boundingRect(hole.view(np.uint8))
     if w == 0:
         return image
@@ -81,7 +111,8 @@ def telea(image: np.ndarray, hole: np.ndarray, max_side: int = 320) -> np.ndarra
         filled = cv2.inpaint(roi, roi_hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
     out = image.copy()
     region = out[y0:y1, x0:x1]
-    region[roi_hole] = filled[roi_hole]
+    keep = roi_hole & target[y0:y1, x0:x1]
+    region[keep] = filled[keep]
     return out
 
 
@@ -108,6 +139,10 @@ class TemporalInpainter:
     _broken: set[int] = field(default_factory=set)  # pairs (by first frame) with a cut between them
     _features: dict[int, _Features] = field(default_factory=dict)
     _homography: dict[int, np.ndarray] = field(default_factory=dict)  # i → H mapping frame i to i+1 (small coords)
+    _moving: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # i → (moving pixels, neighbours used)
+    _near_moving: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # i → (union, frames used)
+    _dis: cv2.DISOpticalFlow = field(
+        default_factory=lambda: cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST))
     _orb: cv2.ORB = field(default_factory=lambda: cv2.ORB_create(1000))
     _matcher: cv2.BFMatcher = field(default_factory=lambda: cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True))
     last_temporal_fraction: float = 0.0
@@ -195,6 +230,9 @@ class TemporalInpainter:
         for k in [k for k in self._homography if k < index]:
             del self._homography[k]
             self._broken.discard(k)
+        for cache in (self._moving, self._near_moving):
+            for k in [k for k in cache if k < index]:
+                del cache[k]
 
     def _follow_shot(self, t: int, image: np.ndarray) -> None:
         """Move the memory's pose to frame ``t`` (chained homography from the last frame),
@@ -228,9 +266,11 @@ class TemporalInpainter:
         """Fill ``holes[center]`` in ``frames[center]`` using the other frames of the window
         and the memory. Frames: H×W×3 uint8 or uint16, all the same size; holes: H×W bool.
         ``others``: per frame, H×W bool pixels that are not background either (objects kept
-        in the picture, e.g. a passing car): never copied into a hole, remembered or used for
-        alignment, and not filled. With a memory every frame of the shot must be given in
-        order (also those without a hole: they are remembered)."""
+        in the picture, e.g. a tracked car): never copied into a hole, remembered or used for
+        alignment, and not filled. Pixels that move against the camera's motion though no
+        mask covers them (:meth:`_near_moving_pixels`) are treated the same way. The spatial
+        inpainter gets both as its ``avoid`` mask. With a memory every frame of the shot must
+        be given in order (also those without a hole: they are remembered)."""
         if others is not None:  # "not background": the hole and the other objects
             blocked = [h | o for h, o in zip(holes, others)]
             return self._fill(frames, blocked, indices, center, holes[center])
@@ -246,6 +286,14 @@ class TemporalInpainter:
             return image
         for img, hl, idx in zip(frames, holes, indices):
             self._feat(idx, img, hl)
+        # what moves against the camera's motion is no background either (computed for the
+        # frames used only: the centre, and the neighbours it takes pixels from)
+        masks = holes
+        moving = _Lazy(len(frames), lambda k: self._moving_small(frames, masks, indices, k))
+        # a neighbour's pixels are no source where something moves on it; the centre's are
+        # not remembered, nor synthesised from, where something moved within MOVING_REACH frames
+        holes = _Lazy(len(frames), lambda k: masks[k] | _at(moving[k], masks[k].shape))
+        blocked = masks[center] | self._near_moving_pixels(moving, indices, center, masks[center].shape)
         s_small = self._scale(image.shape)
         scale = np.diag([s_small, s_small, 1.0])
         inv_scale = np.diag([1 / s_small, 1 / s_small, 1.0])
@@ -254,7 +302,7 @@ class TemporalInpainter:
             self._follow_shot(t, image)
             to_ref = inv_scale @ self._to_ref @ scale
         if not hole.any():
-            self.memory.write(image, ~blocked & self._still(frames, indices, center, scale), to_ref, OBSERVED)
+            self.memory.write(image, ~blocked, to_ref, OBSERVED)
             return image
         H, W = hole.shape
         if self.memory is None:
@@ -293,13 +341,15 @@ class TemporalInpainter:
         if remaining.any():
             full_remaining = np.zeros_like(hole)
             full_remaining[y0:y1, x0:x1] = remaining
+            avoid = blocked & ~hole  # other objects and moving things; the hole's filled pixels are context
             if out.dtype == np.uint8:
-                out = self.spatial(out, full_remaining)
+                filled = self.spatial(out, full_remaining, avoid)
+                out[full_remaining] = filled[full_remaining]
             else:  # inpainters take 8-bit RGB: fill in 8 bits, scale only the filled pixels back
-                filled = self.spatial(rgb8(out), full_remaining)
+                filled = self.spatial(rgb8(out), full_remaining, avoid)
                 out[full_remaining] = to_depth(filled[full_remaining], out.dtype)
         if self.memory is not None:
-            self.memory.write(image, ~blocked & self._still(frames, indices, center, scale), to_ref, OBSERVED)
+            self.memory.write(image, ~blocked, to_ref, OBSERVED)
             self.memory.write(out, grow(hole, 2), to_ref, SYNTHETIC)  # only where nothing is stored
         return out
 
@@ -349,23 +399,108 @@ class TemporalInpainter:
             roi_out[use] = values
             remaining &= ~use
 
-    def _still(self, frames: Sequence[np.ndarray], indices: Sequence[int], center: int,
-               scale: np.ndarray) -> np.ndarray | bool:
-        """H×W bool: pixels of the centre frame that agree with the previous frame aligned by
-        the camera's motion (each RGB channel within ``STILL_DIFFERENCE`` after a σ 1.5 blur),
-        so moving things the masks missed (an ear, a motion-blurred arm) are not remembered as
-        background; ``True`` (everything) without a previous frame."""
-        t = indices[center]
-        if center == 0 or indices[center - 1] != t - 1:
-            return True
-        image, previous = frames[center], frames[center - 1]
-        h = np.linalg.inv(scale) @ self._pair(t - 1, t) @ scale
-        size = (image.shape[1], image.shape[0])
-        now = cv2.GaussianBlur(rgb8(image), (0, 0), 1.5)
-        before = cv2.warpPerspective(cv2.GaussianBlur(rgb8(previous), (0, 0), 1.5), h, size,
-                                     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        moving = (cv2.absdiff(now, before).max(axis=2) > STILL_DIFFERENCE).view(np.uint8)
-        return cv2.dilate(moving, np.ones((5, 5), np.uint8)) == 0
+    def _near_moving_pixels(self, moving: Sequence[np.ndarray], indices: Sequence[int], k: int,
+                            shape: tuple[int, int]) -> np.ndarray:
+        """H×W bool (``shape``): pixels of window frame ``k`` that something unmasked moves
+        over on this frame or within ``MOVING_REACH`` frames of it (the window's frames
+        there, aligned by the camera's motion) — the flat inside of a passing car, which
+        neither colour nor flow shows as moving on every frame, is covered on some nearby
+        one. ``moving``: per window frame, :meth:`_moving_small`."""
+        t = indices[k]
+        near = [j for j in range(len(indices)) if 0 < abs(indices[j] - t) <= MOVING_REACH]
+        small, used = self._near_moving.get(t, (None, -1))
+        if small is None or used < len(near):
+            small = moving[k].copy()
+            size = (small.shape[1], small.shape[0])
+            for j in near:
+                if not moving[j].any():
+                    continue
+                h = self._to(indices[j], t)
+                if h is not None:
+                    f = self._features[t].grey
+                    h = _rescaled(h, (f.shape[1], f.shape[0]), size)
+                    small |= cv2.warpPerspective(moving[j].view(np.uint8), h, size, flags=cv2.INTER_NEAREST,
+                                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+            self._near_moving[t] = (small, len(near))
+        return _at(small, shape)
+
+    def _moving_small(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
+                      k: int) -> np.ndarray:
+        """Bool at the alignment's resolution: pixels of window frame ``k`` that move against
+        the camera's motion though no mask covers them (a passing car nobody tracked, an ear
+        the mask missed).
+
+        Three-frame differencing after the camera's motion is undone: a pixel has changed
+        towards a neighbour aligned to it (by the chained homographies) when its colour (any
+        RGB channel, σ 1.5 px blur) differs by more than ``STILL_DIFFERENCE`` or the dense
+        optical flow between them (DIS, Kroeger et al., ECCV 2016, at ≤ ``FLOW_SIDE`` px)
+        is longer than ``MOVING_FLOW``. It moves when it has changed towards the previous
+        frame *and* towards the next one (where a neighbour shows a mask or nothing, it
+        cannot say no), and towards one that shows background there — so the background a
+        moving mask has just uncovered, which changed towards one neighbour only, is not
+        taken. One neighbour only at the window's ends (and across a cut: none). Computed at
+        ≤ ``FLOW_SIDE`` px, grown by 2 px, closed over 7 px and its enclosed gaps filled (at
+        that resolution), cached per frame. ``holes``: per window frame, what the masks
+        already say is no background."""
+        t = indices[k]
+        neighbours = sum(1 for j in (k - 1, k + 1) if 0 <= j < len(frames) and abs(indices[j] - t) == 1)
+        small, used = self._moving.get(t, (None, 0))
+        if small is None or used < neighbours:  # once more when the window has grown around it
+            f = self._features[t]
+            aligned = (f.grey.shape[1], f.grey.shape[0])
+            fs = min(1.0, FLOW_SIDE / float(max(aligned)))
+            size = (max(8, round(aligned[0] * fs)), max(8, round(aligned[1] * fs)))
+            view = self._blurred(frames[k], size)
+            mask = self._small_mask(holes[k], size)
+            grey = cv2.resize(f.grey, size, interpolation=cv2.INTER_AREA)
+            changed, unknown = [], []
+            for j in (k - 1, k + 1):
+                if not 0 <= j < len(frames) or abs(indices[j] - t) != 1:
+                    continue
+                h = self._to(indices[j], t)
+                if h is None:
+                    continue
+                h = _rescaled(h, aligned, size)
+                other = cv2.warpPerspective(self._blurred(frames[j], size), h, size, flags=cv2.INTER_LINEAR,
+                                            borderMode=cv2.BORDER_REPLICATE)
+                shows = cv2.warpPerspective((~self._small_mask(holes[j], size)).view(np.uint8), h, size,
+                                            flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                other_grey = cv2.warpPerspective(cv2.resize(self._features[indices[j]].grey, size,
+                                                            interpolation=cv2.INTER_AREA), h, size,
+                                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                flow = self._dis.calc(grey, other_grey, None)
+                # the flow smears a masked object's motion onto the background beside it: not
+                # taken within 4 px of a mask (the colour test still is)
+                beside = cv2.dilate((mask | (shows == 0)).view(np.uint8), np.ones((9, 9), np.uint8)) > 0
+                fast = (flow[..., 0] ** 2 + flow[..., 1] ** 2 > MOVING_FLOW ** 2) & ~beside
+                changed.append((_channel_max(cv2.absdiff(view, other)) > STILL_DIFFERENCE) | fast)
+                unknown.append(shows == 0)
+            if not changed:
+                small = np.zeros(mask.shape, bool)
+            else:
+                small = ~mask
+                seen_to_change = np.zeros(mask.shape, bool)
+                for c, u in zip(changed, unknown):
+                    small &= c | u
+                    seen_to_change |= c & ~u
+                small &= seen_to_change
+                if small.any():
+                    grown = cv2.dilate(small.view(np.uint8), np.ones((5, 5), np.uint8))
+                    small = _fill_enclosed(cv2.morphologyEx(grown, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)) > 0)
+            self._moving[t] = (small, neighbours)
+        return small
+
+    @staticmethod
+    def _blurred(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        small = rgb8(image) if (image.shape[1], image.shape[0]) == size else \
+            rgb8(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+        return cv2.GaussianBlur(small, (0, 0), 1.5)
+
+    @staticmethod
+    def _small_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        if (mask.shape[1], mask.shape[0]) == size:
+            return mask
+        return cv2.resize(mask.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
 
     @staticmethod
     def _seen(hole: np.ndarray, h_roi: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -392,6 +527,52 @@ class TemporalInpainter:
             return None
         dx, dy = np.median(flow[small_band], axis=0) / s
         return float(dx), float(dy)
+
+
+def _at(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Bool ``mask`` resized (nearest) to ``shape`` (H, W)."""
+    if mask.shape == shape[:2]:
+        return mask
+    return cv2.resize(mask.view(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _rescaled(h: np.ndarray, size: tuple[int, int], to: tuple[int, int]) -> np.ndarray:
+    """Homography ``h`` between images of ``size`` (w, h) as one between images of ``to``."""
+    scale = np.diag([to[0] / size[0], to[1] / size[1], 1.0])
+    return scale @ h @ np.linalg.inv(scale)
+
+
+def _channel_max(image: np.ndarray) -> np.ndarray:
+    """H×W: the largest of an H×W×3 image's channels (OpenCV's, several times NumPy's speed)."""
+    a, b, c = cv2.split(image)
+    return cv2.max(cv2.max(a, b), c)
+
+
+class _Lazy(Sequence):
+    """A sequence whose items are computed on first use (``item(k)``) and kept."""
+
+    def __init__(self, length: int, item: Callable[[int], np.ndarray]) -> None:
+        self._length, self._item, self._done = length, item, {}
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        if not 0 <= k < self._length:
+            raise IndexError(k)
+        if k not in self._done:
+            self._done[k] = self._item(k)
+        return self._done[k]
+
+
+def _fill_enclosed(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (bool) with the gaps it encloses filled (what the frame's border cannot reach
+    without crossing it)."""
+    h, w = mask.shape
+    outside = np.zeros((h + 2, w + 2), np.uint8)
+    outside[1:-1, 1:-1] = mask.view(np.uint8)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2
 
 
 def _change(h: np.ndarray, shape: tuple[int, ...], max_shift: float | None = MAX_CORNER_SHIFT) -> float | None:
