@@ -18,8 +18,10 @@ from editor.backends.classic.tracker import FlowTracker
 from editor.evaluation.calibration import calibration
 from editor.evaluation.datasets import sparse_labels
 from editor.evaluation.runner import evaluate_video_with_clicks
+from editor.video.random_access import FrameSource
 
 REAL = Path(__file__).parent / "data" / "real_gt"
+TUNE = Path(__file__).parent / "data" / "real_tune"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # clip → (video, folder, minimum mean J with 1 click, minimum J on every scored frame);
 # clicks on the first labelled frame, the cyclist's on frame 120 (the sample's prompt frame)
@@ -50,6 +52,22 @@ def test_the_labels_are_masks_of_the_video() -> None:
         for f, m in shown.items():
             assert read_label_png(folder / f"{f:05d}.png").max() == 1
             assert 0.02 < m.mean() < 0.5, (name, f, m.mean())  # one object, not the frame or a speck
+
+
+def test_the_tuning_split_is_apart_from_the_held_out_one() -> None:
+    """The tuning split (tests/data/real_tune: what constants are fitted on) holds masks of the
+    video too, and none of its frames of the bunny is a held-out one."""
+    tune = {"bikes_van": SAMPLES / "bikes.mp4", "bunny_early": SAMPLES / "bigbuckbunny.mp4",
+            "bikes_walker": SAMPLES / "bikes.mp4"}
+    for name, video in tune.items():
+        truth = sparse_labels(TUNE / name)
+        shown = {f: m for f, m in truth.items() if m.any()}
+        assert len(shown) >= 6, name
+        first = read_label_png(TUNE / name / f"{min(shown):05d}.png")
+        assert first.shape == FrameSource(video)[min(shown)].rgb8.shape[:2], name
+        for f, m in shown.items():
+            assert 0.02 < m.mean() < 0.5, (name, f, m.mean())
+    assert not set(sparse_labels(TUNE / "bunny_early")) & set(sparse_labels(REAL / "bunny"))
 
 
 @pytest.mark.parametrize("name", list(CLIPS))
