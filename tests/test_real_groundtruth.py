@@ -93,3 +93,13 @@ def test_confidence_is_calibrated_on_real_footage(one_click: dict[str, object]) 
     if cal.bad:
         assert cal.recall >= 0.9, cal
     assert cal.flagged_good <= 0.25, cal
+    # the confidence is a probability (the table fitted on the tuning split, never on these
+    # clips): frames said to be right 97 % of the time are right at least 87 % of the time,
+    # and the expected calibration error is small (measured: ECE 0.033, 31 frames at 0.97
+    # all right; the 3 below 0.5 are listed by the evidence's rules, 1 of them right)
+    confident = [(c, j) for c, j in pairs if c is not None and c >= 0.5]
+    assert len(confident) >= 20
+    predicted = float(np.mean([c for c, _ in confident]))
+    observed = float(np.mean([j >= 0.5 for _, j in confident]))
+    assert 0.8 <= predicted < 1.0 and abs(observed - predicted) <= 0.1, (predicted, observed)
+    assert cal.ece <= 0.1, cal
