@@ -69,3 +69,37 @@ def calibration(pairs: Iterable[tuple[float | None, float]], review_below: float
                        float(np.mean((conf - good) ** 2)) if len(conf) else float("nan"), int(bad.sum()),
                        float(weak[bad].mean()) if bad.any() else float("nan"),
                        float(weak[good].mean()) if good.any() else float("nan"))
+
+
+def fit_isotonic(scores: Iterable[float], good: Iterable[bool], weights: Iterable[float] | None = None,
+                 prior: float = 1.0) -> tuple[tuple[float, float], ...]:
+    """The increasing map from a raw score to P(good), fitted to examples: the weighted
+    isotonic regression of ``good`` on ``scores`` (pool adjacent violators; equal scores
+    always pooled), each pooled block's rate shrunk by ``prior`` pseudo-examples at the rate
+    of all (so a block of three good frames says 0.94 rather than 1 when 3 in 4 are good).
+    Knots (score, probability): a block's lowest and highest score (one knot where they are
+    equal), increasing in both; read between them by linear interpolation
+    (:func:`numpy.interp`), flat outside."""
+    x = np.asarray(list(scores), float)
+    y = np.asarray(list(good), float)
+    w = np.ones_like(x) if weights is None else np.asarray(list(weights), float)
+    if not len(x):
+        return ()
+    order = np.argsort(x, kind="stable")
+    x, y, w = x[order], y[order], w[order]
+    base = float((w * y).sum() / w.sum())
+    blocks: list[list[float]] = []  # [weight, weighted good, lowest score, highest score]
+    for xi, yi, wi in zip(x, y, w):
+        if blocks and blocks[-1][3] == xi:
+            blocks[-1][0] += wi
+            blocks[-1][1] += wi * yi
+        else:
+            blocks.append([wi, wi * yi, xi, xi])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][0] >= blocks[-1][1] / blocks[-1][0]:
+            n, g, _, hi = blocks.pop()
+            blocks[-1] = [blocks[-1][0] + n, blocks[-1][1] + g, blocks[-1][2], hi]
+    knots: list[tuple[float, float]] = []
+    for n, g, lo, hi in blocks:
+        p = round(float((g + prior * base) / (n + prior)), 4)
+        knots += [(round(float(lo), 4), p)] + ([(round(float(hi), 4), p)] if hi > lo else [])
+    return tuple(knots)

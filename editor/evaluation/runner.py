@@ -22,6 +22,7 @@ from editor.api.backends import Segmenter, Tracker
 from editor.api.files import scratch_dir
 from editor.api.prompts import ObjectPrompts, Prompt, PromptSet
 from editor.tracking.engine import TrackingSession
+from editor.tracking.evidence import EvidenceOptions
 from editor.tracking.refinement import RefineOptions
 from editor.api.frames import Frame, VideoInfo
 from editor.evaluation.clicks import first_click, next_click
@@ -39,6 +40,8 @@ class SequenceResult:
     """The final label maps (``keep_predictions=True``)."""
     confidence: dict[int, dict[int, float]] | None = field(default=None, repr=False)
     """Frame → object → confidence of the final run (``keep_predictions=True``)."""
+    states: dict[int, dict[int, str]] | None = field(default=None, repr=False)
+    """Frame → object → state of the final run (``keep_predictions=True``)."""
 
     @property
     def j(self) -> float:
@@ -110,7 +113,7 @@ def _click_prompt(frame: int, clicks: list[tuple[int, int, int]]) -> Prompt:
 
 def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: Tracker, *, clicks: int = 1,
                                   rounds: int = 0, detect_cuts: bool = True, bidirectional: bool = False,
-                                  refine: RefineOptions | None = None,
+                                  refine: RefineOptions | None = None, evidence: EvidenceOptions | None = None,
                                   keep_predictions: bool = False, correct_tracked: bool = True) -> SequenceResult:
     """Simulate ``clicks`` clicks per object on the first frame, track, then ``rounds``
     correction rounds (one click on the worst frame each); returns J&F per object.
@@ -138,16 +141,17 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
         used += len(frame_clicks)
     pred: list[np.ndarray] = []
     confidence: dict[int, dict[int, float]] = {}
+    states: dict[int, dict[int, str]] = {}
     bases: dict[tuple[int, int], np.ndarray] = {}  # (frame, object) → the tracked mask a correction edits
     for round_no in range(rounds + 1):
         with scratch_dir("eval") as tmp:
             prompts = _prompts({oid: [_correction(tmp, f, oid, c, bases.get((f, oid))) for f, c in frames.items()]
                                 for oid, frames in per_object.items()})
             session = TrackingSession(_video(seq, gt[0].shape), segmenter, tracker, work_dir=tmp,
-                                      detect_cuts=detect_cuts, refine=refine)
+                                      detect_cuts=detect_cuts, refine=refine, evidence=evidence)
             session.add_prompts(prompts)
             pred = [item.labels for item in session.stream(_frames(seq), bidirectional=bidirectional)]
-            confidence = session.stats.confidence
+            confidence, states = session.stats.confidence, session.stats.states
         if round_no == rounds:
             break
         scores = evaluate_sequence(pred, gt, ids)
@@ -170,7 +174,8 @@ def evaluate_sequence_with_clicks(seq: Sequence, segmenter: Segmenter, tracker: 
                 used += 1
         used += 1
     return SequenceResult(seq.name, len(gt), evaluate_sequence(pred, gt, ids), used,
-                          pred if keep_predictions else None, confidence if keep_predictions else None)
+                          pred if keep_predictions else None, confidence if keep_predictions else None,
+                          states if keep_predictions else None)
 
 
 @dataclass
@@ -187,6 +192,10 @@ class SparseResult:
     clicks: int
     area_ratio: list[float] = field(default_factory=list)
     """Mask area ÷ true area on each of those frames (runaway masks: above 2)."""
+    states: list[str | None] = field(default_factory=list)
+    """The tracker's state on each of those frames (``tracked``, ``held``, ``lost``, …)."""
+    prompted: list[int] = field(default_factory=list)
+    """The frames holding a prompt in the final run."""
 
     @property
     def jf(self) -> float:
@@ -195,7 +204,8 @@ class SparseResult:
 
 def evaluate_video_with_clicks(video: Path, truth: dict[int, np.ndarray], segmenter: Segmenter, tracker: Tracker, *,
                                clicks: int = 1, rounds: int = 0, first: int | None = None,
-                               refine: RefineOptions | None = None, name: str = "") -> SparseResult:
+                               refine: RefineOptions | None = None, evidence: EvidenceOptions | None = None,
+                               name: str = "") -> SparseResult:
     """The protocol of :func:`evaluate_sequence_with_clicks` on a real video whose object
     (id 1) is labelled on some frames only (``truth``: frame → bool H×W): ``clicks`` simulated
     clicks on the labelled frame ``first`` (default: the first labelled), tracked through the
@@ -223,6 +233,7 @@ def evaluate_video_with_clicks(video: Path, truth: dict[int, np.ndarray], segmen
     used = len(frame_clicks)
     labels: dict[int, np.ndarray] = {}
     confidence: dict[int, dict[int, float]] = {}
+    states: dict[int, dict[int, str]] = {}
     scored: list[int] = []
     js: list[float] = []
     fs: list[float] = []
@@ -230,11 +241,11 @@ def evaluate_video_with_clicks(video: Path, truth: dict[int, np.ndarray], segmen
         with scratch_dir("eval") as tmp:
             prompts = PromptSet((ObjectPrompts(1, "object", tuple(
                 _correction(tmp, f, 1, c, bases.get(f)) for f, c in sorted(per_frame.items()))),))
-            session = TrackingSession(video, segmenter, tracker, work_dir=tmp, refine=refine)
+            session = TrackingSession(video, segmenter, tracker, work_dir=tmp, refine=refine, evidence=evidence)
             session.add_prompts(prompts)
             labels = {item.frame.index: item.labels for item in session.stream(iter_frames(video), bidirectional=True)
                       if item.frame.index in truth}
-            confidence = session.stats.confidence
+            confidence, states = session.stats.confidence, session.stats.states
         scored = [f for f in labelled if f not in per_frame]
         js = [region_j(labels[f] == 1, truth[f]) for f in scored]
         fs = [boundary_f(labels[f] == 1, truth[f]) for f in scored]
@@ -253,4 +264,5 @@ def evaluate_video_with_clicks(video: Path, truth: dict[int, np.ndarray], segmen
         per_frame.setdefault(t, []).append(nxt)
         used += 1
     ratio = [float((labels[f] == 1).sum()) / max(1.0, float(truth[f].sum())) for f in scored]
-    return SparseResult(name or video.stem, scored, js, fs, [confidence.get(f, {}).get(1) for f in scored], used, ratio)
+    return SparseResult(name or video.stem, scored, js, fs, [confidence.get(f, {}).get(1) for f in scored], used, ratio,
+                        [states.get(f, {}).get(1) for f in scored], sorted(per_frame))

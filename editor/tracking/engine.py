@@ -72,6 +72,7 @@ from editor.api.stages import FrameItem
 from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
 from editor.tracking.corrections import erases, include_spots, local_exclusion, without_exclusions
+from editor.tracking.cues.calibration import probability
 from editor.tracking.cues.tuning import LOST_UNSEEN_SHARE
 from editor.tracking.model_confidence import judge_by_model
 from editor.tracking.evidence import Evidence, EvidenceOptions, Verdict
@@ -723,6 +724,9 @@ class TrackingSession:
                 confidence[oid], states[oid] = evidence.absent_confidence(oid), "lost"
         if isinstance(state.track, ScoredTrackPass):  # the model saw it: its presence decides
             judge_by_model(state.track.scores(), confidence, states, state.states, skip=set(given))
+        elif self.evidence_options.calibrated:  # the evidence's score → P(IoU ≥ 0.5)
+            below = self.evidence_options.review_below
+            confidence = {k: probability(v, states.get(k), below) for k, v in confidence.items()}
         known = self.state.objects
         state.confidence = {k: round(float(v), 4) for k, v in sorted(confidence.items()) if k in known}
         state.states = {k: v for k, v in sorted(states.items()) if k in known}

@@ -149,6 +149,10 @@ class EvidenceOptions(BackendOptions):
     output back by this many frames (and as many decoded frames in memory); 0: off."""
     review_below: float = Field(0.5, ge=0, le=1)
     """Frames with a confidence below this are listed for review."""
+    calibrated: bool = True
+    """Report the confidence as the probability that the mask is right (IoU ≥ 0.5), from the
+    table fitted on the tuning split (:mod:`editor.tracking.cues.calibration`); off: the
+    evidence's raw score (what the table is fitted on). Decisions always use the raw score."""
 
 
 @dataclass

@@ -70,6 +70,18 @@ class FlowTrackerConfig(BackendOptions):
     """Also try moving each mask rigidly to where its appearance matches (fast motion)."""
     grabcut_pixels: int = Field(20000, ge=1000)
     """GrabCut regions larger than this (px) are cut at a reduced size."""
+    keep_thin: bool = False
+    """Keep the core of the warped mask's thin parts (narrower than the band: ears, limbs,
+    a handle) as foreground: GrabCut decides them by colour alone, with no interior to
+    anchor them, and drops them on the first frame after the prompt that showed them."""
+
+
+def thin_core(mask: np.ndarray, band: int) -> np.ndarray:
+    """The parts of ``mask`` (uint8) narrower than ``2 × band`` px (what an opening by a disk
+    of radius ``band`` removes), less a 1 px rim: the thin parts' middle."""
+    body = cv2.morphologyEx(mask, cv2.MORPH_OPEN, disk(band))
+    core = cv2.erode(mask, disk(1))
+    return (core > 0) & (cv2.dilate(body, disk(1)) == 0)
 
 
 @dataclass
@@ -259,6 +271,8 @@ class FlowTrackPass:
         gc[outer] = GC_PR_BGD
         gc[wm > 0] = GC_PR_FGD
         gc[inner] = GC_FGD
+        if cfg.keep_thin:  # thin parts have no interior to anchor them: their core is kept
+            gc[thin_core(wm, band)] = GC_FGD
         if not (gc == GC_BGD).any() or not (gc == GC_FGD).any():
             return warped
         rh, rw = gc.shape

@@ -9,5 +9,6 @@
 * :mod:`.size` — size changes: full or partial views, growth with texture evidence;
 * :mod:`.search` — looking for a lost object in the whole frame and verifying candidates;
 * :mod:`.verdict` — the confidence of one mask and the trim of what grew without evidence;
-* :mod:`.blur` — motion blur on the frame, a cap on the confidence of fast, smeared objects.
+* :mod:`.blur` — motion blur on the frame, a cap on the confidence of fast, smeared objects;
+* :mod:`.calibration` — the reported confidence as a probability (P(IoU ≥ 0.5)).
 """

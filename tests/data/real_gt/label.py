@@ -1,6 +1,7 @@
 """Hand labelling with trackedit's own segmenter (see README.md here).
 
-``python tests/data/real_gt/label.py CLIP`` reads ``CLIP.json`` (the clicks: frame → points
+``python tests/data/real_gt/label.py CLIP [--split DIR]`` reads ``DIR/CLIP.json`` (``DIR``: this
+folder, the held-out split, by default; ``tests/data/real_tune`` for the tuning split) (the clicks: frame → points
 and labels, plus the source video), segments every listed frame with the classical
 segmenter (``editor.backends.classic.RegionSegmenter``, each frame from its clicks alone),
 paints the hand-drawn polygons (``add`` / ``erase``: parts no click gets right), writes
@@ -26,11 +27,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 
 
-def label(clip: str, sheets: Path | None, only: set[int] | None = None) -> None:
-    spec = json.loads((HERE / f"{clip}.json").read_text())
+def label(clip: str, sheets: Path | None, only: set[int] | None = None, split: Path = HERE) -> None:
+    spec = json.loads((split / f"{clip}.json").read_text())
     frames = FrameSource(ROOT / spec["video"])
     seg = RegionSegmenter()
-    out = HERE / clip
+    out = split / clip
     out.mkdir(exist_ok=True)
     tiles = []
     for key, clicks in sorted(spec["frames"].items(), key=lambda kv: int(kv[0])):
@@ -75,5 +76,6 @@ if __name__ == "__main__":
     ap.add_argument("clip")
     ap.add_argument("--sheets", type=Path)
     ap.add_argument("--only", type=int, nargs="*")
+    ap.add_argument("--split", type=Path, default=HERE, help="the split's folder (default: this one, held out)")
     a = ap.parse_args()
-    label(a.clip, a.sheets, set(a.only) if a.only else None)
+    label(a.clip, a.sheets, set(a.only) if a.only else None, a.split.resolve())
