@@ -433,8 +433,11 @@ class TemporalInpainter:
         Three-frame differencing after the camera's motion is undone: a pixel has changed
         towards a neighbour aligned to it (by the chained homographies) when its colour (any
         RGB channel, σ 1.5 px blur) differs by more than ``STILL_DIFFERENCE`` or the dense
-        optical flow between them (DIS, Kroeger et al., ECCV 2016, at ≤ ``FLOW_SIDE`` px)
-        is longer than ``MOVING_FLOW``. It moves when it has changed towards the previous
+        optical flow between them (DIS, Kroeger et al., ECCV 2016, at ≤ ``FLOW_SIDE`` px,
+        masked pixels first filled from their surroundings) is longer than ``MOVING_FLOW``
+        in a connected region of such flow that also holds a colour change (flow extends
+        what colour finds — a car's flat panel inside its edges — and is not believed alone:
+        on flat background an alignment texture could not pin down leaves spurious flow). It moves when it has changed towards the previous
         frame *and* towards the next one (where a neighbour shows a mask or nothing, it
         cannot say no), and towards one that shows background there — so the background a
         moving mask has just uncovered, which changed towards one neighbour only, is not
@@ -468,12 +471,24 @@ class TemporalInpainter:
                 other_grey = cv2.warpPerspective(cv2.resize(self._features[indices[j]].grey, size,
                                                             interpolation=cv2.INTER_AREA), h, size,
                                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                flow = self._dis.calc(grey, other_grey, None)
-                # the flow smears a masked object's motion onto the background beside it: not
-                # taken within 4 px of a mask (the colour test still is)
+                # the flow smears a masked object's motion onto the background beside it (far
+                # across flat background: DIS's smoothness term): the masked pixels are filled
+                # from their surroundings first (Telea, at this size), so only what is not
+                # masked moves, and flow within 4 px of a mask is not taken (the colour test
+                # still is)
+                hidden = (shows == 0).view(np.uint8)
+                flow = self._dis.calc(cv2.inpaint(grey, mask.view(np.uint8), 3, cv2.INPAINT_TELEA),
+                                      cv2.inpaint(other_grey, hidden, 3, cv2.INPAINT_TELEA), None)
                 beside = cv2.dilate((mask | (shows == 0)).view(np.uint8), np.ones((9, 9), np.uint8)) > 0
                 fast = (flow[..., 0] ** 2 + flow[..., 1] ** 2 > MOVING_FLOW ** 2) & ~beside
-                changed.append((_channel_max(cv2.absdiff(view, other)) > STILL_DIFFERENCE) | fast)
+                colour = _channel_max(cv2.absdiff(view, other)) > STILL_DIFFERENCE
+                if fast.any():  # flow counts where it extends a colour change (a car's flat
+                    # panel inside its changing edges), not alone: on flat background, after
+                    # an alignment that texture could not pin down, DIS returns motion nothing has
+                    n, regions = cv2.connectedComponents(fast.view(np.uint8), connectivity=8)
+                    seeds = np.unique(regions[fast & colour])
+                    fast = np.isin(regions, seeds[seeds > 0])
+                changed.append(colour | fast)
                 unknown.append(shows == 0)
             if not changed:
                 small = np.zeros(mask.shape, bool)
