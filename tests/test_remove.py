@@ -95,6 +95,20 @@ def test_seen_background_is_copied_exactly_on_a_pan(face, plugin_manager) -> Non
     assert ours.psnr_seen_db > 38 and ours.ssim > 0.98 and ours.flicker < 1.5, ours
 
 
+@pytest.mark.parametrize("overrides", [[], ["remove.memory=false", "remove.window=3"]], ids=["memory", "window"])
+def test_two_workers_give_the_same_pixels_as_one(face, plugin_manager, overrides) -> None:  # noqa: ANN001
+    """``workers = 2`` (frame t + 1 prepared while frame t is completed on a second thread)
+    changes no pixel: the held-in-frame clip exercises the window, the memory, the carried
+    fill and the synthesis."""
+    held = held_in_frame_clip(face)
+    one, _ = _run(held, plugin_manager, overrides + ["remove.workers=1"])
+    two, stage = _run(held, plugin_manager, overrides + ["remove.workers=2"])
+    assert stage.options.workers == 2 and len(one) == len(two) == held.frames
+    assert [it.index for it in two] == list(range(held.frames))
+    for a, b in zip(one, two):
+        assert np.array_equal(a.frame.image, b.frame.image), a.index
+
+
 def _static_wall_with_returning_object(frames: int = 20) -> tuple[np.ndarray, list[FrameItem]]:
     """A still camera on a brick wall; a grey disc hides the same place on frames 0–4 and
     15–19 and is gone on 5–14."""
