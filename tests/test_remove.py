@@ -123,6 +123,21 @@ def _static_wall_with_returning_object(frames: int = 20) -> tuple[np.ndarray, li
     return wall, items
 
 
+def test_a_run_stopped_early_with_two_workers_ends_cleanly(plugin_manager) -> None:  # noqa: ANN001
+    """The consumer stops after two frames (an error downstream): the frame in flight on the
+    second thread is waited for, nothing hangs, and the frames given are those of one worker."""
+    _, items = _static_wall_with_returning_object()
+    outputs = {}
+    for workers in (1, 2):
+        (stage,) = build_stages(apply_overrides(load_preset("remove"), ["remove.window=2", f"remove.workers={workers}"]),
+                                plugin_manager, StageContext(_video(240, 160, 20), {1: "disc"}))
+        run = stage.run(iter(items))
+        outputs[workers] = [next(run).frame.image, next(run).frame.image]
+        run.close()
+        stage.close()
+    assert all(np.array_equal(a, b) for a, b in zip(outputs[1], outputs[2]))
+
+
 def test_background_seen_outside_the_window_replaces_the_synthesis(plugin_manager) -> None:  # noqa: ANN001
     """The shot's memory: what frames 5–14 showed fills the hole on frames 15–19, beyond a
     window of 2 frames; without the memory those frames are synthesised again."""
