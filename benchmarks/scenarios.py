@@ -55,14 +55,21 @@ def track(clip: Path, prompts: Path, work: Path) -> int:
                             work / "masks").frames
 
 
-def edit(preset_name: str, suffix: str = ""):  # noqa: ANN201
-    """Decode + one preset's stages from precomputed masks + encode (needs ``track`` first)."""
+def edit(preset_name: str, suffix: str = "", **options: object):  # noqa: ANN201
+    """Decode + one preset's stages from precomputed masks + encode (needs ``track`` first).
+    ``options``: set on every stage of the preset (e.g. ``workers=1``)."""
 
     def run(clip: Path, prompts: Path, work: Path) -> int:
+        from dataclasses import replace
+
         from editor.pipeline.orchestrator import Pipeline, RunRequest
         from editor.pipeline.presets import load_preset
 
-        req = RunRequest(input=clip, output=work / f"{preset_name}{suffix}.mp4", preset=load_preset(preset_name),
+        preset = load_preset(preset_name)
+        if options:
+            preset = replace(preset, stages=tuple(replace(st, options={**st.options, **options})
+                                                  for st in preset.stages))
+        req = RunRequest(input=clip, output=work / f"{preset_name}{suffix}.mp4", preset=preset,
                          masks_dir=work / "masks", overwrite=True)
         return Pipeline().run(req).frames
 
@@ -112,6 +119,7 @@ def end_to_end_nvenc(clip: Path, prompts: Path, work: Path) -> int:
 EDIT_PRESETS = ("blur", "pixelate", "overlay", "background", "remove")
 SCENARIOS = {"decode": decode, "transcode": transcode, "track": track,
              **{f"edit_{p}": edit(p) for p in EDIT_PRESETS}, "end_to_end": end_to_end,
+             "edit_remove_1worker": edit("remove", "-1worker", workers=1),
              "transcode_nvenc": transcode_nvenc, "end_to_end_nvenc": end_to_end_nvenc,
              "transcode_10bit": transcode_10bit, "edit_blur_10bit": edit("blur", "-10bit"),
              "people_background": people_background}

@@ -17,6 +17,8 @@ frame's depth (the spatial fallback in 8 bits, scaled).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -26,7 +28,7 @@ from editor import hookimpl
 from editor.imaging.compositing import blend, feathered_alpha, grow
 from editor.api.errors import PresetError
 from editor.imaging.background_memory import BackgroundMemory
-from editor.imaging.inpaint import TemporalInpainter, telea, unknown_region
+from editor.imaging.inpaint import TemporalInpainter, FillPlan, telea, unknown_region
 from editor.imaging.patch_synthesis import complete
 from editor.imaging.shadow import attached_shadow
 from editor.api.stages import (FrameItem, FrameWindow, Inpainter, InpainterSpec, Stage, StageContext, StageOptions,
@@ -47,6 +49,10 @@ class RemoveOptions(StageOptions):
     fill_max_side: int = Field(1280, ge=64, le=16384,
                                description="compute the fill at most at this size (longer side); only "
                                            "the hole is replaced in the full-resolution frame")
+    workers: int = Field(2, ge=1, le=2,
+                         description="threads: 2 prepares the next frame (alignment, moving pixels, the fill "
+                                     "from later frames) while the current one is completed (memory, "
+                                     "synthesis, compositing); the output is the same")
 
 
 class RemoveStage(Stage):
@@ -94,22 +100,57 @@ class RemoveStage(Stage):
         return cached
 
     def process_window(self, window: FrameWindow) -> FrameItem:
+        return self._complete(self._prepare(window))
+
+    def run(self, items: Iterator[FrameItem]) -> Iterator[FrameItem]:
+        """With ``workers = 2``: frame t is completed on a second thread while frame t + 1 is
+        prepared on this one (:meth:`TemporalInpainter.prepare` / ``complete``), one frame in
+        flight; the frames come out in order and the same as with one thread."""
+        if self.options.workers < 2:
+            yield from super().run(items)
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="trackedit-remove") as pool:
+            pending: Future[FrameItem] | None = None
+            try:
+                for window in self.windows(items):
+                    prepared = self._prepare(window, lag=1)
+                    if pending is not None:
+                        yield pending.result()
+                    pending = pool.submit(self._complete, prepared)
+                if pending is not None:
+                    yield pending.result()
+                    pending = None
+            finally:
+                if pending is not None:
+                    pending.cancel()
+
+    def _prepare(self, window: FrameWindow, lag: int = 0) -> tuple[FrameItem, FillPlan | None, np.ndarray]:
+        """(the current item, the engine's plan or ``None`` when there is nothing to do, the
+        full-resolution hole). ``lag``: frames whose completion may still be running (their
+        caches are kept)."""
         current = window.current
         first = window.items[0].index
         for k in [k for k in self._small if k < first]:
             del self._small[k]
-        self.engine.forget_before(first)
+        self.engine.forget_before(first - lag)
         _, small_hole, _, hole = self._scaled(current)
         if not small_hole.any() and self.engine.memory is None:
-            return current
+            return current, None, hole
         scaled = [self._scaled(it) for it in window.items]
-        filled = self.engine.fill([sc[0] for sc in scaled], [sc[1] for sc in scaled],
-                                  [it.index for it in window.items], window.center, [sc[2] for sc in scaled])
-        if not small_hole.any():  # remembered, nothing to fill
+        plan = self.engine.prepare([sc[0] for sc in scaled], [sc[1] for sc in scaled],
+                                   [it.index for it in window.items], window.center, [sc[2] for sc in scaled])
+        return current, plan, hole
+
+    def _complete(self, prepared: tuple[FrameItem, FillPlan | None, np.ndarray]) -> FrameItem:
+        current, plan, hole = prepared
+        if plan is None:
+            return current
+        filled = self.engine.complete(plan)
+        if not plan.hole.any():  # remembered, nothing to fill
             return current
         if filled.shape != current.frame.image.shape:
             filled = cv2.resize(filled, (hole.shape[1], hole.shape[0]), interpolation=cv2.INTER_CUBIC)
-        self.temporal_fractions.append(self.engine.last_temporal_fraction)
+        self.temporal_fractions.append(plan.temporal_fraction)
         alpha = feathered_alpha(hole, self.options.feather)
         image = blend(current.frame.image, filled, alpha)
         return current.with_frame(current.frame.replace(image))

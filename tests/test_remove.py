@@ -95,6 +95,20 @@ def test_seen_background_is_copied_exactly_on_a_pan(face, plugin_manager) -> Non
     assert ours.psnr_seen_db > 38 and ours.ssim > 0.98 and ours.flicker < 1.5, ours
 
 
+@pytest.mark.parametrize("overrides", [[], ["remove.memory=false", "remove.window=3"]], ids=["memory", "window"])
+def test_two_workers_give_the_same_pixels_as_one(face, plugin_manager, overrides) -> None:  # noqa: ANN001
+    """``workers = 2`` (frame t + 1 prepared while frame t is completed on a second thread)
+    changes no pixel: the held-in-frame clip exercises the window, the memory, the carried
+    fill and the synthesis."""
+    held = held_in_frame_clip(face)
+    one, _ = _run(held, plugin_manager, overrides + ["remove.workers=1"])
+    two, stage = _run(held, plugin_manager, overrides + ["remove.workers=2"])
+    assert stage.options.workers == 2 and len(one) == len(two) == held.frames
+    assert [it.index for it in two] == list(range(held.frames))
+    for a, b in zip(one, two):
+        assert np.array_equal(a.frame.image, b.frame.image), a.index
+
+
 def _static_wall_with_returning_object(frames: int = 20) -> tuple[np.ndarray, list[FrameItem]]:
     """A still camera on a brick wall; a grey disc hides the same place on frames 0–4 and
     15–19 and is gone on 5–14."""
@@ -107,6 +121,21 @@ def _static_wall_with_returning_object(frames: int = 20) -> tuple[np.ndarray, li
             img[labels > 0] = 128
         items.append(FrameItem(Frame(t, img, t, Fraction(1, 25), t / 25), labels))
     return wall, items
+
+
+def test_a_run_stopped_early_with_two_workers_ends_cleanly(plugin_manager) -> None:  # noqa: ANN001
+    """The consumer stops after two frames (an error downstream): the frame in flight on the
+    second thread is waited for, nothing hangs, and the frames given are those of one worker."""
+    _, items = _static_wall_with_returning_object()
+    outputs = {}
+    for workers in (1, 2):
+        (stage,) = build_stages(apply_overrides(load_preset("remove"), ["remove.window=2", f"remove.workers={workers}"]),
+                                plugin_manager, StageContext(_video(240, 160, 20), {1: "disc"}))
+        run = stage.run(iter(items))
+        outputs[workers] = [next(run).frame.image, next(run).frame.image]
+        run.close()
+        stage.close()
+    assert all(np.array_equal(a, b) for a, b in zip(outputs[1], outputs[2]))
 
 
 def test_background_seen_outside_the_window_replaces_the_synthesis(plugin_manager) -> None:  # noqa: ANN001

@@ -298,18 +298,26 @@ class Stage:
             for item in items:
                 yield self.process(item)
             return
+        for window in self.windows(items):
+            yield self.process_window(window)
+
+    def windows(self, items: Iterator[FrameItem]) -> Iterator[FrameWindow]:
+        """The windows :meth:`run` gives :meth:`process_window`, one per item in order: each
+        item with up to ``window`` (before, after) neighbours, as soon as its after-neighbours
+        have arrived (fewer at the ends)."""
+        before, after = self.window
         buf: deque[FrameItem] = deque()
         pos = 0  # index in buf of the next item to produce
         for item in items:
             buf.append(item)
             if len(buf) - 1 - pos >= after:
-                yield self.process_window(FrameWindow(tuple(buf), pos))
+                yield FrameWindow(tuple(buf), pos)
                 pos += 1
                 while pos > before:
                     buf.popleft()
                     pos -= 1
         while pos < len(buf):
-            yield self.process_window(FrameWindow(tuple(buf), pos))
+            yield FrameWindow(tuple(buf), pos)
             pos += 1
             while pos > before:
                 buf.popleft()

@@ -86,12 +86,11 @@ class BackgroundMemory:
         if self.state is None:
             self._allocate(valid.shape, image.dtype)
         self._keep_in_view(to_ref, valid.shape)
-        ys, xs = np.nonzero(valid)
-        if len(ys) == 0:
+        bx, by, bw, bh = cv2.boundingRect(valid.view(np.uint8))  # the valid pixels' box (a fraction of nonzero's time)
+        if bw == 0:
             return
         to_canvas = self._canvas() @ to_ref
-        corners = np.float64([[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1],
-                              [xs.max() + 1, ys.max() + 1]]).reshape(-1, 1, 2)
+        corners = np.float64([[bx, by], [bx + bw, by], [bx, by + bh], [bx + bw, by + bh]]).reshape(-1, 1, 2)
         pts = cv2.perspectiveTransform(corners, to_canvas).reshape(-1, 2)
         hc, wc = self.state.shape
         x0, y0 = max(0, int(np.floor(pts[:, 0].min()))), max(0, int(np.floor(pts[:, 1].min())))

@@ -124,6 +124,35 @@ class _Features:
 
 
 @dataclass
+class FillPlan:
+    """One frame's fill between :meth:`TemporalInpainter.prepare` and
+    :meth:`TemporalInpainter.complete` (ROI: the region of interest around the hole)."""
+
+    t: int
+    image: np.ndarray
+    hole: np.ndarray
+    blocked: np.ndarray | None = None  # not background: masks, other objects, moving pixels
+    scale: np.ndarray | None = None  # full → alignment coordinates
+    inv_scale: np.ndarray | None = None
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # the ROI: x0, y0, x1, y1
+    shift: np.ndarray | None = None  # frame → ROI coordinates
+    roi_img: np.ndarray | None = None
+    roi_hole: np.ndarray | None = None
+    roi_out: np.ndarray | None = None  # filled so far
+    remaining: np.ndarray | None = None  # ROI bool: still to fill
+    past: list[int] = field(default_factory=list)  # window positions of the earlier frames, nearest first
+    frames: list[np.ndarray] = field(default_factory=list)
+    holes: list[np.ndarray | None] = field(default_factory=list)  # not background, for the past frames
+    indices: list[int] = field(default_factory=list)
+    temporal_fraction: float = 0.0  # share of the hole filled from frames and the memory (complete)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        x0, y0, x1, y1 = self.box
+        return (x1 - x0, y1 - y0)
+
+
+@dataclass
 class TemporalInpainter:
     """Fill holes from a window of frames and the shot's memory; reuse across frames
     (features are cached). Frames are given in order; ``memory`` ``None``: no memory and no
@@ -270,22 +299,38 @@ class TemporalInpainter:
         alignment, and not filled. Pixels that move against the camera's motion though no
         mask covers them (:meth:`_near_moving_pixels`) are treated the same way. The spatial
         inpainter gets both as its ``avoid`` mask. With a memory every frame of the shot must
-        be given in order (also those without a hole: they are remembered)."""
+        be given in order (also those without a hole: they are remembered).
+
+        The same as :meth:`complete` of :meth:`prepare`, which a caller may run on two threads."""
+        return self.complete(self.prepare(frames, holes, indices, center, others))
+
+    def prepare(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
+                center: int, others: Sequence[np.ndarray] | None = None) -> FillPlan:
+        """The part of :meth:`fill` that does not touch the memory: features, homographies,
+        moving pixels and the fill from the window's later frames (arguments as :meth:`fill`).
+        :meth:`complete` does the rest, in frame order. Plans are prepared in frame order, and
+        the plan of frame t + 1 may be prepared while frame t is completed on another thread:
+        ``complete`` only reads what ``prepare`` computed for its own frame (call
+        :meth:`forget_before` only with the first frame of the window before the one being
+        completed)."""
         if others is not None:  # "not background": the hole and the other objects
             blocked = [h | o for h, o in zip(holes, others)]
-            return self._fill(frames, blocked, indices, center, holes[center])
-        return self._fill(frames, holes, indices, center, holes[center])
+            return self._prepare(frames, blocked, indices, center, holes[center])
+        return self._prepare(frames, holes, indices, center, holes[center])
 
-    def _fill(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
-              center: int, target: np.ndarray) -> np.ndarray:
+    def _prepare(self, frames: Sequence[np.ndarray], holes: Sequence[np.ndarray], indices: Sequence[int],
+                 center: int, target: np.ndarray) -> FillPlan:
         """``holes``: per frame what is not background; ``target``: the centre frame's pixels
         to fill (within ``holes[center]``)."""
-        image, blocked, hole = frames[center], holes[center], target
+        image, hole = frames[center], target
         t = indices[center]
+        plan = FillPlan(t=t, image=image, hole=hole)
         if self.memory is None and not hole.any():
-            return image
+            return plan
         for img, hl, idx in zip(frames, holes, indices):
             self._feat(idx, img, hl)
+        if self.memory is not None and center > 0 and indices[center - 1] == t - 1:
+            self._pair(t - 1, t)  # for following the shot (complete)
         # what moves against the camera's motion is no background either (computed for the
         # frames used only: the centre, and the neighbours it takes pixels from)
         masks = holes
@@ -293,17 +338,12 @@ class TemporalInpainter:
         # a neighbour's pixels are no source where something moves on it; the centre's are
         # not remembered, nor synthesised from, where something moved within MOVING_REACH frames
         holes = _Lazy(len(frames), lambda k: masks[k] | _at(moving[k], masks[k].shape))
-        blocked = masks[center] | self._near_moving_pixels(moving, indices, center, masks[center].shape)
+        plan.blocked = masks[center] | self._near_moving_pixels(moving, indices, center, masks[center].shape)
         s_small = self._scale(image.shape)
-        scale = np.diag([s_small, s_small, 1.0])
-        inv_scale = np.diag([1 / s_small, 1 / s_small, 1.0])
-        to_ref = None
-        if self.memory is not None:
-            self._follow_shot(t, image)
-            to_ref = inv_scale @ self._to_ref @ scale
+        plan.scale = np.diag([s_small, s_small, 1.0])
+        plan.inv_scale = np.diag([1 / s_small, 1 / s_small, 1.0])
         if not hole.any():
-            self.memory.write(image, ~blocked, to_ref, OBSERVED)
-            return image
+            return plan
         H, W = hole.shape
         if self.memory is None:
             order = sorted((k for k in range(len(frames)) if k != center), key=lambda k: abs(indices[k] - t))
@@ -315,13 +355,41 @@ class TemporalInpainter:
         margin = max(32, (bw + bh) // 4)
         x0, y0 = max(0, bx - margin), max(0, by - margin)
         x1, y1 = min(W, bx + bw + margin), min(H, by + bh + margin)
-        shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
-        roi_img, roi_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
-        roi_out = roi_img.copy()
-        remaining = roi_hole.copy()
-        size = (x1 - x0, y1 - y0)
-        self._from_neighbours(frames, holes, indices, order, t, shift @ inv_scale, scale, roi_img, roi_hole,
-                              roi_out, remaining, size)
+        plan.box = (x0, y0, x1, y1)
+        plan.shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+        plan.roi_img, plan.roi_hole = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+        plan.roi_out = plan.roi_img.copy()
+        plan.remaining = plan.roi_hole.copy()
+        self._from_neighbours(frames, holes, indices, order, t, plan.shift @ plan.inv_scale, plan.scale,
+                              plan.roi_img, plan.roi_hole, plan.roi_out, plan.remaining, plan.size)
+        if self.memory is not None:
+            # the past frames, for what the memory lacks: their moving pixels and alignment
+            # now, so that completing needs nothing more from this thread's caches
+            plan.past = sorted((k for k in range(len(frames)) if indices[k] < t), key=lambda k: t - indices[k])
+            for k in plan.past:
+                holes[k]
+                self._to(indices[k], t)
+            plan.frames, plan.holes, plan.indices = list(frames), [holes[k] if k in plan.past else None
+                                                                   for k in range(len(frames))], list(indices)
+        return plan
+
+    def complete(self, plan: FillPlan) -> np.ndarray:
+        """Finish :meth:`prepare`'s ``plan``: follow the shot, fill from the memory (and the
+        past frames), synthesise the rest, remember the frame. Plans are completed in frame
+        order."""
+        image, hole, t = plan.image, plan.hole, plan.t
+        if self.memory is None and not hole.any():
+            return image
+        blocked = plan.blocked
+        to_ref = None
+        if self.memory is not None:
+            self._follow_shot(t, image)
+            to_ref = plan.inv_scale @ self._to_ref @ plan.scale
+        if not hole.any():
+            self.memory.write(image, ~blocked, to_ref, OBSERVED)
+            return image
+        x0, y0, x1, y1 = plan.box
+        shift, size, roi_out, remaining = plan.shift, plan.size, plan.roi_out, plan.remaining
         carried = np.zeros_like(remaining)
         if self.memory is not None and remaining.any():
             colour, state = self.memory.read(shift @ np.linalg.inv(to_ref), size)
@@ -329,15 +397,16 @@ class TemporalInpainter:
             roi_out[use] = colour[use]
             remaining &= ~use
             if remaining.any():  # what the past frames show but the memory lost (its edges)
-                past = sorted((k for k in range(len(frames)) if indices[k] < t), key=lambda k: t - indices[k])
-                self._from_neighbours(frames, holes, indices, past, t, shift @ inv_scale, scale, roi_img,
-                                      roi_hole, roi_out, remaining, size)
+                self._from_neighbours(plan.frames, plan.holes, plan.indices, plan.past, t,
+                                      shift @ plan.inv_scale, plan.scale, plan.roi_img, plan.roi_hole, roi_out,
+                                      remaining, size)
             carried = remaining & (state == SYNTHETIC)
             roi_out[carried] = colour[carried]
             remaining &= ~carried
         out = image.copy()
         out[y0:y1, x0:x1] = roi_out
-        self.last_temporal_fraction = 1.0 - (remaining.sum() + carried.sum()) / max(1, hole.sum())
+        self.last_temporal_fraction = plan.temporal_fraction = \
+            1.0 - (remaining.sum() + carried.sum()) / max(1, hole.sum())
         if remaining.any():
             full_remaining = np.zeros_like(hole)
             full_remaining[y0:y1, x0:x1] = remaining
