@@ -19,6 +19,7 @@ from editor.api.detectors import Detector, FrameDetection
 from editor.api.errors import BackendUnavailable, PluginError, TrackeditError
 from editor.api.frames import VideoInfo
 from editor.api.prompts import PromptSet
+from editor.detection import person_ids
 from editor.detection.association import Track
 from editor.detection.objects import frame_detections, objects_from_tracks
 from editor.detection.options import DetectOptions
@@ -140,7 +141,13 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
     first_id = max(existing, default=0) + 1
     taken = [n for n in existing.values() if n]
     bridge = options.bridge if options.bridge is not None else 2 * found.cadence.every
-    pairs = objects_from_tracks(found.tracks, options, info.width, info.height, first_id=first_id,
+    tracks = found.tracks
+    if any(t.label == person_ids.LABEL for t in tracks):  # people keep their ids through a long merge
+        from editor.video.random_access import FrameSource
+
+        with FrameSource(info.path, stream=info.index) as source:
+            tracks = person_ids.rejoin(tracks, lambda i: source[i].rgb8, info.width)
+    pairs = objects_from_tracks(tracks, options, info.width, info.height, first_id=first_id,
                                 taken_names=taken, bridge=bridge)
     reach = options.reach if options.reach is not None else 2 * found.cadence.every
     spans = {o.id: span for o, t in pairs

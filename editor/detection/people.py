@@ -118,6 +118,14 @@ against the detector's default 12 px, with the same verdicts on the tuning set (
 docstring) and on the 720p cyclist clip of ``benchmarks/people_speed.py``."""
 
 
+WIDE = 1.5
+"""Aspect ratio (longer side over shorter) from which a picture counts as wide: ``auto`` runs
+the landscape model on frames at least this wide (16:9, 2.35:1) and the square one on
+squarer frames; the closer view (:meth:`PeopleDetector.closer`) is not taken when its window,
+clipped to the frame, is this wide (two people side by side, a crowd): the square model
+would see them squeezed by as much, worse than the first view."""
+
+
 def missing_message() -> str:
     """The one-line reason given when a model file is absent."""
     return f"{WHAT} not found: run `trackedit models download {SET_NAME}`"
@@ -283,7 +291,7 @@ class PeopleDetector:
     def _model(self, height: int, width: int) -> SegmentationModel:
         variant = self.options.model
         if variant == "auto":
-            variant = "landscape" if width >= 1.5 * height else "general"
+            variant = "landscape" if width >= WIDE * height else "general"
         return self._model_of(variant)
 
     def _model_of(self, variant: Literal["landscape", "general"]) -> SegmentationModel:
@@ -318,7 +326,9 @@ class PeopleDetector:
         in a wide frame gets up to 2.5 times the model's pixels — and its mask replaced by
         the window's person pixels (probability above the threshold) that are connected to
         it; its score is their mean probability, its box the union of both views' boxes. The
-        person stays one instance, kept as it was when the closer view finds nothing on it."""
+        person stays one instance, kept as it was when the closer view finds nothing on it or
+        when the window, clipped to the frame, is :data:`WIDE` or wider (two people touching
+        side by side: squeezed into the square input, the fainter one was lost)."""
         assert person.mask is not None
         height, width = image.shape[:2]
         x0, y0, x1, y1 = person.box
@@ -326,7 +336,7 @@ class PeopleDetector:
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         a0, b0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
         a1, b1 = min(width, int(np.ceil(cx + side / 2))), min(height, int(np.ceil(cy + side / 2)))
-        if a1 - a0 < 8 or b1 - b0 < 8:
+        if a1 - a0 < 8 or b1 - b0 < 8 or max(a1 - a0, b1 - b0) >= WIDE * min(a1 - a0, b1 - b0):
             return person
         near = cv2.resize(self._model_of("general")(image[b0:b1, a0:a1]), (a1 - a0, b1 - b0),
                           interpolation=cv2.INTER_LINEAR)
