@@ -167,6 +167,17 @@ LOST_UNSEEN_SHARE = 0.8
 """A lost or held object not seen leaving the frame has at most this × ``review_below``:
 a tracker that lost it cannot be sure it is gone (the frame is listed for review)."""
 
+# -- the two passes of a bidirectional run (tuned on: TUNE, 3 clicks + 2 correction rounds:
+# 7 labelled frames both passes reach, agreement 0.13-1.0 on the 6 good ones, 0.37 on the
+# one wrong one, already listed as held; GEN's runs are one-way; #25) ----------------------
+PASS_AGREEMENT = 0.1
+"""Between two prompts, an object whose forward and backward masks have an IoU below this
+is listed for review (:mod:`editor.tracking.cues.agreement`): under the lowest agreement of
+a good frame on TUNE, so only passes that follow different things (a correction that took
+another object) are listed; no value would have listed a wrong frame more there."""
+PASS_DISAGREE_SHARE = LOST_UNSEEN_SHARE
+"""… its confidence capped at this × ``review_below``."""
+
 # -- search and verification (tuned on: GEN exit/distractor #15; BIKES a40ce30, 68fd650) --
 UNSEARCHED_ABSENT = 0.5
 """Confidence that a lost object too small to be searched for is absent."""
