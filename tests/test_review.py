@@ -13,7 +13,7 @@ from editor.api.prompts import load_prompts, ObjectPrompts, Prompt, PromptSet
 from editor.backends.classic import RegionSegmenter
 from editor.backends.classic.tracker import FlowTracker
 from editor.evaluation.faces import FaceClipSpec, load_truth, write_face_clip
-from editor.tracking.cues.tuning import PASS_AGREEMENT
+from editor.tracking.cues.tuning import EXIT_UNSURE_FRAMES, PASS_AGREEMENT
 from editor.tracking.engine import TrackingSession
 from editor.video.reader import iter_frames
 
@@ -49,7 +49,8 @@ def test_blurred_clip_every_missed_frame_is_listed(blurred, tmp_path: Path) -> N
 
 def test_an_object_seen_leaving_is_not_listed_while_away(tmp_path: Path) -> None:
     """f08: the object leaves over the right border (about frames 64–114) and comes back;
-    while it is away, nothing is listed (it was seen leaving)."""
+    while it is away, nothing is listed (it was seen leaving) but its first frames: the exit
+    is the motion's prediction (``EXIT_UNSURE_FRAMES``)."""
     video = CASES / "f08_reenter.mp4"
     s = TrackingSession(video, RegionSegmenter(), FlowTracker(), work_dir=tmp_path)
     s.add_prompts(load_prompts(CASES / "f08_prompts.json"))
@@ -60,6 +61,7 @@ def test_an_object_seen_leaving_is_not_listed_while_away(tmp_path: Path) -> None
     assert set(states.values()) == {"lost"}
     weak = set(s.weak_frames().get(1, []))
     assert not weak & set(away[2:-2]), sorted(weak & set(away))
+    assert set(away[:EXIT_UNSURE_FRAMES]) <= weak, (away[:EXIT_UNSURE_FRAMES], sorted(weak))
 
 
 def test_an_object_lost_inside_the_frame_is_listed(tmp_path: Path) -> None:
