@@ -161,8 +161,8 @@ def table(rows: list[dict[str, object]], cal: dict[str, Calibration]) -> str:
         per = ", ".join(f"{k} {v:.3f}" for k, v in r["per_clip"].items())  # type: ignore[union-attr]
         lines.append(f"| {r['set']} | {r['protocol']} | {r['J&F']:.3f} | {per} | {r['cpu_s']} |")
     for name, c in cal.items():
-        protocol = "" if "rounds" in name else " (1 click)"
-        lines += [""] + calibration_lines(f"Calibration, {name} set{protocol}", c)
+        base, _, protocol = name.partition(", ")
+        lines += [""] + calibration_lines(f"Calibration, {base} set ({protocol or '1 click'})", c)
     return "\n".join(lines)
 
 
