@@ -18,7 +18,9 @@ first labelled frame and scored on the labelled frames without a prompt; generat
 ``evaluate_sequence_with_clicks`` (first and last frames excluded). Calibration
 (:mod:`editor.evaluation.calibration`) from the 1-click runs: reliability table of the
 confidence against P(IoU ≥ 0.5), ECE, Brier score, review recall (bad frames listed) and
-the share of good frames listed. Prints a table; ``--json`` writes the rows. ``--fit``
+the share of good frames listed; on the real sets also from the 3 clicks + 2 rounds runs,
+where both passes reach the frames between the prompts and disagreeing ones are listed
+(:mod:`editor.tracking.cues.agreement`). Prints a table; ``--json`` writes the rows. ``--fit``
 instead fits the calibration table (:data:`editor.tracking.cues.tuning.CALIBRATION`) on the
 tuning splits' raw scores (1 click, ``EvidenceOptions(calibrated=False)``) and prints it.
 """
@@ -60,7 +62,11 @@ Triple = tuple[float | None, float, str | None]
 
 
 def real_rows(selection, protocols=PROTOCOLS, clips=REAL_SET, name_of_set: str = "real",  # noqa: ANN001
-              evidence: EvidenceOptions | None = None) -> tuple[list[dict[str, object]], list[Triple]]:
+              evidence: EvidenceOptions | None = None,
+              corrected: list[Triple] | None = None) -> tuple[list[dict[str, object]], list[Triple]]:
+    """Rows per protocol and the 1-click (confidence, J, state) triples; ``corrected``, when
+    given, receives those of the corrected protocol (rounds > 0), where both passes reach the
+    frames between the prompts (:mod:`editor.tracking.cues.agreement`)."""
     rows, triples = [], []
     for label, clicks, rounds in protocols:
         per, start = {}, time.process_time()
@@ -73,6 +79,8 @@ def real_rows(selection, protocols=PROTOCOLS, clips=REAL_SET, name_of_set: str =
                 print(f"{name}: frames {r.frames} J {[round(j, 3) for j in r.j]} confidence {r.confidence} "
                       f"states {r.states} area/true {[round(a, 2) for a in r.area_ratio]}", file=sys.stderr)
                 triples += list(zip(r.confidence, r.j, r.states))
+            elif rounds and corrected is not None:
+                corrected += list(zip(r.confidence, r.j, r.states))
             per[name] = round(r.jf, 4)
         rows.append({"set": name_of_set, "protocol": label, "J&F": float(np.mean(list(per.values()))),
                      "per_clip": per, "cpu_s": round(time.process_time() - start, 1)})
@@ -153,7 +161,8 @@ def table(rows: list[dict[str, object]], cal: dict[str, Calibration]) -> str:
         per = ", ".join(f"{k} {v:.3f}" for k, v in r["per_clip"].items())  # type: ignore[union-attr]
         lines.append(f"| {r['set']} | {r['protocol']} | {r['J&F']:.3f} | {per} | {r['cpu_s']} |")
     for name, c in cal.items():
-        lines += [""] + calibration_lines(f"Calibration, {name} set (1 click)", c)
+        base, _, protocol = name.partition(", ")
+        lines += [""] + calibration_lines(f"Calibration, {base} set ({protocol or '1 click'})", c)
     return "\n".join(lines)
 
 
@@ -177,16 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     cal: dict[str, Calibration] = {}
     frames: dict[str, list[Triple]] = {}
     sets = args.sets.split(",")
-    if "real" in sets:
-        r, triples = real_rows(selection)
+    for key, clips, name in (("real", REAL_SET, "real (held out)"), ("tune", TUNE_SET, "tune (real)")):
+        if key not in sets:
+            continue
+        corrected: list[Triple] = []
+        r, triples = real_rows(selection, clips=clips, name_of_set=key, corrected=corrected)
         rows += r
-        cal["real (held out)"] = calibration((c, j) for c, j, _ in triples)
-        frames["real"] = triples
-    if "tune" in sets:
-        r, triples = real_rows(selection, clips=TUNE_SET, name_of_set="tune")
-        rows += r
-        cal["tune (real)"] = calibration((c, j) for c, j, _ in triples)
-        frames["tune"] = triples
+        cal[name] = calibration((c, j) for c, j, _ in triples)
+        cal[f"{name}, 3 clicks + 2 rounds"] = calibration((c, j) for c, j, _ in corrected)
+        frames[key] = triples
+        frames[f"{key}-corrected"] = corrected
     if "generated" in sets:
         r, triples = generated_rows(selection)
         rows += r

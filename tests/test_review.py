@@ -13,6 +13,7 @@ from editor.api.prompts import load_prompts, ObjectPrompts, Prompt, PromptSet
 from editor.backends.classic import RegionSegmenter
 from editor.backends.classic.tracker import FlowTracker
 from editor.evaluation.faces import FaceClipSpec, load_truth, write_face_clip
+from editor.tracking.cues.tuning import EXIT_UNSURE_FRAMES, PASS_AGREEMENT
 from editor.tracking.engine import TrackingSession
 from editor.video.reader import iter_frames
 
@@ -48,7 +49,8 @@ def test_blurred_clip_every_missed_frame_is_listed(blurred, tmp_path: Path) -> N
 
 def test_an_object_seen_leaving_is_not_listed_while_away(tmp_path: Path) -> None:
     """f08: the object leaves over the right border (about frames 64–114) and comes back;
-    while it is away, nothing is listed (it was seen leaving)."""
+    while it is away, nothing is listed (it was seen leaving) but its first frames: the exit
+    is the motion's prediction (``EXIT_UNSURE_FRAMES``)."""
     video = CASES / "f08_reenter.mp4"
     s = TrackingSession(video, RegionSegmenter(), FlowTracker(), work_dir=tmp_path)
     s.add_prompts(load_prompts(CASES / "f08_prompts.json"))
@@ -59,6 +61,7 @@ def test_an_object_seen_leaving_is_not_listed_while_away(tmp_path: Path) -> None
     assert set(states.values()) == {"lost"}
     weak = set(s.weak_frames().get(1, []))
     assert not weak & set(away[2:-2]), sorted(weak & set(away))
+    assert set(away[:EXIT_UNSURE_FRAMES]) <= weak, (away[:EXIT_UNSURE_FRAMES], sorted(weak))
 
 
 def test_an_object_lost_inside_the_frame_is_listed(tmp_path: Path) -> None:
@@ -95,3 +98,30 @@ def test_an_object_lost_inside_the_frame_is_listed(tmp_path: Path) -> None:
     assert len(lost) >= 5
     assert set(lost) <= set(s.weak_frames().get(1, []))
     assert len(items) == 40
+
+
+def _two_prompts(tmp_path: Path, footage: Path, second: tuple[float, float]) -> tuple[TrackingSession, list[int]]:
+    """bikes.mp4's van clicked on frame 80 (its deepest point in the hand-labelled tuning
+    mask) and again on frame 95 at ``second``, tracked both ways over frames 0–100 (each
+    frame between takes the nearer prompt's pass); the frames 81–94 both passes reach."""
+    video = footage / "bikes.mp4"
+    s = TrackingSession(video, RegionSegmenter(), FlowTracker(), work_dir=tmp_path)
+    s.add_prompts(PromptSet((ObjectPrompts(1, "van", (Prompt(80, ((108, 177),), (1,)),
+                                                      Prompt(95, (second,), (1,)))),)))
+    items = list(s.stream((f for f in iter_frames(video) if f.index <= 100), bidirectional=True))
+    assert len(items) == 101
+    return s, list(range(81, 95))
+
+
+def test_frames_where_the_two_passes_disagree_are_listed(tmp_path: Path, footage: Path) -> None:
+    """The correction on frame 95 clicks the tree trunk instead of the van: the forward pass
+    follows the van, the backward one the trunk, each sure of itself; every frame between is
+    listed. With the click on the van (its deepest point on 95), the passes agree and none
+    of those frames is listed."""
+    wrong, between = _two_prompts(tmp_path / "wrong", footage, (322, 150))
+    assert max(wrong.pass_agreement[f][1] for f in between) < PASS_AGREEMENT, wrong.pass_agreement
+    assert set(between) <= set(wrong.weak_frames().get(1, []))
+    right, between = _two_prompts(tmp_path / "right", footage, (91, 179))
+    agree = [right.pass_agreement[f][1] for f in between]
+    assert min(agree) > 0.7, agree  # well above PASS_AGREEMENT
+    assert not set(between) & set(right.weak_frames().get(1, []))

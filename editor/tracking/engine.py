@@ -72,6 +72,7 @@ from editor.api.stages import FrameItem
 from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
 from editor.tracking.corrections import erases, include_spots, local_exclusion, without_exclusions
+from editor.tracking.cues.agreement import agreed_confidence, pass_agreement
 from editor.tracking.cues.calibration import probability
 from editor.tracking.cues.tuning import LOST_UNSEEN_SHARE
 from editor.tracking.model_confidence import judge_by_model
@@ -345,6 +346,10 @@ class TrackingSession:
         stopped seeing, :attr:`editor.detection.DetectedObjects.spans`). Objects not listed
         are tracked wherever the tracker follows them; :meth:`add_prompt` outside an
         object's span removes it (a person's correction overrides the detector)."""
+        self.pass_agreement: dict[int, dict[int, float]] = {}
+        """Frame → object id → IoU of the forward and backward passes' masks, on the frames
+        between two of the object's prompts that both passes reached in the last
+        bidirectional :meth:`stream` (:mod:`editor.tracking.cues.agreement`)."""
         self.detections: dict[int, tuple[FrameDetection, ...]] = {}
         """Frame → every detection there (:attr:`editor.detection.DetectedObjects.floor`):
         attached to the frames :meth:`stream` yields and written beside the label maps by
@@ -802,6 +807,22 @@ class TrackingSession:
             added = True
         return added
 
+    def _compare_passes(self, frame: int, item: _Output, forward: tuple[dict[int, np.ndarray], dict[int, float]],
+                        backward: tuple[dict[int, np.ndarray], dict[int, float]],
+                        prompt_frames: dict[int, list[int]]) -> None:
+        """Between two prompts of an object both passes reach ``frame``: record their
+        agreement (:attr:`pass_agreement`) and list the frame for review where they disagree
+        (:mod:`editor.tracking.cues.agreement`). Only objects both passes have a verdict on
+        (tracked, held or lost there; not ended by a cut) are compared."""
+        below = self.evidence_options.review_below
+        for oid, fs in prompt_frames.items():
+            if not fs[0] < frame < fs[-1] or frame in fs or oid not in forward[1] or oid not in backward[1] \
+                    or oid not in item.confidence:
+                continue
+            agreement = pass_agreement(forward[0].get(oid), backward[0].get(oid))
+            self.pass_agreement.setdefault(frame, {})[oid] = round(agreement, 4)
+            item.confidence[oid] = agreed_confidence(item.confidence[oid], agreement, below)
+
     def _record(self, frame: int, confidence: dict[int, float], states: dict[int, str]) -> None:
         self.stats.confidence[frame] = dict(sorted(confidence.items()))
         self.stats.states[frame] = dict(sorted(states.items()))
@@ -957,6 +978,7 @@ class TrackingSession:
             return fs[i] - f < f - fs[i - 1]
 
         self._close_passes()
+        self.pass_agreement.clear()
         cache = FrameCache(self.work_dir / "tracking-cache")
         source = iter(frames)
         pending: Frame | None = None
@@ -1026,6 +1048,7 @@ class TrackingSession:
                                         lambda oid, g=g: not from_backward(oid, g))
                 else:
                     self._cuts.observe(frame)
+                back_masks: dict[int, np.ndarray] = {}
                 if f < horizon:
                     back_masks = split_label_map(cache.get_labels(f))
                     item.masks.update({oid: m for oid, m in back_masks.items() if from_backward(oid, f)})
@@ -1033,6 +1056,8 @@ class TrackingSession:
                     b_conf, b_states = back_scores.pop(f)
                     item.confidence.update({o: c for o, c in b_conf.items() if from_backward(o, f)})
                     item.states.update({o: c for o, c in b_states.items() if from_backward(o, f)})
+                    if bidirectional and f >= f_min:
+                        self._compare_passes(f, item, (out, fwd.confidence), (back_masks, b_conf), prompt_frames)
                 if horizon > 0 and f <= horizon:
                     cache.drop(f)
                 progress("forward", f + 1, self.info.frame_count_estimate)

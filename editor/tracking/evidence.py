@@ -99,7 +99,8 @@ from editor.tracking.cues import appearance, blur, motion, search, size
 from editor.tracking.cues.model import FrameData, ObjectModel, State
 from editor.tracking.cues.shapes import ramp, touches_border
 from editor.tracking.cues.tuning import (ABSENT_IN_VIEW, COMPLETE_CONF_RAMP, COMPLETE_GROWTH, COMPLETE_NCC,
-                                         COMPLETE_OVERLAP, DAMAGED_MARGIN, DAMAGED_MIN_SHARE, HOLD_MIN_SHARE,
+                                         COMPLETE_OVERLAP, DAMAGED_MARGIN, DAMAGED_MIN_SHARE, EXIT_UNSURE_FRAMES,
+                                         HOLD_MIN_SHARE,
                                          LEARN_RATE, LEARN_STREAK, LOST_UNSEEN_SHARE, MARGIN, MIN_MASK, MOVE_RATE,
                                          PART_NCC_RAMP, PART_RATIO, PART_SHARE, SCALE_EVERY, SCALE_GROWN,
                                          SCALE_MIN_SHARE, TRIM_APPEARANCE, TRIM_CONF, TRIM_DISAGREE)
@@ -439,12 +440,15 @@ class Evidence:
         """How sure the frame holds nothing like a lost object: from the last search, lower
         while the motion says it should be in view, and below ``review_below`` unless it was
         seen leaving the frame (:func:`editor.tracking.cues.motion.exited`): a tracker that
-        lost it cannot be sure it is gone."""
+        lost it cannot be sure it is gone — nor on the first ``EXIT_UNSURE_FRAMES`` frames
+        after it was seen leaving (the exit is the motion's prediction; part of the object
+        is often still at the border)."""
         absent = self._absent.get(oid, 1.0)
         in_view, base, step = ABSENT_IN_VIEW
         if share > in_view and model.lost_for < self.options.predict_frames:
             absent = min(absent, base + step * model.lost_for)  # it should be in view: look here
-        if self._data is not None and not motion.exited(model, self._data):
+        if self._data is not None and (model.lost_for < EXIT_UNSURE_FRAMES
+                                       or not motion.exited(model, self._data)):
             absent = min(absent, LOST_UNSEEN_SHARE * self.options.review_below)
         return float(np.clip(absent, 0.0, 1.0))
 

@@ -10,5 +10,6 @@
 * :mod:`.search` — looking for a lost object in the whole frame and verifying candidates;
 * :mod:`.verdict` — the confidence of one mask and the trim of what grew without evidence;
 * :mod:`.blur` — motion blur on the frame, a cap on the confidence of fast, smeared objects;
+* :mod:`.agreement` — the forward and backward passes' masks compared where both reach;
 * :mod:`.calibration` — the reported confidence as a probability (P(IoU ≥ 0.5)).
 """

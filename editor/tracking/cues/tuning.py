@@ -166,6 +166,23 @@ BLUR_RAMP = (0.5, 0.9)
 LOST_UNSEEN_SHARE = 0.8
 """A lost or held object not seen leaving the frame has at most this × ``review_below``:
 a tracker that lost it cannot be sure it is gone (the frame is listed for review)."""
+EXIT_UNSURE_FRAMES = 2
+"""… and so has one seen leaving, on its first this many frames lost (tuned on: GEN, 1
+click: 13 of the 19 wrong frames off the review list were lost objects judged to have left,
+12 of them within 7 frames of the exit; listing the first 2 frames lost lists 7 of them for
+6 of 1002 good frames more. TUNE unchanged. Larger values list more of them, but an
+object seen leaving is not listed while it is away: #25's rule)."""
+
+# -- the two passes of a bidirectional run (tuned on: TUNE, 3 clicks + 2 correction rounds:
+# 7 labelled frames both passes reach, agreement 0.13-1.0 on the 6 good ones, 0.37 on the
+# one wrong one, already listed as held; GEN's runs are one-way; #25) ----------------------
+PASS_AGREEMENT = 0.1
+"""Between two prompts, an object whose forward and backward masks have an IoU below this
+is listed for review (:mod:`editor.tracking.cues.agreement`): under the lowest agreement of
+a good frame on TUNE, so only passes that follow different things (a correction that took
+another object) are listed; no value would have listed a wrong frame more there."""
+PASS_DISAGREE_SHARE = LOST_UNSEEN_SHARE
+"""… its confidence capped at this × ``review_below``."""
 
 # -- search and verification (tuned on: GEN exit/distractor #15; BIKES a40ce30, 68fd650) --
 UNSEARCHED_ABSENT = 0.5
