@@ -287,6 +287,28 @@ def test_patch_synthesis_continues_a_brick_wall_where_telea_smears() -> None:
     assert ssim(ours, wall, hole) > 0.8 > ssim(smear, wall, hole), (ssim(ours, wall, hole), ssim(smear, wall, hole))
 
 
+def test_patch_synthesis_continues_an_edge_across_the_hole() -> None:
+    """A dark stripe crosses a textured light ground; the hole hides its middle. The
+    patch fill carries the stripe through: inside the hole the stripe's pixels stay dark and
+    the ground's light, where Telea greys both."""
+    rng = np.random.default_rng(1)
+    img = np.clip(rng.normal(180, 8, (160, 200, 3)), 0, 255).astype(np.uint8)
+    stripe = np.zeros((160, 200), np.uint8)
+    cv2.line(stripe, (-20, 30), (220, 135), 1, 12)
+    stripe = stripe > 0
+    img[stripe] = np.clip(rng.normal(50, 8, (int(stripe.sum()), 3)), 0, 255)
+    hole = np.zeros((160, 200), np.uint8)
+    cv2.circle(hole, (100, 80), 30, 1, -1)
+    hole = hole > 0
+    ours, smear = complete(img, hole), telea(img, hole)
+    assert np.array_equal(ours[~hole], img[~hole])
+    core = hole & (cv2.erode(stripe.view(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    ground = hole & (cv2.dilate(stripe.view(np.uint8), np.ones((9, 9), np.uint8)) == 0)
+    assert ours[core].mean() < 70 < 110 < smear[core].mean(), (ours[core].mean(), smear[core].mean())
+    assert ours[ground].mean() > 165, ours[ground].mean()
+    assert psnr(ours, img, hole) > psnr(smear, img, hole) + 8, (psnr(ours, img, hole), psnr(smear, img, hole))
+
+
 def _object_with_shadow() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grey ground (with texture), a blue box, its shadow (×0.5) attached below-right, a dark
     patch away from it and a dark stripe above it (neither is the shadow)."""
