@@ -34,7 +34,8 @@ def _track(boxes: dict[int, tuple[float, float, float, float]]) -> Track:
 def test_a_track_ending_inside_the_frame_is_carried_until_it_has_moved_its_size() -> None:
     """A face walking right at 4 px per frame, last detected in the middle of a 640-px frame
     (a bar hides the rest of it): the floor goes on along its motion for 30 / 4 → 8 frames,
-    and before its first detection the same way back; a face standing still is not carried."""
+    and before its first detection the same way back; a face standing still is not carried,
+    and a track seen on three frames only for three more."""
     walking = _track({t: (200 + 4 * t, 100, 230 + 4 * t, 130) for t in range(10, 21)})
     out = dict(carried(walking, 25, 640, 360, 100))
     after = sorted(f for f in out if f > 20)
@@ -43,6 +44,8 @@ def test_a_track_ending_inside_the_frame_is_carried_until_it_has_moved_its_size(
     assert out[28] == pytest.approx((312, 100, 342, 130))  # the last box moved 8 × 4 px
     still = _track({t: (200, 100, 230, 130) for t in range(10, 21)})
     assert carried(still, 25, 640, 360, 100) == []
+    brief = _track({t: (200 + 4 * t, 100, 230 + 4 * t, 130) for t in range(10, 13)})  # seen on 3 frames
+    assert sorted(f for f, _ in carried(brief, 25, 640, 360, 100)) == [7, 8, 9, 13, 14, 15]
 
 
 @pytest.mark.slow

@@ -90,8 +90,10 @@ def carried(track: Track, gap: int, width: int, height: int, frames: int,
     at most ``gap`` frames: when it entered or leaves across the border (its first or last
     box within one box size of the border it moves through) for as long as the box would
     still overlap the frame; elsewhere (an occluder's edge) until the box has moved its own
-    size (its longer side), after which a face walking behind an occluder is wholly hidden
-    — a bound by construction, not a tuned constant."""
+    size (its longer side), after which a face walking behind an occluder is wholly hidden,
+    and for no more frames than the track spans (a short track — three detections of a
+    false positive — has no motion worth carrying far) — bounds by construction, not tuned
+    constants."""
     obs = track.observations
     out: list[tuple[int, tuple[float, float, float, float]]] = []
     bounds = sorted(cuts)
@@ -120,8 +122,10 @@ def carried(track: Track, gap: int, width: int, height: int, frames: int,
         if abs(vx) + abs(vy) < 0.5:
             continue
         # over the border: until the box has left the frame; inside it (an occluder's edge: the
-        # detector stops at half a face): until the box has moved its own size
-        reach = gap if crossing else min(gap, math.ceil(size / math.hypot(vx, vy)))
+        # detector stops at half a face): until the box has moved its own size, and no longer
+        # than the track's motion was seen (a few detections' jitter is no motion to go on)
+        span = obs[-1].frame - obs[0].frame + 1
+        reach = gap if crossing else min(gap, span, math.ceil(size / math.hypot(vx, vy)))
         shot = shot_of(end.frame)
         for k in range(1, reach + 1):
             f = end.frame + step * k
