@@ -618,11 +618,18 @@ def test_cli_run_detect_blurs_the_discs(clip: Path, tmp_path: Path, cli_plugins:
     from editor.video.reader import iter_frames
 
     for frame in iter_frames(out):
-        truth = scene(frame.index)[1] > 0
-        diff = np.abs(frame.image.astype(int) - scene(frame.index)[0].astype(int)).max(axis=2)
-        assert (diff[truth] > 20).mean() > 0.9, frame.index  # the discs are blurred
-        far = cv2.dilate(truth.astype(np.uint8), np.ones((61, 61), np.uint8)) == 0
-        assert diff[far].max() <= 3, frame.index  # far away: untouched (lossless output, RGB rounding)
+        t = frame.index
+        truth = scene(t)[1] > 0
+        diff = np.abs(frame.image.astype(int) - scene(t)[0].astype(int)).max(axis=2)
+        assert (diff[truth] > 20).mean() > 0.9, t  # the discs are blurred
+        near = truth.astype(np.uint8)
+        if 16 - 12 <= t < 13:
+            # disc 2, first detected on frame 16 in the middle of the frame, is covered along its
+            # motion for the frames before, until its box has moved its size (23 px at 2 px per
+            # frame: 12 frames): where a face coming out from behind an occluder is (issue #22)
+            cv2.circle(near, (130 - 2 * (t - 13), 90), 11, 1, -1)
+        far = cv2.dilate(near, np.ones((61, 61), np.uint8)) == 0
+        assert diff[far].max() <= 3, t  # far away: untouched (lossless output, RGB rounding)
 
 
 def test_confidence_says_which_frames_were_detected_and_which_bridged(clip: Path, tmp_path: Path,

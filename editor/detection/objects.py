@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 
@@ -59,7 +60,9 @@ def frame_detections(detections: Mapping[int, Sequence[tuple[Observation, str]]]
     blurred), and — given the frame's ``width`` and ``height`` — before a track's first and
     after its last detection while the box, moved at the track's speed, still overlaps the
     frame (a face entering or leaving over the border is detected only once most of it is
-    in view). Never across a shot cut (``cuts``) nor past ``frames``."""
+    in view) or, inside the frame, until it has moved its own size (a face entering or
+    leaving an occluder: the detector stops at half a face, whose visible half sits where
+    the moved box is). Never across a shot cut (``cuts``) nor past ``frames``."""
     owner = {id(o): obj.id for obj, track in pairs for o in track.observations}
     shape = "box" if options.shape == "box" else "ellipse"
     out: dict[int, list[FrameDetection]] = {
@@ -82,10 +85,15 @@ def carried(track: Track, gap: int, width: int, height: int, frames: int,
             cuts: Sequence[int] = ()) -> list[tuple[int, tuple[float, float, float, float]]]:
     """(frame, raw box) where the track is carried by its motion (see
     :func:`frame_detections`): interpolated across gaps of 2…``gap`` frames, and — with a
-    frame size — extrapolated at the track's speed (measured over its first or last
-    detections) before its first and after its last detection for as long as the box would
-    still overlap the frame, at most ``gap`` frames, when it entered or leaves across the
-    border (its first or last box within one box size of the border it moves through)."""
+    frame size — extrapolated at the track's speed (measured over its first or last three
+    detections; at least 0.5 px per frame, |vx| + |vy|) before its first and after its last detection,
+    at most ``gap`` frames: when it entered or leaves across the border (its first or last
+    box within one box size of the border it moves through) for as long as the box would
+    still overlap the frame; elsewhere (an occluder's edge) until the box has moved its own
+    size (its longer side), after which a face walking behind an occluder is wholly hidden,
+    and for no more frames than the track spans (a short track — three detections of a
+    false positive — has no motion worth carrying far) — bounds by construction, not tuned
+    constants."""
     obs = track.observations
     out: list[tuple[int, tuple[float, float, float, float]]] = []
     bounds = sorted(cuts)
@@ -111,10 +119,15 @@ def carried(track: Track, gap: int, width: int, height: int, frames: int,
         size = max(x1 - x0, y1 - y0)
         crossing = (vx < 0 and x0 < size) or (vx > 0 and x1 > width - size) or \
             (vy < 0 and y0 < size) or (vy > 0 and y1 > height - size)
-        if not crossing or abs(vx) + abs(vy) < 0.5:
+        if abs(vx) + abs(vy) < 0.5:
             continue
+        # over the border: until the box has left the frame; inside it (an occluder's edge: the
+        # detector stops at half a face): until the box has moved its own size, and no longer
+        # than the track's motion was seen (a few detections' jitter is no motion to go on)
+        span = obs[-1].frame - obs[0].frame + 1
+        reach = gap if crossing else min(gap, span, math.ceil(size / math.hypot(vx, vy)))
         shot = shot_of(end.frame)
-        for k in range(1, gap + 1):
+        for k in range(1, reach + 1):
             f = end.frame + step * k
             if f < 0 or (frames and f >= frames) or shot_of(f) != shot:
                 break

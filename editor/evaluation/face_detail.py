@@ -72,10 +72,11 @@ def detail_sigma(box: Box) -> float:
     return min(SIGMA_RANGE[1], max(SIGMA_RANGE[0], SIGMA_PER_HEIGHT * (box[3] - box[1])))
 
 
-def _energy(grey: np.ndarray, box: Box) -> float:
+def _energy(grey: np.ndarray, box: Box, visible: np.ndarray | None = None) -> float:
     """Mean squared Laplacian of Gaussian (σ :func:`detail_sigma`) of ``grey`` (float32 H×W)
     over the face's core: the ellipse inscribed in ``box`` with its axes scaled by
-    :data:`CORE` (the part inside the frame)."""
+    :data:`CORE` (the part inside the frame; and, given ``visible``, a bool H×W mask, the
+    part of the core it marks)."""
     h, w = grey.shape
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     rx, ry = CORE * (box[2] - box[0]) / 2, CORE * (box[3] - box[1]) / 2
@@ -89,7 +90,10 @@ def _energy(grey: np.ndarray, box: Box) -> float:
     px0, py0, px1, py1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
     smooth = cv2.GaussianBlur(grey[py0:py1, px0:px1], (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     lap = cv2.Laplacian(smooth, cv2.CV_32F, borderType=cv2.BORDER_REPLICATE)
-    values = lap[y0 - py0:y1 - py0, x0 - px0:x1 - px0][core[y0 - oy:y1 - oy, x0 - ox:x1 - ox]]
+    inside = core[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    if visible is not None:
+        inside = inside & visible[y0:y1, x0:x1]
+    values = lap[y0 - py0:y1 - py0, x0 - px0:x1 - px0][inside]
     return float(np.mean(values.astype(np.float64) ** 2)) if values.size else 0.0
 
 
@@ -98,17 +102,18 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image.astype(np.float32), cv2.COLOR_RGB2GRAY)
 
 
-def _ratio(grey_original: np.ndarray, grey_edited: np.ndarray, box: Box) -> float:
-    before = _energy(grey_original, box)
-    return _energy(grey_edited, box) / before if before > 0 else 0.0
+def _ratio(grey_original: np.ndarray, grey_edited: np.ndarray, box: Box, visible: np.ndarray | None = None) -> float:
+    before = _energy(grey_original, box, visible)
+    return _energy(grey_edited, box, visible) / before if before > 0 else 0.0
 
 
-def detail_ratio(original: np.ndarray, edited: np.ndarray, box: Box) -> float:
+def detail_ratio(original: np.ndarray, edited: np.ndarray, box: Box, visible: np.ndarray | None = None) -> float:
     """E(edited) ÷ E(original) inside ``box`` (module docstring); ``original`` and ``edited``
     RGB uint8 H×W×3 (``edited`` is scaled to ``original``'s size when it differs). 0 when the
-    original has no detail there (nothing to leak)."""
+    original has no detail there (nothing to leak). ``visible`` (bool H×W, optional): only
+    the core's pixels it marks count — the part of a face an occluder leaves in view."""
     h, w = original.shape[:2]
-    return _ratio(_grey(original), _grey(match_size(edited, h, w)), box)
+    return _ratio(_grey(original), _grey(match_size(edited, h, w)), box, visible)
 
 
 def keeps_detail(original: np.ndarray, edited: np.ndarray, box: Box, ratio: float = DETAIL_RATIO) -> bool:

@@ -462,6 +462,23 @@ def _hidden_by(layer: _Layer, origin: tuple[int, int], shape: tuple[int, int]) -
     return out
 
 
+def face_truth(pose: FacePose, box: tuple[float, float, float, float], above: Sequence[_Layer], width: int,
+               height: int) -> FaceTruth:
+    """The truth of the face drawn as ``pose`` with its face box ``box`` (frame px): the
+    ellipse inscribed in the box, less what the ``above`` layers hide and what falls outside
+    the ``width``×``height`` frame."""
+    origin, mask = ellipse_mask(box)
+    area = int(np.count_nonzero(mask))
+    for layer in above:
+        mask &= ~_hidden_by(layer, origin, mask.shape)
+    ox, oy = origin
+    x0, y0 = max(0, ox), max(0, oy)
+    x1, y1 = min(width, ox + mask.shape[1]), min(height, oy + mask.shape[0])
+    visible = mask[y0 - oy:y1 - oy, x0 - ox:x1 - ox] if x1 > x0 and y1 > y0 else np.zeros((0, 0), bool)
+    return FaceTruth(pose.face, box, area, (x0, y0) if visible.size else (0, 0), np.ascontiguousarray(visible),
+                     pose.blur)
+
+
 def _panorama_size(spec: FaceClipSpec) -> tuple[int, int]:
     bg = BACKGROUNDS[spec.background]
     cw, ch = bg.crop[2] - bg.crop[0], bg.crop[3] - bg.crop[1]
@@ -513,19 +530,8 @@ def render(spec: FaceClipSpec, footage: Path, source: FaceFootage | None = None
         poles = [_draw_pole(pole, H, spec.seed * 1000 + k) for k, pole in enumerate(p.poles)]
         for layer in poles:
             _composite(canvas, layer)
-        truths = []
-        for k, (pose, _, box) in enumerate(drawn):
-            origin, mask = ellipse_mask(box)
-            area = int(np.count_nonzero(mask))
-            for above in [d[1] for d in drawn[k + 1:]] + poles:
-                mask &= ~_hidden_by(above, origin, mask.shape)
-            # clip to the frame
-            ox, oy = origin
-            x0, y0 = max(0, ox), max(0, oy)
-            x1, y1 = min(W, ox + mask.shape[1]), min(H, oy + mask.shape[0])
-            visible = mask[y0 - oy:y1 - oy, x0 - ox:x1 - ox] if x1 > x0 and y1 > y0 else np.zeros((0, 0), bool)
-            truths.append(FaceTruth(pose.face, box, area, (x0, y0) if visible.size else (0, 0),
-                                    np.ascontiguousarray(visible), pose.blur))
+        truths = [face_truth(pose, box, [d[1] for d in drawn[k + 1:]] + poles, W, H)
+                  for k, (pose, _, box) in enumerate(drawn)]
         image = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
         yield image, FrameTruth(p.index, tuple(sorted(truths, key=lambda f: f.face)))
 
