@@ -417,20 +417,31 @@ def test_the_engine_takes_a_shape_prompt_as_given(clip: Path) -> None:
         assert stored.crop.shape == (40, 40)  # kept as its bounding box's crop, not a frame
 
 
+@pytest.mark.parametrize("memory", [0, 2 * 64 * 48 * 3 + 64 * 48])
 @pytest.mark.parametrize("pix_fmt, rotation", [("yuv420p", 0), ("yuv420p10le", 90), ("rgb24", 0)])
-def test_tracking_only_cache_gives_the_readers_8bit_view(tmp_path: Path, pix_fmt: str, rotation: int) -> None:
+def test_tracking_only_cache_gives_the_readers_8bit_view(tmp_path: Path, pix_fmt: str, rotation: int,
+                                                         memory: int) -> None:
     """What the backward pass reads back from a ``tracking_only`` frame cache is the very
-    8-bit view the forward pass gets from the reader (10-bit, rotated and packed sources)."""
+    8-bit view the forward pass gets from the reader (10-bit, rotated and packed sources),
+    from disk or (``memory``: room for two frames and a label map) from memory: then the
+    first two frames and a label map write no file."""
     from clips import make_clip
     from editor.tracking.frame_cache import FrameCache
     from editor.video.reader import iter_frames
 
     codec = "libx264rgb" if pix_fmt == "rgb24" else "libx264"
     clip = make_clip(tmp_path / "c.mkv", codec=codec, pix_fmt=pix_fmt, size=(64, 48), frames=3, rotation=rotation)
-    cache = FrameCache(tmp_path / "cache")
+    cache = FrameCache(tmp_path / "cache", memory_bytes=memory)
     frames = list(iter_frames(clip, deep=True))
     for frame in frames:
         cache.put(frame, tracking_only=True)
+    labels = np.arange(48 * 64, dtype=np.uint8).reshape(48, 64)
+    for frame in frames:
+        cache.put_labels(frame.index, labels)
+        assert np.array_equal(cache.get_labels(frame.index), labels)
+    files = {p.name[0] + str(int(p.name[1:7])) for p in (tmp_path / "cache").iterdir()}  # r: frame, b: labels
+    on_disk = {"r0", "r1", "r2", "b0", "b1", "b2"} if not memory else {"r2", "b1", "b2"}
+    assert files == on_disk
     for frame in frames:
         back = cache.get(frame.index)
         assert back.image.dtype == np.uint8 and np.array_equal(back.image, frame.as_8bit().image)
@@ -458,6 +469,51 @@ def test_stream_with_replay_equals_stream_from_the_cache(clip: Path, tmp_path: P
     for (fa, la), (fb, lb) in zip(a, b):
         assert np.array_equal(la, lb) and np.array_equal(fa.image, fb.image)
         assert all(np.array_equal(x, y) for x, y in zip(fa.planes.data, fb.planes.data))
+
+
+def test_backward_prompts_start_below_dense_runs() -> None:
+    """The backward pass gets an object's prompts only near the frames it tracks back from:
+    the first prompt and a prompt after a gap of 3+ frames (not 2: that gap's frame is the
+    forward pass's)."""
+    from editor.tracking.engine import backward_prompts
+
+    frames = [*range(0, 20), *range(25, 40), 41, 50]
+    assert backward_prompts(frames, 8) == {*range(0, 9), *range(25, 34), 50}
+    assert backward_prompts(frames, 100) == set(frames)
+    assert backward_prompts([7], 8) == {7}
+
+
+def test_dense_prompts_are_tracked_back_from_near_their_gaps(clip: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A detection on every frame but 20–24: the backward pass starts 8 frames above the
+    detection after the gap (frame 33, not the last detection at 39), caches 34 frames instead
+    of 40, and the gap's later half still comes from it: every frame covers the discs as well
+    as with every prompt given backward."""
+    import editor.tracking.engine as engine
+    from editor.backends.classic import FlowTracker, GrabCutSegmenter
+    from editor.video.reader import iter_frames, probe
+
+    class Gap(DiscDetector):
+        def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
+            return [] if 20 <= frame_index < 25 else super().detect(image, frame_index)
+
+    found = detect_objects(clip, {"discs": Gap()}, DetectOptions())
+    runs = {}
+    for history in (engine.BACKWARD_HISTORY, 10 ** 6):
+        monkeypatch.setattr(engine, "BACKWARD_HISTORY", history)
+        with engine.TrackingSession(probe(clip), GrabCutSegmenter(), FlowTracker(),
+                                    work_dir=tmp_path / str(history)) as s:
+            s.add_prompts(found.prompts)
+            runs[history] = ([item.labels for item in s.stream(iter_frames(clip), bidirectional=True,
+                                                                 replay=lambda: iter_frames(clip))],
+                             s.stats.cached_frames)
+    (trimmed, cached), (full, cached_full) = runs[8], runs[10 ** 6]
+    assert (cached, cached_full) == (34, 40)
+    for t in range(T):
+        truth = scene(t)[1]
+        assert _coverage(trimmed[t], truth, {1, 2}) >= _coverage(full[t], truth, {1, 2}) - 0.02 >= 0.8, t
+    gap = [t for t in range(23, 25)]
+    assert all(_coverage(trimmed[t], scene(t)[1], {1}) >= 0.8 for t in gap)
 
 
 # -- tracks → objects, class selection ---------------------------------------------------------

@@ -113,6 +113,10 @@ QUEUE_BYTES = 256 << 20
 """Bytes of frames one queue between pipeline threads (decode, tracking, edits) may hold."""
 QUEUE_FRAMES = 4
 """Frames one such queue holds where they are small enough (enough to keep the threads busy)."""
+CACHE_MEMORY_BYTES = 256 << 20
+"""Bytes of 8-bit frames and label maps the backward pass's frame cache
+(:class:`editor.tracking.frame_cache.FrameCache`, tracking-only frames) keeps in memory;
+the frames past it go to disk."""
 
 
 def queue_frames(width: int, height: int, deep: bool = False) -> int:

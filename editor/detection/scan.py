@@ -31,7 +31,6 @@ from editor.detection.association import (
     clip_box,
     contained_share,
     iou,
-    prepare,
     suppress,
 )
 from editor.detection.options import DetectOptions
@@ -201,7 +200,6 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
     detector and the frame.
     """
     options = options or DetectOptions()
-    prepare()
     schedule = Schedule(options.every)
     assoc = Associator(options.association, every=options.every)
     shots = ShotDetector()

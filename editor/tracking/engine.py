@@ -88,6 +88,35 @@ Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)`` of :meth:`TrackingSession.stream`; phases ``cache``,
 ``backward``, ``forward``."""
 
+BACKWARD_HISTORY = 8
+"""Frames of an object's dense run of prompts the backward pass of a bidirectional
+:meth:`TrackingSession.stream` hands it before each frame it must track back from (see
+:func:`backward_prompts`). Not tuned on footage: the evidence's memory of an object's
+motion and size fades within it (velocity blended with weight ``VELOCITY_GAIN`` = 0.6 over
+``MOTION_FRAMES`` = 3 frames: 0.4⁸ ≈ 0.07 % of what came before is left; the area follows
+full views frame by frame, ``LEARN_STREAK`` = 3 confident frames start learning)."""
+
+
+def backward_prompts(frames: Sequence[int], history: int = BACKWARD_HISTORY) -> set[int]:
+    """The prompt frames (``frames``: one object's, ascending) a bidirectional backward pass
+    gives the object: each frame it must be tracked back from — its first prompt, and every
+    prompt that ends a gap of 3 or more frames (the gap's frames nearer that prompt come
+    from the backward pass) — and the prompts at most ``history`` frames above such a frame.
+
+    The backward pass's masks are used only before an object's first prompt and in the
+    later half of its gaps; along a dense run of prompts (a detection on every frame) the
+    forward pass gives the masks. Handing the object only these prompts lets the backward
+    pass start at the highest of them instead of at the last prompt: frames above it are
+    neither cached nor stepped backward. With ``history`` at least the span of ``frames``
+    every prompt is given (the pass as before, up to its starting frame)."""
+    starts = [f for i, f in enumerate(frames) if i == 0 or f - frames[i - 1] >= 3]
+    out: set[int] = set()
+    for f in frames:
+        i = bisect.bisect_right(starts, f) - 1
+        if f - starts[i] <= history:
+            out.add(f)
+    return out
+
 
 @dataclass
 class ObjectState:
@@ -652,6 +681,14 @@ class TrackingSession:
             return self._cuts.is_cut(boundary)
         return state.detector.update(frame.image)
 
+    @staticmethod
+    def _forget(state: _Pass, ids: list[int]) -> None:
+        """End ``ids`` in ``state``'s pass: the tracker and the evidence forget them."""
+        state.track.end_objects(ids)
+        state.evidence.end([oid for oid in ids if oid in state.evidence.objects])
+        for oid in ids:
+            state.reseed.pop(oid, None)
+
     def _step(self, state: _Pass, frame: Frame, prompted: list[int],
               seeds: dict[int, np.ndarray] | None = None) -> dict[int, np.ndarray]:
         """Advance ``state`` to ``frame``: end tracks at a cut, look for lost objects, hand
@@ -678,10 +715,7 @@ class TrackingSession:
         prompted = [oid for oid in prompted if oid not in outside]
         outside = [oid for oid in outside if oid in evidence.objects]
         if outside:  # past the span of frames they may be on: forgotten (once)
-            state.track.end_objects(outside)
-            evidence.end(outside)
-            for oid in outside:
-                state.reseed.pop(oid, None)
+            self._forget(state, outside)
         given = {oid: self._prompt_mask(frame, frame.index, oid) for oid in prompted}
         was_lost = evidence.lost()
         found = {oid: m for oid, m in evidence.search(frame, skip=given, occupied=given).items()
@@ -961,8 +995,10 @@ class TrackingSession:
         first = {oid: fs[0] for oid, fs in prompt_frames.items()}
         f_min = min(first.values())
         # the backward pass covers frames up to the last first prompt (bidirectional: the
-        # last prompt of any kind); they are cached on disk for it
-        horizon = max(fs[-1] if bidirectional else fs[0] for fs in prompt_frames.values())
+        # last prompt it is given, backward_prompts); they are cached on disk for it
+        backward = {oid: backward_prompts(fs, BACKWARD_HISTORY) if bidirectional else {fs[0]}
+                    for oid, fs in prompt_frames.items()}
+        horizon = max(max(fs) for fs in backward.values())
 
         def from_backward(oid: int, f: int) -> bool:
             """Frame ``f`` of ``oid`` comes from the backward pass: before its first prompt,
@@ -999,9 +1035,16 @@ class TrackingSession:
         if horizon > 0:  # 2. backward from the horizon to 0
             back = self._pass(True, horizon)
             back.recall = lambda g: cache.get(g) if g <= horizon else None
+            inside: set[int] = set()
             for f in range(horizon, -1, -1):
-                here = [o for o, fs in prompt_frames.items() if f in fs] if bidirectional else \
-                    [o for o, ff in first.items() if ff == f]
+                here = [o for o, fs in backward.items() if f in fs]
+                # prompted here but not given: the forward pass has it from here on down to
+                # its next frame to track back from, so the backward pass forgets it till then
+                done = [o for o in inside if o not in here and f in prompt_frames[o]]
+                if done:
+                    self._forget(back, done)
+                    inside.difference_update(done)
+                inside.update(here)
                 cache.put_labels(f, self._labels(self._step(back, cache.get(f), here)))
                 back_scores[f] = (back.confidence, back.states)
                 for g, recovered in back.take().items():  # later frames, where it was coming back

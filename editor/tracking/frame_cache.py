@@ -12,7 +12,10 @@ frames again for its output (:meth:`editor.tracking.engine.TrackingSession.strea
 ``replay``): the decoded planes as raw arrays (``.npy``, uncompressed: at 1080p 4:2:0 3 MB,
 about the size of the image's PNG, written and read ten times faster), from which :meth:`get`
 makes the very 8-bit RGB the reader made (:func:`editor.video.pixels.rgb_of`); a frame
-without planes keeps its 8-bit RGB raw. Alpha and planes are not returned then."""
+without planes keeps its 8-bit RGB raw. Alpha and planes are not returned then. The first
+such frames and label maps, up to ``memory_bytes`` (:data:`editor.api.limits.CACHE_MEMORY_BYTES`),
+stay in memory instead, as the 8-bit RGB image itself (read-only): no file written, read,
+converted or deleted for them."""
 from __future__ import annotations
 
 import dataclasses
@@ -25,6 +28,7 @@ import numpy as np
 
 from editor.api.files import writing_in
 from editor.api.frames import DecodedPlanes, Frame
+from editor.api.limits import CACHE_MEMORY_BYTES
 from editor.api.masks import read_label_png, write_label_png
 
 _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1]
@@ -44,11 +48,29 @@ class FrameCache:
     decoded planes), ``put_labels`` / ``get_labels`` for uint8 label maps, ``drop(index)``
     frees both."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, memory_bytes: int = CACHE_MEMORY_BYTES) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._meta: dict[int, Frame] = {}
         self._tracking_only: set[int] = set()
+        self._memory: dict[str, np.ndarray] = {}
+        """Tracking-only 8-bit images (``f…``) and label maps (``b…``) held in memory."""
+        self._room = memory_bytes
+
+    def _hold(self, key: str, array: np.ndarray) -> bool:
+        """Keep ``array`` (read-only) in memory under ``key`` if there is room left."""
+        if array.nbytes > self._room:
+            return False
+        array = np.ascontiguousarray(array)
+        array.flags.writeable = False
+        self._memory[key] = array
+        self._room -= array.nbytes
+        return True
+
+    def _release(self, key: str) -> None:
+        array = self._memory.pop(key, None)
+        if array is not None:
+            self._room += array.nbytes
 
     def _files(self, index: int) -> list[Path]:
         files = [self.folder / f"f{index:06d}.png", self.folder / f"a{index:06d}.png"]
@@ -71,7 +93,9 @@ class FrameCache:
         i = frame.index
         if tracking_only:
             planes = frame.planes
-            if planes is not None:
+            if self._hold(f"f{i}", frame.as_8bit().image):
+                planes = dataclasses.replace(planes, data=()) if planes is not None else None
+            elif planes is not None:
                 for k, plane in enumerate(planes.data):
                     np.save(self.folder / f"r{i:06d}_{k}.npy", plane, allow_pickle=False)
                 planes = dataclasses.replace(planes, data=())
@@ -112,7 +136,9 @@ class FrameCache:
         from editor.video.pixels import rgb_of
 
         i = meta.index
-        if meta.planes is None:
+        if f"f{i}" in self._memory:
+            image = self._memory[f"f{i}"]
+        elif meta.planes is None:
             image = np.load(self.folder / f"r{i:06d}_rgb.npy")
         else:
             data = tuple(np.load(self.folder / f"r{i:06d}_{k}.npy") for k in range(len(self._raw_planes(i))))
@@ -128,13 +154,18 @@ class FrameCache:
         return out
 
     def put_labels(self, index: int, labels: np.ndarray) -> None:
-        write_label_png(self.folder / f"b{index:06d}.png", labels)
+        self._release(f"b{index}")
+        if index not in self._tracking_only or not self._hold(f"b{index}", labels):
+            write_label_png(self.folder / f"b{index:06d}.png", labels)
 
     def get_labels(self, index: int) -> np.ndarray:
-        return read_label_png(self.folder / f"b{index:06d}.png")
+        held = self._memory.get(f"b{index}")
+        return held if held is not None else read_label_png(self.folder / f"b{index:06d}.png")
 
     def drop(self, index: int) -> None:
         self._meta.pop(index, None)
+        self._release(f"f{index}")
+        self._release(f"b{index}")
         if index in self._tracking_only:
             self._tracking_only.discard(index)
             for path in [*self._raw_planes(index), self.folder / f"r{index:06d}_rgb.npy"]:
