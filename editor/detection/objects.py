@@ -28,6 +28,8 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from editor.api.detectors import DetectorSpec, FrameDetection
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.detection.association import Observation, Track, clip_box
@@ -81,12 +83,35 @@ def frame_detections(detections: Mapping[int, Sequence[tuple[Observation, str]]]
     return {f: tuple(found) for f, found in sorted(out.items())}
 
 
+SPEED_VIEWS = 8
+"""Detections a track's speed at either end is fitted over (least squares on the box centres):
+a face emerging from behind an occluder grows out of it, so its box's centre jitters by a
+pixel or two between single detections — two end points three frames apart measured a face
+walking at 1 px per frame as standing still, and nothing before its first detection was
+covered (issue 22, the generated clip ``edge-tune-3``)."""
+
+
+def _end_velocity(near: Sequence[Observation]) -> tuple[float, float]:
+    """Velocity (px per frame, x and y, forward in time) of the box centres of ``near`` (one
+    end of a track, in frame order), by a least-squares line through (frame, centre)."""
+    if len(near) < 2:
+        return 0.0, 0.0
+    t = np.array([o.frame for o in near], np.float64)
+    c = np.array([((o.raw_box[0] + o.raw_box[2]) / 2, (o.raw_box[1] + o.raw_box[3]) / 2) for o in near], np.float64)
+    t -= t.mean()
+    denom = float((t * t).sum())
+    if denom <= 0:
+        return 0.0, 0.0
+    vx, vy = (t[:, None] * (c - c.mean(0))).sum(0) / denom
+    return float(vx), float(vy)
+
+
 def carried(track: Track, gap: int, width: int, height: int, frames: int,
             cuts: Sequence[int] = ()) -> list[tuple[int, tuple[float, float, float, float]]]:
     """(frame, raw box) where the track is carried by its motion (see
     :func:`frame_detections`): interpolated across gaps of 2…``gap`` frames, and — with a
-    frame size — extrapolated at the track's speed (measured over its first or last three
-    detections; at least 0.5 px per frame, |vx| + |vy|) before its first and after its last detection,
+    frame size — extrapolated at the track's speed (fitted over its first or last
+    :data:`SPEED_VIEWS` detections; at least 0.5 px per frame, |vx| + |vy|) before its first and after its last detection,
     at most ``gap`` frames: when it entered or leaves across the border (its first or last
     box within one box size of the border it moves through) for as long as the box would
     still overlap the frame; elsewhere (an occluder's edge) until the box has moved its own
@@ -110,11 +135,7 @@ def carried(track: Track, gap: int, width: int, height: int, frames: int,
     if width <= 0 or height <= 0 or len(obs) < 2:
         return out
     for end, step in ((obs[-1], 1), (obs[0], -1)):
-        near = obs[-3:] if step > 0 else obs[:3]
-        first, last = near[0], near[-1]
-        dt = max(1, last.frame - first.frame)
-        vx = ((last.raw_box[0] + last.raw_box[2]) - (first.raw_box[0] + first.raw_box[2])) / 2 / dt * step
-        vy = ((last.raw_box[1] + last.raw_box[3]) - (first.raw_box[1] + first.raw_box[3])) / 2 / dt * step
+        vx, vy = (v * step for v in _end_velocity(obs[-SPEED_VIEWS:] if step > 0 else obs[:SPEED_VIEWS]))
         x0, y0, x1, y1 = end.raw_box
         size = max(x1 - x0, y1 - y0)
         crossing = (vx < 0 and x0 < size) or (vx > 0 and x1 > width - size) or \
