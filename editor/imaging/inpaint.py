@@ -4,7 +4,8 @@ For each frame, hole pixels are filled, in this order of trust:
 
 1. from the next frames of the window where that background is visible: each neighbour is
    aligned to the current frame by a homography (camera motion; ORB features matched
-   outside the holes, chained frame to frame), optionally refined by the median dense
+   outside the holes, those the previous pair's motion predicts — a passing car that fills
+   the view is no camera motion —, chained frame to frame), optionally refined by the median dense
    optical flow around the hole (local motion / parallax), gain-matched on a ring around
    the hole, nearest frames first (with ``memory`` off: all neighbours, before and after);
 2. from the shot's background memory (:mod:`editor.imaging.background_memory`): every
@@ -44,6 +45,20 @@ CUT_DIFFERENCE = 25.0
 #: scaling its area out of [1/AREA_CHANGE, AREA_CHANGE], is not camera motion between two
 #: neighbouring frames (a false match): it is not used.
 MAX_CORNER_SHIFT, AREA_CHANGE = 0.35, 1.5
+#: Camera motion is smooth: a feature's position predicted by the previous pair's homography
+#: (frame a - 1 to a, applied to frame a to a + 1) is within this share of the alignment
+#: image's longer side (5 px at 640) of where it is matched when it is background. Only such
+#: matches are fitted, so a passing car that fills most of the view, whose features would win
+#: RANSAC, is no camera motion. Set from bikes.mp4 (frames 76–84 and 101–135, the camera's
+#: frame-to-frame change ≤ 1.2 px at 640; the car passing on 85–100 moves ≥ 10 px against it)
+#: with a margin of four.
+MOTION_GATE = 0.008
+#: Fewer than 12 matches where the prior predicts them, and a fit of all of them that moves a
+#: corner of the frame beyond the gate from the prior: the moving object has covered the
+#: background's features, and the prior is taken as the camera's motion — for at most this
+#: many pairs in a row (0.5 s at 24 fps), after which the fit of all matches is believed (a
+#: camera that really changed its motion).
+MAX_COAST = 12
 #: The memory starts over when a frame's footprint in the shot's first frame has grown or
 #: shrunk beyond this factor (a zoom, or drift of the chained homographies).
 MAX_FOOTPRINT_CHANGE = 3.0
@@ -168,6 +183,8 @@ class TemporalInpainter:
     _broken: set[int] = field(default_factory=set)  # pairs (by first frame) with a cut between them
     _features: dict[int, _Features] = field(default_factory=dict)
     _homography: dict[int, np.ndarray] = field(default_factory=dict)  # i → H mapping frame i to i+1 (small coords)
+    _previous: tuple[int, np.ndarray, int] | None = None  # the last pair estimated (its first frame, H, pairs
+    # in a row taken from the prior): the motion prior
     _moving: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # i → (moving pixels, neighbours used)
     _near_moving: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)  # i → (union, frames used)
     _dis: cv2.DISOpticalFlow = field(
@@ -193,29 +210,68 @@ class TemporalInpainter:
         return f
 
     def _pair(self, a: int, b: int) -> np.ndarray:
-        """Homography mapping frame a's (small) coordinates to frame b's, b = a + 1."""
+        """Homography mapping frame a's (small) coordinates to frame b's, b = a + 1: ORB
+        matches outside the holes, RANSAC, refined (:meth:`_subpixel`). When the pair before
+        (a - 1 to a) was estimated just before this one, only the matches its motion predicts
+        within ``MOTION_GATE`` are fitted, if at least 12 are (the camera's motion is smooth;
+        a large moving object's features are not background); else all are, and where their
+        fit disagrees with the prior the prior is kept (``MAX_COAST``)."""
         key = a
         if key not in self._homography:
             fa, fb = self._features[a], self._features[b]
-            h = np.eye(3)
+            prior, coasted, coast = None, 0, False
+            if self._previous is not None and self._previous[0] == a - 1 and a - 1 not in self._broken:
+                _, prior, coasted = self._previous
+            h, mover = np.eye(3), None
             if fa.descriptors is not None and fb.descriptors is not None and len(fa.keypoints) >= 8:
                 matches = self._matcher.match(fa.descriptors, fb.descriptors)
                 if len(matches) >= 12:
                     src = np.float32([fa.keypoints[m.queryIdx].pt for m in matches])
                     dst = np.float32([fb.keypoints[m.trainIdx].pt for m in matches])
+                    if prior is not None:
+                        gate = MOTION_GATE * max(fa.grey.shape)
+                        predicted = cv2.perspectiveTransform(src.reshape(-1, 1, 2), prior).reshape(-1, 2)
+                        near = np.sum((predicted - dst) ** 2, axis=1) < gate ** 2
+                        mover = src[~near], dst[~near]
+                        if near.sum() >= 12:
+                            src, dst = src[near], dst[near]
+                        else:
+                            coast = coasted < MAX_COAST
                     est, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 2.0)
                     if est is not None and inliers is not None and inliers.sum() >= 10:
                         h = self._subpixel(fa.grey, fb.grey, src[inliers.ravel() > 0], est)
+                    if coast and _corner_shift(h, prior, fa.grey.shape) <= MOTION_GATE * max(fa.grey.shape):
+                        coast = False  # the fit agrees with the prior: believed
+                    if coast:
+                        h = prior.copy()
             # no plausible camera motion (a false match): taken as none; a motion that leaves
             # the frames far apart is a cut, which no chain of homographies may cross
             if _change(h, fa.grey.shape) is None:
                 h = np.eye(3)
-            size = (fb.grey.shape[1], fb.grey.shape[0])
-            aligned = cv2.warpPerspective(fa.grey, h, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            if float(np.mean(cv2.absdiff(aligned, fb.grey))) > CUT_DIFFERENCE:
+            if _difference(fa.grey, fb.grey, h) > CUT_DIFFERENCE and not (
+                    mover is not None and self._two_layers(fa.grey, fb.grey, h, *mover)):
+                # a cut: the camera's motion does not align the frames, nor does it together
+                # with the motion of what moves against it (a large passing car)
                 self._broken.add(key)
             self._homography[key] = h
+            self._previous = (a, h, coasted + 1 if coast else 0)
         return self._homography[key]
+
+    @staticmethod
+    def _two_layers(a: np.ndarray, b: np.ndarray, camera: np.ndarray, src: np.ndarray, dst: np.ndarray) -> bool:
+        """Whether grey frames ``a`` and ``b`` are one shot seen as two layers: each pixel
+        aligned by the camera's homography or by the RANSAC fit of the matches it leaves out
+        (``src`` → ``dst``: a large moving object), the smaller difference averaging within
+        ``CUT_DIFFERENCE``."""
+        if len(src) < 12:
+            return False
+        est, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 2.0)
+        if est is None or inliers is None or inliers.sum() < 10 or _change(est, a.shape) is None:
+            return False
+        size = (b.shape[1], b.shape[0])
+        diffs = [cv2.absdiff(cv2.warpPerspective(a, m, size, flags=cv2.INTER_LINEAR,
+                                                 borderMode=cv2.BORDER_REPLICATE), b) for m in (camera, est)]
+        return float(np.mean(cv2.min(*diffs))) <= CUT_DIFFERENCE
 
     @staticmethod
     def _subpixel(a: np.ndarray, b: np.ndarray, points: np.ndarray, estimate: np.ndarray) -> np.ndarray:
@@ -241,13 +297,14 @@ class TemporalInpainter:
     def _to(self, s: int, t: int) -> np.ndarray | None:
         """Homography (small coords) mapping frame s to frame t by chaining neighbours;
         ``None`` across a cut."""
+        pairs = [self._pair(i, i + 1) for i in range(min(s, t), max(s, t))]  # estimated in order (the prior)
         h = np.eye(3)
         if s < t:
-            for i in range(s, t):
-                h = self._pair(i, i + 1) @ h
+            for p in pairs:
+                h = p @ h
         else:
-            for i in range(s - 1, t - 1, -1):
-                h = np.linalg.inv(self._pair(i, i + 1)) @ h
+            for p in reversed(pairs):
+                h = np.linalg.inv(p) @ h
         if any(i in self._broken for i in range(min(s, t), max(s, t))):
             return None
         return h
@@ -657,6 +714,21 @@ def _fill_enclosed(mask: np.ndarray) -> np.ndarray:
     outside[1:-1, 1:-1] = mask.view(np.uint8)
     cv2.floodFill(outside, None, (0, 0), 2)
     return outside[1:-1, 1:-1] != 2
+
+
+def _difference(a: np.ndarray, b: np.ndarray, h: np.ndarray) -> float:
+    """Mean absolute difference (levels) of grey frames ``a``, aligned to ``b`` by ``h``, and ``b``."""
+    aligned = cv2.warpPerspective(a, h, (b.shape[1], b.shape[0]), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
+    return float(np.mean(cv2.absdiff(aligned, b)))
+
+
+def _corner_shift(h: np.ndarray, g: np.ndarray, shape: tuple[int, ...]) -> float:
+    """Largest distance (px) between where homographies ``h`` and ``g`` map the corners of a
+    frame of ``shape`` (its H, W)."""
+    H, W = shape[:2]
+    corners = np.float64([[0, 0], [W, 0], [W, H], [0, H]]).reshape(-1, 1, 2)
+    return float(np.abs(cv2.perspectiveTransform(corners, h) - cv2.perspectiveTransform(corners, g)).max())
 
 
 def _change(h: np.ndarray, shape: tuple[int, ...], max_shift: float | None = MAX_CORNER_SHIFT) -> float | None:
