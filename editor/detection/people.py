@@ -340,18 +340,22 @@ class PeopleDetector:
             return person
         near = cv2.resize(self._model_of("general")(image[b0:b1, a0:a1]), (a1 - a0, b1 - b0),
                           interpolation=cv2.INTER_LINEAR)
-        count, labels = cv2.connectedComponents((near > self.options.threshold).astype(np.uint8), connectivity=8)
-        touching = np.unique(labels[person.mask[b0:b1, a0:a1] & (labels > 0)])
-        if touching.size == 0:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(
+            (near > self.options.threshold).astype(np.uint8), connectivity=8)
+        touched = np.bincount(labels[person.mask[b0:b1, a0:a1]], minlength=count) > 0
+        touched[0] = False  # the window's background
+        if not touched.any():
             return person
-        inside = np.isin(labels, touching)
+        inside = touched[labels]
         mask = np.zeros((height, width), bool)
         mask[b0:b1, a0:a1] = inside
-        ys, xs = np.nonzero(inside)
+        left, top = stats[touched, cv2.CC_STAT_LEFT], stats[touched, cv2.CC_STAT_TOP]
+        right = left + stats[touched, cv2.CC_STAT_WIDTH]
+        bottom = top + stats[touched, cv2.CC_STAT_HEIGHT]
         # the box covers both views: the track's boxes keep their size where the closer view
         # drops a hidden part (legs behind a passing van), so association still joins them
-        box = (min(x0, float(a0 + xs.min())), min(y0, float(b0 + ys.min())),
-               max(x1, float(a0 + xs.max() + 1)), max(y1, float(b0 + ys.max() + 1)))
+        box = (min(x0, float(a0 + left.min())), min(y0, float(b0 + top.min())),
+               max(x1, float(a0 + right.max())), max(y1, float(b0 + bottom.max())))
         return replace(person, box=box, score=float(near[inside].mean()), mask=mask)
 
     def face_on(self, image: np.ndarray, person: Detection) -> float:
