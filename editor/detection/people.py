@@ -61,6 +61,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from editor.api.detectors import Detection
+from editor.detection.association import iou
 from editor.models.download import read_checked
 from editor.models.registry import REGISTRY, MODEL_SETS, ModelError
 from editor.models.registry import models_dir as resolve_models_dir
@@ -102,6 +103,13 @@ class PeopleDetectorOptions(BaseModel):
     """Faces are looked for on every this-many-th frame the detector is given, counted from
     the start, each cut and each chunk of the detection threads (a cost bound: the face
     search on an instance costs up to five times the person model at 720p)."""
+    face_views: int = Field(2, ge=1)
+    """Faces are no longer looked for on an instance that continues (box IoU at least
+    :data:`SAME_PERSON` with an instance of the previous frame, since the start, the last cut
+    or the chunk's first frame) one verified this many times already: the association keeps
+    a track with :attr:`~editor.detection.options.AssociationOptions.verified_views` (2)
+    verified views, and each chunk of the detection threads still gives its own. Keep it at
+    least ``--verified-views``."""
     face_score: float = Field(0.5, gt=0, le=1)
     """A face scoring at least this verifies the instance it lies on (the ``faces``
     detector's operating point, ``--min-score``'s default)."""
@@ -124,6 +132,12 @@ the landscape model on frames at least this wide (16:9, 2.35:1) and the square o
 squarer frames; the closer view (:meth:`PeopleDetector.closer`) is not taken when its window,
 clipped to the frame, is this wide (two people side by side, a crowd): the square model
 would see them squeezed by as much, worse than the first view."""
+
+
+SAME_PERSON = 0.5
+"""Box IoU from which an instance continues one of the previous frame (for
+:attr:`PeopleDetectorOptions.face_views` only: the tracks are the association's). At 0.5 a
+person's box moves less than a third of its width between frames."""
 
 
 def missing_message() -> str:
@@ -269,6 +283,8 @@ class PeopleDetector:
         self._since_look = 0
         """Frames given since the start or the last :meth:`new_shot` (faces are looked for on
         every ``face_every``-th of them, the first included)."""
+        self._views: list[tuple[tuple[float, float, float, float], int]] = []
+        """The previous frame's instances: box and verified views of the instance they continue."""
         self._faces = faces
         if self._faces is None and self.options.evidence == "face":
             self._faces = centerface.create_detector(
@@ -287,6 +303,7 @@ class PeopleDetector:
         previous shot, and the next frame is looked at for faces."""
         self._smoother.reset()
         self._since_look = 0
+        self._views = []
 
     def _model(self, height: int, width: int) -> SegmentationModel:
         variant = self.options.model
@@ -318,7 +335,15 @@ class PeopleDetector:
             return found
         look = self._since_look % self.options.face_every == 0  # frames given, not indices: any cadence
         self._since_look += 1
-        return [replace(d, verified=look and self.face_on(image, d) >= self.options.face_score) for d in found]
+        out, views, free = [], [], list(self._views)
+        for d in found:
+            best = max(range(len(free)), key=lambda k: iou(free[k][0], d.box), default=None)
+            seen = free.pop(best)[1] if best is not None and iou(free[best][0], d.box) >= SAME_PERSON else 0
+            verified = look and seen < self.options.face_views and self.face_on(image, d) >= self.options.face_score
+            out.append(replace(d, verified=verified))
+            views.append((d.box, seen + verified))
+        self._views = views
+        return out
 
     def closer(self, image: np.ndarray, person: Detection) -> Detection:
         """``person`` seen again closer: a window around its box (its larger side plus a
