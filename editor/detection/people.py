@@ -222,7 +222,14 @@ class SegmentationModel:
         self.variant = variant
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        small = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        return self.run(self.input_of(image))
+
+    def input_of(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (RGB uint8 H×W×3) resized to the model's input (uint8 h×w×3, area interpolation)."""
+        return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+
+    def run(self, small: np.ndarray) -> np.ndarray:
+        """The probability map of an image already at the model's input size (:meth:`input_of`)."""
         self._net.set_tensor(self._input, (small.astype(np.float32) / 255.0)[None])
         self._net.invoke()
         out = self._net.get_tensor(self._output)
@@ -320,10 +327,8 @@ class PeopleDetector:
         """The stabilised person probability of ``image`` (RGB uint8 H×W×3) at the model's
         resolution (float32 h×w in [0, 1]); successive calls are successive frames."""
         model = self._model(*image.shape[:2])
-        prob = model(image)
-        grey = cv2.cvtColor(cv2.resize(image, (model.width, model.height), interpolation=cv2.INTER_AREA),
-                            cv2.COLOR_RGB2GRAY)
-        return self._smoother.update(grey, prob)
+        small = model.input_of(image)  # one resize for the model and the motion
+        return self._smoother.update(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), model.run(small))
 
     def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
         height, width = image.shape[:2]
