@@ -151,3 +151,28 @@ def test_the_fast_guided_filter_follows_the_full_one(footage) -> None:  # noqa: 
     inside = cv2.erode(mask, np.ones((41, 41), np.uint8)) > 0
     outside = cv2.dilate(mask, np.ones((41, 41), np.uint8)) == 0
     assert fast[inside].min() > 0.95 and fast[outside].max() < 0.05
+
+
+def test_guided_filter_and_blend_around_the_mask_equal_the_whole_frame(footage) -> None:  # noqa: ANN001
+    """The guided filter and the 8-bit blend work only on the mask's box grown by the filter's
+    reach: on a real 720p frame, a person-sized mask in the middle and one at a corner give
+    exactly what the whole-frame computation gives (0 far from the mask, the background there)."""
+    import cv2
+
+    from editor.imaging.compositing import blend
+    from editor.imaging.guided import _guided, guided_filter
+    from editor.video.reader import iter_frames
+
+    frame = next(f.rgb8 for f in iter_frames(footage / "bigbuckbunny.mp4", deep=False) if f.index == 40)
+    h, w = frame.shape[:2]
+    background = cv2.GaussianBlur(frame, (0, 0), 20)
+    for centre, axes in (((w // 2, h // 2), (80, 250)), ((30, h - 30), (60, 60))):
+        mask = np.zeros((h, w), np.float32)
+        cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
+        alpha = guided_filter(frame, mask, 8)
+        whole = np.clip(_guided(frame, mask, 8, 1e-3, 2), 0.0, 1.0)
+        assert np.array_equal(alpha, whole)
+        assert 0 < np.count_nonzero(alpha) < alpha.size // 4  # the filter reached past the mask, not far
+        weight = np.ascontiguousarray(alpha)
+        assert np.array_equal(blend(background, frame, alpha),
+                              cv2.blendLinear(frame, background, weight, 1.0 - weight))

@@ -328,8 +328,9 @@ def test_nothing_detected_on_the_bunny(samples_dir: Path, people_dir: Path) -> N
 
 def test_people_need_a_face_now_and_then(samples_dir: Path, people_dir: Path) -> None:
     """Evidence per instance: on carphone a face lies on the person on the frames that are
-    looked at (every ``face_every``-th given), never on the frames between; none on the bunny."""
-    options = people.PeopleDetectorOptions()
+    looked at (every ``face_every``-th given), never on the frames between; none on the bunny.
+    Here every look searches (``face_views`` out of reach); the default stop is tested below."""
+    options = people.PeopleDetectorOptions(face_views=1000)
     carphone = people.PeopleDetector(options, people_dir)
     seen = [(i, d.verified) for i, image in enumerate(decode(samples_dir / "carphone_pristine.mp4")[:24])
             for d in carphone.detect(image, i)[:1]]
@@ -346,6 +347,20 @@ def test_people_need_a_face_now_and_then(samples_dir: Path, people_dir: Path) ->
     assert looked == [1, 9, 17]
     sparse.new_shot()
     assert sparse.detect(frames[2], 2)[0].verified
+
+
+def test_a_person_seen_with_a_face_twice_is_not_searched_again(samples_dir: Path, people_dir: Path) -> None:
+    """``face_views`` (2): the instance that continues one verified twice (since the start or a
+    cut) gets no more face searches — carphone's man on frames 0 and 4, then none until a cut."""
+    frames = decode(samples_dir / "carphone_pristine.mp4")[:24]
+    detector = people.PeopleDetector(people.PeopleDetectorOptions(), people_dir)
+    searched: list[int] = []
+    face_on = detector.face_on
+    detector.face_on = lambda image, person: searched.append(len(searched)) or face_on(image, person)  # type: ignore[method-assign]
+    verified = [i for i, image in enumerate(frames) if any(d.verified for d in detector.detect(image, i))]
+    assert verified == [0, 4] and len(searched) == 2
+    detector.new_shot()  # a cut: searched again
+    assert detector.detect(frames[8], 8)[0].verified and len(searched) == 3
 
 
 def test_whole_person_redaction_on_carphone(tmp_path: Path, samples_dir: Path, people_dir: Path) -> None:

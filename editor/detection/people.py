@@ -61,6 +61,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from editor.api.detectors import Detection
+from editor.detection.association import iou
 from editor.models.download import read_checked
 from editor.models.registry import REGISTRY, MODEL_SETS, ModelError
 from editor.models.registry import models_dir as resolve_models_dir
@@ -102,6 +103,13 @@ class PeopleDetectorOptions(BaseModel):
     """Faces are looked for on every this-many-th frame the detector is given, counted from
     the start, each cut and each chunk of the detection threads (a cost bound: the face
     search on an instance costs up to five times the person model at 720p)."""
+    face_views: int = Field(2, ge=1)
+    """Faces are no longer looked for on an instance that continues (box IoU at least
+    :data:`SAME_PERSON` with an instance of the previous frame, since the start, the last cut
+    or the chunk's first frame) one verified this many times already: the association keeps
+    a track with :attr:`~editor.detection.options.AssociationOptions.verified_views` (2)
+    verified views, and each chunk of the detection threads still gives its own. Keep it at
+    least ``--verified-views``."""
     face_score: float = Field(0.5, gt=0, le=1)
     """A face scoring at least this verifies the instance it lies on (the ``faces``
     detector's operating point, ``--min-score``'s default)."""
@@ -124,6 +132,12 @@ the landscape model on frames at least this wide (16:9, 2.35:1) and the square o
 squarer frames; the closer view (:meth:`PeopleDetector.closer`) is not taken when its window,
 clipped to the frame, is this wide (two people side by side, a crowd): the square model
 would see them squeezed by as much, worse than the first view."""
+
+
+SAME_PERSON = 0.5
+"""Box IoU from which an instance continues one of the previous frame (for
+:attr:`PeopleDetectorOptions.face_views` only: the tracks are the association's). At 0.5 a
+person's box moves less than a third of its width between frames."""
 
 
 def missing_message() -> str:
@@ -208,7 +222,14 @@ class SegmentationModel:
         self.variant = variant
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        small = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        return self.run(self.input_of(image))
+
+    def input_of(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (RGB uint8 H×W×3) resized to the model's input (uint8 h×w×3, area interpolation)."""
+        return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+
+    def run(self, small: np.ndarray) -> np.ndarray:
+        """The probability map of an image already at the model's input size (:meth:`input_of`)."""
         self._net.set_tensor(self._input, (small.astype(np.float32) / 255.0)[None])
         self._net.invoke()
         out = self._net.get_tensor(self._output)
@@ -269,6 +290,8 @@ class PeopleDetector:
         self._since_look = 0
         """Frames given since the start or the last :meth:`new_shot` (faces are looked for on
         every ``face_every``-th of them, the first included)."""
+        self._views: list[tuple[tuple[float, float, float, float], int]] = []
+        """The previous frame's instances: box and verified views of the instance they continue."""
         self._faces = faces
         if self._faces is None and self.options.evidence == "face":
             self._faces = centerface.create_detector(
@@ -287,6 +310,7 @@ class PeopleDetector:
         previous shot, and the next frame is looked at for faces."""
         self._smoother.reset()
         self._since_look = 0
+        self._views = []
 
     def _model(self, height: int, width: int) -> SegmentationModel:
         variant = self.options.model
@@ -303,10 +327,8 @@ class PeopleDetector:
         """The stabilised person probability of ``image`` (RGB uint8 H×W×3) at the model's
         resolution (float32 h×w in [0, 1]); successive calls are successive frames."""
         model = self._model(*image.shape[:2])
-        prob = model(image)
-        grey = cv2.cvtColor(cv2.resize(image, (model.width, model.height), interpolation=cv2.INTER_AREA),
-                            cv2.COLOR_RGB2GRAY)
-        return self._smoother.update(grey, prob)
+        small = model.input_of(image)  # one resize for the model and the motion
+        return self._smoother.update(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), model.run(small))
 
     def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
         height, width = image.shape[:2]
@@ -318,7 +340,15 @@ class PeopleDetector:
             return found
         look = self._since_look % self.options.face_every == 0  # frames given, not indices: any cadence
         self._since_look += 1
-        return [replace(d, verified=look and self.face_on(image, d) >= self.options.face_score) for d in found]
+        out, views, free = [], [], list(self._views)
+        for d in found:
+            best = max(range(len(free)), key=lambda k: iou(free[k][0], d.box), default=None)
+            seen = free.pop(best)[1] if best is not None and iou(free[best][0], d.box) >= SAME_PERSON else 0
+            verified = look and seen < self.options.face_views and self.face_on(image, d) >= self.options.face_score
+            out.append(replace(d, verified=verified))
+            views.append((d.box, seen + verified))
+        self._views = views
+        return out
 
     def closer(self, image: np.ndarray, person: Detection) -> Detection:
         """``person`` seen again closer: a window around its box (its larger side plus a
@@ -340,18 +370,20 @@ class PeopleDetector:
             return person
         near = cv2.resize(self._model_of("general")(image[b0:b1, a0:a1]), (a1 - a0, b1 - b0),
                           interpolation=cv2.INTER_LINEAR)
+        # components without their stats: OpenCV's WithStats costs several times more
         count, labels = cv2.connectedComponents((near > self.options.threshold).astype(np.uint8), connectivity=8)
-        touching = np.unique(labels[person.mask[b0:b1, a0:a1] & (labels > 0)])
-        if touching.size == 0:
+        touched = np.bincount(labels[person.mask[b0:b1, a0:a1]], minlength=count) > 0
+        touched[0] = False  # the window's background
+        if not touched.any():
             return person
-        inside = np.isin(labels, touching)
+        inside = touched[labels]
         mask = np.zeros((height, width), bool)
         mask[b0:b1, a0:a1] = inside
-        ys, xs = np.nonzero(inside)
+        left, top, w, h = cv2.boundingRect(inside.view(np.uint8))
         # the box covers both views: the track's boxes keep their size where the closer view
         # drops a hidden part (legs behind a passing van), so association still joins them
-        box = (min(x0, float(a0 + xs.min())), min(y0, float(b0 + ys.min())),
-               max(x1, float(a0 + xs.max() + 1)), max(y1, float(b0 + ys.max() + 1)))
+        box = (min(x0, float(a0 + left)), min(y0, float(b0 + top)),
+               max(x1, float(a0 + left + w)), max(y1, float(b0 + top + h)))
         return replace(person, box=box, score=float(near[inside].mean()), mask=mask)
 
     def face_on(self, image: np.ndarray, person: Detection) -> float:
@@ -387,17 +419,17 @@ def instances(prob: np.ndarray, threshold: float = 0.5, min_area: float = 0.002)
     masks (bool H×W), boxes (x0, y0, x1, y1; x1/y1 exclusive) and scores (mean probability)."""
     height, width = prob.shape
     fg = (prob > threshold).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    # components, then the areas by counting: OpenCV's WithStats costs several times more
+    count, labels = cv2.connectedComponents(fg, connectivity=8)
+    areas = np.bincount(labels.ravel(), minlength=count)
     out: list[Detection] = []
     floor = min_area * height * width
     for k in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[k])
-        if area < max(1.0, floor):
+        if areas[k] < max(1.0, floor):
             continue
-        inside = labels[y:y + h, x:x + w] == k  # within its box: a fraction of the frame's work
-        mask = np.zeros((height, width), bool)
-        mask[y:y + h, x:x + w] = inside
-        score = float(prob[y:y + h, x:x + w][inside].mean())
+        mask = labels == k
+        x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+        score = float(prob[y:y + h, x:x + w][mask[y:y + h, x:x + w]].mean())
         out.append(Detection((float(x), float(y), float(x + w), float(y + h)), score, LABEL, mask=mask))
     return sorted(out, key=lambda d: -float(np.count_nonzero(d.mask)))
 

@@ -99,7 +99,10 @@ class FlowTrackPass:
     config: FlowTrackerConfig = field(default_factory=FlowTrackerConfig)
     _objects: dict[int, _Object] = field(default_factory=dict)
     _prev_grey: np.ndarray | None = None
-    _prev_small: np.ndarray | None = None
+    """The previous frame at working resolution, grey; made from :attr:`_prev_image` only when
+    a frame needs the flow (none while every object is prompted: detections on every frame)."""
+    _prev_image: np.ndarray | None = None
+    """The previous frame (a copy of its 8-bit RGB image)."""
     review: Review | None = None
     _scale: float = 1.0
     _flow: cv2.DISOpticalFlow | None = None
@@ -111,17 +114,26 @@ class FlowTrackPass:
     def _small(self, image: np.ndarray) -> np.ndarray:
         if self._scale >= 1.0:
             return image
+        return cv2.resize(image, self._size(image), interpolation=cv2.INTER_AREA)
+
+    def _size(self, image: np.ndarray) -> tuple[int, int]:
+        """(width, height) of ``image`` at working resolution (what :meth:`_small` makes)."""
         h, w = image.shape[:2]
-        return cv2.resize(image, (max(1, round(w * self._scale)), max(1, round(h * self._scale))),
-                          interpolation=cv2.INTER_AREA)
+        if self._scale >= 1.0:
+            return w, h
+        return max(1, round(w * self._scale)), max(1, round(h * self._scale))
 
     def step(self, frame: Frame, prompts: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-        small = self._small(frame.image)
-        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        sh, sw = grey.shape
-        if self._prev_grey is not None and any(oid not in prompts for oid in self._objects):
-            # the flow moves the masks of objects without a prompt here: none, no flow
+        sw, sh = self._size(frame.image)
+        grey: np.ndarray | None = None
+        if self._prev_image is not None and any(oid not in prompts for oid in self._objects):
+            # the flow moves the masks of objects without a prompt here: none, no flow (and
+            # no working-resolution frame: it is made here, the previous one too, when needed)
             assert self._flow is not None
+            small = self._small(frame.image)
+            grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+            if self._prev_grey is None:
+                self._prev_grey = cv2.cvtColor(self._small(self._prev_image), cv2.COLOR_RGB2GRAY)
             flow = self._flow.calc(grey, self._prev_grey, None)
             gx, gy = np.meshgrid(np.arange(sw, dtype=np.float32), np.arange(sh, dtype=np.float32))
             map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
@@ -149,6 +161,7 @@ class FlowTrackPass:
             del self._objects[oid]  # gone (or lost)
             full.pop(oid, None)
         self._prev_grey = grey
+        self._prev_image = frame.image.copy()  # a copy: the frame goes on to the stages
         return full
 
     def _rigid(self, obj: _Object, grey: np.ndarray, warped: np.ndarray) -> np.ndarray:
@@ -317,7 +330,7 @@ class FlowTrackPass:
     def close(self) -> None:
         self._objects.clear()
         self._prev_grey = None
-        self._prev_small = None
+        self._prev_image = None
 
 
 @dataclass
