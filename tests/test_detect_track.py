@@ -286,6 +286,27 @@ def test_weak_detections_continue_tracks_and_never_start_one() -> None:
     assert len(a.tracks()) == 1
 
 
+def test_a_steady_run_of_weak_detections_joins_the_floor_from_its_first_frame() -> None:
+    """A face the detector only ever sees weakly (0.3), in about the same place on WEAK_RUN
+    consecutive frames, joins the floor — its whole run on the frame the run is long enough,
+    then each later frame; a run broken one frame short, boxes that do not overlap (IoU <
+    0.5), or a run cut by a shot cut join nothing."""
+    from editor.detection.association import WEAK_RUN, WeakRuns
+    runs = WeakRuns()
+    for f in range(WEAK_RUN - 1):  # one frame short, then a gap
+        assert runs.update(f, [_obs(f, 100, 60, score=0.3)]) == []
+    for f in range(WEAK_RUN, 3 * WEAK_RUN):  # 40 px apart each frame: no run
+        assert runs.update(f, [_obs(f, 40 * (f - WEAK_RUN), 120, score=0.3)]) == []
+    start = 4 * WEAK_RUN
+    joined = [[o.frame for o in runs.update(f, [_obs(f, 100 + f - start, 60, score=0.3)])]
+              for f in range(start, start + WEAK_RUN + 2)]
+    assert joined == [[]] * (WEAK_RUN - 1) + [list(range(start, start + WEAK_RUN)), [start + WEAK_RUN],
+                                              [start + WEAK_RUN + 1]]
+    runs.cut()
+    f = start + WEAK_RUN + 2
+    assert runs.update(f, [_obs(f, 100 + f - start, 60, score=0.3)]) == []
+
+
 class _FadingDetector:
     """Finds the clip's first disc with a score falling from 0.9 by 0.05 a frame (to 0.4 at
     frame 10 and below): a face the detector grows less sure of as it turns away."""
@@ -485,10 +506,11 @@ def test_backward_prompts_start_below_dense_runs() -> None:
 
 def test_dense_prompts_are_tracked_back_from_near_their_gaps(clip: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """A detection on every frame but 20–24: the backward pass starts 8 frames above the
-    detection after the gap (frame 33, not the last detection at 39), caches 34 frames instead
-    of 40, and the gap's later half still comes from it: every frame covers the discs as well
-    as with every prompt given backward."""
+    """A detection on every frame but 20–24, with a history of 8 (off by default: see
+    ``engine.BACKWARD_HISTORY``): the backward pass starts 8 frames above the detection after
+    the gap (frame 33, not the last detection at 39), caches 34 frames instead of 40, and the
+    gap's later half still comes from it: every frame covers the discs as well as with every
+    prompt given backward."""
     import editor.tracking.engine as engine
     from editor.backends.classic import FlowTracker, GrabCutSegmenter
     from editor.video.reader import iter_frames, probe
@@ -499,7 +521,7 @@ def test_dense_prompts_are_tracked_back_from_near_their_gaps(clip: Path, tmp_pat
 
     found = detect_objects(clip, {"discs": Gap()}, DetectOptions())
     runs = {}
-    for history in (engine.BACKWARD_HISTORY, 10 ** 6):
+    for history in (8, None):
         monkeypatch.setattr(engine, "BACKWARD_HISTORY", history)
         with engine.TrackingSession(probe(clip), GrabCutSegmenter(), FlowTracker(),
                                     work_dir=tmp_path / str(history)) as s:
@@ -507,7 +529,7 @@ def test_dense_prompts_are_tracked_back_from_near_their_gaps(clip: Path, tmp_pat
             runs[history] = ([item.labels for item in s.stream(iter_frames(clip), bidirectional=True,
                                                                  replay=lambda: iter_frames(clip))],
                              s.stats.cached_frames)
-    (trimmed, cached), (full, cached_full) = runs[8], runs[10 ** 6]
+    (trimmed, cached), (full, cached_full) = runs[8], runs[None]
     assert (cached, cached_full) == (34, 40)
     for t in range(T):
         truth = scene(t)[1]
@@ -707,7 +729,7 @@ def test_cli_no_object_found_is_a_plain_transcode(clip: Path, tmp_path: Path, cl
                                                   capsys: pytest.CaptureFixture) -> None:
     out, ref = tmp_path / "out.mp4", tmp_path / "ref.mp4"
     assert main(["run", str(clip), "-o", str(out), "--preset", "blur", "--detect", "discs",
-                 "--min-score", "0.95"]) == 0
+                 "--min-score", "0.95", "--weak-score", "0.95"]) == 0  # nothing weak kept either
     err = capsys.readouterr().err
     notices = [line for line in err.splitlines() if "no objects found" in line]
     assert len(notices) == 1 and "plain transcode" in notices[0] and "Traceback" not in err

