@@ -118,11 +118,6 @@ CACHE_MEMORY_BYTES = 256 << 20
 (:class:`editor.tracking.frame_cache.FrameCache`, tracking-only frames) keeps in memory;
 the frames past it go to disk."""
 
-FORWARD_LEAD_BYTES = 256 << 20
-"""Bytes of frames a headless tracking run's forward pass may step ahead of the backward
-pass it runs beside (:meth:`editor.tracking.engine.TrackingSession.stream`, ``overlap``):
-about 60 frames at 1280×720, 30 at 1080p, 7 at 4K."""
-
 
 def queue_frames(width: int, height: int, deep: bool = False) -> int:
     """Frames a queue between two pipeline threads holds for ``width``×``height`` frames:
@@ -130,13 +125,8 @@ def queue_frames(width: int, height: int, deep: bool = False) -> int:
     frame on its way through the pipeline costs about 8 bytes a pixel (RGB, its decoded
     planes, a label map; twice that above 8 bits): 4 frames up to 4K, 1 at 8K (7680×4320) and
     at the 8192×8192 limit."""
-    return max(1, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, frame_bytes(width, height, deep))))
-
-
-def frame_bytes(width: int, height: int, deep: bool = False) -> int:
-    """Bytes a ``width``×``height`` frame costs on its way through the pipeline: about 8 a
-    pixel (RGB, its decoded planes, a label map), 16 above 8 bits (``deep``)."""
-    return width * height * (16 if deep else 8)
+    per_frame = width * height * (16 if deep else 8)
+    return max(1, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, per_frame)))
 
 
 def regular_file(path: str | Path, what: str = "file", error: type[TrackeditError] = InputError) -> Path:

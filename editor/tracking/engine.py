@@ -50,8 +50,6 @@ Rules shared by both (each implemented once, here):
 from __future__ import annotations
 
 import bisect
-import dataclasses
-import threading
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +63,7 @@ from editor.api.detectors import FrameDetection
 from editor.api.errors import PromptError
 from editor.api.files import make_scratch_dir
 from editor.api.frames import Frame, VideoInfo
-from editor.api.limits import FORWARD_LEAD_BYTES, check_prompt_counts, frame_bytes
+from editor.api.limits import check_prompt_counts
 from editor.api.masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, \
     write_label_png
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
@@ -330,32 +328,6 @@ class _Output:
     states: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass
-class _Forward:
-    """One frame the forward pass stepped (:meth:`TrackingSession.stream`): its masks, its
-    confidence and states there, and what its look-back recovered on earlier frames. On its
-    way between threads the masks travel as :class:`StoredMask` crops (small faces on a
-    large frame: kilobytes, not megabytes)."""
-
-    frame: Frame
-    masks: dict[int, np.ndarray | StoredMask] = field(default_factory=dict)
-    confidence: dict[int, float] = field(default_factory=dict)
-    states: dict[int, str] = field(default_factory=dict)
-    recovered: dict[int, dict[int, tuple[np.ndarray, float, str]]] = field(default_factory=dict)
-
-    def stored(self) -> "_Forward":
-        return dataclasses.replace(self, masks={oid: _stored(m) for oid, m in self.masks.items()})
-
-    def restored(self) -> "_Forward":
-        return dataclasses.replace(self, masks={oid: m.full() if isinstance(m, StoredMask) else m
-                                                for oid, m in self.masks.items()})
-
-
-def _stored(mask: np.ndarray | StoredMask) -> np.ndarray | StoredMask:
-    """``mask`` as a crop when that is lossless (a bool mask), else as it is."""
-    return StoredMask.of(mask) if isinstance(mask, np.ndarray) and mask.dtype == bool else mask
-
-
 class TrackingSession:
     """Prompts, propagation and corrections on one video with one segmenter and tracker.
 
@@ -396,7 +368,6 @@ class TrackingSession:
         self.stats = TrackingStats(review_below=self.evidence_options.review_below)
         self._prompt_source: Path | None = None
         self._passes: dict[bool, _Pass] = {}
-        self._prompt_lock = threading.Lock()
         self._cuts = _Cuts(self.stats.cuts, detect_cuts)
         self.spans: dict[int, tuple[int, int]] = {}
         """Object id → the frames (first, last) it may be tracked on; outside them the
@@ -606,10 +577,6 @@ class TrackingSession:
         return self._prompt_mask(image, frame, object_id)
 
     def _prompt_mask(self, frame: Frame | None, index: int, object_id: int) -> np.ndarray:
-        with self._prompt_lock:  # a stream's two passes ask for the same prompts: made once
-            return self._make_prompt_mask(frame, index, object_id)
-
-    def _make_prompt_mask(self, frame: Frame | None, index: int, object_id: int) -> np.ndarray:
         key = (index, object_id)
         if key not in self.state.prompt_masks:
             assert frame is not None
@@ -1007,7 +974,7 @@ class TrackingSession:
     # -- headless driver -----------------------------------------------------------------
     def stream(self, frames: Iterator[Frame], *, bidirectional: bool = False,
                progress: Progress | None = None,
-               replay: Callable[[], Iterator[Frame]] | None = None, overlap: bool = True) -> Iterator[FrameItem]:
+               replay: Callable[[], Iterator[Frame]] | None = None) -> Iterator[FrameItem]:
         """Track the prompted objects through ``frames`` (every frame of the video, in
         display order, read once) and yield a :class:`FrameItem` per frame, in order.
 
@@ -1018,13 +985,6 @@ class TrackingSession:
         ``replay()``: decoding twice costs far less than writing and reading whole frames
         (image, alpha, planes) as PNG — at 1080p some 20 ms against 300 and more per frame.
         Without it, ``frames`` are cached whole.
-
-        ``overlap``: the forward pass runs on a thread of its own beside the backward pass
-        (it never reads the backward pass's results; this thread merges them, frame by frame,
-        as before), at most :data:`editor.api.limits.FORWARD_LEAD_BYTES` of frames ahead.
-        The items are the same either way (the two passes share only the prompt masks, made
-        under a lock, and the cuts the first reading found); False steps the passes one after
-        the other on this thread.
 
         Raises :class:`PromptError` when a prompt lies past the last frame.
         """
@@ -1072,106 +1032,65 @@ class TrackingSession:
                 pending = frame
             progress("cache", f + 1, horizon + 1)
         back_scores: dict[int, tuple[dict[int, float], dict[int, str]]] = {}
+        if horizon > 0:  # 2. backward from the horizon to 0
+            back = self._pass(True, horizon)
+            back.recall = lambda g: cache.get(g) if g <= horizon else None
+            inside: set[int] = set()
+            for f in range(horizon, -1, -1):
+                here = [o for o, fs in backward.items() if f in fs]
+                # prompted here but not given: the forward pass has it from here on down to
+                # its next frame to track back from, so the backward pass forgets it till then
+                done = [o for o in inside if o not in here and f in prompt_frames[o]]
+                if done:
+                    self._forget(back, done)
+                    inside.difference_update(done)
+                inside.update(here)
+                cache.put_labels(f, self._labels(self._step(back, cache.get(f), here)))
+                back_scores[f] = (back.confidence, back.states)
+                for g, recovered in back.take().items():  # later frames, where it was coming back
+                    masks = split_label_map(cache.get_labels(g))
+                    if self._merge(recovered, masks, *back_scores[g]):
+                        cache.put_labels(g, self._labels(masks))
+                progress("backward", horizon - f + 1, horizon + 1)
+        fwd = self._pass(False, f_min)  # 3. forward, merged with the backward results
+        replaying = replay is not None
+        if replaying:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # stop the first reading (and its decode thread)
+            source = iter(replay())
         # output waits ``look_back`` frames: a re-acquisition may still add masks to them
         delay = self.evidence_options.look_back if self.evidence_options.enabled else 0
-        replaying = replay is not None
-        fwd: _Pass | None = None
-        steps: Iterator[_Forward] | None = None
+        waiting: dict[int, _Output] = {}
+        fwd.recall = lambda g: waiting[g].frame if g in waiting else None
 
-        def forward() -> Iterator[_Forward]:
-            """3a. The forward pass alone, frame by frame: it never reads the backward pass's
-            results (the driver below merges them), so it may run beside it."""
-            nonlocal source
-            assert fwd is not None
-            if replaying:
-                close = getattr(source, "close", None)
-                if close is not None:
-                    close()  # stop the first reading (and its decode thread)
-                source = iter(replay())
-            recent: dict[int, Frame] = {}  # the frames the driver still holds back (its look-back)
-            fwd.recall = recent.get
-            g = 0
-            try:
-                while True:
-                    if g <= horizon and not replaying:
-                        frame = cache.get(g) if horizon > 0 else pending
-                    else:
-                        frame = next(source, None)
-                        if frame is None:
-                            return
-                    assert frame is not None
-                    if g >= f_min:
-                        out = self._step(fwd, frame, self._prompted_on(g))
-                        yield _Forward(frame, out, fwd.confidence, fwd.states, fwd.take())
-                    else:
-                        self._cuts.observe(frame)
-                        yield _Forward(frame)
-                    recent[g] = frame
-                    recent.pop(g - delay, None)
-                    g += 1
-            finally:
-                close = getattr(source, "close", None)
-                if replaying and close is not None:
-                    close()  # the second reading's decode thread
-
-        def start_forward() -> None:
-            nonlocal fwd, steps
-            fwd = self._pass(False, f_min)
-            steps = forward()
-            if overlap and horizon > 0:  # beside the backward pass, at most FORWARD_LEAD_BYTES ahead
-                from editor.pipeline.threads import threaded  # here: the pipeline package imports this one
-
-                lead = FORWARD_LEAD_BYTES // frame_bytes(self.info.width, self.info.height, self.info.bit_depth > 8)
-                steps = threaded((item.stored() for item in steps), max(1, lead), "forward")
+        def release(item: _Output) -> FrameItem:
+            self._record(item.frame.index, item.confidence, item.states)
+            return FrameItem(item.frame, self._labels(item.masks), dict(item.confidence),
+                             self.detections.get(item.frame.index, ()))
 
         f = 0
         try:
-            if horizon > 0:  # 2. backward from the horizon to 0
-                back = self._pass(True, horizon)
-                back.recall = lambda g: cache.get(g) if g <= horizon else None
-                inside: set[int] = set()
-                for f in range(horizon, -1, -1):
-                    here = [o for o, fs in backward.items() if f in fs]
-                    # prompted here but not given: the forward pass has it from here on down to
-                    # its next frame to track back from, so the backward pass forgets it till then
-                    done = [o for o in inside if o not in here and f in prompt_frames[o]]
-                    if done:
-                        self._forget(back, done)
-                        inside.difference_update(done)
-                    inside.update(here)
-                    cache.put_labels(f, self._labels(self._step(back, cache.get(f), here)))
-                    back_scores[f] = (back.confidence, back.states)
-                    if steps is None:  # after the first backward step: the forward pass's cuts
-                        start_forward()  # past the horizon are then never asked for by this pass
-                    for g, recovered in back.take().items():  # later frames, where it was coming back
-                        masks = split_label_map(cache.get_labels(g))
-                        if self._merge(recovered, masks, *back_scores[g]):
-                            cache.put_labels(g, self._labels(masks))
-                    progress("backward", horizon - f + 1, horizon + 1)
-            if steps is None:
-                start_forward()
-            assert fwd is not None and steps is not None
-            waiting: dict[int, _Output] = {}  # 3b. the forward pass merged with the backward results
-
-            def release(item: _Output) -> FrameItem:
-                self._record(item.frame.index, item.confidence, item.states)
-                return FrameItem(item.frame, self._labels(item.masks), dict(item.confidence),
-                                 self.detections.get(item.frame.index, ()))
-
-            f = 0
-            for step in steps:
-                step = step.restored()
-                frame = step.frame
+            while True:
+                if f <= horizon and not replaying:
+                    frame = cache.get(f) if horizon > 0 else pending
+                else:
+                    frame = next(source, None)
+                    if frame is None:
+                        break
+                assert frame is not None
                 item = _Output(frame)
-                out = step.masks
                 if f >= f_min:
+                    out = self._step(fwd, frame, self._prompted_on(f))
                     item.masks.update({oid: m for oid, m in out.items() if not from_backward(oid, f)})
-                    item.confidence.update({o: c for o, c in step.confidence.items() if not from_backward(o, f)})
-                    item.states.update({o: c for o, c in step.states.items() if not from_backward(o, f)})
-                    for g, recovered in step.recovered.items():
+                    item.confidence.update({o: c for o, c in fwd.confidence.items() if not from_backward(o, f)})
+                    item.states.update({o: c for o, c in fwd.states.items() if not from_backward(o, f)})
+                    for g, recovered in fwd.take().items():
                         if g in waiting:
                             self._merge(recovered, waiting[g].masks, waiting[g].confidence, waiting[g].states,
                                         lambda oid, g=g: not from_backward(oid, g))
+                else:
+                    self._cuts.observe(frame)
                 back_masks: dict[int, np.ndarray] = {}
                 if f < horizon:
                     back_masks = split_label_map(cache.get_labels(f))
@@ -1181,7 +1100,7 @@ class TrackingSession:
                     item.confidence.update({o: c for o, c in b_conf.items() if from_backward(o, f)})
                     item.states.update({o: c for o, c in b_states.items() if from_backward(o, f)})
                     if bidirectional and f >= f_min:
-                        self._compare_passes(f, item, (out, step.confidence), (back_masks, b_conf), prompt_frames)
+                        self._compare_passes(f, item, (out, fwd.confidence), (back_masks, b_conf), prompt_frames)
                 if horizon > 0 and f <= horizon:
                     cache.drop(f)
                 progress("forward", f + 1, self.info.frame_count_estimate)
@@ -1192,9 +1111,6 @@ class TrackingSession:
             for g in sorted(waiting):
                 yield release(waiting.pop(g))
         finally:
-            close = getattr(steps, "close", None)
-            if close is not None:
-                close()  # the forward pass's thread stops before its pass is closed
             self._close_passes()
         self.stats.frames = f
         late = [(o, p.frame) for o in self.state.objects.values() for p in o.prompts if p.frame >= f]
