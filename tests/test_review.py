@@ -103,7 +103,7 @@ def test_an_object_lost_inside_the_frame_is_listed(tmp_path: Path) -> None:
 def _two_prompts(tmp_path: Path, footage: Path, second: tuple[float, float]) -> tuple[TrackingSession, list[int]]:
     """bikes.mp4's van clicked on frame 80 (its deepest point in the hand-labelled tuning
     mask) and again on frame 95 at ``second``, tracked both ways over frames 0–100 (each
-    frame between takes the nearer prompt's pass); the frames 81–94 both passes reach."""
+    frame between takes the nearer prompt's pass, both being sure); the frames 81–94 both passes reach."""
     video = footage / "bikes.mp4"
     s = TrackingSession(video, RegionSegmenter(), FlowTracker(), work_dir=tmp_path)
     s.add_prompts(PromptSet((ObjectPrompts(1, "van", (Prompt(80, ((108, 177),), (1,)),

@@ -15,7 +15,8 @@ shot cuts, weak-mask refinement and statistics. Two drivers use the same steps:
   first prompt are cached losslessly on disk for the backward pass; everything else
   streams, so memory does not grow with the video. ``bidirectional=True`` also starts the
   backward pass from every later prompt, and each frame between two prompts of an object
-  takes the prediction propagated from the nearer one.
+  takes the prediction propagated from the nearer one — unless the other pass is surer
+  of its track there (the higher weakest confidence since its prompt, :meth:`_surer_pass`).
 
 Rules shared by both (each implemented once, here):
 
@@ -846,6 +847,40 @@ class TrackingSession:
             added = True
         return added
 
+    @staticmethod
+    def _chain(running: dict[int, float], frame: int, confidence: dict[int, float],
+               prompt_frames: dict[int, list[int]]) -> dict[int, float]:
+        """One pass's weakest confidence per object since its last prompt, updated with
+        ``frame``'s (``running`` is kept between frames; a prompt starts it at 1; an object
+        the pass gives no verdict on counts 0). Returns a copy."""
+        for oid, fs in prompt_frames.items():
+            if frame in fs:
+                running[oid] = 1.0
+            elif oid in running:
+                running[oid] = min(running[oid], float(confidence.get(oid, 0.0)))
+        return dict(running)
+
+    @staticmethod
+    def _surer_pass(frame: int, forward: dict[int, float], backward: dict[int, float],
+                    prompt_frames: dict[int, list[int]]) -> dict[int, bool]:
+        """Between two prompts of an object both passes reach ``frame``; the one whose track
+        from its prompt to here is surer — the higher of the two passes' weakest confidence
+        since their prompts (:meth:`_chain`) — is output (``True``: the backward pass), the
+        nearer prompt's on a tie. The confidences are P(IoU ≥ 0.5)
+        (:mod:`editor.tracking.cues.calibration`), and a track is as good as its weakest
+        frame: a pass that lost, held or re-acquired the object on the way gives way to one
+        that tracked it throughout (the early bunny of the real tuning split, corrected on
+        frame 5: the forward pass from there re-acquires him on 9 at 0.4, the backward pass
+        from frame 20 tracks him throughout)."""
+        out = {}
+        for oid, fs in prompt_frames.items():
+            if not fs[0] < frame < fs[-1] or frame in fs:
+                continue
+            f_conf, b_conf = forward.get(oid), backward.get(oid)
+            if f_conf is not None and b_conf is not None and f_conf != b_conf:
+                out[oid] = b_conf > f_conf
+        return out
+
     def _compare_passes(self, frame: int, item: _Output, forward: tuple[dict[int, np.ndarray], dict[int, float]],
                         backward: tuple[dict[int, np.ndarray], dict[int, float]],
                         prompt_frames: dict[int, list[int]]) -> None:
@@ -1007,7 +1042,8 @@ class TrackingSession:
 
         def from_backward(oid: int, f: int) -> bool:
             """Frame ``f`` of ``oid`` comes from the backward pass: before its first prompt,
-            and (bidirectional) between two of its prompts when the later one is nearer."""
+            and (bidirectional) between two of its prompts when the later one is nearer
+            (the default; :func:`backward_at` decides where the passes' confidences differ)."""
             fs = prompt_frames[oid]
             if f < fs[0]:
                 return True
@@ -1017,6 +1053,13 @@ class TrackingSession:
             if fs[i] == f:
                 return False
             return fs[i] - f < f - fs[i - 1]
+
+        surer: dict[tuple[int, int], bool] = {}  # (object, frame) between two prompts → the backward pass is surer
+
+        def backward_at(oid: int, f: int) -> bool:
+            """The pass output for ``oid`` on ``f``: :func:`from_backward`, except between two
+            prompts where one pass is surer of its verdict than the other (:meth:`_surer_pass`)."""
+            return surer.get((oid, f), from_backward(oid, f))
 
         self._close_passes()
         self.pass_agreement.clear()
@@ -1037,6 +1080,10 @@ class TrackingSession:
                 pending = frame
             progress("cache", f + 1, horizon + 1)
         back_scores: dict[int, tuple[dict[int, float], dict[int, str]]] = {}
+        # each pass's weakest confidence since the object's last prompt (bidirectional runs)
+        back_running: dict[int, float] = {}
+        back_chain: dict[int, dict[int, float]] = {}
+        fwd_running: dict[int, float] = {}
         if horizon > 0:  # 2. backward from the horizon to 0
             back = self._pass(True, horizon)
             back.recall = lambda g: cache.get(g) if g <= horizon else None
@@ -1052,6 +1099,8 @@ class TrackingSession:
                 inside.update(here)
                 cache.put_labels(f, self._labels(self._step(back, cache.get(f), here)))
                 back_scores[f] = (back.confidence, back.states)
+                if bidirectional:
+                    back_chain[f] = self._chain(back_running, f, back.confidence, prompt_frames)
                 for g, recovered in back.take().items():  # later frames, where it was coming back
                     masks = split_label_map(cache.get_labels(g))
                     if self._merge(recovered, masks, *back_scores[g]):
@@ -1087,23 +1136,27 @@ class TrackingSession:
                 item = _Output(frame)
                 if f >= f_min:
                     out = self._step(fwd, frame, self._prompted_on(f))
-                    item.masks.update({oid: m for oid, m in out.items() if not from_backward(oid, f)})
-                    item.confidence.update({o: c for o, c in fwd.confidence.items() if not from_backward(o, f)})
-                    item.states.update({o: c for o, c in fwd.states.items() if not from_backward(o, f)})
+                    if bidirectional:
+                        chain = self._chain(fwd_running, f, fwd.confidence, prompt_frames)
+                        surer.update({(oid, f): b for oid, b in
+                                      self._surer_pass(f, chain, back_chain.get(f, {}), prompt_frames).items()})
+                    item.masks.update({oid: m for oid, m in out.items() if not backward_at(oid, f)})
+                    item.confidence.update({o: c for o, c in fwd.confidence.items() if not backward_at(o, f)})
+                    item.states.update({o: c for o, c in fwd.states.items() if not backward_at(o, f)})
                     for g, recovered in fwd.take().items():
                         if g in waiting:
                             self._merge(recovered, waiting[g].masks, waiting[g].confidence, waiting[g].states,
-                                        lambda oid, g=g: not from_backward(oid, g))
+                                        lambda oid, g=g: not backward_at(oid, g))
                 else:
                     self._cuts.observe(frame)
                 back_masks: dict[int, np.ndarray] = {}
                 if f < horizon:
                     back_masks = split_label_map(cache.get_labels(f))
-                    item.masks.update({oid: m for oid, m in back_masks.items() if from_backward(oid, f)})
+                    item.masks.update({oid: m for oid, m in back_masks.items() if backward_at(oid, f)})
                 if f in back_scores:
                     b_conf, b_states = back_scores.pop(f)
-                    item.confidence.update({o: c for o, c in b_conf.items() if from_backward(o, f)})
-                    item.states.update({o: c for o, c in b_states.items() if from_backward(o, f)})
+                    item.confidence.update({o: c for o, c in b_conf.items() if backward_at(o, f)})
+                    item.states.update({o: c for o, c in b_states.items() if backward_at(o, f)})
                     if bidirectional and f >= f_min:
                         self._compare_passes(f, item, (out, fwd.confidence), (back_masks, b_conf), prompt_frames)
                 if horizon > 0 and f <= horizon:

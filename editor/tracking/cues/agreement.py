@@ -1,6 +1,7 @@
 """The two passes of a bidirectional run as a confidence cue (#25): between two prompts of
 an object the forward pass (from the earlier prompt) and the backward pass (from the later
-one) both track it, and only the nearer one's mask is output. Where the two masks disagree
+one) both track it, and only one mask is output (the nearer prompt's pass, or the surer
+one: :meth:`editor.tracking.engine.TrackingSession._surer_pass`). Where the two masks disagree
 at least one of them is wrong, whatever each pass's evidence says — the frame is listed
 for review. The comparison costs one IoU per frame and object: both passes run anyway.
 
