@@ -133,6 +133,21 @@ def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, 
         assert not out.exists()
 
 
+def test_a_misspelled_preset_is_a_wrong_command_line(tmp_path: Path, prompts: Path, capsys) -> None:  # noqa: ANN001
+    """A preset name that is neither built in nor a file: exit 2 like every other wrong
+    command line, one line naming the closest built-in preset; a missing .toml is a bad file
+    (exit 1)."""
+    clip = _clip(tmp_path / "clip.mp4")
+    rc = main(["run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "pixelat", "--prompts", str(prompts)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "did you mean 'pixelate'?" in err[0], err
+    rc = main(["run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", str(tmp_path / "mine.toml"),
+               "--prompts", str(prompts)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and "no such preset file" in err[-1], err
+    assert not (tmp_path / "o.mp4").exists()
+
+
 def test_overwrite_replaces_and_track_writes_masks(tmp_path: Path, prompts: Path) -> None:
     clip = _clip(tmp_path / "clip.mp4", audio=True)
     out = tmp_path / "out.mp4"

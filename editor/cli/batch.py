@@ -89,7 +89,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     from editor.batch.discovery import discover, make_jobs, preset_ref
     from editor.batch.jobs import DONE, FAILED, SKIPPED, JobOptions, JobResult, captured_logs, decide
     from editor.batch.ray_executor import require_ray
-    from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
+    from editor.pipeline.presets import apply_overrides, validate_preset
     from editor.video.writer import EncodeOptions
 
     m = _main()
@@ -100,7 +100,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
         raise click.UsageError("--cpus-per-video and --gpus-per-video are Ray task resources: give them with --ray")
     # The shared options are checked here, once, before any video starts (one line, exit 1).
     pm = m._plugins()
-    validate_preset(apply_overrides(load_preset(preset_name), list(overrides)), pm)
+    validate_preset(apply_overrides(m.preset_option(preset_name), list(overrides)), pm)
     EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt, container=container,
                           audio=not no_audio, subtitles=not no_subtitles)
     choice = m._backend_choice(kw)

@@ -362,6 +362,25 @@ class _Progress:
         self.main.close()
 
 
+def preset_option(name: str):  # noqa: ANN201 - a Preset (imported lazily)
+    """``--preset NAME``'s preset: a name that is neither a built-in preset nor a file is a
+    wrong command line (exit 2, the closest built-in name suggested); a preset file that is
+    wrong stays a :class:`~editor.api.errors.PresetError` (exit 1)."""
+    import difflib
+
+    from editor.api.errors import PresetError
+    from editor.pipeline.presets import builtin_presets, load_preset
+
+    try:
+        return load_preset(name)
+    except PresetError as exc:
+        if Path(name).suffix or Path(name).exists():
+            raise
+        close = difflib.get_close_matches(name, builtin_presets(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise click.BadParameter(f"{exc}{hint}", param_hint="'--preset'") from None
+
+
 @cli.command()
 @click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Output file.")
@@ -395,7 +414,7 @@ def run(ctx: click.Context, input_path: str, output: Path, preset_name: str, pro
         **kw: Any) -> None:
     """Track the prompted (or detected) objects in INPUT and edit them with a preset."""
     from editor.pipeline.orchestrator import Pipeline
-    from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
+    from editor.pipeline.presets import apply_overrides, validate_preset
     from editor.video.reader import probe
     from editor.video.writer import EncodeOptions
 
@@ -409,7 +428,7 @@ def run(ctx: click.Context, input_path: str, output: Path, preset_name: str, pro
                                "`trackedit ui` writes one), --detect faces (found automatically) or --masks DIR "
                                "(from `trackedit track`)")
     pm = _plugins()
-    preset = apply_overrides(load_preset(preset_name), list(overrides))
+    preset = apply_overrides(preset_option(preset_name), list(overrides))
     validate_preset(preset, pm)
     source = _input(ctx, input_path, kw)
     encode = EncodeOptions.resolve(codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt,
