@@ -437,12 +437,14 @@ class WeakRuns:
 
     def __init__(self, every: int = 1) -> None:
         self.every = every
-        self._runs: list[list[Observation]] = []
+        self._runs: list[tuple[list[Observation], int]] = []
+        """Each open run: its detections not yet in the floor (only the last one once it has
+        joined) and its length in detection frames."""
 
     @property
     def pending(self) -> set[int]:
-        """``id`` of every detection in a run still open."""
-        return {id(o) for run in self._runs for o in run}
+        """``id`` of every detection an open run still holds (at most :data:`WEAK_RUN` a run)."""
+        return {id(o) for run, _ in self._runs for o in run}
 
     def cut(self) -> None:
         """A shot cut: no run continues across it."""
@@ -454,12 +456,12 @@ class WeakRuns:
         frame) or starts one; runs not continued end. Returns the detections that join the
         floor now: a run's whole past on the frame it reaches :data:`WEAK_RUN`, then each
         later one."""
-        runs = [r for r in self._runs if 0 < frame - r[-1].frame <= self.every]
+        runs = [r for r in self._runs if 0 < frame - r[0][-1].frame <= self.every]
         taken = [False] * len(weak)
-        grown: list[list[Observation]] = []
+        grown: list[tuple[list[Observation], int]] = []
         if runs and weak:
             cost = np.full((len(runs), len(weak)), _IMPOSSIBLE)
-            for i, run in enumerate(runs):
+            for i, (run, _) in enumerate(runs):
                 for j, d in enumerate(weak):
                     overlap = iou(run[-1].box, d.box)
                     if d.label == run[-1].label and overlap >= WEAK_IOU:
@@ -467,15 +469,16 @@ class WeakRuns:
             rows, cols = _assignment(cost)
             for r, c in zip(rows, cols):
                 if cost[r, c] < _IMPOSSIBLE:
-                    runs[r].append(weak[c])
-                    grown.append(runs[r])
+                    run, length = runs[r]
+                    grown.append((run + [weak[c]], length + 1))
                     taken[c] = True
-        grown += [[d] for d, t in zip(weak, taken) if not t]
-        self._runs = grown
+        grown += [([d], 1) for d, t in zip(weak, taken) if not t]
         joined: list[Observation] = []
-        for run in grown:
-            if len(run) == WEAK_RUN:
+        self._runs = []
+        for run, length in grown:
+            if length == WEAK_RUN:
                 joined += run
-            elif len(run) > WEAK_RUN:
+            elif length > WEAK_RUN:
                 joined.append(run[-1])
+            self._runs.append((run[-1:] if length >= WEAK_RUN else run, length))
         return joined
