@@ -294,17 +294,17 @@ def test_a_steady_run_of_weak_detections_joins_the_floor_from_its_first_frame() 
     from editor.detection.association import WEAK_RUN, WeakRuns
     runs = WeakRuns()
     for f in range(WEAK_RUN - 1):  # one frame short, then a gap
-        assert runs.update(f, [_obs(f, 100, 60, score=0.3)]) == []
+        assert runs.update(f, [(_obs(f, 100, 60, score=0.3), "faces")]) == []
     for f in range(WEAK_RUN, 3 * WEAK_RUN):  # 40 px apart each frame: no run
-        assert runs.update(f, [_obs(f, 40 * (f - WEAK_RUN), 120, score=0.3)]) == []
+        assert runs.update(f, [(_obs(f, 40 * (f - WEAK_RUN), 120, score=0.3), "faces")]) == []
     start = 4 * WEAK_RUN
-    joined = [[o.frame for o in runs.update(f, [_obs(f, 100 + f - start, 60, score=0.3)])]
+    joined = [[o.frame for o, _ in runs.update(f, [(_obs(f, 100 + f - start, 60, score=0.3), "faces")])]
               for f in range(start, start + WEAK_RUN + 2)]
     assert joined == [[]] * (WEAK_RUN - 1) + [list(range(start, start + WEAK_RUN)), [start + WEAK_RUN],
                                               [start + WEAK_RUN + 1]]
     runs.cut()
     f = start + WEAK_RUN + 2
-    assert runs.update(f, [_obs(f, 100 + f - start, 60, score=0.3)]) == []
+    assert runs.update(f, [(_obs(f, 100 + f - start, 60, score=0.3), "faces")]) == []
 
 
 class _FadingDetector:

@@ -433,38 +433,35 @@ class WeakRuns:
     frame at a time in display order. A run that reaches :data:`WEAK_RUN` frames is part of
     the redaction floor from its first frame on, and stays so while it continues; it is never
     a track (the association and the tracked objects are as without it): detection is the
-    floor, and a face seen weakly but steadily is a detection."""
+    floor, and a face seen weakly but steadily is a detection. Each detection travels with
+    its detector's name."""
 
     def __init__(self, every: int = 1) -> None:
         self.every = every
-        self._runs: list[tuple[list[Observation], int]] = []
-        """Each open run: its detections not yet in the floor (only the last one once it has
-        joined) and its length in detection frames."""
-
-    @property
-    def pending(self) -> set[int]:
-        """``id`` of every detection an open run still holds (at most :data:`WEAK_RUN` a run)."""
-        return {id(o) for run, _ in self._runs for o in run}
+        self._runs: list[tuple[list[tuple[Observation, str]], int]] = []
+        """Each open run: its (detection, detector name) pairs not yet in the floor (only the
+        last one once it has joined) and its length in detection frames."""
 
     def cut(self) -> None:
         """A shot cut: no run continues across it."""
         self._runs = []
 
-    def update(self, frame: int, weak: Sequence[Observation]) -> list[Observation]:
-        """This frame's untaken weak detections ``weak``: each continues the run whose last
-        box it overlaps best (same label, IoU ≥ :data:`WEAK_IOU`, on the previous detection
-        frame) or starts one; runs not continued end. Returns the detections that join the
-        floor now: a run's whole past on the frame it reaches :data:`WEAK_RUN`, then each
-        later one."""
-        runs = [r for r in self._runs if 0 < frame - r[0][-1].frame <= self.every]
+    def update(self, frame: int, weak: Sequence[tuple[Observation, str]]) -> list[tuple[Observation, str]]:
+        """This frame's untaken weak detections ``weak`` (with their detectors' names): each
+        continues the run whose last box it overlaps best (same label, IoU ≥
+        :data:`WEAK_IOU`, on the previous detection frame) or starts one; runs not continued
+        end. Returns the detections that join the floor now: a run's whole past on the frame
+        it reaches :data:`WEAK_RUN`, then each later one."""
+        runs = [r for r in self._runs if 0 < frame - r[0][-1][0].frame <= self.every]
         taken = [False] * len(weak)
-        grown: list[tuple[list[Observation], int]] = []
+        grown: list[tuple[list[tuple[Observation, str]], int]] = []
         if runs and weak:
             cost = np.full((len(runs), len(weak)), _IMPOSSIBLE)
             for i, (run, _) in enumerate(runs):
-                for j, d in enumerate(weak):
-                    overlap = iou(run[-1].box, d.box)
-                    if d.label == run[-1].label and overlap >= WEAK_IOU:
+                last = run[-1][0]
+                for j, (d, _) in enumerate(weak):
+                    overlap = iou(last.box, d.box)
+                    if d.label == last.label and overlap >= WEAK_IOU:
                         cost[i, j] = 1 - overlap
             rows, cols = _assignment(cost)
             for r, c in zip(rows, cols):
@@ -473,7 +470,7 @@ class WeakRuns:
                     grown.append((run + [weak[c]], length + 1))
                     taken[c] = True
         grown += [([d], 1) for d, t in zip(weak, taken) if not t]
-        joined: list[Observation] = []
+        joined: list[tuple[Observation, str]] = []
         self._runs = []
         for run, length in grown:
             if length == WEAK_RUN:

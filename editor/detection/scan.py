@@ -25,9 +25,9 @@ from editor.api.frames import Frame, VideoInfo
 from editor.api.masks import encode_mask_png
 from editor.detection.association import (
     Associator,
-    WeakRuns,
     Observation,
     Track,
+    WeakRuns,
     appearance,
     clip_box,
     contained_share,
@@ -227,8 +227,6 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
         chunk = chunk_frames(video.width, video.height)
         stream = _parallel(marked(), forks[:workers_for(video.width, video.height, chunk)], options, chunk)
     runs = WeakRuns(options.every)
-    names: dict[int, str] = {}
-    """id of a weak detection in a run still open → its detector's name."""
     try:
         for f, cut, here in stream:
             if cut:
@@ -244,10 +242,8 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
                 if kept:
                     result.detections[f] = kept
                 untaken = [(o, name) for o, name, track in zip(here.weak, here.weak_names, taken) if not track]
-                names.update((id(o), name) for o, name in untaken)
-                for o in runs.update(f, [o for o, _ in untaken]):  # a steady weak face joins the floor
-                    result.detections.setdefault(o.frame, []).append((o, names[id(o)]))
-                names = {k: v for k, v in names.items() if k in runs.pending}
+                for o, name in runs.update(f, untaken):  # a steady weak face joins the floor
+                    result.detections.setdefault(o.frame, []).append((o, name))
             result.frames = f + 1
             if progress is not None:
                 progress(f + 1, max(total, f + 1))
