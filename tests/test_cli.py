@@ -234,6 +234,31 @@ def test_unknown_option_is_one_line(tmp_path: Path) -> None:
         "(see `trackedit run --help`)"] or r.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("sets, expected", [
+    (["background.mode=image"], "stage 'background': mode 'image' needs 'path' (given: --set background.mode=image)"),
+    (["background.mode=image", "background.path=NOTE"], "background: cannot read image"),
+    (["background.mode=video", "background.path=NOTE"], "not a readable video file"),
+])
+def test_a_stage_that_cannot_be_made_is_the_one_line(tmp_path: Path, prompts: Path, sets: list[str],
+                                                    expected: str) -> None:
+    """A stage whose options name a file it cannot read, or break a rule between options, is
+    the run's one line: the backend notice (classical fallback) is said only once every stage
+    is made (newcomer report: two lines, the notice first)."""
+    clip = _clip(tmp_path / "clip.mp4")
+    note = tmp_path / "note.txt"
+    note.write_text("not a picture\n")
+    out = tmp_path / "out.mp4"
+    args = ["run", str(clip), "-o", str(out), "--preset", "background", "--prompts", str(prompts)]
+    for item in sets:
+        args += ["--set", item.replace("NOTE", str(note))]
+    r = _run(args)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trackedit: error: "), r.stderr
+    assert expected in lines[0], lines
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
 def test_notices_do_not_break_the_progress_bar(tmp_path: Path, prompts: Path) -> None:
     """On a terminal, a log line written while a bar is drawn goes through tqdm: the bar is
     cleared first, so the notice starts its own line instead of continuing the bar's."""

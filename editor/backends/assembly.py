@@ -115,6 +115,15 @@ class BackendSelection:
     detector_options: Mapping[str, BackendOptions] = field(default_factory=dict)
     """Every registered detector's validated options (``--backend-set faces.min_face=24``),
     by name, for :func:`editor.detection.detect.resolve_detectors`."""
+    notices: tuple[str, ...] = ()
+    """What the choice says to the user (a classical fallback and why, a model chosen by
+    ``auto``); logged by :func:`select_backends` unless it was asked not to, then by
+    :meth:`announce` once the run has checked everything else."""
+
+    def announce(self) -> None:
+        """Log :attr:`notices` (warnings), each on one line."""
+        for line in self.notices:
+            log.warning("%s", line)
 
     @property
     def device(self) -> str:
@@ -139,8 +148,12 @@ def detector_options(pm: PluginManager, choice: BackendChoice) -> dict[str, Back
     return {name: options.of(spec) for name, spec in pm.detectors.items()}
 
 
-def select_backends(pm: PluginManager, choice: BackendChoice) -> BackendSelection:
+def select_backends(pm: PluginManager, choice: BackendChoice, *, announce: bool = True) -> BackendSelection:
     """Validate ``choice``'s settings and device and choose the segmenter and tracker specs.
+
+    ``announce=False`` keeps the notices (:attr:`BackendSelection.notices`) for the caller to
+    log with :meth:`BackendSelection.announce` after its own checks, so that a run that
+    then fails says one line, its error.
 
     Raises :class:`BackendOptionError` for a setting naming no backend or option or with an
     invalid value, :class:`BackendUnavailable` for a named backend that does not exist or
@@ -155,18 +168,23 @@ def select_backends(pm: PluginManager, choice: BackendChoice) -> BackendSelectio
     seg, seg_why = _select("segmenter", pm.segmenters, choice.segmenter, seg_context, options)
     trk, trk_why = _select("tracker", pm.trackers, choice.tracker, trk_context, options)
     fallbacks = [(k, s, why) for k, s, why in (("segmenter", seg, seg_why), ("tracker", trk, trk_why)) if why]
+    notices: list[str] = []
     if fallbacks:
         used = " and ".join(f"classical {k} {s.name!r}" for k, s, _ in fallbacks)
         # the segmenter's and the tracker's reasons name the same model backends once each
         why = "; ".join(dict.fromkeys(part for _, _, w in fallbacks for part in w.split("; ")))
         hint = " ".join(MODEL_HINTS[k].split()[-1] for k, _, _ in fallbacks)
-        log.warning("using the %s (%s); optional, for model quality: `trackedit models download %s`", used, why, hint)
+        notices.append(f"using the {used} ({why}); optional, for model quality: `trackedit models download {hint}`")
     auto = [(k, s) for k, s, asked in (("segmenter", seg, choice.segmenter), ("tracker", trk, choice.tracker))
             if asked == "auto" and s.kind == "model"]
     if auto:
-        log.warning("using %s", " and ".join(f"{k} {s.name!r} ({s.description})" for k, s in auto))
+        notices.append("using " + " and ".join(f"{k} {s.name!r} ({s.description})" for k, s in auto))
     detectors = {name: options.of(spec) for name, spec in pm.detectors.items()}
-    return BackendSelection(seg, trk, seg_context, trk_context, options.of(seg), options.of(trk), refine, detectors)
+    selection = BackendSelection(seg, trk, seg_context, trk_context, options.of(seg), options.of(trk), refine,
+                                 detectors, tuple(notices))
+    if announce:
+        selection.announce()
+    return selection
 
 
 class _Options:

@@ -100,6 +100,9 @@ class _Objects:
     floor: dict[int, tuple[FrameDetection, ...]] = field(default_factory=dict)
     """Every frame's detections (:attr:`editor.detection.DetectedObjects.floor`): they travel
     with their frames to the stages, which cover them whatever tracking did."""
+    notices: tuple[str, ...] = ()
+    """The backend choice's notices (:attr:`editor.backends.assembly.BackendSelection.notices`),
+    logged after the stages are made: a stage that cannot be made is the run's one line."""
 
 
 class Pipeline:
@@ -124,9 +127,11 @@ class Pipeline:
             detectors = resolve_detectors(req.detect.detectors, self.plugins, device=req.backends.device,
                                           models_dir=req.backends.models_dir,
                                           options=detector_options(self.plugins, req.backends))
-        backends = select_backends(self.plugins, req.backends).build()
+        selection = select_backends(self.plugins, req.backends, announce=False)  # said once the stages are made
+        backends = selection.build()
         if req.detect is None:
-            return _Objects(_mark_kept(req.prompts, req.keep, req.prompts.source if req.prompts else None), backends)
+            return _Objects(_mark_kept(req.prompts, req.keep, req.prompts.source if req.prompts else None), backends,
+                            notices=selection.notices)
         assert detectors is not None
         scan_progress = (lambda done, total: progress("detect", done, total)) if progress is not None else None
         found = detect_objects(video, detectors, req.detect, existing=req.prompts.names() if req.prompts else None,
@@ -141,7 +146,8 @@ class Pipeline:
                         what, Path(video.path).name, found.detected_frames, req.detect.min_score, rest)
         prompts = _mark_kept(combine(req.prompts, found.prompts.objects), req.keep,
                              req.prompts.source if req.prompts else None)
-        return _Objects(prompts, backends if prompts is not None else None, summary, found.spans, found.floor)
+        return _Objects(prompts, backends if prompts is not None else None, summary, found.spans, found.floor,
+                        selection.notices if prompts is not None else ())
 
     def _items(self, req: RunRequest, video: VideoInfo, work: Path, progress: Progress | None,
                objects: _Objects, *, deep: bool = True
@@ -244,6 +250,8 @@ class Pipeline:
                     context = StageContext(video, self._object_names(req, objects), device, req.output, work,
                                            kept=self._kept(req, objects))
                     stages = build_stages(req.preset, self.plugins, context)
+                    for line in objects.notices:
+                        log.warning("%s", line)
                     items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects)
                     info = RunInfo(req.input, req.output, video, [s.id for s in req.preset.stages], seg_name, trk_name)
                     self.plugins.run_started(info)
@@ -282,6 +290,8 @@ class Pipeline:
         n = 0
         with AtomicOutput(masks_out, directory=True) as out, scratch_dir("track") as work:
             objects = self._objects(req, video, progress)
+            for line in objects.notices:
+                log.warning("%s", line)
             names = self._object_names(req, objects)
             items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects, deep=False)
             writer = MaskFolderWriter(out.path, names, str(req.input), kept=frozenset(self._kept(req, objects)))

@@ -147,8 +147,8 @@ def validate_preset(preset: Preset, pm: PluginManager) -> list[tuple[StageConfig
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = [str(p) for p in err.get("loc", ())]
-            key = ".".join(loc) or "?"
-            msg = err.get("msg", "invalid")
+            key = ".".join(loc)
+            msg = err.get("msg", "invalid").removeprefix("Value error, ")
             allowed = ", ".join(sorted(spec.options_model.model_fields))
             unknown = err.get("type") == "extra_forbidden"
             item = cfg.overrides.get(loc[0]) if loc else None
@@ -157,6 +157,10 @@ def validate_preset(preset: Preset, pm: PluginManager) -> list[tuple[StageConfig
                 raise PresetError(f"--set {item}: {what}") from exc
             if unknown:
                 msg = f"unknown option (options: {allowed})"
+            if not key:  # a rule between options (pydantic's model validator): no one key to blame
+                given = [cfg.overrides[k] for k in cfg.overrides]
+                blame = f" (given: --set {', --set '.join(given)})" if given else ""
+                raise PresetError(f"{where}: {msg}{blame}", preset.source or None) from exc
             raise PresetError(f"{where}, key {key!r}: {msg}", preset.source or None) from exc
         out.append((cfg, options))
     return out
