@@ -41,7 +41,9 @@ class BlurOptions(RedactOptions):
 
 
 class PixelateOptions(RedactOptions):
-    block: int = Field(0, ge=0, le=1000, description="mosaic block size in px; 0 = auto (object size / 8, ≥ 8)")
+    block: int = Field(0, ge=0, le=1000,
+                       description="mosaic block size in px; 0 = auto (each region's size / 8 or more, ≥ 8, "
+                                   "in steps of √2 that hold while the region's size changes little)")
 
 
 class SolidOptions(RedactOptions):
@@ -101,6 +103,7 @@ class RedactStage(Stage):
         alpha = feathered_alpha(core, self.options.feather)
         base = item.frame.image
         region = base[y0:y1, x0:x1]
+        self._region((x0, y0))
         edited = self.redact(region, core)
         out = base.copy()
         out[y0:y1, x0:x1] = blend(region, edited, alpha)
@@ -109,6 +112,9 @@ class RedactStage(Stage):
     def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
         """The replacement of ``region`` (RGB, uint8 or uint16), same shape and dtype."""
         raise NotImplementedError
+
+    def _region(self, origin: tuple[int, int]) -> None:
+        """Told the top-left (x, y) in the frame of the region :meth:`redact` gets next."""
 
 
 def _object_size(core: np.ndarray) -> float:
@@ -133,14 +139,93 @@ class BlurStage(RedactStage):
         return strong_blur(region, sigma)
 
 
+BLOCK_MIN = 8
+"""The smallest automatic mosaic block, px."""
+BLOCKS_PER_REGION = 8
+"""An automatic block is at least a region's size (√area) / 8: about 8 blocks across a face."""
+BLOCK_STEP = 2 ** 0.5
+"""Automatic blocks are 8·√2ᵏ px rounded up (8, 12, 16, 23, 32, 46…): a growing face changes its block a
+few times, not on every frame."""
+BLOCK_SLACK = 1.6
+"""A region keeps its last frame's block while that block is between its size's block and
+1.6 × it: a larger block is taken at once (never fewer than 8 blocks across), a smaller one
+only when the region has shrunk well below it (no back and forth at a step)."""
+
+
+def mosaic(region: np.ndarray, block: int, origin: tuple[int, int]) -> np.ndarray:
+    """``region`` (H×W×C, any dtype) as a mosaic of ``block``-px cells whose corners lie on
+    the frame's grid (multiples of ``block`` in frame coordinates; ``origin`` is the region's
+    top-left in the frame), so that the cells stay where they are while a mask moves. Each cell
+    is the mean of its pixels (OpenCV ``INTER_AREA``; cells cut by the region's edge use the
+    edge pixels repeated). Same shape and dtype."""
+    h, w = region.shape[:2]
+    left, top = origin[0] % block, origin[1] % block
+    right, bottom = -(left + w) % block, -(top + h) % block
+    padded = cv2.copyMakeBorder(region, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    ph, pw = padded.shape[:2]
+    small = cv2.resize(padded, (pw // block, ph // block), interpolation=cv2.INTER_AREA)
+    big = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_NEAREST)
+    return big[top:top + h, left:left + w]
+
+
 class PixelateStage(RedactStage):
+    """A mosaic on a grid fixed to the frame; with ``block = 0`` each connected region of the
+    mask (a face, a person) gets its own block size from its area, held from frame to frame
+    while the region's size changes little (:data:`BLOCK_SLACK`)."""
+
     options: PixelateOptions
 
+    def __init__(self, options: PixelateOptions, context: StageContext) -> None:
+        super().__init__(options, context)
+        self._blocks: list[tuple[tuple[int, int, int, int], int]] = []
+        """Last frame's regions: (x0, y0, x1, y1) in frame coordinates and their block."""
+        self._origin = (0, 0)
+
+    def process(self, item: FrameItem) -> FrameItem:
+        out = super().process(item)
+        if out is item:  # nothing redacted: regions are not carried over a gap
+            self._blocks = []
+        return out
+
     def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
-        block = self.options.block or max(8, int(_object_size(core) / 8))
-        h, w = region.shape[:2]
-        small = cv2.resize(region, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA)
-        return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+        if self.options.block:
+            return mosaic(region, self.options.block, self._origin)
+        ox, oy = self._origin
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(core.view(np.uint8), connectivity=8)
+        out = region.copy()
+        blocks = []
+        for k in sorted(range(1, count), key=lambda k: stats[k, cv2.CC_STAT_AREA]):  # the largest last
+            x, y, w, h, area = (int(v) for v in stats[k])
+            box = (ox + x, oy + y, ox + x + w, oy + y + h)
+            block = self._block(box, float(np.sqrt(area)))
+            blocks.append((box, block))
+            # the component's box grown by the feather's reach, on the frame's grid
+            m = self.options.feather * 2 + 2
+            x0, y0 = max(0, x - m), max(0, y - m)
+            x1, y1 = min(region.shape[1], x + w + m), min(region.shape[0], y + h + m)
+            out[y0:y1, x0:x1] = mosaic(region[y0:y1, x0:x1], block, (ox + x0, oy + y0))
+        self._blocks = blocks
+        return out
+
+    def _block(self, box: tuple[int, int, int, int], size: float) -> int:
+        """The block for a region of ``size`` px (√area) at ``box``: the ladder's step at or
+        above size / 8, or the last frame's block of the region it overlaps most while that
+        block is within :data:`BLOCK_SLACK` of it."""
+        want = max(BLOCK_MIN, size / BLOCKS_PER_REGION)
+        step = BLOCK_MIN
+        while step < want - 1e-9:
+            step *= BLOCK_STEP
+        best, overlap = None, 0
+        for (x0, y0, x1, y1), block in self._blocks:
+            inter = max(0, min(x1, box[2]) - max(x0, box[0])) * max(0, min(y1, box[3]) - max(y0, box[1]))
+            if inter > overlap:
+                best, overlap = block, inter
+        if best is not None and want <= best <= want * BLOCK_SLACK:
+            return best
+        return int(np.ceil(step - 1e-9))
+
+    def _region(self, origin: tuple[int, int]) -> None:
+        self._origin = origin
 
 
 class SolidStage(RedactStage):

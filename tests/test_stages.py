@@ -74,6 +74,53 @@ def test_pixelate_makes_uniform_blocks(face_frame, plugin_manager) -> None:  # n
     assert np.array_equal(out[far], face_frame[far])
 
 
+def _cells(out: np.ndarray, inside: np.ndarray) -> float:
+    """The mean width of runs of equal pixels along rows inside ``inside`` (≈ the block)."""
+    same = (out[:, 1:] == out[:, :-1]).all(axis=2) & inside[:, 1:] & inside[:, :-1]
+    changes = (~same & inside[:, 1:] & inside[:, :-1]).sum()
+    return float((inside[:, 1:] & inside[:, :-1]).sum() / max(1, changes))
+
+
+def test_pixelate_cells_stay_on_the_frame_grid_as_the_mask_moves(face_frame, plugin_manager) -> None:  # noqa: ANN001
+    """The mosaic's cells are fixed to the frame (newcomer report: the blocks swam and changed
+    size with the mask): a still picture under a mask moving 1 px per frame gives the same
+    cells where both frames' masks cover them, and the automatic block stays one size."""
+    h, w = face_frame.shape[:2]
+    stage = _stage("pixelate", [], w, h, plugin_manager)
+    outs, masks = [], []
+    for i in range(6):
+        labels = np.zeros((h, w), np.uint8)
+        cv2.ellipse(labels, (70 + i, 64), (24, 32), 0, 0, 360, 1, -1)
+        item = FrameItem(Frame(i, face_frame, i, Fraction(1, 25), i / 25), labels)
+        outs.append(stage.process(item).frame.image)
+        masks.append(cv2.erode(labels, np.ones((9, 9), np.uint8)) > 0)  # inside the mask
+        assert [b for _, b in stage._blocks] == [8]  # √(area of the grown mask) / 8 ≤ 8: the smallest block
+    for a, b, ma, mb in zip(outs, outs[1:], masks, masks[1:]):
+        both = ma & mb
+        assert both.sum() > 500 and np.array_equal(a[both], b[both])
+    assert 6 <= _cells(outs[0], masks[0]) <= 10  # 8-px cells
+
+
+def test_pixelate_auto_block_grows_in_few_steps_and_never_flickers(face_frame, plugin_manager) -> None:  # noqa: ANN001
+    h, w = face_frame.shape[:2]
+    stage = _stage("pixelate", [], w, h, plugin_manager)
+
+    def block_for(radius: float, i: int) -> int:
+        labels = np.zeros((h, w), np.uint8)
+        cv2.circle(labels, (88, 72), int(round(radius)), 1, -1)
+        stage.process(FrameItem(Frame(i, face_frame, i, Fraction(1, 25), i / 25), labels))
+        ((_, block),) = stage._blocks
+        area = float(cv2.dilate(labels, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))).sum())
+        assert block >= np.sqrt(area) / 8 - 1e-6  # never fewer than 8 blocks across the region
+        return block
+
+    growing = [block_for(20 + 0.5 * i, i) for i in range(100)]  # radius 20 → 70 px
+    assert growing == sorted(growing)
+    assert len(set(growing)) <= 4, sorted(set(growing))  # 8·√2ᵏ steps: 16, 23, 32, 46
+    wobbling = [block_for(44 + (1.5 if i % 2 else -1.5), 100 + i) for i in range(20)]
+    assert len(set(wobbling)) == 1, wobbling  # a size around a step: one block, no back and forth
+
+
 def test_solid_box_mode_and_feather(face_frame, plugin_manager) -> None:  # noqa: ANN001
     h, w = face_frame.shape[:2]
     labels = _face_labels((h, w))
