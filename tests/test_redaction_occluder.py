@@ -50,12 +50,20 @@ def test_a_track_ending_inside_the_frame_is_carried_until_it_has_moved_its_size(
 
 def test_a_track_at_the_border_is_carried_no_longer_than_it_was_seen() -> None:
     """Over the border the floor goes on while the box still overlaps the frame — a face seen
-    for 11 frames leaving over the right edge at 4 px per frame is carried until it has left
-    — but no longer than the track spans: a 3-frame false positive touching the top edge
-    (bikes.mp4 frames 44–46, a parked car) is carried 3 frames, not 25."""
+    for 11 frames leaving over the right edge at 4 px per frame is carried until it has left,
+    one seen on 6 frames entering before a cut back to where it came in — but a track of
+    fewer than 5 detections no longer than it spans: a 3-frame false positive touching the
+    top edge (bikes.mp4 frames 44–46, a parked car) is carried 3 frames, not 25."""
     leaving = _track({t: (560 + 4 * t, 100, 590 + 4 * t, 130) for t in range(0, 11)})
     after = sorted(f for f, _ in carried(leaving, 25, 640, 360, 100) if f > 10)
     assert after == list(range(11, 20))  # x0 = 560 + 4·20 = 640: gone from frame 20
+    # entering over the right edge at 2 px per frame, detected on 6 frames (24–29) before a
+    # cut: carried back until the box is out of the frame (x0 = 580 + 2·30 = 640 at frame -6),
+    # not only the 6 frames it was seen
+    entering = _track({t: (580 - 2 * (t - 24), 100, 620 - 2 * (t - 24), 140) for t in range(24, 30)})
+    before = sorted(f for f, _ in carried(entering, 25, 640, 360, 100, cuts=[30]) if f < 24)
+    assert before == list(range(0, 24))
+    assert not [f for f, _ in carried(entering, 25, 640, 360, 100, cuts=[30]) if f >= 30]  # not past the cut
     brief = _track({t: (443 + 3 * k, -2 - 0.5 * k, 516 + 3 * k, 78 - 0.5 * k) for k, t in enumerate(range(44, 47))})
     assert sorted(f for f, _ in carried(brief, 25, 640, 272, 250) if f > 46) == [47, 48, 49]
 

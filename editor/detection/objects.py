@@ -32,7 +32,7 @@ import numpy as np
 
 from editor.api.detectors import DetectorSpec, FrameDetection
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
-from editor.detection.association import Observation, Track, clip_box
+from editor.detection.association import WEAK_RUN, Observation, Track, clip_box
 from editor.detection.options import DetectOptions
 
 log = logging.getLogger(__name__)
@@ -112,13 +112,17 @@ def carried(track: Track, gap: int, width: int, height: int, frames: int,
     :func:`frame_detections`): interpolated across gaps of 2…``gap`` frames, and — with a
     frame size — extrapolated at the track's speed (fitted over its first or last
     :data:`SPEED_VIEWS` detections; at least 0.5 px per frame, |vx| + |vy|) before its first and after its last detection,
-    at most ``gap`` frames and no more frames than the track spans: when it entered or leaves
-    across the border (its first or last box within one box size of the border it moves
-    through) for as long as the box would still overlap the frame; elsewhere (an occluder's edge) until the box has moved its own
-    size (its longer side), after which a face walking behind an occluder is wholly hidden,
-    and for no more frames than the track spans (a short track — three detections of a
-    false positive — has no motion worth carrying far) — bounds by construction, not tuned
-    constants."""
+    at most ``gap`` frames: when it entered or leaves across the border (its first or last
+    box within one box size of the border it moves through) for as long as the box would
+    still overlap the frame — a face detected only once most of it is in view, then cut
+    away after a few frames, was bare on the 19 frames it took to come in (a newcomer's
+    clip) — but a track of fewer than :data:`~editor.detection.association.WEAK_RUN`
+    detections for no more frames than it spans (three detections of a false positive
+    touching the top of bikes.mp4 would be carried 25 frames over a parked car); elsewhere (an
+    occluder's edge) until the box has moved its own size (its longer side), after which a
+    face walking behind an occluder is wholly hidden, and for no more frames than the track
+    spans (a short track has no motion worth carrying far) — bounds by construction, not
+    tuned constants."""
     obs = track.observations
     out: list[tuple[int, tuple[float, float, float, float]]] = []
     bounds = sorted(cuts)
@@ -148,7 +152,10 @@ def carried(track: Track, gap: int, width: int, height: int, frames: int,
         # detector stops at half a face): until the box has moved its own size, and no longer
         # than the track's motion was seen (a few detections' jitter is no motion to go on)
         span = obs[-1].frame - obs[0].frame + 1
-        reach = min(gap, span) if crossing else min(gap, span, math.ceil(size / math.hypot(vx, vy)))
+        if crossing:  # a track seen on WEAK_RUN detections or more is a face: carried until it is out
+            reach = gap if len(obs) >= WEAK_RUN else min(gap, span)
+        else:
+            reach = min(gap, span, math.ceil(size / math.hypot(vx, vy)))
         shot = shot_of(end.frame)
         for k in range(1, reach + 1):
             f = end.frame + step * k

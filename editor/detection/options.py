@@ -134,8 +134,8 @@ class DetectOptions(BaseModel):
     detector cannot see what is still there: across a gap between two of its detections
     (interpolated: a face behind a post, turned away or blurred for a moment), and before its
     first / after its last detection while it moves: over the frame's border until its box is
-    out of the frame, elsewhere until its box has moved its own size and for no more frames
-    than the track spans (extrapolated: a face entering or leaving an occluder, where the
+    out of the frame (a track of fewer than 5 detections no longer than it spans), elsewhere
+    until its box has moved its own size and for no more frames than the track spans (extrapolated: a face entering or leaving an occluder, where the
     detector stops firing on half a face). Covered like detections, whatever the
     tracker does (:func:`editor.detection.objects.frame_detections`); 0: off. About a second
     at 25 fps: chosen by construction (a covered background is cheap, a bare face is not)."""
