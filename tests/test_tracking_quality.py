@@ -13,6 +13,8 @@ evidence, lost and found, confidence beside the masks.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -207,6 +209,13 @@ def test_review_summary_lines() -> None:
     assert review_lines(stats, {1: "bunny", 2: "car"}) == ['12 frames to review for "bunny": 97–108']
     assert stats.weak_frames() == {1: list(range(97, 109))}
     assert review_lines(stats, {}, below=0.1) == []
+    # a clicked object tracked in one shot of three: the others named (a newcomer's clip, the
+    # face bare after the cuts with nothing said); a detected object (not prompted) is not
+    shots = TrackingStats(frames=150, cuts=[30, 76, 137], confidence={f: {1: 0.9, 2: 0.9} for f in range(30, 76)})
+    assert review_lines(shots, {1: "man", 2: "face-1"}, prompted=[1]) == [
+        '"man" is not edited in shots 0–29, 76–136, 137–149: tracking ends at shot cuts; prompt it in those '
+        'shots to edit it there (or --no-cuts)']
+    assert review_lines(dataclasses.replace(shots, cuts=[]), {1: "man"}, prompted=[1]) == []
 
 
 def test_cli_prints_the_frames_to_review(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -273,7 +273,8 @@ def _review(summary: Any, prompts: Any) -> None:
 
     names = {**(prompts.names() if prompts is not None else {}),
              **(summary.detection.objects if summary.detection is not None else {})}
-    for line in review_lines(summary.tracking, names):
+    prompted = set(prompts.names()) if prompts is not None else set()
+    for line in review_lines(summary.tracking, names, prompted=prompted):
         click.echo(f"trackedit: {line}", err=True)
 
 

@@ -53,12 +53,33 @@ def _label(oid: int, names: Mapping[int, str]) -> str:
     return f'"{name}"' if name else f"object {oid}"
 
 
-def review_lines(stats: TrackingStats, names: Mapping[int, str], below: float | None = None) -> list[str]:
-    """One line per object with weak frames: ``12 frames to review for "bunny": 97–108``."""
+def shots_without(stats: TrackingStats, object_id: int) -> list[tuple[int, int]]:
+    """The shots (first, last frame; :attr:`TrackingStats.cuts` split ``0..frames-1``) where
+    ``object_id`` was not tracked on any frame: tracking ends at a shot cut, so a clicked
+    object is edited only in the shots where it has a prompt."""
+    if not stats.cuts or stats.frames <= 0:
+        return []
+    bounds = [0, *sorted(c for c in stats.cuts if 0 < c < stats.frames), stats.frames]
+    seen = {f for f, per in stats.confidence.items() if object_id in per}
+    return [(a, b - 1) for a, b in zip(bounds, bounds[1:]) if b > a and not any(f in seen for f in range(a, b))]
+
+
+def review_lines(stats: TrackingStats, names: Mapping[int, str], below: float | None = None,
+                 prompted: Iterable[int] = ()) -> list[str]:
+    """One line per object with weak frames: ``12 frames to review for "bunny": 97–108``;
+    and for each of the ``prompted`` objects (the person's own, not detected ones) tracked
+    in some shots only: ``"me" is not edited in shots 30–75, 76–136: tracking ends at shot
+    cuts; prompt it in those shots to edit it there (or --no-cuts)``."""
     lines = []
     for oid, frames in stats.weak_frames(below).items():
         n = len(frames)
         lines.append(f"{n} frame{'s' if n != 1 else ''} to review for {_label(oid, names)}: {frame_ranges(frames)}")
+    for oid in sorted(set(prompted)):
+        missing = shots_without(stats, oid)
+        if missing:
+            shots = ", ".join(f"{a}–{b}" if b > a else str(a) for a, b in missing)
+            lines.append(f"{_label(oid, names)} is not edited in shot{'s' if len(missing) > 1 else ''} {shots}: "
+                         "tracking ends at shot cuts; prompt it in those shots to edit it there (or --no-cuts)")
     if stats.damaged:
         n = len(stats.damaged)
         lines.append(f"{n} damaged frame{'s' if n != 1 else ''} to review (decoded with errors): "
