@@ -78,6 +78,18 @@ def test_masks_folder(tmp_path: Path, clip: tuple[Path, Path], options: str, cau
     assert r.stdout.strip().endswith("LEFT:")
 
 
+def test_batch_output_folder_read_only(tmp_path: Path, clip: tuple[Path, Path]) -> None:
+    """``trackedit batch -o FOLDER`` on a read-only folder: one line naming it before any video
+    is read (a newcomer's batch said ``internal error: [Errno 30] …partial.json`` per video)."""
+    src, prompts = clip
+    folder = tmp_path / "out"
+    r = _run_with_mount(folder, "ro", ["batch", str(src), "-o", str(folder), "--preset", "blur",
+                                       "--prompts-dir", str(prompts.parent), *CLASSIC])
+    lines = [line for line in r.stderr.strip().splitlines() if not line.startswith("trackedit: using")]
+    assert lines == [f"trackedit: error: {folder}: cannot write files into it: read-only file system"], r.stderr
+    assert r.stdout.strip().endswith("LEFT:")
+
+
 def test_scratch_space_is_checked_up_front(tmp_path: Path, clip: tuple[Path, Path]) -> None:
     src, prompts = clip
     scratch = tmp_path / "scratch"

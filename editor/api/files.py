@@ -202,10 +202,12 @@ class AtomicOutput:
 
 
 def write_text(path: Path, text: str) -> Path:
-    """Write a text file (UTF-8) atomically."""
-    with AtomicOutput(Path(path)) as out:
+    """Write a text file (UTF-8) atomically. A full, read-only or forbidden folder is an
+    :class:`~editor.api.errors.OutputError` naming it (:func:`writing_in`)."""
+    path = Path(path)
+    with writing_in(path.parent, path.name), AtomicOutput(path) as out:
         out.path.write_text(text, encoding="utf-8")
-    return Path(path)
+    return path
 
 
 def check_output(output: Path, inputs: list[Path], overwrite: bool, *, directory: bool = False) -> None:

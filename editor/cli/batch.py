@@ -49,6 +49,17 @@ def _absolute(path: Path | None) -> Path | None:
     return None if path is None else path.expanduser().absolute()
 
 
+def _check_writable(outdir: Path) -> None:
+    """A read-only or forbidden output folder is one line before any video is read (each
+    job would otherwise fail on its own after its detection pass: a newcomer's report)."""
+    import tempfile
+
+    from editor.api.files import writing_in
+
+    with writing_in(outdir, "files into it"), tempfile.TemporaryFile(dir=outdir, prefix=".trackedit-probe-"):
+        pass
+
+
 @click.command()
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output-dir", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -123,6 +134,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     if outdir.exists() and not outdir.is_dir():
         raise click.BadParameter(f"{outdir} is not a folder", param_hint="--output-dir")
     outdir.mkdir(parents=True, exist_ok=True)
+    _check_writable(outdir)
     sources = discover(inputs, outdir, _absolute(prompts_dir))
     if not sources:
         raise click.UsageError(f"no videos found in {', '.join(map(str, inputs))}")
