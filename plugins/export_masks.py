@@ -26,7 +26,8 @@ Formats (option ``formats``, any combination):
   layers, the manifest in the header: :mod:`editor.imaging.cryptomatte`), which Nuke's,
   Blender's and Fusion's Cryptomatte tools pick objects from by name or click.
 
-Everything is written into a temporary folder next to ``FOLDER`` and renamed when the
+``FOLDER`` is the ``folder`` option, by default ``<output stem>.masks`` beside the output
+video. Everything is written into a temporary folder next to ``FOLDER`` and renamed when the
 run succeeds. Frames pass through unchanged, at any depth (``deep=True``).
 """
 from __future__ import annotations
@@ -98,9 +99,19 @@ def write_exr(path: Path, channels: dict[str, np.ndarray], attributes: dict[str,
 
 
 class ExportMasksOptions(StageOptions):
-    folder: Path = Field(description="folder to create")
+    folder: Path | None = Field(None, description="folder to create; default: beside the output video, named "
+                                                  "after it (out.mp4 → out.masks)")
     formats: list[Format] = Field(default_factory=lambda: ["davis"])
     overwrite: bool = False
+
+
+def default_folder(output: Path | None) -> Path:
+    """The export folder when none is given: ``<output stem>.masks`` beside the output video
+    (``out.mp4`` → ``out.masks``), so that the masks land where the video does, not in the
+    current folder. Raises :class:`PresetError` when the run has no output path."""
+    if output is None:
+        raise PresetError("export-masks: give export-masks.folder (this run writes no video to put it beside)")
+    return Path(output).with_name(f"{Path(output).stem}.masks")
 
 
 class ExportMasksStage(Stage):
@@ -109,7 +120,8 @@ class ExportMasksStage(Stage):
         self.context = context
         self.ids = context.resolve_objects(options.objects)
         self.names = {i: n for i, n in context.object_names.items() if i in self.ids}
-        folder = options.folder
+        folder = options.folder or default_folder(context.output)
+        self.folder = folder
         if folder.exists() and (folder.is_file() or any(folder.iterdir())) and not options.overwrite:
             raise PresetError(f"export-masks: {folder} already exists (set export-masks.overwrite=true)")
         if not folder.parent.exists():
@@ -187,7 +199,7 @@ class ExportMasksStage(Stage):
         self.frames = item.index + 1
         return item
 
-    def finish(self) -> None:
+    def finish(self) -> list[Path]:
         if self.davis is not None:
             self.davis.close()
             self.confidence.write(self.davis.folder, self.names)  # confidence.json, when tracked
@@ -202,6 +214,7 @@ class ExportMasksStage(Stage):
             self.coco = None
             self._write_coco()
         self._out.commit()
+        return [self.folder]
 
     def _write_coco(self) -> None:
         video = self.context.video

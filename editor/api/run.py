@@ -97,6 +97,8 @@ class RunSummary:
     tracking: TrackingStats | None = None
     detection: DetectionSummary | None = None
     """Set when the run detected objects automatically."""
+    side_outputs: tuple[Path, ...] = ()
+    """What stages wrote beside the output (an ``export-masks`` folder), as they committed it."""
 
     @property
     def fps(self) -> float:

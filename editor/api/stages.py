@@ -283,9 +283,10 @@ class Stage:
     def process_window(self, window: FrameWindow) -> FrameItem:
         return self.process(window.current)
 
-    def finish(self) -> None:
+    def finish(self) -> Sequence[Path] | None:
         """Commit side outputs (e.g. rename a masks folder into place); called once after the
-        run's output was written successfully, before :meth:`close`."""
+        run's output was written successfully, before :meth:`close`. Returns the paths it
+        committed (the CLI names them), or ``None``."""
 
     def close(self) -> None:
         """Release resources and drop unfinished side outputs; called once at the end of

@@ -449,6 +449,8 @@ def run(ctx: click.Context, input_path: str, output: Path, preset_name: str, pro
         _detected(summary)
         click.echo(f"trackedit: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
                    f"({summary.fps:.1f} fps){backends}", err=True)
+        for path in summary.side_outputs:
+            click.echo(f"trackedit: wrote {path}", err=True)
         _review(summary, req.prompts)
 
 

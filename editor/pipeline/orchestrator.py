@@ -256,6 +256,7 @@ class Pipeline:
         with scratch_dir("run") as work:
             device = check_device_name(req.backends.device)
             stages: list[Stage] = []
+            side_outputs: list[Path] = []
             n = 0
             try:
                 # the sink first: it checks the output path before a long detection pass
@@ -281,7 +282,7 @@ class Pipeline:
                                 on_frame(n)
                     sink.close()
                     for stage in stages:
-                        stage.finish()
+                        side_outputs.extend(Path(p) for p in stage.finish() or ())
                 except BaseException:
                     sink.abort()
                     raise
@@ -289,7 +290,7 @@ class Pipeline:
                 for stage in stages:
                     stage.close()
         summary = RunSummary(n, time.perf_counter() - start, req.output, seg_name, trk_name,
-                             tracking.stats if tracking else None, objects.detection)
+                             tracking.stats if tracking else None, objects.detection, tuple(side_outputs))
         self.plugins.run_finished(info, summary)
         return summary
 
