@@ -1,5 +1,6 @@
 """Frame geometry kept from source to output: a stream whose frame size changes mid-way is
-scaled to its first frame's size (as ``ffmpeg`` does). Clips are made with PyAV in the test."""
+scaled to its first frame's size (as ``ffmpeg`` does), and the source's pixel aspect ratio
+(SAR) reaches the output. Clips are made with PyAV in the test."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -9,11 +10,13 @@ import av
 import numpy as np
 import pytest
 
+from clips import ffprobe, make_clip
 from editor.api.errors import InputError
 from editor.api.masks import MaskFolderWriter
 from editor.cli.main import main
 from editor.video.random_access import FrameSource
 from editor.video.reader import OneSize, iter_frames, probe
+from editor.video.writer import EncodeOptions, VideoWriter
 
 #: the blurred object of the size-change clip, in the first frame's pixels (rows, columns)
 BOX = (slice(12, 36), slice(16, 48))
@@ -96,3 +99,93 @@ def test_size_change_that_cannot_be_scaled_names_the_file_and_frame(tmp_path: Pa
     message = str(err.value)
     assert "anim.gif" in message and "frame 7 is 128x96" in message and "64x48" in message
     assert "\n" not in message
+
+
+# -- sample aspect ratio ---------------------------------------------------------------------
+def _with_sar(path: Path, sar: Fraction) -> Path:
+    """A 64x48 H.264 clip whose pixels are ``sar`` (width : height) wide, with audio."""
+    src = make_clip(path.with_name("plain" + path.suffix), frames=4)
+    with av.open(str(src)) as i, av.open(str(path), "w") as o:
+        v = o.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.sample_aspect_ratio = sar
+        for f in i.decode(video=0):
+            f.pict_type = av.video.frame.PictureType.NONE
+            for p in v.encode(f):
+                o.mux(p)
+        for p in v.encode(None):
+            o.mux(p)
+    return path
+
+
+def _ffprobe_sar(path: Path) -> str:
+    stream = ffprobe("-select_streams", "v:0", "-show_entries", "stream=sample_aspect_ratio", str(path))["streams"][0]
+    return stream.get("sample_aspect_ratio", "")
+
+
+@pytest.mark.parametrize("sar", [Fraction(4, 3), Fraction(1, 1)])
+@pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv", ".avi", ".ts"])
+def test_sample_aspect_ratio_is_kept(tmp_path: Path, sar: Fraction, ext: str) -> None:
+    src = _with_sar(tmp_path / "src.mp4", sar)
+    assert probe(src).sample_aspect_ratio == sar
+    out = tmp_path / f"out{ext}"
+    with VideoWriter(out, probe(src), EncodeOptions.resolve("auto")) as writer:
+        for frame in iter_frames(src):
+            writer.write(frame)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == sar
+    assert probe(out).sample_aspect_ratio == sar
+    assert _ffprobe_sar(out) == f"{sar.numerator}:{sar.denominator}"
+
+
+def test_mp4_keeps_the_aspect_ratio_in_its_pasp_box(tmp_path: Path) -> None:
+    """Not only in the H.264 headers: MP4's pixel-aspect box (what QuickTime players read)."""
+    src = _with_sar(tmp_path / "src.mp4", Fraction(4, 3))
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, probe(src), EncodeOptions.resolve("auto")) as writer:
+        for frame in iter_frames(src):
+            writer.write(frame)
+    data = out.read_bytes()
+    at = data.find(b"pasp")
+    assert at > 0 and data[at + 4:at + 12] == (4).to_bytes(4, "big") + (3).to_bytes(4, "big")
+
+
+def test_rotated_source_turns_its_aspect_ratio(tmp_path: Path) -> None:
+    """Frames are made upright: a 90°-rotated 4:3 pixel is 3:4 on the upright frame."""
+    src = make_clip(tmp_path / "rot.mp4", rotation=90, frames=2)
+    with av.open(str(src)) as i, av.open(str(tmp_path / "rot43.mp4"), "w") as o:
+        v = o.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        v.set_display_rotation(90)
+        for f in i.decode(video=0):
+            f.pict_type = av.video.frame.PictureType.NONE
+            for p in v.encode(f):
+                o.mux(p)
+        for p in v.encode(None):
+            o.mux(p)
+    info = probe(tmp_path / "rot43.mp4")
+    assert (info.rotation, info.width, info.height, info.sample_aspect_ratio) == (270, 48, 64, Fraction(3, 4))
+
+
+def test_webm_that_cannot_carry_the_aspect_ratio_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    src = _with_sar(tmp_path / "src.mp4", Fraction(4, 3))
+    out = tmp_path / "out.webm"
+    with caplog.at_level("WARNING", logger="editor"):
+        with VideoWriter(out, probe(src), EncodeOptions.resolve("auto")) as writer:
+            for frame in iter_frames(src):
+                writer.write(frame)
+    assert any("4:3 (sample aspect ratio), which libvpx-vp9 in webm cannot carry" in r.getMessage()
+               for r in caplog.records)
+    assert probe(out).frame_count == 4
+
+
+def test_source_without_aspect_ratio_writes_none(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "src.mp4", frames=2)
+    assert probe(src).sample_aspect_ratio is None
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, probe(src), EncodeOptions.resolve("auto")) as writer:
+        for frame in iter_frames(src):
+            writer.write(frame)
+    assert probe(out).sample_aspect_ratio is None
+    assert _ffprobe_sar(out) in ("", "N/A", "0:1")

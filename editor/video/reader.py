@@ -109,6 +109,16 @@ def rotation_of(frame: av.VideoFrame) -> int:
     return (-ccw) % 360 // 90 * 90
 
 
+def sample_aspect_ratio(stream: av.video.stream.VideoStream, rotation: int) -> Fraction | None:
+    """Width : height of a pixel of the upright frames: the container's or else the bitstream's
+    sample aspect ratio (FFmpeg's ``av_guess_sample_aspect_ratio``), inverted for a 90°/270°
+    display rotation (the pixels turn with the picture); ``None`` when neither says."""
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    if not sar or sar <= 0:
+        return None
+    return 1 / Fraction(sar) if rotation in (90, 270) else Fraction(sar)
+
+
 def hdr_metadata(frame: av.VideoFrame) -> tuple[MasteringDisplay | None, ContentLight | None]:
     """HDR10 mastering-display and content-light side data of a decoded frame."""
     mastering = light = None
@@ -383,6 +393,7 @@ def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
         if field_order == "unknown":
             field_order = "tt" if first.interlaced_frame else "progressive"
         first_pts = first.pts
+        sar = sample_aspect_ratio(stream, rotation)
         index, container_name, codec, pix_fmt = stream.index, container.format.name, cc.name, first.format.name
     with open_container(path) as container:
         stream = container.streams[index]
@@ -397,7 +408,8 @@ def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
         frame_count_estimate=estimate, average_rate=Fraction(rate), time_base=Fraction(tb),
         duration=duration, codec=codec, pix_fmt=pix_fmt, color=color,
         audio=audio, container_format=container_name, bit_depth=bit_depth(pix_fmt),
-        mastering_display=mastering, content_light=light, index=index, field_order=field_order)
+        mastering_display=mastering, content_light=light, index=index, field_order=field_order,
+        sample_aspect_ratio=sar)
     if len(_probe_cache) > 64:
         _probe_cache.clear()
     _probe_cache[key] = info

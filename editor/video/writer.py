@@ -7,8 +7,8 @@
   everything else is converted with the source's matrix and range, never swscale's defaults.
 * 10- and 12-bit sources are written at their depth; HDR colour tags, mastering-display and
   content-light metadata are kept (x265 / x264 parameters, so the SEI is in the bitstream).
-* The output keeps the source's timestamps (VFR stays VFR), frame rate, size and colour
-  tags; every other stream (audio, subtitles, data, attachments), the chapters and the
+* The output keeps the source's timestamps (VFR stays VFR), frame rate, size, pixel aspect
+  ratio and colour tags; every other stream (audio, subtitles, data, attachments), the chapters and the
   container and stream metadata are copied (:mod:`editor.video.streams`).
 * The file is written under a temporary name in the destination folder and renamed
   when complete, so an output is never left half-written; the input is never
@@ -52,6 +52,9 @@ _INTERLACED_CODECS = ("libx264", "mpeg2video", "prores_ks", "h264_nvenc")
 _HEVC_FIELDS = (" (HEVC codes fields only as separate pictures, which FFmpeg-based players show as half-height "
                 "frames at twice the rate)")
 _NO_FIELDS = {"libx265": _HEVC_FIELDS, "hevc_nvenc": _HEVC_FIELDS}
+#: Encoders whose bitstream has no sample aspect ratio (checked with PyAV 18.1's FFmpeg 8:
+#: written to Matroska with a 4:3 encoder aspect ratio, ffprobe reads none back).
+_NO_SAR_CODECS = ("libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1", "librav1e", "ffv1", "prores_ks", "prores")
 _FRAME_RATE_CODECS = ("mpeg1video", "mpeg2video", "h261", "h263", "h263p")
 
 
@@ -397,6 +400,23 @@ class VideoWriter:
                         "interlaced, --deinterlace bwdif makes it progressive)", first, codec,
                         _NO_FIELDS.get(codec, ""), first)
 
+    def _aspect(self, stream: av.video.stream.VideoStream, codec: str) -> None:
+        """The source's sample aspect ratio (pixel width : height) on the encoder: FFmpeg's
+        encoders write it in the bitstream (H.264/HEVC VUI, MPEG-2/MPEG-4 headers, JPEG), MP4
+        and MOV in a ``pasp`` box and AVI in its header from it. Matroska and WebM keep it
+        only as the track's display size, from ``AVStream.sample_aspect_ratio``, which PyAV
+        cannot set: codecs with no aspect ratio in their bitstream (:data:`_NO_SAR_CODECS`) lose
+        it there, with a warning."""
+        sar = self.source.sample_aspect_ratio
+        if not sar:
+            return
+        stream.codec_context.sample_aspect_ratio = sar
+        assert self._container is not None
+        if sar != 1 and codec in _NO_SAR_CODECS and self._container.format.name in ("matroska", "webm"):
+            log.warning("the source's pixels are %d:%d (sample aspect ratio), which %s in %s cannot carry: the "
+                        "output plays with square pixels (.mp4, .mov, or .mkv with --codec libx264 keep it)",
+                        sar.numerator, sar.denominator, codec, self._container.format.name)
+
     def _open(self, first: Frame) -> None:
         opts = self.options
         h, w = first.image.shape[:2]
@@ -414,6 +434,7 @@ class VideoWriter:
                               self.path) from exc
         stream.width, stream.height = w + self._pad[0], h + self._pad[1]
         stream.pix_fmt = pix_fmt
+        self._aspect(stream, codec)
         tb = first.time_base if first.pts is not None else Fraction(1, 1) / rate
         stream.time_base = tb
         cc = stream.codec_context
