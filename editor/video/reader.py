@@ -202,7 +202,8 @@ class OneSize:
     stream whose frame size changes mid-way (MPEG-TS joined from two sizes) gives tracking,
     detection and the writer frames of one size. ``width``/``height``/``pix_fmt``: the
     stream's first frame (``None``: taken from the first frame given). One warning per file and
-    size, naming the first such frame; ``InputError`` naming the file and frame when swscale cannot convert."""
+    size, naming the first such frame; ``InputError`` naming the file and frame when swscale
+    cannot convert."""
 
     def __init__(self, path: str | Path, width: int | None = None, height: int | None = None,
                  pix_fmt: str | None = None) -> None:
@@ -226,8 +227,12 @@ class OneSize:
         key = (str(self.path.resolve()), got, self.size)  # once per file and size, not once per pass
         if key not in _resize_warned:
             _resize_warned.add(key)
-            log.warning("%s: the frame size changes at %s, from %dx%d to %dx%d: scaling every such frame to %dx%d "
-                        "(bicubic, as ffmpeg does)", self.path.name, where, w, h, got[0], got[1], w, h)
+            if got[:2] != (w, h):
+                log.warning("%s: the frame size changes at %s, from %dx%d to %dx%d: scaling every such frame to "
+                            "%dx%d (bicubic, as ffmpeg does)", self.path.name, where, w, h, got[0], got[1], w, h)
+            else:
+                log.warning("%s: the pixel format changes at %s, from %s to %s: converting every such frame to %s "
+                            "(as ffmpeg does)", self.path.name, where, fmt, got[2], fmt)
         return out
 
 
