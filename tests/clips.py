@@ -124,7 +124,7 @@ def synthetic_frame(pix_fmt: str, width: int, height: int, t: int, *, full_range
 
 
 def make_clip(path: Path, *, codec: str = "libx264", pix_fmt: str = "yuv420p", size: tuple[int, int] = (64, 48),
-              frames: int = 6, rate: int = 25, color: tuple[int, int, int, int] = UNTAGGED,
+              frames: int = 6, rate: int | Fraction = 25, color: tuple[int, int, int, int] = UNTAGGED,
               options: dict[str, str] | None = None, audio: Iterable[Audio] = (),
               subtitles: Iterable[tuple[float, float, str]] = (), subtitle_codec: str | None = None,
               attachments: Iterable[tuple[str, str, bytes]] = (), chapters: Iterable[tuple[float, float, str]] = (),

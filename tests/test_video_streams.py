@@ -156,6 +156,19 @@ def test_data_streams_are_copied_where_the_container_holds_them(tmp_path: Path,
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["data stream 1 (klv) is not in the output"]
 
 
+def test_output_without_audio_drops_audio_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A GIF holds no audio: the audio stream is dropped, named in one warning (as --no-audio
+    would), instead of failing for want of an audio encoder."""
+    src = make_clip(tmp_path / "src.mp4", frames=4, audio=[Audio("aac", "stereo")])
+    out = tmp_path / "out.gif"
+    with caplog.at_level(logging.WARNING, logger="editor"):
+        _render(src, out)
+    assert [s["codec_type"] for s in _streams(out)] == ["video"]
+    assert probe(out).frame_count == 4
+    assert [r.getMessage() for r in caplog.records] == [
+        "audio stream 1 (aac) is not in the output: gif holds no audio (as with --no-audio)"]
+
+
 def test_quicktime_timecode_survives(tmp_path: Path) -> None:
     src = make_clip(tmp_path / "tc.mov", video_metadata={"timecode": "01:02:03:04"})
     for ext in (".mov", ".mkv"):

@@ -132,6 +132,9 @@ class VideoInfo:
     field_order: str = "progressive"
     """``progressive``, or interlaced: ``tt``/``tb`` top field first, ``bb``/``bt`` bottom field
     first (FFmpeg's ``field_order``; an interlaced stream that does not say is ``tt``)."""
+    sample_aspect_ratio: Fraction | None = None
+    """Width : height of one pixel of the upright frames (SAR; 4:3 for anamorphic 4:3
+    pixels), ``None`` when the source does not say (square pixels, for players)."""
 
     @property
     def size(self) -> tuple[int, int]:

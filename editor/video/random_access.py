@@ -27,7 +27,8 @@ import av.error
 
 from editor.api.errors import InputError
 from editor.api.frames import Frame
-from editor.video.reader import Damage, LostFrame, decodable_pts, decode_frames, open_container, to_frame, video_stream
+from editor.video.reader import (Damage, LostFrame, OneSize, decodable_pts, decode_frames, open_container, to_frame,
+                                 video_stream)
 
 
 class _NoKeyframe(Exception):
@@ -44,7 +45,7 @@ class FrameSource:
     """``source[i]`` → :class:`Frame` ``i`` (upright RGB, with its decoded planes, made by
     :func:`editor.video.reader.to_frame` like every decoded frame); ``len(source)`` frames.
     ``stream``: the video stream (:func:`editor.video.reader.video_stream`; default: the
-    default-disposition one)."""
+    default-disposition one). Every frame has the first frame's size (:class:`editor.video.reader.OneSize`)."""
 
     READ_AHEAD = 48
     """Frames ahead of the decoder's position reached by decoding on rather than seeking."""
@@ -57,6 +58,7 @@ class FrameSource:
         self.deep = deep
         self._cache: OrderedDict[int, Frame] = OrderedDict()
         first_pts = None
+        self._size = OneSize(self.path)  # the first frame's size and format, from the first frame
         with open_container(self.path) as c:
             stream = video_stream(c, self.path, index)
             self.time_base = Fraction(stream.time_base or Fraction(1, 90000))
@@ -64,6 +66,7 @@ class FrameSource:
             try:
                 for av_frame in decode_frames(c, stream):
                     first_pts = av_frame.pts
+                    self._size = OneSize(self.path, av_frame.width, av_frame.height, av_frame.format.name)
                     break
             except av.error.FFmpegError as exc:
                 raise InputError(f"cannot decode video ({exc})", self.path) from exc
@@ -143,7 +146,7 @@ class FrameSource:
                 assert last is not None
                 frame = damage.lost(last, i, av_frame.pts, self.time_base, self.rate)
             else:
-                frame = to_frame(av_frame, i, self.time_base, self.rate, deep=self.deep)
+                frame = to_frame(self._size(av_frame, i), i, self.time_base, self.rate, deep=self.deep)
                 frame.damaged = damage.decoded(av_frame)
             last = frame
             yield frame

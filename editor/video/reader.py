@@ -109,6 +109,16 @@ def rotation_of(frame: av.VideoFrame) -> int:
     return (-ccw) % 360 // 90 * 90
 
 
+def sample_aspect_ratio(stream: av.video.stream.VideoStream, rotation: int) -> Fraction | None:
+    """Width : height of a pixel of the upright frames: the container's or else the bitstream's
+    sample aspect ratio (FFmpeg's ``av_guess_sample_aspect_ratio``), inverted for a 90°/270°
+    display rotation (the pixels turn with the picture); ``None`` when neither says."""
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    if not sar or sar <= 0:
+        return None
+    return 1 / Fraction(sar) if rotation in (90, 270) else Fraction(sar)
+
+
 def hdr_metadata(frame: av.VideoFrame) -> tuple[MasteringDisplay | None, ContentLight | None]:
     """HDR10 mastering-display and content-light side data of a decoded frame."""
     mastering = light = None
@@ -176,6 +186,54 @@ class Damage:
         self.damaged = True
         time = index / float(rate) if pts is None else float(pts * time_base)
         return dataclasses.replace(last, index=index, image=last.image.copy(), pts=pts, time=time, damaged=True)
+
+
+#: The scaler for frames whose size differs from the stream's first frame: swscale's bicubic,
+#: what FFmpeg's command line uses there (``ffmpeg -h full``: ``-autoscale``, on by default,
+#: "automatically insert a scale filter at the end of the filter graph" sizing every frame to
+#: the first one's; ``-sws_flags``, "default bicubic").
+RESIZE_INTERPOLATION = "BICUBIC"
+_resize_warned: set[tuple[str, tuple[int, int, str], tuple[int, int, str]]] = set()
+
+
+class OneSize:
+    """Every frame of a stream at its first frame's size and pixel format (stored
+    orientation), as FFmpeg's command line makes them (:data:`RESIZE_INTERPOLATION`): a
+    stream whose frame size changes mid-way (MPEG-TS joined from two sizes) gives tracking,
+    detection and the writer frames of one size. ``width``/``height``/``pix_fmt``: the
+    stream's first frame (``None``: taken from the first frame given). One warning per file and
+    size, naming the first such frame; ``InputError`` naming the file and frame when swscale
+    cannot convert."""
+
+    def __init__(self, path: str | Path, width: int | None = None, height: int | None = None,
+                 pix_fmt: str | None = None) -> None:
+        self.path = Path(path)
+        self.size = (width, height, pix_fmt) if width and height and pix_fmt else None
+
+    def __call__(self, frame: av.VideoFrame, index: int | None) -> av.VideoFrame:
+        """``frame`` (decoded, frame ``index`` of the stream, ``None`` when unknown) at the stream's size."""
+        got = (frame.width, frame.height, frame.format.name)
+        if self.size is None:
+            self.size = got
+        if got == self.size:
+            return frame
+        w, h, fmt = self.size
+        where = f"frame {index}" if index is not None else f"the frame at pts {frame.pts}"
+        try:
+            out = frame.reformat(width=w, height=h, format=fmt, interpolation=RESIZE_INTERPOLATION)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise InputError(f"{where} is {got[0]}x{got[1]} {got[2]}, the stream's first frame {w}x{h} {fmt}, and "
+                             f"cannot be scaled to it ({_av_message(exc)})", self.path) from exc
+        key = (str(self.path.resolve()), got, self.size)  # once per file and size, not once per pass
+        if key not in _resize_warned:
+            _resize_warned.add(key)
+            if got[:2] != (w, h):
+                log.warning("%s: the frame size changes at %s, from %dx%d to %dx%d: scaling every such frame to "
+                            "%dx%d (bicubic, as ffmpeg does)", self.path.name, where, w, h, got[0], got[1], w, h)
+            else:
+                log.warning("%s: the pixel format changes at %s, from %s to %s: converting every such frame to %s "
+                            "(as ffmpeg does)", self.path.name, where, fmt, got[2], fmt)
+        return out
 
 
 #: Seconds of packets in a row the decoder may reject before decoding gives up.
@@ -340,6 +398,7 @@ def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
         if field_order == "unknown":
             field_order = "tt" if first.interlaced_frame else "progressive"
         first_pts = first.pts
+        sar = sample_aspect_ratio(stream, rotation)
         index, container_name, codec, pix_fmt = stream.index, container.format.name, cc.name, first.format.name
     with open_container(path) as container:
         stream = container.streams[index]
@@ -354,7 +413,8 @@ def probe(path: str | Path, stream: int | None = None) -> VideoInfo:
         frame_count_estimate=estimate, average_rate=Fraction(rate), time_base=Fraction(tb),
         duration=duration, codec=codec, pix_fmt=pix_fmt, color=color,
         audio=audio, container_format=container_name, bit_depth=bit_depth(pix_fmt),
-        mastering_display=mastering, content_light=light, index=index, field_order=field_order)
+        mastering_display=mastering, content_light=light, index=index, field_order=field_order,
+        sample_aspect_ratio=sar)
     if len(_probe_cache) > 64:
         _probe_cache.clear()
     _probe_cache[key] = info
@@ -411,6 +471,12 @@ def to_frame(av_frame: av.VideoFrame, index: int, time_base: Fraction, rate: Fra
                  planes=planes if keep_planes else None)
 
 
+def _one_size(frames: Iterator[av.VideoFrame | LostFrame], size: OneSize) -> Iterator[av.VideoFrame | LostFrame]:
+    """``frames`` (from the stream's first, so the n-th is frame n) at the first frame's size."""
+    for index, frame in enumerate(frames):
+        yield frame if isinstance(frame, LostFrame) else size(frame, index)
+
+
 def _filtered(frames: Iterator[av.VideoFrame | LostFrame],
               chain: FrameFilter | None) -> Iterator[av.VideoFrame | LostFrame]:
     if chain is None:
@@ -432,7 +498,8 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
     :func:`to_frame` for ``deep`` and ``keep_planes``; frames that keep their planes also keep
     the RGB copy the writer compares against). ``deinterlace``: ``bwdif`` or ``yadif``
     (:data:`editor.video.filters.DEINTERLACERS`; frames flagged interlaced are deinterlaced,
-    one frame per frame, same timestamps).
+    one frame per frame, same timestamps). Every frame has the first frame's size
+    (:class:`OneSize`: scaled as FFmpeg's command line scales them, with one warning).
 
     Frames decoded with errors (FFmpeg flags them corrupt: concealed), frames whose packet
     the decoder rejects (they repeat the frame before) and the frames after them up to the
@@ -460,7 +527,8 @@ def iter_frames(path: str | Path, *, check_truncation: bool = True, threads: int
             damage = Damage()
             last: Frame | None = None
             rejected = 0
-            for av_frame in _filtered(decode_frames(container, stream, lost=True), chain):
+            frames = _one_size(decode_frames(container, stream, lost=True), OneSize(path))
+            for av_frame in _filtered(frames, chain):
                 if isinstance(av_frame, LostFrame):
                     # a packet the decoder rejects: its frame repeats the last one, damaged
                     rejected += 1

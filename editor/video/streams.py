@@ -314,6 +314,9 @@ class StreamCopier:
     def _transcode_audio(self, stream: av.stream.Stream, why: str) -> None:
         cc = stream.codec_context
         target = AUDIO_FALLBACK.get(self.format) or self._output.default_audio_codec
+        if target in (None, "", "none"):  # the muxer has no audio codec at all (GIF, APNG, Y4M)
+            self._drop(stream, f"{self.format} holds no audio (as with --no-audio)")
+            return
         if target not in av.codecs_available:
             target = self._output.default_audio_codec
         name = describe(stream)

@@ -7,8 +7,8 @@
   everything else is converted with the source's matrix and range, never swscale's defaults.
 * 10- and 12-bit sources are written at their depth; HDR colour tags, mastering-display and
   content-light metadata are kept (x265 / x264 parameters, so the SEI is in the bitstream).
-* The output keeps the source's timestamps (VFR stays VFR), frame rate, size and colour
-  tags; every other stream (audio, subtitles, data, attachments), the chapters and the
+* The output keeps the source's timestamps (VFR stays VFR), frame rate, size, pixel aspect
+  ratio and colour tags; every other stream (audio, subtitles, data, attachments), the chapters and the
   container and stream metadata are copied (:mod:`editor.video.streams`).
 * The file is written under a temporary name in the destination folder and renamed
   when complete, so an output is never left half-written; the input is never
@@ -52,6 +52,9 @@ _INTERLACED_CODECS = ("libx264", "mpeg2video", "prores_ks", "h264_nvenc")
 _HEVC_FIELDS = (" (HEVC codes fields only as separate pictures, which FFmpeg-based players show as half-height "
                 "frames at twice the rate)")
 _NO_FIELDS = {"libx265": _HEVC_FIELDS, "hevc_nvenc": _HEVC_FIELDS}
+#: Encoders whose bitstream has no sample aspect ratio (checked with PyAV 18.1's FFmpeg 8:
+#: written to Matroska with a 4:3 encoder aspect ratio, ffprobe reads none back).
+_NO_SAR_CODECS = ("libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1", "librav1e", "ffv1", "prores_ks", "prores")
 _FRAME_RATE_CODECS = ("mpeg1video", "mpeg2video", "h261", "h263", "h263p")
 
 
@@ -235,6 +238,50 @@ def _repeatable_x264(codec: str, options: dict[str, str]) -> None:
     options["x264-params"] = ":".join(p for p in (params, "asm=avx2") if p)
 
 
+#: Containers that store one frame per tick of the stream's time base and no presentation
+#: timestamps (AVI: the header's dwScale/dwRate is the frame rate and a frame's time is its
+#: place in the index; FFmpeg's AVI muxer fills a gap in decode timestamps with empty
+#: "repeat" frames): written at a constant rate (:class:`ConstantRate`).
+CONSTANT_RATE_FORMATS = ("avi",)
+
+
+def _rate_text(rate: Fraction) -> str:
+    """``25`` or ``30000/1001`` (frames per second)."""
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
+
+
+class ConstantRate:
+    """Frames → slots of a constant-rate stream (slot ``n`` is shown from ``n / rate`` s):
+    frame ``f`` belongs in slot ``round((t_f − t_0) · rate)``, ``t_0`` the first frame's time,
+    so the first frame is at 0. As ``ffmpeg -fps_mode cfr`` does (the mode FFmpeg's command
+    line picks for muxers without variable frame rate; ffmpeg documentation, ``-fps_mode``):
+    a frame whose slot is already filled is dropped, and slots a frame skips are filled by
+    repeating the frame before, so a constant-rate source comes out frame for frame and a
+    variable-rate one at its average rate."""
+
+    def __init__(self, rate: Fraction) -> None:
+        self.rate = Fraction(rate)
+        self.start: Fraction | None = None
+        self.next = 0
+        self.dropped = 0
+        self.repeated = 0
+
+    def place(self, frame: Frame) -> tuple[int, int | None]:
+        """(repeats of the frame before, to fill the slots ``frame`` skips; ``frame``'s slot,
+        ``None`` when it is dropped)."""
+        time = Fraction(frame.pts) * frame.time_base if frame.pts is not None else frame.index / self.rate
+        if self.start is None:
+            self.start = time
+        slot = round((time - self.start) * self.rate)
+        if slot < self.next:
+            self.dropped += 1
+            return 0, None
+        repeats = slot - self.next
+        self.repeated += repeats
+        self.next = slot + 1
+        return repeats, slot
+
+
 class VideoWriter:
     """Encode frames to ``path`` with the timing, size, streams and tags of ``source``.
 
@@ -255,6 +302,8 @@ class VideoWriter:
         self._copier: StreamCopier | None = None
         self._last_pts: int | None = None
         self._frame_tb: Fraction | None = None
+        self._cfr: ConstantRate | None = None
+        self._previous: av.VideoFrame | None = None
         self._pad = (0, 0)
         self._color = ColorInfo()
         self._alpha_out = False
@@ -397,6 +446,23 @@ class VideoWriter:
                         "interlaced, --deinterlace bwdif makes it progressive)", first, codec,
                         _NO_FIELDS.get(codec, ""), first)
 
+    def _aspect(self, stream: av.video.stream.VideoStream, codec: str) -> None:
+        """The source's sample aspect ratio (pixel width : height) on the encoder: FFmpeg's
+        encoders write it in the bitstream (H.264/HEVC VUI, MPEG-2/MPEG-4 headers, JPEG), MP4
+        and MOV in a ``pasp`` box and AVI in its header from it. Matroska and WebM keep it
+        only as the track's display size, from ``AVStream.sample_aspect_ratio``, which PyAV
+        cannot set: codecs with no aspect ratio in their bitstream (:data:`_NO_SAR_CODECS`) lose
+        it there, with a warning."""
+        sar = self.source.sample_aspect_ratio
+        if not sar:
+            return
+        stream.codec_context.sample_aspect_ratio = sar
+        assert self._container is not None
+        if sar != 1 and codec in _NO_SAR_CODECS and self._container.format.name in ("matroska", "webm"):
+            log.warning("the source's pixels are %d:%d (sample aspect ratio), which %s in %s cannot carry: the "
+                        "output plays with square pixels (.mp4, .mov, or .mkv with --codec libx264 keep it)",
+                        sar.numerator, sar.denominator, codec, self._container.format.name)
+
     def _open(self, first: Frame) -> None:
         opts = self.options
         h, w = first.image.shape[:2]
@@ -414,12 +480,20 @@ class VideoWriter:
                               self.path) from exc
         stream.width, stream.height = w + self._pad[0], h + self._pad[1]
         stream.pix_fmt = pix_fmt
+        self._aspect(stream, codec)
         tb = first.time_base if first.pts is not None else Fraction(1, 1) / rate
+        if self._container.format.name in CONSTANT_RATE_FORMATS:  # one tick per frame: the frame rate
+            tb = Fraction(1, 1) / rate
+            self._cfr = ConstantRate(rate)
+            # every stream starts at its first index entry: a shift of all timestamps (FFmpeg's
+            # default when a copied stream starts below 0, as AAC priming does) would move the
+            # first video frame a tick late, leaving an empty "repeat" entry after it
+            self._container.container_options["avoid_negative_ts"] = "disabled"
         stream.time_base = tb
         cc = stream.codec_context
         # MPEG-1/2 and H.263 take only a frame-rate time base (constant rate); MPEG-4 part 2 one
         # whose denominator fits 16 bits
-        if codec in _FRAME_RATE_CODECS or (codec == "mpeg4" and tb.denominator > 65535):
+        if self._cfr is None and (codec in _FRAME_RATE_CODECS or (codec == "mpeg4" and tb.denominator > 65535)):
             self._frame_tb = tb
             tb = Fraction(1, 1) / rate
         cc.time_base = tb
@@ -520,14 +594,25 @@ class VideoWriter:
         return from_rgb(image, alpha, pix_fmt, self._color)
 
     def write(self, frame: Frame) -> None:
-        """Encode one frame (its pts are kept; a non-increasing pts is nudged forward)."""
+        """Encode one frame (its pts are kept; a non-increasing pts is nudged forward; in AVI its
+        place at the constant rate: :class:`ConstantRate`)."""
         if self._container is None:
             self._open(frame)
         assert self._stream is not None and self._container is not None
-        av_frame = self._to_av(frame)
+        enc_tb = self._stream.codec_context.time_base
         pts = frame.pts if frame.pts is not None else frame.index
         duration = frame.duration
-        enc_tb = self._stream.codec_context.time_base
+        if self._cfr is not None:
+            repeats, slot = self._cfr.place(frame)
+            if slot is None:  # its slot is taken: dropped (ConstantRate)
+                self._copy_until(frame.time)
+                return
+            for k in range(repeats):  # slots it skips: the frame before again
+                assert self._previous is not None
+                self._previous.pts = slot - repeats + k
+                self._encode(self._previous, frame.index)
+            pts, duration = slot, 1
+        av_frame = self._to_av(frame)
         if self._frame_tb is not None and frame.pts is not None:
             pts = round(pts * frame.time_base / enc_tb)
             duration = round(duration * frame.time_base / enc_tb) if duration else None
@@ -542,25 +627,40 @@ class VideoWriter:
         if duration:
             av_frame.duration = duration
         self._last_pts = pts
+        self._encode(av_frame, frame.index)
+        self._previous = av_frame
+        self._copy_until(frame.time)
+        self.frames_written += 1
+
+    def _encode(self, av_frame: av.VideoFrame, index: int) -> None:
+        assert self._stream is not None and self._container is not None
         try:
             for packet in self._stream.encode(av_frame):
                 self._container.mux(packet)
         except av.error.FFmpegError as exc:
-            raise self._failed(exc, f"encoding failed at frame {frame.index}") from exc
-        if self._copier is not None:
-            try:
-                self._copier.write_until(frame.time)
-            except OutputError as exc:
-                raise self._named(exc) from exc
-            except av.error.FFmpegError as exc:  # the folder's: full, read-only (streams.StreamCopier._emit)
-                raise self._failed(exc, "writing the other streams") from exc
-        self.frames_written += 1
+            raise self._failed(exc, f"encoding failed at frame {index}") from exc
+
+    def _copy_until(self, time: float) -> None:
+        """The other streams up to ``time`` (seconds)."""
+        if self._copier is None:
+            return
+        try:
+            self._copier.write_until(time)
+        except OutputError as exc:
+            raise self._named(exc) from exc
+        except av.error.FFmpegError as exc:  # the folder's: full, read-only (streams.StreamCopier._emit)
+            raise self._failed(exc, "writing the other streams") from exc
 
     def close(self) -> Path:
         """Flush, finish the file and move it to its final name."""
         if self._container is None:
             raise OutputError("no frames were written", self.path)
         assert self._stream is not None
+        cfr = self._cfr
+        if cfr is not None and (cfr.dropped or cfr.repeated):
+            log.warning("%s holds a constant frame rate: the variable-rate source is written at %s fps, %d frames "
+                        "repeated and %d dropped (as ffmpeg -fps_mode cfr does; .mkv or .mp4 keep its timing)",
+                        self._container.format.name.upper(), _rate_text(cfr.rate), cfr.repeated, cfr.dropped)
         try:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
