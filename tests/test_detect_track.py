@@ -504,6 +504,46 @@ def test_backward_prompts_start_below_dense_runs() -> None:
     assert backward_prompts([7], 8) == {7}
 
 
+def test_no_backward_pass_for_objects_prompted_on_every_frame_from_the_first(clip: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disc 1, detected on every frame from frame 0: a bidirectional run has nothing for the
+    backward pass to give (``engine.needs_backward``), so no frame is cached and the frames
+    are not read again (``replay`` unused), and the frames and label maps yielded are the
+    very ones the run with the backward pass yields."""
+    import editor.tracking.engine as engine
+    from collections.abc import Iterator
+
+    from editor.api.frames import Frame
+    from editor.backends.classic import FlowTracker, GrabCutSegmenter
+    from editor.video.reader import iter_frames, probe
+
+    found = detect_objects(clip, {"discs": DiscDetector()}, DetectOptions())
+    dense = [o for o in found.prompts.objects if [p.frame for p in o.prompts] == list(range(T))]
+    assert len(dense) == 1  # disc 1 (disc 2 enters at frame 13)
+    runs = {}
+    for skip in (True, False):
+        if not skip:
+            monkeypatch.setattr(engine, "needs_backward", lambda frames: True)
+        replayed: list[int] = []
+
+        def replay() -> Iterator[Frame]:
+            replayed.append(1)
+            return iter_frames(clip)
+        with engine.TrackingSession(probe(clip), GrabCutSegmenter(), FlowTracker(),
+                                    work_dir=tmp_path / str(skip)) as s:
+            s.add_prompts(PromptSet(tuple(dense)))
+            runs[skip] = ([(item.frame, item.labels, item.confidence) for item in
+                           s.stream(iter_frames(clip), bidirectional=True, replay=replay)],
+                          s.stats.cached_frames, len(replayed))
+    (fast, cached, replays), (full, cached_full, replays_full) = runs[True], runs[False]
+    assert (cached, replays) == (0, 0) and (cached_full, replays_full) == (T, 1)
+    assert len(fast) == len(full) == T
+    for (fa, la, ca), (fb, lb, cb) in zip(fast, full):
+        assert np.array_equal(la, lb) and ca == cb and np.array_equal(fa.image, fb.image)
+        assert all(np.array_equal(x, y) for x, y in zip(fa.planes.data, fb.planes.data))
+    assert all(_coverage(fast[t][1], scene(t)[1] == 1, {1}) >= 0.8 for t in range(T))
+
+
 def test_dense_prompts_are_tracked_back_from_near_their_gaps(clip: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A detection on every frame but 20–24, with a history of 8 (off by default: see

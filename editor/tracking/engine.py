@@ -124,6 +124,15 @@ def backward_prompts(frames: Sequence[int], history: int | None = BACKWARD_HISTO
     return out
 
 
+def needs_backward(frames: Sequence[int]) -> bool:
+    """Whether a bidirectional backward pass gives an object with prompts on ``frames``
+    (ascending, distinct) anything: masks before its first prompt (it is not frame 0), or
+    masks, confidences or the passes' agreement on a frame between two of its prompts (one
+    frame or more missing). ``False`` for a prompt on every frame from frame 0 to the last
+    (a person detected on every frame from the first): the forward pass gives every frame."""
+    return bool(frames) and (frames[0] > 0 or frames[-1] - frames[0] + 1 != len(frames))
+
+
 @dataclass
 class ObjectState:
     id: int
@@ -1024,7 +1033,9 @@ class TrackingSession:
         a reader without the RGB copies the writer uses) and the frames yielded come from
         ``replay()``: decoding twice costs far less than writing and reading whole frames
         (image, alpha, planes) as PNG — at 1080p some 20 ms against 300 and more per frame.
-        Without it, ``frames`` are cached whole.
+        Without it, ``frames`` are cached whole. Where no backward pass runs (not
+        ``bidirectional``, or no object needs one: :func:`needs_backward`) nothing is cached
+        and ``frames`` themselves are yielded: ``replay`` is not called.
 
         Raises :class:`PromptError` when a prompt lies past the last frame.
         """
@@ -1038,6 +1049,11 @@ class TrackingSession:
         # last prompt it is given, backward_prompts); they are cached on disk for it
         backward = {oid: backward_prompts(fs, BACKWARD_HISTORY) if bidirectional else {fs[0]}
                     for oid, fs in prompt_frames.items()}
+        if bidirectional and not any(needs_backward(fs) for fs in prompt_frames.values()):
+            # every object is prompted on every frame from the first to its last: the backward
+            # pass's masks and verdicts would be used nowhere, so it is not run (nor its
+            # frames cached and decoded again); the output is the same
+            backward = {oid: {fs[0]} for oid, fs in prompt_frames.items()}
         horizon = max(max(fs) for fs in backward.values())
 
         def from_backward(oid: int, f: int) -> bool:
@@ -1107,7 +1123,7 @@ class TrackingSession:
                         cache.put_labels(g, self._labels(masks))
                 progress("backward", horizon - f + 1, horizon + 1)
         fwd = self._pass(False, f_min)  # 3. forward, merged with the backward results
-        replaying = replay is not None
+        replaying = replay is not None and horizon > 0  # nothing cached: ``frames`` go on
         if replaying:
             close = getattr(source, "close", None)
             if close is not None:
