@@ -2,7 +2,7 @@
 with a real person (``python -m benchmarks.people_speed``).
 
 The clip is bikes.mp4's cyclist at 720p (:func:`benchmarks.inputs.make_people_clip`: frames
-100–140 scaled to 720 rows, cropped to 1280×720, ping-pong looped): a person the detector
+100–136 scaled to 720 rows, cropped to 1280×720, ping-pong looped): a person the detector
 keeps (a face on most frames), unlike the bunny clip of the main benchmark, where nobody is
 detected. Each scenario runs in its own process (``benchmarks.scenarios``), alternating
 transcode and people run ``--repeat`` times; the ratios are of the medians, wall-clock time

@@ -445,7 +445,9 @@ def test_tracking_only_cache_gives_the_readers_8bit_view(tmp_path: Path, pix_fmt
     """What the backward pass reads back from a ``tracking_only`` frame cache is the very
     8-bit view the forward pass gets from the reader (10-bit, rotated and packed sources),
     from disk or (``memory``: room for two frames and a label map) from memory: then the
-    first two frames and a label map write no file."""
+    first label map writes no file, and the first two frames write only their planes (kept
+    for the output). What the output takes back (``get_output``) is the frame the reader
+    gave: image at its depth, alpha, planes and the reader's RGB copy."""
     from clips import make_clip
     from editor.tracking.frame_cache import FrameCache
     from editor.video.reader import iter_frames
@@ -461,35 +463,61 @@ def test_tracking_only_cache_gives_the_readers_8bit_view(tmp_path: Path, pix_fmt
         cache.put_labels(frame.index, labels)
         assert np.array_equal(cache.get_labels(frame.index), labels)
     files = {p.name[0] + str(int(p.name[1:7])) for p in (tmp_path / "cache").iterdir()}  # r: frame, b: labels
-    on_disk = {"r0", "r1", "r2", "b0", "b1", "b2"} if not memory else {"r2", "b1", "b2"}
+    with_planes = all(frame.planes is not None for frame in frames)
+    on_disk = {"r0", "r1", "r2", "b0", "b1", "b2"} if not memory else \
+        ({"r0", "r1"} if with_planes else set()) | {"r2", "b1", "b2"}
     assert files == on_disk
     for frame in frames:
         back = cache.get(frame.index)
         assert back.image.dtype == np.uint8 and np.array_equal(back.image, frame.as_8bit().image)
         assert (back.pts, back.time) == (frame.pts, frame.time) and back.planes is None
+        assert cache.rebuilds(frame.index) == with_planes
+        if with_planes:
+            out = cache.get_output(frame.index)
+            assert out.image.dtype == frame.image.dtype and np.array_equal(out.image, frame.image)
+            assert out.image.flags.writeable and out.image is not frame.image  # a stage may edit it
+            assert (out.alpha is None) == (frame.alpha is None)
+            assert (out.pts, out.time, out.duration, out.damaged) == (frame.pts, frame.time, frame.duration,
+                                                                      frame.damaged)
+            assert out.planes.format == frame.planes.format and out.planes.rotation == frame.planes.rotation
+            assert all(np.array_equal(x, y) for x, y in zip(out.planes.data, frame.planes.data))
+            assert out.planes.rgb.keys() == frame.planes.rgb.keys()
+            for key, (rgb, alpha) in frame.planes.rgb.items():
+                assert np.array_equal(out.planes.rgb[key][0], rgb) and (alpha is None) == (out.planes.rgb[key][1] is None)
         cache.drop(frame.index)
     assert not list((tmp_path / "cache").iterdir())
 
 
 def test_stream_with_replay_equals_stream_from_the_cache(clip: Path, tmp_path: Path) -> None:
-    """Reading frames twice (``replay``) instead of caching them whole changes nothing in
-    what tracking yields: the same frames (planes included) and label maps."""
+    """Caching only what tracking needs (``replay`` given: the frames' planes, the output's
+    frames made again from them) instead of caching frames whole changes nothing in what
+    tracking yields: the same frames (planes included) and label maps. Frames without planes
+    (a reader that keeps none) cannot be made again: they are decoded again (``replay()``),
+    with the same images and label maps."""
     from editor.backends.classic import FlowTracker, GrabCutSegmenter
     from editor.tracking.engine import TrackingSession
     from editor.video.reader import iter_frames, probe
 
     found = detect_objects(clip, {"discs": DiscDetector()}, DetectOptions(every=5))
     results = []
-    for replay in (None, lambda: iter_frames(clip, deep=True)):
+    replayed: list[bool] = []
+
+    def replay(keep_planes: bool = True):  # noqa: ANN202
+        replayed.append(keep_planes)
+        return iter_frames(clip, deep=True, keep_planes=keep_planes)
+    for source, again in ((True, None), (True, replay), (False, lambda: replay(False))):
         with TrackingSession(probe(clip), GrabCutSegmenter(), FlowTracker(), work_dir=tmp_path / str(len(results))) as s:
             s.add_prompts(found.prompts)
             results.append([(item.frame, item.labels) for item in
-                            s.stream(iter_frames(clip, deep=True), bidirectional=True, replay=replay)])
-    (a, b) = results
-    assert len(a) == len(b) == T
-    for (fa, la), (fb, lb) in zip(a, b):
+                            s.stream(iter_frames(clip, deep=True, keep_planes=source), bidirectional=True,
+                                     replay=again)])
+    (a, b, c) = results
+    assert replayed == [False]  # planes kept: made again from the cache; none kept: decoded again
+    assert len(a) == len(b) == len(c) == T
+    for (fa, la), (fb, lb), (fc, lc) in zip(a, b, c):
         assert np.array_equal(la, lb) and np.array_equal(fa.image, fb.image)
         assert all(np.array_equal(x, y) for x, y in zip(fa.planes.data, fb.planes.data))
+        assert np.array_equal(la, lc) and np.array_equal(fa.image, fc.image) and fc.planes is None
 
 
 def test_backward_prompts_start_below_dense_runs() -> None:
@@ -502,6 +530,47 @@ def test_backward_prompts_start_below_dense_runs() -> None:
     assert backward_prompts(frames, 8) == {*range(0, 9), *range(25, 34), 50}
     assert backward_prompts(frames, 100) == set(frames)
     assert backward_prompts([7], 8) == {7}
+
+
+def test_no_backward_pass_for_objects_prompted_on_every_frame_from_the_first(clip: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disc 1, detected on every frame from frame 0: a bidirectional run has nothing for the
+    backward pass to give (``engine.needs_backward``), so no frame is cached, and the frames,
+    label maps and confidences yielded are the very ones the run with the backward pass
+    yields."""
+    import editor.tracking.engine as engine
+    from collections.abc import Iterator
+
+    from editor.api.frames import Frame
+    from editor.backends.classic import FlowTracker, GrabCutSegmenter
+    from editor.video.reader import iter_frames, probe
+
+    found = detect_objects(clip, {"discs": DiscDetector()}, DetectOptions())
+    dense = [o for o in found.prompts.objects if [p.frame for p in o.prompts] == list(range(T))]
+    assert len(dense) == 1  # disc 1 (disc 2 enters at frame 13)
+    runs = {}
+    for skip in (True, False):
+        if not skip:
+            monkeypatch.setattr(engine, "needs_backward", lambda frames: True)
+        replayed: list[int] = []
+
+        def replay() -> Iterator[Frame]:
+            replayed.append(1)
+            return iter_frames(clip)
+        with engine.TrackingSession(probe(clip), GrabCutSegmenter(), FlowTracker(),
+                                    work_dir=tmp_path / str(skip)) as s:
+            s.add_prompts(PromptSet(tuple(dense)))
+            runs[skip] = ([(item.frame, item.labels, item.confidence) for item in
+                           s.stream(iter_frames(clip), bidirectional=True, replay=replay)],
+                          s.stats.cached_frames, len(replayed))
+    (fast, cached, replays), (full, cached_full, replays_full) = runs[True], runs[False]
+    assert (cached, replays) == (0, 0) and cached_full == T
+    assert replays_full == 0  # with a backward pass, the frames come back from its cache (planes kept)
+    assert len(fast) == len(full) == T
+    for (fa, la, ca), (fb, lb, cb) in zip(fast, full):
+        assert np.array_equal(la, lb) and ca == cb and np.array_equal(fa.image, fb.image)
+        assert all(np.array_equal(x, y) for x, y in zip(fa.planes.data, fb.planes.data))
+    assert all(_coverage(fast[t][1], scene(t)[1] == 1, {1}) >= 0.8 for t in range(T))
 
 
 def test_dense_prompts_are_tracked_back_from_near_their_gaps(clip: Path, tmp_path: Path,

@@ -186,7 +186,8 @@ class Pipeline:
             require_space(work, _cache_bytes(video), "the frame cache of the backward pass "
                           f"({video.frame_count_estimate} frames of {video.width}x{video.height} {video.pix_fmt})")
         # frames up to where the backward pass starts are read for tracking (cached as raw
-        # planes) and decoded again for the output (see TrackingSession.stream's replay)
+        # planes) and made again from those planes for the output; decoded again (replay)
+        # only where they have none (see TrackingSession.stream)
         first = _decode(req, video, deep)
 
         def replay() -> Iterator[Frame]:

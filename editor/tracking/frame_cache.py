@@ -7,15 +7,16 @@ its decoded planes (:class:`editor.api.frames.DecodedPlanes`) as one lossless gr
 per plane, so frames read back here pass through the writer as bit-exactly as frames that
 never left memory.
 
-``put(frame, tracking_only=True)`` keeps only what tracking needs, for a run that decodes the
-frames again for its output (:meth:`editor.tracking.engine.TrackingSession.stream` with
-``replay``): the decoded planes as raw arrays (``.npy``, uncompressed: at 1080p 4:2:0 3 MB,
-about the size of the image's PNG, written and read ten times faster), from which :meth:`get`
-makes the very 8-bit RGB the reader made (:func:`editor.video.pixels.rgb_of`); a frame
-without planes keeps its 8-bit RGB raw. Alpha and planes are not returned then. The first
-such frames and label maps, up to ``memory_bytes`` (:data:`editor.api.limits.CACHE_MEMORY_BYTES`),
-stay in memory instead, as the 8-bit RGB image itself (read-only): no file written, read,
-converted or deleted for them."""
+``put(frame, tracking_only=True)`` keeps what tracking needs
+(:meth:`editor.tracking.engine.TrackingSession.stream` with ``replay``): the decoded planes
+as raw arrays (``.npy``, uncompressed: at 1080p 4:2:0 3 MB, about the size of the image's
+PNG, written and read ten times faster), from which :meth:`get` makes the very 8-bit RGB the
+reader made (:func:`editor.video.pixels.rgb_of`); a frame without planes keeps its 8-bit RGB
+raw. Alpha and planes are not returned then. The first such 8-bit images and label maps, up
+to ``memory_bytes`` (:data:`editor.api.limits.CACHE_MEMORY_BYTES`), stay in memory as well
+(read-only): :meth:`get` converts nothing for them. :meth:`get_output` gives a frame with
+planes back whole (image at its depth, alpha, planes), as the reader gave it: the forward
+pass takes its frames from here instead of decoding the video again."""
 from __future__ import annotations
 
 import dataclasses
@@ -93,15 +94,15 @@ class FrameCache:
         i = frame.index
         if tracking_only:
             planes = frame.planes
-            if self._hold(f"f{i}", frame.as_8bit().image):
-                planes = dataclasses.replace(planes, data=()) if planes is not None else None
-            elif planes is not None:
+            held = self._hold(f"f{i}", frame.as_8bit().image)
+            if planes is not None:  # kept for the output too (:meth:`get_output`)
                 for k, plane in enumerate(planes.data):
                     np.save(self.folder / f"r{i:06d}_{k}.npy", plane, allow_pickle=False)
                 planes = dataclasses.replace(planes, data=())
-            else:
+            elif not held:
                 np.save(self.folder / f"r{i:06d}_rgb.npy", frame.rgb8, allow_pickle=False)
-            empty = np.empty((0, 0, 3), np.uint8)
+            # the image's dtype says the depth it was decoded at (get_output makes it again)
+            empty = np.empty((0, 0, 3), frame.image.dtype)
             self._meta[i] = Frame(i, empty, frame.pts, frame.time_base, frame.time, None, frame.duration, planes,
                                   frame.damaged)
             self._tracking_only.add(i)
@@ -146,6 +147,35 @@ class FrameCache:
             image = Frame(i, deep_rgb, None, meta.time_base, meta.time).rgb8  # as the engine's 8-bit view
         return Frame(i, np.ascontiguousarray(image), meta.pts, meta.time_base, meta.time, None, meta.duration,
                      damaged=meta.damaged)
+
+    def rebuilds(self, index: int) -> bool:
+        """Whether :meth:`get_output` can give frame ``index`` (a tracking-only frame stored
+        with its decoded planes)."""
+        meta = self._meta.get(index)
+        return index in self._tracking_only and meta is not None and meta.planes is not None
+
+    def get_output(self, index: int) -> Frame:
+        """Tracking-only frame ``index`` as the reader gave it to :meth:`put` (see
+        :meth:`rebuilds`): its image at the depth it was decoded at and its alpha made again
+        from its planes (:func:`editor.video.pixels.rgb_of`: the very values the reader made
+        of them; an 8-bit image held in memory is that image, copied), the planes with the
+        reader's kept RGB copy, its timing and damage mark. The same frame as decoding the
+        video again, without the decode."""
+        from editor.video.pixels import pixel_format, rgb_of
+
+        meta = self._meta[index]
+        assert meta.planes is not None and index in self._tracking_only
+        data = tuple(np.load(path) for path in self._raw_planes(index))
+        planes = dataclasses.replace(meta.planes, data=data)
+        deep = meta.image.dtype == np.uint16
+        held = self._memory.get(f"f{index}")
+        if held is not None and not deep and not pixel_format(planes.format).has_alpha:
+            rgb, alpha = held, None
+        else:
+            rgb, alpha = rgb_of(planes, deep=deep)
+        planes.rgb[deep and pixel_format(planes.format).bits > 8] = (rgb, alpha)  # the reader's kept copy
+        return Frame(index, rgb.copy(), meta.pts, meta.time_base, meta.time, None if alpha is None else alpha.copy(),
+                     meta.duration, planes, meta.damaged)
 
     def _raw_planes(self, index: int) -> list[Path]:
         out = []
