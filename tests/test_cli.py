@@ -88,6 +88,8 @@ def test_bad_inputs_one_line_no_traceback_no_output(tmp_path: Path, prompts: Pat
     ("same", "output is the input file"),
     ("outdir", "does not exist"),
     ("segmenter", "unknown segmenter 'magic'"),
+    ("crf", "--crf 99: the encoder takes 0–63 (lower = better)"),
+    ("crf-codec", "--crf 55: libx264 takes 0–51 (lower = better)"),
 ])
 def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, capsys) -> None:  # noqa: ANN001
     clip = _clip(tmp_path / "clip.mp4")
@@ -117,6 +119,10 @@ def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, 
         args[args.index(str(out))] = str(tmp_path / "." / "clip.mp4")
     elif case == "outdir":
         args[args.index(str(out))] = str(tmp_path / "nodir" / "o.mp4")
+    elif case == "crf":
+        args += ["--crf", "99"]
+    elif case == "crf-codec":
+        args += ["--crf", "55", "--codec", "libx264"]
     elif case == "segmenter":
         args += ["--segmenter", "magic"]
     before = clip.read_bytes()

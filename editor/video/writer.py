@@ -42,6 +42,11 @@ _ALPHA_DEFAULTS = {".mov": ("prores_ks", "yuva444p10le"), ".webm": ("libvpx-vp9"
 #: Encoders whose 4:2:0/4:2:2 modes need even frame sizes.
 _EVEN_SIZE_CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9", "libaom-av1", "libsvtav1")
 _CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
+CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63,
+           "h264_nvenc": 51, "hevc_nvenc": 51}
+"""The largest quality value (``--crf``; NVENC's ``cq``) each encoder takes (x264/x265: 0–51 at
+8 bits; libvpx, libaom and SVT-AV1: 0–63; FFmpeg's codec option ranges). An automatic codec
+may become any of them: 0–63."""
 #: Encoders that code interlaced pictures (fields) when asked (``flags=+ildct+ilme``); others
 #: write an interlaced source's frames whole, tagged with its field order.
 _INTERLACED_CODECS = ("libx264", "mpeg2video", "prores_ks", "h264_nvenc")
@@ -93,6 +98,11 @@ class EncodeOptions:
     def __post_init__(self) -> None:
         if self.codec not in av.codecs_available:
             raise OutputError(f"video codec {self.codec!r} is not available in this FFmpeg build")
+        if self.crf is not None:
+            top = max(CRF_MAX.values()) if self.auto_codec else CRF_MAX.get(self.codec)
+            if top is not None and not 0 <= self.crf <= top:
+                raise OutputError(f"--crf {self.crf}: {'the encoder' if self.auto_codec else self.codec} takes 0–{top} "
+                                  "(lower = better)")
         if self.pix_fmt != "auto":
             try:
                 av.VideoFormat(self.pix_fmt)
