@@ -65,8 +65,8 @@ from editor.api.errors import PromptError
 from editor.api.files import make_scratch_dir
 from editor.api.frames import Frame, VideoInfo
 from editor.api.limits import check_prompt_counts
-from editor.api.masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, \
-    write_label_png
+from editor.api.masks import MaskFolderWriter, bbox, compose_label_map, frame_png, read_label_png, resolve_overlaps, \
+    split_label_map, write_label_png
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
@@ -179,10 +179,10 @@ class StoredMask:
 
     @classmethod
     def of(cls, mask: np.ndarray) -> "StoredMask":
-        ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-        if not len(ys):
+        box = bbox(mask)
+        if box is None:
             return cls(mask.shape, 0, 0, np.zeros((0, 0), bool))
-        y0, y1, x0, x1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+        x0, y0, x1, y1 = box
         return cls(mask.shape, y0, x0, mask[y0:y1, x0:x1].astype(bool, copy=True))
 
     def full(self) -> np.ndarray:
@@ -731,7 +731,7 @@ class TrackingSession:
         state.reseed.clear()
         handed = {**reseed, **found, **given}
         if len(handed) > 1:
-            handed = split_label_map(compose_label_map(handed, frame.image.shape[:2]), list(handed))
+            handed = resolve_overlaps(handed, frame.image.shape[:2])
         if state.review is not None:
             state.review.start(set(handed))
         out = state.track.step(frame, handed)

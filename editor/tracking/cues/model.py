@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from editor.api.frames import Frame
-from editor.backends.classic.morphology import resize_mask
+from editor.backends.classic.morphology import bbox, resize_mask
 from editor.tracking.cues.tuning import BINS, NBINS, SHIFT
 
 State = Literal["prompt", "tracked", "found", "held", "lost"]
@@ -136,12 +136,12 @@ def _area_window(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
     of the two grids around its bounding box; ``None`` where a period is long (over a
     quarter of the frame) and the whole frame is cheaper to resize."""
     out = np.zeros(shape, bool)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not rows.size:
+    box = bbox(mask)
+    if box is None:
         return out
     spans = []
-    for (lo, hi), big, small in (((int(rows[0]), int(rows[-1]) + 1), mask.shape[0], shape[0]),
-                                 ((int(cols[0]), int(cols[-1]) + 1), mask.shape[1], shape[1])):
+    for (lo, hi), big, small in (((box[1], box[3]), mask.shape[0], shape[0]),
+                                 ((box[0], box[2]), mask.shape[1], shape[1])):
         ratio = Fraction(big, small)
         p, q = ratio.numerator, ratio.denominator
         if p * 4 > big:
