@@ -87,3 +87,15 @@ def test_resolve_hands_back_masks_that_cannot_overlap_as_they_are() -> None:
     assert np.array_equal(resolved[1] | resolved[2] | resolved[5],
                           overlapping[1] | overlapping[2] | overlapping[5])
     assert split_label_map(compose_label_map(overlapping, SHAPE), [1, 2, 5]).keys() == resolved.keys()
+
+
+def test_a_stored_prompt_mask_knows_its_box_and_resolving_with_it_changes_nothing() -> None:
+    from editor.tracking.engine import StoredMask
+
+    for name, masks in CASES.items():
+        stored = {oid: StoredMask.of(m) for oid, m in masks.items()}
+        for oid, m in masks.items():
+            assert stored[oid].box == bbox(m) and np.array_equal(stored[oid].full(), m)
+        known = {oid: s.box for oid, s in stored.items()}
+        plain, told = resolve_overlaps(masks, SHAPE), resolve_overlaps(masks, SHAPE, known)
+        assert all(np.array_equal(plain[oid], told[oid]) for oid in masks), name

@@ -84,16 +84,19 @@ def compose_label_map(masks: Mapping[int, np.ndarray], shape: tuple[int, int],
     return labels
 
 
-def resolve_overlaps(masks: Mapping[int, np.ndarray], shape: tuple[int, int]) -> dict[int, np.ndarray]:
+def resolve_overlaps(masks: Mapping[int, np.ndarray], shape: tuple[int, int],
+                     known: Mapping[int, tuple[int, int, int, int] | None] | None = None) -> dict[int, np.ndarray]:
     """Per-object bool masks (H×W, the frame's ``shape``) with every pixel claimed by several
     objects given to one of them by :func:`compose_label_map`'s rule (the smaller object;
     ties to the lower id). When no two masks' bounding boxes meet, nothing overlaps and the
     masks come back as they are (bool); else the label map is composed and split
-    (:func:`split_label_map`), every object getting a new mask (empty when it lost all)."""
+    (:func:`split_label_map`), every object getting a new mask (empty when it lost all).
+    ``known``: the exact :func:`bbox` of some of the masks (a stored prompt's), not measured again."""
     masks = {oid: m if m.dtype == bool else m.astype(bool) for oid, m in masks.items()}
     if len(masks) <= 1:
         return masks
-    boxes = _boxes(masks)
+    known = known or {}
+    boxes = {oid: known[oid] if oid in known else bbox(m) for oid, m in masks.items()}
     placed = sorted((b, oid) for oid, b in boxes.items() if b is not None)
     # sweep by x0: a box meets another when it starts before one of the earlier ones ends
     meet = False

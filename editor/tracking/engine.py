@@ -185,6 +185,12 @@ class StoredMask:
         x0, y0, x1, y1 = box
         return cls(mask.shape, y0, x0, mask[y0:y1, x0:x1].astype(bool, copy=True))
 
+    @property
+    def box(self) -> tuple[int, int, int, int] | None:
+        """The mask's :func:`~editor.api.masks.bbox` (x0, y0, x1, y1; ``None``: empty)."""
+        h, w = self.crop.shape
+        return (self.x0, self.y0, self.x0 + w, self.y0 + h) if h and w else None
+
     def full(self) -> np.ndarray:
         """The mask at the frame's size (bool H×W, a new array)."""
         out = np.zeros(self.shape, bool)
@@ -730,14 +736,16 @@ class TrackingSession:
         reseed = {oid: m for oid, m in {**state.reseed, **(seeds or {})}.items() if oid not in given and oid not in found}
         state.reseed.clear()
         handed = {**reseed, **found, **given}
+        given_boxes = {oid: self.state.prompt_masks[(frame.index, oid)].box for oid in given}
         if len(handed) > 1:
-            handed = resolve_overlaps(handed, frame.image.shape[:2])
+            handed = resolve_overlaps(handed, frame.image.shape[:2], given_boxes)
         if state.review is not None:
             state.review.start(set(handed))
         out = state.track.step(frame, handed)
         state.last_frame = frame.index
         verdicts = dict(state.review.verdicts) if state.review is not None else {}
-        evidence.learn(frame, {oid: handed[oid] for oid in given if handed[oid].any()}, "prompt")
+        evidence.learn(frame, {oid: handed[oid] for oid in given if handed[oid].any()}, "prompt",
+                       boxes={oid: given_boxes[oid] for oid in given if handed[oid] is given[oid]})
         evidence.learn(frame, {oid: handed[oid] for oid in found if handed[oid].any()}, "found", colours=False)
         confidence: dict[int, float] = {oid: 1.0 for oid in given}
         states: dict[int, str] = {oid: self._prompt_state(frame.index, oid) for oid in given}
