@@ -57,8 +57,11 @@ def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), y0, int(cols[-1]) + 1, y1
 
 
-def _boxes(masks: Mapping[int, np.ndarray]) -> dict[int, tuple[int, int, int, int] | None]:
-    return {oid: bbox(m) for oid, m in masks.items()}
+def _boxes(masks: Mapping[int, np.ndarray], known: Mapping[int, tuple[int, int, int, int] | None] | None = None
+           ) -> dict[int, tuple[int, int, int, int] | None]:
+    """Each mask's :func:`bbox`, taken from ``known`` where it has the mask's id."""
+    known = known or {}
+    return {oid: known[oid] if oid in known else bbox(m) for oid, m in masks.items()}
 
 
 def compose_label_map(masks: Mapping[int, np.ndarray], shape: tuple[int, int],
@@ -68,9 +71,10 @@ def compose_label_map(masks: Mapping[int, np.ndarray], shape: tuple[int, int],
     Overlaps are resolved deterministically: a pixel claimed by several objects goes
     to the object with the **smaller** mask (a face stays separate from the person it
     is on), ties to the lower id. Each mask is counted and painted inside its bounding box
-    only (``boxes``: :func:`bbox` of each, when the caller has them): 46 small faces on a
-    720p frame cost a pass each to find their boxes, not three."""
-    boxes = _boxes(masks) if boxes is None else boxes
+    only (``boxes``: the exact :func:`bbox` of those masks the caller has it for; the others
+    are measured): 46 small faces on a 720p frame cost a pass each to find their boxes, not
+    three."""
+    boxes = _boxes(masks, boxes)
     labels = np.zeros(shape, np.uint8)
     area = {oid: 0 if box is None else int(np.count_nonzero(masks[oid][box[1]:box[3], box[0]:box[2]]))
             for oid, box in boxes.items()}
@@ -95,8 +99,7 @@ def resolve_overlaps(masks: Mapping[int, np.ndarray], shape: tuple[int, int],
     masks = {oid: m if m.dtype == bool else m.astype(bool) for oid, m in masks.items()}
     if len(masks) <= 1:
         return masks
-    known = known or {}
-    boxes = {oid: known[oid] if oid in known else bbox(m) for oid, m in masks.items()}
+    boxes = _boxes(masks, known)
     placed = sorted((b, oid) for oid, b in boxes.items() if b is not None)
     # sweep by x0: a box meets another when it starts before one of the earlier ones ends
     meet = False

@@ -338,6 +338,15 @@ class _Output:
     masks: dict[int, np.ndarray] = field(default_factory=dict)
     confidence: dict[int, float] = field(default_factory=dict)
     states: dict[int, str] = field(default_factory=dict)
+    boxes: dict[int, tuple[np.ndarray, tuple[int, int, int, int] | None]] = field(default_factory=dict)
+    """Prompt masks handed on as they were made, with their stored box (:class:`_Masks`)."""
+
+
+class _Masks(dict):
+    """A step's masks by object id, and ``boxes``: for the prompt masks handed on unchanged,
+    (that very array, its stored box) — a box is used only for the array it was made with."""
+
+    boxes: dict[int, tuple[np.ndarray, tuple[int, int, int, int] | None]]
 
 
 class TrackingSession:
@@ -789,7 +798,9 @@ class TrackingSession:
             self._look_back(state, frame, back)
         # held masks (the prediction, low confidence) do not count as shown: a look-back replaces them
         state.shown.update({oid: frame.index for oid, m in result.items() if m.any() and states.get(oid) != "held"})
-        return result
+        masks = _Masks(result)
+        masks.boxes = {oid: (given[oid], given_boxes[oid]) for oid in given if result.get(oid) is given[oid]}
+        return masks
 
     def _look_back(self, state: _Pass, frame: Frame, masks: dict[int, np.ndarray]) -> None:
         """Objects back on ``frame`` after frames with nothing output for them, or only held
@@ -981,9 +992,16 @@ class TrackingSession:
         write_label_png(frame_png(self.masks_dir, frame), self._labels(masks))
         self.state.tracked_frames.add(frame)
 
-    def _labels(self, masks: dict[int, np.ndarray]) -> np.ndarray:
+    def _labels(self, masks: dict[int, np.ndarray],
+                boxes: Mapping[int, tuple[np.ndarray, tuple[int, int, int, int] | None]] | None = None) -> np.ndarray:
+        """The label map of ``masks``; ``boxes``: (array, its box) of some of them (:class:`_Masks`),
+        used where ``masks`` still holds that very array."""
         shape = (self.info.height, self.info.width)
-        return compose_label_map(masks, shape) if masks else np.zeros(shape, np.uint8)
+        if not masks:
+            return np.zeros(shape, np.uint8)
+        boxes = getattr(masks, "boxes", {}) if boxes is None else boxes
+        known = {oid: box for oid, (array, box) in boxes.items() if masks.get(oid) is array}
+        return compose_label_map(masks, shape, known)
 
     def label_map(self, frame: int) -> np.ndarray | None:
         """The last propagated label map of ``frame`` (None if never propagated)."""
@@ -1128,7 +1146,7 @@ class TrackingSession:
 
         def release(item: _Output) -> FrameItem:
             self._record(item.frame.index, item.confidence, item.states)
-            return FrameItem(item.frame, self._labels(item.masks), dict(item.confidence),
+            return FrameItem(item.frame, self._labels(item.masks, item.boxes), dict(item.confidence),
                              self.detections.get(item.frame.index, ()))
 
         f = 0
@@ -1149,6 +1167,7 @@ class TrackingSession:
                         surer.update({(oid, f): b for oid, b in
                                       self._surer_pass(f, chain, back_chain.get(f, {}), prompt_frames).items()})
                     item.masks.update({oid: m for oid, m in out.items() if not backward_at(oid, f)})
+                    item.boxes.update(out.boxes)
                     item.confidence.update({o: c for o, c in fwd.confidence.items() if not backward_at(o, f)})
                     item.states.update({o: c for o, c in fwd.states.items() if not backward_at(o, f)})
                     for g, recovered in fwd.take().items():
