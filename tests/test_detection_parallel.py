@@ -42,10 +42,8 @@ def frames(n: int, cut_at: tuple[int, ...] = ()) -> list[Frame]:
     return out
 
 
-def info(n: int, counted: bool = True) -> VideoInfo:
-    """The clip's facts; ``counted=False``: its frame count unknown (a stream from a pipe)."""
-    return VideoInfo("synthetic.mp4", W, H, 0, n if counted else None, n, Fraction(25), Fraction(1, 25), n / 25,
-                     "h264", "yuv420p")
+def info(n: int) -> VideoInfo:
+    return VideoInfo("synthetic.mp4", W, H, 0, n, n, Fraction(25), Fraction(1, 25), n / 25, "h264", "yuv420p")
 
 
 class Counting:
@@ -80,15 +78,12 @@ def xs(result) -> dict[int, float]:
     return {f: obs[0][0].raw_box[0] for f, obs in result.detections.items()}
 
 
-@pytest.mark.parametrize("counted", [True, False])
-def test_chunks_run_on_two_threads_each_started_afresh(counted: bool) -> None:
-    """Frame count known: two equal chunks (75 + 75 frames); unknown: chunks of 16."""
+def test_chunks_run_on_two_threads_each_started_afresh() -> None:
     n = 150
     log: list = []
-    result = scan(frames(n, cut_at=(40,)), info(n, counted), {"things": Forking(log, jitter=True)},
-                  DetectOptions(min_score=0.1))
-    chunk = chunk_frames(W, H, n if counted else None)
-    assert chunk == (75 if counted else 16) and WORKERS == 2
+    result = scan(frames(n, cut_at=(40,)), info(n), {"things": Forking(log, jitter=True)}, DetectOptions(min_score=0.1))
+    chunk = chunk_frames(W, H)
+    assert chunk == 16 and WORKERS == 2
     assert sorted(f for _, f in log) == list(range(n))  # every frame once
     assert result.detected_frames == list(range(n))
     assert {name for name, _ in log} == {"trackedit-detect-0", "trackedit-detect-1"}
@@ -167,22 +162,6 @@ def test_large_frames_get_shorter_chunks() -> None:
     assert workers_for(1920, 1080, chunk_frames(1920, 1080)) == 2
     assert workers_for(3840, 2160, 8) == 2
     assert workers_for(8192, 8192, 8) == 1  # 2 × 9 frames of 201 MB would wait: one thread
-
-
-def test_a_counted_video_splits_evenly_into_as_few_chunks_as_memory_allows() -> None:
-    assert chunk_frames(1280, 720, 90) == 45  # the f32 crowd: 45 + 45 (unknown count: 16s, 48/42)
-    assert chunk_frames(640, 272, 250) == 125  # bikes.mp4
-    assert chunk_frames(176, 144, 120) == 60  # carphone
-    assert chunk_frames(1280, 720, 1000) == 72  # 14 chunks of at most 72 frames (192 MiB): 13 × 72 + 64
-    assert chunk_frames(1920, 1080, 90) == 23  # 4 chunks of at most 30 frames: 23, 23, 23, 21
-    assert chunk_frames(3840, 2160, 60) == 8  # 8 frames at least, as before
-    assert chunk_frames(W, H, 7) == 4  # a short clip still goes to both threads
-    for w, h, n in ((1280, 720, 90), (1280, 720, 1000), (1920, 1080, 90), (640, 272, 250), (3840, 2160, 61)):
-        chunk = chunk_frames(w, h, n)
-        count = -(-n // chunk)
-        assert count % WORKERS == 0  # every thread gets as many chunks
-        assert chunk <= max(8, (192 << 20) // (w * h * 3))
-        assert workers_for(w, h, chunk) == 2
 
 
 @pytest.mark.skipif(not verify("centerface", models_dir()).ok, reason="the face model is not installed")

@@ -80,31 +80,19 @@ On bikes.mp4 (2 busy cores) two one-thread onnxruntime sessions took half the wa
 time and half the CPU time of one two-thread session (CenterFace's small per-layer work
 does not split well over threads)."""
 CHUNK_FRAMES = 16
-"""Frames a detection thread takes at a time when the video's frame count is unknown (a
-stream from a pipe; otherwise :func:`chunk_frames` splits the video evenly). Short: a
-90-frame clip splits 48/42 between the threads (with 32: 58/32)."""
+"""Frames a detection thread takes at a time (a multiple of the face detector's
+``fine_every``: its whole-frame fine search falls on a chunk's first frame anyway). Short:
+a 90-frame clip splits 48/42 between the threads (with 32: 58/32)."""
 CHUNK_BYTES = 192 << 20
 """At most this many bytes of 8-bit RGB frames per chunk: large frames get shorter chunks
 (at least 8 frames), which bounds the frames waiting for a thread (about two chunks)."""
 
 
-def chunk_frames(width: int, height: int, frames: int | None = None) -> int:
-    """Frames per chunk for a video of ``frames`` frames of ``width``×``height``.
-
-    With the frame count known: the fewest chunks, a multiple of :data:`WORKERS` in number,
-    of at most :data:`CHUNK_BYTES` of frames (and at least 8 frames) each, all of one length
-    (the last one shorter by what is left): the threads get equal shares, and a chunk's
-    detector restarts — the whole pyramid, every proposal looked at again — are as few as
-    memory allows (the f32 crowd, 90 frames of 1280×720: 2 chunks of 45, not 6 of 16 split
-    48/42; the face detector's network input 1.96 → 1.85 Mpx a frame, the same detections
-    wherever a thread keeps its memory). Depends on the video alone, never on the machine.
-    Unknown (``None`` or 0): :data:`CHUNK_FRAMES`, fewer (a multiple of 8, at least 8) where
-    a chunk would hold more than :data:`CHUNK_BYTES`."""
+def chunk_frames(width: int, height: int) -> int:
+    """Frames per chunk for ``width``×``height`` frames: :data:`CHUNK_FRAMES`, fewer (a
+    multiple of 8, at least 8) where a chunk would hold more than :data:`CHUNK_BYTES`."""
     fit = CHUNK_BYTES // max(1, width * height * 3)
-    if not frames:
-        return max(8, min(CHUNK_FRAMES, fit - fit % 8))
-    chunks = WORKERS * math.ceil(frames / (WORKERS * max(8, fit)))
-    return math.ceil(frames / chunks)
+    return max(8, min(CHUNK_FRAMES, fit - fit % 8))
 
 
 PARALLEL_BYTES = 512 << 20
@@ -236,7 +224,7 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
                 yield frame.index, cut, _detect(detectors, frame, options) if due else None
         stream = found_frames()
     else:
-        chunk = chunk_frames(video.width, video.height, video.frame_count)
+        chunk = chunk_frames(video.width, video.height)
         stream = _parallel(marked(), forks[:workers_for(video.width, video.height, chunk)], options, chunk)
     runs = WeakRuns(options.every)
     try:
