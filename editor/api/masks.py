@@ -44,18 +44,77 @@ def davis_palette() -> np.ndarray:
 PALETTE = davis_palette()
 
 
-def compose_label_map(masks: Mapping[int, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    """Merge per-object bool masks into one label map.
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1), exclusive, of a 2-D mask's nonzero pixels; ``None`` when it has none.
+
+    Rows first (one pass over the mask), then columns only within the rows found: a small
+    object on a 1280×720 mask costs about a fifth of listing its pixels (``np.nonzero``)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not rows.size:
+        return None
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    cols = np.flatnonzero(mask[y0:y1].any(axis=0))
+    return int(cols[0]), y0, int(cols[-1]) + 1, y1
+
+
+def _boxes(masks: Mapping[int, np.ndarray], known: Mapping[int, tuple[int, int, int, int] | None] | None = None
+           ) -> dict[int, tuple[int, int, int, int] | None]:
+    """Each mask's :func:`bbox`, taken from ``known`` where it has the mask's id."""
+    known = known or {}
+    return {oid: known[oid] if oid in known else bbox(m) for oid, m in masks.items()}
+
+
+def compose_label_map(masks: Mapping[int, np.ndarray], shape: tuple[int, int],
+                      boxes: Mapping[int, tuple[int, int, int, int] | None] | None = None) -> np.ndarray:
+    """Merge per-object bool masks (H×W, the frame's ``shape``) into one label map.
 
     Overlaps are resolved deterministically: a pixel claimed by several objects goes
     to the object with the **smaller** mask (a face stays separate from the person it
-    is on), ties to the lower id.
-    """
+    is on), ties to the lower id. Each mask is counted and painted inside its bounding box
+    only (``boxes``: the exact :func:`bbox` of those masks the caller has it for; the others
+    are measured): 46 small faces on a 720p frame cost a pass each to find their boxes, not
+    three."""
+    boxes = _boxes(masks, boxes)
     labels = np.zeros(shape, np.uint8)
-    order = sorted(masks, key=lambda i: (-int(np.count_nonzero(masks[i])), -i))
+    area = {oid: 0 if box is None else int(np.count_nonzero(masks[oid][box[1]:box[3], box[0]:box[2]]))
+            for oid, box in boxes.items()}
+    order = sorted(masks, key=lambda i: (-area[i], -i))
     for oid in order:  # largest first, so smaller objects are painted on top
-        np.copyto(labels, oid, where=masks[oid])  # twice as fast as labels[mask] = oid
+        box = boxes[oid]
+        if box is not None:
+            x0, y0, x1, y1 = box
+            # twice as fast as labels[mask] = oid
+            np.copyto(labels[y0:y1, x0:x1], oid, where=masks[oid][y0:y1, x0:x1])
     return labels
+
+
+def resolve_overlaps(masks: Mapping[int, np.ndarray], shape: tuple[int, int],
+                     known: Mapping[int, tuple[int, int, int, int] | None] | None = None) -> dict[int, np.ndarray]:
+    """Per-object bool masks (H×W, the frame's ``shape``) with every pixel claimed by several
+    objects given to one of them by :func:`compose_label_map`'s rule (the smaller object;
+    ties to the lower id). When no two masks' bounding boxes meet, nothing overlaps and the
+    masks come back as they are (bool); else the label map is composed and split
+    (:func:`split_label_map`), every object getting a new mask (empty when it lost all).
+    ``known``: the exact :func:`bbox` of some of the masks (a stored prompt's), not measured again."""
+    masks = {oid: m if m.dtype == bool else m.astype(bool) for oid, m in masks.items()}
+    if len(masks) <= 1:
+        return masks
+    boxes = _boxes(masks, known)
+    placed = sorted((b, oid) for oid, b in boxes.items() if b is not None)
+    # sweep by x0: a box meets another when it starts before one of the earlier ones ends
+    meet = False
+    for i, ((x0, y0, x1, y1), _) in enumerate(placed):
+        for (u0, v0, u1, v1), _ in placed[i + 1:]:
+            if u0 >= x1:
+                break
+            if v0 < y1 and y0 < v1:
+                meet = True
+                break
+        if meet:
+            break
+    if not meet:
+        return masks
+    return split_label_map(compose_label_map(masks, shape, boxes), list(masks))
 
 
 def replace_objects(labels: np.ndarray, update: np.ndarray, ids: Iterable[int]) -> np.ndarray:

@@ -65,8 +65,8 @@ from editor.api.errors import PromptError
 from editor.api.files import make_scratch_dir
 from editor.api.frames import Frame, VideoInfo
 from editor.api.limits import check_prompt_counts
-from editor.api.masks import MaskFolderWriter, compose_label_map, frame_png, read_label_png, split_label_map, \
-    write_label_png
+from editor.api.masks import MaskFolderWriter, bbox, compose_label_map, frame_png, read_label_png, resolve_overlaps, \
+    split_label_map, write_label_png
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.api.run import TrackingStats
 from editor.api.stages import FrameItem
@@ -188,11 +188,17 @@ class StoredMask:
 
     @classmethod
     def of(cls, mask: np.ndarray) -> "StoredMask":
-        ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-        if not len(ys):
+        box = bbox(mask)
+        if box is None:
             return cls(mask.shape, 0, 0, np.zeros((0, 0), bool))
-        y0, y1, x0, x1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+        x0, y0, x1, y1 = box
         return cls(mask.shape, y0, x0, mask[y0:y1, x0:x1].astype(bool, copy=True))
+
+    @property
+    def box(self) -> tuple[int, int, int, int] | None:
+        """The mask's :func:`~editor.api.masks.bbox` (x0, y0, x1, y1; ``None``: empty)."""
+        h, w = self.crop.shape
+        return (self.x0, self.y0, self.x0 + w, self.y0 + h) if h and w else None
 
     def full(self) -> np.ndarray:
         """The mask at the frame's size (bool H×W, a new array)."""
@@ -341,6 +347,15 @@ class _Output:
     masks: dict[int, np.ndarray] = field(default_factory=dict)
     confidence: dict[int, float] = field(default_factory=dict)
     states: dict[int, str] = field(default_factory=dict)
+    boxes: dict[int, tuple[np.ndarray, tuple[int, int, int, int] | None]] = field(default_factory=dict)
+    """Prompt masks handed on as they were made, with their stored box (:class:`_Masks`)."""
+
+
+class _Masks(dict):
+    """A step's masks by object id, and ``boxes``: for the prompt masks handed on unchanged,
+    (that very array, its stored box) — a box is used only for the array it was made with."""
+
+    boxes: dict[int, tuple[np.ndarray, tuple[int, int, int, int] | None]]
 
 
 class TrackingSession:
@@ -739,14 +754,16 @@ class TrackingSession:
         reseed = {oid: m for oid, m in {**state.reseed, **(seeds or {})}.items() if oid not in given and oid not in found}
         state.reseed.clear()
         handed = {**reseed, **found, **given}
+        given_boxes = {oid: self.state.prompt_masks[(frame.index, oid)].box for oid in given}
         if len(handed) > 1:
-            handed = split_label_map(compose_label_map(handed, frame.image.shape[:2]), list(handed))
+            handed = resolve_overlaps(handed, frame.image.shape[:2], given_boxes)
         if state.review is not None:
             state.review.start(set(handed))
         out = state.track.step(frame, handed)
         state.last_frame = frame.index
         verdicts = dict(state.review.verdicts) if state.review is not None else {}
-        evidence.learn(frame, {oid: handed[oid] for oid in given if handed[oid].any()}, "prompt")
+        evidence.learn(frame, {oid: handed[oid] for oid in given if handed[oid].any()}, "prompt",
+                       boxes={oid: given_boxes[oid] for oid in given if handed[oid] is given[oid]})
         evidence.learn(frame, {oid: handed[oid] for oid in found if handed[oid].any()}, "found", colours=False)
         confidence: dict[int, float] = {oid: 1.0 for oid in given}
         states: dict[int, str] = {oid: self._prompt_state(frame.index, oid) for oid in given}
@@ -790,7 +807,9 @@ class TrackingSession:
             self._look_back(state, frame, back)
         # held masks (the prediction, low confidence) do not count as shown: a look-back replaces them
         state.shown.update({oid: frame.index for oid, m in result.items() if m.any() and states.get(oid) != "held"})
-        return result
+        masks = _Masks(result)
+        masks.boxes = {oid: (given[oid], given_boxes[oid]) for oid in given if result.get(oid) is given[oid]}
+        return masks
 
     def _look_back(self, state: _Pass, frame: Frame, masks: dict[int, np.ndarray]) -> None:
         """Objects back on ``frame`` after frames with nothing output for them, or only held
@@ -982,9 +1001,16 @@ class TrackingSession:
         write_label_png(frame_png(self.masks_dir, frame), self._labels(masks))
         self.state.tracked_frames.add(frame)
 
-    def _labels(self, masks: dict[int, np.ndarray]) -> np.ndarray:
+    def _labels(self, masks: dict[int, np.ndarray],
+                boxes: Mapping[int, tuple[np.ndarray, tuple[int, int, int, int] | None]] | None = None) -> np.ndarray:
+        """The label map of ``masks``; ``boxes``: (array, its box) of some of them (:class:`_Masks`),
+        used where ``masks`` still holds that very array."""
         shape = (self.info.height, self.info.width)
-        return compose_label_map(masks, shape) if masks else np.zeros(shape, np.uint8)
+        if not masks:
+            return np.zeros(shape, np.uint8)
+        boxes = getattr(masks, "boxes", {}) if boxes is None else boxes
+        known = {oid: box for oid, (array, box) in boxes.items() if masks.get(oid) is array}
+        return compose_label_map(masks, shape, known)
 
     def label_map(self, frame: int) -> np.ndarray | None:
         """The last propagated label map of ``frame`` (None if never propagated)."""
@@ -1143,7 +1169,7 @@ class TrackingSession:
 
         def release(item: _Output) -> FrameItem:
             self._record(item.frame.index, item.confidence, item.states)
-            return FrameItem(item.frame, self._labels(item.masks), dict(item.confidence),
+            return FrameItem(item.frame, self._labels(item.masks, item.boxes), dict(item.confidence),
                              self.detections.get(item.frame.index, ()))
 
         f = 0
@@ -1164,6 +1190,7 @@ class TrackingSession:
                         surer.update({(oid, f): b for oid, b in
                                       self._surer_pass(f, chain, back_chain.get(f, {}), prompt_frames).items()})
                     item.masks.update({oid: m for oid, m in out.items() if not backward_at(oid, f)})
+                    item.boxes.update(out.boxes)
                     item.confidence.update({o: c for o, c in fwd.confidence.items() if not backward_at(o, f)})
                     item.states.update({o: c for o, c in fwd.states.items() if not backward_at(o, f)})
                     for g, recovered in fwd.take().items():

@@ -85,7 +85,7 @@ lost or inconsistent objects.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -249,15 +249,17 @@ class Evidence:
                 self._data.forget(oid)
 
     def learn(self, frame: Frame, masks: dict[int, np.ndarray], state: State = "prompt", *,
-              colours: bool = True) -> None:
+              colours: bool = True, boxes: Mapping[int, tuple[int, int, int, int] | None] | None = None) -> None:
         """Masks given to the tracker on ``frame``: prompts define the object anew (a
         correction may show something else than before), except a correction that shows only
         a part of the object (cut by the border, or much smaller than its full view: an exit,
         an occlusion), which places the object there and keeps what it looks like; re-
-        acquisitions and refined masks (``colours=False``) move it."""
+        acquisitions and refined masks (``colours=False``) move it. ``boxes``: the exact
+        bounding boxes of some of the masks (a stored prompt's), not measured again."""
         data = self._frame(frame)
+        boxes = boxes or {}
         for oid, mask in masks.items():
-            m = data.small(mask)
+            m = data.small(mask, boxes.get(oid, True))
             if not m.any():
                 continue
             model = self._models.get(oid)

@@ -6,6 +6,8 @@ import functools
 import cv2
 import numpy as np
 
+from editor.api.masks import bbox  # noqa: F401 - the one bounding box, used here and by importers
+
 
 def disk(radius: int) -> np.ndarray:
     r = max(1, int(radius))
@@ -42,14 +44,6 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return lab == best
 
 
-def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) exclusive of a bool mask, or None when empty."""
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a bool mask to ``size`` = (width, height) with smooth edges: bilinear
     interpolation of the 0/1 mask, thresholded at 0.5 (bool H×W out).
@@ -64,11 +58,11 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (width, height) == (out_w, out_h):
         return mask.astype(bool)
     out = np.zeros((out_h, out_w), bool)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not rows.size:
+    box = bbox(mask)
+    if box is None:
         return out
-    ys0, ys1, yw, (a, b) = _window(height, out_h, int(rows[0]), int(rows[-1]) + 1)
-    xs0, xs1, xw, (c, d) = _window(width, out_w, int(cols[0]), int(cols[-1]) + 1)
+    ys0, ys1, yw, (a, b) = _window(height, out_h, box[1], box[3])
+    xs0, xs1, xw, (c, d) = _window(width, out_w, box[0], box[2])
     if a >= b or c >= d:
         return out
     r0, c0 = int(min(ys0.min(), ys1.min())), int(min(xs0.min(), xs1.min()))

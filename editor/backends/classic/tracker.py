@@ -156,7 +156,7 @@ class FlowTrackPass:
                 self._objects[oid].mask = resize_mask(mask, (sw, sh))
         for oid, mask in prompts.items():
             self._objects[oid] = _Object(resize_mask(mask, (sw, sh)))
-            full[oid] = mask.astype(bool)
+            full[oid] = mask if mask.dtype == bool else mask.astype(bool)  # masks are never changed in place
         for oid in [oid for oid, o in self._objects.items() if not o.mask.any()]:
             del self._objects[oid]  # gone (or lost)
             full.pop(oid, None)

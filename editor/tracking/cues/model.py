@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from editor.api.frames import Frame
-from editor.backends.classic.morphology import resize_mask
+from editor.backends.classic.morphology import bbox, resize_mask
 from editor.tracking.cues.tuning import BINS, NBINS, SHIFT
 
 State = Literal["prompt", "tracked", "found", "held", "lost"]
@@ -107,16 +107,18 @@ class FrameData:
         p, img = self._pad
         return img[p - pad:img.shape[0] - (p - pad), p - pad:img.shape[1] - (p - pad)]
 
-    def small(self, mask: np.ndarray) -> np.ndarray:
+    def small(self, mask: np.ndarray, box: tuple[int, int, int, int] | None | bool = True) -> np.ndarray:
         """A full-size mask at the working resolution (``cv2.resize``: area averaging above a
         2× reduction, else nearest; any covered pixel counts). Where the two sizes have a
         short common period (1280 → 480: 8 → 3 pixels), only the periods around the mask's
-        bounding box are resized — the same pixels, at a cost that follows the object."""
+        bounding box are resized — the same pixels, at a cost that follows the object.
+        ``box``: the mask's exact :func:`~editor.api.masks.bbox` when the caller has it
+        (``None``: empty); ``True``: measured here."""
         if mask.shape == self.shape:
             return mask.astype(bool)
         area = mask.shape[0] > self.shape[0] * 2
         if area and mask.shape == self.full_shape:
-            part = _area_window(mask, self.shape)
+            part = _area_window(mask, self.shape, box)
             if part is not None:
                 return part
         return cv2.resize(mask.astype(np.uint8), self.size, interpolation=cv2.INTER_AREA if
@@ -131,17 +133,18 @@ class FrameData:
         return resize_mask(mask, (w, h))
 
 
-def _area_window(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+def _area_window(mask: np.ndarray, shape: tuple[int, int],
+                 box: tuple[int, int, int, int] | None | bool = True) -> np.ndarray | None:
     """``mask`` (bool H×W) reduced to ``shape`` by area averaging, computed on whole periods
     of the two grids around its bounding box; ``None`` where a period is long (over a
     quarter of the frame) and the whole frame is cheaper to resize."""
     out = np.zeros(shape, bool)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not rows.size:
+    box = bbox(mask) if box is True else box
+    if box is None:
         return out
     spans = []
-    for (lo, hi), big, small in (((int(rows[0]), int(rows[-1]) + 1), mask.shape[0], shape[0]),
-                                 ((int(cols[0]), int(cols[-1]) + 1), mask.shape[1], shape[1])):
+    for (lo, hi), big, small in (((box[1], box[3]), mask.shape[0], shape[0]),
+                                 ((box[0], box[2]), mask.shape[1], shape[1])):
         ratio = Fraction(big, small)
         p, q = ratio.numerator, ratio.denominator
         if p * 4 > big:
