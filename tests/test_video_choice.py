@@ -183,6 +183,24 @@ def test_cover_art_and_other_videos_never_show_what_a_redacting_run_hides(tmp_pa
     assert np.abs(kept[:, :40].astype(int) - cover[:, :40]).mean() < 3
 
 
+@pytest.mark.parametrize("suffix", [".webm", ".gif"])
+def test_a_cover_the_output_format_cannot_hold_is_dropped_with_one_line(tmp_path: Path, samples_dir: Path,
+                                                                       suffix: str, capsys) -> None:  # noqa: ANN001
+    """WebM and GIF hold no picture stream: a redacting run of an MP4 with cover art writes the
+    video without it and says so once (a newcomer's run stopped with "internal error: 'webm'
+    format does not support 'png' codec")."""
+    src, _ = _face_clip(tmp_path, samples_dir, ".mp4")
+    out = tmp_path / f"out{suffix}"
+    assert _run("run", str(src), "-o", str(out), "--preset", "blur", "--detect", "faces", "--detect-every", "4",
+                *CLASSIC) == 0
+    err = capsys.readouterr().err
+    assert err.count("cannot hold an attached picture") == 1, err
+    with av.open(str(out)) as c:
+        assert [s.type for s in c.streams if s.type == "video"] == ["video"]
+        assert not any(s.disposition & av.stream.Disposition.attached_pic for s in c.streams)
+    assert probe(out).frame_count == 8
+
+
 def _faces(image: np.ndarray) -> list:  # noqa: ANN001
     from editor.detection.detect import resolve_detectors
     from editor.pipeline.plugin_manager import PluginManager

@@ -266,6 +266,12 @@ class StreamCopier:
         """An attached picture through ``edit`` (RGB uint8 in and out), encoded again as it was
         (JPEG or PNG): a Matroska attachment, or a one-picture stream with its disposition."""
         codec = stream.codec_context.name if stream.codec_context.name in ("mjpeg", "png") else "png"
+        if self.format != "matroska":  # a picture stream: one the muxer takes (WebM, GIF take neither)
+            takes = self._output.supported_codecs or set()
+            codec = next((c for c in (codec, "png", "mjpeg") if c in takes), "")
+            if not codec:
+                self._drop(stream, f"{self.format} cannot hold an attached picture")
+                return
         with open_container(Path(self._input.name)) as source:
             try:
                 picture = next(iter(source.decode(source.streams[stream.index])), None)
