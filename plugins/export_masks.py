@@ -107,11 +107,15 @@ class ExportMasksOptions(StageOptions):
 
 def default_folder(output: Path | None) -> Path:
     """The export folder when none is given: ``<output stem>.masks`` beside the output video
-    (``out.mp4`` → ``out.masks``), so that the masks land where the video does, not in the
-    current folder. Raises :class:`PresetError` when the run has no output path."""
+    (``out.mp4`` → ``out.masks``; an image sequence ``out/frame_%05d.png``, which owns its
+    folder, → ``out.masks``), so that the masks land where the video does, not in the current
+    folder. Raises :class:`PresetError` when the run has no output path."""
     if output is None:
         raise PresetError("export-masks: give export-masks.folder (this run writes no video to put it beside)")
-    return Path(output).with_name(f"{Path(output).stem}.masks")
+    output = Path(output).absolute()
+    if "%" in output.name:  # an image sequence (out/frame_%05d.png) owns its whole folder: beside it
+        return output.parent.with_name(f"{output.parent.name}.masks")
+    return output.with_name(f"{output.stem}.masks")
 
 
 class ExportMasksStage(Stage):

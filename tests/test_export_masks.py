@@ -202,3 +202,24 @@ def test_cryptomatte_decodes_to_the_masks(clip_and_masks: tuple[Path, Path], tmp
                         matte += np.where(ids == np.float32(wanted), channels[f"{layer}.{cov_c}"].pixels, 0)
                 assert np.array_equal(matte, (_labels(t) == oid).astype(np.float32)), (t, name)
             assert (channels["CryptoObject00.R"].pixels[_labels(t) == 0] == 0).all()
+
+
+@pytest.mark.parametrize("output", ["out.mp4", "frames/f_%03d.png"])
+def test_the_default_folder_lies_beside_the_output(clip_and_masks: tuple[Path, Path], tmp_path: Path,
+                                                   output: str, capsys, monkeypatch) -> None:  # noqa: ANN001
+    """No ``folder``: ``out.mp4`` → ``out.masks`` beside it (not ``./masks-export`` in the
+    current folder, which every batch job shared), an image sequence, which owns its folder,
+    → ``frames.masks`` beside that folder; the run names it (newcomer reports)."""
+    from editor.cli.main import main
+
+    clip, masks = clip_and_masks
+    work = tmp_path / "work"
+    (work / "frames").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)  # the current folder is not where the masks go
+    out = work / output
+    assert main(["run", str(clip), "-o", str(out), "--preset", "export-masks", "--masks", str(masks)]) == 0
+    expected = work / ("out.masks" if output.endswith(".mp4") else "frames.masks")
+    assert f"trackedit: wrote {expected}" in capsys.readouterr().err
+    assert sorted(p.name for p in expected.iterdir()) == ["coco.json", "davis", "matte.mp4", "png"]
+    assert len(list((expected / "davis").glob("*.png"))) == T
+    assert not (tmp_path / "masks-export").exists()
