@@ -89,6 +89,7 @@ def test_bad_inputs_one_line_no_traceback_no_output(tmp_path: Path, prompts: Pat
     ("outdir", "does not exist"),
     ("segmenter", "unknown segmenter 'magic'"),
     ("crf", "--crf 99: the encoder takes 0–63 (lower = better)"),
+    ("stdout", "-: writing to standard output is not supported"),
     ("crf-codec", "--crf 55: libx264 takes 0–51 (lower = better)"),
 ])
 def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, capsys) -> None:  # noqa: ANN001
@@ -119,6 +120,8 @@ def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, 
         args[args.index(str(out))] = str(tmp_path / "." / "clip.mp4")
     elif case == "outdir":
         args[args.index(str(out))] = str(tmp_path / "nodir" / "o.mp4")
+    elif case == "stdout":
+        args[args.index(str(out))] = "-"
     elif case == "crf":
         args += ["--crf", "99"]
     elif case == "crf-codec":

@@ -216,6 +216,9 @@ def check_output(output: Path, inputs: list[Path], overwrite: bool, *, directory
 
     Raises :class:`~editor.api.errors.OutputError` naming ``output``.
     """
+    if str(output) == "-":
+        raise OutputError("writing to standard output is not supported (the container is finished at the end, "
+                          "after seeking back): give a file name", output)
     output = Path(output)
     for src in inputs:
         src = Path(src)
