@@ -103,18 +103,15 @@ class RedactStage(Stage):
         alpha = feathered_alpha(core, self.options.feather)
         base = item.frame.image
         region = base[y0:y1, x0:x1]
-        self._region((x0, y0))
-        edited = self.redact(region, core)
+        edited = self.redact(region, core, (x0, y0))
         out = base.copy()
         out[y0:y1, x0:x1] = blend(region, edited, alpha)
         return item.with_frame(item.frame.replace(out))
 
-    def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
-        """The replacement of ``region`` (RGB, uint8 or uint16), same shape and dtype."""
+    def redact(self, region: np.ndarray, core: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+        """The replacement of ``region`` (RGB, uint8 or uint16), same shape and dtype;
+        ``origin``: the region's top-left (x, y) in the frame."""
         raise NotImplementedError
-
-    def _region(self, origin: tuple[int, int]) -> None:
-        """Told the top-left (x, y) in the frame of the region :meth:`redact` gets next."""
 
 
 def _object_size(core: np.ndarray) -> float:
@@ -134,7 +131,7 @@ def strong_blur(region: np.ndarray, sigma: float) -> np.ndarray:
 class BlurStage(RedactStage):
     options: BlurOptions
 
-    def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
+    def redact(self, region: np.ndarray, core: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
         sigma = self.options.sigma or max(12.0, _object_size(core) / 5.0)
         return strong_blur(region, sigma)
 
@@ -179,7 +176,6 @@ class PixelateStage(RedactStage):
         super().__init__(options, context)
         self._blocks: list[tuple[tuple[int, int, int, int], int]] = []
         """Last frame's regions: (x0, y0, x1, y1) in frame coordinates and their block."""
-        self._origin = (0, 0)
 
     def process(self, item: FrameItem) -> FrameItem:
         out = super().process(item)
@@ -187,10 +183,10 @@ class PixelateStage(RedactStage):
             self._blocks = []
         return out
 
-    def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
+    def redact(self, region: np.ndarray, core: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
         if self.options.block:
-            return mosaic(region, self.options.block, self._origin)
-        ox, oy = self._origin
+            return mosaic(region, self.options.block, origin)
+        ox, oy = origin
         count, labels, stats, _ = cv2.connectedComponentsWithStats(core.view(np.uint8), connectivity=8)
         out = region.copy()
         blocks = []
@@ -224,14 +220,11 @@ class PixelateStage(RedactStage):
             return best
         return int(np.ceil(step - 1e-9))
 
-    def _region(self, origin: tuple[int, int]) -> None:
-        self._origin = origin
-
 
 class SolidStage(RedactStage):
     options: SolidOptions
 
-    def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
+    def redact(self, region: np.ndarray, core: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
         return np.broadcast_to(scale_color(self.options.color, region.dtype), region.shape).copy()
 
 
@@ -245,7 +238,7 @@ class ImageStage(RedactStage):
             raise PresetError(f"image: cannot read replacement image {options.path}")
         self.picture = picture
 
-    def redact(self, region: np.ndarray, core: np.ndarray) -> np.ndarray:
+    def redact(self, region: np.ndarray, core: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
         from editor.backends.classic.morphology import bbox
 
         out = region.copy()

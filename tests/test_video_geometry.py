@@ -102,13 +102,16 @@ def test_size_change_that_cannot_be_scaled_names_the_file_and_frame(tmp_path: Pa
 
 
 # -- sample aspect ratio ---------------------------------------------------------------------
-def _with_sar(path: Path, sar: Fraction) -> Path:
-    """A 64x48 H.264 clip whose pixels are ``sar`` (width : height) wide, with audio."""
+def _with_sar(path: Path, sar: Fraction, rotation: int | None = None) -> Path:
+    """A 64x48 H.264 clip whose pixels are ``sar`` (width : height) wide, optionally tagged
+    to be shown turned by ``rotation`` degrees."""
     src = make_clip(path.with_name("plain" + path.suffix), frames=4)
     with av.open(str(src)) as i, av.open(str(path), "w") as o:
         v = o.add_stream("libx264", rate=25)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         v.codec_context.sample_aspect_ratio = sar
+        if rotation is not None:
+            v.set_display_rotation(rotation)
         for f in i.decode(video=0):
             f.pict_type = av.video.frame.PictureType.NONE
             for p in v.encode(f):
@@ -152,19 +155,7 @@ def test_mp4_keeps_the_aspect_ratio_in_its_pasp_box(tmp_path: Path) -> None:
 
 def test_rotated_source_turns_its_aspect_ratio(tmp_path: Path) -> None:
     """Frames are made upright: a 90°-rotated 4:3 pixel is 3:4 on the upright frame."""
-    src = make_clip(tmp_path / "rot.mp4", rotation=90, frames=2)
-    with av.open(str(src)) as i, av.open(str(tmp_path / "rot43.mp4"), "w") as o:
-        v = o.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        v.codec_context.sample_aspect_ratio = Fraction(4, 3)
-        v.set_display_rotation(90)
-        for f in i.decode(video=0):
-            f.pict_type = av.video.frame.PictureType.NONE
-            for p in v.encode(f):
-                o.mux(p)
-        for p in v.encode(None):
-            o.mux(p)
-    info = probe(tmp_path / "rot43.mp4")
+    info = probe(_with_sar(tmp_path / "rot43.mp4", Fraction(4, 3), rotation=90))
     assert (info.rotation, info.width, info.height, info.sample_aspect_ratio) == (270, 48, 64, Fraction(3, 4))
 
 
