@@ -213,6 +213,7 @@ class Observation:
     label: str
     mask_png: bytes | None = None
     verified: bool | None = None
+    mask_area: int | None = None
 
 
 @dataclass

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from editor.api.detectors import Detection, Detector
 from editor.api.errors import PluginError, TrackeditError
 from editor.api.frames import Frame, VideoInfo
@@ -155,9 +157,10 @@ def _detect(detectors: Mapping[str, Detector], frame: Frame, options: DetectOpti
         for d in detections:
             box = clip_box(d.box, frame.width, frame.height)
             if box is not None:
-                png = encode_mask_png(d.mask) if d.mask is not None and d.mask.shape == image.shape[:2] else None
+                own = d.mask is not None and d.mask.shape == image.shape[:2]
+                png = encode_mask_png(d.mask) if own else None
                 observations.append(Observation(f, box, tuple(map(float, d.box)), float(d.score), d.label, png,
-                                                d.verified))
+                                                d.verified, int(np.count_nonzero(d.mask)) if own else None))
                 names.append(owner.get(id(d), next(iter(detectors), "")))
         return observations, names
 
