@@ -1076,13 +1076,12 @@ class TrackingSession:
         f_min = min(first.values())
         # the backward pass covers frames up to the last first prompt (bidirectional: the
         # last prompt it is given, backward_prompts); they are cached on disk for it
-        backward = {oid: backward_prompts(fs, BACKWARD_HISTORY) if bidirectional else {fs[0]}
+        # an object prompted on every frame from frame 0 to its last (a face detected on
+        # every frame) takes its masks and verdicts from the forward pass everywhere: it joins
+        # the backward pass only at frame 0, where its prompt is (not at all when no object
+        # needs the pass: nothing is cached, the pass is not run)
+        backward = {oid: backward_prompts(fs, BACKWARD_HISTORY) if bidirectional and needs_backward(fs) else {fs[0]}
                     for oid, fs in prompt_frames.items()}
-        if bidirectional and not any(needs_backward(fs) for fs in prompt_frames.values()):
-            # every object is prompted on every frame from the first to its last: the backward
-            # pass's masks and verdicts would be used nowhere, so it is not run (nor its
-            # frames cached); the output is the same
-            backward = {oid: {fs[0]} for oid, fs in prompt_frames.items()}
         horizon = max(max(fs) for fs in backward.values())
 
         def from_backward(oid: int, f: int) -> bool:
