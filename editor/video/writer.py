@@ -248,6 +248,25 @@ def _repeatable_x264(codec: str, options: dict[str, str]) -> None:
     options["x264-params"] = ":".join(p for p in (params, "asm=avx2") if p)
 
 
+#: Muxers that write random identifiers unless asked for bit-exact output: FFmpeg's Matroska
+#: muxer (``libavformat/matroskaenc.c``) draws a SegmentUID and every TrackUID from a random
+#: seed, and names itself with its version (``Lavf62.12.102``), unless ``AVFMT_FLAG_BITEXACT``
+#: (``-fflags +bitexact``) is set; then it writes no SegmentUID (an optional element), track
+#: UIDs 1, 2… and ``Lavf``. Measured here (PyAV 18.1, FFmpeg 8.1): two .mkv files of the same
+#: frames differed in 44 bytes (SegmentUID, TrackUID and their CRC-32s), two .webm in 16; with
+#: the flag both are identical. MP4, MOV, AVI and MPEG-TS were already identical (their
+#: muxers write no random identifier) and are left as they are, so their bytes do not change.
+_RANDOM_ID_FORMATS = ("matroska", "webm")
+
+
+def _repeatable_container(container: av.container.OutputContainer) -> None:
+    """Make the muxer write the same bytes for the same packets (:data:`_RANDOM_ID_FORMATS`)."""
+    if container.format.name in _RANDOM_ID_FORMATS:
+        flags = container.container_options.get("fflags", "")
+        if "bitexact" not in flags:
+            container.container_options["fflags"] = flags + "+bitexact"
+
+
 #: Containers that store one frame per tick of the stream's time base and no presentation
 #: timestamps (AVI: the header's dwScale/dwRate is the frame rate and a frame's time is its
 #: place in the index; FFmpeg's AVI muxer fills a gap in decode timestamps with empty
@@ -480,6 +499,7 @@ class VideoWriter:
             self._container = av.open(str(self._tmp), mode="w", format=opts.container)
         except (av.error.FFmpegError, ValueError) as exc:
             raise OutputError(f"cannot create output ({exc})", self.path) from exc
+        _repeatable_container(self._container)
         codec, pix_fmt = self._choose(first, w, h)
         self._alpha_out = pixel_format(pix_fmt).has_alpha
         rate = self.source.average_rate if self.source.average_rate else Fraction(25)
