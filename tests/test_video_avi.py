@@ -186,3 +186,19 @@ def test_the_header_parser_refuses_what_is_not_an_avi_header(tmp_path: Path) -> 
     out = _to_avi(make_clip(tmp_path / "src.mp4", audio=[Audio("aac", "mono")]), tmp_path / "out.avi")
     data = out.read_bytes()
     assert [data[o:o + 4] for o in stream_header_offsets(data)] == [b"vids", b"auds"]
+
+
+def test_the_run_line_counts_the_frames_in_a_constant_rate_file(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """A variable-rate source written to AVI: the file holds repeated frames (12 frames with a
+    gap of two → 14), and the ``wrote`` line says so instead of the 12 edited; an MKV output
+    keeps the 12 and the line stays as it was."""
+    from editor.cli.main import main
+
+    src = _vfr_clip(tmp_path / "vfr.mkv", [0, 40, 80, 200, 240, 280, 320, 360, 400, 440, 480, 520])
+    for name, in_file, text in (("out.avi", 14, "14 frames (12 edited) in "), ("out.mkv", 12, "12 frames in ")):
+        out = tmp_path / name
+        assert main(["run", str(src), "-o", str(out), "--detect", "faces", "--preset", "blur"]) == 0
+        with av.open(str(out)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == in_file
+        wrote = [line for line in capsys.readouterr().err.splitlines() if line.startswith("trackedit: wrote")]
+        assert len(wrote) == 1 and wrote[0].startswith(f"trackedit: wrote {out}: {text}"), wrote

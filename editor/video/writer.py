@@ -664,6 +664,12 @@ class VideoWriter:
         self._copy_until(frame.time)
         self.frames_written += 1
 
+    @property
+    def frames_in_file(self) -> int:
+        """Frames the output holds: those written, plus the repeats a constant-rate (AVI)
+        output adds (:class:`ConstantRate`; the frames it drops are not written)."""
+        return self.frames_written + (self._cfr.repeated if self._cfr is not None else 0)
+
     def _encode(self, av_frame: av.VideoFrame, index: int) -> None:
         assert self._stream is not None and self._container is not None
         try:
