@@ -500,8 +500,9 @@ def test_plate_free_scenery_gives_few_detections(bikes: list[np.ndarray], footag
     assert len(hits) <= 1, hits
 
 
-def test_a_frame_too_small_for_its_faces_gets_one_warning(faces: CenterFaceDetector, carphone: list[np.ndarray],
-                                                          footage: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_a_frame_too_small_for_its_faces_gets_one_warning(
+        faces: CenterFaceDetector, carphone: list[np.ndarray], footage: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """A 64×48 clip: faces below the detector's smallest size (12 px, a quarter of the frame's
     height) may be missed — a 4 px face pasted in is — and one warning line says so, and that
     a missed face stays visible. The project's footage (carphone 176×144, bikes 640×272, faces
