@@ -202,3 +202,36 @@ def test_the_run_line_counts_the_frames_in_a_constant_rate_file(tmp_path: Path, 
             assert sum(1 for _ in c.decode(video=0)) == in_file
         wrote = [line for line in capsys.readouterr().err.splitlines() if line.startswith("trackedit: wrote")]
         assert len(wrote) == 1 and wrote[0].startswith(f"trackedit: wrote {out}: {text}"), wrote
+
+
+def test_video_starting_after_the_audio_keeps_its_delay_in_avi(tmp_path: Path) -> None:
+    """The other way round: PCM audio from 0, the video's first frame at 0.48 s (frame 12 at
+    25 fps). The video's header start is 12 frames: it is shown from 0.48 s, as in MKV."""
+    src = tmp_path / "src.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=48000)
+        a.layout = "mono"
+        for i in range(25):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 9 * i, np.uint8), format="rgb24")
+            f.pts, f.time_base = 12 + i, Fraction(1, 25)
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+        for k in range(0, 72000, 1024):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+            f.sample_rate, f.pts, f.time_base = 48000, k, Fraction(1, 48000)
+            for p in a.encode(f):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+    out = _to_avi(src, tmp_path / "out.avi")
+    assert [f.time for f in iter_frames(out)] == pytest.approx([(12 + n) / 25 for n in range(25)])
+    first = ffprobe("-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time",
+                    "-read_intervals", "%+#1", str(out))["frames"][0]
+    assert float(first["best_effort_timestamp_time"]) == pytest.approx(0.48)
+    with av.open(str(out)) as c:
+        audio = next(p for p in c.demux(audio=0) if p.size)
+        assert audio.pts == 0
