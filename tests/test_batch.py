@@ -315,6 +315,46 @@ def test_a_stop_right_after_an_output_appears_leaves_its_record_complete(clips: 
     assert again is not None and again.status == SKIPPED
 
 
+def test_a_stopped_batch_removes_the_folders_it_made_for_outputs_never_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Stopped (SIGTERM's ``Interrupted``) as the first video is reported — raised from the
+    result hook, so with one worker it happens at the same point every time: the folders
+    the batch made for videos it never wrote (``sub/``, ``sub/deeper/``) are removed; the
+    folder holding the written output stays, and so do folders that were there before, empty
+    (``keep/``) or not (``other/``)."""
+    from editor.api.errors import Interrupted
+    from editor.cli import batch as batch_cli
+    from editor.cli.main import main
+
+    videos, prompts, out = tmp_path / "videos", tmp_path / "prompts", tmp_path / "out"
+    prompts.mkdir()
+    for rel in ("a.mp4", "keep/b.mp4", "sub/c.mp4", "sub/deeper/d.mp4"):
+        (videos / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_clip(videos / rel, _images())
+        (prompts / Path(rel).with_suffix(".json").name).write_text(json.dumps(PROMPT))
+    (out / "keep").mkdir(parents=True)
+    (out / "other").mkdir()
+    (out / "other" / "notes.txt").write_text("the user's")
+    reported = batch_cli._Bars.video
+
+    def stop_after_the_first(self, result) -> None:  # noqa: ANN001
+        reported(self, result)
+        if result.status == "done":
+            raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(batch_cli._Bars, "video", stop_after_the_first)
+    code = main(["batch", str(videos), "-o", str(out), "--preset", "blur", "--prompts-dir", str(prompts),
+                 "--workers", "1"])
+    assert code == 143
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "trackedit: stopped by SIGTERM; partial outputs removed"
+    assert _frames(out / "a.mp4") == 12  # the first job, written before the stop
+    assert not (out / "sub").exists()
+    assert (out / "keep").is_dir() and not any((out / "keep").iterdir())
+    assert (out / "other" / "notes.txt").read_text() == "the user's"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        ".a.mp4.trackedit.json", "a.mp4", "keep", "other", "other/notes.txt"]
+
+
 def test_importing_editor_does_not_import_ray() -> None:
     code = ("import sys, editor, editor.batch, editor.cli.main, editor.batch.ray_executor; "
             "print('ray' in sys.modules)")

@@ -169,6 +169,15 @@ def test_webm_that_cannot_carry_the_aspect_ratio_says_so(tmp_path: Path, caplog:
     assert any("4:3 (sample aspect ratio), which libvpx-vp9 in webm cannot carry" in r.getMessage()
                for r in caplog.records)
     assert probe(out).frame_count == 4
+    # the warning is true: the file plays with square pixels. FFmpeg's Matroska/WebM muxer
+    # writes DisplayWidth/DisplayHeight only from AVStream.sample_aspect_ratio
+    # (libavformat/matroskaenc.c), which PyAV 18.1 never sets (VideoStream.sample_aspect_ratio
+    # is av_guess_sample_aspect_ratio, read-only; Stream.__setattr__ hands it to the codec
+    # context), and VP9 has no aspect ratio in its bitstream. Should a PyAV keep it, this
+    # fails and the warning goes.
+    assert _ffprobe_sar(out) in ("1:1", "", "N/A", "0:1")
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio in (None, 1)
 
 
 def test_source_without_aspect_ratio_writes_none(tmp_path: Path) -> None:

@@ -158,7 +158,9 @@ class ReviewableTracker(Tracker, Protocol):
 
 @runtime_checkable
 class Sink(Protocol):
-    """Receives the edited frames in display order."""
+    """Receives the edited frames in display order. A sink whose file can hold another
+    number of frames than it was given (a constant-rate container) may say how many with a
+    ``frames_in_file`` attribute (``int``), read after :meth:`close`."""
 
     def write(self, frame: Frame) -> None: ...
 

@@ -82,7 +82,10 @@ class Detector(Protocol):
         the previous frames showed; ``fork()`` — an independent instance (same model and
         options, no frame seen yet) that may run on another thread at the same time:
         detectors that all have it are run on chunks of frames in parallel
-        (:func:`editor.detection.scan.scan`), each chunk starting with ``new_shot()``.
+        (:func:`editor.detection.scan.scan`), each chunk starting with ``new_shot()``;
+        ``limits(width, height)`` — one line (``str``) saying what the detector cannot find
+        on frames of that size (faces below its smallest size), else ``None``: the pass logs
+        it once as a warning.
         """
         ...
 

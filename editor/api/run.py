@@ -99,6 +99,10 @@ class RunSummary:
     """Set when the run detected objects automatically."""
     side_outputs: tuple[Path, ...] = ()
     """What stages wrote beside the output (an ``export-masks`` folder), as they committed it."""
+    frames_in_file: int | None = None
+    """Frames the output file holds, where the sink counts them (its ``frames_in_file``): a
+    constant-rate output (AVI) of a variable-rate source repeats and drops frames, so it
+    can differ from ``frames`` (the frames edited and handed to the sink)."""
 
     @property
     def fps(self) -> float:

@@ -31,6 +31,7 @@ from editor.api import limits
 from editor.api.errors import OutputError, TrackeditError
 from editor.api.files import before_commit, check_output, remove_stale_partials, write_text
 from editor.backends.assembly import BackendChoice
+from editor.batch.folders import CreatedFolders
 from editor.detection.options import DetectOptions
 
 log = logging.getLogger(__name__)
@@ -237,10 +238,12 @@ def write_record(job: BatchJob, result: JobResult | None, output: Path | None = 
     write_text(record_path(job.output), json.dumps(data, indent=1) + "\n")
 
 
-def decide(job: BatchJob) -> tuple[BatchJob, JobResult | None]:
+def decide(job: BatchJob, folders: CreatedFolders | None = None) -> tuple[BatchJob, JobResult | None]:
     """Before running: the job with its fingerprint and ``overwrite`` settled, and a result when
     it need not run — ``skipped`` (output complete, job unchanged, no ``force``) or ``failed``
-    (a known problem, a preset that does not load, an output it may not replace)."""
+    (a known problem, a preset that does not load, an output it may not replace). The
+    output's folder is made here, through ``folders`` when given (which remembers the folders
+    it made, to remove them if nothing is written there: :mod:`editor.batch.folders`)."""
     if job.problem is not None:
         return job, failed(job, job.problem)
     try:
@@ -255,7 +258,7 @@ def decide(job: BatchJob) -> tuple[BatchJob, JobResult | None]:
     overwrite = job.overwrite or job.force or (record is not None and exists)
     job = dataclasses.replace(job, overwrite=overwrite)
     try:
-        job.output.parent.mkdir(parents=True, exist_ok=True)
+        (folders or CreatedFolders()).make(job.output.parent)
         check_output(job.output, [job.input], overwrite)
     except OutputError as exc:
         return job, failed(job, str(exc))

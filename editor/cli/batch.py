@@ -98,6 +98,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     from editor.api.errors import BackendUnavailable
     from editor.backends.assembly import select_backends
     from editor.batch.discovery import discover, make_jobs, preset_ref
+    from editor.batch.folders import CreatedFolders
     from editor.batch.jobs import DONE, FAILED, SKIPPED, JobOptions, JobResult, captured_logs, decide
     from editor.batch.ray_executor import require_ray
     from editor.pipeline.presets import apply_overrides, validate_preset
@@ -133,7 +134,8 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     outdir = outdir.expanduser().absolute()
     if outdir.exists() and not outdir.is_dir():
         raise click.BadParameter(f"{outdir} is not a folder", param_hint="--output-dir")
-    outdir.mkdir(parents=True, exist_ok=True)
+    folders = CreatedFolders()  # the ones left empty are removed at the end (a stopped batch)
+    folders.make(outdir)
     _check_writable(outdir)
     sources = discover(inputs, outdir, _absolute(prompts_dir))
     if not sources:
@@ -151,7 +153,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     try:
         todo = []
         for i, job in enumerate(jobs):
-            job, result = decide(job)
+            job, result = decide(job, folders)
             if result is None:
                 todo.append((i, job))
             else:
@@ -170,6 +172,7 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
                                             f"{j.input}: not done: the batch was stopped") for i, j in enumerate(jobs)]
         if report is not None:
             _write_report(report, rows)
+        folders.remove_empty()  # made for outputs never written (the workers have ended)
     counts = {s: sum(r.status == s for r in rows) for s in (DONE, SKIPPED, FAILED)}
     frames = sum(r.frames for r in rows if r.status == DONE)
     where = f"; report: {report}" if report is not None and str(report) != "-" else ""

@@ -283,6 +283,15 @@ def _refined(summary: Any) -> str:
     return f", weak masks {r.weak}: {r.refined} refined by the segmenter, {r.rejected} kept" if r and r.weak else ""
 
 
+def _frames_written(summary: Any) -> str:
+    """``120 frames``, or, when the file holds another number than were edited (a
+    variable-rate source in a constant-rate AVI), both: ``14 frames (12 edited)``."""
+    in_file = summary.frames_in_file
+    if in_file is None or in_file == summary.frames:
+        return f"{summary.frames} frames"
+    return f"{in_file} frames ({summary.frames} edited)"
+
+
 def _input(ctx: click.Context, spec: str, kw: dict[str, Any]) -> Path:
     """INPUT as a file on disk for the whole command (stdin ``-``, FIFOs, URLs and image
     sequences become scratch files: :func:`editor.video.inputs.input_file`)."""
@@ -447,7 +456,7 @@ def run(ctx: click.Context, input_path: str, output: Path, preset_name: str, pro
         backends = f" (segmenter: {summary.segmenter}, tracker: {summary.tracker}{_refined(summary)})" \
             if summary.segmenter else ""
         _detected(summary)
-        click.echo(f"trackedit: wrote {summary.output}: {summary.frames} frames in {summary.seconds:.1f} s "
+        click.echo(f"trackedit: wrote {summary.output}: {_frames_written(summary)} in {summary.seconds:.1f} s "
                    f"({summary.fps:.1f} fps){backends}", err=True)
         for path in summary.side_outputs:
             click.echo(f"trackedit: wrote {path}", err=True)

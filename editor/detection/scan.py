@@ -12,6 +12,7 @@ redaction covers whatever tracking makes of it.
 """
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import threading
@@ -39,6 +40,8 @@ from editor.detection.association import (
 from editor.detection.options import DetectOptions
 from editor.detection.schedule import Cadence, Schedule
 from editor.tracking.shots import ShotDetector
+
+log = logging.getLogger(__name__)
 
 ScanProgress = Callable[[int, int], None]
 """``progress(frames done, frames in the video (estimate))``."""
@@ -185,6 +188,16 @@ def _forks(detectors: Mapping[str, Detector]) -> list[dict[str, Detector]] | Non
     return [{name: d.fork() for name, d in detectors.items()} for _ in range(WORKERS)]  # type: ignore[attr-defined]
 
 
+def _warn_limits(detectors: Mapping[str, Detector], video: VideoInfo) -> None:
+    """One warning per detector that says it cannot find everything on frames of this size
+    (``limits(width, height)``, :class:`~editor.api.detectors.Detector`)."""
+    for name, detector in detectors.items():
+        limits = getattr(detector, "limits", None)
+        line = limits(video.width, video.height) if callable(limits) else None
+        if line:
+            log.warning("--detect %s: %s", name, line)
+
+
 def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Detector],
          options: DetectOptions | None = None, *, progress: ScanProgress | None = None) -> ScanResult:
     """Run ``detectors`` (name → detector) over ``frames`` (every frame of ``video`` in
@@ -204,6 +217,7 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
     detector and the frame.
     """
     options = options or DetectOptions()
+    _warn_limits(detectors, video)
     schedule = Schedule(options.every)
     assoc = Associator(options.association, every=options.every)
     shots = ShotDetector()

@@ -282,6 +282,7 @@ class Pipeline:
                             if on_frame is not None:
                                 on_frame(n)
                     sink.close()
+                    in_file = getattr(sink, "frames_in_file", None)
                     for stage in stages:
                         side_outputs.extend(Path(p) for p in stage.finish() or ())
                 except BaseException:
@@ -291,7 +292,8 @@ class Pipeline:
                 for stage in stages:
                     stage.close()
         summary = RunSummary(n, time.perf_counter() - start, req.output, seg_name, trk_name,
-                             tracking.stats if tracking else None, objects.detection, tuple(side_outputs))
+                             tracking.stats if tracking else None, objects.detection, tuple(side_outputs),
+                             in_file if isinstance(in_file, int) else None)
         self.plugins.run_finished(info, summary)
         return summary
 

@@ -189,6 +189,9 @@ class StreamCopier:
         self._packets = self._input.demux(*selected) if selected else iter(())
         self._pending: av.Packet | None = None
         self._done = not selected
+        self.starts: dict[int, Fraction] = {}
+        """Each output stream's earliest packet time (s, on the source's timeline), by its
+        index: where it starts (:mod:`editor.video.avi_header` writes it into AVI headers)."""
 
     # -- setup ---------------------------------------------------------------------------
     def _drop(self, stream: av.stream.Stream, why: str) -> None:
@@ -396,6 +399,11 @@ class StreamCopier:
     def _emit(self, packet: av.Packet) -> None:
         route = self._routes[packet.stream.index]
         in_stream = packet.stream
+        t = packet.pts if packet.pts is not None else packet.dts
+        if t is not None and packet.time_base is not None:
+            start = t * packet.time_base
+            if start < self.starts.get(route.out.index, start + 1):
+                self.starts[route.out.index] = start
         try:
             if route.kind == "copy":
                 packet.stream = route.out

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -29,6 +30,7 @@ import numpy as np
 from editor.api.errors import OutputError
 from editor.api.files import AtomicOutput, check_output, storage_error
 from editor.api.frames import ColorInfo, Frame, VideoInfo
+from editor.video.avi_header import MAX_START_SECONDS, AviHeaderError, set_stream_starts
 from editor.video.filters import FIELD_ORDER_CODES, FrameFilter, PaletteFilter, is_interlaced, top_field_first
 from editor.video.pixels import compatible, from_rgb, pixel_format, restore_untouched
 from editor.video.streams import StreamCopier, copy_metadata
@@ -246,6 +248,25 @@ def _repeatable_x264(codec: str, options: dict[str, str]) -> None:
     if any(p.split("=")[0] == "asm" for p in params.split(":") if p):
         return
     options["x264-params"] = ":".join(p for p in (params, "asm=avx2") if p)
+
+
+#: Muxers that write random identifiers unless asked for bit-exact output: FFmpeg's Matroska
+#: muxer (``libavformat/matroskaenc.c``) draws a SegmentUID and every TrackUID from a random
+#: seed, and names itself with its version (``Lavf62.12.102``), unless ``AVFMT_FLAG_BITEXACT``
+#: (``-fflags +bitexact``) is set; then it writes no SegmentUID (an optional element), track
+#: UIDs 1, 2… and ``Lavf``. Measured here (PyAV 18.1, FFmpeg 8.1): two .mkv files of the same
+#: frames differed in 44 bytes (SegmentUID, TrackUID and their CRC-32s), two .webm in 16; with
+#: the flag both are identical. MP4, MOV, AVI and MPEG-TS were already identical (their
+#: muxers write no random identifier) and are left as they are, so their bytes do not change.
+_RANDOM_ID_FORMATS = ("matroska", "webm")
+
+
+def _repeatable_container(container: av.container.OutputContainer) -> None:
+    """Make the muxer write the same bytes for the same packets (:data:`_RANDOM_ID_FORMATS`)."""
+    if container.format.name in _RANDOM_ID_FORMATS:
+        flags = container.container_options.get("fflags", "")
+        if "bitexact" not in flags:
+            container.container_options["fflags"] = flags + "+bitexact"
 
 
 #: Containers that store one frame per tick of the stream's time base and no presentation
@@ -480,6 +501,7 @@ class VideoWriter:
             self._container = av.open(str(self._tmp), mode="w", format=opts.container)
         except (av.error.FFmpegError, ValueError) as exc:
             raise OutputError(f"cannot create output ({exc})", self.path) from exc
+        _repeatable_container(self._container)
         codec, pix_fmt = self._choose(first, w, h)
         self._alpha_out = pixel_format(pix_fmt).has_alpha
         rate = self.source.average_rate if self.source.average_rate else Fraction(25)
@@ -642,6 +664,12 @@ class VideoWriter:
         self._copy_until(frame.time)
         self.frames_written += 1
 
+    @property
+    def frames_in_file(self) -> int:
+        """Frames the output holds: those written, plus the repeats a constant-rate (AVI)
+        output adds (:class:`ConstantRate`; the frames it drops are not written)."""
+        return self.frames_written + (self._cfr.repeated if self._cfr is not None else 0)
+
     def _encode(self, av_frame: av.VideoFrame, index: int) -> None:
         assert self._stream is not None and self._container is not None
         try:
@@ -676,6 +704,7 @@ class VideoWriter:
                 self._container.mux(packet)
         except av.error.FFmpegError as exc:
             raise self._failed(exc, "encoding failed at the end") from exc
+        starts: dict[int, int] = {}
         if self._copier is not None:
             copier, self._copier = self._copier, None
             try:
@@ -684,13 +713,44 @@ class VideoWriter:
                 raise self._named(exc) from exc
             except av.error.FFmpegError as exc:
                 raise self._failed(exc, "writing the other streams") from exc
+            if cfr is not None:
+                starts = self._delays(cfr, copier.starts)
         try:
             self._container.close()
         except (av.error.FFmpegError, ValueError) as exc:
             raise self._failed(exc, f"cannot finish the {self._container.format.name} file") from exc
         finally:
             self._container = None
+        try:
+            set_stream_starts(self._tmp, starts)
+        except (AviHeaderError, OSError) as exc:
+            raise self._failed(exc, "cannot write the streams' start times into the AVI header") from exc
         return self._out.commit()
+
+    def _delays(self, cfr: ConstantRate, starts: dict[int, Fraction]) -> dict[int, int]:
+        """For a constant-rate (AVI) output: each stream's delay after the earliest one, in
+        whole ticks of its time base (rounded down, so below one tick is lost: AAC's 1024
+        samples, a video frame), for the header's start fields (:mod:`editor.video.avi_header`).
+        Every stream would otherwise start at 0 and a later one (audio 0.5 s after the video)
+        would lose its sync."""
+        assert self._container is not None and self._stream is not None
+        times = dict(starts)
+        if cfr.start is not None:
+            times[self._stream.index] = cfr.start
+        if not times:
+            return {}
+        first = min(times.values())
+        out: dict[int, int] = {}
+        for index, time in times.items():
+            tb = self._container.streams[index].time_base
+            ticks = math.floor((time - first) / tb) if tb else 0
+            if ticks > 0:
+                if time - first > MAX_START_SECONDS:
+                    log.warning("stream %d starts %.1f s after the first: AVI readers take no start beyond %d s, so "
+                                "it starts at 0 (.mkv or .mp4 keep it)", index, float(time - first), MAX_START_SECONDS)
+                    continue
+                out[index] = ticks
+        return out
 
     def abort(self) -> None:
         """Drop the partial output."""
