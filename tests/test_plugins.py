@@ -431,3 +431,14 @@ def test_inpainter_name_clash_names_both_plugins(plugin_manager: PluginManager) 
     plugin_manager.register(Clash(), "clash")
     with pytest.raises(PluginError, match="inpainter 'telea' is registered by both 'remove' and 'clash'"):
         _ = plugin_manager.inpainters
+
+
+def test_a_plugin_name_nothing_installed_has_is_warned_about(monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("TRACKEDIT_PLUGINS", "nosuch")
+    monkeypatch.delenv("TRACKEDIT_DISABLE_PLUGINS", raising=False)
+    with caplog.at_level("WARNING"):
+        pm = PluginManager(external=True)
+    assert "blur" in pm.stages  # the built-ins still load
+    lines = [r.getMessage() for r in caplog.records if "TRACKEDIT_PLUGINS" in r.getMessage()]
+    assert len(lines) == 1 and "'nosuch'" in lines[0], lines

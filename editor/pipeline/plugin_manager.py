@@ -161,6 +161,12 @@ class PluginManager:
             self.register(plugin, ep.name, origin="builtin")
         if not external:
             return
+        if self._only is not None:  # a name in TRACKEDIT_PLUGINS that nothing installed has: said, not silent
+            missing = sorted(self._only - {ep.name for ep in other})
+            if missing:
+                log.warning("TRACKEDIT_PLUGINS names %s, but no installed plugin has %s (installed: %s)",
+                            ", ".join(map(repr, missing)), "that name" if len(missing) == 1 else "those names",
+                            ", ".join(sorted({ep.name for ep in other})) or "none besides the built-ins")
         for ep in other:
             if self._only is not None and ep.name not in self._only:
                 continue

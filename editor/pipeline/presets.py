@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from editor.api.errors import PresetError
 from editor.api.limits import document_problem, regular_file
 from editor.pipeline.depth import EightBitStage
+from editor.pipeline.stage_guard import GuardedStage
 from editor.pipeline.plugin_manager import PluginManager
 from editor.api.stages import Stage, StageContext, StageOptions
 
@@ -173,7 +174,9 @@ def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> li
     ``object_groups`` to the classes of the run's objects (each registered detector's name →
     its objects, :func:`editor.detection.objects.detector_groups`).
     Stages whose spec does not say ``deep=True`` come wrapped in
-    :class:`~editor.pipeline.depth.EightBitStage` (they see uint8 frames in a deep run)."""
+    :class:`~editor.pipeline.depth.EightBitStage` (they see uint8 frames in a deep run), and
+    every stage in :class:`~editor.pipeline.stage_guard.GuardedStage` (its failures name it,
+    the frames it returns are checked)."""
     from editor.detection.objects import detector_groups
 
     context = dataclasses.replace(context, inpainters=pm.inpainters,
@@ -183,7 +186,9 @@ def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> li
         spec = pm.stages[cfg.use]
         try:
             stage = spec.factory(options, context)
-            stages.append(stage if spec.deep else EightBitStage(stage))
+            owner = pm.owner("stages", cfg.use)
+            stages.append(GuardedStage(stage if spec.deep else EightBitStage(stage),
+                                       f"preset {preset.name!r}, stage {cfg.id!r} (plugin {owner!r})"))
         except PresetError as exc:
             raise _stage_error(preset, cfg, str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - name the plugin
