@@ -113,6 +113,24 @@ def write_confidence(folder: Path, stats: TrackingStats, names: Mapping[int, str
     return path
 
 
+def read_confidence(folder: Path) -> dict[int, dict[int, float]]:
+    """Frame → object id → confidence from ``folder/confidence.json`` (frames where an object
+    was not tracked, null in the file, are left out); empty when the folder has no such file
+    or it cannot be read as one (a masks folder made by hand: its masks are used without)."""
+    path = folder / FILE
+    try:
+        doc = json.loads(path.read_text())
+        out: dict[int, dict[int, float]] = {}
+        for obj in doc["objects"]:
+            oid = int(obj["id"])
+            for frame, c in enumerate(obj["confidence"]):
+                if c is not None:
+                    out.setdefault(frame, {})[oid] = float(c)
+        return out
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 class ConfidenceCollector:
     """Collects per-frame confidences as frames pass (the ``export-masks`` stage)."""
 
