@@ -5,6 +5,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import json
+import os
 import numpy as np
 
 from editor.api.frames import Frame
@@ -65,3 +66,7 @@ def test_masks_folder_confidence_is_read(tmp_path: Path) -> None:
     (tmp_path / "confidence.json").write_text("not json")
     assert read_confidence(tmp_path) == {}
     assert read_confidence(tmp_path / "missing") == {}
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "confidence.json")  # never opened: a read would block
+    assert read_confidence(fifo) == {}
