@@ -7,7 +7,8 @@ synthesised fill along the camera's motion, so it does not flicker; off: the win
 ``shadow`` (grow the hole by the object's attached shadow, :mod:`editor.imaging.shadow`),
 ``hold`` (on a frame where the tracker is unsure of an object, the hole keeps at least the
 extent of its nearest confident masks, moved by its motion, up to ``hold_reach`` frames away:
-:mod:`editor.imaging.held_extent`; the look-ahead then holds ``window + hold_reach`` frames),
+:mod:`editor.imaging.held_extent`; the look-ahead then holds ``window + hold_reach`` frames,
+fewer for large frames: :func:`editor.api.limits.lookahead_frames`),
 ``inpainter`` (the spatial fill for pixels no frame shows: ``patch``, exemplar-based
 completion, and ``telea``, OpenCV's fast marching, are registered here; a learned inpainter
 another plugin registers through the ``editor_register_inpainters`` hook).
@@ -30,6 +31,7 @@ from pydantic import Field
 from editor import hookimpl
 from editor.imaging.compositing import blend, feathered_alpha, grow
 from editor.api.errors import PresetError
+from editor.api.limits import lookahead_frames
 from editor.imaging.background_memory import BackgroundMemory
 from editor.imaging.held_extent import HeldExtent
 from editor.imaging.inpaint import TemporalInpainter, FillPlan, telea, unknown_region
@@ -72,9 +74,13 @@ class RemoveStage(Stage):
         self.options = options
         self.ids = context.resolve_objects(options.objects)
         # with a memory the past is remembered: one frame back is enough (for the next homography)
-        self.window = (min(options.window, 1) if options.memory else options.window,
-                       options.window + (options.hold_reach if options.hold else 0))
-        self.held = HeldExtent(options.hold_reach) if options.hold else None
+        video = context.video
+        ahead = lookahead_frames(video.width, video.height, options.hold_reach, video.bit_depth > 8) \
+            if options.hold else 0
+        self.window = (min(options.window, 1) if options.memory else options.window, options.window + ahead)
+        # anchors before a weak frame are kept as crops (cheap): hold_reach back; after it, what
+        # the look-ahead's memory bound allows
+        self.held = HeldExtent(options.hold_reach, ahead=ahead) if options.hold else None
         memory = BackgroundMemory(directory=context.work_dir) if options.memory else None
         self.engine = TemporalInpainter(flow_refine=options.flow, spatial=_avoiding(spec.factory(context)),
                                         memory=memory)

@@ -70,3 +70,18 @@ def test_masks_folder_confidence_is_read(tmp_path: Path) -> None:
     fifo.mkdir()
     os.mkfifo(fifo / "confidence.json")  # never opened: a read would block
     assert read_confidence(fifo) == {}
+
+
+def test_the_look_ahead_is_bounded_by_the_frame_size(plugin_manager) -> None:  # noqa: ANN001
+    from editor.api.frames import VideoInfo
+    from editor.api.stages import StageContext
+    from editor.pipeline.presets import load_preset, build_stages
+
+    def window(w: int, h: int) -> tuple[int, int]:
+        video = VideoInfo("s", w, h, 0, 10, 10, Fraction(25), Fraction(1, 25), 0.4, "raw", "rgb24")
+        (stage,) = build_stages(load_preset("remove"), plugin_manager, StageContext(video, {1: "x"}))
+        stage.close()
+        return stage.window
+
+    assert window(640, 272) == (1, 10 + 25)  # the preset's window and hold_reach
+    assert window(3840, 2160) == (1, 10 + 4)  # 256 MiB of frames at about 8 bytes a pixel

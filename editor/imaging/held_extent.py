@@ -64,14 +64,17 @@ class HeldExtent:
     """The masks to hide, per object and frame, held on weak frames (module docstring).
 
     Call :meth:`observe` with every item in frame order (each at least once, before its hole
-    is asked for, and the items up to ``reach`` frames after it: a stage's look-ahead);
+    is asked for, and the items up to ``ahead`` frames after it: a stage's look-ahead);
     :meth:`mask` gives the held mask (bool H×W at the frame's size); :meth:`forget_before`
     drops what frames before an index no longer need.
     """
 
-    def __init__(self, reach: int, confident: float = CONFIDENT, *, velocity_frames: int = VELOCITY_FRAMES,
-                 margin: float = MARGIN_PER_FRAME) -> None:
+    def __init__(self, reach: int, confident: float = CONFIDENT, *, ahead: int | None = None,
+                 velocity_frames: int = VELOCITY_FRAMES, margin: float = MARGIN_PER_FRAME) -> None:
         self.reach = reach
+        self.ahead = reach if ahead is None else min(ahead, reach)
+        """Frames after a weak frame searched for an anchor (a stage's look-ahead may hold fewer
+        than ``reach``: :func:`editor.api.limits.lookahead_frames`)."""
         self.confident = confident
         self.velocity_frames = velocity_frames
         self.margin = margin
@@ -126,7 +129,7 @@ class HeldExtent:
         views = self._views.get(oid, {})
         for step in (-1, 1):
             anchor = None
-            for k in range(1, self.reach + 1):
+            for k in range(1, (self.reach if step < 0 else self.ahead) + 1):
                 f = item.index + step * k
                 if f not in tracked:
                     break
