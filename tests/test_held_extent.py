@@ -1,11 +1,11 @@
 """The held extent (#28): what ``remove`` hides on frames where the tracker is unsure."""
 from __future__ import annotations
 
+import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
-import json
-import os
 import numpy as np
 
 from editor.api.frames import Frame
