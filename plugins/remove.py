@@ -5,6 +5,10 @@ Options: ``window`` (frames after — and, without ``memory``, before — used a
 (refine alignment with optical flow), ``memory`` (remember the shot's background and carry
 synthesised fill along the camera's motion, so it does not flicker; off: the window alone),
 ``shadow`` (grow the hole by the object's attached shadow, :mod:`editor.imaging.shadow`),
+``hold`` (on a frame where the tracker is unsure of an object, the hole keeps at least the
+extent of its nearest confident masks, moved by its motion, up to ``hold_reach`` frames away:
+:mod:`editor.imaging.held_extent`; the look-ahead then holds ``window + hold_reach`` frames,
+fewer for large frames: :func:`editor.api.limits.lookahead_frames`),
 ``inpainter`` (the spatial fill for pixels no frame shows: ``patch``, exemplar-based
 completion, and ``telea``, OpenCV's fast marching, are registered here; a learned inpainter
 another plugin registers through the ``editor_register_inpainters`` hook).
@@ -27,7 +31,9 @@ from pydantic import Field
 from editor import hookimpl
 from editor.imaging.compositing import blend, feathered_alpha, grow
 from editor.api.errors import PresetError
+from editor.api.limits import lookahead_frames
 from editor.imaging.background_memory import BackgroundMemory
+from editor.imaging.held_extent import HeldExtent
 from editor.imaging.inpaint import TemporalInpainter, FillPlan, telea, unknown_region
 from editor.imaging.patch_synthesis import complete
 from editor.imaging.shadow import attached_shadow
@@ -45,6 +51,10 @@ class RemoveOptions(StageOptions):
     shadow: bool = Field(False, description="also remove the object's shadow: a darker region attached to "
                                             "the mask, within shadow_reach px")
     shadow_reach: int = Field(40, ge=1, le=1000, description="how far from the mask a shadow is looked for (px)")
+    hold: bool = Field(True, description="where the tracker is unsure of an object (confidence below 0.5), "
+                                         "remove at least its nearest confident masks' extent, moved by its "
+                                         "motion: a lost or half-masked object is not left showing")
+    hold_reach: int = Field(25, ge=1, le=250, description="frames a confident mask is held over (each way)")
     inpainter: str = "patch"
     fill_max_side: int = Field(1280, ge=64, le=16384,
                                description="compute the fill at most at this size (longer side); only "
@@ -64,7 +74,13 @@ class RemoveStage(Stage):
         self.options = options
         self.ids = context.resolve_objects(options.objects)
         # with a memory the past is remembered: one frame back is enough (for the next homography)
-        self.window = (min(options.window, 1) if options.memory else options.window, options.window)
+        video = context.video
+        ahead = lookahead_frames(video.width, video.height, options.hold_reach, video.bit_depth > 8) \
+            if options.hold else 0
+        self.window = (min(options.window, 1) if options.memory else options.window, options.window + ahead)
+        # anchors before a weak frame are kept as crops (cheap): hold_reach back; after it, what
+        # the look-ahead's memory bound allows
+        self.held = HeldExtent(options.hold_reach, ahead=ahead) if options.hold else None
         memory = BackgroundMemory(directory=context.work_dir) if options.memory else None
         self.engine = TemporalInpainter(flow_refine=options.flow, spatial=_avoiding(spec.factory(context)),
                                         memory=memory)
@@ -72,7 +88,12 @@ class RemoveStage(Stage):
         self._small: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _hole(self, item: FrameItem) -> np.ndarray:
-        mask = item.mask_of(self.ids)
+        if self.held is None:
+            mask = item.mask_of(self.ids)
+        else:
+            mask = np.zeros(item.labels.shape, bool)
+            for oid in self.ids:
+                mask |= self.held.mask(item, oid)
         if self.options.shadow and mask.any():
             mask = mask | (attached_shadow(item.frame.image, mask, self.options.shadow_reach) & (item.labels == 0))
         return grow(mask, self.options.dilate)
@@ -128,11 +149,17 @@ class RemoveStage(Stage):
         """(the current item, the engine's plan or ``None`` when there is nothing to do, the
         full-resolution hole). ``lag``: frames whose completion may still be running (their
         caches are kept)."""
+        if self.held is not None:  # the look-ahead beyond the fill's window is for the held extent only
+            self.held.observe(window.items, self.ids)
+            last = window.center + self.options.window + 1
+            window = FrameWindow(window.items[:last], window.center)
         current = window.current
         first = window.items[0].index
         for k in [k for k in self._small if k < first]:
             del self._small[k]
         self.engine.forget_before(first - lag)
+        if self.held is not None:
+            self.held.forget_before(first - lag)
         _, small_hole, _, hole = self._scaled(current)
         if not small_hole.any() and self.engine.memory is None:
             return current, None, hole

@@ -113,6 +113,8 @@ QUEUE_BYTES = 256 << 20
 """Bytes of frames one queue between pipeline threads (decode, tracking, edits) may hold."""
 QUEUE_FRAMES = 4
 """Frames one such queue holds where they are small enough (enough to keep the threads busy)."""
+LOOKAHEAD_BYTES = 256 << 20
+"""Bytes of frames a stage's extra look-ahead may hold (:func:`lookahead_frames`)."""
 CACHE_MEMORY_BYTES = 256 << 20
 """Bytes of 8-bit frames and label maps the backward pass's frame cache
 (:class:`editor.tracking.frame_cache.FrameCache`, tracking-only frames) keeps in memory;
@@ -127,6 +129,15 @@ def queue_frames(width: int, height: int, deep: bool = False) -> int:
     at the 8192×8192 limit."""
     per_frame = width * height * (16 if deep else 8)
     return max(1, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, per_frame)))
+
+
+def lookahead_frames(width: int, height: int, wanted: int, deep: bool = False) -> int:
+    """Frames a stage may hold beyond what it edits from, to look ahead (the ``remove``
+    stage's held extent, :mod:`editor.imaging.held_extent`): ``wanted``, fewer where they would
+    pass :data:`LOOKAHEAD_BYTES` at about 8 bytes a pixel (16 above 8 bits, as
+    :func:`queue_frames`): 25 up to 1280×720, 16 at 1920×1080, 4 at 4K, 1 at 8K."""
+    per_frame = width * height * (16 if deep else 8)
+    return max(0, min(wanted, LOOKAHEAD_BYTES // max(1, per_frame)))
 
 
 def regular_file(path: str | Path, what: str = "file", error: type[TrackeditError] = InputError) -> Path:

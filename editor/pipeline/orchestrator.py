@@ -36,7 +36,7 @@ from editor.pipeline.threads import threaded
 from editor.api.run import DetectionSummary, RunInfo, RunSummary
 from editor.detection.objects import combine
 from editor.detection.options import DetectOptions
-from editor.tracking.confidence import write_confidence
+from editor.tracking.confidence import read_confidence, write_confidence
 from editor.tracking.evidence import EvidenceOptions
 from editor.tracking.engine import Progress, TrackingSession
 from editor.api.frames import Frame, VideoInfo
@@ -162,6 +162,7 @@ class Pipeline:
             manifest = MasksManifest.load(req.masks_dir)
             masks = iter_mask_folder(req.masks_dir, manifest.frame_count, video.size)
             floor = load_frame_detections(req.masks_dir)
+            confidence = read_confidence(req.masks_dir)  # stages that hide objects hold weak frames' masks
 
             def from_masks() -> Iterator[FrameItem]:
                 n = 0
@@ -171,7 +172,7 @@ class Pipeline:
                         raise InputError(f"masks cover {manifest.frame_count} frames but the video has more",
                                          req.masks_dir)
                     n += 1
-                    yield FrameItem(frame, labels, detections=floor.get(frame.index, ()))
+                    yield FrameItem(frame, labels, confidence.get(frame.index, {}), floor.get(frame.index, ()))
                 if n != manifest.frame_count:
                     raise InputError(f"masks cover {manifest.frame_count} frames, the video has {n}",
                                      req.masks_dir)

@@ -19,9 +19,12 @@ from editor.api.frames import Frame
 
 def preview_frame(preset: Preset, plugins: PluginManager, context: StageContext, index: int, count: int,
                   frame_at: Callable[[int], Frame], labels_at: Callable[[int], np.ndarray],
-                  progress: Callable[[int, int], None] | None = None) -> Frame:
-    """Frame ``index`` (of ``count``) as ``preset`` renders it, from ``frame_at``/``labels_at``,
-    as an 8-bit frame for display (:meth:`Frame.as_8bit`). ``progress(done, total)`` is
+                  progress: Callable[[int, int], None] | None = None,
+                  confidence_at: Callable[[int], dict[int, float]] | None = None) -> Frame:
+    """Frame ``index`` (of ``count``) as ``preset`` renders it, from ``frame_at``/``labels_at``
+    (and ``confidence_at``: object id → the tracker's confidence, which a render's masks folder
+    carries and ``remove`` holds weak frames' masks by), as an 8-bit frame for display
+    (:meth:`Frame.as_8bit`). ``progress(done, total)`` is
     called as each frame of the stretch is taken by the stages (``total``: the stretch's
     frames)."""
     stages = build_stages(preset, plugins, context)
@@ -30,7 +33,7 @@ def preview_frame(preset: Preset, plugins: PluginManager, context: StageContext,
         after = sum(s.window[1] for s in stages)
         lo, hi = max(0, index - before), min(count - 1, index + after)
         def taken(i: int) -> FrameItem:
-            item = FrameItem(frame_at(i), labels_at(i))
+            item = FrameItem(frame_at(i), labels_at(i), confidence_at(i) if confidence_at is not None else {})
             if progress is not None:
                 progress(i - lo + 1, hi - lo + 1)
             return item

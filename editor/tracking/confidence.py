@@ -27,6 +27,8 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from editor.api.errors import TrackeditError
+from editor.api.limits import regular_file
 from editor.api.run import TrackingStats
 
 FILE = "confidence.json"
@@ -111,6 +113,28 @@ def write_confidence(folder: Path, stats: TrackingStats, names: Mapping[int, str
     path = folder / FILE
     path.write_text(json.dumps(doc) + "\n")
     return path
+
+
+def read_confidence(folder: Path) -> dict[int, dict[int, float]]:
+    """Frame → object id → confidence from ``folder/confidence.json`` (frames where an object
+    was not tracked, null in the file, are left out); empty when the folder has no such file
+    or it cannot be read as one (a masks folder made by hand: its masks are used without; a
+    FIFO or device in its place is never opened)."""
+    path = folder / FILE
+    try:
+        if not path.exists():
+            return {}
+        regular_file(path, FILE)
+        doc = json.loads(path.read_text())
+        out: dict[int, dict[int, float]] = {}
+        for obj in doc["objects"]:
+            oid = int(obj["id"])
+            for frame, c in enumerate(obj["confidence"]):
+                if c is not None:
+                    out.setdefault(frame, {})[oid] = float(c)
+        return out
+    except (OSError, ValueError, KeyError, TypeError, TrackeditError):
+        return {}
 
 
 class ConfidenceCollector:

@@ -910,7 +910,8 @@ async def preview(request: Request) -> Response:
             with scratch_dir("preview") as tmp:
                 context = StageContext(s.info, names, state.selection.device, None, Path(tmp))
                 out = preview_frame(preset, state.plugins, context, index, s.frame_count or 0,
-                                    lambda i: s.frames[i], labels_at, progress=job.progress)
+                                    lambda i: s.frames[i], labels_at, progress=job.progress,
+                                    confidence_at=lambda i: ui.call(s.confidence, i))
             job.state = "done"
             return _jpeg(out.image[..., :3], width)
         except BaseException:

@@ -1,0 +1,87 @@
+"""The held extent (#28): what ``remove`` hides on frames where the tracker is unsure."""
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from editor.api.frames import Frame
+from editor.api.stages import FrameItem
+from editor.imaging.held_extent import HeldExtent
+from editor.tracking.confidence import read_confidence
+
+
+def _items(boxes: list[tuple[int, int, int, int] | None], confidence: list[float | None]) -> list[FrameItem]:
+    """A 120×160 clip of one object (id 1), a box per frame (None: not masked)."""
+    items = []
+    for t, (box, c) in enumerate(zip(boxes, confidence)):
+        labels = np.zeros((120, 160), np.uint8)
+        if box is not None:
+            y0, x0, y1, x1 = box
+            labels[y0:y1, x0:x1] = 1
+        image = np.zeros((120, 160, 3), np.uint8)
+        items.append(FrameItem(Frame(t, image, t, Fraction(1, 25), t / 25), labels, {} if c is None else {1: c}))
+    return items
+
+
+def test_a_lost_object_is_held_where_its_motion_takes_it() -> None:
+    # moving 3 px a frame to the right; lost (no mask, confidence 0.3) on frames 4-7
+    boxes = [(40, 10 + 3 * t, 70, 40 + 3 * t) if not 4 <= t <= 7 else None for t in range(12)]
+    items = _items(boxes, [0.3 if 4 <= t <= 7 else 0.97 for t in range(12)])
+    held = HeldExtent(reach=10)
+    held.observe(items, [1])
+    for t in range(4, 8):
+        m = held.mask(items[t], 1)
+        truth = np.zeros_like(m)
+        truth[40:70, 10 + 3 * t:40 + 3 * t] = True
+        assert (truth & ~m).sum() == 0, t  # the whole object is hidden
+        assert m.sum() < 3 * truth.sum()
+    assert (held.mask(items[2], 1) == (items[2].labels == 1)).all()  # confident frames as they are
+
+
+def test_no_hold_across_frames_without_a_track_nor_out_of_the_frame() -> None:
+    # confident on 0-3; frame 4 has no confidence (a cut: the track ended); weak on 5-6
+    boxes = [(40, 10, 70, 40)] * 4 + [None] * 3
+    items = _items(boxes, [0.97] * 4 + [None, 0.3, 0.3])
+    held = HeldExtent(reach=10)
+    held.observe(items, [1])
+    assert not held.mask(items[5], 1).any()
+    # an object that left over the right border: its extent moved out of the frame holds nothing
+    boxes = [(40, 100 + 20 * t, 70, 130 + 20 * t) for t in range(3)] + [None] * 5
+    items = _items(boxes, [0.97] * 3 + [0.3] * 5)
+    held = HeldExtent(reach=10)
+    held.observe(items, [1])
+    assert held.mask(items[3], 1).any()  # still partly inside
+    assert not held.mask(items[7], 1).any()
+
+
+def test_masks_folder_confidence_is_read(tmp_path: Path) -> None:
+    (tmp_path / "confidence.json").write_text(json.dumps(
+        {"version": 1, "frame_count": 3, "review_below": 0.5, "damaged": [],
+         "objects": [{"id": 2, "name": "cyclist", "confidence": [None, 0.4, 0.97], "review": [1]}]}))
+    assert read_confidence(tmp_path) == {1: {2: 0.4}, 2: {2: 0.97}}
+    (tmp_path / "confidence.json").write_text("not json")
+    assert read_confidence(tmp_path) == {}
+    assert read_confidence(tmp_path / "missing") == {}
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "confidence.json")  # never opened: a read would block
+    assert read_confidence(fifo) == {}
+
+
+def test_the_look_ahead_is_bounded_by_the_frame_size(plugin_manager) -> None:  # noqa: ANN001
+    from editor.api.frames import VideoInfo
+    from editor.api.stages import StageContext
+    from editor.pipeline.presets import load_preset, build_stages
+
+    def window(w: int, h: int) -> tuple[int, int]:
+        video = VideoInfo("s", w, h, 0, 10, 10, Fraction(25), Fraction(1, 25), 0.4, "raw", "rgb24")
+        (stage,) = build_stages(load_preset("remove"), plugin_manager, StageContext(video, {1: "x"}))
+        stage.close()
+        return stage.window
+
+    assert window(640, 272) == (1, 10 + 25)  # the preset's window and hold_reach
+    assert window(3840, 2160) == (1, 10 + 4)  # 256 MiB of frames at about 8 bytes a pixel
