@@ -223,3 +223,29 @@ def test_the_default_folder_lies_beside_the_output(clip_and_masks: tuple[Path, P
     assert sorted(p.name for p in expected.iterdir()) == ["coco.json", "davis", "matte.mp4", "png"]
     assert len(list((expected / "davis").glob("*.png"))) == T
     assert not (tmp_path / "masks-export").exists()
+
+
+def test_mattes_carry_the_sources_timecode(tmp_path: Path) -> None:
+    """A MOV with a timecode track (01:00:00:00): the matte and the ProRes clips carry it too,
+    so an editor that places clips by timecode lines them up with the video (a new user's
+    ProRes mattes had none while the edited video kept it)."""
+    import av
+
+    src = tmp_path / "tc.mov"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.metadata["timecode"] = "01:00:00:00"
+        for t in range(T):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((H, W, 3), 20 * t, np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    writer = MaskFolderWriter(tmp_path / "masks", {3: "ball", 7: "brick"}, str(src))
+    for t in range(T):
+        writer.write(t, _labels(t))
+    writer.close()
+    out_dir = _export(src, tmp_path / "masks", tmp_path / "export", ["matte", "prores"])
+    for clip in (out_dir / "matte.mp4", out_dir / "prores" / "3-ball.mov", out_dir / "prores" / "7-brick.mov"):
+        with av.open(str(clip)) as container:
+            tracks = {(s.type, s.metadata.get("timecode")) for s in container.streams}
+            assert ("video", "01:00:00:00") in tracks and ("data", "01:00:00:00") in tracks, (clip.name, tracks)
+            assert len(list(container.decode(video=0))) == T

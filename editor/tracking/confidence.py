@@ -68,11 +68,17 @@ def shots_without(stats: TrackingStats, object_id: int) -> list[tuple[int, int]]
 
 def review_lines(stats: TrackingStats, names: Mapping[int, str], below: float | None = None,
                  prompted: Iterable[int] = ()) -> list[str]:
-    """One line per object with weak frames: ``12 frames to review for "bunny": 97–108``;
+    """One line per click prompt whose mask is tiny (:attr:`TrackingStats.small_prompts`);
+    one line per object with weak frames: ``12 frames to review for "bunny": 97–108``;
     and for each of the ``prompted`` objects (the person's own, not detected ones) tracked
     in some shots only: ``"me" is not edited in shots 30–75, 76–136: tracking ends at shot
     cuts; prompt it in those shots to edit it there (or --no-cuts)``."""
     lines = []
+    for (frame, oid), area in sorted(stats.small_prompts.items()):
+        what = f"a mask of {area} px" if area else "no mask"
+        lines.append(f"the clicks on frame {frame} gave {_label(oid, names)} {what}: a click on part of an object "
+                     "(a window, a reflection) may give that part alone, and only that is edited; check it "
+                     "(trackedit track … or the web UI), or add clicks or a box")
     for oid, frames in stats.weak_frames(below).items():
         n = len(frames)
         lines.append(f"{n} frame{'s' if n != 1 else ''} to review for {_label(oid, names)}: {frame_ranges(frames)}")

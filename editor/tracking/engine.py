@@ -68,7 +68,7 @@ from editor.api.limits import check_prompt_counts
 from editor.api.masks import MaskFolderWriter, bbox, compose_label_map, frame_png, read_label_png, resolve_overlaps, \
     split_label_map, write_label_png
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
-from editor.api.run import TrackingStats
+from editor.api.run import SMALL_CLICK_SHARE, TrackingStats
 from editor.api.stages import FrameItem
 from editor.backends.classic.morphology import disk
 from editor.tracking.confidence import write_confidence
@@ -626,6 +626,12 @@ class TrackingSession:
             mask = self._never_erase(frame, index, pointy or given, masks, result.mask.astype(bool))
             self.state.prompt_masks[key] = StoredMask.of(mask)
             self.stats.segmented += 1
+            if pointy and not masks:  # clicks alone: a mask of a tiny part is listed for review
+                area = int(np.count_nonzero(mask))
+                if area < SMALL_CLICK_SHARE * mask.size:
+                    self.stats.small_prompts[key] = area
+                else:
+                    self.stats.small_prompts.pop(key, None)
         return self.state.prompt_masks[key].full()
 
     def _never_erase(self, frame: Frame, index: int, prompts: list[Prompt], masks: list[np.ndarray],

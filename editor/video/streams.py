@@ -149,6 +149,23 @@ def _relabel(frame: av.AudioFrame, layout: str) -> av.AudioFrame:
     return relabelled
 
 
+def source_timecode(source: Path, video_index: int) -> str | None:
+    """The start timecode of ``source`` (SMPTE ``HH:MM:SS:FF``, ``;`` before the frames when
+    drop-frame): the ``timecode`` tag of its video stream ``video_index``, else of a timecode
+    track (QuickTime ``tmcd``, a data stream FFmpeg tags ``timecode``); ``None`` without one
+    or when the file cannot be opened. Bare outputs (a matte) carry it so that an editor
+    lines them up with the video (:attr:`editor.video.writer.EncodeOptions.timecode`)."""
+    try:
+        with av.open(str(source)) as container:  # the streams' tags are read while it is open
+            tags = [(s.index, s.type, dict(s.metadata)) for s in container.streams]
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+    video = next((t for i, _, t in tags if i == video_index), {})
+    if video.get("timecode"):
+        return str(video["timecode"])
+    return next((str(t["timecode"]) for _, kind, t in tags if kind == "data" and t.get("timecode")), None)
+
+
 class StreamCopier:
     """Adds the source's other streams, chapters and metadata to ``output`` (before its
     header is written) and muxes their packets as the video advances (:meth:`write_until`).

@@ -33,7 +33,7 @@ from editor.api.frames import ColorInfo, Frame, VideoInfo
 from editor.video.avi_header import MAX_START_SECONDS, AviHeaderError, set_stream_starts
 from editor.video.filters import FIELD_ORDER_CODES, FrameFilter, PaletteFilter, is_interlaced, top_field_first
 from editor.video.pixels import compatible, from_rgb, pixel_format, restore_untouched
-from editor.video.streams import StreamCopier, copy_metadata
+from editor.video.streams import StreamCopier, copy_metadata, source_timecode
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,10 @@ class EncodeOptions:
     other_streams: bool = True
     """Copy the source's other streams (audio, subtitles and video as the flags say; data,
     attachments), chapters and metadata; ``False``: a bare video (e.g. a matte)."""
+    timecode: bool = True
+    """A bare video (``other_streams=False``) still carries the source's start timecode
+    (:func:`editor.video.streams.source_timecode`; MOV/MP4 write it as a timecode track): a
+    matte or ProRes clip lines up with its video in an editor that places clips by timecode."""
     extra_video: bool = True
     """Copy the source's other video streams, unedited (a warning says so); ``False``
     (``--no-extra-video``): drop them. Attached pictures (cover art) are always dropped."""
@@ -582,6 +586,10 @@ class VideoWriter:
                 raise self._named(exc) from exc
             if self._copier.timecode and "timecode" not in stream.metadata:
                 stream.metadata["timecode"] = self._copier.timecode
+        elif opts.timecode:
+            timecode = source_timecode(Path(self.source.path), self.source.index)
+            if timecode:
+                stream.metadata["timecode"] = timecode
         try:
             self._container.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:
