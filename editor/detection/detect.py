@@ -172,10 +172,12 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
 def _kept(frames: Iterator[Frame], cache: FrameCache) -> Iterator[Frame]:
     """``frames``, each put in ``cache`` (tracking-only) as it passes: the cache holds its
     own copy of the image (the copy it keeps in memory is made read-only, the detectors get
-    the frame as it was)."""
+    the frame as it was). The frames go on without their planes (and the reader's RGB copy
+    in them): the detectors never read them, and the frames waiting for the detection
+    threads take the memory :data:`~editor.detection.scan.PARALLEL_BYTES` counts on."""
     for frame in frames:
         cache.put(dataclasses.replace(frame, image=frame.image.copy()), tracking_only=True)
-        yield frame
+        yield dataclasses.replace(frame, planes=None)
 
 
 def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float, reach: int, *,
