@@ -9,15 +9,16 @@ Example::
 """
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from editor.api.backends import BackendContext, BackendOptions
 from editor.api.detectors import Detector, FrameDetection
 from editor.api.errors import BackendUnavailable, PluginError, TrackeditError
-from editor.api.frames import VideoInfo
+from editor.api.frames import Frame, VideoInfo
 from editor.api.prompts import PromptSet
 from editor.detection import person_ids
 from editor.detection.association import Track
@@ -25,6 +26,7 @@ from editor.detection.objects import frame_detections, objects_from_tracks
 from editor.detection.options import DetectOptions
 from editor.detection.scan import ScanProgress, scan
 from editor.detection.schedule import Cadence
+from editor.tracking.frame_cache import FrameCache
 
 
 @dataclass
@@ -104,7 +106,8 @@ def resolve_detectors(names: Sequence[str], plugins: object, *, device: str = "a
 def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Mapping[str, Detector] | None = None,
                    options: DetectOptions | None = None, *, plugins: object | None = None,
                    existing: Mapping[int, str] | None = None, device: str = "auto",
-                   models_dir: Path | None = None, progress: ScanProgress | None = None) -> DetectedObjects:
+                   models_dir: Path | None = None, progress: ScanProgress | None = None,
+                   keep: FrameCache | None = None) -> DetectedObjects:
     """Find objects automatically in ``video`` and return them as tracked-object prompts.
 
     ``detectors``: detector names (resolved through ``plugins``, a
@@ -115,7 +118,12 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
     ``PromptSet.names()``) — detected ones take the ids after them and skip their names.
     ``progress(done, total)`` per frame read.
 
-    The video is decoded once, 8-bit. Returns :class:`DetectedObjects` (``prompts`` empty
+    The video is decoded once, 8-bit. ``keep``: an empty frame cache that receives every
+    frame read, tracking-only with its decoded planes
+    (:meth:`~editor.tracking.frame_cache.FrameCache.put`), so that tracking and the output
+    need not decode the video again (:meth:`editor.tracking.engine.TrackingSession.stream`,
+    ``decoded``); the frames are the pipeline's own only for a source of 8 bits or fewer read
+    without deinterlacing (the caller's to check). Returns :class:`DetectedObjects` (``prompts`` empty
     when nothing was found). Raises :class:`~editor.api.errors.InputError` for an unreadable
     video and the errors of :func:`resolve_detectors`.
     """
@@ -132,9 +140,9 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
             plugins = PluginManager()
         detectors = resolve_detectors(list(detectors), plugins, device=device, models_dir=models_dir)
     start = time.perf_counter()
-    frames = iter_frames(info.path, deep=False, keep_planes=False, stream=info.index)
+    frames = iter_frames(info.path, deep=False, keep_planes=keep is not None, stream=info.index)
     try:
-        found = scan(frames, info, detectors, options, progress=progress)
+        found = scan(frames if keep is None else _kept(frames, keep), info, detectors, options, progress=progress)
     finally:
         frames.close()
     existing = existing or {}
@@ -159,6 +167,17 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
                                                         height=info.height, frames=found.frames, cuts=found.cuts),
                            spans,
                            time.perf_counter() - start, found.detector_seconds)
+
+
+def _kept(frames: Iterator[Frame], cache: FrameCache) -> Iterator[Frame]:
+    """``frames``, each put in ``cache`` (tracking-only) as it passes: the cache holds its
+    own copy of the image (the copy it keeps in memory is made read-only, the detectors get
+    the frame as it was). The frames go on without their planes (and the reader's RGB copy
+    in them): the detectors never read them, and the frames waiting for the detection
+    threads take the memory :data:`~editor.detection.scan.PARALLEL_BYTES` counts on."""
+    for frame in frames:
+        cache.put(dataclasses.replace(frame, image=frame.image.copy()), tracking_only=True)
+        yield dataclasses.replace(frame, planes=None)
 
 
 def reliable_span(track: Track, detected_frames: Sequence[int], reliable: float, reach: int, *,

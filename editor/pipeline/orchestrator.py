@@ -38,6 +38,7 @@ from editor.detection.objects import combine
 from editor.detection.options import DetectOptions
 from editor.tracking.confidence import read_confidence, write_confidence
 from editor.tracking.evidence import EvidenceOptions
+from editor.tracking.frame_cache import FrameCache
 from editor.tracking.engine import Progress, TrackingSession
 from editor.api.frames import Frame, VideoInfo
 from editor.video.filters import DEINTERLACERS, is_interlaced
@@ -102,6 +103,11 @@ class _Objects:
     with their frames to the stages, which cover them whatever tracking did."""
     tracking: TrackingSession | None = None
     """The session tracking :attr:`prompts` (:meth:`Pipeline._with_session`)."""
+    decoded: FrameCache | None = None
+    """Every frame the detection pass read, kept for tracking and the output (one decode for
+    both: :func:`_shares_decode`); ``None``: they decode the video again."""
+    cuts: list[int] = field(default_factory=list)
+    """The cuts the detection pass found on those frames."""
     notices: tuple[str, ...] = ()
     """The backend choice's notices (:attr:`editor.backends.assembly.BackendSelection.notices`),
     logged after the stages are made: a stage that cannot be made is the run's one line."""
@@ -114,10 +120,12 @@ class Pipeline:
         self.plugins = plugins or PluginManager()
 
     # -- shared setup --------------------------------------------------------------------
-    def _objects(self, req: RunRequest, video: VideoInfo, progress: Progress | None) -> _Objects:
+    def _objects(self, req: RunRequest, video: VideoInfo, progress: Progress | None,
+                 work: Path | None = None) -> _Objects:
         """The objects to track: ``req.prompts`` plus, with ``req.detect``, the detected ones
-        and every frame's detections (the detection pass reads the video once). Backends are
-        built only when there is something to track."""
+        and every frame's detections (the detection pass reads the video once; with ``work``,
+        where :func:`_shares_decode`, its frames are kept there for tracking and the output).
+        Backends are built only when there is something to track."""
         if req.masks_dir is not None and req.detect is not None:
             raise TrackeditError("masks_dir renders masks already tracked and detect tracks: give one of them")
         if req.masks_dir is not None or (req.prompts is None and req.detect is None):
@@ -136,8 +144,13 @@ class Pipeline:
                             notices=selection.notices)
         assert detectors is not None
         scan_progress = (lambda done, total: progress("detect", done, total)) if progress is not None else None
+        decoded = None
+        if work is not None and _shares_decode(req, video):
+            require_space(work, _cache_bytes(video), "the decoded frames kept for tracking "
+                          f"({video.frame_count_estimate} frames of {video.width}x{video.height} {video.pix_fmt})")
+            decoded = FrameCache(work / "decoded")
         found = detect_objects(video, detectors, req.detect, existing=req.prompts.names() if req.prompts else None,
-                               progress=scan_progress)
+                               progress=scan_progress, keep=decoded)
         summary = DetectionSummary(found.detectors, found.names, found.cadence.every,
                                    found.detected_frames, found.detections, found.seconds)
         if not found.prompts.objects:
@@ -149,7 +162,8 @@ class Pipeline:
         prompts = _mark_kept(combine(req.prompts, found.prompts.objects), req.keep,
                              req.prompts.source if req.prompts else None)
         return _Objects(prompts, backends if prompts is not None else None, summary, found.spans, found.floor,
-                        selection.notices if prompts is not None else ())
+                        selection.notices if prompts is not None else (),
+                        decoded=decoded if prompts is not None else None, cuts=list(found.cuts))
 
     def _items(self, req: RunRequest, video: VideoInfo, work: Path, progress: Progress | None,
                objects: _Objects, *, deep: bool = True
@@ -183,7 +197,7 @@ class Pipeline:
         assert objects.tracking is not None and objects.backends is not None  # made by _with_session
         tracking, backends = objects.tracking, objects.backends
         bidirectional = req.bidirectional or req.detect is not None
-        if bidirectional:  # the backward pass keeps frames on disk: check the space before hours of work
+        if bidirectional and objects.decoded is None:  # the backward pass keeps frames on disk: check the space
             require_space(work, _cache_bytes(video), "the frame cache of the backward pass "
                           f"({video.frame_count_estimate} frames of {video.width}x{video.height} {video.pix_fmt})")
         # frames up to where the backward pass starts are read for tracking (cached as raw
@@ -195,8 +209,9 @@ class Pipeline:
             return _decode(req, video, deep)
 
         tracking.detections = objects.floor
-        items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
-                         _queue_size(req, video), "track")
+        # with the detection pass's frames kept (objects.decoded) ``first`` is never read
+        items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay,
+                                         decoded=objects.decoded, cuts=objects.cuts), _queue_size(req, video), "track")
         return items, tracking, backends.segmenter_name, backends.tracker_name
 
     def _with_session(self, req: RunRequest, video: VideoInfo, work: Path, objects: _Objects) -> _Objects:
@@ -266,7 +281,7 @@ class Pipeline:
                     req.encode, redacts=True, pictures=picture_redactor(req.detect, self.plugins, req.backends))
                 sink = sink_spec.factory(req.output, video, encode, req.overwrite)
                 try:
-                    objects = self._with_session(req, video, work, self._objects(req, video, progress))
+                    objects = self._with_session(req, video, work, self._objects(req, video, progress, work))
                     context = StageContext(video, self._object_names(req, objects), device, req.output, work,
                                            kept=self._kept(req, objects))
                     stages = build_stages(req.preset, self.plugins, context)
@@ -311,7 +326,7 @@ class Pipeline:
         start = time.perf_counter()
         n = 0
         with AtomicOutput(masks_out, directory=True) as out, scratch_dir("track") as work:
-            objects = self._with_session(req, video, work, self._objects(req, video, progress))
+            objects = self._with_session(req, video, work, self._objects(req, video, progress, work))
             for line in objects.notices:
                 log.warning("%s", line)
             names = self._object_names(req, objects)
@@ -431,6 +446,14 @@ def _probe(req: RunRequest) -> VideoInfo:
         log.info("--deinterlace: %s is progressive; frames flagged interlaced only are deinterlaced",
                  Path(video.path).name)
     return dataclasses.replace(video, field_order="progressive")
+
+
+def _shares_decode(req: RunRequest, video: VideoInfo) -> bool:
+    """Whether the detection pass's frames (8-bit, not deinterlaced) are the very frames
+    tracking and the output read (``_decode``), so they can be kept for them instead of
+    decoding the video twice: detection on a source of 8 bits or fewer, no deinterlacing,
+    no masks folder."""
+    return req.detect is not None and req.masks_dir is None and req.deinterlace is None and video.bit_depth <= 8
 
 
 def _cache_bytes(video: VideoInfo) -> int:

@@ -89,6 +89,9 @@ Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)`` of :meth:`TrackingSession.stream`; phases ``cache``,
 ``backward``, ``forward``."""
 
+_CACHED = object()
+"""Stands for a frame the decoded cache holds whose cuts are known (not read in step 1)."""
+
 BACKWARD_HISTORY: int | None = None
 """Frames of an object's dense run of prompts the backward pass of a bidirectional
 :meth:`TrackingSession.stream` hands it before each frame it must track back from (see
@@ -250,12 +253,28 @@ class _Cuts:
     def known(self, boundary: int) -> bool:
         return any(a < boundary <= b for a, b in self._runs)
 
+    def covers(self, frame: int) -> bool:
+        """Whether frame ``frame`` was fed (or is part of a :meth:`preset` run)."""
+        return any(a <= frame <= b for a, b in self._runs)
+
+    def preset(self, frames: int, cuts: Sequence[int]) -> bool:
+        """Take the ``cuts`` a :class:`ShotDetector` found fed frames ``0 … frames − 1`` in
+        order (the detection pass's, :attr:`editor.detection.DetectedObjects.cuts`) as if
+        those frames had been fed here: the same detector on the same frames finds the same
+        cuts, without looking at them again. Only before any frame was fed (``False``
+        otherwise, and nothing changes; nor when cut detection is off)."""
+        if not self.enabled or self._runs or frames <= 0:
+            return False
+        self._runs.append([0, frames - 1])
+        self.found.extend(c for c in cuts if 0 < c < frames)
+        return True
+
     def is_cut(self, boundary: int) -> bool:
         return boundary in self.found
 
     def observe(self, frame: Frame) -> None:
         f = frame.index
-        if not self.enabled or any(a <= f <= b for a, b in self._runs):
+        if not self.enabled or self.covers(f):
             return
         run = self._runs[-1] if self._runs else None
         if run is not None and f == run[1] + 1:
@@ -1055,7 +1074,8 @@ class TrackingSession:
     # -- headless driver -----------------------------------------------------------------
     def stream(self, frames: Iterator[Frame], *, bidirectional: bool = False,
                progress: Progress | None = None,
-               replay: Callable[[], Iterator[Frame]] | None = None) -> Iterator[FrameItem]:
+               replay: Callable[[], Iterator[Frame]] | None = None,
+               decoded: FrameCache | None = None, cuts: Sequence[int] | None = None) -> Iterator[FrameItem]:
         """Track the prompted objects through ``frames`` (every frame of the video, in
         display order, read once) and yield a :class:`FrameItem` per frame, in order.
 
@@ -1071,6 +1091,15 @@ class TrackingSession:
         Without it, ``frames`` are cached whole. Where no backward pass runs (not
         ``bidirectional``, or no object needs one: :func:`needs_backward`) nothing is cached
         and ``frames`` themselves are yielded: ``replay`` is not called.
+
+        ``decoded``: a frame cache already holding every frame of the video, tracking-only
+        (the detection pass's, :func:`editor.detection.detect.detect_objects` with ``keep``):
+        the backward pass reads its frames there and every frame yielded is made again from
+        its planes (:meth:`~editor.tracking.frame_cache.FrameCache.get_output`); ``frames``
+        are not read (``replay()`` gives the output where a cached frame has no planes). The
+        frames are dropped from it as they are yielded, and the label maps of the backward
+        pass kept there. ``cuts``: the cuts found on those frames in order (the detection
+        pass's), taken instead of looking at the frames for them again (:meth:`_Cuts.preset`).
 
         Raises :class:`PromptError` when a prompt lies past the last frame.
         """
@@ -1113,20 +1142,29 @@ class TrackingSession:
 
         self._close_passes()
         self.pass_agreement.clear()
-        cache = FrameCache(self.work_dir / "tracking-cache")
+        cache = decoded if decoded is not None else FrameCache(self.work_dir / "tracking-cache")
+        if decoded is not None and cuts is not None:
+            n = 0
+            while n in decoded:
+                n += 1
+            self._cuts.preset(n, cuts)
         source = iter(frames)
         pending: Frame | None = None
         for f in range(horizon + 1):  # 1. read (and cache) frames 0..horizon in order
-            frame = next(source, None)
+            frame = next(source, None) if decoded is None else \
+                (None if f not in decoded else cache.get(f) if self._cuts.enabled and not self._cuts.covers(f)
+                 else _CACHED)
             if frame is None:
                 oid, where = max(((o, p) for o, fs in prompt_frames.items() for p in fs), key=lambda x: x[1])
                 raise PromptError(f"object {oid}: frame {where} is past the end (the video has {f} frames)",
                                   self._prompt_source)
-            self._cuts.observe(frame)
+            if frame is not _CACHED:
+                self._cuts.observe(frame)
             if horizon > 0:
-                cache.put(frame, tracking_only=replay is not None)
+                if decoded is None:
+                    cache.put(frame, tracking_only=replay is not None)
                 self.stats.cached_frames += 1
-            else:
+            elif decoded is None:
                 pending = frame
             progress("cache", f + 1, horizon + 1)
         back_scores: dict[int, tuple[dict[int, float], dict[int, str]]] = {}
@@ -1160,8 +1198,17 @@ class TrackingSession:
         # frames up to the horizon for the output: made again from the cache's planes where
         # every one kept them (no second decode; ``frames`` go on past the horizon), else
         # decoded again by ``replay``; nothing cached (horizon 0): ``frames`` go on
-        rebuilt = replay is not None and horizon > 0 and all(cache.rebuilds(g) for g in range(horizon + 1))
-        replaying = replay is not None and horizon > 0 and not rebuilt
+        if decoded is None:
+            rebuilt = replay is not None and horizon > 0 and all(cache.rebuilds(g) for g in range(horizon + 1))
+            replaying = replay is not None and horizon > 0 and not rebuilt
+        else:  # every frame from the cache, or (frames without planes) every frame decoded again
+            g = 0
+            while g in decoded and decoded.rebuilds(g):
+                g += 1
+            rebuilt = g not in decoded
+            replaying = not rebuilt
+            if replaying and replay is None:
+                raise ValueError("stream: a decoded cache of frames without planes needs replay")
         if replaying:
             close = getattr(source, "close", None)
             if close is not None:
@@ -1180,7 +1227,11 @@ class TrackingSession:
         f = 0
         try:
             while True:
-                if f <= horizon and not replaying:
+                if decoded is not None and not replaying:
+                    if f not in cache:
+                        break
+                    frame = cache.get_output(f)
+                elif f <= horizon and not replaying:
                     frame = (cache.get_output(f) if rebuilt else cache.get(f)) if horizon > 0 else pending
                 else:
                     frame = next(source, None)
@@ -1214,7 +1265,7 @@ class TrackingSession:
                     item.states.update({o: c for o, c in b_states.items() if backward_at(o, f)})
                     if bidirectional and f >= f_min:
                         self._compare_passes(f, item, (out, fwd.confidence), (back_masks, b_conf), prompt_frames)
-                if horizon > 0 and f <= horizon:
+                if decoded is not None or horizon > 0 and f <= horizon:
                     cache.drop(f)
                 progress("forward", f + 1, self.info.frame_count_estimate)
                 waiting[f] = item

@@ -9,14 +9,17 @@ never left memory.
 
 ``put(frame, tracking_only=True)`` keeps what tracking needs
 (:meth:`editor.tracking.engine.TrackingSession.stream` with ``replay``): the decoded planes
-as raw arrays (``.npy``, uncompressed: at 1080p 4:2:0 3 MB, about the size of the image's
+as raw arrays (one uncompressed file a frame: at 1080p 4:2:0 3 MB, about the size of the image's
 PNG, written and read ten times faster), from which :meth:`get` makes the very 8-bit RGB the
 reader made (:func:`editor.video.pixels.rgb_of`); a frame without planes keeps its 8-bit RGB
 raw. Alpha and planes are not returned then. The first such 8-bit images and label maps, up
 to ``memory_bytes`` (:data:`editor.api.limits.CACHE_MEMORY_BYTES`), stay in memory as well
 (read-only): :meth:`get` converts nothing for them. :meth:`get_output` gives a frame with
 planes back whole (image at its depth, alpha, planes), as the reader gave it: the forward
-pass takes its frames from here instead of decoding the video again."""
+pass takes its frames from here instead of decoding the video again. A cache the detection
+pass filled (``editor.detection.detect.detect_objects`` with ``keep``) holds every frame of
+the video so: tracking and the output then decode nothing (see
+:meth:`editor.tracking.engine.TrackingSession.stream`, ``decoded``)."""
 from __future__ import annotations
 
 import dataclasses
@@ -30,7 +33,7 @@ import numpy as np
 from editor.api.files import writing_in
 from editor.api.frames import DecodedPlanes, Frame
 from editor.api.limits import CACHE_MEMORY_BYTES
-from editor.api.masks import read_label_png, write_label_png
+from editor.api.masks import bbox
 
 _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1]
 
@@ -57,6 +60,10 @@ class FrameCache:
         self._memory: dict[str, np.ndarray] = {}
         """Tracking-only 8-bit images (``f…``) and label maps (``b…``) held in memory."""
         self._room = memory_bytes
+        self._layout: dict[int, list[tuple[tuple[int, ...], np.dtype]]] = {}
+        """Tracking-only frame → its planes' shapes and dtypes, in its raw file (:meth:`_raw`)."""
+        self._label_boxes: dict[int, tuple[tuple[int, ...], tuple[int, int, int, int] | None]] = {}
+        """Frame → (label map's shape, box of its nonzero labels) (:meth:`put_labels`)."""
 
     def _hold(self, key: str, array: np.ndarray) -> bool:
         """Keep ``array`` (read-only) in memory under ``key`` if there is room left."""
@@ -72,6 +79,10 @@ class FrameCache:
         array = self._memory.pop(key, None)
         if array is not None:
             self._room += array.nbytes
+
+    def __contains__(self, index: object) -> bool:
+        """Whether frame ``index`` is stored (put and not dropped)."""
+        return index in self._meta
 
     def _files(self, index: int) -> list[Path]:
         files = [self.folder / f"f{index:06d}.png", self.folder / f"a{index:06d}.png"]
@@ -96,8 +107,10 @@ class FrameCache:
             planes = frame.planes
             held = self._hold(f"f{i}", frame.as_8bit().image)
             if planes is not None:  # kept for the output too (:meth:`get_output`)
-                for k, plane in enumerate(planes.data):
-                    np.save(self.folder / f"r{i:06d}_{k}.npy", plane, allow_pickle=False)
+                with open(self._raw(i), "wb") as out:
+                    for plane in planes.data:
+                        np.ascontiguousarray(plane).tofile(out)
+                self._layout[i] = [(plane.shape, plane.dtype) for plane in planes.data]
                 planes = dataclasses.replace(planes, data=())
             elif not held:
                 np.save(self.folder / f"r{i:06d}_rgb.npy", frame.rgb8, allow_pickle=False)
@@ -142,7 +155,7 @@ class FrameCache:
         elif meta.planes is None:
             image = np.load(self.folder / f"r{i:06d}_rgb.npy")
         else:
-            data = tuple(np.load(self.folder / f"r{i:06d}_{k}.npy") for k in range(len(self._raw_planes(i))))
+            data = self._read_planes(i)
             deep_rgb = rgb_of(dataclasses.replace(meta.planes, data=data), deep=True)[0]
             image = Frame(i, deep_rgb, None, meta.time_base, meta.time).rgb8  # as the engine's 8-bit view
         return Frame(i, np.ascontiguousarray(image), meta.pts, meta.time_base, meta.time, None, meta.duration,
@@ -165,7 +178,7 @@ class FrameCache:
 
         meta = self._meta[index]
         assert meta.planes is not None and index in self._tracking_only
-        data = tuple(np.load(path) for path in self._raw_planes(index))
+        data = self._read_planes(index)
         planes = dataclasses.replace(meta.planes, data=data)
         deep = meta.image.dtype == np.uint16
         held = self._memory.get(f"f{index}")
@@ -177,20 +190,43 @@ class FrameCache:
         return Frame(index, rgb.copy(), meta.pts, meta.time_base, meta.time, None if alpha is None else alpha.copy(),
                      meta.duration, planes, meta.damaged)
 
-    def _raw_planes(self, index: int) -> list[Path]:
-        out = []
-        while (path := self.folder / f"r{index:06d}_{len(out)}.npy").exists():
-            out.append(path)
-        return out
+    def _raw(self, index: int) -> Path:
+        """The file of a tracking-only frame's planes: each plane's bytes in turn, raw (their
+        shapes and dtypes in ``_layout``): one file a frame, written and read without a
+        header to parse."""
+        return self.folder / f"r{index:06d}.raw"
+
+    def _read_planes(self, index: int) -> tuple[np.ndarray, ...]:
+        with open(self._raw(index), "rb") as f:
+            return tuple(np.fromfile(f, dtype, count=int(np.prod(shape))).reshape(shape)
+                         for shape, dtype in self._layout[index])
 
     def put_labels(self, index: int, labels: np.ndarray) -> None:
+        """Store frame ``index``'s label map (uint8 H×W) as its box of nonzero labels
+        (:func:`~editor.api.masks.bbox`): held in memory while there is room, else a raw
+        ``.npy`` file — a person's box at 720p is a tenth of the map, and the raw file is
+        written and read some ten times faster than the PNG it replaces."""
         self._release(f"b{index}")
-        if index not in self._tracking_only or not self._hold(f"b{index}", labels):
-            write_label_png(self.folder / f"b{index:06d}.png", labels)
+        self._label_boxes.pop(index, None)
+        (self.folder / f"b{index:06d}.npy").unlink(missing_ok=True)
+        box = bbox(labels)
+        self._label_boxes[index] = (labels.shape[:2], box)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        crop = labels[y0:y1, x0:x1].astype(np.uint8, copy=False)
+        if not self._hold(f"b{index}", crop.copy()):
+            np.save(self.folder / f"b{index:06d}.npy", np.ascontiguousarray(crop), allow_pickle=False)
 
     def get_labels(self, index: int) -> np.ndarray:
-        held = self._memory.get(f"b{index}")
-        return held if held is not None else read_label_png(self.folder / f"b{index:06d}.png")
+        """Frame ``index``'s label map as :meth:`put_labels` had it (uint8 H×W, a new array)."""
+        shape, box = self._label_boxes[index]
+        labels = np.zeros(shape, np.uint8)
+        if box is not None:
+            held = self._memory.get(f"b{index}")
+            x0, y0, x1, y1 = box
+            labels[y0:y1, x0:x1] = held if held is not None else np.load(self.folder / f"b{index:06d}.npy")
+        return labels
 
     def drop(self, index: int) -> None:
         self._meta.pop(index, None)
@@ -198,8 +234,12 @@ class FrameCache:
         self._release(f"b{index}")
         if index in self._tracking_only:
             self._tracking_only.discard(index)
-            for path in [*self._raw_planes(index), self.folder / f"r{index:06d}_rgb.npy"]:
+            if self._layout.pop(index, None) is not None:
+                self._raw(index).unlink(missing_ok=True)
+            else:
+                (self.folder / f"r{index:06d}_rgb.npy").unlink(missing_ok=True)
+        else:
+            for path in self._files(index):
                 path.unlink(missing_ok=True)
-        for path in self._files(index):
-            path.unlink(missing_ok=True)
-        (self.folder / f"b{index:06d}.png").unlink(missing_ok=True)
+        self._label_boxes.pop(index, None)
+        (self.folder / f"b{index:06d}.npy").unlink(missing_ok=True)
