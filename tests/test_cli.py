@@ -169,6 +169,25 @@ def test_overwrite_replaces_and_track_writes_masks(tmp_path: Path, prompts: Path
     assert main(["-q", "track", str(clip), "--prompts", str(prompts), "-o", str(masks)]) == 0
     assert len(list(masks.glob("*.png"))) == 12 and (masks / "objects.json").exists()
     assert main(["-q", "track", str(clip), "--prompts", str(prompts), "-o", str(masks)]) != 0  # exists
+    assert main(["-q", "track", str(clip), "--prompts", str(prompts), "-o", str(masks), "--overwrite"]) == 0
+    assert len(list(masks.glob("*.png"))) == 12  # a masks folder is replaced
+
+
+def test_track_overwrite_never_replaces_a_folder_of_other_files(tmp_path: Path, prompts: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A new user's `track -o m --overwrite` on a folder holding notes and photos replaced it with
+    masks: the notes and photos were gone. --overwrite replaces only a masks folder."""
+    clip = _clip(tmp_path / "clip.mp4")
+    folder = tmp_path / "m"
+    (folder / "photos").mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    (folder / "photos" / "a.jpg").write_bytes(b"jpeg")
+    capsys.readouterr()
+    assert main(["track", str(clip), "--prompts", str(prompts), "-o", str(folder), "--overwrite"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "notes.txt, photos" in err[0] and "masks folder" in err[0], err
+    assert (folder / "notes.txt").read_text() == "mine" and (folder / "photos" / "a.jpg").read_bytes() == b"jpeg"
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "photos"]
 
 
 def test_listing_commands(capsys) -> None:  # noqa: ANN001
@@ -298,3 +317,16 @@ def test_notices_do_not_break_the_progress_bar(tmp_path: Path, prompts: Path) ->
     pieces = [p.strip(" ") for p in text.replace("\r", "\n").split("\n")]
     notices = [p for p in pieces if "classical segmenter" in p]
     assert notices and all(p.startswith("trackedit: using the classical") for p in notices), pieces
+
+
+def test_a_prompt_of_exclude_points_only_names_the_file_object_and_frame(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    clip = _clip(tmp_path / "clip.mp4")
+    bad = tmp_path / "neg.json"
+    bad.write_text(json.dumps({"objects": [{"id": 1, "name": "x", "prompts": [
+        {"frame": 3, "points": [[20, 20]], "labels": [0]}]}]}))
+    capsys.readouterr()
+    assert main(["run", str(clip), "-o", str(tmp_path / "o.mp4"), "--preset", "blur", "--prompts", str(bad)]) == 1
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "error" in line]
+    assert len(err) == 1 and f"{bad}: object 1 ('x'), frame 3: only exclude points" in err[0], err
+    assert not (tmp_path / "o.mp4").exists()

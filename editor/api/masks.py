@@ -7,6 +7,7 @@ palette (pixel value = object id) at the upright source size, plus ``objects.jso
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,6 +254,20 @@ def encode_mask_png(mask: np.ndarray) -> bytes:
 
 def frame_png(folder: Path, index: int) -> Path:
     return folder / f"{index:05d}.png"
+
+
+_FRAME_PNG = re.compile(r"\d{5,}\.png")
+MASKS_FOLDER_FILES = frozenset({OBJECTS_FILE, DETECTIONS_FILE, "confidence.json"})
+"""Files a masks folder holds besides its frames' PNGs (:class:`MaskFolderWriter`,
+``trackedit track``'s ``confidence.json``)."""
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """Names in ``folder`` that a masks folder does not hold (anything but frame PNGs and
+    :data:`MASKS_FOLDER_FILES`), sorted: ``track --overwrite`` replaces a masks folder, never
+    a folder of someone's other files (a new user's notes and photos went with it)."""
+    return sorted(e.name for e in folder.iterdir()
+                  if not (e.is_file() and (_FRAME_PNG.fullmatch(e.name) or e.name in MASKS_FOLDER_FILES)))
 
 
 @dataclass

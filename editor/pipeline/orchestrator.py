@@ -26,7 +26,7 @@ from editor.api.errors import InputError, OutputError, PromptError, TrackeditErr
 from editor.api.files import AtomicOutput, check_output, require_space, scratch_dir
 from editor.api.detectors import FrameDetection
 from editor.api.limits import queue_frames
-from editor.api.masks import MaskFolderWriter, MasksManifest, iter_mask_folder, load_frame_detections
+from editor.api.masks import MaskFolderWriter, MasksManifest, foreign_entries, iter_mask_folder, load_frame_detections
 from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
@@ -321,6 +321,12 @@ class Pipeline:
         _check_keep_names(req, self.plugins)
         video = _probe(req)
         check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
+        if masks_out.is_dir():  # --overwrite replaces a masks folder, not a folder of other files
+            foreign = foreign_entries(masks_out)
+            if foreign:
+                listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+                raise OutputError(f"holds files a masks folder does not ({listed}); --overwrite replaces only a "
+                                  "masks folder: give a new or empty folder", masks_out)
         if req.prompts is not None:
             req.prompts.validate_for_video(video.width, video.height, video.frame_count)
         start = time.perf_counter()

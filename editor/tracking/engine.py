@@ -641,7 +641,14 @@ class TrackingSession:
             masks += [p.shape_mask(frame.height, frame.width) for p in prompts if p.shape is not None]
             pointy = [p for p in prompts if p.segments]
             given = [p for p in prompts if p.shape is None]
-            result = self.segmenter.segment(frame.rgb8, index, pointy or given, masks or None)
+            try:
+                result = self.segmenter.segment(frame.rgb8, index, pointy or given, masks or None)
+            except PromptError as exc:
+                if exc.source is not None:
+                    raise
+                obj = self.state.objects[object_id]  # what the segmenter cannot use: which object, where
+                label = f"object {object_id}" + (f" ({obj.name!r})" if obj.name else "")
+                raise PromptError(f"{label}, frame {index}: {exc.message}", self._prompt_source) from exc
             mask = self._never_erase(frame, index, pointy or given, masks, result.mask.astype(bool))
             self.state.prompt_masks[key] = StoredMask.of(mask)
             self.stats.segmented += 1
