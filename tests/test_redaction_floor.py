@@ -20,7 +20,7 @@ from editor import hookimpl
 from editor.api.backends import BackendOptions
 from editor.api.detectors import Detection, DetectorSpec, FrameDetection
 from editor.api.frames import Frame
-from editor.api.masks import DETECTIONS_FILE, MasksManifest
+from editor.api.masks import DETECTIONS_FILE, MasksManifest, encode_mask_png
 from editor.api.prompts import parse_prompts
 from editor.api.stages import FrameItem, Selection, redaction_region
 from editor.cli.main import main
@@ -143,9 +143,38 @@ def test_kept_objects_and_the_faces_on_them_are_not_covered() -> None:
     item = FrameItem(frame, labels, detections=(FrameDetection((53, 33, 77, 57), "faces", 2),
                                                 FrameDetection((138, 33, 162, 57), "faces", 3),
                                                 FrameDetection((52, 30, 78, 58), "faces", None)))
-    region = redaction_region(item, Selection(frozenset({1, 2, 3}), None, frozenset({2, 3}), frozenset({1})))
-    assert not region[30:120, 40:90].any()  # the kept person and everything on them
+    # their face's track is theirs (decided by the pipeline on the prompted frames: _kept_faces)
+    kept = Selection(frozenset({1, 2, 3}), None, frozenset({2, 3}), frozenset({1, 2}))
+    region = redaction_region(FrameItem(frame, labels, detections=item.detections[:2]), kept)
+    assert not region[30:120, 40:90].any()  # the kept person and their face
     assert region[45, 150]  # everyone else still covered
+    # a detection that joined no track cannot be told apart from a neighbour's face: covered
+    # (the kept face is blurred on that frame; before, left bare as lying on the kept person)
+    region = redaction_region(item, kept)
+    assert region[31, 65] and region[45, 65] and not region[60:120, 40:90].any()
+
+
+def test_a_face_on_the_kept_person_that_is_not_theirs_is_covered() -> None:
+    """A neighbour's face passing in front of the kept person lies on the kept mask: its
+    detection and its tracked mask are still covered (before: uncovered as lying on the kept
+    person, the neighbour's face bare on 24 of 72 frames of the crossing in
+    test_keep_crossing.py). Keep uncovers only soft coverage on the kept pixels: a
+    neighbour's person instance spreading over the kept person."""
+    labels = np.zeros((H, W), np.uint8)
+    labels[30:120, 40:90] = 1  # the kept person (prompted)
+    labels[35:55, 55:75] = 3  # someone else's face, in front of them
+    labels[90:120, 90:110] = 4  # a neighbour (their tracked mask), whose person instance reaches over the kept person
+    frame = Frame(0, scene(0), 0, Fraction(1, 25), 0.0)
+    neighbour = np.zeros((H, W), bool)
+    neighbour[20:120, 60:110] = True
+    item = FrameItem(frame, labels, detections=(
+        FrameDetection((53, 33, 77, 57), "faces", 3),
+        FrameDetection((60, 20, 110, 120), "people", 4, "mask", "person", encode_mask_png(neighbour))))
+    region = redaction_region(item, Selection(frozenset({1, 3, 4}), None, frozenset({3, 4}), frozenset({1})))
+    assert region[36:54, 56:74].all()  # the other face: its detection and its tracked mask
+    assert not region[60:120, 60:90].any()  # the neighbour's region on the kept person: theirs
+    assert region[60:120, 90:110].all()  # the neighbour's own pixels
+    assert not region[100:120, 40:60].any()
 
 
 def test_keep_a_person_end_to_end(clip: Path, tmp_path: Path) -> None:
