@@ -11,6 +11,7 @@ Every stage works on 8- and 16-bit frames (``deep=True``) and keeps the frame's 
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Literal
 
@@ -89,6 +90,9 @@ class RedactStage(Stage):
                     del self._last[oid]
                     continue
                 mask = mask | old
+                if layers.hard is not None and oid in self.selection.detected - self.selection.instances:
+                    # a held face is still a face: keep does not uncover it either
+                    layers = dataclasses.replace(layers, hard=layers.hard | old)
                 self._last[oid] = (old, age + 1)
         return mask, layers
 

@@ -177,6 +177,40 @@ def test_a_face_on_the_kept_person_that_is_not_theirs_is_covered() -> None:
     assert not region[100:120, 40:60].any()
 
 
+
+def test_the_blur_leaves_the_kept_pixels_exactly_and_covers_the_other_face_on_them() -> None:
+    """The stage's growth (dilate) and soft edge (feather) of a neighbour's person region stop
+    at the kept pixels — before, a 30 px kept face inside the region lost its eyes to 6 + 6 px
+    of them — while a face that is not kept, lying on the kept person, is blurred with its
+    growth as usual."""
+    from editor.api.frames import VideoInfo
+    from editor.api.stages import StageContext
+    from editor.pipeline.presets import build_stages
+
+    image = BACKGROUND.copy()
+    labels = np.zeros((H, W), np.uint8)
+    labels[20:120, 20:70] = 1  # the kept person (prompted)
+    labels[20:120, 70:150] = 4  # the neighbour's person instance, touching them
+    region = np.zeros((H, W), bool)
+    region[20:120, 20:150] = True  # the person model's one region for both
+    frame = Frame(0, image, 0, Fraction(1, 25), 0.0)
+    item = FrameItem(frame, labels, detections=(
+        FrameDetection((30, 25, 60, 60), "faces", 2),  # the kept person's face (kept track)
+        FrameDetection((40, 80, 64, 110), "faces", 3),  # someone else's face in front of them
+        FrameDetection((20, 20, 150, 120), "people", 4, "mask", "person", encode_mask_png(region))))
+    video = VideoInfo("x.mp4", W, H, 0, 1, 1, Fraction(25), Fraction(1, 25), 0.04, "h264", "yuv420p")
+    context = StageContext(video, {1: "me", 2: "face-1", 3: "face-2", 4: "person-1"}, kept={1, 2}, instances={4},
+                           object_groups={"faces": {2, 3}, "people": {4}})
+    (stage,) = build_stages(load_preset("blur"), _pm(), context)
+    out = stage.process(item).frame.image
+    kept = np.zeros((H, W), bool)
+    kept[20:120, 20:70] = True
+    other = np.zeros((H, W), bool)
+    other[73:117, 33:71] = True  # the other face's box grown by the stage's dilation (6 px) and 1
+    assert (out[kept & ~other] == image[kept & ~other]).all()  # untouched, to the last pixel
+    assert _detail(out, (42, 82, 62, 108)) <= 0.1 * _detail(image, (42, 82, 62, 108))
+    assert _detail(out, (100, 40, 140, 100)) <= 0.1 * _detail(image, (100, 40, 140, 100))  # the neighbour
+
 def test_keep_a_person_end_to_end(clip: Path, tmp_path: Path) -> None:
     """``--keep``: a prompted person whose face stays visible; every other detection is still
     redacted (here the weak blink), and a name no object has is a one-line error."""
