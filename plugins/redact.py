@@ -11,6 +11,7 @@ Every stage works on 8- and 16-bit frames (``deep=True``) and keeps the frame's 
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +24,8 @@ from editor.imaging.compositing import blend, box_of_each, feathered_alpha, grow
 from editor.imaging.depth import match_depth, read_picture, scale_color
 from editor.api.errors import PresetError
 from editor.api.masks import present_ids
-from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec, redaction_region
+from editor.api.stages import FrameItem, RedactionLayers, Stage, StageContext, StageOptions, StageSpec, \
+    redaction_layers
 
 
 class RedactOptions(StageOptions):
@@ -71,11 +73,12 @@ class RedactStage(Stage):
         self.ids = set(self.selection.ids) - set(self.selection.kept)
         self._last: dict[int, tuple[np.ndarray, int]] = {}  # id → (mask, frames since seen)
 
-    def _mask(self, item: FrameItem) -> np.ndarray:
+    def _mask(self, item: FrameItem) -> tuple[np.ndarray, RedactionLayers]:
         labels = item.labels
         present = set(present_ids(labels)) & self.ids
         # the selected objects' masks and every selected detection of the frame (the floor)
-        mask = redaction_region(item, self.selection, box=self.options.shape == "box")
+        layers = redaction_layers(item, self.selection, box=self.options.shape == "box")
+        mask = layers.mask
         if self.options.hold:
             for oid in present:
                 self._last[oid] = ((box_of_each(labels, {oid}) if self.options.shape == "box"
@@ -87,11 +90,14 @@ class RedactStage(Stage):
                     del self._last[oid]
                     continue
                 mask = mask | old
+                if layers.hard is not None and oid in self.selection.detected - self.selection.instances:
+                    # a held face is still a face: keep does not uncover it either
+                    layers = dataclasses.replace(layers, hard=layers.hard | old)
                 self._last[oid] = (old, age + 1)
-        return mask
+        return mask, layers
 
     def process(self, item: FrameItem) -> FrameItem:
-        mask = self._mask(item)
+        mask, layers = self._mask(item)
         x, y, bw, bh = cv2.boundingRect(mask.view(np.uint8))
         if bw == 0:
             return item
@@ -100,7 +106,16 @@ class RedactStage(Stage):
         m = self.options.dilate + 2 * self.options.feather + 2
         x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(w, x + bw + m), min(h, y + bh + m)
         core = grow(mask[y0:y1, x0:x1], self.options.dilate)
+        keep = None
+        if layers.kept is not None and layers.hard is not None:
+            # the kept pixels stay as they are: neither the growth nor the soft edge of someone
+            # else's region reaches them (a 30 px kept face inside a neighbour's person region
+            # lost its eyes to 6 + 6 px); faces that are not kept still grow over them
+            keep = layers.kept[y0:y1, x0:x1] & ~grow(layers.hard[y0:y1, x0:x1], self.options.dilate)
+            core &= ~keep
         alpha = feathered_alpha(core, self.options.feather)
+        if keep is not None:
+            alpha[keep] = 0.0
         base = item.frame.image
         region = base[y0:y1, x0:x1]
         edited = self.redact(region, core, (x0, y0))

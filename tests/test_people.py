@@ -697,3 +697,40 @@ def test_background_swap_does_not_flash_the_scene_where_the_model_fails_for_a_fr
     # no one-frame flash: measured 0.262 on frame 13 (between 0.017 and 0.079) before, 0.056 after
     flashes = [i for i in range(1, 24) if kept[i] > 2 * max(kept[i - 1], kept[i + 1]) + 0.01]
     assert not flashes, [round(k, 3) for k in kept]
+
+def _face_track(tid: int, colour: tuple[int, int, int], frames: range, x0: float, speed: float,
+                scene: dict[int, np.ndarray], width: int = 240, height: int = 100):  # noqa: ANN202
+    """A face track of ``tid`` moving right at ``speed`` px/frame from ``x0``: a 24×30 ellipse
+    of ``colour`` (a darker band for the eyes) painted on each frame of ``scene``, one box-only
+    detection per frame (faces have no mask)."""
+    from editor.detection.association import Observation, Track
+
+    track = Track(tid, "face", 0)
+    for f in frames:
+        image = scene.setdefault(f, np.full((height, width, 3), 128, np.uint8))
+        x = int(round(x0 + speed * (f - frames.start)))
+        cv2.ellipse(image, (x + 12, 45), (12, 15), 0, 0, 360, colour, -1)
+        image[40:44, x + 5:x + 19] = np.array(colour) // 2
+        box = (float(x), 30.0, float(x + 24), 60.0)
+        track.add(Observation(f, box, box, 0.9, "face"), None)
+    return track
+
+
+@pytest.mark.parametrize("case", ["same face", "someone else", "both in view", "nobody kept"])
+def test_a_kept_face_lost_behind_a_crossing_is_continued_by_its_look(case: str) -> None:
+    """``--keep`` (issue #22, item 6): a kept face track that ends in the middle of the frame
+    (hidden by someone crossing in front) is continued by the track that starts where it could
+    have gone and looks like it — not by a face that looks different, not by one in view at
+    the same time as the kept face, and nothing is kept when the lost track was not."""
+    from editor.detection import person_ids
+
+    scene: dict[int, np.ndarray] = {}
+    skin, other = (200, 150, 120), (60, 90, 200)
+    lost = _face_track(1, skin, range(0, 20), 30, 2.0, scene)  # last seen at x = 68 on frame 19
+    colour, start = (other if case == "someone else" else skin), 45
+    if case == "both in view":
+        start = 10  # in view while the kept face still is: someone else
+    later = _face_track(2, colour, range(start, start + 15), 68 + 2.0 * (start - 19), 2.0, scene)
+    kept = set() if case == "nobody kept" else {0}
+    got = person_ids.kept_continuations([lost, later], kept, lambda i: scene[i], 240)
+    assert got == ({0, 1} if case == "same face" else kept)

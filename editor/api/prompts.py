@@ -191,9 +191,11 @@ class ObjectPrompts:
     prompts: tuple[Prompt, ...]
     keep: bool = False
     """A person whose face stays visible (``"keep": true``; ``trackedit run --keep``):
-    redaction stages never edit this object, nor the detections and detected objects that
-    lie on it on a frame (:func:`editor.api.stages.redaction_region`). Everyone else is
-    still redacted."""
+    redaction stages never edit this object, nor the detected tracks decided to be this
+    person's (their face's track, :func:`editor.pipeline.orchestrator._kept_faces`), nor a
+    neighbour's person region where it lies on them; every other face detection is covered,
+    also on them (:func:`editor.api.stages.redaction_region`). Everyone else is still
+    redacted."""
 
     @property
     def first_frame(self) -> int:

@@ -119,12 +119,15 @@ class Selection:
     detections (:func:`redaction_region`): ``ids`` the selected objects, ``classes`` the
     selected detector names (``None``: every detector, ``objects = "all"``), ``detected``
     the ids of every detected object of the run (``face-1``…), ``kept`` the objects marked
-    keep (:attr:`editor.api.prompts.ObjectPrompts.keep`)."""
+    keep (:attr:`editor.api.prompts.ObjectPrompts.keep`), ``instances`` the detected objects
+    with their own masks (person instances, ``person-1``…; the rest of ``detected`` are faces,
+    plates: boxes and ellipses)."""
 
     ids: frozenset[int]
     classes: frozenset[str] | None = None
     detected: frozenset[int] = frozenset()
     kept: frozenset[int] = frozenset()
+    instances: frozenset[int] = frozenset()
 
     def takes(self, detection: FrameDetection) -> bool:
         """Whether a frame's detection is selected: its object is, or — a detection that joined
@@ -135,7 +138,8 @@ class Selection:
 
 
 KEEP_TOUCH = 0.4
-"""A detection or detected object lies on a kept object when at least this share of the ring
+"""On a kept object's prompted frames (:func:`editor.pipeline.orchestrator._faces_on`: which
+detected tracks are the kept person's), a detection lies on the kept object when at least this share of the ring
 of pixels just around it belongs to the kept object (a face on the head it belongs to is
 surrounded by it — or, at the top of the head, half-bordered by it; a face beside a kept
 person touches them on one side at most), or its centre lies inside it. Chosen by
@@ -180,33 +184,93 @@ def redaction_region(item: FrameItem, selection: Selection, *, box: bool = False
     objects' masks in the label map (each one's bounding box with ``box``) **united with**
     the frame's selected detections (their ellipse, box or own mask) — detection is the floor,
     tracking only adds: a detection is covered on its frame whatever the tracker did.
+    (:attr:`RedactionLayers.mask` of :func:`redaction_layers`, which says what keep means.)"""
+    return redaction_layers(item, selection, box=box).mask
 
-    Kept objects (``selection.kept``) are never covered, nor any detection or detected
-    object lying on one (:data:`KEEP_TOUCH`): a kept person's face stays visible, every other
-    face is still covered.
+
+@dataclass(frozen=True)
+class RedactionLayers:
+    """What a redaction stage edits on one frame (:func:`redaction_layers`): ``mask`` (bool
+    H×W) the pixels to edit; with a kept object on the frame, ``kept`` (bool H×W) the kept
+    pixels — a stage that grows or feathers ``mask`` leaves them unedited — and ``hard``
+    (bool H×W) the coverage keep never uncovers (faces and plates that are not kept: a stage
+    grows it as usual, into the kept pixels too); ``None`` without a kept object."""
+
+    mask: np.ndarray
+    kept: np.ndarray | None = None
+    hard: np.ndarray | None = None
+
+
+def redaction_layers(item: FrameItem, selection: Selection, *, box: bool = False) -> RedactionLayers:
+    """:func:`redaction_region`'s pixels, and what keep leaves (:class:`RedactionLayers`).
+
+    Kept objects (``selection.kept``: the prompted people marked keep and the detected tracks
+    decided to be theirs, :func:`editor.pipeline.orchestrator._kept_faces`) and their own
+    detections are never covered. Keeping someone uncovers nothing else but the **kept
+    pixels** (:func:`kept_pixels`) of *soft* coverage — tracked masks of the user's objects
+    and of person instances (``selection.instances``), and person-instance detections, which
+    a neighbour's region spreads over the kept person when two people touch. A detected face
+    or plate that is not kept (its detection, or its tracked object) is always covered, even
+    on the kept pixels: which face is the kept person's is decided by its track, never by
+    where the kept mask lies on one frame (a neighbour's face passing in front of the kept
+    person lies on their mask). A detection that joined no track cannot be told apart and
+    is covered. So the kept face is blurred wherever another face's detection overlaps it
+    (two faces crossing): safe, and the price of never showing someone else.
     """
     labels = item.labels
     present = set(present_ids(labels))
     ids = (present & set(selection.ids)) - set(selection.kept)
-    kept_here = present & set(selection.kept)
-    detections = [d for d in item.detections if selection.takes(d)]
-    if kept_here:
-        kept = np.isin(labels, list(kept_here))
-        for oid in sorted(ids & set(selection.detected)):
-            ys, xs = np.nonzero(labels == oid)
-            y0, x0 = int(ys.min()), int(xs.min())
-            if _on_kept(kept, labels[y0:ys.max() + 1, x0:xs.max() + 1] == oid, x0, y0):
-                ids.discard(oid)
+    detections = [d for d in item.detections if selection.takes(d) and
+                  (d.object_id is None or d.object_id not in selection.kept)]
+    kept = kept_pixels(item, selection.kept, selection.instances)
+    if kept is None:
+        mask = box_of_each(labels, ids) if box else item.mask_of(ids)
+        _paint(mask, detections, box)
+        return RedactionLayers(mask)
+    hard_ids = ids & (selection.detected - selection.instances)  # faces, plates
+    soft_ids = ids - hard_ids
+    instance = [d.mask_png is not None or d.object_id in selection.instances for d in detections]
+    mask = box_of_each(labels, soft_ids) if box else item.mask_of(soft_ids)
+    _paint(mask, [d for d, person in zip(detections, instance) if person], box)
+    mask &= ~kept
+    hard = box_of_each(labels, hard_ids) if box else item.mask_of(hard_ids)
+    _paint(hard, [d for d, person in zip(detections, instance) if not person], box)
+    return RedactionLayers(mask | hard, kept & ~hard, hard)
 
-        detections = [d for d in detections
-                      if (d.object_id is None or d.object_id not in selection.kept) and not lies_on(kept, d)]
-    mask = box_of_each(labels, ids) if box else item.mask_of(ids)
+
+def kept_pixels(item: FrameItem, kept_ids: Iterable[int], instances: Iterable[int] = ()) -> np.ndarray | None:
+    """The kept person's pixels on ``item``'s frame (bool H×W), ``None`` when no kept object
+    is on it: the label map's kept objects and the kept tracks' own detections (a kept face's
+    ellipse where the tracker's mask slid off it). A kept person instance (one of
+    ``instances``, the detected objects with their own masks, or a detection with its own
+    mask) counts only where it lies on the prompted kept objects' masks when they are on the
+    frame: when two people touch the person model gives both one region, which may be the
+    kept person's track — the neighbour's part of it is not theirs."""
+    kept_ids = set(kept_ids)
+    present = set(present_ids(item.labels)) & kept_ids
+    own = [d for d in item.detections if d.object_id is not None and d.object_id in kept_ids]
+    if not present and not own:
+        return None
+    instances = (set(instances) | {d.object_id for d in own if d.mask_png is not None}) & kept_ids
+    prompted = np.isin(item.labels, list(present - instances)) if present - instances else None
+    out = np.zeros(item.labels.shape, bool)
+    wide = item.mask_of(present & instances)
+    _paint(wide, [d for d in own if d.mask_png is not None], False)
+    if prompted is not None and prompted.any():
+        out |= prompted
+        wide &= prompted
+    out |= wide
+    _paint(out, [d for d in own if d.mask_png is None], False)
+    return out
+
+
+def _paint(mask: np.ndarray, detections: Iterable[FrameDetection], box: bool) -> None:
+    """Add each detection's region (ellipse, box or own mask; its bounding box with ``box``) to ``mask``."""
     for d in detections:
         if d.mask_png is not None:
             mask |= d.region(*mask.shape, box=box)
         else:
             paint_shape(mask, d.box, "box" if box else d.shape)
-    return mask
 
 
 @dataclass(frozen=True)
@@ -242,7 +306,9 @@ class StageContext:
     detectors)."""
     kept: set[int] = field(default_factory=set)
     """Objects marked keep (:attr:`editor.api.prompts.ObjectPrompts.keep`): redaction stages
-    never cover them nor the faces on them."""
+    never cover them nor the faces decided to be theirs (:func:`redaction_region`)."""
+    instances: set[int] = field(default_factory=set)
+    """Detected objects with their own masks (person instances, :attr:`Selection.instances`)."""
 
     def resolve_selection(self, selector: Literal["all"] | list[int | str]) -> Selection:
         """:meth:`resolve_objects` with what covering a frame's detections needs
@@ -251,7 +317,7 @@ class StageContext:
         ids = self.resolve_objects(selector)
         classes = None if selector == "all" else frozenset(str(x) for x in selector if str(x) in self.object_groups)
         detected = frozenset(i for group in self.object_groups.values() for i in group)
-        return Selection(frozenset(ids), classes, detected, frozenset(self.kept))
+        return Selection(frozenset(ids), classes, detected, frozenset(self.kept), frozenset(self.instances))
 
     def resolve_objects(self, selector: Literal["all"] | list[int | str]) -> set[int]:
         """Ids selected by a stage's ``objects`` option (:func:`select_objects`). A selection

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from editor.api.prompts import load_mask_file
+from editor.api.prompts import load_mask_file, paint_shape
 from editor.detection.association import Observation, Track
 
 LABEL = "person"
@@ -68,11 +68,25 @@ def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
 
 
 def _reachable(a: Track, b: Observation) -> bool:
+    """Whether ``b`` starts within one box size (``a``'s last box's longer side) of where
+    ``a``'s last velocity carries it, of ``a``'s last box (stopped), or of that box plus the
+    way ``a``'s mean speed over its whole track covers in the gap: the last detections of a
+    face going behind an occluder are its shrinking visible half, held at the occluder's edge,
+    whose velocity says it stopped (the man of ``tests/data/faces_crossing.md``: predicted
+    100 px from where he came out, 40 frames later at 1.7 px per frame)."""
     last = a.last.box
     size = max(last[2] - last[0], last[3] - last[1])
     bx, by = _centre(b.box)
-    return any(float(np.hypot(bx - cx, by - cy)) <= size
-               for cx, cy in (_centre(a.predict(b.frame)), _centre(last)))
+    lx, ly = _centre(last)
+    if any(float(np.hypot(bx - cx, by - cy)) <= size for cx, cy in (_centre(a.predict(b.frame)), (lx, ly))):
+        return True
+    first = a.observations[0]
+    span = a.last.frame - first.frame
+    if span <= 0:
+        return False
+    fx, fy = _centre(first.box)
+    speed = float(np.hypot(lx - fx, ly - fy)) / span
+    return float(np.hypot(bx - lx, by - ly)) <= size + speed * (b.frame - a.last.frame)
 
 
 def colour_histogram(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -92,6 +106,47 @@ def similarity(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sqrt(p / sp * q / sq).sum())
 
 
+class Looks:
+    """The colour histograms of detections (:func:`colour_histogram`), computed once each:
+    over a detection's own mask (a person), else over the ellipse inscribed in its detector
+    box (a face). ``frame(i)``: frame ``i`` as RGB uint8 H×W×3, asked only for the
+    detections compared."""
+
+    def __init__(self, frame: Callable[[int], np.ndarray]) -> None:
+        self._frame = frame
+        self._hists: dict[int, np.ndarray] = {}
+
+    def of(self, observations: Sequence[Observation]) -> np.ndarray:
+        """The sum of the detections' normalised histograms (float64, 128 bins)."""
+        total = np.zeros(8 * 4 * 4)
+        for x in observations:
+            if id(x) not in self._hists:
+                image = self._frame(x.frame)
+                if x.mask_png is not None:
+                    mask = load_mask_file(x.mask_png, 1)
+                else:
+                    mask = paint_shape(np.zeros(image.shape[:2], bool), x.raw_box, "ellipse")
+                self._hists[id(x)] = colour_histogram(image, mask) if mask.shape == image.shape[:2] \
+                    else np.zeros(total.shape)
+            hist = self._hists[id(x)]
+            total += hist / max(1.0, float(hist.sum()))
+        return total
+
+
+def continuation(a: Track, b: Track, looks: Looks, width: int, options: RejoinOptions | None = None) -> float | None:
+    """How much ``b`` looks like it continues ``a`` (the Bhattacharyya coefficient of
+    ``a``'s last and ``b``'s first :attr:`RejoinOptions.views` detections, module docstring),
+    or ``None`` when it cannot: another shot or label, ``b`` not starting within
+    :attr:`RejoinOptions.gap` frames after ``a``'s last detection, ``a`` leaving or ``b``
+    entering over the frame's left or right edge, or ``b``'s first box out of ``a``'s reach."""
+    o = options or RejoinOptions()
+    start = b.observations[0]
+    if a is b or a.shot != b.shot or a.label != b.label or not a.last.frame < start.frame <= a.last.frame + o.gap \
+            or _sideways(start, width) or _sideways(a.last, width) or not _reachable(a, start):
+        return None
+    return similarity(looks.of(a.observations[-o.views:]), looks.of(b.observations[:o.views]))
+
+
 def rejoin(tracks: Sequence[Track], frame: Callable[[int], np.ndarray], width: int,
            options: RejoinOptions | None = None) -> list[Track]:
     """``tracks`` (a detection pass's, ordered as :meth:`Associator.tracks` orders them) with
@@ -101,35 +156,46 @@ def rejoin(tracks: Sequence[Track], frame: Callable[[int], np.ndarray], width: i
     of other labels and person tracks without masks pass unchanged."""
     o = options or RejoinOptions()
     people = [t for t in tracks if t.label == LABEL and all(x.mask_png is not None for x in t.observations)]
-    looks: dict[tuple[int, int], np.ndarray] = {}
-
-    def look(observations: Sequence[Observation]) -> np.ndarray:
-        total = np.zeros(8 * 4 * 4)
-        for x in observations:
-            key = (x.frame, id(x))
-            if key not in looks:
-                image = frame(x.frame)
-                mask = load_mask_file(x.mask_png, 1)  # type: ignore[arg-type]
-                looks[key] = colour_histogram(image, mask) if mask.shape == image.shape[:2] else np.zeros(total.shape)
-            hist = looks[key]
-            total += hist / max(1.0, float(hist.sum()))
-        return total
-
+    looks = Looks(frame)
     gone: set[int] = set()
     for b in sorted(people, key=lambda t: t.first_frame):
-        start = b.observations[0]
-        if _sideways(start, width):
+        scored = [(score, a) for a in people if id(a) not in gone
+                  and (score := continuation(a, b, looks, width, o)) is not None]
+        if not scored:
             continue
-        candidates = [a for a in people
-                      if a is not b and id(a) not in gone and a.shot == b.shot
-                      and a.last.frame < start.frame <= a.last.frame + o.gap
-                      and not _sideways(a.last, width) and _reachable(a, start)]
-        if not candidates:
-            continue
-        first = look(b.observations[:o.views])
-        score, best = max(((similarity(look(a.observations[-o.views:]), first), a) for a in candidates),
-                          key=lambda pair: pair[0])
+        score, best = max(scored, key=lambda pair: pair[0])
         if score >= o.min_similarity:
             best.observations.extend(b.observations)
             gone.add(id(b))
     return [t for t in tracks if id(t) not in gone]
+
+
+def kept_continuations(tracks: Sequence[Track], kept: set[int], frame: Callable[[int], np.ndarray], width: int,
+                       options: RejoinOptions | None = None) -> set[int]:
+    """Indices (into ``tracks``) of the tracks that continue a kept one after it was lost —
+    a kept face hidden behind someone crossing in front of it comes back as a new track —
+    ``kept`` included. A track ``b`` is the kept person's when, among every track it could
+    continue (:func:`continuation`; those ended before it starts), the one it looks most
+    like is kept, at least :attr:`RejoinOptions.min_similarity` alike; and it never shares
+    a frame with a kept track of its label (one person, one face). Followed in time, so a
+    continuation may be continued in turn. Keep's identity rule: a wrong continuation shows
+    someone else's face, so it is made only where association lost the track (not from the
+    kept mask's position on a frame)."""
+    o = options or RejoinOptions()
+    looks = Looks(frame)
+    out = set(kept)
+    order = sorted(range(len(tracks)), key=lambda i: tracks[i].first_frame)
+    for j in order:
+        b = tracks[j]
+        if j in out:
+            continue
+        frames = {x.frame for x in b.observations}
+        if any(tracks[i].label == b.label and frames & {x.frame for x in tracks[i].observations} for i in out):
+            continue
+        scored = [(score, i) for i in order if i != j
+                  and (score := continuation(tracks[i], b, looks, width, o)) is not None]
+        if scored:
+            score, best = max(scored)
+            if best in out and score >= o.min_similarity:
+                out.add(j)
+    return out
