@@ -243,6 +243,9 @@ class StageContext:
     kept: set[int] = field(default_factory=set)
     """Objects marked keep (:attr:`editor.api.prompts.ObjectPrompts.keep`): redaction stages
     never cover them nor the faces on them."""
+    overwrite: bool = False
+    """The run may replace existing outputs (``--overwrite``): a stage replaces what it wrote
+    beside the output in an earlier run of the same command (export-masks' default folder)."""
 
     def resolve_selection(self, selector: Literal["all"] | list[int | str]) -> Selection:
         """:meth:`resolve_objects` with what covering a frame's detections needs

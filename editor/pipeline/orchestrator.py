@@ -267,7 +267,7 @@ class Pipeline:
                 try:
                     objects = self._with_session(req, video, work, self._objects(req, video, progress))
                     context = StageContext(video, self._object_names(req, objects), device, req.output, work,
-                                           kept=self._kept(req, objects))
+                                           kept=self._kept(req, objects), overwrite=req.overwrite)
                     stages = build_stages(req.preset, self.plugins, context)
                     for line in objects.notices:
                         log.warning("%s", line)

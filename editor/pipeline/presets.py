@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from editor.api.errors import PresetError
+from editor.api.errors import PresetError, TrackeditError
 from editor.api.limits import document_problem, regular_file
 from editor.pipeline.depth import EightBitStage
 from editor.pipeline.plugin_manager import PluginManager
@@ -186,6 +186,8 @@ def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> li
             stages.append(stage if spec.deep else EightBitStage(stage))
         except PresetError as exc:
             raise _stage_error(preset, cfg, str(exc)) from exc
+        except TrackeditError:  # about a file the stage writes (OutputError): it names that file
+            raise
         except Exception as exc:  # noqa: BLE001 - name the plugin
             owner = pm.owner("stages", cfg.use)
             raise PresetError(f"preset {preset.name!r}, stage {cfg.id!r}: plugin {owner!r} failed to "
