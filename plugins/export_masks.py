@@ -270,4 +270,5 @@ def editor_register_stages(register):  # noqa: ANN001
     register(StageSpec("export-masks", ExportMasksOptions, ExportMasksStage,
                        "write masks as DAVIS PNGs, per-object PNGs, COCO RLE JSON, a matte video, "
                        "OpenEXR matte channels, ProRes 4444 matte clips and/or Cryptomatte EXRs",
-                       deep=True))
+                       deep=True,
+                       side_outputs=lambda options, output: [options.folder or default_folder(output)]))

@@ -170,6 +170,86 @@ def test_an_output_the_batch_did_not_write_needs_overwrite(clips: tuple[Path, Pa
     assert _frames(out / "a.mp4") == 12
 
 
+def _davis(folder: Path) -> list[str]:
+    return sorted(p.name for p in (folder / "davis").glob("*.png"))
+
+
+def test_export_masks_folders_are_redone_tracked_and_never_shared(clips: tuple[Path, Path], tmp_path: Path) -> None:
+    """A batch's export-masks folders (``OUTDIR/<stem>.masks``) are its own: a changed or forced
+    job replaces them; one deleted after the batch makes the rerun redo its job (a job is
+    complete only with its side outputs); one fixed folder for two videos is refused."""
+    videos, prompts = clips
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    args = [str(videos / "a.mp4"), str(videos / "b.mp4"), "-o", str(out), "--preset", "export-masks",
+            "--set", 'export-masks.formats=["davis"]', "--prompts-dir", str(prompts), "--report", str(report)]
+    first = _batch(args, tmp_path)
+    assert first.returncode == 0, first.stderr
+    frames = [f"{t:05d}.png" for t in range(12)]
+    assert _davis(out / "a.masks") == frames and _davis(out / "b.masks") == frames
+    for redo in (["--force", "--overwrite"], ["--force"], ["--crf", "30"]):  # forced, or the job changed
+        (out / "a.masks" / "davis" / "stale.png").write_bytes(b"from an older run")
+        r = _batch([*args, *redo], tmp_path)
+        assert r.returncode == 0, (redo, r.stderr)
+        assert {n: row["status"] for n, row in _rows(report).items()} == {"a.mp4": "done", "b.mp4": "done"}
+        assert _davis(out / "a.masks") == frames and _davis(out / "b.masks") == frames
+    import shutil
+
+    shutil.rmtree(out / "a.masks")
+    again = _batch([*args, "--crf", "30"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert {n: row["status"] for n, row in _rows(report).items()} == {"a.mp4": "done", "b.mp4": "skipped"}
+    assert _davis(out / "a.masks") == frames
+    assert _leftovers(out) == []
+
+    shared = _batch([*args, "--set", 'export-masks.folder="masks"'], tmp_path)
+    assert shared.returncode == 1
+    rows = _rows(report)
+    assert rows["a.mp4"]["status"] == "done" and rows["b.mp4"]["status"] == "failed"
+    message = (f"{videos / 'b.mp4'}: {tmp_path / 'masks'} would also be written by {videos / 'a.mp4'} (two videos "
+               "cannot share a side output folder: leave export-masks.folder out, or give each video its own)")
+    assert rows["b.mp4"]["error"] == message and f"trackedit: error: {message}" in shared.stderr.splitlines()
+    assert rows["b.mp4"]["worker"] is None  # refused before running
+    assert _davis(tmp_path / "masks") == frames
+
+
+def test_a_stop_before_the_masks_folder_is_committed_leaves_the_job_to_redo(
+        clips: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stop signal arrives the instant the video has its name, before export-masks commits its
+    folder: the record written with the video lists the folder the job plans, so a rerun does
+    not skip the job as complete."""
+    from editor.api.errors import Interrupted
+    from editor.api.files import AtomicOutput
+    from editor.batch.discovery import discover, make_jobs
+    from editor.batch.jobs import DONE, SKIPPED, JobOptions, decide, read_record, run_job
+
+    videos, prompts = clips
+    jobs = make_jobs(discover([videos / "a.mp4"], tmp_path / "out", prompts),
+                     JobOptions("export-masks", ('export-masks.formats=["davis"]',)), cwd=tmp_path)
+    masks = tmp_path / "out" / "a.masks"
+    assert jobs[0].side_outputs == (masks,)
+    job, result = decide(jobs[0])
+    assert result is None
+    commit = AtomicOutput.commit
+
+    def stop_after(self: AtomicOutput) -> Path:
+        final = commit(self)
+        if final == job.output:
+            raise Interrupted(signal.SIGTERM)
+        return final
+
+    monkeypatch.setattr(AtomicOutput, "commit", stop_after)
+    with pytest.raises(Interrupted):
+        run_job(job)
+    monkeypatch.undo()
+    assert job.output.exists() and not masks.exists()
+    assert read_record(job.output)["side_outputs"] == [str(masks)]
+    job, again = decide(jobs[0])
+    assert again is None and job.overwrite  # to run, replacing its own output
+    assert run_job(job).status == DONE and len(_davis(masks)) == 12
+    _, skipped = decide(jobs[0])
+    assert skipped is not None and skipped.status == SKIPPED
+
+
 def test_manifests_name_outputs_prompts_masks_and_overrides(clips: tuple[Path, Path], tmp_path: Path) -> None:
     from editor.api.masks import MaskFolderWriter
 

@@ -374,3 +374,9 @@ class StageSpec:
     """The stage accepts uint16 frames (sources above 8 bits are then edited at 16 bits per
     channel). ``False``: it gets uint8 frames (converted by the pipeline, rounding) and its
     output is taken back to 16 bits, pixels it did not change keeping their exact values."""
+    side_outputs: Callable[[Any, Path], Sequence[Path]] | None = None
+    """``side_outputs(options, output)``: what a stage with these options will write beside
+    the run's output ``output`` (export-masks: its folder; a relative path is relative to the
+    current folder), known before the run, so that ``trackedit batch`` can refuse two videos
+    writing the same one. The stage's :meth:`Stage.finish` returns the same paths. ``None``:
+    the stage writes nothing beside the output."""

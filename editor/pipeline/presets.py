@@ -195,6 +195,19 @@ def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> li
     return stages
 
 
+def side_outputs(preset: Preset, pm: PluginManager, output: Path, cwd: Path | None = None) -> list[Path]:
+    """What the preset's stages will write beside ``output`` (:attr:`StageSpec.side_outputs`:
+    export-masks' folder), absolute: a relative path is taken from ``cwd`` (default: the
+    current folder). Raises :class:`~editor.api.errors.PresetError` as :func:`validate_preset`."""
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    out = []
+    for cfg, options in validate_preset(preset, pm):
+        spec = pm.stages[cfg.use]
+        if spec.side_outputs is not None:
+            out.extend(base / Path(p) for p in spec.side_outputs(options, Path(output)))
+    return out
+
+
 def _stage_error(preset: Preset, cfg: StageConfig, message: str) -> PresetError:
     """An error about a stage's ``objects`` option, blaming the ``--set`` flag that gave it
     or else the preset and stage."""
