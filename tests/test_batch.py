@@ -59,7 +59,7 @@ def _batch(args: list[str], cwd: Path, env: dict[str, str] | None = None,
 
 def _rows(report: Path) -> dict[str, dict]:
     rows = [json.loads(line) for line in report.read_text().splitlines()]
-    assert all(set(r) == {"input", "output", "status", "error", "frames", "seconds", "worker"} for r in rows), rows
+    assert all(set(r) == {"input", "output", "status", "error", "frames", "seconds", "worker", "notes"} for r in rows), rows
     return {Path(r["input"]).name: r for r in rows}
 
 
@@ -248,6 +248,49 @@ def test_a_stop_before_the_masks_folder_is_committed_leaves_the_job_to_redo(
     assert run_job(job).status == DONE and len(_davis(masks)) == 12
     _, skipped = decide(jobs[0])
     assert skipped is not None and skipped.status == SKIPPED
+
+
+def test_the_lines_run_prints_to_review_reach_the_batch_output_and_report(tmp_path: Path) -> None:
+    """What ``run`` prints after its output (frames to review, shots not edited) is printed by
+    ``batch`` for that video, prefixed with the input, and is the row's ``notes`` — also on a
+    rerun that skips the video."""
+    import cv2
+
+    images = []
+    for t in range(24):  # a disc that vanishes (frames 8..15) and comes back elsewhere: frames to review
+        img = np.full((96, 128, 3), 90, np.uint8)
+        img[::8] = 110
+        if not 8 <= t < 16:
+            cx = 30 + t if t < 8 else 90
+            cv2.circle(img, (cx, 48), 12, (220, 40, 40), -1)
+            cv2.circle(img, (cx, 48), 5, (250, 230, 60), -1)
+        images.append(img)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    clip = write_clip(videos / "vanish.mp4", images, pix_fmt="yuv444p", options={"crf": "0"})
+    write_clip(videos / "steady.mp4", _images())
+    (videos / "vanish.json").write_text(json.dumps({"objects": [{"id": 1, "name": "disc", "prompts": [
+        {"frame": 0, "box": [14, 32, 46, 64]}]}]}))
+    (videos / "steady.json").write_text(json.dumps(PROMPT))
+    alone = subprocess.run([sys.executable, "-m", "editor", "run", str(clip), "-o", str(tmp_path / "x.mp4"),
+                            "--preset", "blur", "--prompts", str(videos / "vanish.json")],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    said = [line.removeprefix("trackedit: ") for line in alone.stderr.splitlines()
+            if "to review" in line or "is not edited" in line]
+    assert said and said[0].endswith('to review for "disc": 8–17'), alone.stderr
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    args = [str(videos), "-o", str(out), "--preset", "blur", "--prompts-dir", str(videos), "--report", str(report)]
+    r = _batch([*args, "--workers", "2"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = _rows(report)
+    assert rows["vanish.mp4"]["notes"] == said and rows["steady.mp4"]["notes"] == []
+    printed = [line for line in r.stderr.splitlines() if "to review" in line or "is not edited" in line]
+    assert printed == [f"trackedit: {clip}: {line}" for line in said]
+    again = _batch(args, tmp_path)
+    assert again.returncode == 0, again.stderr
+    rows = _rows(report)
+    assert rows["vanish.mp4"]["status"] == "skipped" and rows["vanish.mp4"]["notes"] == said
 
 
 def test_manifests_name_outputs_prompts_masks_and_overrides(clips: tuple[Path, Path], tmp_path: Path) -> None:

@@ -122,7 +122,11 @@ class BatchJob:
 
 @dataclass
 class JobResult:
-    """What became of one job: a report row plus the log lines (warnings) the run produced."""
+    """What became of one job: a report row plus the log lines (warnings) the run produced.
+
+    ``notes``: what the run asks a person to review, the lines ``trackedit run`` prints after
+    its output (:func:`editor.tracking.confidence.run_review_lines`: frames to review, shots an
+    object is not edited in); a skipped job's come from its record."""
 
     input: str
     output: str
@@ -132,11 +136,13 @@ class JobResult:
     seconds: float = 0.0
     worker: str | None = None
     notices: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
         """The report row (JSON Lines)."""
         return {"input": self.input, "output": self.output, "status": self.status, "error": self.error,
-                "frames": self.frames, "seconds": round(self.seconds, 3), "worker": self.worker}
+                "frames": self.frames, "seconds": round(self.seconds, 3), "worker": self.worker,
+                "notes": list(self.notes)}
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.row(), "seconds": self.seconds, "notices": list(self.notices)}
@@ -254,7 +260,7 @@ def write_record(job: BatchJob, result: JobResult | None, output: Path | None = 
     if result is not None:
         sides = job.side_outputs if side_outputs is None else side_outputs
         data.update(output=_output_stat(output or job.output), side_outputs=[str(p) for p in sides],
-                    frames=result.frames,
+                    frames=result.frames, notes=list(result.notes),
                     seconds=round(result.seconds, 3), worker=result.worker,
                     finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     write_text(record_path(job.output), json.dumps(data, indent=1) + "\n")
@@ -277,7 +283,9 @@ def decide(job: BatchJob, folders: CreatedFolders | None = None) -> tuple[BatchJ
     if exists and record is not None and not job.force:
         if record.get("fingerprint") == job.fingerprint and record.get("output") == _output_stat(job.output) \
                 and all(Path(p).exists() for p in record.get("side_outputs") or ()):
-            return job, JobResult(str(job.input), str(job.output), SKIPPED)
+            notes = record.get("notes")
+            return job, JobResult(str(job.input), str(job.output), SKIPPED,
+                                  notes=[str(n) for n in notes] if isinstance(notes, list) else [])
     overwrite = job.overwrite or job.force or (record is not None and exists)
     job = dataclasses.replace(job, overwrite=overwrite)
     try:
@@ -394,7 +402,7 @@ def run_job(job: BatchJob, on_frame: Callable[[int], None] | None = None) -> Job
             limits.configure(max_pixels=job.options.max_pixels)
         try:
             with _working_dir(job.cwd), before_commit(complete):
-                summary = _run(job, counted)
+                summary, notes = _run(job, counted)
         except TrackeditError as exc:
             _forget(job)
             return failed(job, _message(exc, job), seconds=time.perf_counter() - start, worker=worker,
@@ -408,7 +416,7 @@ def run_job(job: BatchJob, on_frame: Callable[[int], None] | None = None) -> Job
             _forget(job)
             raise
     result = JobResult(str(job.input), str(job.output), DONE, None, summary.frames, time.perf_counter() - start,
-                       worker, notices)
+                       worker, notices, notes)
     write_record(job, result, side_outputs=tuple(Path(p).absolute() for p in summary.side_outputs))
     return result
 
@@ -421,10 +429,12 @@ def _forget(job: BatchJob) -> None:
         record_path(job.output).unlink(missing_ok=True)
 
 
-def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> Any:
+def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> tuple[Any, list[str]]:
+    """The job's run: its :class:`~editor.api.run.RunSummary` and review notes."""
     from editor.api.prompts import load_prompts
     from editor.pipeline.orchestrator import Pipeline, RunRequest
     from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
+    from editor.tracking.confidence import run_review_lines
     from editor.video.writer import EncodeOptions
 
     if job.problem is not None:
@@ -444,4 +454,5 @@ def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> Any:
                      detect_cuts=o.detect_cuts, bidirectional=o.bidirectional, detect=o.detect)
     job.output.parent.mkdir(parents=True, exist_ok=True)
     write_record(job, None)
-    return Pipeline(pm).run(req, on_frame=on_frame)
+    summary = Pipeline(pm).run(req, on_frame=on_frame)
+    return summary, run_review_lines(summary, req.prompts)
