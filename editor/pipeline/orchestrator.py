@@ -32,7 +32,7 @@ from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
 from editor.api.prompts import ObjectPrompts, PromptSet
 from editor.api.stages import FrameItem, Stage, StageContext
-from editor.pipeline.threads import threaded
+from editor.pipeline.threads import raise_if_stopped, threaded
 from editor.api.run import DetectionSummary, RunInfo, RunSummary
 from editor.detection.objects import combine
 from editor.detection.options import DetectOptions
@@ -194,8 +194,8 @@ class Pipeline:
             return _decode(req, video, deep)
 
         tracking.detections = objects.floor
-        items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay),
-                         _queue_size(req, video), "track")
+        items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=_stoppable(progress),
+                                         replay=replay), _queue_size(req, video), "track")
         return items, tracking, backends.segmenter_name, backends.tracker_name
 
     def _with_session(self, req: RunRequest, video: VideoInfo, work: Path, objects: _Objects) -> _Objects:
@@ -414,6 +414,18 @@ def _faces_on(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, 
         raise PromptError(f"{obj.label} is marked keep but no face (or other detection) lies on it at "
                           f"{where}: click the person whose face should stay visible", objects.prompts.source)
     return faces
+
+
+def _stoppable(progress: Progress | None) -> Progress:
+    """``progress`` (called by tracking once a frame in every phase), then an end of the work
+    when the run has been stopped (:func:`editor.pipeline.threads.raise_if_stopped`): a stop
+    signal during the backward pass — many frames before the first one is handed on — ends it
+    at the next frame, not after the whole pass."""
+    def report(phase: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(phase, done, total)
+        raise_if_stopped()
+    return report
 
 
 def _probe(req: RunRequest) -> VideoInfo:
