@@ -28,7 +28,10 @@ Formats (option ``formats``, any combination):
 
 ``FOLDER`` is the ``folder`` option, by default ``<output stem>.masks`` beside the output
 video. Everything is written into a temporary folder next to ``FOLDER`` and renamed when the
-run succeeds. Frames pass through unchanged, at any depth (``deep=True``).
+run succeeds; an existing ``FOLDER`` is then swapped out in one step. An existing, non-empty
+``FOLDER`` is replaced only with the run's ``--overwrite`` (the default folder, or a named one
+that holds only an earlier export) or ``overwrite = true`` (any folder): :func:`check_folder`.
+Frames pass through unchanged, at any depth (``deep=True``).
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ from pydantic import Field
 
 from editor import hookimpl
 from editor.imaging import cryptomatte, rle
-from editor.api.errors import PresetError
+from editor.api.errors import OutputError, PresetError
 from editor.api.files import AtomicOutput
 from editor.api.masks import MaskFolderWriter, present_ids
 from editor.api.names import safe_name
@@ -118,6 +121,27 @@ def default_folder(output: Path | None) -> Path:
     return output.with_name(f"{output.stem}.masks")
 
 
+#: What export-masks writes into its folder (the formats' entries): a folder holding nothing
+#: else is an earlier export, which the run's ``--overwrite`` replaces.
+ENTRIES = frozenset({"davis", "png", "coco.json", "matte.mp4", "exr", "prores", "cryptomatte"})
+
+
+def check_folder(folder: Path, options: ExportMasksOptions, context: StageContext) -> None:
+    """Refuse to replace an existing, non-empty ``folder`` unless allowed: ``overwrite``
+    (``export-masks.overwrite=true``) replaces anything; the run's ``--overwrite``
+    (``context.overwrite``) replaces the default folder (``<output stem>.masks``, the run's
+    own) and an explicitly named folder that holds only what export-masks writes
+    (:data:`ENTRIES`: an earlier export). Raises :class:`OutputError` naming the folder."""
+    if not folder.exists() or options.overwrite or (folder.is_dir() and not any(folder.iterdir())):
+        return
+    ours = options.folder is None or (folder.is_dir() and all(p.name in ENTRIES for p in folder.iterdir()))
+    if not ours:
+        raise OutputError("the masks folder already exists and holds other files than exported masks "
+                          "(export-masks.overwrite=true replaces it)", folder)
+    if not context.overwrite:
+        raise OutputError("the masks folder already exists (use --overwrite to replace it)", folder)
+
+
 class ExportMasksStage(Stage):
     def __init__(self, options: ExportMasksOptions, context: StageContext) -> None:
         self.options = options
@@ -126,8 +150,7 @@ class ExportMasksStage(Stage):
         self.names = {i: n for i, n in context.object_names.items() if i in self.ids}
         folder = options.folder or default_folder(context.output)
         self.folder = folder
-        if folder.exists() and (folder.is_file() or any(folder.iterdir())) and not options.overwrite:
-            raise PresetError(f"export-masks: {folder} already exists (set export-masks.overwrite=true)")
+        check_folder(folder, options, context)
         if not folder.parent.exists():
             raise PresetError(f"export-masks: folder {folder.parent} does not exist")
         if {"exr", "cryptomatte"} & set(options.formats):
@@ -247,4 +270,5 @@ def editor_register_stages(register):  # noqa: ANN001
     register(StageSpec("export-masks", ExportMasksOptions, ExportMasksStage,
                        "write masks as DAVIS PNGs, per-object PNGs, COCO RLE JSON, a matte video, "
                        "OpenEXR matte channels, ProRes 4444 matte clips and/or Cryptomatte EXRs",
-                       deep=True))
+                       deep=True,
+                       side_outputs=lambda options, output: [options.folder or default_folder(output)]))

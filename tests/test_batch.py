@@ -59,7 +59,7 @@ def _batch(args: list[str], cwd: Path, env: dict[str, str] | None = None,
 
 def _rows(report: Path) -> dict[str, dict]:
     rows = [json.loads(line) for line in report.read_text().splitlines()]
-    assert all(set(r) == {"input", "output", "status", "error", "frames", "seconds", "worker"} for r in rows), rows
+    assert all(set(r) == {"input", "output", "status", "error", "frames", "seconds", "worker", "notes"} for r in rows), rows
     return {Path(r["input"]).name: r for r in rows}
 
 
@@ -168,6 +168,129 @@ def test_an_output_the_batch_did_not_write_needs_overwrite(clips: tuple[Path, Pa
     r = _batch([*args, "--overwrite"], tmp_path)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert _frames(out / "a.mp4") == 12
+
+
+def _davis(folder: Path) -> list[str]:
+    return sorted(p.name for p in (folder / "davis").glob("*.png"))
+
+
+def test_export_masks_folders_are_redone_tracked_and_never_shared(clips: tuple[Path, Path], tmp_path: Path) -> None:
+    """A batch's export-masks folders (``OUTDIR/<stem>.masks``) are its own: a changed or forced
+    job replaces them; one deleted after the batch makes the rerun redo its job (a job is
+    complete only with its side outputs); one fixed folder for two videos is refused."""
+    videos, prompts = clips
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    args = [str(videos / "a.mp4"), str(videos / "b.mp4"), "-o", str(out), "--preset", "export-masks",
+            "--set", 'export-masks.formats=["davis"]', "--prompts-dir", str(prompts), "--report", str(report)]
+    first = _batch(args, tmp_path)
+    assert first.returncode == 0, first.stderr
+    frames = [f"{t:05d}.png" for t in range(12)]
+    assert _davis(out / "a.masks") == frames and _davis(out / "b.masks") == frames
+    for redo in (["--force", "--overwrite"], ["--force"], ["--crf", "30"]):  # forced, or the job changed
+        (out / "a.masks" / "davis" / "stale.png").write_bytes(b"from an older run")
+        r = _batch([*args, *redo], tmp_path)
+        assert r.returncode == 0, (redo, r.stderr)
+        assert {n: row["status"] for n, row in _rows(report).items()} == {"a.mp4": "done", "b.mp4": "done"}
+        assert _davis(out / "a.masks") == frames and _davis(out / "b.masks") == frames
+    import shutil
+
+    shutil.rmtree(out / "a.masks")
+    again = _batch([*args, "--crf", "30"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert {n: row["status"] for n, row in _rows(report).items()} == {"a.mp4": "done", "b.mp4": "skipped"}
+    assert _davis(out / "a.masks") == frames
+    assert _leftovers(out) == []
+
+    shared = _batch([*args, "--set", 'export-masks.folder="masks"'], tmp_path)
+    assert shared.returncode == 1
+    rows = _rows(report)
+    assert rows["a.mp4"]["status"] == "done" and rows["b.mp4"]["status"] == "failed"
+    message = (f"{videos / 'b.mp4'}: {tmp_path / 'masks'} would also be written by {videos / 'a.mp4'} (two videos "
+               "cannot share a side output folder: leave export-masks.folder out, or give each video its own)")
+    assert rows["b.mp4"]["error"] == message and f"trackedit: error: {message}" in shared.stderr.splitlines()
+    assert rows["b.mp4"]["worker"] is None  # refused before running
+    assert _davis(tmp_path / "masks") == frames
+
+
+def test_a_stop_before_the_masks_folder_is_committed_leaves_the_job_to_redo(
+        clips: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stop signal arrives the instant the video has its name, before export-masks commits its
+    folder: the record written with the video lists the folder the job plans, so a rerun does
+    not skip the job as complete."""
+    from editor.api.errors import Interrupted
+    from editor.api.files import AtomicOutput
+    from editor.batch.discovery import discover, make_jobs
+    from editor.batch.jobs import DONE, SKIPPED, JobOptions, decide, read_record, run_job
+
+    videos, prompts = clips
+    jobs = make_jobs(discover([videos / "a.mp4"], tmp_path / "out", prompts),
+                     JobOptions("export-masks", ('export-masks.formats=["davis"]',)), cwd=tmp_path)
+    masks = tmp_path / "out" / "a.masks"
+    assert jobs[0].side_outputs == (masks,)
+    job, result = decide(jobs[0])
+    assert result is None
+    commit = AtomicOutput.commit
+
+    def stop_after(self: AtomicOutput) -> Path:
+        final = commit(self)
+        if final == job.output:
+            raise Interrupted(signal.SIGTERM)
+        return final
+
+    monkeypatch.setattr(AtomicOutput, "commit", stop_after)
+    with pytest.raises(Interrupted):
+        run_job(job)
+    monkeypatch.undo()
+    assert job.output.exists() and not masks.exists()
+    assert read_record(job.output)["side_outputs"] == [str(masks)]
+    job, again = decide(jobs[0])
+    assert again is None and job.overwrite  # to run, replacing its own output
+    assert run_job(job).status == DONE and len(_davis(masks)) == 12
+    _, skipped = decide(jobs[0])
+    assert skipped is not None and skipped.status == SKIPPED
+
+
+def test_the_lines_run_prints_to_review_reach_the_batch_output_and_report(tmp_path: Path) -> None:
+    """What ``run`` prints after its output (frames to review, shots not edited) is printed by
+    ``batch`` for that video, prefixed with the input, and is the row's ``notes`` — also on a
+    rerun that skips the video."""
+    import cv2
+
+    images = []
+    for t in range(24):  # a disc that vanishes (frames 8..15) and comes back elsewhere: frames to review
+        img = np.full((96, 128, 3), 90, np.uint8)
+        img[::8] = 110
+        if not 8 <= t < 16:
+            cx = 30 + t if t < 8 else 90
+            cv2.circle(img, (cx, 48), 12, (220, 40, 40), -1)
+            cv2.circle(img, (cx, 48), 5, (250, 230, 60), -1)
+        images.append(img)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    clip = write_clip(videos / "vanish.mp4", images, pix_fmt="yuv444p", options={"crf": "0"})
+    write_clip(videos / "steady.mp4", _images())
+    (videos / "vanish.json").write_text(json.dumps({"objects": [{"id": 1, "name": "disc", "prompts": [
+        {"frame": 0, "box": [14, 32, 46, 64]}]}]}))
+    (videos / "steady.json").write_text(json.dumps(PROMPT))
+    alone = subprocess.run([sys.executable, "-m", "editor", "run", str(clip), "-o", str(tmp_path / "x.mp4"),
+                            "--preset", "blur", "--prompts", str(videos / "vanish.json")],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    said = [line.removeprefix("trackedit: ") for line in alone.stderr.splitlines()
+            if "to review" in line or "is not edited" in line]
+    assert said and said[0].endswith('to review for "disc": 8–17'), alone.stderr
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    args = [str(videos), "-o", str(out), "--preset", "blur", "--prompts-dir", str(videos), "--report", str(report)]
+    r = _batch([*args, "--workers", "2"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = _rows(report)
+    assert rows["vanish.mp4"]["notes"] == said and rows["steady.mp4"]["notes"] == []
+    printed = [line for line in r.stderr.splitlines() if "to review" in line or "is not edited" in line]
+    assert printed == [f"trackedit: {clip}: {line}" for line in said]
+    again = _batch(args, tmp_path)
+    assert again.returncode == 0, again.stderr
+    rows = _rows(report)
+    assert rows["vanish.mp4"]["status"] == "skipped" and rows["vanish.mp4"]["notes"] == said
 
 
 def test_manifests_name_outputs_prompts_masks_and_overrides(clips: tuple[Path, Path], tmp_path: Path) -> None:

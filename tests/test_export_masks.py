@@ -77,7 +77,7 @@ def test_all_formats_round_trip(clip_and_masks: tuple[Path, Path], tmp_path: Pat
 
 
 def test_selected_objects_only_and_existing_folder(clip_and_masks: tuple[Path, Path], tmp_path: Path) -> None:
-    from editor.api.errors import PresetError
+    from editor.api.errors import OutputError
 
     clip, masks = clip_and_masks
     out_dir = tmp_path / "only7"
@@ -87,9 +87,82 @@ def test_selected_objects_only_and_existing_folder(clip_and_masks: tuple[Path, P
     Pipeline().run(RunRequest(input=clip, output=tmp_path / "o.mp4", preset=preset, masks_dir=masks))
     assert np.array_equal(read_label_png(out_dir / "davis" / "00002.png"),
                           np.where(_labels(2) == 7, 7, 0).astype(np.uint8))
-    with pytest.raises(PresetError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists") as err:
         Pipeline().run(RunRequest(input=clip, output=tmp_path / "o2.mp4", preset=preset, masks_dir=masks))
+    assert str(err.value).startswith(f"{out_dir}: ") and ".toml" not in str(err.value)
     assert not (tmp_path / "o2.mp4").exists()
+
+
+def _davis_frames(folder: Path) -> list[str]:
+    return sorted(p.name for p in (folder / "davis").glob("*.png"))
+
+
+def test_overwrite_replaces_the_runs_own_masks_folder(clip_and_masks: tuple[Path, Path], tmp_path: Path) -> None:
+    """``--overwrite`` redoes a run whose default ``<stem>.masks`` exists (it is the run's own),
+    swapping the new folder in whole; without it the error names the folder and the flag."""
+    from editor.api.errors import OutputError
+
+    clip, masks = clip_and_masks
+    preset = apply_overrides(load_preset("export-masks"), ['export-masks.formats=["davis"]'])
+    out = tmp_path / "out.mp4"
+    Pipeline().run(RunRequest(input=clip, output=out, preset=preset, masks_dir=masks))
+    folder = tmp_path / "out.masks"
+    (folder / "davis" / "99999.png").write_bytes(b"left from before")  # must not survive a redo
+    out.unlink()  # the video alone gone: the masks folder still stops a run without --overwrite
+    with pytest.raises(OutputError) as err:
+        Pipeline().run(RunRequest(input=clip, output=out, preset=preset, masks_dir=masks))
+    assert str(err.value) == f"{folder}: the masks folder already exists (use --overwrite to replace it)"
+    summary = Pipeline().run(RunRequest(input=clip, output=out, preset=preset, masks_dir=masks, overwrite=True))
+    assert summary.side_outputs == (folder,)
+    assert _davis_frames(folder) == [f"{t:05d}.png" for t in range(T)]
+    assert np.array_equal(read_label_png(folder / "davis" / "00004.png"), _labels(4))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_named_folder_with_other_files_needs_the_stage_overwrite(clip_and_masks: tuple[Path, Path],
+                                                                   tmp_path: Path) -> None:
+    """A folder named with ``export-masks.folder`` is replaced by ``--overwrite`` when it holds
+    only an earlier export; one holding anything else only with ``export-masks.overwrite=true``."""
+    from editor.api.errors import OutputError
+
+    clip, masks = clip_and_masks
+    named = tmp_path / "mattes"
+    preset = apply_overrides(load_preset("export-masks"),
+                             [f'export-masks.folder="{named}"', 'export-masks.formats=["davis"]'])
+    out = tmp_path / "out.mp4"
+    Pipeline().run(RunRequest(input=clip, output=out, preset=preset, masks_dir=masks))
+    Pipeline().run(RunRequest(input=clip, output=out, preset=preset, masks_dir=masks, overwrite=True))
+    assert len(_davis_frames(named)) == T
+    (named / "notes.txt").write_text("the user's own")
+    with pytest.raises(OutputError) as err:
+        Pipeline().run(RunRequest(input=clip, output=out, preset=preset, masks_dir=masks, overwrite=True))
+    assert str(err.value) == (f"{named}: the masks folder already exists and holds other files than exported "
+                              "masks (export-masks.overwrite=true replaces it)")
+    assert (named / "notes.txt").read_text() == "the user's own"
+    Pipeline().run(RunRequest(input=clip, output=out, preset=apply_overrides(preset, ["export-masks.overwrite=true"]),
+                              masks_dir=masks, overwrite=True))
+    assert sorted(p.name for p in named.iterdir()) == ["davis"] and len(_davis_frames(named)) == T
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_a_committed_folder_replaces_the_old_one_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        exchange: bool) -> None:
+    """:class:`AtomicOutput` with ``directory=True`` over an existing folder: the new folder is
+    at the name, the old one gone, no temporary left — by one exchange, or (a system without
+    ``renameat2``) by moving the old one aside first."""
+    from editor.api import files
+    from editor.api.files import AtomicOutput
+
+    if not exchange:
+        monkeypatch.setattr(files, "_exchange", lambda a, b: False)
+    final = tmp_path / "x.masks"
+    (final / "sub").mkdir(parents=True)
+    (final / "sub" / "old.txt").write_text("old")
+    out = AtomicOutput(final, directory=True)
+    (out.path / "new.txt").write_text("new")
+    assert (final / "sub" / "old.txt").read_text() == "old"  # untouched until the commit
+    out.commit()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["new.txt", "x.masks"]
 
 
 def test_exr_channels_per_object(clip_and_masks: tuple[Path, Path], tmp_path: Path) -> None:

@@ -171,3 +171,52 @@ def test_signal_stops_the_ui_and_removes_its_scratch_folder(sig: signal.Signals,
     assert proc.returncode == EXIT[sig], err
     assert _scratch(proc.pid) == []
     assert err.strip().splitlines()[-1] == f"trackedit: stopped by {sig.name}; partial outputs removed"
+
+
+def test_a_stop_during_the_backward_pass_ends_it_at_the_next_frame(long_clip: tuple[Path, Path],
+                                                                   tmp_path: Path) -> None:
+    """A stop signal while tracking's backward pass runs (frames cached, none handed on yet: the
+    main thread waits, the tracking thread works) ends the pass at its next frame — not after
+    the whole pass, which a batch worker told to stop used to finish first (a Ctrl-C that took
+    27 s). The signal is raised from the pass's own progress callback at its third frame,
+    which then waits until the stop has reached the tracking thread."""
+    import _thread
+    import threading
+
+    from editor.api.errors import Interrupted
+    from editor.api.prompts import load_prompts
+    from editor.pipeline.orchestrator import Pipeline, RunRequest
+    from editor.pipeline.presets import load_preset
+    from editor.pipeline.threads import stop_requested
+
+    clip, _ = long_clip
+    prompts = tmp_path / "late.json"  # prompted at frame 300: the backward pass covers 301 frames
+    prompts.write_text(json.dumps({"version": 1, "objects": [
+        {"id": 1, "name": "block", "prompts": [{"frame": 300, "box": [345, 95, 455, 205]}]}]}))
+    seen: list[int] = []
+    reached = []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase != "backward":
+            return
+        seen.append(done)
+        if done == 3:
+            _thread.interrupt_main(signal.SIGTERM)  # as the signal arriving in the main thread
+            end = time.monotonic() + 60
+            while not stop_requested() and time.monotonic() < end:
+                time.sleep(0.01)
+            reached.append(stop_requested())
+
+    def on_signal(signum: int, frame: object) -> None:  # the CLI's handler
+        raise Interrupted(signum)
+
+    before = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with pytest.raises(Interrupted):
+            Pipeline().run(RunRequest(input=clip, output=tmp_path / "out.mp4", preset=load_preset("blur"),
+                                      prompts=load_prompts(prompts)), progress=progress)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert reached == [True] and seen == [1, 2, 3]
+    assert [t.name for t in threading.enumerate() if t.name.startswith("trackedit-")] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.json"]

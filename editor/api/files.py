@@ -149,12 +149,54 @@ def require_space(folder: Path, needed: int, what: str) -> None:
                           f"{free / 1e6:,.0f} MB free (TMPDIR sets the scratch folder)", shown_folder(folder))
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the entries ``a`` and ``b`` in one step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    ``False`` where the system or file system cannot, nothing changed then."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a C library without it
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _replace_folder(new: Path, final: Path) -> None:
+    """Put the folder ``new`` at ``final`` in place of what is there (a folder or file), so that
+    ``final`` always holds the old whole or the new whole: the two are swapped in one step
+    where the system can (:func:`_exchange`; ``new`` then holds the old one, removed after),
+    else the old one is first moved aside under a temporary name of this process
+    (:func:`partial_path`: removed after, or by the next output there if a kill falls
+    between)."""
+    if _exchange(new, final):
+        _remove(new)
+        return
+    aside = partial_path(final)
+    os.rename(final, aside)
+    try:
+        os.rename(new, final)
+    except BaseException:
+        os.rename(aside, final)
+        raise
+    _remove(aside)
+
+
 class AtomicOutput:
     """A file or folder that appears at ``final`` only when :meth:`commit` is called.
 
     Write to :attr:`path` (a file path, or an existing empty folder with
     ``directory=True``); :meth:`commit` replaces whatever is at ``final`` (a file, or a
-    folder with ``directory=True``); :meth:`discard` removes the temporary. As a context
+    folder with ``directory=True``: swapped with the old one, :func:`_replace_folder`);
+    :meth:`discard` removes the temporary. As a context
     manager it commits on success and discards on any exception, ``KeyboardInterrupt``
     and signals included. ``clean_stale=False`` skips looking for temporaries of dead
     processes (for many small files inside a folder that is itself a temporary). Raises
@@ -176,9 +218,10 @@ class AtomicOutput:
         hook = _before_commit.get()
         if hook is not None:
             hook(self.path, self.final)
-        if self.directory and self.final.exists():
-            _remove(self.final)
-        os.replace(self.path, self.final)
+        if self.directory and (self.final.exists() or self.final.is_symlink()):
+            _replace_folder(self.path, self.final)
+        else:
+            os.replace(self.path, self.final)
         self.done = True
         return self.final
 

@@ -309,6 +309,9 @@ class StageContext:
     never cover them nor the faces decided to be theirs (:func:`redaction_region`)."""
     instances: set[int] = field(default_factory=set)
     """Detected objects with their own masks (person instances, :attr:`Selection.instances`)."""
+    overwrite: bool = False
+    """The run may replace existing outputs (``--overwrite``): a stage replaces what it wrote
+    beside the output in an earlier run of the same command (export-masks' default folder)."""
 
     def resolve_selection(self, selector: Literal["all"] | list[int | str]) -> Selection:
         """:meth:`resolve_objects` with what covering a frame's detections needs
@@ -437,3 +440,9 @@ class StageSpec:
     """The stage accepts uint16 frames (sources above 8 bits are then edited at 16 bits per
     channel). ``False``: it gets uint8 frames (converted by the pipeline, rounding) and its
     output is taken back to 16 bits, pixels it did not change keeping their exact values."""
+    side_outputs: Callable[[Any, Path], Sequence[Path]] | None = None
+    """``side_outputs(options, output)``: what a stage with these options will write beside
+    the run's output ``output`` (export-masks: its folder; a relative path is relative to the
+    current folder), known before the run, so that ``trackedit batch`` can refuse two videos
+    writing the same one. The stage's :meth:`Stage.finish` returns the same paths. ``None``:
+    the stage writes nothing beside the output."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from editor.api.errors import TrackeditError
 from editor.api.limits import document_problem
-from editor.batch.jobs import NOTHING_TO_EDIT, BatchJob, JobOptions
+from editor.batch.jobs import NOTHING_TO_EDIT, BatchJob, JobOptions, planned_side_outputs
 
 VIDEO_SUFFIXES = frozenset({
     ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m2v", ".ts", ".mts", ".m2ts",
@@ -260,7 +260,8 @@ def preset_ref(name_or_path: str) -> str:
 def make_jobs(sources: Sequence[Source], options: JobOptions, *, overwrite: bool = False, force: bool = False,
               cwd: Path | None = None, outdir: Path | None = None, allow_outside: bool = False) -> list[BatchJob]:
     """Jobs for ``sources``: a video with neither prompts nor masks (nor ``--detect``), whose
-    output another video already has, or whose output resolves outside ``outdir`` (a
+    output or side output (export-masks' folder, :func:`~editor.batch.jobs.planned_side_outputs`)
+    another video already has, or whose output resolves outside ``outdir`` (a
     manifest's ``..`` or absolute ``output``; unless ``allow_outside``) becomes a job with a
     ``problem`` (a failed row naming the manifest line, not a stop)."""
     jobs = []
@@ -280,7 +281,16 @@ def make_jobs(sources: Sequence[Source], options: JobOptions, *, overwrite: bool
             problem = f"{s.where or s.input}: give either prompts or masks, not both"
         elif key in owners:
             problem = f"{s.output}: also the output of {owners[key]} (name outputs in a manifest)"
+        job_options = apply_row(options, s.overrides)
+        sides = planned_side_outputs(job_options, s.output, cwd)
+        shared = next((p for p in sides if p in owners), None)
+        if problem is None and shared is not None:
+            problem = (f"{s.where or s.input}: {shared} would also be written by {owners[shared]} (two videos cannot "
+                       "share a side output folder: leave export-masks.folder out, or give each video its own)")
         owners.setdefault(key, s.input)
-        jobs.append(BatchJob(s.input, s.output, apply_row(options, s.overrides), s.prompts, s.masks, problem,
-                             overwrite, force, cwd, s.where))
+        if problem is None:
+            for path in sides:
+                owners.setdefault(path, s.input)
+        jobs.append(BatchJob(s.input, s.output, job_options, s.prompts, s.masks, problem,
+                             overwrite, force, cwd, s.where, side_outputs=sides))
     return jobs

@@ -5,8 +5,9 @@ used alike by the local worker processes and by Ray tasks.
 Resuming: beside each output ``OUT`` a small hidden record ``.OUT.trackedit.json`` holds the
 job's fingerprint (input size and mtime, preset with its overrides, prompts or masks content,
 encoding and backend options, trackedit's version) and, once the output is complete, the
-output's size and mtime. A rerun skips a job whose output exists, unchanged since its record
-was written, with the same fingerprint. A record also marks the output as the batch's own: a
+output's size and mtime and the side outputs the run wrote beside it (export-masks' folder).
+A rerun skips a job whose output exists, unchanged since its record was written, whose side
+outputs all exist, with the same fingerprint. A record also marks the output as the batch's own: a
 job whose options changed replaces it without ``--overwrite``; an output that has no record
 (made by something else) is only replaced with ``overwrite``.
 """
@@ -113,11 +114,19 @@ class BatchJob:
     where: str = ""
     """Where the job was named (``manifest.csv:4``), for messages; empty for files and folders."""
     fingerprint: str = ""
+    side_outputs: tuple[Path, ...] = ()
+    """What the job's stages will write beside its output (export-masks' folder), resolved
+    (:func:`planned_side_outputs`): until the run has recorded what it wrote, the job is
+    complete only when these exist too."""
 
 
 @dataclass
 class JobResult:
-    """What became of one job: a report row plus the log lines (warnings) the run produced."""
+    """What became of one job: a report row plus the log lines (warnings) the run produced.
+
+    ``notes``: what the run asks a person to review, the lines ``trackedit run`` prints after
+    its output (:func:`editor.tracking.confidence.run_review_lines`: frames to review, shots an
+    object is not edited in); a skipped job's come from its record."""
 
     input: str
     output: str
@@ -127,11 +136,13 @@ class JobResult:
     seconds: float = 0.0
     worker: str | None = None
     notices: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
         """The report row (JSON Lines)."""
         return {"input": self.input, "output": self.output, "status": self.status, "error": self.error,
-                "frames": self.frames, "seconds": round(self.seconds, 3), "worker": self.worker}
+                "frames": self.frames, "seconds": round(self.seconds, 3), "worker": self.worker,
+                "notes": list(self.notes)}
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.row(), "seconds": self.seconds, "notices": list(self.notices)}
@@ -208,6 +219,19 @@ def fingerprint(job: BatchJob) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def planned_side_outputs(options: JobOptions, output: Path, cwd: Path | None = None) -> tuple[Path, ...]:
+    """What a job with ``options`` will write beside ``output`` (export-masks' folder; relative
+    paths from ``cwd``), resolved: :func:`editor.pipeline.presets.side_outputs`. ``()`` when
+    the preset does not load: the job then fails with that error in :func:`decide`."""
+    from editor.pipeline.presets import apply_overrides, load_preset, side_outputs
+
+    try:
+        preset = apply_overrides(load_preset(options.preset), list(options.overrides))
+        return tuple(p.resolve() for p in side_outputs(preset, _plugins(options.external_plugins), output, cwd))
+    except TrackeditError:
+        return ()
+
+
 def read_record(output: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(record_path(output).read_text(encoding="utf-8"))
@@ -224,15 +248,19 @@ def _output_stat(output: Path) -> dict[str, int] | None:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def write_record(job: BatchJob, result: JobResult | None, output: Path | None = None) -> None:
+def write_record(job: BatchJob, result: JobResult | None, output: Path | None = None,
+                 side_outputs: tuple[Path, ...] | None = None) -> None:
     """The record before the run (``output: null``: the output is the batch's to replace)
     or after it (with the complete output's size and mtime: of ``output``, the finished
-    temporary about to be renamed to ``job.output``, when given)."""
+    temporary about to be renamed to ``job.output``, when given; and ``side_outputs``, what
+    the run wrote beside it, default the job's planned :attr:`BatchJob.side_outputs`)."""
     data: dict[str, Any] = {"version": RECORD_VERSION, "trackedit": __version__, "fingerprint": job.fingerprint,
                             "input": str(job.input), "prompts": _str(job.prompts), "masks": _str(job.masks),
                             "options": job.options.describe(), "output": None}
     if result is not None:
-        data.update(output=_output_stat(output or job.output), frames=result.frames,
+        sides = job.side_outputs if side_outputs is None else side_outputs
+        data.update(output=_output_stat(output or job.output), side_outputs=[str(p) for p in sides],
+                    frames=result.frames, notes=list(result.notes),
                     seconds=round(result.seconds, 3), worker=result.worker,
                     finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     write_text(record_path(job.output), json.dumps(data, indent=1) + "\n")
@@ -240,7 +268,7 @@ def write_record(job: BatchJob, result: JobResult | None, output: Path | None = 
 
 def decide(job: BatchJob, folders: CreatedFolders | None = None) -> tuple[BatchJob, JobResult | None]:
     """Before running: the job with its fingerprint and ``overwrite`` settled, and a result when
-    it need not run — ``skipped`` (output complete, job unchanged, no ``force``) or ``failed``
+    it need not run — ``skipped`` (output and side outputs complete, job unchanged, no ``force``) or ``failed``
     (a known problem, a preset that does not load, an output it may not replace). The
     output's folder is made here, through ``folders`` when given (which remembers the folders
     it made, to remove them if nothing is written there: :mod:`editor.batch.folders`)."""
@@ -253,8 +281,11 @@ def decide(job: BatchJob, folders: CreatedFolders | None = None) -> tuple[BatchJ
     record = read_record(job.output)
     exists = job.output.exists()
     if exists and record is not None and not job.force:
-        if record.get("fingerprint") == job.fingerprint and record.get("output") == _output_stat(job.output):
-            return job, JobResult(str(job.input), str(job.output), SKIPPED)
+        if record.get("fingerprint") == job.fingerprint and record.get("output") == _output_stat(job.output) \
+                and all(Path(p).exists() for p in record.get("side_outputs") or ()):
+            notes = record.get("notes")
+            return job, JobResult(str(job.input), str(job.output), SKIPPED,
+                                  notes=[str(n) for n in notes] if isinstance(notes, list) else [])
     overwrite = job.overwrite or job.force or (record is not None and exists)
     job = dataclasses.replace(job, overwrite=overwrite)
     try:
@@ -371,7 +402,7 @@ def run_job(job: BatchJob, on_frame: Callable[[int], None] | None = None) -> Job
             limits.configure(max_pixels=job.options.max_pixels)
         try:
             with _working_dir(job.cwd), before_commit(complete):
-                summary = _run(job, counted)
+                summary, notes = _run(job, counted)
         except TrackeditError as exc:
             _forget(job)
             return failed(job, _message(exc, job), seconds=time.perf_counter() - start, worker=worker,
@@ -385,8 +416,8 @@ def run_job(job: BatchJob, on_frame: Callable[[int], None] | None = None) -> Job
             _forget(job)
             raise
     result = JobResult(str(job.input), str(job.output), DONE, None, summary.frames, time.perf_counter() - start,
-                       worker, notices)
-    write_record(job, result)
+                       worker, notices, notes)
+    write_record(job, result, side_outputs=tuple(Path(p).absolute() for p in summary.side_outputs))
     return result
 
 
@@ -398,10 +429,12 @@ def _forget(job: BatchJob) -> None:
         record_path(job.output).unlink(missing_ok=True)
 
 
-def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> Any:
+def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> tuple[Any, list[str]]:
+    """The job's run: its :class:`~editor.api.run.RunSummary` and review notes."""
     from editor.api.prompts import load_prompts
     from editor.pipeline.orchestrator import Pipeline, RunRequest
     from editor.pipeline.presets import apply_overrides, load_preset, validate_preset
+    from editor.tracking.confidence import run_review_lines
     from editor.video.writer import EncodeOptions
 
     if job.problem is not None:
@@ -421,4 +454,5 @@ def _run(job: BatchJob, on_frame: Callable[[int], None] | None) -> Any:
                      detect_cuts=o.detect_cuts, bidirectional=o.bidirectional, detect=o.detect)
     job.output.parent.mkdir(parents=True, exist_ok=True)
     write_record(job, None)
-    return Pipeline(pm).run(req, on_frame=on_frame)
+    summary = Pipeline(pm).run(req, on_frame=on_frame)
+    return summary, run_review_lines(summary, req.prompts)

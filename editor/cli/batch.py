@@ -166,6 +166,8 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
                     results[index[result.output]] = result
                     bars.video(result)
                     _notices(result.notices, shown)
+                    for line in result.notes:  # what `run` prints after its output, for this video
+                        log.warning("%s: %s", result.input, line)
     finally:
         bars.close()
         rows = [results.get(i) or JobResult(str(j.input), str(j.output), FAILED,

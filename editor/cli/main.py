@@ -266,15 +266,11 @@ def _backend_choice(kw: dict[str, Any]) -> Any:
 
 
 def _review(summary: Any, prompts: Any) -> None:
-    """``trackedit: 12 frames to review for "bunny": 97–108`` per object with weak frames."""
-    if summary.tracking is None or (prompts is None and summary.detection is None):
-        return
-    from editor.tracking.confidence import review_lines
+    """``trackedit: 12 frames to review for "bunny": 97–108`` per object with weak frames
+    (:func:`editor.tracking.confidence.run_review_lines`)."""
+    from editor.tracking.confidence import run_review_lines
 
-    names = {**(prompts.names() if prompts is not None else {}),
-             **(summary.detection.objects if summary.detection is not None else {})}
-    prompted = set(prompts.names()) if prompts is not None else set()
-    for line in review_lines(summary.tracking, names, prompted=prompted):
+    for line in run_review_lines(summary, prompts):
         click.echo(f"trackedit: {line}", err=True)
 
 

@@ -32,7 +32,7 @@ from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
 from editor.api.prompts import ObjectPrompts, PromptSet
 from editor.api.stages import FrameItem, Stage, StageContext
-from editor.pipeline.threads import threaded
+from editor.pipeline.threads import raise_if_stopped, threaded
 from editor.api.run import DetectionSummary, RunInfo, RunSummary
 from editor.detection.association import Track
 from editor.detection.objects import combine
@@ -215,8 +215,9 @@ class Pipeline:
 
         tracking.detections = objects.floor
         # with the detection pass's frames kept (objects.decoded) ``first`` is never read
-        items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=progress, replay=replay,
-                                         decoded=objects.decoded, cuts=objects.cuts), _queue_size(req, video), "track")
+        items = threaded(tracking.stream(first, bidirectional=bidirectional, progress=_stoppable(progress),
+                                         replay=replay, decoded=objects.decoded, cuts=objects.cuts),
+                         _queue_size(req, video), "track")
         return items, tracking, backends.segmenter_name, backends.tracker_name
 
     def _with_session(self, req: RunRequest, video: VideoInfo, work: Path, objects: _Objects) -> _Objects:
@@ -295,7 +296,8 @@ class Pipeline:
                 try:
                     objects = self._with_session(req, video, work, self._objects(req, video, progress, work))
                     context = StageContext(video, self._object_names(req, objects), device, req.output, work,
-                                           kept=self._kept(req, objects), instances=self._instances(req, objects))
+                                           kept=self._kept(req, objects), instances=self._instances(req, objects),
+                                           overwrite=req.overwrite)
                     stages = build_stages(req.preset, self.plugins, context)
                     for line in objects.notices:
                         log.warning("%s", line)
@@ -486,6 +488,18 @@ def _faces_on(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, 
         raise PromptError(f"{obj.label} is marked keep but no face (or other detection) lies on it at "
                           f"{where}: click the person whose face should stay visible", objects.prompts.source)
     return faces
+
+
+def _stoppable(progress: Progress | None) -> Progress:
+    """``progress`` (called by tracking once a frame in every phase), then an end of the work
+    when the run has been stopped (:func:`editor.pipeline.threads.raise_if_stopped`): a stop
+    signal during the backward pass — many frames before the first one is handed on — ends it
+    at the next frame, not after the whole pass."""
+    def report(phase: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(phase, done, total)
+        raise_if_stopped()
+    return report
 
 
 def _probe(req: RunRequest) -> VideoInfo:

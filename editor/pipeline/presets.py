@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from editor.api.errors import PresetError
+from editor.api.errors import PresetError, TrackeditError
 from editor.api.limits import document_problem, regular_file
 from editor.pipeline.depth import EightBitStage
 from editor.pipeline.stage_guard import GuardedStage
@@ -191,11 +191,26 @@ def build_stages(preset: Preset, pm: PluginManager, context: StageContext) -> li
                                        f"preset {preset.name!r}, stage {cfg.id!r} (plugin {owner!r})"))
         except PresetError as exc:
             raise _stage_error(preset, cfg, str(exc)) from exc
+        except TrackeditError:  # about a file the stage writes (OutputError): it names that file
+            raise
         except Exception as exc:  # noqa: BLE001 - name the plugin
             owner = pm.owner("stages", cfg.use)
             raise PresetError(f"preset {preset.name!r}, stage {cfg.id!r}: plugin {owner!r} failed to "
                               f"create it ({exc})", preset.source or None) from exc
     return stages
+
+
+def side_outputs(preset: Preset, pm: PluginManager, output: Path, cwd: Path | None = None) -> list[Path]:
+    """What the preset's stages will write beside ``output`` (:attr:`StageSpec.side_outputs`:
+    export-masks' folder), absolute: a relative path is taken from ``cwd`` (default: the
+    current folder). Raises :class:`~editor.api.errors.PresetError` as :func:`validate_preset`."""
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    out = []
+    for cfg, options in validate_preset(preset, pm):
+        spec = pm.stages[cfg.use]
+        if spec.side_outputs is not None:
+            out.extend(base / Path(p) for p in spec.side_outputs(options, Path(output)))
+    return out
 
 
 def _stage_error(preset: Preset, cfg: StageConfig, message: str) -> PresetError:

@@ -26,10 +26,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from editor.api.errors import TrackeditError
 from editor.api.limits import regular_file
-from editor.api.run import TrackingStats
+from editor.api.run import RunSummary, TrackingStats
+
+if TYPE_CHECKING:
+    from editor.api.prompts import PromptSet
 
 FILE = "confidence.json"
 
@@ -93,6 +97,19 @@ def review_lines(stats: TrackingStats, names: Mapping[int, str], below: float | 
         lines.append(f"{n} damaged frame{'s' if n != 1 else ''} to review (decoded with errors): "
                      f"{frame_ranges(stats.damaged)}")
     return lines
+
+
+def run_review_lines(summary: RunSummary, prompts: PromptSet | None) -> list[str]:
+    """What a finished run asks a person to look at (:func:`review_lines` of its tracking,
+    objects named from ``prompts`` — the run's prompts file, its objects the prompted ones —
+    and from what detection found): ``trackedit run`` prints these lines, ``trackedit batch``
+    prints them for each video and puts them in its report. Empty without tracking or objects."""
+    if summary.tracking is None or (prompts is None and summary.detection is None):
+        return []
+    names = {**(prompts.names() if prompts is not None else {}),
+             **(summary.detection.objects if summary.detection is not None else {})}
+    prompted = set(prompts.names()) if prompts is not None else set()
+    return review_lines(summary.tracking, names, prompted=prompted)
 
 
 def confidence_document(confidence: Mapping[int, Mapping[int, float]], states: Mapping[int, Mapping[int, str]],
