@@ -116,3 +116,61 @@ def test_well_behaved_stages_run_as_before(pm, tmp_path: Path) -> None:  # noqa:
         after = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
     assert len(after) == len(before) == 12
     assert all(np.abs(x.astype(int) - y.astype(int)).mean() < 6 for x, y in zip(before, after))
+
+
+_PLUGIN_SOURCE = '''
+from editor import hookimpl
+from editor.api.stages import FrameItem, Stage, StageOptions, StageSpec
+
+
+class BoomOptions(StageOptions):
+    at: int = 6
+
+
+class Boom(Stage):
+    def __init__(self, options, context):
+        self.at = options.at
+
+    def process(self, item):
+        if item.index == self.at:
+            raise RuntimeError("kaboom")
+        return item
+
+
+@hookimpl
+def editor_register_stages(register):
+    register(StageSpec("boom", BoomOptions, Boom, "raises"))
+'''
+
+
+def test_a_failing_stage_ends_the_process_cleanly_while_tracking_runs(tmp_path: Path, samples_dir: Path) -> None:
+    """The command line, an installed plugin's stage raising on frame 6 of a run that tracks
+    clicked objects (decode and tracking threads upstream): one line, exit 1 — the first
+    guard kept the stage's input alive through the exception's traceback, the threads
+    upstream ran on, and the process aborted at exit ("terminate called without an active
+    exception", exit 134)."""
+    import os
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    (site / "boomplugin").mkdir(parents=True)
+    (site / "boomplugin" / "__init__.py").write_text(_PLUGIN_SOURCE)
+    info = site / "boomplugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: boomplugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[trackedit]\nboomplugin = boomplugin\n")
+    preset = tmp_path / "boom.toml"
+    preset.write_text('description = "boom"\nstages = ["boom"]\n')
+    out = tmp_path / "out.mp4"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env.pop("TRACKEDIT_DISABLE_PLUGINS", None)
+    proc = subprocess.run([sys.executable, "-m", "editor", "run", str(samples_dir / "carphone_pristine.mp4"),
+                           "-o", str(out), "--preset", str(preset), "--prompts",
+                           str(samples_dir / "carphone_face.json")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    errors = [line for line in proc.stderr.splitlines() if "error" in line or "terminate" in line]
+    assert proc.returncode == 1, proc.stderr
+    assert errors == ["trackedit: error: preset 'boom', stage 'boom' (plugin 'boomplugin') failed at frame 6: "
+                      "kaboom"], proc.stderr
+    assert not out.exists()

@@ -47,7 +47,7 @@ class GuardedStage(Stage):
 
     def run(self, items: Iterator[FrameItem]) -> Iterator[FrameItem]:
         given: dict[int, FrameItem] = {}  # index → the item handed to the stage, until it comes back
-        passed: list[BaseException] = []  # what the items upstream raised through the stage
+        passed: set[int] = set()  # ids of what the items upstream raised through the stage
         last: list[int] = []
 
         def feed() -> Iterator[FrameItem]:
@@ -56,11 +56,16 @@ class GuardedStage(Stage):
                     given[item.index] = item
                     last[:] = [item.index]
                     yield item
-            except BaseException as exc:
-                passed.append(exc)
+            except Exception as exc:
+                passed.add(id(exc))  # the id only: the exception's traceback holds this frame
                 raise
+            finally:  # closed (a stop, a failure downstream): the items upstream stop now, not at GC
+                close = getattr(items, "close", None)
+                if close is not None:
+                    close()
 
-        out = self.stage.run(feed())
+        source = feed()
+        out = self.stage.run(source)
         try:
             while True:
                 try:
@@ -70,7 +75,7 @@ class GuardedStage(Stage):
                 except TrackeditError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a plugin's code: name it
-                    if any(exc is p for p in passed):
+                    if id(exc) in passed:
                         raise
                     at = min(given) if given else (last[0] if last else None)  # the frame it was on
                     raise self._failed(exc, at) from exc
@@ -78,10 +83,12 @@ class GuardedStage(Stage):
                 for old in [k for k in given if k < item.index]:  # a stage that dropped frames
                     del given[old]
                 yield self._checked(original, item) if original is not None else item
-        finally:
+        finally:  # the stage's generator, then what it was fed (and so the threads upstream) stop now,
+            # also when the stage raised: its exception's traceback would keep them running to the exit
             close = getattr(out, "close", None)
             if close is not None:
                 close()
+            source.close()
 
     def finish(self) -> Sequence[Path] | None:
         return self._call(self.stage.finish, None, "committing its outputs")
