@@ -188,6 +188,13 @@ def test_track_overwrite_never_replaces_a_folder_of_other_files(tmp_path: Path, 
     assert len(err) == 1 and "notes.txt, photos" in err[0] and "masks folder" in err[0], err
     assert (folder / "notes.txt").read_text() == "mine" and (folder / "photos" / "a.jpg").read_bytes() == b"jpeg"
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "photos"]
+    frames = tmp_path / "frames"  # someone's own frames, named as masks are
+    frames.mkdir()
+    (frames / "00000.png").write_bytes(b"png")
+    assert main(["track", str(clip), "--prompts", str(prompts), "-o", str(frames), "--overwrite"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a masks folder trackedit wrote" in err[0], err
+    assert [p.name for p in frames.iterdir()] == ["00000.png"] and (frames / "00000.png").read_bytes() == b"png"
 
 
 def test_listing_commands(capsys) -> None:  # noqa: ANN001

@@ -263,11 +263,22 @@ MASKS_FOLDER_FILES = frozenset({OBJECTS_FILE, DETECTIONS_FILE, "confidence.json"
 
 
 def foreign_entries(folder: Path) -> list[str]:
-    """Names in ``folder`` that a masks folder does not hold (anything but frame PNGs and
-    :data:`MASKS_FOLDER_FILES`), sorted: ``track --overwrite`` replaces a masks folder, never
-    a folder of someone's other files (a new user's notes and photos went with it)."""
-    return sorted(e.name for e in folder.iterdir()
-                  if not (e.is_file() and (_FRAME_PNG.fullmatch(e.name) or e.name in MASKS_FOLDER_FILES)))
+    """Why ``folder`` (non-empty) is not a masks folder trackedit wrote: the names in it that
+    a masks folder does not hold (anything but frame PNGs and :data:`MASKS_FOLDER_FILES`),
+    sorted, or — all names being such — ``[OBJECTS_FILE]`` when it has no readable manifest
+    (someone's own frames named ``00000.png``…); ``[]`` for a masks folder or an empty one.
+    ``track --overwrite`` replaces a masks folder, never a folder of someone's other files (a
+    new user's notes and photos, then their own numbered frames, went with it)."""
+    names = [e.name for e in folder.iterdir()]
+    foreign = sorted(e.name for e in folder.iterdir()
+                     if not (e.is_file() and (_FRAME_PNG.fullmatch(e.name) or e.name in MASKS_FOLDER_FILES)))
+    if foreign or not names:
+        return foreign
+    try:
+        MasksManifest.load(folder)
+    except InputError:
+        return [OBJECTS_FILE]
+    return []
 
 
 @dataclass

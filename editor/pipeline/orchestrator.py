@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from editor.api.errors import InputError, OutputError, PromptError, TrackeditErr
 from editor.api.files import AtomicOutput, check_output, require_space, scratch_dir
 from editor.api.detectors import FrameDetection
 from editor.api.limits import queue_frames
-from editor.api.masks import MaskFolderWriter, MasksManifest, foreign_entries, iter_mask_folder, load_frame_detections
+from editor.api.masks import (OBJECTS_FILE, MaskFolderWriter, MasksManifest, foreign_entries, iter_mask_folder,
+                               load_frame_detections)
 from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
@@ -131,8 +133,10 @@ class Pipeline:
         Backends are built only when there is something to track."""
         if req.masks_dir is not None and req.detect is not None:
             raise TrackeditError("masks_dir renders masks already tracked and detect tracks: give one of them")
-        if req.masks_dir is not None or (req.prompts is None and req.detect is None):
-            return _Objects(_mark_kept(req.prompts, req.keep, req.prompts.source if req.prompts else None))
+        if req.masks_dir is not None:  # --keep names the folder's objects (:meth:`_kept`)
+            return _Objects(req.prompts)
+        if req.prompts is None and req.detect is None:
+            return _Objects(_mark_kept(req.prompts, req.keep, None))
         from editor.detection.detect import detect_objects, resolve_detectors
 
         detectors = None
@@ -337,6 +341,9 @@ class Pipeline:
         check_output(masks_out, [Path(req.input)], req.overwrite, directory=True)
         if masks_out.is_dir():  # --overwrite replaces a masks folder, not a folder of other files
             foreign = foreign_entries(masks_out)
+            if foreign == [OBJECTS_FILE]:
+                raise OutputError(f"is not a masks folder trackedit wrote (no readable {OBJECTS_FILE}); --overwrite "
+                                  "replaces only a masks folder: give a new or empty folder", masks_out)
             if foreign:
                 listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
                 raise OutputError(f"holds files a masks folder does not ({listed}); --overwrite replaces only a "
@@ -480,14 +487,46 @@ def _faces_on(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, 
         if not found:
             continue
         mask = tracking.mask_from_prompts(f, obj.id, source[f])
-        on = [d for d in found if lies_on(mask, d)]
+        on = [d for d in found if lies_on(mask, d) and d.object_id != obj.id]
         any_found = any_found or bool(on)
-        faces |= {d.object_id for d in on if d.object_id is not None and d.object_id != obj.id}
+        clicks = [pt for p in obj.prompts if p.frame == f for pt in p.positive_points]
+        faces |= {d.object_id for d in _one_per_label(on, clicks, obj, f) if d.object_id is not None}
     if not any_found:
         where = f"frame {frames[0]}" if len(frames) == 1 else f"frames {', '.join(map(str, frames[:5]))}"
         raise PromptError(f"{obj.label} is marked keep but no face (or other detection) lies on it at "
                           f"{where}: click the person whose face should stay visible", objects.prompts.source)
     return faces
+
+
+def _one_per_label(on: list[FrameDetection], clicks: list[tuple[float, float]], obj: ObjectPrompts,
+                   frame: int) -> list[FrameDetection]:
+    """Of the detections lying on a kept object's mask on ``frame``, one per label (a person
+    has one face, is one person instance): the one holding the most of the object's include
+    ``clicks``, then the nearest to them, then the one with the largest box — a mask that
+    spread over a neighbour (two people side by side taken as one by a person-aware click)
+    kept the neighbour's face bare on every frame (a newcomer's run). The others stay covered,
+    with one warning."""
+    out: list[FrameDetection] = []
+    for label in sorted({d.label for d in on}):
+        group = [d for d in on if d.label == label]
+        if len(group) == 1:
+            out.extend(group)
+            continue
+
+        def rank(d: FrameDetection) -> tuple[float, float, float]:
+            x0, y0, x1, y1 = d.box
+            inside = sum(x0 <= x <= x1 and y0 <= y <= y1 for x, y in clicks)
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            near = min((math.hypot(x - cx, y - cy) for x, y in clicks), default=0.0)
+            return (-inside, near, -(x1 - x0) * (y1 - y0))
+
+        best = min(group, key=rank)
+        out.append(best)
+        log.warning("%s is marked keep, and %d %s detections lie on its mask on frame %d: only the one %s is kept, "
+                    "the others stay covered (click closer to the face to keep, or mark the other person keep too)",
+                    obj.label, len(group), label or "other", frame,
+                    "at the clicks" if clicks else "largest")
+    return out
 
 
 def _stoppable(progress: Progress | None) -> Progress:
