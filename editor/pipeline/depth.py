@@ -16,8 +16,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from editor.api.stages import FrameItem, FrameWindow, Stage
+from editor.api.stages import FrameItem, FrameWindow
 from editor.imaging.depth import SCALE, to_depth
+from editor.pipeline.wrapped import WrappedStage
 from editor.video.pixels import changed_pixels
 
 
@@ -34,18 +35,9 @@ def _deepen(out: np.ndarray, given: np.ndarray, original: np.ndarray) -> np.ndar
     return result
 
 
-class EightBitStage(Stage):
+class EightBitStage(WrappedStage):
     """A stage that takes only uint8 frames, run in a pipeline that may carry uint16 ones
     (see the module docstring). Attributes not defined here are the wrapped stage's."""
-
-    def __init__(self, stage: Stage) -> None:
-        self.stage = stage
-        self.window = stage.window
-
-    def __getattr__(self, name: str) -> object:  # only called for names not found here
-        if name == "stage":
-            raise AttributeError(name)
-        return getattr(self.stage, name)
 
     def process(self, item: FrameItem) -> FrameItem:
         if not item.frame.deep:
@@ -77,11 +69,6 @@ class EightBitStage(Stage):
                 del given[old]
             yield out if pair is None else _back(out, *pair)
 
-    def finish(self) -> None:
-        self.stage.finish()
-
-    def close(self) -> None:
-        self.stage.close()
 
 
 def _shallow(item: FrameItem) -> FrameItem:

@@ -21,22 +21,17 @@ from pathlib import Path
 
 from editor.api.errors import PluginError, TrackeditError
 from editor.api.stages import FrameItem, FrameWindow, Stage
+from editor.pipeline.wrapped import WrappedStage
 
 
-class GuardedStage(Stage):
+class GuardedStage(WrappedStage):
     """``stage`` (as built, maybe an :class:`~editor.pipeline.depth.EightBitStage`) run with
     the checks of the module docstring. ``label``: how a line names it, e.g. ``stage 'blur'
     (plugin 'trackedit-builtins')``. Attributes not defined here are the wrapped stage's."""
 
     def __init__(self, stage: Stage, label: str) -> None:
-        self.stage = stage
+        super().__init__(stage)
         self.label = label
-        self.window = stage.window
-
-    def __getattr__(self, name: str) -> object:  # only called for names not found here
-        if name == "stage":
-            raise AttributeError(name)
-        return getattr(self.stage, name)
 
     def process(self, item: FrameItem) -> FrameItem:
         return self._checked(item, self._call(lambda: self.stage.process(item), item.index))
