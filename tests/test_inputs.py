@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -126,6 +127,10 @@ def test_image_sequences(tmp_path: Path, kind: str) -> None:
         assert probe(path).average_rate == 10
     wanted = images if kind != "jpeg-folder" else [f.image for f in iter_frames(folder / "frame_00001.jpg")]
     assert len(got) == 12 and np.array_equal(got[0], wanted[0])
+    # a masks folder names the sequence it was made from, not the scratch file it became (a newcomer)
+    masks = tmp_path / "masks"
+    assert main(["-q", "track", spec, "-o", str(masks), "--prompts", str(prompts), *CLASSIC]) == 0
+    assert json.loads((masks / "objects.json").read_text())["source"] == spec
 
 
 def test_a_gap_in_the_numbers_is_one_line(tmp_path: Path) -> None:

@@ -296,6 +296,15 @@ def _input(ctx: click.Context, spec: str, kw: dict[str, Any]) -> Path:
     return ctx.with_resource(input_file(spec, fps=kw.pop("fps", None)))
 
 
+def _source_name(spec: str, source: Path) -> str | None:
+    """What a masks folder records as its ``source`` when INPUT became a scratch file (an image
+    sequence's pattern, absolute; a URL or ``-`` as given); ``None`` for a file used as it is."""
+    if "://" in spec or spec == "-":
+        return spec
+    given = Path(spec).absolute()
+    return None if given.resolve() == source.resolve() else str(given)
+
+
 def _request(input_path: Path, prompts: Path | None, kw: dict[str, Any], **extra: Any) -> Any:
     from editor.pipeline.orchestrator import RunRequest
     from editor.api.prompts import load_prompts
@@ -478,7 +487,7 @@ def track(ctx: click.Context, input_path: str, prompts: Path | None, output: Pat
     if not prompts and detect is None:
         raise click.UsageError("nothing to track: give --prompts FILE or --detect faces")
     source = _input(ctx, input_path, kw)
-    req = _request(source, prompts, kw, detect=detect)
+    req = _request(source, prompts, kw, detect=detect, source_name=_source_name(input_path, source))
     video = probe(source, req.video_stream)
     progress = _Progress(video.frame_count_estimate, _STATE.quiet)
     try:

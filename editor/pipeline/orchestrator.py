@@ -61,6 +61,10 @@ class RunRequest:
 
     input: Path
     output: Path | None = None
+    source_name: str | None = None
+    """What the user named as the input when :attr:`input` is a file made from it (an image
+    sequence's pattern, a URL, ``-`` for standard input: :func:`editor.video.inputs.input_file`),
+    recorded as a masks folder's ``source``; ``None``: :attr:`input` itself."""
     video_stream: int | None = None
     """The video stream to edit (the container's stream number, ``--video-stream``); default:
     the default-disposition one (:func:`editor.video.reader.video_stream`)."""
@@ -358,7 +362,8 @@ class Pipeline:
                 log.warning("%s", line)
             names = self._object_names(req, objects)
             items, tracking, seg_name, trk_name = self._items(req, video, work, progress, objects, deep=False)
-            writer = MaskFolderWriter(out.path, names, str(req.input), kept=frozenset(self._kept(req, objects)))
+            writer = MaskFolderWriter(out.path, names, req.source_name or str(req.input),
+                                      kept=frozenset(self._kept(req, objects)))
             with contextlib.closing(items):  # a failing write stops the decode and tracking threads
                 for item in items:
                     writer.write(item.index, item.labels, item.detections)
