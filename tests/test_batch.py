@@ -337,6 +337,20 @@ def test_manifests_name_outputs_prompts_masks_and_overrides(clips: tuple[Path, P
         "codec, crf, encoder_preset, pix_fmt, container, no_audio, no_subtitles, no_cuts, bidirectional, "
         "segmenter, tracker, device, refine)"]
 
+    # a row's bad --set or preset stops the batch before it starts, naming file:line, as the
+    # docs say (it was a failed row after the others had run: a newcomer)
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text("\n".join(json.dumps(row) for row in [
+        {"input": str(videos / "a.mp4"), "output": "t1.mp4", "prompts": "p.json"},
+        {"input": str(videos / "b.mp4"), "output": "t2.mp4", "prompts": "p.json", "set": ["blur.sigmaa=9"]},
+    ]) + "\n")
+    fresh = tmp_path / "out-typo"
+    r = _batch([str(typo), "-o", str(fresh), "--preset", "blur"], tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"trackedit: error: {typo}:2: "), r.stderr
+    assert "sigmaa" in lines[0]
+    assert not fresh.exists()  # nothing ran, and the output folder it made is gone again
+
 
 def _children(pid: int) -> set[int]:
     found = set()

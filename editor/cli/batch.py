@@ -97,7 +97,8 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
     output is complete and whose job (input, preset, prompts, options) is unchanged."""
     from editor.api.errors import BackendUnavailable
     from editor.backends.assembly import select_backends
-    from editor.batch.discovery import discover, make_jobs, preset_ref
+    from editor.api.errors import TrackeditError
+    from editor.batch.discovery import ManifestError, discover, make_jobs, preset_ref
     from editor.batch.folders import CreatedFolders
     from editor.batch.jobs import DONE, FAILED, SKIPPED, JobOptions, JobResult, captured_logs, decide
     from editor.batch.ray_executor import require_ray
@@ -142,6 +143,17 @@ def batch(inputs: tuple[Path, ...], outdir: Path, preset_name: str, overrides: t
         raise click.UsageError(f"no videos found in {', '.join(map(str, inputs))}")
     jobs = make_jobs(sources, options, overwrite=kw["overwrite"], force=force, cwd=Path.cwd(), outdir=outdir,
                      allow_outside=allow_outside_outdir)
+    checked: set[tuple[str, tuple[str, ...]]] = {(options.preset, options.overrides)}
+    for job in jobs:  # a manifest row's preset and --set values, checked as the command line's (docs/batch.md)
+        key = (job.options.preset, job.options.overrides)
+        if job.where and key not in checked:
+            try:
+                validate_preset(apply_overrides(m.preset_option(job.options.preset), list(job.options.overrides)), pm)
+            except (TrackeditError, click.ClickException) as exc:
+                message = exc.message if isinstance(exc, TrackeditError) else exc.format_message()
+                folders.remove_empty()  # the output folder this batch made, still empty
+                raise ManifestError(" ".join(str(message).split()), job.where) from exc
+            checked.add(key)
     shown: set[str] = set()
     if ray_address is None:  # with Ray, the nodes choose (their weights): their notices come with results
         _notices(notices, shown)
