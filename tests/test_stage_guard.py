@@ -40,6 +40,8 @@ class _Odd(Stage):
             raise RuntimeError(f"boom at frame {item.index}")
         if mode == "missing":
             raise TrackeditError("lut.cube: no such file")
+        if mode == "full":
+            raise OSError(28, "No space left on device", "/media/full/side.bin")
         return FrameItem(item.frame.replace(255 - image), item.labels)
 
 
@@ -107,6 +109,14 @@ def test_a_stages_own_user_error_is_kept(pm, tmp_path: Path) -> None:  # noqa: A
     with pytest.raises(TrackeditError) as err:
         _run(pm, tmp_path, "missing")
     assert type(err.value) is TrackeditError and str(err.value) == "lut.cube: no such file"
+
+
+def test_a_refused_file_is_kept_for_the_command_lines_message(pm, tmp_path: Path) -> None:  # noqa: ANN001
+    """A full disk is the user's to act on: the command line names the file and the folder
+    (not the plugin's failure)."""
+    with pytest.raises(OSError) as err:
+        _run(pm, tmp_path, "full")
+    assert type(err.value) is OSError and err.value.filename == "/media/full/side.bin"
 
 
 def test_well_behaved_stages_run_as_before(pm, tmp_path: Path) -> None:  # noqa: ANN001

@@ -8,7 +8,8 @@ A stage is a plugin's code (the built-in ones too). :class:`GuardedStage` wraps 
   stage, the plugin that registered it and the frame it was editing — not an "internal
   error"; an exception that only passed through it (the decoder's, an earlier stage's) is
   left as it is, and :class:`~editor.api.errors.TrackeditError` lines a stage raises for its
-  user (a missing file, a bad option) are kept as they are;
+  user (a missing file, a bad option), a refused file (``OSError``) and ``MemoryError`` are
+  kept as they are;
 * every frame a stage returns has the size, colour channels and dtype of the frame it was
   given (the writer encodes every frame at the video's size: a stage returning a frame 2 px
   smaller made a smaller video with exit 0 — a new user's plugin); otherwise a
@@ -22,6 +23,12 @@ from pathlib import Path
 from editor.api.errors import PluginError, TrackeditError
 from editor.api.stages import FrameItem, FrameWindow, Stage
 from editor.pipeline.wrapped import WrappedStage
+
+
+_AS_THEY_ARE = (TrackeditError, OSError, MemoryError)
+"""Errors a stage's own line would hide: one the user can act on as it says (a missing file,
+a bad option), a file the system refused (a full or read-only folder: the command line names
+the file and the folder), memory running out."""
 
 
 class GuardedStage(WrappedStage):
@@ -67,7 +74,7 @@ class GuardedStage(WrappedStage):
                     item = next(out)
                 except StopIteration:
                     return
-                except TrackeditError:
+                except _AS_THEY_ARE:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a plugin's code: name it
                     if id(exc) in passed:
@@ -95,7 +102,7 @@ class GuardedStage(WrappedStage):
     def _call(self, fn, index: int | None, doing: str = ""):  # noqa: ANN001, ANN202
         try:
             return fn()
-        except TrackeditError:
+        except _AS_THEY_ARE:
             raise
         except Exception as exc:  # noqa: BLE001 - a plugin's code: name it
             raise self._failed(exc, index, doing) from exc
