@@ -121,11 +121,15 @@ def test_a_kept_person_with_detect_people_through_a_crossing(tmp_path: Path, kep
 @pytest.mark.parametrize("kept", [1, 2], ids=["man-hidden", "card-in-front"])
 def test_a_kept_face_with_detect_faces_through_a_crossing(tmp_path: Path, kept: int) -> None:
     """``--detect faces``: the man's face track ends while the card hides him and a new one
-    starts when he comes out; it continues the kept one (it starts where he could have gone
-    and looks like him), so his face stays sharp after the crossing."""
+    starts when he comes out. The new track is not taken for his (a lookalike coming out
+    where he would — a newcomer's copy of the same man behind a pillar — was kept bare), so
+    it is covered, and so is what the tracker makes of it backwards — over the kept man's
+    face too, on most frames (kept_blurred is not asserted: the safe side, a known limit of
+    keep through crossings). The other face is covered on every frame."""
     kept_blurred, other_bare, crossing = _kept_run(tmp_path, "faces_crossing.json", kept, "faces")
     assert other_bare == [], other_bare
-    assert set(kept_blurred) <= set(crossing), (kept_blurred, crossing)
+    if kept == 2:  # the card in front is never lost: sharp but where the faces overlap
+        assert set(kept_blurred) <= set(crossing), (kept_blurred, crossing)
 
 
 def _pair(tmp_path: Path) -> tuple[Path, list[np.ndarray]]:
@@ -177,10 +181,34 @@ def test_a_kept_mask_spread_over_a_neighbour_keeps_one_face(tmp_path: Path, caps
     assert main(["run", str(clip), "-o", str(out), "--preset", "blur", "--detect", "faces", "--prompts", str(prompts),
                  "--backend-set", "classic.segment_people=true"]) == 0
     err = capsys.readouterr().err
-    assert "2 face detections lie on its mask on frame 0: only the one at the clicks is kept" in err, err
+    assert "2 face detections lie on its mask on frame 0: only the one at its click" in err, err
     with av.open(str(out)) as container:
         edited = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     left, right = PAIR_FACES
     for original, after in zip(images, edited):
         assert detail_ratio(original, after, right) <= 0.1  # the neighbour: covered on every frame
         assert detail_ratio(original, after, left) >= SHARP  # the kept man: sharp
+
+
+def test_a_click_beside_two_faces_keeps_neither(caplog: pytest.LogCaptureFixture) -> None:
+    """A newcomer clicked the background 8 px beside the kept man's shoulder while a smaller
+    man passed in front of his chest: the click mask covered both, the face nearest the click
+    (the other man's) was kept bare on 92 frames. Where several faces lie on a kept object's
+    mask, only one holding a click is kept; none when no click is in one (or clicks are in
+    several)."""
+    from editor.api.detectors import FrameDetection
+    from editor.api.prompts import ObjectPrompts
+    from editor.pipeline.orchestrator import _one_per_label
+
+    a = FrameDetection((100.0, 20.0, 140.0, 70.0), "faces", 2, "ellipse", "face")
+    b = FrameDetection((150.0, 60.0, 180.0, 100.0), "faces", 3, "ellipse", "face")
+    person = ObjectPrompts(1, "alice", ())
+    with caplog.at_level("WARNING"):
+        assert _one_per_label([a, b], [(190.0, 90.0)], person, 55, (144, 320)) == []  # beside both
+        assert _one_per_label([a, b], [], person, 55, (144, 320)) == []  # a box: no click says which
+        assert _one_per_label([a, b], [(120.0, 40.0), (160.0, 80.0)], person, 55, (144, 320)) == []  # in both
+        assert _one_per_label([a, b], [(120.0, 40.0)], person, 55, (144, 320)) == [a]
+        assert _one_per_label([b], [(5.0, 5.0)], person, 55, (144, 320)) == [b]  # one face: it is theirs
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4 and all("2 face detections lie on its mask on frame 55" in m for m in lines), lines
+    assert "none of them is kept there" in lines[0] and "box 100,20–140,70" in lines[3]

@@ -168,34 +168,3 @@ def rejoin(tracks: Sequence[Track], frame: Callable[[int], np.ndarray], width: i
             best.observations.extend(b.observations)
             gone.add(id(b))
     return [t for t in tracks if id(t) not in gone]
-
-
-def kept_continuations(tracks: Sequence[Track], kept: set[int], frame: Callable[[int], np.ndarray], width: int,
-                       options: RejoinOptions | None = None) -> set[int]:
-    """Indices (into ``tracks``) of the tracks that continue a kept one after it was lost —
-    a kept face hidden behind someone crossing in front of it comes back as a new track —
-    ``kept`` included. A track ``b`` is the kept person's when, among every track it could
-    continue (:func:`continuation`; those ended before it starts), the one it looks most
-    like is kept, at least :attr:`RejoinOptions.min_similarity` alike; and it never shares
-    a frame with a kept track of its label (one person, one face). Followed in time, so a
-    continuation may be continued in turn. Keep's identity rule: a wrong continuation shows
-    someone else's face, so it is made only where association lost the track (not from the
-    kept mask's position on a frame)."""
-    o = options or RejoinOptions()
-    looks = Looks(frame)
-    out = set(kept)
-    order = sorted(range(len(tracks)), key=lambda i: tracks[i].first_frame)
-    for j in order:
-        b = tracks[j]
-        if j in out:
-            continue
-        frames = {x.frame for x in b.observations}
-        if any(tracks[i].label == b.label and frames & {x.frame for x in tracks[i].observations} for i in out):
-            continue
-        scored = [(score, i) for i in order if i != j
-                  and (score := continuation(tracks[i], b, looks, width, o)) is not None]
-        if scored:
-            score, best = max(scored)
-            if best in out and score >= o.min_similarity:
-                out.add(j)
-    return out

@@ -446,8 +446,10 @@ def _mark_kept(prompts: PromptSet | None, names: tuple[str, ...], source: Path |
 def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None = None) -> set[int]:
     """The detected objects (face tracks) that lie on a kept object on one of its prompted
     frames (:func:`editor.api.stages.lies_on`): that person's face, kept on every frame of
-    its track — and the tracks continuing those after association lost them (:func:`_continued`:
-    the face hidden while someone crossed in front of it). Decided by track, once: a face
+    its track. A face track that ends (hidden while someone crosses in front) is not continued
+    by a later one that looks like it: a lookalike coming out where the kept person would (a
+    newcomer's copy of the same man behind a pillar) was kept bare on 16 frames. The kept
+    person is covered from there unless clicked again on a later frame. Decided by track, once: a face
     lying on the kept object's mask on some other frame may be a neighbour's passing in front
     of them, and stays covered (:func:`editor.api.stages.redaction_layers`). A kept object that is not itself detected and has no detection on it on any of
     its prompted frames is a one-line :class:`~editor.api.errors.PromptError` — keeping a
@@ -464,19 +466,7 @@ def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None
     with FrameSource(tracking.video_path, cache_size=2, stream=stream) as source:
         for obj in kept:
             faces |= _faces_on(tracking, objects, obj, source)
-        return _continued(objects, faces, lambda i: source[i].rgb8, tracking.info.width)
-
-
-def _continued(objects: _Objects, kept: set[int], frame: Callable[[int], np.ndarray], width: int) -> set[int]:
-    """``kept`` (detected object ids) with the tracks that continue one of them after
-    association lost it (:func:`editor.detection.person_ids.kept_continuations`: a kept face
-    hidden while someone crosses in front of it comes back as a new track, which was blurred)."""
-    from editor.detection.person_ids import kept_continuations
-
-    ids = sorted(objects.tracks)
-    tracks = [objects.tracks[i] for i in ids]
-    found = kept_continuations(tracks, {k for k, i in enumerate(ids) if i in kept}, frame, width)
-    return kept | {ids[k] for k in found}
+        return faces
 
 
 def _faces_on(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, source: FrameSource) -> set[int]:
@@ -495,7 +485,7 @@ def _faces_on(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, 
         on = [d for d in found if lies_on(mask, d) and d.object_id != obj.id]
         any_found = any_found or bool(on)
         clicks = [pt for p in obj.prompts if p.frame == f for pt in p.positive_points]
-        faces |= {d.object_id for d in _one_per_label(on, clicks, obj, f) if d.object_id is not None}
+        faces |= {d.object_id for d in _one_per_label(on, clicks, obj, f, mask.shape) if d.object_id is not None}
     if not any_found:
         where = f"frame {frames[0]}" if len(frames) == 1 else f"frames {', '.join(map(str, frames[:5]))}"
         raise PromptError(f"{obj.label} is marked keep but no face (or other detection) lies on it at "
@@ -504,33 +494,39 @@ def _faces_on(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, 
 
 
 def _one_per_label(on: list[FrameDetection], clicks: list[tuple[float, float]], obj: ObjectPrompts,
-                   frame: int) -> list[FrameDetection]:
-    """Of the detections lying on a kept object's mask on ``frame``, one per label (a person
-    has one face, is one person instance): the one holding the most of the object's include
-    ``clicks``, then the nearest to them, then the one with the largest box — a mask that
-    spread over a neighbour (two people side by side taken as one by a person-aware click)
-    kept the neighbour's face bare on every frame (a newcomer's run). The others stay covered,
-    with one warning."""
+                   frame: int, shape: tuple[int, int]) -> list[FrameDetection]:
+    """Of the detections lying on a kept object's mask on ``frame`` (frame ``shape`` H, W), at
+    most one per label (a person has one face, is one person instance): where several lie on
+    it, only the one whose region holds an include click — and none when no click, or a click
+    in several, says which (a box or mask prompt, a click beside the faces). A mask that spread
+    over a neighbour (two people side by side taken as one by a person-aware click) kept the
+    neighbour's face bare on every frame; a click on the background beside two faces kept the
+    wrong one (newcomers' runs). The others stay covered, with one warning naming what is kept."""
     out: list[FrameDetection] = []
+    h, w = shape
     for label in sorted({d.label for d in on}):
         group = [d for d in on if d.label == label]
         if len(group) == 1:
             out.extend(group)
             continue
-
-        def rank(d: FrameDetection) -> tuple[float, float, float]:
+        holding = []
+        for d in group:
+            region = d.region(h, w) if d.mask_png is not None else None
             x0, y0, x1, y1 = d.box
-            inside = sum(x0 <= x <= x1 and y0 <= y <= y1 for x, y in clicks)
-            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-            near = min((math.hypot(x - cx, y - cy) for x, y in clicks), default=0.0)
-            return (-inside, near, -(x1 - x0) * (y1 - y0))
-
-        best = min(group, key=rank)
-        out.append(best)
-        log.warning("%s is marked keep, and %d %s detections lie on its mask on frame %d: only the one %s is kept, "
-                    "the others stay covered (click closer to the face to keep, or mark the other person keep too)",
-                    obj.label, len(group), label or "other", frame,
-                    "at the clicks" if clicks else "largest")
+            if any((region[int(y), int(x)] if region is not None and 0 <= int(y) < h and 0 <= int(x) < w
+                    else x0 <= x <= x1 and y0 <= y <= y1) for x, y in clicks):
+                holding.append(d)
+        what = label or "other"
+        if len(holding) == 1:
+            out.append(holding[0])
+            x0, y0, x1, y1 = holding[0].box
+            log.warning("%s is marked keep, and %d %s detections lie on its mask on frame %d: only the one at its "
+                        "click (box %d,%d–%d,%d) is kept, the others stay covered", obj.label, len(group), what,
+                        frame, x0, y0, x1, y1)
+        else:
+            log.warning("%s is marked keep, and %d %s detections lie on its mask on frame %d, %s: none of them is "
+                        "kept there (click on the face to keep)", obj.label, len(group), what, frame,
+                        "with a click in more than one" if holding else "with no click in one")
     return out
 
 
