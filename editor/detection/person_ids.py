@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from editor.api.prompts import load_mask_file, paint_shape
+from editor.api.prompts import load_mask_file
 from editor.detection.association import Observation, Track
 
 LABEL = "person"
@@ -68,25 +68,11 @@ def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
 
 
 def _reachable(a: Track, b: Observation) -> bool:
-    """Whether ``b`` starts within one box size (``a``'s last box's longer side) of where
-    ``a``'s last velocity carries it, of ``a``'s last box (stopped), or of that box plus the
-    way ``a``'s mean speed over its whole track covers in the gap: the last detections of a
-    face going behind an occluder are its shrinking visible half, held at the occluder's edge,
-    whose velocity says it stopped (the man of ``tests/data/faces_crossing.md``: predicted
-    100 px from where he came out, 40 frames later at 1.7 px per frame)."""
     last = a.last.box
     size = max(last[2] - last[0], last[3] - last[1])
     bx, by = _centre(b.box)
-    lx, ly = _centre(last)
-    if any(float(np.hypot(bx - cx, by - cy)) <= size for cx, cy in (_centre(a.predict(b.frame)), (lx, ly))):
-        return True
-    first = a.observations[0]
-    span = a.last.frame - first.frame
-    if span <= 0:
-        return False
-    fx, fy = _centre(first.box)
-    speed = float(np.hypot(lx - fx, ly - fy)) / span
-    return float(np.hypot(bx - lx, by - ly)) <= size + speed * (b.frame - a.last.frame)
+    return any(float(np.hypot(bx - cx, by - cy)) <= size
+               for cx, cy in (_centre(a.predict(b.frame)), _centre(last)))
 
 
 def colour_histogram(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -107,10 +93,9 @@ def similarity(p: np.ndarray, q: np.ndarray) -> float:
 
 
 class Looks:
-    """The colour histograms of detections (:func:`colour_histogram`), computed once each:
-    over a detection's own mask (a person), else over the ellipse inscribed in its detector
-    box (a face). ``frame(i)``: frame ``i`` as RGB uint8 H×W×3, asked only for the
-    detections compared."""
+    """The colour histograms of person detections (:func:`colour_histogram` over each one's
+    own mask), computed once each. ``frame(i)``: frame ``i`` as RGB uint8 H×W×3, asked only
+    for the detections compared."""
 
     def __init__(self, frame: Callable[[int], np.ndarray]) -> None:
         self._frame = frame
@@ -122,10 +107,7 @@ class Looks:
         for x in observations:
             if id(x) not in self._hists:
                 image = self._frame(x.frame)
-                if x.mask_png is not None:
-                    mask = load_mask_file(x.mask_png, 1)
-                else:
-                    mask = paint_shape(np.zeros(image.shape[:2], bool), x.raw_box, "ellipse")
+                mask = load_mask_file(x.mask_png, 1)  # type: ignore[arg-type]
                 self._hists[id(x)] = colour_histogram(image, mask) if mask.shape == image.shape[:2] \
                     else np.zeros(total.shape)
             hist = self._hists[id(x)]
