@@ -212,23 +212,13 @@ def test_export_masks_folders_are_redone_tracked_and_never_shared(clips: tuple[P
     assert _davis(tmp_path / "masks") == frames
 
 
-def test_a_stop_before_the_masks_folder_is_committed_leaves_the_job_to_redo(
-        clips: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stop signal arrives the instant the video has its name, before export-masks commits its
-    folder: the record written with the video lists the folder the job plans, so a rerun does
-    not skip the job as complete."""
+def _stopped_after_its_output(job, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Run ``job`` and stop it (SIGTERM) right after its output file is committed — before
+    its record and side outputs: deterministic, no timer."""
     from editor.api.errors import Interrupted
     from editor.api.files import AtomicOutput
-    from editor.batch.discovery import discover, make_jobs
-    from editor.batch.jobs import DONE, SKIPPED, JobOptions, decide, read_record, run_job
+    from editor.batch.jobs import run_job
 
-    videos, prompts = clips
-    jobs = make_jobs(discover([videos / "a.mp4"], tmp_path / "out", prompts),
-                     JobOptions("export-masks", ('export-masks.formats=["davis"]',)), cwd=tmp_path)
-    masks = tmp_path / "out" / "a.masks"
-    assert jobs[0].side_outputs == (masks,)
-    job, result = decide(jobs[0])
-    assert result is None
     commit = AtomicOutput.commit
 
     def stop_after(self: AtomicOutput) -> Path:
@@ -241,6 +231,24 @@ def test_a_stop_before_the_masks_folder_is_committed_leaves_the_job_to_redo(
     with pytest.raises(Interrupted):
         run_job(job)
     monkeypatch.undo()
+
+
+def test_a_stop_before_the_masks_folder_is_committed_leaves_the_job_to_redo(
+        clips: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stop signal arrives the instant the video has its name, before export-masks commits its
+    folder: the record written with the video lists the folder the job plans, so a rerun does
+    not skip the job as complete."""
+    from editor.batch.discovery import discover, make_jobs
+    from editor.batch.jobs import DONE, SKIPPED, JobOptions, decide, read_record, run_job
+
+    videos, prompts = clips
+    jobs = make_jobs(discover([videos / "a.mp4"], tmp_path / "out", prompts),
+                     JobOptions("export-masks", ('export-masks.formats=["davis"]',)), cwd=tmp_path)
+    masks = tmp_path / "out" / "a.masks"
+    assert jobs[0].side_outputs == (masks,)
+    job, result = decide(jobs[0])
+    assert result is None
+    _stopped_after_its_output(job, monkeypatch)
     assert job.output.exists() and not masks.exists()
     assert read_record(job.output)["side_outputs"] == [str(masks)]
     job, again = decide(jobs[0])
@@ -423,27 +431,14 @@ def test_a_stop_right_after_an_output_appears_leaves_its_record_complete(clips: 
     """The race behind the flaky SIGTERM test, made to happen every time: the stop signal
     arrives the instant the output has its name. The completed record was written before the
     rename, so the pair is complete and a rerun skips the job."""
-    from editor.api.errors import Interrupted
-    from editor.api.files import AtomicOutput
     from editor.batch.discovery import discover, make_jobs
-    from editor.batch.jobs import SKIPPED, JobOptions, decide, read_record, run_job
+    from editor.batch.jobs import SKIPPED, JobOptions, decide, read_record
 
     videos, prompts = clips
     jobs = make_jobs(discover([videos / "a.mp4"], tmp_path / "out", prompts), JobOptions("blur"), cwd=tmp_path)
     job, result = decide(jobs[0])
     assert result is None
-    commit = AtomicOutput.commit
-
-    def stop_after(self: AtomicOutput) -> Path:
-        final = commit(self)
-        if final == job.output:
-            raise Interrupted(signal.SIGTERM)
-        return final
-
-    monkeypatch.setattr(AtomicOutput, "commit", stop_after)
-    with pytest.raises(Interrupted):
-        run_job(job)
-    monkeypatch.undo()
+    _stopped_after_its_output(job, monkeypatch)
     st = job.output.stat()
     record = read_record(job.output)
     assert record is not None and record["output"] == {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
