@@ -264,6 +264,15 @@ def kept_pixels(item: FrameItem, kept_ids: Iterable[int], instances: Iterable[in
     return out
 
 
+def instances_in(floor: Mapping[int, Iterable[FrameDetection]]) -> set[int]:
+    """The detected objects with their own masks (person instances, :attr:`Selection.instances`,
+    :attr:`StageContext.instances`) among every frame's detections ``floor`` (frame → its
+    detections): those whose detections carry masks. The one rule for a run, a render from a
+    masks folder and the web UI's preview."""
+    return {d.object_id for found in floor.values() for d in found
+            if d.mask_png is not None and d.object_id is not None}
+
+
 def _paint(mask: np.ndarray, detections: Iterable[FrameDetection], box: bool) -> None:
     """Add each detection's region (ellipse, box or own mask; its bounding box with ``box``) to ``mask``."""
     for d in detections:

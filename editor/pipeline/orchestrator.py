@@ -32,7 +32,7 @@ from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
 from editor.api.prompts import ObjectPrompts, PromptSet
-from editor.api.stages import FrameItem, Stage, StageContext
+from editor.api.stages import FrameItem, Stage, StageContext, instances_in
 from editor.pipeline.threads import raise_if_stopped, threaded
 from editor.api.run import DetectionSummary, RunInfo, RunSummary
 from editor.detection.association import Track
@@ -263,9 +263,7 @@ class Pipeline:
     def _instances(self, req: RunRequest, objects: _Objects) -> set[int]:
         """The detected objects with their own masks (person instances,
         :attr:`editor.api.stages.StageContext.instances`): those whose detections carry masks."""
-        floor = load_frame_detections(req.masks_dir) if req.masks_dir is not None else objects.floor
-        return {d.object_id for found in floor.values() for d in found
-                if d.mask_png is not None and d.object_id is not None}
+        return instances_in(load_frame_detections(req.masks_dir) if req.masks_dir is not None else objects.floor)
 
     # -- commands ------------------------------------------------------------------------
     def run(self, req: RunRequest, *, on_frame: Callable[[int], None] | None = None,

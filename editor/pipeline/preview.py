@@ -13,6 +13,7 @@ import numpy as np
 
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages
+from editor.api.detectors import FrameDetection
 from editor.api.stages import FrameItem, StageContext
 from editor.api.frames import Frame
 
@@ -20,10 +21,14 @@ from editor.api.frames import Frame
 def preview_frame(preset: Preset, plugins: PluginManager, context: StageContext, index: int, count: int,
                   frame_at: Callable[[int], Frame], labels_at: Callable[[int], np.ndarray],
                   progress: Callable[[int, int], None] | None = None,
-                  confidence_at: Callable[[int], dict[int, float]] | None = None) -> Frame:
+                  confidence_at: Callable[[int], dict[int, float]] | None = None,
+                  detections_at: Callable[[int], tuple[FrameDetection, ...]] | None = None) -> Frame:
     """Frame ``index`` (of ``count``) as ``preset`` renders it, from ``frame_at``/``labels_at``
     (and ``confidence_at``: object id → the tracker's confidence, which a render's masks folder
-    carries and ``remove`` holds weak frames' masks by), as an 8-bit frame for display
+    carries and ``remove`` holds weak frames' masks by; ``detections_at``: the frame's
+    detections, which redaction covers whatever tracking did, as in a render — with
+    ``context.kept`` and ``context.instances`` what keep leaves, :func:`editor.api.stages.redaction_layers`),
+    as an 8-bit frame for display
     (:meth:`Frame.as_8bit`). ``progress(done, total)`` is
     called as each frame of the stretch is taken by the stages (``total``: the stretch's
     frames)."""
@@ -33,7 +38,8 @@ def preview_frame(preset: Preset, plugins: PluginManager, context: StageContext,
         after = sum(s.window[1] for s in stages)
         lo, hi = max(0, index - before), min(count - 1, index + after)
         def taken(i: int) -> FrameItem:
-            item = FrameItem(frame_at(i), labels_at(i), confidence_at(i) if confidence_at is not None else {})
+            item = FrameItem(frame_at(i), labels_at(i), confidence_at(i) if confidence_at is not None else {},
+                             detections_at(i) if detections_at is not None else ())
             if progress is not None:
                 progress(i - lo + 1, hi - lo + 1)
             return item

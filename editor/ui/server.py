@@ -62,7 +62,7 @@ from editor.api.limits import document_problem
 from editor.api.masks import replace_objects
 from editor.api.names import printable
 from editor.api.prompts import MAX_OBJECT_ID
-from editor.api.stages import StageContext
+from editor.api.stages import StageContext, instances_in
 from editor.backends.assembly import BackendChoice, select_backends
 from editor.detection.detect import detect_objects, resolve_detectors
 from editor.detection.options import DetectOptions, Shape
@@ -896,7 +896,10 @@ async def preview(request: Request) -> Response:
     preset = settings_preset(name, _settings(request), state.plugins)
     s = ui.session
     index = _frame_index(ui, request.path_params["index"], 404)
-    names = {o.id: o.name for o in await ui.locked(s.objects)}
+    objects = await ui.locked(s.objects)
+    names = {o.id: o.name for o in objects}
+    kept = {o.id for o in objects if o.keep}  # as a render's masks folder records them (export_masks)
+    floor = await ui.locked(lambda: dict(s.detections))
     empty = np.zeros((s.info.height, s.info.width), np.uint8)
     job = Job("preview", phase="building the stages")
     ui.preview_job = job
@@ -908,10 +911,12 @@ async def preview(request: Request) -> Response:
     def make() -> Response:
         try:
             with scratch_dir("preview") as tmp:
-                context = StageContext(s.info, names, state.selection.device, None, Path(tmp))
+                context = StageContext(s.info, names, state.selection.device, None, Path(tmp), kept=kept,
+                                       instances=instances_in(floor))
                 out = preview_frame(preset, state.plugins, context, index, s.frame_count or 0,
                                     lambda i: s.frames[i], labels_at, progress=job.progress,
-                                    confidence_at=lambda i: ui.call(s.confidence, i))
+                                    confidence_at=lambda i: ui.call(s.confidence, i),
+                                    detections_at=lambda i: tuple(floor.get(i, ())))
             job.state = "done"
             return _jpeg(out.image[..., :3], width)
         except BaseException:
