@@ -28,6 +28,7 @@ from editor.api.detectors import FrameDetection
 from editor.api.limits import queue_frames
 from editor.api.masks import (OBJECTS_FILE, MaskFolderWriter, MasksManifest, foreign_entries, iter_mask_folder,
                                load_frame_detections)
+from editor.pipeline.keep_continuation import continued_tracks
 from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
@@ -443,10 +444,13 @@ def _mark_kept(prompts: PromptSet | None, names: tuple[str, ...], source: Path |
 def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None = None) -> set[int]:
     """The detected objects (face tracks) that lie on a kept object on one of its prompted
     frames (:func:`editor.api.stages.lies_on`): that person's face, kept on every frame of
-    its track. A face track that ends (hidden while someone crosses in front) is not continued
-    by a later one that looks like it: a lookalike coming out where the kept person would (a
-    newcomer's copy of the same man behind a pillar) was kept bare on 16 frames. The kept
-    person is covered from there unless clicked again on a later frame. Decided by track, once: a face
+    its track. A face track that ends (hidden while someone crosses in front) is continued only
+    by tracking evidence (:func:`editor.pipeline.keep_continuation.continued_tracks`: the kept
+    object's own tracked mask, followed without a loss, on the lost track's last detection and
+    on the new track's first, no other new face there), never by look: a lookalike coming out
+    where the kept person would (a newcomer's copy of the same man behind a pillar) was kept
+    bare on 16 frames. Otherwise the kept person is covered from there unless clicked again on
+    a later frame. Decided by track, once: a face
     lying on the kept object's mask on some other frame may be a neighbour's passing in front
     of them, and stays covered (:func:`editor.api.stages.redaction_layers`). A kept object that is not itself detected and has no detection on it on any of
     its prompted frames is a one-line :class:`~editor.api.errors.PromptError` — keeping a
@@ -461,9 +465,11 @@ def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None
     if not kept:
         return faces
     with FrameSource(tracking.video_path, cache_size=2, stream=stream) as source:
-        for obj in kept:
-            faces |= _faces_on(tracking, objects, obj, source)
-        return faces
+        own = {obj.id: _faces_on(tracking, objects, obj, source) for obj in kept}
+    for obj in kept:
+        faces |= own[obj.id] | continued_tracks(tracking, obj, own[obj.id], objects.tracks, objects.floor,
+                                                tracking.work_dir / f"keep-{obj.id}", objects.prompts.source, stream)
+    return faces
 
 
 def _faces_on(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, source: FrameSource) -> set[int]:
