@@ -697,3 +697,36 @@ def test_background_swap_does_not_flash_the_scene_where_the_model_fails_for_a_fr
     # no one-frame flash: measured 0.262 on frame 13 (between 0.017 and 0.079) before, 0.056 after
     flashes = [i for i in range(1, 24) if kept[i] > 2 * max(kept[i - 1], kept[i + 1]) + 0.01]
     assert not flashes, [round(k, 3) for k in kept]
+
+
+def test_whole_person_redaction_covers_a_face_the_person_model_misses(tmp_path: Path, samples_dir: Path,
+                                                                       people_dir: Path) -> None:
+    """A face with no body under it (here the astronaut's face, 80 px, moving over bikes.mp4's
+    first shot) is not a person to the person model, yet a whole-person redaction must hide
+    it: with a redaction stage, ``--detect people`` detects faces too (the floor). Before, the
+    face was sharp on the shot's frames (a newcomer's clip: 29 of 30 frames)."""
+    from skimage import data
+
+    from editor.evaluation.face_detail import detail_ratio
+    from clips import write_clip
+
+    face = np.ascontiguousarray(data.astronaut()[20:200, 150:300])
+    face = cv2.resize(face, (round(face.shape[1] * 80 / face.shape[0]), 80), interpolation=cv2.INTER_AREA)
+    frames, boxes = [], []
+    with av.open(str(samples_dir / "bikes.mp4")) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == 30:
+                break
+            image = frame.to_ndarray(format="rgb24")
+            x, y = 40 + 6 * i, 60
+            image[y:y + 80, x:x + face.shape[1]] = face
+            frames.append(image)
+            boxes.append((x, y, x + face.shape[1], y + 80))
+    video = write_clip(tmp_path / "face_no_body.mp4", frames, pix_fmt="yuv444p", options={"crf": "0"})
+    out = tmp_path / "blur.mp4"
+    result = CliRunner().invoke(cli, ["run", str(video), "-o", str(out), "--preset", "blur", "--detect", "people"])
+    assert result.exit_code == 0, result.output
+    after = decode(out)
+    assert len(after) == len(frames)
+    ratios = [detail_ratio(frames[i], after[i], boxes[i]) for i in range(len(frames))]
+    assert max(ratios) <= 0.1, [(i, round(r, 3)) for i, r in enumerate(ratios) if r > 0.1]

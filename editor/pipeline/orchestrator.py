@@ -47,7 +47,7 @@ from editor.api.frames import Frame, VideoInfo
 from editor.video.filters import DEINTERLACERS, is_interlaced
 from editor.video.random_access import FrameSource
 from editor.video.reader import iter_frames, probe
-from editor.video.writer import EncodeOptions
+from editor.video.writer import EncodeOptions, check_output_format
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class Pipeline:
 
         detectors = None
         if req.detect is not None:  # an unknown or unavailable detector: one line, before anything else
-            req = dataclasses.replace(req, detect=_faces_for_keep(req))
+            req = dataclasses.replace(req, detect=_faces_for_people(req))
             detectors = resolve_detectors(req.detect.detectors, self.plugins, device=req.backends.device,
                                           models_dir=req.backends.models_dir,
                                           options=detector_options(self.plugins, req.backends))
@@ -278,6 +278,8 @@ class Pipeline:
         sink_spec = next((s for s in self.plugins.sinks if s.accepts(req.output)), None)
         if sink_spec is None:
             raise OutputError("no sink can write this kind of output", req.output)
+        if sink_spec.name == "video":
+            check_output_format(Path(req.output), req.encode.container)
         if req.masks_dir is None:  # a stage selecting an object that cannot exist: before detection
             check_object_selections(req.preset, self.plugins, req.prompts.names() if req.prompts else {},
                                     req.detect.detectors if req.detect is not None else ())
@@ -408,20 +410,25 @@ PEOPLE = "people"
 """The built-in person detector (``--detect people``): instances with their own masks."""
 
 
-def _faces_for_keep(req: RunRequest) -> DetectOptions:
-    """``req.detect`` with the face detector added when the run keeps someone
-    (``--keep``, ``"keep": true``) and detects people without faces: keeping a person
-    uncovers the person instances' pixels on the kept person's mask
-    (:func:`editor.api.stages.redaction_region`), and a neighbour whose face lies there
-    (passing in front of them) stays covered only by the face detections (a newcomer's
+def _faces_for_people(req: RunRequest) -> DetectOptions:
+    """``req.detect`` with the face detector added when it detects people without faces and
+    the run either redacts (a blur, pixelate, solid or image stage: whole-person redaction)
+    or keeps someone (``--keep``, ``"keep": true``). Faces are the floor of redaction: a face
+    the person model does not mark as a person (a face with no body under it, a face in a
+    crowd the person model merges into the background) was bare on every frame of its shot
+    (a newcomer's clip: a pasted face sharp on 29 frames of ``--preset blur --detect
+    people``). With keep, keeping a person uncovers the person instances' pixels on the kept
+    person's mask (:func:`editor.api.stages.redaction_region`), and a neighbour whose face lies
+    there (passing in front of them) stays covered only by the face detections (a newcomer's
     run on a crossing: the other person's face bare on 19 of 72 frames)."""
     assert req.detect is not None
     keeps = bool(req.keep) or (req.prompts is not None and any(o.keep for o in req.prompts.objects))
+    redacts = req.preset is not None and any(s.use in REDACTION_STAGES for s in req.preset.stages)
     names = req.detect.detectors
-    if not keeps or PEOPLE not in names or FACES in names:
+    if not (keeps or redacts) or PEOPLE not in names or FACES in names:
         return req.detect
-    log.info("keeping a person with --detect people: faces are detected too, so that nobody else's face "
-             "shows on the kept person")
+    log.info("redacting people: faces are detected too, so that a face the person model misses is covered "
+             "and nobody else's face shows on a kept person")
     return req.detect.model_copy(update={"detectors": (*names, FACES)})
 
 
