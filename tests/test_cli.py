@@ -91,6 +91,7 @@ def test_bad_inputs_one_line_no_traceback_no_output(tmp_path: Path, prompts: Pat
     ("crf", "--crf 99: the encoder takes 0–63 (lower = better)"),
     ("stdout", "-: writing to standard output is not supported"),
     ("crf-codec", "--crf 55: libx264 takes 0–51 (lower = better)"),
+    ("extension", "out.txt: cannot tell the container format from the extension '.txt'"),
 ])
 def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, capsys) -> None:  # noqa: ANN001
     clip = _clip(tmp_path / "clip.mp4")
@@ -122,6 +123,9 @@ def test_bad_arguments(tmp_path: Path, prompts: Path, case: str, expected: str, 
         args[args.index(str(out))] = str(tmp_path / "nodir" / "o.mp4")
     elif case == "stdout":
         args[args.index(str(out))] = "-"
+    elif case == "extension":  # before: failed at the first encoded frame, after tracking
+        args[args.index(str(out))] = str(tmp_path / "out.txt")
+        out = tmp_path / "out.txt"
     elif case == "crf":
         args += ["--crf", "99"]
     elif case == "crf-codec":

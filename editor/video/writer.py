@@ -280,6 +280,34 @@ def _repeatable_container(container: av.container.OutputContainer) -> None:
 CONSTANT_RATE_FORMATS = ("avi",)
 
 
+def _output_extensions() -> frozenset[str]:
+    """The file extensions FFmpeg's muxers name (``AVOutputFormat.extensions``, through
+    PyAV's :class:`av.format.ContainerFormat`), lower case, without the dot."""
+    found: set[str] = set()
+    for name in av.formats_available:
+        try:
+            fmt = av.format.ContainerFormat(name, "w")
+        except (ValueError, av.error.FFmpegError):
+            continue  # a demuxer only
+        found.update(e.lower() for e in fmt.extensions)
+    return frozenset(found)
+
+
+def check_output_format(path: Path, container: str | None) -> None:
+    """Raise :class:`OutputError` (one line, before anything is decoded or tracked) when
+    FFmpeg cannot tell the output's container from ``path``'s extension and no
+    ``container`` (``--container``) names it — e.g. ``-o out.txt``, which before failed only
+    at the first encoded frame, after the detection and tracking had run."""
+    if container or str(path) == "-":  # "-": check_output says why standard output is refused
+        return
+    ext = path.suffix.lower().lstrip(".")
+    if ext and ext in _output_extensions():
+        return
+    said = f"the extension '.{ext}'" if ext else "a name without an extension"
+    raise OutputError(f"cannot tell the container format from {said} (name the file .mp4, .mkv, .mov, .webm, .avi or .gif, "
+                      "or give --container NAME)", path)
+
+
 def _rate_text(rate: Fraction) -> str:
     """``25`` or ``30000/1001`` (frames per second)."""
     return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
