@@ -341,3 +341,15 @@ def test_a_prompt_of_exclude_points_only_names_the_file_object_and_frame(tmp_pat
     err = [line for line in capsys.readouterr().err.strip().splitlines() if "error" in line]
     assert len(err) == 1 and f"{bad}: object 1 ('x'), frame 3: only exclude points" in err[0], err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_preset_given_as_a_flag_points_to_preset(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """`run … --blur` (a newcomer's guess): click's closest option was `--debug`; the line now
+    names `--preset blur`. Exit 2 (a wrong command line), nothing written."""
+    clip = _clip(tmp_path / "clip.mp4")
+    out = tmp_path / "out.mp4"
+    rc = main(["run", str(clip), "-o", str(out), "--blur"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert "no such option: --blur (a preset is chosen with --preset blur)" in err[0], err
+    assert not out.exists()

@@ -693,6 +693,18 @@ def _install_signal_handlers() -> dict[int, Any]:
     return {sig: signal.signal(sig, _on_stop_signal) for sig in STOP_SIGNALS}
 
 
+def _usage_message(exc: click.UsageError) -> str:
+    """Click's message, except for an unknown option named like a built-in preset
+    (``--blur``), where click's closest option (``--debug``) would mislead: the preset flag."""
+    if isinstance(exc, click.NoSuchOption):
+        from editor.pipeline.presets import builtin_presets
+
+        name = exc.option_name.lstrip("-")
+        if name in builtin_presets():
+            return f"no such option: {exc.option_name} (a preset is chosen with --preset {name})"
+    return exc.format_message()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one-line errors, no tracebacks unless --debug; exit status 0 (done),
     1 (error), 2 (bad command line), 128 + N after stop signal N (SIGINT 130, SIGTERM 143,
@@ -717,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code or 0)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "trackedit"
-        click.echo(f"trackedit: error: {printable(' '.join(exc.format_message().split()))} (see `{where} --help`)",
+        click.echo(f"trackedit: error: {printable(' '.join(_usage_message(exc).split()))} (see `{where} --help`)",
                    err=True)
         return exc.exit_code
     except click.ClickException as exc:
