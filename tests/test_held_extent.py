@@ -85,3 +85,58 @@ def test_the_look_ahead_is_bounded_by_the_frame_size(plugin_manager) -> None:  #
 
     assert window(640, 272) == (1, 10 + 25)  # the preset's window and hold_reach
     assert window(3840, 2160) == (1, 10 + 4)  # 256 MiB of frames at about 8 bytes a pixel
+
+
+def test_an_outlier_anchor_neither_anchors_nor_sets_the_margin() -> None:
+    """A confident mask that jumps against its own track (frame 12: the object and a large
+    blob beside it, as a tracker that took a passing car in) is no anchor: the weak frames
+    before it hold the next confident mask's extent, grown for the object's usual size."""
+    # a 20×16 object standing still at (50, 60); weak and lost on 4-11; frame 12 a blob
+    boxes: list[tuple[int, int, int, int] | None] = [(50, 60, 70, 76)] * 20
+    for t in range(4, 12):
+        boxes[t] = None
+    boxes[12] = (10, 20, 118, 158)
+    items = _items(boxes, [0.3 if 4 <= t <= 11 else 0.97 for t in range(20)])
+    held = HeldExtent(reach=10)
+    held.observe(items, [1])
+    truth = np.zeros((120, 160), bool)
+    truth[50:70, 60:76] = True
+    for t in range(4, 12):
+        m = held.mask(items[t], 1)
+        assert (truth & ~m).sum() == 0, t  # still hidden
+        assert m.sum() < 4 * truth.sum(), (t, int(m.sum()))  # not the blob's extent (68 % of the frame)
+
+
+def test_a_long_weak_stretch_holds_a_bounded_extent() -> None:
+    """With a bound (``margin_cap``, off by default: its docstring) the margin for the
+    motion's uncertainty stops at that share of the object's size: 12 frames from its
+    anchors, an object lost while moving 2 px a frame is held in a box grown by at most that
+    much (uncapped: 5 px each way)."""
+    cap = 0.2
+    boxes: list[tuple[int, int, int, int] | None] = [(50, 10 + 2 * t, 70, 30 + 2 * t) for t in range(30)]
+    for t in range(3, 27):
+        boxes[t] = None
+    items = _items(boxes, [0.3 if 3 <= t < 27 else 0.97 for t in range(30)])
+    held = HeldExtent(reach=25, margin_cap=cap)
+    held.observe(items, [1])
+    m = held.mask(items[15], 1)
+    r = round(20 * cap)
+    assert m[50:70, 40:60].all()  # where the motion takes it
+    ys, xs = np.nonzero(m)
+    assert ys.max() + 1 - ys.min() <= 20 + 2 * r and xs.max() + 1 - xs.min() <= 20 + 2 * r
+
+
+def test_a_still_object_is_held_where_it_stands() -> None:
+    """A still object lost for 8 frames is held around where it stands, not moved: the masks'
+    phase correlation reads no motion whatever their size (on a window 26 px wide OpenCV's
+    alone read half a pixel a frame)."""
+    for w in range(12, 24):
+        boxes: list[tuple[int, int, int, int] | None] = [(50, 60, 70, 60 + w)] * 16
+        for t in range(4, 12):
+            boxes[t] = None
+        items = _items(boxes, [0.3 if 4 <= t < 12 else 0.97 for t in range(16)])
+        held = HeldExtent(reach=10)
+        held.observe(items, [1])
+        for t in range(4, 12):
+            ys, xs = np.nonzero(held.mask(items[t], 1))
+            assert (ys.min() + ys.max() + 1) / 2 == 60 and (xs.min() + xs.max() + 1) / 2 == 60 + w / 2, (w, t)
