@@ -61,6 +61,23 @@ class DetectedObjects:
     def names(self) -> dict[int, str]:
         return self.prompts.names()
 
+    def floor_only(self, detectors: Sequence[str]) -> DetectedObjects:
+        """This result without the objects of ``detectors`` (their prompts, tracks and spans):
+        their detections stay in :attr:`floor`, as detections that joined no track
+        (``object_id`` ``None``), which a redaction covers on their own frames and keep never
+        uncovers. The web UI's Detect people runs the face detector for the floor only, so
+        that the person objects' masks keep their faces (one object per pixel)."""
+        gone = {d.object_id for dets in self.floor.values() for d in dets
+                if d.detector in detectors and d.object_id is not None}
+        if not gone:
+            return self
+        kept = [(o, t) for o, t in zip(self.prompts.objects, self.tracks) if o.id not in gone]
+        floor = {f: tuple(dataclasses.replace(d, object_id=None) if d.object_id in gone else d for d in dets)
+                 for f, dets in self.floor.items()}
+        return dataclasses.replace(self, prompts=dataclasses.replace(self.prompts, objects=tuple(o for o, _ in kept)),
+                                   tracks=[t for _, t in kept], floor=floor,
+                                   spans={i: s for i, s in self.spans.items() if i not in gone})
+
 
 def available_detectors(plugins: object) -> list[str]:
     """Names of the registered detectors (sorted); ``plugins`` is a

@@ -153,3 +153,22 @@ class DetectOptions(BaseModel):
     object must be detected (at least twice) for :attr:`reach` to apply."""
     association: AssociationOptions = AssociationOptions()
     """How detections are joined into tracks."""
+
+
+FACES = "faces"
+"""The built-in face detector (``--detect faces``)."""
+PEOPLE = "people"
+"""The built-in person detector (``--detect people``): instances with their own masks."""
+
+
+def with_face_floor(options: DetectOptions) -> DetectOptions:
+    """``options`` with the face detector added when it detects people without faces
+    (unchanged otherwise): faces are the floor of redaction, and a face the person model does
+    not take for a person (no body in view, a person the evidence rule dropped) is covered
+    only by a face detection. Used by runs that redact or keep someone
+    (:func:`editor.pipeline.orchestrator._faces_for_people`) and by the web UI's Detect
+    people, whose render may redact."""
+    names = options.detectors
+    if PEOPLE not in names or FACES in names:
+        return options
+    return options.model_copy(update={"detectors": (*names, FACES)})

@@ -38,7 +38,7 @@ from editor.pipeline.threads import raise_if_stopped, threaded
 from editor.api.run import DetectionSummary, RunInfo, RunSummary
 from editor.detection.association import Track
 from editor.detection.objects import combine
-from editor.detection.options import DetectOptions
+from editor.detection.options import DetectOptions, with_face_floor
 from editor.tracking.confidence import read_confidence, write_confidence
 from editor.tracking.evidence import EvidenceOptions
 from editor.tracking.frame_cache import FrameCache
@@ -404,10 +404,6 @@ def _check_keep_names(req: RunRequest, plugins: PluginManager) -> None:
                           req.prompts.source if req.prompts else None)
 
 
-FACES = "faces"
-"""The built-in face detector (``--detect faces``)."""
-PEOPLE = "people"
-"""The built-in person detector (``--detect people``): instances with their own masks."""
 
 
 def _faces_for_people(req: RunRequest) -> DetectOptions:
@@ -424,12 +420,12 @@ def _faces_for_people(req: RunRequest) -> DetectOptions:
     assert req.detect is not None
     keeps = bool(req.keep) or (req.prompts is not None and any(o.keep for o in req.prompts.objects))
     redacts = req.preset is not None and any(s.use in REDACTION_STAGES for s in req.preset.stages)
-    names = req.detect.detectors
-    if not (keeps or redacts) or PEOPLE not in names or FACES in names:
+    floored = with_face_floor(req.detect)
+    if not (keeps or redacts) or floored is req.detect:
         return req.detect
     log.info("redacting people: faces are detected too, so that a face the person model misses is covered "
              "and nobody else's face shows on a kept person")
-    return req.detect.model_copy(update={"detectors": (*names, FACES)})
+    return floored
 
 
 def _mark_kept(prompts: PromptSet | None, names: tuple[str, ...], source: Path | None) -> PromptSet | None:

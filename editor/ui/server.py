@@ -65,7 +65,7 @@ from editor.api.prompts import MAX_OBJECT_ID
 from editor.api.stages import StageContext, instances_in
 from editor.backends.assembly import BackendChoice, select_backends
 from editor.detection.detect import detect_objects, resolve_detectors
-from editor.detection.options import DetectOptions, Shape
+from editor.detection.options import DetectOptions, Shape, with_face_floor
 from editor.imaging.overlay import draw_overlay, object_color
 from editor.pipeline.orchestrator import Pipeline, RunRequest
 from editor.pipeline.plugin_manager import PluginManager
@@ -1077,8 +1077,9 @@ async def detect(request: Request) -> Response:
         raise UiError(400, f"{what} (available: {', '.join(available) or 'none'})")
     given = {k: v for k, v in (("every", body.every), ("min_score", body.min_score), ("shape", body.shape))
              if v is not None}
-    # the same options as `trackedit run/track --detect` (every frame, bridging, spans)
-    options = DetectOptions(detectors=tuple(dict.fromkeys(body.detectors)), **given)
+    # the same options as `trackedit run/track --detect` (every frame, bridging, spans); people
+    # bring the face detector along for the floor only (a render may redact: faces are its floor)
+    options = with_face_floor(DetectOptions(detectors=tuple(dict.fromkeys(body.detectors)), **given))
     detectors = await asyncio.to_thread(resolve_detectors, list(options.detectors), state.plugins,
                                         device=state.selection.device, models_dir=state.config.backends.models_dir,
                                         options=state.selection.detector_options)
@@ -1100,14 +1101,17 @@ async def detect(request: Request) -> Response:
             found = detect_objects(s.info, detectors, options, existing=existing, progress=scanned)
         except _Paused:
             return
+        found = found.floor_only([d for d in options.detectors if d not in body.detectors])
+        ui.call(s.detections.update, found.floor)  # every detection is covered by renders (the floor)
         if not found.prompts.objects:
-            job.note = f"no objects found by {' or '.join(options.detectors)}"
+            floor = sum(1 for dets in found.floor.values() if dets)
+            job.note = f"no objects found by {' or '.join(body.detectors)}" + \
+                (f"; detections on {floor} frames are covered by renders that redact" if floor else "")
             job.progress(count, count, None)
             return
         ui.call(s.add_prompts, found.prompts)
         ui.call(_autosave, state, ui)
         ui.call(s.spans.update, found.spans)  # as headless runs: tracked where they were detected
-        ui.call(s.detections.update, found.floor)  # and every detection covered by renders (the floor)
         names = ", ".join(found.names.values())
         job.note = f"found {len(found.prompts.objects)}: {names}"
         # backward from the last detection (every object covered back to where it appears,
