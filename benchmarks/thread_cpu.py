@@ -47,7 +47,8 @@ class ThreadSampler:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def _sample(self) -> None:
+    def sample(self) -> None:
+        """Read every thread's CPU time now (the sampler thread does every ``interval``)."""
         tick = os.sysconf("SC_CLK_TCK")
         for t in threading.enumerate():
             if t.native_id is not None:
@@ -65,20 +66,20 @@ class ThreadSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self._sample()
+            self.sample()
 
     def __enter__(self) -> ThreadSampler:
-        self._sample()
+        self.sample()
         self._thread = threading.Thread(target=self._run, name="thread-cpu-sampler", daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._sample()
+        self.sample()
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self._sample()
+        self.sample()
 
     def by_name(self, since: dict[int, tuple[str, float]] | None = None) -> dict[str, float]:
         """CPU seconds per thread name (threads of one name summed; the sampler left out),
