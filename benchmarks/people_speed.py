@@ -67,14 +67,19 @@ def table(result: dict[str, dict[str, float]], height: int, frames: int) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also parsed by the README test)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.people_speed")
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--before", type=Path, help="another checkout whose people run is interleaved")
     ap.add_argument("--json", type=Path, help="write the medians here")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         result = measure(args.height, args.frames, args.repeat, Path(tmp), args.before)
     print(table(result, args.height, args.frames))

@@ -160,3 +160,21 @@ def test_embedded_masks_travel_inside_the_prompts_file(tmp_path: Path) -> None:
         with pytest.raises(PromptError, match=why) as err:
             load_prompts(moved / "bad.json")
         assert "\n" not in str(err.value) and "bad.json" in str(err.value)
+
+
+def test_a_one_bit_mask_reads_back_as_it_was_written() -> None:
+    """A detector's mask (``encode_mask_png``: a 1-bit PNG) reads back bit for bit as a
+    writable bool array (read straight from its bits, not through 8 bits), and a truncated
+    one is the one-line error of any unreadable mask."""
+    from editor.api.masks import encode_mask_png
+    from editor.api.prompts import load_mask_file
+
+    rng = np.random.default_rng(3)
+    mask = rng.random((37, 53)) > 0.6
+    mask[0, 0], mask[-1, -1] = True, False
+    data = encode_mask_png(mask)
+    back = load_mask_file(data, 1)
+    assert back.dtype == bool and back.shape == mask.shape and np.array_equal(back, mask)
+    back[0, 0] = False  # the caller's own array
+    with pytest.raises(PromptError, match="an embedded mask is not a readable image"):
+        load_mask_file(data[: len(data) // 2], 1)

@@ -2,7 +2,7 @@
 on two machines give the same output"). Found on carphone: ``--preset background --detect
 people`` gave a different file each run although every frame handed to the encoder was
 identical — libx264's AVX-512 routines read memory they never wrote (see
-:func:`editor.video.writer._repeatable_x264`)."""
+:func:`editor.video.writer.repeatable_x264`)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,26 +13,26 @@ import numpy as np
 import pytest
 
 from editor.video import writer
-from editor.video.writer import _repeatable_x264
+from editor.video.writer import repeatable_x264
 
 
 def test_x264_is_limited_to_avx2_only_where_avx512_is(monkeypatch) -> None:
     monkeypatch.setattr(writer, "_has_avx512", lambda: True)
     options: dict[str, str] = {}
-    _repeatable_x264("libx264", options)
+    repeatable_x264("libx264", options)
     assert options == {"x264-params": "asm=avx2"}
     hdr = {"x264-params": "cll=1000,400"}
-    _repeatable_x264("libx264", hdr)
+    repeatable_x264("libx264", hdr)
     assert hdr == {"x264-params": "cll=1000,400:asm=avx2"}
     given = {"x264-params": "asm=sse4"}
-    _repeatable_x264("libx264", given)
+    repeatable_x264("libx264", given)
     assert given == {"x264-params": "asm=sse4"}  # the user's choice is kept
     other: dict[str, str] = {}
-    _repeatable_x264("libx265", other)
+    repeatable_x264("libx265", other)
     assert other == {}
     monkeypatch.setattr(writer, "_has_avx512", lambda: False)
     plain: dict[str, str] = {}
-    _repeatable_x264("libx264", plain)
+    repeatable_x264("libx264", plain)
     assert plain == {}  # never forced on a CPU that might lack AVX2
 
 
@@ -61,7 +61,7 @@ def test_the_encoder_options_give_one_stream_for_the_same_frames(carphone_frames
     """Eight encodes of the same 176×144 frames with the options the writer gives x264 are
     the same bytes (without the AVX-512 limit, 2–12 different streams in 12 runs here)."""
     options: dict[str, str] = {"crf": "18"}
-    _repeatable_x264("libx264", options)
+    repeatable_x264("libx264", options)
     assert len({_encode(carphone_frames, options) for _ in range(8)}) == 1
 
 

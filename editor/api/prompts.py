@@ -313,6 +313,8 @@ def load_mask_file(path: Path | bytes, object_id: int, source: Path | None = Non
             if img.mode == "P":
                 arr = np.asarray(img)
                 return arr == object_id if (arr == object_id).any() else arr > 0
+            if img.mode == "1":  # a 1-bit mask (the detectors' own, encode_mask_png): bool as it is,
+                return np.array(img)  # half the time of a trip through 8 bits
             arr = np.asarray(img.convert("L"))
     except PromptError as exc:
         raise PromptError(f"{exc.source}: {exc.message}", source) from None

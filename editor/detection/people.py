@@ -390,7 +390,13 @@ class PeopleDetector:
         """The best score of a face whose centre lies on ``person``'s mask (0.0 when none),
         searched in its box grown by a tenth on every side and scaled to at most
         :attr:`~PeopleDetectorOptions.face_side` px (module docstring, step 4). Needs
-        ``evidence="face"``."""
+        ``evidence="face"``.
+
+        The face detector's candidates (:meth:`~editor.detection.centerface.CenterFaceDetector.propose`,
+        the whole pyramid) whose centre lies off the mask are dropped before they are
+        verified (each candidate's verified score is its own: the very scores
+        ``detect_raw`` gives the rest): on the 720p cyclist clip 40 of 74 candidates lay
+        off his mask, a third of the search's CPU time."""
         assert self._faces is not None and person.mask is not None
         height, width = image.shape[:2]
         x0, y0, x1, y1 = person.box
@@ -402,14 +408,19 @@ class PeopleDetector:
         if scale < 1:
             crop = cv2.resize(crop, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))),
                               interpolation=cv2.INTER_AREA)
-        faces = self._faces.detect_raw(np.ascontiguousarray(crop), None)
-        best = 0.0
-        for box, score in zip(faces.boxes, faces.scores):
-            cx = int(x0 + (box[0] + box[2]) / 2 / scale)
-            cy = int(y0 + (box[1] + box[3]) / 2 / scale)
-            if 0 <= cx < width and 0 <= cy < height and person.mask[cy, cx]:
-                best = max(best, float(score))
-        return best
+        crop = np.ascontiguousarray(crop)
+        faces = self._faces.propose(crop)
+        boxes = faces.boxes
+        # centres in frame pixels, truncated as int() does
+        cx = (x0 + (boxes[:, 0] + boxes[:, 2]) / 2 / scale).astype(np.int64)
+        cy = (y0 + (boxes[:, 1] + boxes[:, 3]) / 2 / scale).astype(np.int64)
+        on = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+        on[on] = person.mask[cy[on], cx[on]]
+        if not on.any():
+            return 0.0
+        scores = self._faces.verify(crop, boxes[on]) if self._faces.options.verify else faces.scores[on]
+        scores = scores[scores >= self._faces.options.threshold]  # the detector's noise floor
+        return float(scores.max()) if scores.size else 0.0
 
 
 def instances(prob: np.ndarray, threshold: float = 0.5, min_area: float = 0.002) -> list[Detection]:

@@ -235,7 +235,7 @@ def _has_avx512() -> bool:
     return bool(__cpu_features__.get("AVX512F"))
 
 
-def _repeatable_x264(codec: str, options: dict[str, str]) -> None:
+def repeatable_x264(codec: str, options: dict[str, str]) -> None:
     """Make libx264 give the same bytes for the same frames on an AVX-512 CPU.
 
     Measured here (x264 in PyAV 18.1's FFmpeg, 2026-12-07): with its AVX-512 routines,
@@ -586,7 +586,7 @@ class VideoWriter:
         self._hdr_options(codec, codec_options)
         self._interlaced(codec, codec_options)
         _bounded_lookahead(codec, codec_options, cc.width * cc.height)
-        _repeatable_x264(codec, codec_options)
+        repeatable_x264(codec, codec_options)
         cc.options = codec_options
         if opts.threads:
             cc.thread_count = opts.threads
