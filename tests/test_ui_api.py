@@ -318,6 +318,10 @@ BAD_REQUESTS = [  # (method, path, JSON body or raw bytes, status, part of the m
     ("POST", "/track", {"direction": "forward", "start": 999}, 400, "start: frame 999 is outside 0..29"),
     ("POST", "/render", {"preset": 3}, 400, "preset: input should be a valid string"),
     ("POST", "/render", {"preset": "nope"}, 400, "unknown preset 'nope'"),
+    # render options are flat "stage.option": "text" pairs (as --set); a nested object says so
+    ("POST", "/render", {"options": {"blur": {"sigma": -1}}}, 400,
+     'options: give "stage.option": "value" pairs, e.g. {"blur.sigma": "-1"}'),
+    ("POST", "/render", {"options": ["blur.sigma=12"]}, 400, 'options: give "stage.option": "value" pairs'),
     ("GET", "/frames/999.jpg", None, 400, "frame 999 is outside 0..29"),
     ("GET", "/frames/3.jpg?width=wide", None, 400, "width must be a whole number of pixels"),
     ("GET", "/preview/3.jpg?preset=blur&width=-5", None, 400, "width must be a whole number of pixels"),
@@ -342,6 +346,18 @@ def test_a_bad_request_is_a_4xx_naming_the_problem(client: TestClient, caplog: p
     assert message in r.json()["error"] and len(r.text.splitlines()) == 1
     assert _server_errors(caplog) == []  # the user's mistake, not a bug: no traceback in the log
     assert client.get(f"/api/sessions/{sid}/download/prompts.json").json() == before  # nothing changed
+
+
+def test_nested_settings_name_the_flat_form(client: TestClient) -> None:
+    """``{"options": {"blur": {"sigma": -1}}}`` was "options.blur: input should be a valid
+    string": the render and the settings check now say which form to send."""
+    r = client.post("/api/settings/check", json={"preset": "blur", "options": {"blur": {"sigma": 12}}})
+    assert r.status_code == 400
+    assert r.json()["error"] == 'options: give "stage.option": "value" pairs, e.g. {"blur.sigma": "12"}'
+    flat = client.post("/api/settings/check", json={"preset": "blur", "options": {"blur.sigma": "12"}})
+    assert flat.status_code == 200 and flat.json() == {"errors": {}}
+    number = client.post("/api/settings/check", json={"preset": "blur", "options": {"blur.sigma": 12}})
+    assert number.status_code == 400 and "options.blur.sigma: input should be a valid string" in number.json()["error"]
 
 
 LOCKED = [  # every request that reads or changes the session waits for the session lock

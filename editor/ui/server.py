@@ -42,11 +42,11 @@ import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -963,9 +963,31 @@ class TrackBody(Body):
     """The frame to start from (default: the first prompted frame)."""
 
 
+def _flat_options(value: Any) -> Any:
+    """Stage options are flat ``"stage.option": "text"`` pairs (as ``--set stage.option=text``):
+    a nested object (``{"blur": {"sigma": 12}}``) or anything but an object is refused with
+    the form to send, the example made from the first nested pair when it is a plain value."""
+    if isinstance(value, dict) and not any(isinstance(v, (dict, list)) for v in value.values()):
+        return value  # pydantic names a value that is not text ("options.blur.sigma: …")
+    example = '{"blur.sigma": "12"}'
+    nested = [(stage, inner) for stage, inner in value.items() if isinstance(inner, dict) and inner] \
+        if isinstance(value, dict) else []
+    if nested:
+        stage, inner = nested[0]
+        option, text = next(iter(inner.items()))
+        if isinstance(text, (str, int, float)) and not isinstance(text, bool):
+            example = json.dumps({f"{stage}.{option}": str(text)}, ensure_ascii=False)
+    raise PydanticCustomError("options", "{message}",
+                              {"message": f'give "stage.option": "value" pairs, e.g. {example}'})
+
+
+StageOptions = Annotated[dict[str, str], BeforeValidator(_flat_options)]
+"""The form's stage options: ``"stage.option"`` → the text typed (read as ``--set``)."""
+
+
 class RenderBody(Body):
     preset: str = "blur"
-    options: dict[str, str] = {}
+    options: StageOptions = {}
     """The form's stage options: ``"stage.option"`` → the text typed (read as ``--set``)."""
     output: OutputSettings = OutputSettings()
 
@@ -1218,7 +1240,7 @@ async def settings(request: Request) -> Response:
 
 class CheckBody(Body):
     preset: str = "blur"
-    options: dict[str, str] = {}
+    options: StageOptions = {}
     """As :class:`RenderBody`'s: ``"stage.option"`` → the text typed."""
 
 
