@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -70,10 +71,43 @@ def _share(box: tuple[float, ...], visible: np.ndarray) -> float:
     return float(visible[y0:y1, x0:x1].mean()) if x1 > x0 and y1 > y0 else 0.0
 
 
-def _kept_run(tmp_path: Path, recipe_name: str, kept: int, detect: str) -> tuple[list[int], list[int], list[int]]:
+def _body(person: np.ndarray, face: tuple[float, ...] | None) -> tuple[tuple[float, ...] | None, np.ndarray]:
+    """A walker's body on one frame: the box around their visible pixels ``person`` (bool H×W)
+    below their face box, and those pixels; no box when fewer than :data:`BODY_PIXELS` are in view."""
+    body = person.copy()
+    if face is not None:
+        body[:int(face[3]) + 4] = False
+    ys, xs = np.nonzero(body)
+    if len(ys) < BODY_PIXELS:
+        return None, body
+    return (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())), body
+
+
+BODY_PIXELS = 400
+"""Visible pixels from which a walker's body counts as in view (:func:`_body`)."""
+
+
+class KeptRun(NamedTuple):
+    """What :func:`_kept_run` measured, frame indices each."""
+
+    kept_blurred: list[int]
+    """The kept face in view but blurred."""
+    other_bare: list[int]
+    """The other face in view and bare."""
+    crossing: list[int]
+    """The two faces' floors overlap."""
+    body_blurred: list[int]
+    """The kept walker's body in view but blurred."""
+    other_body_bare: list[int]
+    """The other walker's body in view and bare."""
+    gaps: list[int]
+    """Each frame's gap between the two walkers' visible pixels (px, across; negative: overlap)."""
+
+
+def _kept_run(tmp_path: Path, recipe_name: str, kept: int, detect: str, *, keep: bool = True) -> KeptRun:
     """Compose the crossing, keep walker ``kept`` (clicked on the face on frame 0), run the blur
-    preset with ``--detect detect``: (frames where the kept face is in view but blurred,
-    frames where the other face is in view and bare, frames where the two faces' floors overlap)."""
+    preset with ``--detect detect`` and measure it (:class:`KeptRun`); with ``keep`` false, the
+    same run keeping nobody (what the detectors alone cover, measured alike)."""
     recipe = Recipe.load(DATA / recipe_name)
     video = SAMPLES / recipe.video
     truth = load_person_masks(DATA / "people_gt.json", video.name)
@@ -90,22 +124,29 @@ def _kept_run(tmp_path: Path, recipe_name: str, kept: int, detect: str) -> tuple
         {"frame": 0, "points": [[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]], "labels": [1]}]}]}))
     out = tmp_path / "out.mkv"
     assert main(["-q", "run", str(clip), "-o", str(out), "--preset", "blur", "--detect", detect,
-                 "--keep", str(prompts), "--codec", "ffv1"]) == 0
+                 *(["--keep", str(prompts)] if keep else []), "--codec", "ffv1"]) == 0
     src, got = _decode(clip), _decode(out)
     assert len(got) == len(src) == recipe.frames
     other = 3 - kept
-    kept_blurred, other_bare, crossing = [], [], []
+    run = KeptRun([], [], [], [], [], [])
     for t in range(recipe.frames):
         if _overlap(_grown(boxes[t][0]), _grown(boxes[t][1])):
-            crossing.append(t)
+            run.crossing.append(t)
         mine, theirs = boxes[t][kept - 1], boxes[t][other - 1]
         if _share(mine, labels[t] == kept) > 0.5 and \
                 detail_ratio(src[t], got[t], mine, labels[t] == kept) < SHARP:
-            kept_blurred.append(t)
+            run.kept_blurred.append(t)
         if _share(theirs, labels[t] == other) > 0.3 and \
                 detail_ratio(src[t], got[t], theirs, labels[t] == other) >= 0.1:
-            other_bare.append(t)
-    return kept_blurred, other_bare, crossing
+            run.other_bare.append(t)
+        (box, body), (other_box, other_body) = _body(labels[t] == kept, mine), _body(labels[t] == other, theirs)
+        if box is not None and detail_ratio(src[t], got[t], box, body) < SHARP:
+            run.body_blurred.append(t)
+        if other_box is not None and detail_ratio(src[t], got[t], other_box, other_body) >= 0.1:
+            run.other_body_bare.append(t)
+        a, b = (np.nonzero((labels[t] == k).any(axis=0))[0] for k in (1, 2))
+        run.gaps.append(int(max(a.min() - b.max(), b.min() - a.max())) if len(a) and len(b) else recipe.frames)
+    return run
 
 
 @pytest.mark.parametrize("kept", [1, 2], ids=["man-behind", "cyclist-in-front"])
@@ -113,9 +154,37 @@ def test_a_kept_person_with_detect_people_through_a_crossing(tmp_path: Path, kep
     """``--detect people``: the region the person model gives both while they touch is one
     person's track; the kept person's pixels in it stay visible, the other face is covered
     (faces are detected too when a run keeps someone and detects people)."""
-    kept_blurred, other_bare, crossing = _kept_run(tmp_path, "people_crossing.json", kept, "people")
-    assert other_bare == [], other_bare
-    assert set(kept_blurred) <= set(crossing), (kept_blurred, crossing)
+    run = _kept_run(tmp_path, "people_crossing.json", kept, "people")
+    assert run.other_bare == [], run.other_bare
+    assert set(run.kept_blurred) <= set(run.crossing), (run.kept_blurred, run.crossing)
+
+
+APART = 48
+"""Walkers this many pixels apart or more are apart for the person model (about a fifth of
+the man's width): closer, it may still give both one region (frames 49–52 of the crossing,
+3–41 px apart), whose track is the man's."""
+
+
+def test_a_face_click_keeps_the_body_that_holds_the_face_with_detect_people(tmp_path: Path) -> None:
+    """``--detect people --preset blur`` and a click on the cyclist's face alone, marked keep:
+    his face was kept sharp but his body blurred on every frame — a face-sized click mask does
+    not hold the person instance around it, and an instance was uncovered only where it lay
+    on that mask. Now the one person instance holding the kept face on the prompted frame,
+    and nobody else, is his body (:func:`editor.pipeline.orchestrator._body`), uncovered on
+    every frame where it still holds his face and nobody else
+    (:func:`editor.api.stages.holds_alone`): sharp on every frame the walkers are
+    :data:`APART`, while the man is covered wherever a run keeping nobody covers him: his face on
+    every frame, his body but where the person model misses most of it (his legs behind the
+    cyclist, frames 31–33: neither detected nor tracked, with keep or without)."""
+    run = _kept_run(tmp_path, "people_crossing.json", 2, "people")
+    (tmp_path / "nobody").mkdir()
+    alone = _kept_run(tmp_path / "nobody", "people_crossing.json", 2, "people", keep=False)
+    assert run.other_bare == [], run.other_bare
+    assert set(run.other_body_bare) <= set(alone.other_body_bare), (run.other_body_bare, alone.other_body_bare)
+    assert len(alone.other_body_bare) <= 3, alone.other_body_bare
+    apart = [t for t, gap in enumerate(run.gaps) if gap >= APART]
+    assert len(apart) >= 30, run.gaps
+    assert not set(run.body_blurred) & set(apart), (run.body_blurred, apart)
 
 
 @pytest.mark.parametrize("kept", [1, 2], ids=["man-hidden", "card-in-front"])
@@ -128,9 +197,9 @@ def test_a_kept_face_with_detect_faces_through_a_crossing(tmp_path: Path, kept: 
     so was what the tracker made of it backwards, over the kept man's face: he was blurred on
     156 of 216 frames. The other face is covered on every frame; the kept one is sharp but
     where the two faces overlap."""
-    kept_blurred, other_bare, crossing = _kept_run(tmp_path, "faces_crossing.json", kept, "faces")
-    assert other_bare == [], other_bare
-    assert set(kept_blurred) <= set(crossing), (kept_blurred, crossing)
+    run = _kept_run(tmp_path, "faces_crossing.json", kept, "faces")
+    assert run.other_bare == [], run.other_bare
+    assert set(run.kept_blurred) <= set(run.crossing), (run.kept_blurred, run.crossing)
 
 
 def _pair(tmp_path: Path) -> tuple[Path, list[np.ndarray]]:

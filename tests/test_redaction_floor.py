@@ -211,6 +211,70 @@ def test_the_blur_leaves_the_kept_pixels_exactly_and_covers_the_other_face_on_th
     assert _detail(out, (42, 82, 62, 108)) <= 0.1 * _detail(image, (42, 82, 62, 108))
     assert _detail(out, (100, 40, 140, 100)) <= 0.1 * _detail(image, (100, 40, 140, 100))  # the neighbour
 
+def _person(x0: int, x1: int, y0: int = 10, y1: int = 128) -> np.ndarray:
+    mask = np.zeros((H, W), bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def _instance(mask: np.ndarray, oid: int) -> FrameDetection:
+    ys, xs = np.nonzero(mask)
+    return FrameDetection((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), "people", oid,
+                          "mask", "person", encode_mask_png(mask))
+
+
+def test_a_kept_body_is_uncovered_only_while_it_holds_the_kept_face_alone() -> None:
+    """A kept person instance decided by the kept face it holds (a click on the face alone,
+    ``_body``) is uncovered whole on a frame only while it holds that face and nobody else.
+    Frame by frame: alone → the whole body; another face inside its region, or beside it in
+    its box (the model merged a neighbour — their legs — into it), or another person's
+    instance on it, or its area jumping (:func:`editor.api.merges.jumps`), or the kept face
+    gone from it → only the kept face, the body covered."""
+    from editor.api.merges import jumps
+
+    face = FrameDetection((50, 12, 74, 40), "faces", 2)  # the kept face (kept track 2)
+    body = _instance(_person(40, 90), 4)  # the instance holding it (kept: ``_body``)
+    frame = Frame(7, scene(7), 7, Fraction(1, 25), 0.0)
+    labels = np.zeros((H, W), np.uint8)
+    selection = Selection(frozenset({1, 2, 3, 4, 5}), None, frozenset({2, 3, 4, 5}), frozenset({1, 2, 4}),
+                          frozenset({4, 5}))
+
+    def covered(*detections: FrameDetection, merged: frozenset[int] = frozenset()) -> np.ndarray:
+        sel = Selection(selection.ids, None, selection.detected, selection.kept, selection.instances, {4: merged})
+        return redaction_region(FrameItem(frame, labels, detections=detections), sel)
+
+    assert not covered(face, body).any()  # alone: the whole body is theirs
+    region = covered(face, body, FrameDetection((70, 60, 90, 84), "faces", 3))  # another face on it
+    assert region[100, 60] and region[70, 80] and not region[26, 62]
+    legs = _instance(_person(40, 90) | _person(100, 140, 70), 4)  # the region took a neighbour's legs
+    assert not covered(face, legs).any()  # (nothing says so: alone)
+    region = covered(face, legs, FrameDetection((105, 12, 129, 40), "faces", None))  # whose face is in its box
+    assert region[100, 60] and region[100, 120]
+    region = covered(face, body, _instance(_person(85, 150), 5))  # another person's instance on it
+    assert region[100, 60]
+    region = covered(face, body, merged=frozenset({7}))  # its area jumped on this frame
+    assert region[100, 60] and not region[26, 62]
+    region = covered(FrameDetection((140, 12, 164, 40), "faces", 2), body)  # the kept face left it
+    assert region[100, 60] and not region[26, 152]
+    assert jumps([(0, 1000), (1, 1100), (2, 2500), (3, 2600), (4, 1200), (5, 1250), (6, 3000)]) == {2, 3, 6}
+
+
+def test_the_body_of_a_kept_face_is_the_one_instance_holding_it_alone() -> None:
+    """On a kept object's prompted frame (``_faces_on``), the person instance holding its face
+    is its body — exactly one, holding nobody else; none otherwise."""
+    from editor.pipeline.orchestrator import _body
+
+    face = FrameDetection((50, 12, 74, 40), "faces", 2)
+    body, neighbour = _instance(_person(40, 90), 4), _instance(_person(100, 160), 5)
+    other = FrameDetection((120, 12, 144, 40), "faces", 3)
+    assert _body([face], (face, body, neighbour, other), 1, (H, W)) == {4}
+    assert _body([face], (face, body, neighbour), 1, (H, W)) == {4}
+    assert _body([face], (face, _instance(_person(40, 160), 4), other), 1, (H, W)) == set()  # holds another face
+    assert _body([face], (face, body, _instance(_person(45, 95), 5)), 1, (H, W)) == set()  # two hold it
+    assert _body([face], (face, neighbour), 1, (H, W)) == set()  # none holds it
+    assert _body([face, body], (face, body), 1, (H, W)) == set()  # an instance on the click mask already
+
+
 def test_keep_a_person_end_to_end(clip: Path, tmp_path: Path) -> None:
     """``--keep``: a prompted person whose face stays visible; every other detection is still
     redacted (here the weak blink), and a name no object has is a one-line error."""

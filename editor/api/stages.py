@@ -121,13 +121,15 @@ class Selection:
     the ids of every detected object of the run (``face-1``…), ``kept`` the objects marked
     keep (:attr:`editor.api.prompts.ObjectPrompts.keep`), ``instances`` the detected objects
     with their own masks (person instances, ``person-1``…; the rest of ``detected`` are faces,
-    plates: boxes and ellipses)."""
+    plates: boxes and ellipses), ``merged`` the frames on which each kept instance's area
+    jumps (:func:`editor.api.merges.merged_frames`: never uncovered whole there)."""
 
     ids: frozenset[int]
     classes: frozenset[str] | None = None
     detected: frozenset[int] = frozenset()
     kept: frozenset[int] = frozenset()
     instances: frozenset[int] = frozenset()
+    merged: Mapping[int, frozenset[int]] = field(default_factory=dict)
 
     def takes(self, detection: FrameDetection) -> bool:
         """Whether a frame's detection is selected: its object is, or — a detection that joined
@@ -206,7 +208,9 @@ def redaction_layers(item: FrameItem, selection: Selection, *, box: bool = False
 
     Kept objects (``selection.kept``: the prompted people marked keep and the detected tracks
     decided to be theirs, :func:`editor.pipeline.orchestrator._kept_faces`) and their own
-    detections are never covered. Keeping someone uncovers nothing else but the **kept
+    detections are never covered — but for kept person instances, which are soft coverage
+    like any other (a region that may hold a neighbour the person model merged with them),
+    left only on the kept pixels. Keeping someone uncovers nothing else but the **kept
     pixels** (:func:`kept_pixels`) of *soft* coverage — tracked masks of the user's objects
     and of person instances (``selection.instances``), and person-instance detections, which
     a neighbour's region spreads over the kept person when two people touch. A detected face
@@ -219,10 +223,12 @@ def redaction_layers(item: FrameItem, selection: Selection, *, box: bool = False
     """
     labels = item.labels
     present = set(present_ids(labels))
-    ids = (present & set(selection.ids)) - set(selection.kept)
+    kept_instances = set(selection.kept) & set(selection.instances)
+    ids = (present & set(selection.ids)) - (set(selection.kept) - kept_instances)
     detections = [d for d in item.detections if selection.takes(d) and
-                  (d.object_id is None or d.object_id not in selection.kept)]
-    kept = kept_pixels(item, selection.kept, selection.instances)
+                  (d.object_id is None or d.object_id not in selection.kept or d.object_id in kept_instances or
+                   d.mask_png is not None)]
+    kept = kept_pixels(item, selection.kept, selection.instances, selection.merged)
     if kept is None:
         mask = box_of_each(labels, ids) if box else item.mask_of(ids)
         _paint(mask, detections, box)
@@ -238,30 +244,94 @@ def redaction_layers(item: FrameItem, selection: Selection, *, box: bool = False
     return RedactionLayers(mask | hard, kept & ~hard, hard)
 
 
-def kept_pixels(item: FrameItem, kept_ids: Iterable[int], instances: Iterable[int] = ()) -> np.ndarray | None:
+def kept_pixels(item: FrameItem, kept_ids: Iterable[int], instances: Iterable[int] = (),
+                merged: Mapping[int, Iterable[int]] | None = None) -> np.ndarray | None:
     """The kept person's pixels on ``item``'s frame (bool H×W), ``None`` when no kept object
     is on it: the label map's kept objects and the kept tracks' own detections (a kept face's
     ellipse where the tracker's mask slid off it). A kept person instance (one of
     ``instances``, the detected objects with their own masks, or a detection with its own
-    mask) counts only where it lies on the prompted kept objects' masks when they are on the
-    frame: when two people touch the person model gives both one region, which may be the
-    kept person's track — the neighbour's part of it is not theirs."""
+    mask) is the kept person's body, uncovered whole, only where it holds them alone
+    (:func:`holds_alone`; ``merged``: instance → the frames its area jumps,
+    :func:`editor.api.merges.merged_frames`). Elsewhere it counts only where it lies on the
+    prompted kept objects' masks, and not at all when they are not on the frame — but for a
+    run that keeps nothing but instances (``--keep person-2``): when two people touch the
+    person model gives both one region, which may be the kept person's track, and the
+    neighbour's part of it is not theirs."""
     kept_ids = set(kept_ids)
+    every_instance = set(instances)
     present = set(present_ids(item.labels)) & kept_ids
     own = [d for d in item.detections if d.object_id is not None and d.object_id in kept_ids]
     if not present and not own:
         return None
-    instances = (set(instances) | {d.object_id for d in own if d.mask_png is not None}) & kept_ids
+    instances = (every_instance | {d.object_id for d in own if d.mask_png is not None}) & kept_ids
+    persons = kept_ids - instances
     prompted = np.isin(item.labels, list(present - instances)) if present - instances else None
     out = np.zeros(item.labels.shape, bool)
-    wide = item.mask_of(present & instances)
-    _paint(wide, [d for d in own if d.mask_png is not None], False)
-    if prompted is not None and prompted.any():
-        out |= prompted
-        wide &= prompted
-    out |= wide
     _paint(out, [d for d in own if d.mask_png is None], False)
+    if prompted is not None:
+        out |= prompted
+    for i in sorted((present & instances) | {d.object_id for d in own if d.mask_png is not None}):
+        body = item.labels == i
+        _paint(body, [d for d in own if d.object_id == i and d.mask_png is not None], False)
+        if not persons or (item.index not in set((merged or {}).get(i, ())) and
+                           holds_alone(item, body, kept_ids, every_instance | instances)):
+            out |= body
+        elif prompted is not None:
+            out |= body & prompted
     return out
+
+
+def holds_alone(item: FrameItem, body: np.ndarray, kept_ids: Iterable[int], instances: Iterable[int]) -> bool:
+    """Whether a kept person instance's pixels ``body`` (bool H×W) on ``item``'s frame hold the
+    kept person (a kept face's detection that is not an instance lies on it, :func:`lies_on`,
+    or a kept object's tracked mask does) and nobody else (:func:`alone`)."""
+    kept_ids, instances = set(kept_ids), set(instances)
+    held = any(d.object_id in kept_ids and d.mask_png is None and d.object_id not in instances and lies_on(body, d)
+               for d in item.detections) or \
+        any(_on_kept(body, item.labels == k, 0, 0) for k in set(present_ids(item.labels)) & kept_ids - instances)
+    return held and alone(body, item.detections, item.labels, kept_ids)
+
+
+def alone(body: np.ndarray, detections: Iterable[FrameDetection], labels: np.ndarray | None,
+          kept_ids: Iterable[int]) -> bool:
+    """Whether a person instance's pixels ``body`` (bool H×W) hold nobody but the kept person
+    (``kept_ids``: the kept objects and tracks): no other detection without a mask of its own
+    (a face or plate of another track, or of none) touches the box around ``body`` by one
+    pixel, no other person instance's detection touches ``body``, and no other object's
+    tracked mask in ``labels`` (a face track, another person's instance, a user's object) lies
+    in it. A merge of the kept person with a neighbour shows that way even where the
+    neighbour's face is outside the merged region (the person in front hiding the other's
+    torso: the region took the visible legs)."""
+    kept_ids = set(kept_ids)
+    ys, xs = np.nonzero(body.any(axis=1))[0], np.nonzero(body.any(axis=0))[0]
+    if not len(ys):
+        return True
+    around = np.zeros(body.shape, bool)
+    around[ys[0]:ys[-1] + 1, xs[0]:xs[-1] + 1] = True
+    for d in detections:
+        if d.object_id is not None and d.object_id in kept_ids:
+            continue
+        if d.mask_png is None and touches(around, d) or \
+                d.mask_png is not None and touches(around, d) and (d.region(*body.shape) & body).any():
+            return False
+    if labels is None:
+        return True
+    others = set(present_ids(labels)) - kept_ids
+    return not (others and np.isin(labels[body], list(others)).any())
+
+
+def touches(mask: np.ndarray, detection: FrameDetection) -> bool:
+    """Whether ``detection``'s ellipse or box (its bounding box for one with its own mask)
+    shares a pixel with ``mask`` (bool H×W)."""
+    h, w = mask.shape
+    x0, y0, x1, y1 = detection.box
+    c0, r0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+    c1, r1 = min(w, int(np.ceil(x1)) + 1), min(h, int(np.ceil(y1)) + 1)
+    if c1 <= c0 or r1 <= r0:
+        return False
+    crop = np.zeros((r1 - r0, c1 - c0), bool)
+    paint_shape(crop, (x0 - c0, y0 - r0, x1 - c0, y1 - r0), "ellipse" if detection.shape == "ellipse" else "box")
+    return bool((crop & mask[r0:r1, c0:c1]).any())
 
 
 def instances_in(floor: Mapping[int, Iterable[FrameDetection]]) -> set[int]:
@@ -318,6 +388,9 @@ class StageContext:
     never cover them nor the faces decided to be theirs (:func:`redaction_region`)."""
     instances: set[int] = field(default_factory=set)
     """Detected objects with their own masks (person instances, :attr:`Selection.instances`)."""
+    merged: dict[int, frozenset[int]] = field(default_factory=dict)
+    """Kept person instances → the frames on which their area jumps (a merge with a
+    neighbour, :func:`editor.api.merges.merged_frames`): :attr:`Selection.merged`."""
     overwrite: bool = False
     """The run may replace existing outputs (``--overwrite``): a stage replaces what it wrote
     beside the output in an earlier run of the same command (export-masks' default folder)."""
@@ -329,7 +402,8 @@ class StageContext:
         ids = self.resolve_objects(selector)
         classes = None if selector == "all" else frozenset(str(x) for x in selector if str(x) in self.object_groups)
         detected = frozenset(i for group in self.object_groups.values() for i in group)
-        return Selection(frozenset(ids), classes, detected, frozenset(self.kept), frozenset(self.instances))
+        return Selection(frozenset(ids), classes, detected, frozenset(self.kept), frozenset(self.instances),
+                         dict(self.merged))
 
     def resolve_objects(self, selector: Literal["all"] | list[int | str]) -> set[int]:
         """Ids selected by a stage's ``objects`` option (:func:`select_objects`). A selection

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from editor.api.detectors import DetectorSpec, FrameDetection
+from editor.api.merges import spikes
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.detection.association import WEAK_RUN, Observation, Track, clip_box
 from editor.detection.options import DetectOptions
@@ -201,36 +202,21 @@ def bridged(track: Track, gap: int) -> list[Observation]:
     return out
 
 
-MASK_SPIKE = 2.0
-"""Area ratio from which a person's mask on one frame is taken for the model's one-frame
-error rather than the person (:func:`mask_spikes`): more than this many times the masks on
-the frames just before and after, or less than their area over it. A person's visible area
-does not double and halve again within three frames of video; a segmentation model's does
-when motion blur or a passing vehicle confuses it for one frame (bikes.mp4 frame 103, as the
-cyclist comes out from behind a car: 41 000 px of car, pole and wall between masks of 4 000
-and 11 000 px — the background swap showed them for one frame). A bound, not a tuned value:
-at 2 no frame of the tuning clips (carphone, the walking man, the crossing composite)
-changes."""
-
-
 def mask_spikes(observations: Sequence[Observation]) -> set[int]:
     """Frames of a track (``observations`` in frame order) whose own mask is a one-frame
     outlier: the frames just before and after were detected too, with masks, and this one's
-    area (:attr:`Observation.mask_area`) is more than :data:`MASK_SPIKE` times both of theirs
-    or less than both over :data:`MASK_SPIKE`. Such a frame gets no prompt
+    area (:attr:`Observation.mask_area`) is more than :data:`~editor.api.merges.MASK_SPIKE` times
+    both of theirs or less than both over it (:func:`editor.api.merges.spikes`). Such a frame gets no prompt
     (:func:`objects_from_tracks`): the tracker carries the object over it from its
     neighbours. Its detection stays in the floor (:func:`frame_detections`), so what a
     redaction covers there does not shrink."""
-    out: set[int] = set()
-    for a, b, c in zip(observations, observations[1:], observations[2:]):
-        if a.frame + 1 != b.frame or b.frame + 1 != c.frame:
-            continue
-        if a.mask_area is None or b.mask_area is None or c.mask_area is None:
-            continue
-        if b.mask_area > MASK_SPIKE * max(a.mask_area, c.mask_area) or \
-                MASK_SPIKE * b.mask_area < min(a.mask_area, c.mask_area):
-            out.add(b.frame)
-    return out
+    runs: list[list[tuple[int, int]]] = [[]]  # a frame without a mask breaks the run (no neighbours)
+    for o in observations:
+        if o.mask_area is None:
+            runs.append([])
+        else:
+            runs[-1].append((o.frame, o.mask_area))
+    return set().union(*(spikes(run) for run in runs))
 
 
 def objects_from_tracks(tracks: Sequence[Track], options: DetectOptions, width: int, height: int, *,

@@ -33,6 +33,7 @@ from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
 from editor.pipeline.presets import Preset, build_stages, check_object_selections
 from editor.api.prompts import ObjectPrompts, PromptSet
+from editor.api.merges import merged_frames
 from editor.api.stages import FrameItem, Stage, StageContext, instances_in
 from editor.pipeline.threads import raise_if_stopped, threaded
 from editor.api.run import DetectionSummary, RunInfo, RunSummary
@@ -261,10 +262,9 @@ class Pipeline:
             return set(manifest.kept) | {oid for oid, name in manifest.objects.items() if name and name in req.keep}
         return objects.prompts.kept() if objects.prompts else set()
 
-    def _instances(self, req: RunRequest, objects: _Objects) -> set[int]:
-        """The detected objects with their own masks (person instances,
-        :attr:`editor.api.stages.StageContext.instances`): those whose detections carry masks."""
-        return instances_in(load_frame_detections(req.masks_dir) if req.masks_dir is not None else objects.floor)
+    def _floor(self, req: RunRequest, objects: _Objects) -> dict[int, tuple[FrameDetection, ...]]:
+        """Every frame's detections: the masks folder's, or the detection pass's."""
+        return load_frame_detections(req.masks_dir) if req.masks_dir is not None else objects.floor
 
     # -- commands ------------------------------------------------------------------------
     def run(self, req: RunRequest, *, on_frame: Callable[[int], None] | None = None,
@@ -303,9 +303,11 @@ class Pipeline:
                 sink = sink_spec.factory(req.output, video, encode, req.overwrite)
                 try:
                     objects = self._with_session(req, video, work, self._objects(req, video, progress, work))
+                    kept, floor = self._kept(req, objects), self._floor(req, objects)
+                    instances = instances_in(floor)
                     context = StageContext(video, self._object_names(req, objects), device, req.output, work,
-                                           kept=self._kept(req, objects), instances=self._instances(req, objects),
-                                           overwrite=req.overwrite)
+                                           kept=kept, instances=instances,
+                                           merged=merged_frames(floor, kept & instances), overwrite=req.overwrite)
                     stages = build_stages(req.preset, self.plugins, context)
                     for line in objects.notices:
                         log.warning("%s", line)
@@ -447,7 +449,7 @@ def _mark_kept(prompts: PromptSet | None, names: tuple[str, ...], source: Path |
 def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None = None) -> set[int]:
     """The detected objects (face tracks) that lie on a kept object on one of its prompted
     frames (:func:`editor.api.stages.lies_on`): that person's face, kept on every frame of
-    its track. A face track that ends (hidden while someone crosses in front) is continued only
+    its track; and the person instance holding that face there alone, their body (:func:`_body`). A face track that ends (hidden while someone crosses in front) is continued only
     by tracking evidence (:func:`editor.pipeline.keep_continuation.continued_tracks`: the kept
     object's own tracked mask, followed without a loss, on the lost track's last detection and
     on the new track's first, no other new face there), never by look: a lookalike coming out
@@ -491,12 +493,41 @@ def _faces_on(tracking: TrackingSession, objects: _Objects, obj: ObjectPrompts, 
         on = [d for d in found if lies_on(mask, d) and d.object_id != obj.id]
         any_found = any_found or bool(on)
         clicks = [pt for p in obj.prompts if p.frame == f for pt in p.positive_points]
-        faces |= {d.object_id for d in _one_per_label(on, clicks, obj, f, mask.shape) if d.object_id is not None}
+        picked = _one_per_label(on, clicks, obj, f, mask.shape)
+        faces |= {d.object_id for d in picked if d.object_id is not None}
+        faces |= _body(picked, found, obj.id, mask.shape)
     if not any_found:
         where = f"frame {frames[0]}" if len(frames) == 1 else f"frames {', '.join(map(str, frames[:5]))}"
         raise PromptError(f"{obj.label} is marked keep but no face (or other detection) lies on it at "
                           f"{where}: click the person whose face should stay visible", objects.prompts.source)
     return faces
+
+
+def _body(picked: list[FrameDetection], found: tuple[FrameDetection, ...], own: int,
+          shape: tuple[int, int]) -> set[int]:
+    """The person instance holding a kept object's face on one of its prompted frames (frame
+    ``shape`` H, W): of the frame's detections ``found``, the one instance (a detection with
+    its own mask) on which the kept face — ``picked``, the detections decided to be the kept
+    object's there (:func:`_one_per_label`) — lies, when no instance of them does already (a
+    click on the face alone: the person around it does not lie on so small a mask). Exactly one
+    instance must hold the face, and hold nobody else (:func:`editor.api.stages.alone`: no
+    other face near it, no other instance on it); else none (the body stays covered). The
+    frames it is then uncovered on are decided frame by frame (:func:`editor.api.stages.kept_pixels`).
+    A click on the cyclist's face in the people crossing kept his face, his body blurred on
+    every frame (``tests/test_keep_crossing.py``)."""
+    from editor.api.stages import alone, lies_on
+
+    faces = [d for d in picked if d.mask_png is None]
+    if not faces or any(d.mask_png is not None for d in picked):
+        return set()
+    h, w = shape
+    regions = {id(d): d.region(h, w) for d in found if d.mask_png is not None and d.object_id not in (None, own)}
+    holders = [d for d in found if id(d) in regions and any(lies_on(regions[id(d)], face) for face in faces)]
+    if len(holders) != 1:
+        return set()
+    body = holders[0]
+    kept = {d.object_id for d in picked if d.object_id is not None} | {body.object_id, own}
+    return {body.object_id} if alone(regions[id(body)], found, None, kept) else set()
 
 
 def _one_per_label(on: list[FrameDetection], clicks: list[tuple[float, float]], obj: ObjectPrompts,

@@ -62,6 +62,7 @@ from editor.api.limits import document_problem
 from editor.api.masks import replace_objects
 from editor.api.names import printable
 from editor.api.prompts import MAX_OBJECT_ID
+from editor.api.merges import merged_frames
 from editor.api.stages import StageContext, instances_in
 from editor.backends.assembly import BackendChoice, select_backends
 from editor.detection.detect import detect_objects, resolve_detectors
@@ -911,8 +912,9 @@ async def preview(request: Request) -> Response:
     def make() -> Response:
         try:
             with scratch_dir("preview") as tmp:
+                instances = instances_in(floor)
                 context = StageContext(s.info, names, state.selection.device, None, Path(tmp), kept=kept,
-                                       instances=instances_in(floor))
+                                       instances=instances, merged=merged_frames(floor, kept & instances))
                 out = preview_frame(preset, state.plugins, context, index, s.frame_count or 0,
                                     lambda i: s.frames[i], labels_at, progress=job.progress,
                                     confidence_at=lambda i: ui.call(s.confidence, i),
