@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from editor.api.masks import bbox, compose_label_map, resolve_overlaps, split_label_map
+from editor.api.masks import bbox, compose_label_map, resolve_overlaps, split_label_map, union
 
 SHAPE = (72, 128)
 
@@ -51,6 +51,28 @@ def test_bbox_is_the_extent_of_the_nonzero_pixels() -> None:
         ys, xs = np.nonzero(m)
         expected = None if not len(xs) else (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
         assert bbox(m) == expected
+
+
+def test_union_is_the_pixels_of_any_mask_in_a_new_array() -> None:
+    """``union`` (the segmenters' and the engine's one way to join given masks): the
+    pixels of ``np.logical_or.reduce`` for bool and other dtypes, a new array (the
+    caller may edit it), and no silent broadcasting of masks of another shape."""
+    rng = np.random.default_rng(1)
+    for count in (1, 2, 3):
+        masks = [rng.random(SHAPE) > 0.7 for _ in range(count)]
+        masks.append((rng.random(SHAPE) > 0.9).astype(np.uint8) * 255)  # nonzero = inside
+        got = union(masks)
+        assert got.dtype == bool and got.shape == SHAPE
+        assert np.array_equal(got, np.logical_or.reduce([m.astype(bool) for m in masks]))
+    one = _disc(40, 30, 9)
+    got = union([one])
+    assert np.array_equal(got, one) and not np.shares_memory(got, one)
+    got[:] = False
+    assert one.any()  # the given mask is untouched
+    with pytest.raises(ValueError):
+        union([one, np.zeros((1, SHAPE[1]), bool)])  # would broadcast with |=
+    with pytest.raises(ValueError):
+        union([])
 
 
 CASES = {

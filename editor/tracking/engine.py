@@ -66,7 +66,7 @@ from editor.api.files import make_scratch_dir
 from editor.api.frames import Frame, VideoInfo
 from editor.api.limits import check_prompt_counts
 from editor.api.masks import MaskFolderWriter, bbox, compose_label_map, frame_png, read_label_png, resolve_overlaps, \
-    split_label_map, write_label_png
+    split_label_map, union, write_label_png
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.api.run import SMALL_CLICK_SHARE, TrackingStats
 from editor.api.stages import FrameItem
@@ -667,14 +667,14 @@ class TrackingSession:
         region around them (the segmenter is asked again without them); include clicks the
         mask misses are added."""
         negatives = [pt for p in prompts for pt in p.negative_points]
-        if negatives and not (masks and not erases(mask, np.logical_or.reduce(masks))):
+        if negatives and not (masks and not erases(mask, union(masks))):
             others = [p for p in without_exclusions(prompts) if p.segments]
             reference = None
             if others:
                 reference = self.segmenter.segment(frame.rgb8, index, others, masks or None).mask.astype(bool)
                 self.stats.segmented += 1
             elif masks:
-                reference = np.logical_or.reduce(masks)
+                reference = union(masks)
             if reference is not None and erases(mask, reference):
                 mask = local_exclusion(frame.rgb8, mask, reference, negatives)
         positives = [pt for p in prompts for pt in p.positive_points]

@@ -69,6 +69,7 @@ from pydantic import Field
 
 from editor.api.backends import BackendOptions, Segmentation
 from editor.api.errors import PromptError
+from editor.api.masks import union
 from editor.api.prompts import Prompt
 from editor.backends.classic.grabcut import grab_cut
 from editor.backends.classic.morphology import components_touching, fill_holes, resize_mask, working_scale
@@ -152,7 +153,7 @@ class RegionSegmenter:
         if masks and points and not any(m.any() for m in masks):
             masks = None  # an empty mask gives the clicks nothing to edit: they define the object
         if masks and points and not any(pr.box is not None for pr in prompts):
-            return self._edit_given(image, frame_index, np.logical_or.reduce([m.astype(bool) for m in masks]),
+            return self._edit_given(image, frame_index, union(masks),
                                     points)
         if masks or any(pr.box is not None for pr in prompts):
             return self._fallback.segment(image, frame_index, prompts, masks)

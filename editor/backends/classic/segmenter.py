@@ -19,6 +19,7 @@ import numpy as np
 
 from editor.api.backends import Segmentation
 from editor.api.errors import PromptError
+from editor.api.masks import union
 from editor.api.prompts import Prompt
 from editor.backends.classic.grabcut import grab_cut
 from editor.backends.classic.morphology import (
@@ -49,7 +50,7 @@ class GrabCutSegmenter:
         boxes = [pr.box for pr in prompts if pr.box is not None]
         given = None
         if masks:
-            given = np.logical_or.reduce([m.astype(bool) for m in masks])
+            given = union(masks)
         if given is not None and not pos and not neg and not boxes:
             return Segmentation(given, 1.0)
         if not pos and not boxes and given is None:

@@ -33,6 +33,7 @@ import numpy as np
 
 from editor.api.backends import Segmentation
 from editor.api.errors import PromptError
+from editor.api.masks import union
 from editor.api.prompts import Prompt, gathered
 from editor.backends.sam.predictor import Prediction, SamEngine, image_key
 from editor.backends.sam.transforms import mask_to_prompt_logits
@@ -83,7 +84,7 @@ class SamSegmenter:
         boxes = [box] if box is not None else []
         given = None
         if masks:
-            given = np.logical_or.reduce([np.asarray(m, bool) for m in masks])
+            given = union(masks)
         if not points and not boxes:
             if given is None:
                 raise PromptError(f"frame {frame_index}: no points, box or mask to segment from")

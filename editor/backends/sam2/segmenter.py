@@ -28,6 +28,7 @@ import torch
 
 from editor.api.backends import Segmentation
 from editor.api.errors import PromptError
+from editor.api.masks import union
 from editor.api.prompts import Prompt, gathered
 from editor.backends.device import reduced_precision
 from editor.backends.sam.predictor import image_key
@@ -77,7 +78,7 @@ class Sam2Segmenter:
                 masks: list[np.ndarray] | None = None) -> Segmentation:
         points, labels, box = gathered(prompts, frame_index, "SAM 2")
         boxes = [box] if box is not None else []
-        given = np.logical_or.reduce([np.asarray(m, bool) for m in masks]) if masks else None
+        given = union(masks) if masks else None
         if not points and not boxes:
             if given is None:
                 raise PromptError(f"frame {frame_index}: no points, box or mask to segment from")
