@@ -517,6 +517,10 @@ def test_ui_detect_people_adds_the_person_as_an_object(tmp_path: Path, samples_d
         assert job["state"] == "done" and job["note"] == "found 1: person-1", job
         objects = c.get(f"{base}/objects").json()["objects"]
         assert [o["name"] for o in objects] == ["person-1"]
+        # a detected person is never kept by itself (its object can pass to someone else)
+        refused = c.patch(f"{base}/objects/{objects[0]['id']}", json={"keep": True})
+        assert refused.status_code == 400 and "a detected person cannot be kept" in refused.json()["error"], \
+            refused.text
         session = app.state.ui.get(sid).session
         scores = [region_j(session.label_map(i) == objects[0]["id"], truth.union(i)) for i in truth.frames]
         assert np.mean(scores) >= 0.85, scores

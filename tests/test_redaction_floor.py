@@ -303,6 +303,11 @@ def test_keep_errors_are_one_line(clip: Path, tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["trackedit: error: --keep 'bob': no object of that name (objects: none; detection names its "
                    "objects face-<n>)"]
+    # a detected person by name: its id can pass to the other person where two cross (a
+    # newcomer's crossing kept the wrong one, the other bare on 50 frames) — refused up front
+    assert main(["run", str(clip), "-o", str(out), "--preset", "blur", "--detect", "faces", "--keep", "person-1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--keep 'person-1': a detected person's name can pass to someone else" in err[0], err
     # a keep prompt on no face: the clicks are on the background
     nobody = tmp_path / "nobody.json"
     nobody.write_text(json.dumps({"objects": [{"id": 1, "name": "nobody", "prompts": [

@@ -38,6 +38,7 @@ from editor.api.stages import FrameItem, Stage, StageContext, instances_in
 from editor.pipeline.threads import raise_if_stopped, threaded
 from editor.api.run import DetectionSummary, RunInfo, RunSummary
 from editor.detection.association import Track
+from editor.detection.person_ids import LABEL as PERSON_LABEL
 from editor.detection.objects import combine
 from editor.detection.options import DetectOptions, with_face_floor
 from editor.tracking.confidence import read_confidence, write_confidence
@@ -389,7 +390,11 @@ def _natural(name: str) -> tuple:
 def _check_keep_names(req: RunRequest, plugins: PluginManager) -> None:
     """Before any detection: every ``--keep`` name is a prompted object's or one detection can
     give (``face-<n>`` for ``--detect faces``); else a one-line
-    :class:`~editor.api.errors.PromptError`."""
+    :class:`~editor.api.errors.PromptError`. A detected person (``person-<n>``, from
+    ``--detect people`` or a masks folder) cannot be kept by name: where two people cross, the
+    person model gives both one region and association may hand the id to the other one when
+    they part (a newcomer's crossing: the person not kept bare on 50 frames after it) — keep
+    is decided by a click's tracking or a face track, never by a person id."""
     import re
 
     names = MasksManifest.load(req.masks_dir).objects if req.masks_dir is not None else \
@@ -397,7 +402,13 @@ def _check_keep_names(req: RunRequest, plugins: PluginManager) -> None:
     known = {n for n in names.values() if n}
     labels = [label for d in (req.detect.detectors if req.detect else ()) if d in plugins.detectors
               for label in plugins.detectors[d].labels]
+    prompted = set() if req.masks_dir is not None else known  # a masks folder's person-<n> were detected
     for name in req.keep:
+        if re.fullmatch(rf"{re.escape(PERSON_LABEL)}-\d+", name) and name not in prompted:
+            raise PromptError(f"--keep {name!r}: a detected person's name can pass to someone else where people "
+                              "cross (their regions merge into one), so keeping it could show the wrong person: "
+                              "click the person and keep that object (--keep NAME, \"keep\": true), or keep "
+                              "their face (face-<n>)", req.prompts.source if req.prompts else None)
         if name in known or any(re.fullmatch(rf"{re.escape(label)}-\d+", name) for label in labels):
             continue
         listed = ", ".join(sorted(known, key=_natural)) or "none"

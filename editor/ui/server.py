@@ -715,6 +715,10 @@ async def rename_object(request: Request) -> Response:
 
     def rename() -> None:
         _known_object(ui.session, oid)
+        if body.keep and _detected_person(ui.session, oid):
+            raise UiError(400, "a detected person cannot be kept: where two people cross the person model gives "
+                               "both one region and the object may pass to the other one; click the person as a "
+                               "new object and keep that, or keep their face")
         if body.name is not None:
             ui.session.rename(oid, body.name)
         if body.keep is not None:
@@ -722,6 +726,13 @@ async def rename_object(request: Request) -> Response:
 
     await _change(_state(request), ui, rename)
     return JSONResponse({"ok": True})
+
+
+def _detected_person(session: TrackingSession, oid: int) -> bool:
+    """Whether object ``oid`` is a detected person instance (its detections carry their own
+    masks, :func:`editor.api.stages.instances_in`): never kept by itself
+    (:func:`editor.pipeline.orchestrator._check_keep_names` says why)."""
+    return oid in instances_in(session.detections)
 
 
 async def delete_object(request: Request) -> Response:
