@@ -842,3 +842,25 @@ def test_ui_detect_people_then_blur_covers_a_face_the_person_model_misses(tmp_pa
         out = tmp_path / "render.mp4"
         out.write_bytes(c.get(f"{base}/download/render.mp4").content)
     assert _detail_left(frames, decode(out), boxes) == []
+
+
+def test_a_redaction_says_which_person_regions_it_leaves(tmp_path: Path, samples_dir: Path, people_dir: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """A clip of three frames can never show a face on two looked-at frames (every 4th), so
+    the person evidence drops carphone's man: a whole-person redaction then leaves his body
+    (his face is covered by the face floor). Before, nothing said so (a newcomer's 3- and
+    4-frame clips); now one warning names the frames and the way to redact every region."""
+    from clips import write_clip
+    from editor.cli.main import main
+
+    video = write_clip(tmp_path / "three.mp4", decode(samples_dir / "carphone_pristine.mp4")[:3],
+                       pix_fmt="yuv444p", options={"crf": "0"})
+    assert main(["run", str(video), "-o", str(tmp_path / "solid.mp4"), "--preset", "solid",
+                 "--detect", "people"]) == 0
+    err = capsys.readouterr().err
+    assert "person regions on 3 frames of three.mp4 are not redacted: no face was seen on them" in err, err
+    assert "people.evidence=none" in err
+    # the background swap does not redact: nothing to warn about
+    assert main(["run", str(video), "-o", str(tmp_path / "bg.mp4"), "--preset", "background",
+                 "--detect", "people"]) == 0
+    assert "not redacted" not in capsys.readouterr().err

@@ -56,6 +56,9 @@ class DetectedObjects:
     seconds: float = 0.0
     """Wall-clock time of the detection pass (decoding, cut detection, detectors, association)."""
     detector_seconds: float = 0.0
+    unverified_frames: int = 0
+    """Frames where a person region never confirmed by a face was dropped (not redacted:
+    :attr:`editor.detection.scan.ScanResult.unverified_frames`)."""
 
     @property
     def names(self) -> dict[int, str]:
@@ -183,7 +186,7 @@ def detect_objects(video: str | Path | VideoInfo, detectors: Sequence[str] | Map
                            found.cuts, frame_detections(found.detections, pairs, options, width=info.width,
                                                         height=info.height, frames=found.frames, cuts=found.cuts),
                            spans,
-                           time.perf_counter() - start, found.detector_seconds)
+                           time.perf_counter() - start, found.detector_seconds, found.unverified_frames)
 
 
 def _kept(frames: Iterator[Frame], cache: FrameCache) -> Iterator[Frame]:

@@ -67,6 +67,9 @@ class ScanResult:
     """Frames that start a new shot."""
     detector_seconds: float = 0.0
     """Time spent in the detectors, in seconds."""
+    unverified_frames: int = 0
+    """Frames where a detection that needs evidence was dropped with its track (a person
+    region never confirmed by a face, :func:`without_unverified`): not redacted."""
 
     @property
     def detection_count(self) -> int:
@@ -269,7 +272,9 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
         if close is not None:
             close()
     result.tracks = assoc.tracks()
-    result.detections = without_unverified(result.detections, result.tracks)
+    verified = without_unverified(result.detections, result.tracks)
+    result.unverified_frames = sum(len(found) != len(verified.get(f, ())) for f, found in result.detections.items())
+    result.detections = verified
     return result
 
 

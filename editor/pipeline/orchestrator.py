@@ -173,6 +173,13 @@ class Pipeline:
                 "nothing to edit: the output is a plain transcode"
             log.warning("no objects found by %s in %s (%d frames detected, minimum score %g); %s",
                         what, Path(video.path).name, found.detected_frames, req.detect.min_score, rest)
+        if found.unverified_frames and req.preset is not None and \
+                any(s.use in REDACTION_STAGES for s in req.preset.stages):
+            log.warning("person regions on %d frames of %s are not redacted: no face was seen on them (a person "
+                        "counts once a face lies on their region on two of the frames looked at, every 4th by default "
+                        "(people.face_every); a clip of a few frames, a back turned or a face too small never shows "
+                        "one); --backend-set people.evidence=none redacts every region the person model gives",
+                        found.unverified_frames, Path(video.path).name)
         prompts = _mark_kept(combine(req.prompts, found.prompts.objects), req.keep,
                              req.prompts.source if req.prompts else None)
         return _Objects(prompts, backends if prompts is not None else None, summary, found.spans, found.floor,
