@@ -844,23 +844,22 @@ def test_ui_detect_people_then_blur_covers_a_face_the_person_model_misses(tmp_pa
     assert _detail_left(frames, decode(out), boxes) == []
 
 
-def test_a_redaction_says_which_person_regions_it_leaves(tmp_path: Path, samples_dir: Path, people_dir: Path,
-                                                         capsys: pytest.CaptureFixture) -> None:
+def test_whole_person_redaction_covers_regions_no_face_was_seen_on(tmp_path: Path, samples_dir: Path,
+                                                                  people_dir: Path) -> None:
     """A clip of three frames can never show a face on two looked-at frames (every 4th), so
-    the person evidence drops carphone's man: a whole-person redaction then leaves his body
-    (his face is covered by the face floor). Before, nothing said so (a newcomer's 3- and
-    4-frame clips); now one warning names the frames and the way to redact every region."""
+    the person evidence drops carphone's man as a tracked person; a whole-person redaction
+    covers his region all the same (detection is the floor). Before, his body was bare (a
+    newcomer's 3- and 4-frame clips: both people bare). The background swap is unchanged:
+    no person object, so no person is kept."""
     from clips import write_clip
-    from editor.cli.main import main
 
-    video = write_clip(tmp_path / "three.mp4", decode(samples_dir / "carphone_pristine.mp4")[:3],
-                       pix_fmt="yuv444p", options={"crf": "0"})
-    assert main(["run", str(video), "-o", str(tmp_path / "solid.mp4"), "--preset", "solid",
-                 "--detect", "people"]) == 0
-    err = capsys.readouterr().err
-    assert "person regions on 3 frames of three.mp4 are not redacted: no face was seen on them" in err, err
-    assert "people.evidence=none" in err
-    # the background swap does not redact: nothing to warn about
-    assert main(["run", str(video), "-o", str(tmp_path / "bg.mp4"), "--preset", "background",
-                 "--detect", "people"]) == 0
-    assert "not redacted" not in capsys.readouterr().err
+    frames = decode(samples_dir / "carphone_pristine.mp4")[:3]
+    video = write_clip(tmp_path / "three.mp4", frames, pix_fmt="yuv444p", options={"crf": "0"})
+    out = tmp_path / "solid.mp4"
+    result = CliRunner().invoke(cli, ["run", str(video), "-o", str(out), "--preset", "solid", "--detect", "people"])
+    assert result.exit_code == 0, result.output
+    model = people.PeopleDetector(people.PeopleDetectorOptions(evidence="none"), people_dir)
+    for image, after in zip(frames, decode(out)):
+        person = model.detect(image, 0)[0].mask
+        assert person.mean() > 0.2  # the man fills the frame
+        assert (after.max(axis=2) <= 24)[person].mean() >= 0.95

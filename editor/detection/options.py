@@ -117,6 +117,14 @@ class DetectOptions(BaseModel):
     right) and height (top and bottom): 0.15 makes a box 1.3× as wide and high, so the
     ellipse covers the whole head (detectors box the face, not hair and ears) or the plate's
     frame."""
+    unverified_floor: bool = False
+    """Keep in the floor (:attr:`editor.detection.DetectedObjects.floor`, as detections that
+    joined no track) the detections that need evidence and never got enough — a person region
+    no face was seen on (a back turned, a clip of a few frames, a second person the face
+    search missed). Their tracks are dropped all the same (no objects, ids unchanged). Set by
+    runs that redact and by the web UI's detection (its renders may redact): whole-person
+    redaction covers every region the person model gives, also a cartoon rabbit (a false
+    redaction, the safe side); off, they leave the floor too."""
     hold: int | None = Field(None, ge=0)
     """Frames an object stays covered (its last mask moved by its motion) after tracking
     loses it, where its colours still match (the evidence module's ``hold_frames``);
@@ -159,6 +167,13 @@ FACES = "faces"
 """The built-in face detector (``--detect faces``)."""
 PEOPLE = "people"
 """The built-in person detector (``--detect people``): instances with their own masks."""
+
+
+def redaction_floor(options: DetectOptions) -> DetectOptions:
+    """``options`` for a detection whose floor a redaction covers: the face detector added to
+    people (:func:`with_face_floor`) and unverified person regions kept in the floor
+    (:attr:`DetectOptions.unverified_floor`)."""
+    return with_face_floor(options).model_copy(update={"unverified_floor": True})
 
 
 def with_face_floor(options: DetectOptions) -> DetectOptions:

@@ -62,14 +62,16 @@ class ScanResult:
     """Frame → every detection kept there (score ≥ ``min_score``, after suppression and
     clipping; and the weak ones, score ≥ ``weak_score``, that continued a track) with the
     name of the detector that found it, tracks or not — except those that need evidence and
-    joined no kept track (:func:`without_unverified`)."""
+    joined no kept track (:func:`without_unverified`), unless
+    :attr:`DetectOptions.unverified_floor`."""
     cuts: list[int] = field(default_factory=list)
     """Frames that start a new shot."""
     detector_seconds: float = 0.0
     """Time spent in the detectors, in seconds."""
     unverified_frames: int = 0
-    """Frames where a detection that needs evidence was dropped with its track (a person
-    region never confirmed by a face, :func:`without_unverified`): not redacted."""
+    """Frames holding a detection that needs evidence whose track was dropped (a person
+    region never confirmed by a face, :func:`without_unverified`): in :attr:`detections`
+    (the floor) only with :attr:`DetectOptions.unverified_floor`."""
 
     @property
     def detection_count(self) -> int:
@@ -274,7 +276,8 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
     result.tracks = assoc.tracks()
     verified = without_unverified(result.detections, result.tracks)
     result.unverified_frames = sum(len(found) != len(verified.get(f, ())) for f, found in result.detections.items())
-    result.detections = verified
+    if not options.unverified_floor:
+        result.detections = verified
     return result
 
 

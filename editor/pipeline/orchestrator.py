@@ -40,7 +40,7 @@ from editor.api.run import DetectionSummary, RunInfo, RunSummary
 from editor.detection.association import Track
 from editor.detection.person_ids import LABEL as PERSON_LABEL
 from editor.detection.objects import combine
-from editor.detection.options import DetectOptions, with_face_floor
+from editor.detection.options import DetectOptions, redaction_floor, with_face_floor
 from editor.tracking.confidence import read_confidence, write_confidence
 from editor.tracking.evidence import EvidenceOptions
 from editor.tracking.frame_cache import FrameCache
@@ -147,7 +147,7 @@ class Pipeline:
 
         detectors = None
         if req.detect is not None:  # an unknown or unavailable detector: one line, before anything else
-            req = dataclasses.replace(req, detect=_faces_for_people(req))
+            req = dataclasses.replace(req, detect=_for_redaction(req))
             detectors = resolve_detectors(req.detect.detectors, self.plugins, device=req.backends.device,
                                           models_dir=req.backends.models_dir,
                                           options=detector_options(self.plugins, req.backends))
@@ -173,13 +173,9 @@ class Pipeline:
                 "nothing to edit: the output is a plain transcode"
             log.warning("no objects found by %s in %s (%d frames detected, minimum score %g); %s",
                         what, Path(video.path).name, found.detected_frames, req.detect.min_score, rest)
-        if found.unverified_frames and req.preset is not None and \
-                any(s.use in REDACTION_STAGES for s in req.preset.stages):
-            log.warning("person regions on %d frames of %s are not redacted: no face was seen on them (a person "
-                        "counts once a face lies on their region on two of the frames looked at, every 4th by default "
-                        "(people.face_every); a clip of a few frames, a back turned or a face too small never shows "
-                        "one); --backend-set people.evidence=none redacts every region the person model gives",
-                        found.unverified_frames, Path(video.path).name)
+        if found.unverified_frames and req.detect.unverified_floor:
+            log.info("person regions no face was seen on, on %d frames of %s, are redacted on their own frames "
+                     "(not tracked as people)", found.unverified_frames, Path(video.path).name)
         prompts = _mark_kept(combine(req.prompts, found.prompts.objects), req.keep,
                              req.prompts.source if req.prompts else None)
         return _Objects(prompts, backends if prompts is not None else None, summary, found.spans, found.floor,
@@ -426,26 +422,31 @@ def _check_keep_names(req: RunRequest, plugins: PluginManager) -> None:
 
 
 
-def _faces_for_people(req: RunRequest) -> DetectOptions:
-    """``req.detect`` with the face detector added when it detects people without faces and
-    the run either redacts (a blur, pixelate, solid or image stage: whole-person redaction)
-    or keeps someone (``--keep``, ``"keep": true``). Faces are the floor of redaction: a face
-    the person model does not mark as a person (a face with no body under it, a face in a
-    crowd the person model merges into the background) was bare on every frame of its shot
-    (a newcomer's clip: a pasted face sharp on 29 frames of ``--preset blur --detect
-    people``). With keep, keeping a person uncovers the person instances' pixels on the kept
-    person's mask (:func:`editor.api.stages.redaction_region`), and a neighbour whose face lies
-    there (passing in front of them) stays covered only by the face detections (a newcomer's
-    run on a crossing: the other person's face bare on 19 of 72 frames)."""
+def _for_redaction(req: RunRequest) -> DetectOptions:
+    """``req.detect`` as a run that redacts (a blur, pixelate, solid or image stage) or keeps
+    someone (``--keep``, ``"keep": true``) needs it (:func:`editor.detection.options.redaction_floor`):
+
+    * the face detector added to people: faces are the floor of redaction, and a face the
+      person model does not mark as a person (a face with no body under it) was bare on every
+      frame of its shot (a newcomer's clip: a pasted face sharp on 29 frames of ``--preset
+      blur --detect people``); with keep, a neighbour whose face lies on the kept person
+      stays covered only by the face detections (a crossing: the other face bare on 19 of 72
+      frames);
+    * person regions no face was seen on stay in the floor (detection is the floor; the
+      evidence rule only decides which regions become tracked people): a newcomer's 3- and
+      4-frame clips left both people bare, and a second person the model saw on a few
+      frames only was bare there."""
     assert req.detect is not None
     keeps = bool(req.keep) or (req.prompts is not None and any(o.keep for o in req.prompts.objects))
     redacts = req.preset is not None and any(s.use in REDACTION_STAGES for s in req.preset.stages)
-    floored = with_face_floor(req.detect)
-    if not (keeps or redacts) or floored is req.detect:
+    if req.preset is None:  # track: the masks folder's floor is what a later `run --masks` redaction covers
+        return req.detect.model_copy(update={"unverified_floor": True})
+    if not (keeps or redacts):
         return req.detect
-    log.info("redacting people: faces are detected too, so that a face the person model misses is covered "
-             "and nobody else's face shows on a kept person")
-    return floored
+    if with_face_floor(req.detect) is not req.detect:
+        log.info("redacting people: faces are detected too, so that a face the person model misses is covered "
+                 "and nobody else's face shows on a kept person")
+    return redaction_floor(req.detect)
 
 
 def _mark_kept(prompts: PromptSet | None, names: tuple[str, ...], source: Path | None) -> PromptSet | None:

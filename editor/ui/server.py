@@ -66,7 +66,7 @@ from editor.api.merges import merged_frames
 from editor.api.stages import StageContext, instances_in
 from editor.backends.assembly import BackendChoice, select_backends
 from editor.detection.detect import detect_objects, resolve_detectors
-from editor.detection.options import DetectOptions, Shape, with_face_floor
+from editor.detection.options import DetectOptions, Shape, redaction_floor
 from editor.imaging.overlay import draw_overlay, object_color
 from editor.pipeline.orchestrator import Pipeline, RunRequest
 from editor.pipeline.plugin_manager import PluginManager
@@ -1112,9 +1112,10 @@ async def detect(request: Request) -> Response:
         raise UiError(400, f"{what} (available: {', '.join(available) or 'none'})")
     given = {k: v for k, v in (("every", body.every), ("min_score", body.min_score), ("shape", body.shape))
              if v is not None}
-    # the same options as `trackedit run/track --detect` (every frame, bridging, spans); people
-    # bring the face detector along for the floor only (a render may redact: faces are its floor)
-    options = with_face_floor(DetectOptions(detectors=tuple(dict.fromkeys(body.detectors)), **given))
+    # the same options as `trackedit run/track --detect` (every frame, bridging, spans), with the
+    # floor a redaction needs (a render may redact): people bring the face detector along for the
+    # floor only, and person regions no face was seen on stay in the floor
+    options = redaction_floor(DetectOptions(detectors=tuple(dict.fromkeys(body.detectors)), **given))
     detectors = await asyncio.to_thread(resolve_detectors, list(options.detectors), state.plugins,
                                         device=state.selection.device, models_dir=state.config.backends.models_dir,
                                         options=state.selection.detector_options)
