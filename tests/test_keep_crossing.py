@@ -345,40 +345,24 @@ def test_the_ui_preview_and_render_keep_a_kept_face_as_the_command_line_does(tmp
     floor a render covers) — while the render kept it. Now both go through the same
     :func:`editor.api.stages.redaction_layers` with the same kept objects and detections:
     the kept face sharp, the other blurred, in the preview and in the render alike."""
-    import time
-
     import cv2
-    from starlette.testclient import TestClient
+    from ui_session import ui_session
 
     from editor.pipeline.plugin_manager import PluginManager
-    from editor.ui.server import UiConfig, create_app
 
     clip, images = _pair(tmp_path)
-    token, origin = "test-token", "http://127.0.0.1:8765"
-    app = create_app(UiConfig(clip, work_root=tmp_path / "ui", token=token), PluginManager())
-    with TestClient(app, base_url=origin, headers={"Origin": origin}) as c:
-        assert c.get(f"/?token={token}").status_code == 200
-        sid = c.post("/api/sessions", json={}).json()["id"]
-        base = f"/api/sessions/{sid}"
-
-        def wait() -> dict:
-            for _ in range(2400):
-                job = c.get(f"{base}/job").json()
-                if job["state"] != "running":
-                    return job
-                time.sleep(0.05)
-            raise AssertionError("job did not finish")
-
+    with ui_session(clip, tmp_path / "ui", PluginManager()) as ui:
+        c, base = ui.client, ui.base
         assert c.post(f"{base}/detect", json={"detectors": ["faces"]}).status_code == 200
-        assert wait()["state"] == "done"
-        session = app.state.ui.get(sid).session
+        assert ui.finished()["state"] == "done"
+        session = ui.app.state.ui.get(ui.sid).session
         left = next(d.object_id for d in session.detections[10] if d.centre[0] < 176)
         assert c.patch(f"{base}/objects/{left}", json={"keep": True}).json() == {"ok": True}
         preview = c.get(f"{base}/preview/10.jpg?preset=blur")
         assert preview.status_code == 200
         shown = cv2.imdecode(np.frombuffer(preview.content, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
         assert c.post(f"{base}/render", json={"preset": "blur"}).status_code == 200
-        assert wait()["state"] == "done"
+        assert ui.finished()["state"] == "done"
         video = tmp_path / "render.mp4"
         video.write_bytes(c.get(f"{base}/download/render.mp4").content)
     rendered = _decode(video)[10]

@@ -812,33 +812,16 @@ def test_ui_detect_people_then_blur_covers_a_face_the_person_model_misses(tmp_pa
     """The web UI's Detect people runs the face detector for the floor only (no face objects:
     the person objects keep their faces in the label map), so a render that blurs covers a
     face with no body as ``run --preset blur --detect people`` does."""
-    import time
+    from ui_session import ui_session
 
-    from starlette.testclient import TestClient
-
-    from editor.ui.server import UiConfig, create_app
-
-    token, origin = "test-token", "http://127.0.0.1:8765"
     video, frames, boxes = _face_without_body(tmp_path, samples_dir)
-    app = create_app(UiConfig(video, work_root=tmp_path / "ui", token=token), PluginManager(external=False))
-    with TestClient(app, base_url=origin, headers={"Origin": origin}) as c:
-        assert c.get(f"/?token={token}").status_code == 200
-        sid = c.post("/api/sessions", json={}).json()["id"]
-        base = f"/api/sessions/{sid}"
-
-        def finished() -> dict:
-            for _ in range(2400):
-                job = c.get(f"{base}/job").json()
-                if job["state"] != "running":
-                    return job
-                time.sleep(0.05)
-            raise AssertionError("job did not finish")
-
+    with ui_session(video, tmp_path / "ui") as ui:
+        c, base = ui.client, ui.base
         assert c.post(f"{base}/detect", json={"detectors": ["people"]}).status_code == 200
-        assert finished()["state"] == "done"
+        assert ui.finished()["state"] == "done"
         assert not any(o["name"].startswith("face-") for o in c.get(f"{base}/objects").json()["objects"])
         assert c.post(f"{base}/render", json={"preset": "blur"}).status_code == 200
-        assert finished()["state"] == "done"
+        assert ui.finished()["state"] == "done"
         out = tmp_path / "render.mp4"
         out.write_bytes(c.get(f"{base}/download/render.mp4").content)
     assert _detail_left(frames, decode(out), boxes) == []
