@@ -16,6 +16,7 @@ import csv
 import hashlib
 import importlib
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -846,3 +847,22 @@ def test_whole_person_redaction_covers_regions_no_face_was_seen_on(tmp_path: Pat
         person = model.detect(image, 0)[0].mask
         assert person.mean() > 0.2  # the man fills the frame
         assert (after.max(axis=2) <= 24)[person].mean() >= 0.95
+
+
+
+def test_no_person_object_but_a_redacted_floor_is_not_called_a_plain_transcode(
+        tmp_path: Path, samples_dir: Path, people_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """carphone with a grey card over the face (a newcomer's clip): no face, so no person object,
+    but the person regions the model gives on a few frames are redacted (the floor). The run
+    said "nothing to edit: the output is a plain transcode"; it now says what it redacts."""
+    from clips import write_clip
+    from editor.cli.main import main
+
+    frames = [f.copy() for f in decode(samples_dir / "carphone_pristine.mp4")[:40]]
+    for f in frames:
+        f[20:95, 45:125] = 128
+    video = write_clip(tmp_path / "card.mp4", frames, pix_fmt="yuv444p", options={"crf": "0"})
+    assert main(["run", str(video), "-o", str(tmp_path / "blur.mp4"), "--preset", "blur", "--detect", "people"]) == 0
+    said = capsys.readouterr().err
+    assert "no objects found by people" in said and "plain transcode" not in said, said
+    assert re.search(r"detections on \d+ frames are redacted on their own frames", said), said

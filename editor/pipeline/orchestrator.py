@@ -169,7 +169,10 @@ class Pipeline:
                                    found.detected_frames, found.detections, found.seconds)
         if not found.prompts.objects:
             what = " or ".join(found.detectors)
-            rest = "only the prompted objects are edited" if req.prompts is not None else \
+            floor = sum(1 for dets in found.floor.values() if dets)
+            redacts = req.preset is not None and any(s.use in REDACTION_STAGES for s in req.preset.stages)
+            rest = f"detections on {floor} frames are redacted on their own frames" if floor and redacts else \
+                "only the prompted objects are edited" if req.prompts is not None else \
                 "nothing to edit: the output is a plain transcode"
             log.warning("no objects found by %s in %s (%d frames detected, minimum score %g); %s",
                         what, Path(video.path).name, found.detected_frames, req.detect.min_score, rest)
