@@ -119,10 +119,17 @@ def sample_aspect_ratio(stream: av.video.stream.VideoStream, rotation: int) -> F
     return 1 / Fraction(sar) if rotation in (90, 270) else Fraction(sar)
 
 
+def _side_data(frame: av.VideoFrame) -> list:
+    """The frame's side data entries (``av.sidedata.SideData``): PyAV 18.1.0's container
+    iterates over the entries themselves, 18.1.1's (a mapping) over their types, the keys."""
+    container = frame.side_data
+    return [entry if hasattr(entry, "type") else container[entry] for entry in iter(container)]
+
+
 def hdr_metadata(frame: av.VideoFrame) -> tuple[MasteringDisplay | None, ContentLight | None]:
     """HDR10 mastering-display and content-light side data of a decoded frame."""
     mastering = light = None
-    for sd in frame.side_data:
+    for sd in _side_data(frame):
         kind = getattr(sd.type, "name", "")
         data = bytes(sd)
         if kind == "MASTERING_DISPLAY_METADATA" and len(data) >= 88:
