@@ -298,8 +298,8 @@ def check_output_format(path: Path, container: str | None) -> None:
     FFmpeg cannot tell the output's container from ``path``'s extension and no
     ``container`` (``--container``) names it — e.g. ``-o out.txt``, which before failed only
     at the first encoded frame, after the detection and tracking had run."""
-    if container or str(path) == "-":  # "-": check_output says why standard output is refused
-        return
+    if container or str(path) == "-" or path.exists():  # check_output says why "-", an existing
+        return                                              # file, a directory or a device is refused
     ext = path.suffix.lower().lstrip(".")
     if ext and ext in _output_extensions():
         return
