@@ -65,6 +65,30 @@ def test_every_ui_route_is_in_the_http_api_docs() -> None:
     assert not rows - routes, f"rows of docs/ui.md's HTTP API table that are no route: {sorted(rows - routes)}"
 
 
+
+def test_the_curl_example_calls_only_routes() -> None:
+    """Every request of docs/ui.md's curl example (its ``sh`` block: a script against a running
+    server, not run here) is a route of the UI's server with that method: ``-X METHOD`` or
+    GET, the path after ``$URL`` with ``$SID`` for the session id. Renaming a route or a
+    method fails here (the README test checks the ``bash`` blocks; this one is ``sh``)."""
+    text = (REPO / "docs" / "ui.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 1
+    routes = {(method, re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$"))
+              for method, path in _ui_routes()}
+    calls = []
+    for line in blocks[0].splitlines():
+        for request in re.findall(r"curl [^;|)]*", line):
+            url = re.search(r"\$URL(/\S*)", request)
+            assert url, f"no $URL in {request!r}"
+            method = re.search(r"-X (\w+)", request)
+            path = url[1].strip("'\"").replace("$SID", "s1")
+            calls.append((method[1] if method else "GET", path))
+    assert len(calls) >= 10
+    for method, path in calls:
+        assert any(m == method and pattern.match(path) for m, pattern in routes), \
+            f"docs/ui.md's curl example calls {method} {path}, which is no route of the UI's server"
+
 def _build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(root / "mkdocs.yml"),
                            "-d", str(site)], cwd=root, capture_output=True, text=True, timeout=300,

@@ -49,8 +49,9 @@ def test_no_hold_across_frames_without_a_track_nor_out_of_the_frame() -> None:
     held = HeldExtent(reach=10)
     held.observe(items, [1])
     assert not held.mask(items[5], 1).any()
-    # an object that left over the right border: its extent moved out of the frame holds nothing
-    boxes = [(40, 100 + 20 * t, 70, 130 + 20 * t) for t in range(3)] + [None] * 5
+    # an object leaving over the right border (10 px a frame): held where it still is partly
+    # inside (frame 3: x 140-170), nothing once its extent moved out of the frame (frame 7)
+    boxes = [(40, 110 + 10 * t, 70, 140 + 10 * t) for t in range(3)] + [None] * 5
     items = _items(boxes, [0.97] * 3 + [0.3] * 5)
     held = HeldExtent(reach=10)
     held.observe(items, [1])
