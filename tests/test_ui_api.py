@@ -447,7 +447,7 @@ def test_a_frame_shows_its_prompts_over_the_tracked_masks(client: TestClient) ->
     """After tracking, a correction on a frame replaces that object's tracked mask there (in
     the label map directly), other objects keep theirs; the smaller object stays in front."""
     from editor.api.masks import compose_label_map, split_label_map
-    from editor.ui.server import page_labels
+    from editor.ui.routes.frames import page_labels
 
     sid = _session_with_prompt(client)
     client.post(f"/api/sessions/{sid}/prompts", json={"frame": 10, "object": 2, "box": [76, 73, 106, 107]})
