@@ -490,8 +490,8 @@ class FaceDetectorOptions(BackendOptions):
     coarse_face: float = Field(32.0, ge=4.0, le=2048.0)
     """Faces at least this high (frame pixels) are searched for on every frame by the coarse
     levels of the pyramid (scale 22 / coarse_face and coarser). The finer levels, for faces
-    between ``min_face`` and this, run on every ``fine_every``-th frame and, on the frames
-    between, in windows around the small faces of the previous frame. At or below
+    between ``min_face`` and this, run on every ``fine_every``-th frame, and on every frame in
+    windows around the small faces of the previous frame. At or below
     ``min_face``: the whole pyramid on every frame."""
     fine_every: int = Field(8, ge=1)
     """The fine levels (faces smaller than ``coarse_face``) search the whole frame on every
@@ -719,7 +719,7 @@ class CenterFaceDetector:
         full = not follows or self._since_full + 1 >= self.options.fine_every
         if not follows:
             self._verdicts = _Verdicts(self.options.threshold)
-        faces = self.propose(image, full=full, around=None if full else self._previous)
+        faces = self.propose(image, full=full, around=self._previous if follows else None)
         if self.options.verify and faces.scores.size:
             scores = self.verify(image, faces.boxes, self._verdicts if follows else None, faces.scores,
                                  self._previous.boxes)
@@ -768,22 +768,26 @@ class CenterFaceDetector:
     def propose(self, image: np.ndarray, *, full: bool = True, around: RawFaces | None = None) -> RawFaces:
         """Candidate faces of the multi-scale tiled search (heat-map peaks at or above
         ``candidate_threshold``), NMS-merged, in frame pixels. ``full``: every level; else the
-        coarse levels, and the fine ones only in windows around the faces ``around`` smaller
-        than ``coarse_face``. Raises ``ValueError`` for an image that is not H×W×3 uint8."""
+        coarse levels and the fine ones only in windows. ``around`` (the previous frame's
+        faces): the fine search also runs in a window centred on each of them smaller than
+        ``coarse_face``, on every frame, the whole-frame fine search's too — where a small face
+        lies on the network's input grid changes its peak: a 16 px face peaked at 0.09 in its
+        tile of the fine level and at 0.56 in a window centred on it (a newcomer's clip of
+        eight 13–18 px faces: one bare on frames 57–58 after a whole-frame search missed it),
+        so a face found once is looked for where it was. A crowd whose windows would cost more
+        than the whole fine level gets the whole fine search instead. Raises ``ValueError`` for
+        an image that is not H×W×3 uint8."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 H×W×3 image, got {image.dtype} {image.shape}")
         height, width = image.shape[:2]
         coarse, fine = self._tiers(width, height)
         small = np.zeros((0, 4), np.float32)
-        if not full and fine and around is not None and around.scores.size:
+        full_fine = full
+        if fine and around is not None and around.scores.size:
             small = around.boxes[(around.boxes[:, 3] - around.boxes[:, 1]) < self.options.coarse_face * 1.5]
             # many small faces (a crowd): the whole fine search costs less than their windows
             if len(small) * AROUND_SIDE ** 2 > sum(level.width * level.height for level in fine):
                 full_fine, small = True, small[:0]
-            else:
-                full_fine = False
-        else:
-            full_fine = full
         found = [self._level(image, level) for level in ((fine if full_fine else []) + coarse)]
         if len(small):
             found.append(self._around(image, small, max(level.sx for level in fine)))
