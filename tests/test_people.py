@@ -569,7 +569,7 @@ def test_masks_are_steadier_along_the_motion(samples_dir: Path, people_dir: Path
         return float(np.mean([np.count_nonzero(a ^ b) / max(1, np.count_nonzero(b)) for a, b in zip(masks, masks[1:])]))
 
     raw, steady = change(0.0), change(people.PeopleDetectorOptions().smoothing)
-    assert steady < 0.75 * raw, (raw, steady)  # measured 0.176 → 0.103 (motion included in both)
+    assert steady < 0.75 * raw, (raw, steady)  # measured 0.195 → 0.114 (0.138 before the closer view was joined with it; motion included)
 
 
 def _people_masks(frames: list[np.ndarray], people_dir: Path, **options: object) -> list[np.ndarray]:
