@@ -76,13 +76,19 @@ class Recipe:
 
 
 def compose(recipe: Recipe, video_frames: list[np.ndarray], truth: PersonMasks | None,
-            cards: dict[str, list[np.ndarray]] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+            cards: dict[str, list[np.ndarray]] | None = None, backgrounds: list[np.ndarray] | None = None
+            ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The composite's frames (RGB uint8 H×W×3, ``recipe.frames`` of them) and their truth
     (uint8 H×W label maps: 0 background, ``k`` the ``k``-th walker where visible).
     ``video_frames``: the decoded frames of ``recipe.video``; ``truth``: its hand-drawn masks
-    (needed for cutouts); ``cards``: each card's clip name → its decoded frames."""
+    (needed for cutouts); ``cards``: each card's clip name → its decoded frames;
+    ``backgrounds``: a moving background instead of ``recipe.background``'s still frame — frame
+    ``t`` is pasted over ``backgrounds[t]`` (RGB uint8, the cutouts' frame size, at least
+    ``recipe.frames`` of them), which is then the true background of the composite's frame ``t``."""
     background = video_frames[recipe.background]
     height, width = background.shape[:2]
+    if backgrounds is not None and (len(backgrounds) < recipe.frames or backgrounds[0].shape != background.shape):
+        raise ValueError(f"backgrounds: {recipe.frames} frames of {background.shape} wanted")
     cutouts: list[tuple[np.ndarray, np.ndarray] | None] = []
     for w in recipe.walkers:
         if w.video is not None:
@@ -95,7 +101,8 @@ def compose(recipe: Recipe, video_frames: list[np.ndarray], truth: PersonMasks |
         cutouts.append((video_frames[w.frame][:, x0:x1], mask[:, x0:x1]))
     images, labels = [], []
     for t in range(recipe.frames):
-        image, label = background.copy(), np.zeros((height, width), np.uint8)
+        image = (background if backgrounds is None else backgrounds[t]).copy()
+        label = np.zeros((height, width), np.uint8)
         for k, (w, cut) in enumerate(zip(recipe.walkers, cutouts), start=1):
             x = w.x(t, recipe.frames)
             if cut is None:

@@ -100,9 +100,9 @@ class BackgroundMemory:
         m = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ to_canvas
         size = (x1 - x0, y1 - y0)
         colour = cv2.warpPerspective(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        ok = cv2.warpPerspective(valid.view(np.uint8), m, size, flags=cv2.INTER_NEAREST,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        ok = cv2.erode(ok, np.ones((3, 3), np.uint8)) > 0  # no interpolation across the edge
+        ok = _whole_taps(valid, m, size, cv2.BORDER_REPLICATE) & (cv2.warpPerspective(
+            np.ones(valid.shape, np.uint8), m, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0) > 0)
         state = self.state[y0:y1, x0:x1]
         if kind == SYNTHETIC:
             ok &= state == EMPTY
@@ -121,8 +121,7 @@ class BackgroundMemory:
         state = cv2.warpPerspective(self.state, m, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                                     borderValue=EMPTY)
         # a colour interpolated with an empty canvas pixel is not trusted
-        stored = cv2.erode((state != EMPTY).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        state[~stored] = EMPTY
+        state[~_whole_taps(self.state != EMPTY, m, size, cv2.BORDER_CONSTANT)] = EMPTY
         return colour, state
 
     def close(self) -> None:
@@ -136,3 +135,16 @@ class BackgroundMemory:
             except OSError:
                 pass
         self._files = []
+
+
+def _whole_taps(valid: np.ndarray, m: np.ndarray, size: tuple[int, int], border: int) -> np.ndarray:
+    """Bool (``size`` = (w, h)): the pixels of ``valid`` (bool) warped by homography ``m``
+    whose bilinear sample takes every tap with a weight from ``valid`` pixels (``border``:
+    what lies beyond ``valid``'s edge — ``BORDER_REPLICATE``: a frame's edge pixel stands
+    for the half pixel beyond it). Exactly where a sample falls on a pixel its neighbours
+    weigh nothing, so a frame's edge rows and columns, and the pixels beside a hole, are kept
+    when the warp is a whole-pixel shift — a 3×3 erosion dropped them on every frame, and a
+    hole reaching the frame's edge had those rows synthesised again on each frame."""
+    taps = cv2.warpPerspective(valid.view(np.uint8) * np.uint8(255), m, size, flags=cv2.INTER_LINEAR,
+                               borderMode=border, borderValue=0)
+    return taps == 255
