@@ -426,3 +426,46 @@ def test_a_masks_folder_covers_what_run_covers_with_its_label_maps_alone(tmp_pat
         assert _detail(elsewhere, box) <= 0.1 * _detail(source, box), t  # the label maps alone
         assert _detail(from_masks[t], box) <= 0.1 * _detail(source, box), t
     assert edited == 15  # the runner's frames, over the border to frame 14 (carried)
+
+
+SPLIT = 12
+
+
+class ScaleStepDetector:
+    """The disc of :func:`scene` on every frame, boxed tightly up to frame :data:`SPLIT` and
+    from there 2.4 times larger around the same face (a detector that found it at another scale
+    step): association's size gate splits it into two tracks, ``face-1`` and ``face-2``."""
+
+    def detect(self, image: np.ndarray, frame_index: int) -> list[Detection]:
+        cx, cy = _disc(frame_index)
+        r = 14.0 if frame_index < SPLIT else 34.0
+        return [Detection((cx - r, cy - r, cx + r + 1, cy + r + 1), 0.9, "face")]
+
+
+class ScaleStepPlugin:
+    @hookimpl
+    def editor_register_detectors(self, register):  # noqa: ANN001
+        register(DetectorSpec("faces", ScriptedOptions, lambda context, options: ScaleStepDetector(),
+                              kind="classic", labels=("face",)))
+
+
+def test_a_face_kept_by_name_stays_sharp_where_its_track_splits(clip: Path, tmp_path: Path) -> None:
+    """``--keep face-1``: where association splits the kept face into two tracks, the new track
+    is theirs by tracking evidence (the kept face's own mask followed onto its first detection,
+    :mod:`editor.pipeline.keep_continuation`) and the face stays sharp after the split too — it
+    was blurred from the split on. The blink, another detection, stays covered."""
+    pm = PluginManager(external=False)
+    pm.unregister(name="detectors")
+    pm.register(ScaleStepPlugin(), "scale-step")
+    from editor.detection import detect_objects
+
+    found = detect_objects(clip, ["faces"], DetectOptions(), plugins=pm)
+    assert [(t.first_frame, t.last.frame) for t in found.tracks] == [(0, SPLIT - 1), (SPLIT, T - 1)]
+    out = tmp_path / "kept.mp4"
+    Pipeline(pm).run(RunRequest(clip, output=out, preset=load_preset("blur"), detect=DetectOptions(),
+                                keep=("face-1",)))
+    frames = {f.index: f.image for f in iter_frames(out)}
+    for t in range(T):
+        cx, cy = _disc(t)
+        box = (cx - 8, cy - 8, cx + 8, cy + 8)
+        assert _detail(frames[t], box) >= 0.8 * _detail(scene(t), box), t

@@ -490,13 +490,21 @@ def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None
     detected = set(objects.detection.objects) if objects.detection is not None else set()
     kept = [o for o in objects.prompts.objects if o.keep and o.id not in detected]
     faces: set[int] = set()
-    if not kept:
-        return faces
-    with FrameSource(tracking.video_path, cache_size=2, stream=stream) as source:
-        own = {obj.id: _faces_on(tracking, objects, obj, source) for obj in kept}
-    for obj in kept:
-        faces |= own[obj.id] | continued_tracks(tracking, obj, own[obj.id], objects.tracks, objects.floor,
-                                                tracking.work_dir / f"keep-{obj.id}", objects.prompts.source, stream)
+    if kept:
+        with FrameSource(tracking.video_path, cache_size=2, stream=stream) as source:
+            own = {obj.id: _faces_on(tracking, objects, obj, source) for obj in kept}
+        for obj in kept:
+            faces |= own[obj.id] | continued_tracks(tracking, obj, own[obj.id], objects.tracks, objects.floor,
+                                                    tracking.work_dir / f"keep-{obj.id}", objects.prompts.source,
+                                                    stream)
+    # a detected face kept by name (--keep face-3): its track, and the track continuing it where
+    # association split the face in two (its box jumped a detector's scale step, or it was
+    # missed longer than association waits) — by the same tracking evidence: the kept face's
+    # own mask followed without a loss onto the new track's first detection (issue 22)
+    for obj in objects.prompts.objects:
+        if obj.keep and obj.id in detected and obj.id in objects.tracks:
+            faces |= continued_tracks(tracking, obj, {obj.id}, objects.tracks, objects.floor,
+                                      tracking.work_dir / f"keep-{obj.id}", objects.prompts.source, stream)
     return faces
 
 
