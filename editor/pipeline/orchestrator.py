@@ -478,7 +478,8 @@ def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None
     on the new track's first, no other new face there), never by look: a lookalike coming out
     where the kept person would (a newcomer's copy of the same man behind a pillar) was kept
     bare on 16 frames. Otherwise the kept person is covered from there unless clicked again on
-    a later frame. Decided by track, once: a face
+    a later frame. A face kept by name is continued past a split of its track by the same
+    evidence (its own tracked mask). Decided by track, once: a face
     lying on the kept object's mask on some other frame may be a neighbour's passing in front
     of them, and stays covered (:func:`editor.api.stages.redaction_layers`). A kept object that is not itself detected and has no detection on it on any of
     its prompted frames is a one-line :class:`~editor.api.errors.PromptError` — keeping a
