@@ -25,6 +25,9 @@ continues the lost face track ``A`` with the track ``B`` when all of these hold:
   detection that joined no track, or two new ones, leave it undecided: nothing is kept).
 
 Anything less keeps nothing: the kept person is covered from the loss on, the safe side.
+A face kept by name (``--keep face-3``) is continued by the same rules with ``obj`` the face
+itself (:func:`editor.pipeline.orchestrator._kept_faces`): where association split it into two
+tracks, the second one's tracked mask covered it on every frame.
 A continued track may itself be lost and continued in turn.
 """
 from __future__ import annotations

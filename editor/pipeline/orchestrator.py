@@ -27,7 +27,7 @@ from editor.api.files import AtomicOutput, check_output, require_space, scratch_
 from editor.api.detectors import FrameDetection
 from editor.api.limits import queue_frames
 from editor.api.masks import (OBJECTS_FILE, MaskFolderWriter, MasksManifest, foreign_entries, iter_mask_folder,
-                               load_frame_detections)
+                               load_frame_detections, with_floor)
 from editor.pipeline.keep_continuation import continued_tracks
 from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
@@ -375,7 +375,8 @@ class Pipeline:
                                       kept=frozenset(self._kept(req, objects)))
             with contextlib.closing(items):  # a failing write stops the decode and tracking threads
                 for item in items:
-                    writer.write(item.index, item.labels, item.detections)
+                    # the floor in the label maps too: the folder covers what `run` covers
+                    writer.write(item.index, with_floor(item.labels, item.detections), item.detections)
                     n += 1
                     if on_frame is not None:
                         on_frame(n)
@@ -477,7 +478,8 @@ def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None
     on the new track's first, no other new face there), never by look: a lookalike coming out
     where the kept person would (a newcomer's copy of the same man behind a pillar) was kept
     bare on 16 frames. Otherwise the kept person is covered from there unless clicked again on
-    a later frame. Decided by track, once: a face
+    a later frame. A face kept by name is continued past a split of its track by the same
+    evidence (its own tracked mask). Decided by track, once: a face
     lying on the kept object's mask on some other frame may be a neighbour's passing in front
     of them, and stays covered (:func:`editor.api.stages.redaction_layers`). A kept object that is not itself detected and has no detection on it on any of
     its prompted frames is a one-line :class:`~editor.api.errors.PromptError` — keeping a
@@ -489,13 +491,21 @@ def _kept_faces(tracking: TrackingSession, objects: _Objects, stream: int | None
     detected = set(objects.detection.objects) if objects.detection is not None else set()
     kept = [o for o in objects.prompts.objects if o.keep and o.id not in detected]
     faces: set[int] = set()
-    if not kept:
-        return faces
-    with FrameSource(tracking.video_path, cache_size=2, stream=stream) as source:
-        own = {obj.id: _faces_on(tracking, objects, obj, source) for obj in kept}
-    for obj in kept:
-        faces |= own[obj.id] | continued_tracks(tracking, obj, own[obj.id], objects.tracks, objects.floor,
-                                                tracking.work_dir / f"keep-{obj.id}", objects.prompts.source, stream)
+    if kept:
+        with FrameSource(tracking.video_path, cache_size=2, stream=stream) as source:
+            own = {obj.id: _faces_on(tracking, objects, obj, source) for obj in kept}
+        for obj in kept:
+            faces |= own[obj.id] | continued_tracks(tracking, obj, own[obj.id], objects.tracks, objects.floor,
+                                                    tracking.work_dir / f"keep-{obj.id}", objects.prompts.source,
+                                                    stream)
+    # a detected face kept by name (--keep face-3): its track, and the track continuing it where
+    # association split the face in two (its box jumped a detector's scale step, or it was
+    # missed longer than association waits) — by the same tracking evidence: the kept face's
+    # own mask followed without a loss onto the new track's first detection (issue 22)
+    for obj in objects.prompts.objects:
+        if obj.keep and obj.id in detected and obj.id in objects.tracks:
+            faces |= continued_tracks(tracking, obj, {obj.id}, objects.tracks, objects.floor,
+                                      tracking.work_dir / f"keep-{obj.id}", objects.prompts.source, stream)
     return faces
 
 
