@@ -85,7 +85,11 @@ class Detector(Protocol):
         (:func:`editor.detection.scan.scan`), each chunk starting with ``new_shot()``;
         ``limits(width, height)`` — one line (``str``) saying what the detector cannot find
         on frames of that size (faces below its smallest size), else ``None``: the pass logs
-        it once as a warning.
+        it once as a warning; ``look_again(image, detections)`` — for detections of the
+        previous frame, the same objects looked for on ``image`` where they were (a list of
+        :class:`Detection`, those found, where they were found): the pass asks it for what
+        the previous frame had and this one lacks, so a detector started afresh on a chunk
+        of frames (or one whose search missed an object a frame) keeps what it had found.
         """
         ...
 

@@ -107,6 +107,15 @@ KNOWN_IOU = 0.5
 is the same thing: it keeps the verified score until the next whole-frame search looks again."""
 KNOWN_RISE = 0.1
 """…unless its search peak rose by more than this since it was verified…"""
+PHASE = 8
+"""Level pixels by which every other whole-frame fine search shifts its tiles (down and right):
+where a face near the smallest size lies on the network's input grid decides its heat-map
+peak, with a period of 16 px — measured on 13–16 px faces (carphone heads pasted over
+bigbuckbunny at 1280×720, a newcomer's clip) at shifts of 0, 8, 16 and 24 px: peaks 0.04–0.10
+at 0 and 16, 0.21–0.46 at 8 and 24, the candidate threshold 0.1. The whole-frame fine searches
+of frames ``k · fine_every`` alternate between the two (by frame index: odd ``k`` shifted),
+so a small face the one misses is proposed by the next; the first frame of a sequence (a
+video's, a shot's, a chunk's), with no earlier face to look for again, is searched at both."""
 REVERIFY = 24
 """…or the verdict is this many frames old (about a second): looked at again."""
 
@@ -719,7 +728,10 @@ class CenterFaceDetector:
         full = not follows or self._since_full + 1 >= self.options.fine_every
         if not follows:
             self._verdicts = _Verdicts(self.options.threshold)
-        faces = self.propose(image, full=full, around=self._previous if follows else None)
+        # the first frame of a sequence (a video's, a shot's, a chunk's) has no earlier face to
+        # look for again: both phases; then the whole-frame fine searches alternate
+        phases = (0, PHASE) if not follows else (PHASE,) if (frame_index // self.options.fine_every) % 2 else (0,)
+        faces = self.propose(image, full=full, around=self._previous if follows else None, phases=phases)
         peaks = faces.scores
         if self.options.verify and faces.scores.size:
             scores = self.verify(image, faces.boxes, self._verdicts if follows else None, faces.scores,
@@ -773,7 +785,8 @@ class CenterFaceDetector:
         self._previous = RawFaces.empty()
         self._verdicts = _Verdicts(self.options.threshold)
 
-    def propose(self, image: np.ndarray, *, full: bool = True, around: RawFaces | None = None) -> RawFaces:
+    def propose(self, image: np.ndarray, *, full: bool = True, around: RawFaces | None = None,
+                phases: tuple[int, ...] = (0,)) -> RawFaces:
         """Candidate faces of the multi-scale tiled search (heat-map peaks at or above
         ``candidate_threshold``), NMS-merged, in frame pixels. ``full``: every level; else the
         coarse levels and the fine ones only in windows. ``around`` (the previous frame's
@@ -783,8 +796,10 @@ class CenterFaceDetector:
         tile of the fine level and at 0.56 in a window centred on it (a newcomer's clip of
         eight 13–18 px faces: one bare on frames 57–58 after a whole-frame search missed it),
         so a face found once is looked for where it was. A crowd whose windows would cost more
-        than the whole fine level gets the whole fine search instead. Raises ``ValueError`` for
-        an image that is not H×W×3 uint8."""
+        than the whole fine level gets the whole fine search instead. ``phases``: the whole
+        fine levels are searched once per phase, their tiles shifted by that many level pixels
+        (:data:`PHASE`). Raises
+        ``ValueError`` for an image that is not H×W×3 uint8."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 H×W×3 image, got {image.dtype} {image.shape}")
         height, width = image.shape[:2]
@@ -796,7 +811,8 @@ class CenterFaceDetector:
             # many small faces (a crowd): the whole fine search costs less than their windows
             if len(small) * AROUND_SIDE ** 2 > sum(level.width * level.height for level in fine):
                 full_fine, small = True, small[:0]
-        found = [self._level(image, level) for level in ((fine if full_fine else []) + coarse)]
+        found = [self._level(image, level, phase) for level in (fine if full_fine else []) for phase in phases]
+        found += [self._level(image, level) for level in coarse]
         if len(small):
             found.append(self._around(image, small, max(level.sx for level in fine)))
         faces = RawFaces.concat(found)
@@ -915,7 +931,29 @@ class CenterFaceDetector:
             missing = _iou_matrix(prev.boxes, faces.boxes).max(axis=1) < KNOWN_IOU / 2
         if not missing.any():
             return RawFaces.empty()
-        boxes, marks = prev.boxes[missing], prev.landmarks[missing]
+        return self._found_again(image, prev.boxes[missing], prev.landmarks[missing])
+
+    def look_again(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Detection]:
+        """The faces of ``detections`` (the previous frame's, frame pixels) found again on
+        ``image`` (RGB uint8 H×W×3) where they were, as :meth:`carried` finds them: the
+        detection pass's stitch across the start of a chunk of frames, where this detector
+        begins afresh (:func:`editor.detection.scan.scan`). Only ``face`` detections are
+        looked for; what the looks do not find is left out."""
+        faces = [d for d in detections if d.label == LABEL]
+        if not faces:
+            return []
+        boxes = np.array([d.box for d in faces], np.float32)
+        marks = np.array([d.landmarks if len(d.landmarks) == 5 else [((d.box[0] + d.box[2]) / 2,
+                                                                       (d.box[1] + d.box[3]) / 2)] * 5
+                          for d in faces], np.float32)
+        again = self._found_again(image, boxes, marks)
+        return [Detection(tuple(float(v) for v in box), float(score), LABEL,  # type: ignore[arg-type]
+                          tuple((float(x), float(y)) for x, y in m))
+                for box, score, m in zip(again.boxes, again.scores, again.landmarks)]
+
+    def _found_again(self, image: np.ndarray, boxes: np.ndarray, marks: np.ndarray) -> RawFaces:
+        """Faces at ``boxes`` (K×4, frame pixels; ``marks`` their K×5×2 landmarks) looked
+        for again on ``image`` (:meth:`carried`)."""
         scores, found = self._looks(image, boxes, VERIFY_SIZES[0])
         ok = (scores >= self.options.threshold) & ~np.isnan(found).any(axis=1)
         if ok.any():
@@ -955,7 +993,10 @@ class CenterFaceDetector:
                 dropped.add(int(j) if peaks[i] >= peaks[j] else int(i))
         return np.array([k for k in keep if k not in dropped], np.int64)
 
-    def _level(self, image: np.ndarray, level: Level) -> RawFaces:
+    def _level(self, image: np.ndarray, level: Level, phase: int = 0) -> RawFaces:
+        """The faces of one level: its tiles, shifted down and right by ``phase`` level pixels
+        (the level's image moved into them; what that pushes past the last tile, ``phase``
+        pixels along the right and bottom edges, is left to the unshifted searches)."""
         height, width = image.shape[:2]
         if (level.width, level.height) == (width, height):
             scaled = image
@@ -963,6 +1004,8 @@ class CenterFaceDetector:
             upscale = level.width > width
             scaled = cv2.resize(image, (level.width, level.height),
                                 interpolation=cv2.INTER_LINEAR if upscale else cv2.INTER_AREA)
+        if phase:
+            scaled = cv2.copyMakeBorder(scaled, phase, 0, phase, 0, cv2.BORDER_CONSTANT, value=0)
         found: list[RawFaces] = []
         tiles = level.tiles
         for first in range(0, len(tiles), self.options.batch):
@@ -975,12 +1018,13 @@ class CenterFaceDetector:
             for k, t in enumerate(group):
                 faces = decode(out, k, self.options.candidate_threshold)
                 if faces.scores.size:
-                    found.append(self._keep(faces, t, level))
+                    found.append(self._keep(faces, t, level, phase))
         return RawFaces.concat(found)
 
     @staticmethod
-    def _keep(faces: RawFaces, tile: Tile, level: Level) -> RawFaces:
-        """The tile's faces that are its own and whole, moved to frame pixels."""
+    def _keep(faces: RawFaces, tile: Tile, level: Level, phase: int = 0) -> RawFaces:
+        """The tile's faces that are its own and whole, moved to frame pixels (``phase``: the
+        level's image was shifted that much into the tiles)."""
         b = faces.boxes
         cx, cy = (b[:, 0] + b[:, 2]) / 2 + tile.x, (b[:, 1] + b[:, 3]) / 2 + tile.y
         x0, y0, x1, y1 = tile.core
@@ -996,7 +1040,7 @@ class CenterFaceDetector:
             keep &= b[:, 3] < level.tile_h - EDGE_MARGIN
         if not keep.any():
             return RawFaces.empty()
-        shift = np.array([tile.x, tile.y], np.float32)
+        shift = np.array([tile.x - phase, tile.y - phase], np.float32)
         scale = np.array([level.sx, level.sy], np.float32)
         boxes = (b[keep].reshape(-1, 2, 2) + shift) / scale
         marks = (faces.landmarks[keep] + shift) / scale

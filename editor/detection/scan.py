@@ -178,6 +178,60 @@ def _detect(detectors: Mapping[str, Detector], frame: Frame, options: DetectOpti
                   weak_obs, weak_names, [appearance(image, o.box) for o in weak_obs])
 
 
+STITCH_IOU = 0.25
+"""A detection of the previous frame that no detection of this frame (same detector and
+label) overlaps by this much (intersection over union) is looked for again (:func:`_stitch`):
+half of :data:`editor.detection.centerface.KNOWN_IOU`, the overlap from which the face
+detector takes two boxes on consecutive frames for the same face."""
+
+
+def _stitch(here: _Found, previous: _Found, frame: Frame, lookers: Mapping[str, Detector],
+            options: DetectOptions) -> None:
+    """Add to ``here`` (a frame's detections) what ``previous`` (the frame before's, same
+    shot) had and ``here`` lacks, where a detector with ``look_again`` finds it again on
+    ``frame`` (:class:`~editor.api.detectors.Detector`): the detectors of a parallel pass
+    start afresh on each chunk of frames, and a small face their first search misses there
+    (where it lies on the network's input grid decides its peak) was bare for the whole
+    chunk (a newcomer's clip: 13–16 px faces on frames 16–19 and 64–74) though found on the
+    frame before. Stitched in display order on the calling thread, from the detections
+    already final, so the result depends on the frames only. Found again with a score of at
+    least ``min_score`` they join the kept detections, from ``weak_score`` the weak ones."""
+    for name, looker in lookers.items():
+        before = [o for o, n in zip(previous.observations + previous.weak, previous.names + previous.weak_names)
+                  if n == name]
+        now = [o for o, n in zip(here.observations + here.weak, here.names + here.weak_names) if n == name]
+        missing = [o for o in before
+                   if not any(o.label == m.label and iou(o.box, m.box) >= STITCH_IOU for m in now)]
+        if not missing:
+            continue
+        start = time.perf_counter()
+        try:
+            again = looker.look_again(frame.rgb8, [Detection(o.raw_box, o.score, o.label) for o in missing])  # type: ignore[attr-defined]
+        except TrackeditError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - name the detector
+            raise PluginError(f"detector {name!r} failed on frame {frame.index} "
+                              f"({' '.join(str(exc).split()) or type(exc).__name__})") from exc
+        here.seconds += time.perf_counter() - start
+        image = frame.rgb8
+        for d in again:
+            if not _finite(d) or d.score < min(options.weak_score, options.min_score):
+                continue
+            box = clip_box(d.box, frame.width, frame.height)
+            if box is None or any(d.label == m.label and iou(box, m.box) >= STITCH_IOU for m in now):
+                continue
+            o = Observation(frame.index, box, tuple(map(float, d.box)), float(d.score), d.label, None, d.verified)
+            now.append(o)
+            if d.score >= options.min_score:
+                here.observations.append(o)
+                here.names.append(name)
+                here.looks.append(appearance(image, box))
+            else:
+                here.weak.append(o)
+                here.weak_names.append(name)
+                here.weak_looks.append(appearance(image, box))
+
+
 def _restart(detectors: Mapping[str, Detector]) -> None:
     """A detector that follows frames starts afresh (a cut, or a chunk's first frame)."""
     for detector in detectors.values():
@@ -239,21 +293,29 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
             yield frame, cut, schedule.due(frame.index, cut)
 
     if forks is None:
-        def found_frames() -> Iterator[tuple[int, bool, _Found | None]]:
+        def found_frames() -> Iterator[tuple[int, bool, _Found | None, Frame]]:
             for frame, cut, due in marked():
                 if cut:
                     _restart(detectors)
-                yield frame.index, cut, _detect(detectors, frame, options) if due else None
+                yield frame.index, cut, _detect(detectors, frame, options) if due else None, frame
         stream = found_frames()
+        lookers = {name: d for name, d in detectors.items() if callable(getattr(d, "look_again", None))}
     else:
         chunk = chunk_frames(video.width, video.height)
         stream = _parallel(marked(), forks[:workers_for(video.width, video.height, chunk)], options, chunk)
+        lookers = {name: d.fork() for name, d in detectors.items()  # type: ignore[attr-defined]
+                   if callable(getattr(d, "look_again", None))}
     runs = WeakRuns(options.every)
+    previous: _Found | None = None
     try:
-        for f, cut, here in stream:
+        for f, cut, here, frame in stream:
             if cut:
                 assoc.cut()
                 runs.cut()
+                previous = None
+            if here is not None and previous is not None and lookers:
+                _stitch(here, previous, frame, lookers, options)
+            previous = here
             if here is not None:
                 result.detector_seconds += here.seconds
                 result.detected_frames.append(f)
@@ -264,6 +326,8 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
                 if kept:
                     result.detections[f] = kept
                 untaken = [(o, name) for o, name, track in zip(here.weak, here.weak_names, taken) if not track]
+                for o, name in runs.lead_into(f, here.observations):  # weakly seen before it was sure
+                    result.detections.setdefault(o.frame, []).append((o, name))
                 for o, name in runs.update(f, untaken):  # a steady weak face joins the floor
                     result.detections.setdefault(o.frame, []).append((o, name))
             result.frames = f + 1
@@ -297,8 +361,8 @@ _END = object()
 
 
 def _parallel(marked: Iterator[tuple[Frame, bool, bool]], forks: list[dict[str, Detector]], options: DetectOptions,
-              chunk: int) -> Iterator[tuple[int, bool, _Found | None]]:
-    """The detections of ``marked`` frames, in display order, found by one thread per set
+              chunk: int) -> Iterator[tuple[int, bool, _Found | None, Frame]]:
+    """The detections of ``marked`` frames (with each frame), in display order, found by one thread per set
     of ``forks``: chunk ``k`` (frames ``k·chunk`` … ``(k+1)·chunk − 1``) goes to thread
     ``k mod len(forks)``, which restarts its detectors at the chunk's first frame and at
     cuts. A feeding thread reads the frames; a failure anywhere stops every thread and is
@@ -347,7 +411,7 @@ def _parallel(marked: Iterator[tuple[Frame, bool, bool]], forks: list[dict[str, 
                 if cut or frame.index // chunk != current:
                     _restart(detectors)
                     current = frame.index // chunk
-                outbox[k].put((frame.index, cut, _detect(detectors, frame, options) if due else None))
+                outbox[k].put((frame.index, cut, _detect(detectors, frame, options) if due else None, frame))
         except BaseException as exc:  # noqa: BLE001 - raised in the consumer
             failure.append(exc)
             stop.set()
