@@ -48,7 +48,7 @@ from editor import hookimpl
 from editor.imaging import cryptomatte, rle
 from editor.api.errors import OutputError, PresetError
 from editor.api.files import AtomicOutput
-from editor.api.masks import MaskFolderWriter, present_ids, with_floor
+from editor.api.masks import MaskFolderWriter, present_ids
 from editor.api.names import safe_name
 from editor.api.stages import FrameItem, Stage, StageContext, StageOptions, StageSpec
 from editor.tracking.confidence import ConfidenceCollector
@@ -189,9 +189,7 @@ class ExportMasksStage(Stage):
         self._ann_id = 0
 
     def process(self, item: FrameItem) -> FrameItem:
-        # the frame's detections of the selected objects painted in (the floor a redaction
-        # covers, carried past the tracked masks' ends): the masks cover what a blur covers
-        labels = with_floor(item.labels, item.detections, self.ids)
+        labels = item.labels
         present = [i for i in present_ids(labels) if i in self.ids]
         selected = np.where(np.isin(labels, present), labels, 0).astype(np.uint8)
         if self.davis is not None:

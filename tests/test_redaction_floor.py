@@ -390,44 +390,6 @@ def test_the_floor_follows_a_face_over_the_border_and_through_a_gap(tmp_path: Pa
         assert _detail(frame.image, box) <= 0.1 * _detail(runner_scene(t), box), t
 
 
-def test_a_masks_folder_covers_what_run_covers_with_its_label_maps_alone(tmp_path: Path) -> None:
-    """``track --detect`` writes the floor into the label maps too: on the frames where only the
-    floor carried by the track's motion covers the runner (over the border, past the frames
-    the tracker follows it), the masks alone — as another editor uses them, without
-    ``detections.json`` — cover it as ``run`` does, and ``run --masks`` renders the same."""
-    clip = write_clip(tmp_path / "runner.mp4", [runner_scene(t) for t in range(16)], pix_fmt="yuv444p",
-                      options={"crf": "0"})
-    pm = PluginManager(external=False)
-    pm.unregister(name="detectors")
-    pm.register(SeenWholePlugin(), "seen-whole")
-    masks = tmp_path / "masks"
-    Pipeline(pm).track(RunRequest(clip, detect=DetectOptions()), masks)
-    ran = tmp_path / "run.mp4"
-    Pipeline(pm).run(RunRequest(clip, output=ran, preset=load_preset("blur"), detect=DetectOptions()))
-    rendered = tmp_path / "from-masks.mp4"
-    Pipeline(pm).run(RunRequest(clip, output=rendered, preset=load_preset("blur"), masks_dir=masks))
-    run_frames = {f.index: f.image for f in iter_frames(ran)}
-    from_masks = {f.index: f.image for f in iter_frames(rendered)}
-    reach = np.ones((2 * 12 + 1,) * 2, np.uint8)  # the blur preset's dilate + feather (6 + 6 px)
-    edited = 0
-    for t in range(16):
-        source = runner_scene(t)
-        labels = read_label_png(frame_png(masks, t))
-        changed = (np.abs(run_frames[t].astype(int) - source).max(axis=2) > 24).astype(np.uint8)
-        changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0  # not the encoder's noise
-        edited += int(changed.sum()) > 30
-        assert not (changed & ~(cv2.dilate((labels > 0).astype(np.uint8), reach) > 0)).any(), t
-        cx, cy = _runner(t)
-        x0, x1 = max(0, cx - 8), min(W, cx + 8)
-        if x1 - x0 < 4:
-            continue  # gone
-        box = (x0, cy - 8, x1, cy + 8)
-        elsewhere = np.where((labels > 0)[..., None], cv2.GaussianBlur(source, (0, 0), 8), source)
-        assert _detail(elsewhere, box) <= 0.1 * _detail(source, box), t  # the label maps alone
-        assert _detail(from_masks[t], box) <= 0.1 * _detail(source, box), t
-    assert edited == 15  # the runner's frames, over the border to frame 14 (carried)
-
-
 SPLIT = 12
 
 

@@ -139,31 +139,6 @@ def resolve_overlaps(masks: Mapping[int, np.ndarray], shape: tuple[int, int],
     return split_label_map(compose_label_map(masks, shape, boxes), list(masks))
 
 
-def with_floor(labels: np.ndarray, detections: Iterable[FrameDetection],
-               ids: Iterable[int] | None = None) -> np.ndarray:
-    """``labels`` (H×W uint8 label map, 0 = background) with the frame's detections that
-    belong to an object (:attr:`FrameDetection.object_id`; of ``ids`` when given) painted in
-    with that object's id — their ellipse, box or own mask (:meth:`FrameDetection.region`) —
-    on background pixels only (a tracked object's pixels keep their id: one object per
-    pixel). A new array; ``labels`` is not changed.
-
-    A redaction covers the union of the tracked masks and the frame's detections, among them
-    the floor carried by each track's motion past its first and last detection
-    (:func:`editor.detection.objects.carried`), where the tracked mask has already ended. A
-    masks folder written with the label maps alone left those frames bare for whoever blurs
-    with its masks in another editor; with this they cover what ``run`` covers (but the
-    detections that joined no track, which have no id: they stay in ``detections.json``)."""
-    out = labels.copy()
-    wanted = None if ids is None else set(ids)
-    h, w = labels.shape
-    for d in detections:
-        oid = d.object_id
-        if oid is None or not 0 < oid < 256 or (wanted is not None and oid not in wanted):
-            continue
-        out[d.region(h, w) & (out == 0)] = oid
-    return out
-
-
 def replace_objects(labels: np.ndarray, update: np.ndarray, ids: Iterable[int]) -> np.ndarray:
     """``labels`` with the objects ``ids`` taken from the label map ``update`` instead (an id
     of ``ids`` absent from ``update`` disappears). Where an updated object overlaps another

@@ -293,6 +293,17 @@ class Associator:
     def active(self) -> list[Track]:
         return [t for t in self._tracks if not t.ended]
 
+    def prepend(self, detection: Observation, earlier: Sequence[Observation]) -> bool:
+        """Give ``earlier`` (detections on frames before, in order: a run of weak ones,
+        :meth:`WeakRuns.lead_into`) to the track that ``detection`` started on this frame, as
+        its first detections. ``False`` (nothing changed) when ``detection`` continued a
+        track instead."""
+        for t in self._tracks:
+            if len(t.observations) == 1 and t.observations[0] is detection:
+                t.observations[:0] = list(earlier)
+                return True
+        return False
+
     def cut(self) -> None:
         """A shot cut: every track ends, except that a detection on the cut's frame that
         is plainly the same object — its box overlapping the track's last one (IoU ≥
@@ -447,25 +458,29 @@ class WeakRuns:
         """A shot cut: no run continues across it."""
         self._runs = []
 
-    def lead_into(self, frame: int, strong: Sequence[Observation]) -> list[tuple[Observation, str]]:
+    def lead_into(self, frame: int, strong: Sequence[Observation]
+                  ) -> list[tuple[list[tuple[Observation, str]], Observation]]:
         """Runs shorter than :data:`WEAK_RUN` that end on the previous detection frame and
         that one of this frame's kept detections ``strong`` continues (same label, IoU ≥
-        :data:`WEAK_IOU` with the run's last box): the same face seen weakly before the
-        detector was sure of it. Returns their detections, which join the floor; the runs end
-        (the face goes on as a track). Call before :meth:`update` for the same frame. A
-        newcomer's 13–16 px face right after a cut scored 0.38 on the four frames before its
-        first sure one and was bare on them (``--min-score`` 0.5)."""
-        joined: list[tuple[Observation, str]] = []
+        :data:`WEAK_IOU` with the run's last box; the best overlap): the same face seen weakly
+        before the detector was sure of it. Returns each such run's detections with the
+        detection it leads into; the runs end here. Call after the association's update for
+        the same frame and before :meth:`update`: the caller gives a run to the track that
+        detection starts (:meth:`Associator.prepend`). A newcomer's 13–16 px face right
+        after a cut scored 0.38 on the four frames before its first sure one and was bare on
+        them (``--min-score`` 0.5)."""
+        led: list[tuple[list[tuple[Observation, str]], Observation]] = []
         rest = []
         for run, length in self._runs:
             last = run[-1][0]
-            if length < WEAK_RUN and 0 < frame - last.frame <= self.every and any(
-                    o.label == last.label and iou(last.box, o.box) >= WEAK_IOU for o in strong):
-                joined += run
+            best = max((o for o in strong if o.label == last.label), key=lambda o: iou(last.box, o.box), default=None)
+            if length < WEAK_RUN and 0 < frame - last.frame <= self.every and best is not None \
+                    and iou(last.box, best.box) >= WEAK_IOU:
+                led.append((run, best))
             else:
                 rest.append((run, length))
         self._runs = rest
-        return joined
+        return led
 
     def update(self, frame: int, weak: Sequence[tuple[Observation, str]]) -> list[tuple[Observation, str]]:
         """This frame's untaken weak detections ``weak`` (with their detectors' names): each

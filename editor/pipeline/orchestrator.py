@@ -27,7 +27,7 @@ from editor.api.files import AtomicOutput, check_output, require_space, scratch_
 from editor.api.detectors import FrameDetection
 from editor.api.limits import queue_frames
 from editor.api.masks import (OBJECTS_FILE, MaskFolderWriter, MasksManifest, foreign_entries, iter_mask_folder,
-                               load_frame_detections, with_floor)
+                               load_frame_detections)
 from editor.pipeline.keep_continuation import continued_tracks
 from editor.pipeline.pictures import picture_redactor
 from editor.pipeline.plugin_manager import PluginManager
@@ -375,8 +375,7 @@ class Pipeline:
                                       kept=frozenset(self._kept(req, objects)))
             with contextlib.closing(items):  # a failing write stops the decode and tracking threads
                 for item in items:
-                    # the floor in the label maps too: the folder covers what `run` covers
-                    writer.write(item.index, with_floor(item.labels, item.detections), item.detections)
+                    writer.write(item.index, item.labels, item.detections)
                     n += 1
                     if on_frame is not None:
                         on_frame(n)

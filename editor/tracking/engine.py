@@ -66,7 +66,7 @@ from editor.api.files import make_scratch_dir
 from editor.api.frames import Frame, VideoInfo
 from editor.api.limits import check_prompt_counts
 from editor.api.masks import MaskFolderWriter, bbox, compose_label_map, frame_png, read_label_png, resolve_overlaps, \
-    split_label_map, union, with_floor, write_label_png
+    split_label_map, union, write_label_png
 from editor.api.prompts import MAX_OBJECT_ID, ObjectPrompts, Prompt, PromptSet
 from editor.api.run import SMALL_CLICK_SHARE, TrackingStats
 from editor.api.stages import FrameItem
@@ -1073,8 +1073,7 @@ class TrackingSession:
         count = self.frame_count or self.stats.frames
         for f in range(count):
             labels = self.label_map(f)
-            found = self.detections.get(f, ())  # the floor painted in: it covers what a render covers
-            writer.write(f, with_floor(labels if labels is not None else empty, found), found)
+            writer.write(f, labels if labels is not None else empty, self.detections.get(f, ()))
         out = writer.close()
         write_confidence(out, self.stats, names, count)
         return out
