@@ -229,6 +229,10 @@ class Track:
     velocity: tuple[float, float] | None = None
     """Centre speed in px per frame (``None`` until seen twice)."""
     ended: bool = False
+    lead: list[Observation] = field(default_factory=list)
+    """Weak detections on the frames just before the first, that led into it
+    (:meth:`WeakRuns.lead_into`): in the redaction floor as this object's, never its prompts
+    (a weak box may sit beside the face: tracking never follows one)."""
 
     @property
     def first_frame(self) -> int:
@@ -293,14 +297,14 @@ class Associator:
     def active(self) -> list[Track]:
         return [t for t in self._tracks if not t.ended]
 
-    def prepend(self, detection: Observation, earlier: Sequence[Observation]) -> bool:
-        """Give ``earlier`` (detections on frames before, in order: a run of weak ones,
-        :meth:`WeakRuns.lead_into`) to the track that ``detection`` started on this frame, as
-        its first detections. ``False`` (nothing changed) when ``detection`` continued a
+    def lead_in(self, detection: Observation, earlier: Sequence[Observation]) -> bool:
+        """Give ``earlier`` (a run of weak detections on the frames before,
+        :meth:`WeakRuns.lead_into`) to the track that ``detection`` started on this frame as
+        its :attr:`Track.lead`. ``False`` (nothing changed) when ``detection`` continued a
         track instead."""
         for t in self._tracks:
             if len(t.observations) == 1 and t.observations[0] is detection:
-                t.observations[:0] = list(earlier)
+                t.lead = list(earlier)
                 return True
         return False
 
@@ -466,7 +470,7 @@ class WeakRuns:
         before the detector was sure of it. Returns each such run's detections with the
         detection it leads into; the runs end here. Call after the association's update for
         the same frame and before :meth:`update`: the caller gives a run to the track that
-        detection starts (:meth:`Associator.prepend`). A newcomer's 13–16 px face right
+        detection starts (:meth:`Associator.lead_in`), whose floor it joins. A newcomer's 13–16 px face right
         after a cut scored 0.38 on the four frames before its first sure one and was bare on
         them (``--min-score`` 0.5)."""
         led: list[tuple[list[tuple[Observation, str]], Observation]] = []
