@@ -229,10 +229,6 @@ class Track:
     velocity: tuple[float, float] | None = None
     """Centre speed in px per frame (``None`` until seen twice)."""
     ended: bool = False
-    lead: list[Observation] = field(default_factory=list)
-    """Weak detections on the frames just before the first, that led into it
-    (:meth:`WeakRuns.lead_into`): in the redaction floor as this object's, never its prompts
-    (a weak box may sit beside the face: tracking never follows one)."""
 
     @property
     def first_frame(self) -> int:
@@ -296,17 +292,6 @@ class Associator:
     @property
     def active(self) -> list[Track]:
         return [t for t in self._tracks if not t.ended]
-
-    def lead_in(self, detection: Observation, earlier: Sequence[Observation]) -> bool:
-        """Give ``earlier`` (a run of weak detections on the frames before,
-        :meth:`WeakRuns.lead_into`) to the track that ``detection`` started on this frame as
-        its :attr:`Track.lead`. ``False`` (nothing changed) when ``detection`` continued a
-        track instead."""
-        for t in self._tracks:
-            if len(t.observations) == 1 and t.observations[0] is detection:
-                t.lead = list(earlier)
-                return True
-        return False
 
     def cut(self) -> None:
         """A shot cut: every track ends, except that a detection on the cut's frame that
@@ -461,30 +446,6 @@ class WeakRuns:
     def cut(self) -> None:
         """A shot cut: no run continues across it."""
         self._runs = []
-
-    def lead_into(self, frame: int, strong: Sequence[Observation]
-                  ) -> list[tuple[list[tuple[Observation, str]], Observation]]:
-        """Runs shorter than :data:`WEAK_RUN` that end on the previous detection frame and
-        that one of this frame's kept detections ``strong`` continues (same label, IoU ≥
-        :data:`WEAK_IOU` with the run's last box; the best overlap): the same face seen weakly
-        before the detector was sure of it. Returns each such run's detections with the
-        detection it leads into; the runs end here. Call after the association's update for
-        the same frame and before :meth:`update`: the caller gives a run to the track that
-        detection starts (:meth:`Associator.lead_in`), whose floor it joins. A newcomer's 13–16 px face right
-        after a cut scored 0.38 on the four frames before its first sure one and was bare on
-        them (``--min-score`` 0.5)."""
-        led: list[tuple[list[tuple[Observation, str]], Observation]] = []
-        rest = []
-        for run, length in self._runs:
-            last = run[-1][0]
-            best = max((o for o in strong if o.label == last.label), key=lambda o: iou(last.box, o.box), default=None)
-            if length < WEAK_RUN and 0 < frame - last.frame <= self.every and best is not None \
-                    and iou(last.box, best.box) >= WEAK_IOU:
-                led.append((run, best))
-            else:
-                rest.append((run, length))
-        self._runs = rest
-        return led
 
     def update(self, frame: int, weak: Sequence[tuple[Observation, str]]) -> list[tuple[Observation, str]]:
         """This frame's untaken weak detections ``weak`` (with their detectors' names): each

@@ -66,7 +66,7 @@ def frame_detections(detections: Mapping[int, Sequence[tuple[Observation, str]]]
     in view) or, inside the frame, until it has moved its own size (a face entering or
     leaving an occluder: the detector stops at half a face, whose visible half sits where
     the moved box is). Never across a shot cut (``cuts``) nor past ``frames``."""
-    owner = {id(o): obj.id for obj, track in pairs for o in (*track.lead, *track.observations)}
+    owner = {id(o): obj.id for obj, track in pairs for o in track.observations}
     shape = "box" if options.shape == "box" else "ellipse"
     out: dict[int, list[FrameDetection]] = {
         f: [FrameDetection(grown_box(o.raw_box, options.margin), name, owner.get(id(o)), shape, o.label)

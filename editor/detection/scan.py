@@ -326,10 +326,6 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
                 if kept:
                     result.detections[f] = kept
                 untaken = [(o, name) for o, name, track in zip(here.weak, here.weak_names, taken) if not track]
-                for run, sure in runs.lead_into(f, here.observations):  # weakly seen before it was sure
-                    if assoc.lead_in(sure, [o for o, _ in run]):
-                        for o, name in run:
-                            result.detections.setdefault(o.frame, []).append((o, name))
                 for o, name in runs.update(f, untaken):  # a steady weak face joins the floor
                     result.detections.setdefault(o.frame, []).append((o, name))
             result.frames = f + 1
