@@ -106,7 +106,9 @@ def chunk_frames(width: int, height: int) -> int:
 
 
 PARALLEL_BYTES = 512 << 20
-"""Frames waiting for the detection threads (about two chunks) may take this much memory;
+"""Frames waiting for the detection threads (about two chunks) may take this much memory
+(a detected frame then waits, with its detections, for the in-order stitch: about one chunk
+more);
 larger frames (above 4K) are detected by one thread, chunk after chunk — the same
 detections, since a chunk starts afresh whichever thread takes it."""
 
@@ -268,8 +270,10 @@ def scan(frames: Iterable[Frame], video: VideoInfo, detectors: Mapping[str, Dete
     chunks of :func:`chunk_frames` consecutive frames in turn and starting each chunk afresh
     (``new_shot()``, as at a cut): which frames a detector sees in sequence is fixed by the
     video, never by the machine's speed, so two runs give the same detections. Cuts,
-    association and the noise rule stay in display order on the calling thread. Other
-    detectors run on the calling thread, frame after frame.
+    association, the noise rule and the stitch across chunk starts (:func:`_stitch`: what
+    the frame before had and a frame lacks, looked for again by a detector's ``look_again``)
+    stay in display order on the calling thread. Other detectors run on the calling thread,
+    frame after frame.
 
     A detector raising :class:`~editor.api.errors.TrackeditError` stops the pass with it;
     any other exception becomes a :class:`~editor.api.errors.PluginError` naming the
