@@ -730,7 +730,9 @@ class CenterFaceDetector:
             self._verdicts = _Verdicts(self.options.threshold)
         # the first frame of a sequence (a video's, a shot's, a chunk's) has no earlier face to
         # look for again: both phases; then the whole-frame fine searches alternate
-        phases = (0, PHASE) if not follows else (PHASE,) if (frame_index // self.options.fine_every) % 2 else (0,)
+        # (a lone image, ``frame_index`` None, is searched as before: at phase 0)
+        phases = (0,) if frame_index is None else (0, PHASE) if not follows else \
+            (PHASE,) if (frame_index // self.options.fine_every) % 2 else (0,)
         faces = self.propose(image, full=full, around=self._previous if follows else None, phases=phases)
         peaks = faces.scores
         if self.options.verify and faces.scores.size:
