@@ -207,15 +207,15 @@ def _stitch(here: _Found, previous: _Found, frame: Frame, lookers: Mapping[str, 
         if not missing:
             continue
         start = time.perf_counter()
+        image = frame.rgb8
         try:
-            again = looker.look_again(frame.rgb8, [Detection(o.raw_box, o.score, o.label) for o in missing])  # type: ignore[attr-defined]
+            again = looker.look_again(image, [Detection(o.raw_box, o.score, o.label) for o in missing])  # type: ignore[attr-defined]
         except TrackeditError:
             raise
         except Exception as exc:  # noqa: BLE001 - name the detector
             raise PluginError(f"detector {name!r} failed on frame {frame.index} "
                               f"({' '.join(str(exc).split()) or type(exc).__name__})") from exc
         here.seconds += time.perf_counter() - start
-        image = frame.rgb8
         for d in again:
             if not _finite(d) or d.score < min(options.weak_score, options.min_score):
                 continue
